@@ -1,0 +1,18 @@
+using System.CommandLine;
+
+namespace BuildFarm.Dispatcher.Cli;
+
+/// <summary>The <c>buildfarm</c> command tree: one file per command group registers itself here.</summary>
+internal static class DispatcherCli
+{
+    public static RootCommand Build()
+    {
+        var globals = new CliGlobals();
+        var root = new RootCommand("BuildFarm: a distributed build farm for Nix and Guix derivations.");
+        globals.AddTo(root);
+        root.Subcommands.Add(StoreCommands.Create(globals));
+        root.Subcommands.Add(DrvCommands.Create(globals));
+        root.Subcommands.Add(KeysCommands.Create(globals));
+        return root;
+    }
+}

@@ -1,0 +1,3 @@
+using BuildFarm.Dispatcher.Cli;
+
+return await DispatcherCli.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace BuildFarm.Worker.Cli;
+
+/// <summary>The <c>buildfarm-worker</c> command tree.</summary>
+internal static class WorkerCli
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("BuildFarm worker agent: builds derivations it can run, taken from the farm's queues.");
+        return root;
+    }
+}

@@ -1,0 +1,3 @@
+using BuildFarm.Worker.Cli;
+
+return await WorkerCli.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,25 @@
+namespace BuildFarm.Testing;
+
+/// <summary>Locations inside the repository checkout the tests run from.</summary>
+public static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>Published executables (<c>./farm build</c> puts them here).</summary>
+    public static string Bin => Path.Combine(Root, "artifacts", "bin");
+
+    public static string Buildfarm => Path.Combine(Bin, "buildfarm");
+
+    public static string BuildfarmWorker => Path.Combine(Bin, "buildfarm-worker");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "BuildFarm.sln")))
+                return dir.FullName;
+        }
+
+        throw new InvalidOperationException("BuildFarm.sln not found above " + AppContext.BaseDirectory);
+    }
+}

@@ -1,0 +1,39 @@
+namespace BuildFarm.Testing;
+
+/// <summary>A fresh directory under /tmp, deleted (best effort) on dispose.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public TempDirectory(string prefix = "bf")
+    {
+        Path = Directory.CreateTempSubdirectory(prefix + "-").FullName;
+    }
+
+    public string Path { get; }
+
+    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    public void Dispose()
+    {
+        try
+        {
+            MakeWritable(Path);
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Store paths are read-only; restore write bits so the tree can be removed.</summary>
+    private static void MakeWritable(string dir)
+    {
+        foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos("*", SearchOption.AllDirectories))
+        {
+            if (entry.LinkTarget is null && entry is DirectoryInfo)
+                File.SetUnixFileMode(entry.FullName, File.GetUnixFileMode(entry.FullName) | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.UserRead);
+        }
+    }
+}
