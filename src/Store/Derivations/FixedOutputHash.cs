@@ -41,10 +41,8 @@ public sealed record FixedOutputHash
     {
         hash = null;
         var body = text;
-        var prefixed = TrySplitPrefix(text, ':', out var prefixAlgo, out var rest) ? (prefixAlgo, rest, sri: false)
-            : TrySplitPrefix(text, '-', out prefixAlgo, out rest) ? (prefixAlgo, rest, sri: true)
-            : default;
-        if (prefixed.prefixAlgo is { } named)
+        var sri = false;
+        if (TrySplitPrefix(text, ':', out var named, out var rest) || (sri = TrySplitPrefix(text, '-', out named, out rest)))
         {
             if (algorithm is { } expected && expected != named)
             {
@@ -53,7 +51,7 @@ public sealed record FixedOutputHash
             }
 
             algorithm = named;
-            body = prefixed.rest;
+            body = rest;
         }
 
         if (algorithm is not { } algo)
@@ -64,7 +62,7 @@ public sealed record FixedOutputHash
 
         var size = algo.Size();
         byte[]? digest = null;
-        if (prefixed.sri)
+        if (sri)
             digest = TryBase64(body, size);
         else if (body.Length == size * 2 && body.All(Uri.IsHexDigit))
             digest = Convert.FromHexString(body);
