@@ -31,7 +31,7 @@ public sealed class ArchiveAdversarialTests : IAsyncLifetime
             await _from.Store.AddSignaturesAsync(p, [_key.Sign((await _from.Store.GetPathInfoAsync(p, CancellationToken.None)).Fingerprint)], CancellationToken.None);
         await _to.Store.AddTextAsync("already-there.txt", "x"u8.ToArray(), [], CancellationToken.None);
         _trustedFile = Path.Combine(_to.Scratch, "trusted-keys");
-        await File.WriteAllTextAsync(_trustedFile, _key.PublicKey + "\n");
+        await File.WriteAllTextAsync(_trustedFile, _key.PublicKey.ToString() + "\n");
     }
 
     public Task DisposeAsync()
@@ -100,9 +100,9 @@ public sealed class ArchiveAdversarialTests : IAsyncLifetime
     {
         var archive = await ExportAsync(ArchiveFormat.BuildFarmSigned, closure: true);
         var otherFile = Path.Combine(_to.Scratch, "other-keys");
-        await File.WriteAllTextAsync(otherFile, SigningKey.Generate("farm-1").PublicKey + "\n");
+        await File.WriteAllTextAsync(otherFile, SigningKey.Generate("farm-1").PublicKey.ToString() + "\n");
 
-        await AssertRejectedAsync(archive, new ImportOptions(TrustedKeys.Load(otherFile)), "is not signed by a trusted key");
+        await AssertRejectedAsync(archive, new ImportOptions(await TrustedKeys.LoadAsync(otherFile, CancellationToken.None)), "is not signed by a trusted key");
     }
 
     [Fact]
@@ -126,7 +126,7 @@ public sealed class ArchiveAdversarialTests : IAsyncLifetime
         Assert.Equal([_dep, _top], imported);
     }
 
-    private ImportOptions Trusted() => new(TrustedKeys.Load(_trustedFile));
+    private ImportOptions Trusted() => new(TrustedKeys.Parse(File.ReadAllText(_trustedFile), _trustedFile));
 
     private async Task<byte[]> ExportAsync(ArchiveFormat format, bool closure)
     {

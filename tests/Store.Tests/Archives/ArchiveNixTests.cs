@@ -22,7 +22,7 @@ public sealed class ArchiveNixTests
 
         var imported = await ArchiveImporter.ImportAsync(t.Store, new MemoryStream(archive), NoSigs, CancellationToken.None);
 
-        Assert.Equal([dir, text], imported.Select(p => p.FullPath).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { dir, text }.Order(StringComparer.Ordinal), imported.Select(p => p.FullPath).Order(StringComparer.Ordinal));
         foreach (var path in imported)
         {
             var info = await t.Store.GetPathInfoAsync(path, CancellationToken.None);
@@ -76,8 +76,8 @@ public sealed class ArchiveNixTests
         var db = Path.Combine(nixRoot, "nix", "var", "nix", "db", "db.sqlite");
         (await ProcessRunner.RunAsync("sqlite3", [db, $"UPDATE ValidPaths SET sigs = '{info.Signatures[0]}' WHERE path = '{path.FullPath}'"])).EnsureSuccess("sqlite3");
 
-        var good = await ProcessRunner.RunAsync("nix", ["store", "verify", "--store", nixStore, "--sigs-needed", "1", "--trusted-public-keys", key.PublicKey, path.FullPath]);
-        var otherKey = SigningKey.Generate("buildfarm-test-1").PublicKey;
+        var good = await ProcessRunner.RunAsync("nix", ["store", "verify", "--store", nixStore, "--sigs-needed", "1", "--trusted-public-keys", key.PublicKey.ToString(), path.FullPath]);
+        var otherKey = SigningKey.Generate("buildfarm-test-1").PublicKey.ToString();
         var bad = await ProcessRunner.RunAsync("nix", ["store", "verify", "--store", nixStore, "--sigs-needed", "1", "--trusted-public-keys", otherKey, path.FullPath]);
 
         Assert.True(good.ExitCode == 0, good.Stderr);
@@ -97,10 +97,10 @@ public sealed class ArchiveNixTests
         var archive = new MemoryStream();
         await ArchiveWriter.ExportAsync(from.Store, [top], archive, new ExportOptions(ArchiveFormat.BuildFarmSigned, Closure: true), CancellationToken.None);
         var trusted = Path.Combine(to.Scratch, "trusted");
-        await File.WriteAllTextAsync(trusted, key.PublicKey + "\n");
+        await File.WriteAllTextAsync(trusted, key.PublicKey.ToString() + "\n");
         archive.Position = 0;
 
-        var imported = await ArchiveImporter.ImportAsync(to.Store, archive, new ImportOptions(TrustedKeys.Load(trusted)), CancellationToken.None);
+        var imported = await ArchiveImporter.ImportAsync(to.Store, archive, new ImportOptions(await TrustedKeys.LoadAsync(trusted, CancellationToken.None)), CancellationToken.None);
 
         Assert.Equal([dep, top], imported);
         Assert.Equal(from.DatabaseRows(), to.DatabaseRows().Select(r => r).ToList());
