@@ -23,7 +23,7 @@ public sealed class SshdServer : IDisposable
 
     public int Port { get; }
 
-    public string Host => "127.0.0.1";
+    public string Host { get; } = "127.0.0.1";
 
     public string User { get; } = Environment.UserName;
 
@@ -201,8 +201,8 @@ public sealed class SshdServer : IDisposable
         check.EnsureSuccess("sshd -t (config check)");
     }
 
-    private static Task KeygenAsync(string path, string comment) =>
-        NixOracle.RunTextAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path);
+    private static async Task KeygenAsync(string path, string comment) =>
+        await NixOracle.RunTextAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path);
 
     private static int FreeLoopbackPort()
     {
