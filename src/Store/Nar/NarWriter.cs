@@ -26,7 +26,7 @@ public static class NarWriter
             ? new DirectoryInfo(physicalPath)
             : new FileInfo(physicalPath);
         await WriteNodeAsync(nar, root, cancellationToken);
-        await nar.FlushAsync(cancellationToken);
+        await nar.CompleteAsync(cancellationToken);
     }
 
     private static async Task WriteNodeAsync(NarOutput nar, FileSystemInfo info, CancellationToken cancellationToken)
