@@ -7,7 +7,7 @@ internal static class SandboxProbe
 {
     private const string Check = """
         [ -e "$1/probe-marker" ] || { echo "bind mount not visible at $1"; exit 1; }
-        n=$(/proc/self/exe grep -c : /proc/net/dev)
+        n=$("$2" grep -c : /proc/net/dev)
         [ "$n" = 1 ] || { echo "network namespace has $n interfaces, expected only loopback"; exit 1; }
         [ $$ = 1 ] || { echo "builder is pid $$, expected 1 in its own PID namespace"; exit 1; }
         """;
@@ -32,7 +32,7 @@ internal static class SandboxProbe
             var logical = Directory.CreateDirectory(Path.Combine(root.FullName, "logical")).FullName;
             var build = Directory.CreateDirectory(Path.Combine(root.FullName, "build")).FullName;
             await File.WriteAllTextAsync(Path.Combine(phys, "probe-marker"), "", cancellationToken);
-            var spec = new SandboxSpec(tools.Busybox, ["sh", "-c", Check, "probe", logical], new Dictionary<string, string>(),
+            var spec = new SandboxSpec(tools.Busybox, ["sh", "-c", Check, "probe", logical, tools.Busybox], new Dictionary<string, string>(),
                 logical, phys, build, AllowNetwork: false, TimeSpan.FromSeconds(30), TimeSpan.Zero);
             var log = new StringBuilder();
             var result = await new SandboxRunner(tools).RunAsync(spec, (chunk, _) =>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using BuildFarm.Testing;
 using BuildFarm.Worker.Sandbox;
 
@@ -8,8 +9,9 @@ namespace BuildFarm.Worker.Tests.Sandbox;
 
 public sealed class SandboxRunnerIsolationTests
 {
-    private static string[] Interfaces(string procNetDev) =>
-        [.. procNetDev.Split('\n').Where(l => l.Contains(':', StringComparison.Ordinal)).Select(l => l.Split(':')[0].Trim()).Order(StringComparer.Ordinal)];
+    /// <summary>Interface names from /proc/net/dev lines ("  eth0: 1234 …"), ignoring any other log line.</summary>
+    private static string[] Interfaces(string log) =>
+        [.. Regex.Matches(log, @"^\s*([^\s:]+):\s*\d", RegexOptions.Multiline).Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal)];
 
     [Fact]
     public async Task RunAsync_NoNetwork_CannotReachHostListenerAndSeesOnlyLoopback()
@@ -37,7 +39,12 @@ public sealed class SandboxRunnerIsolationTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var accepted = listener.AcceptTcpClientAsync();
+        // Closing at once lets the builder's nc see the end of the connection and exit.
+        var accepted = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            return true;
+        });
         var log = new LogCollector();
 
         var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
@@ -46,7 +53,7 @@ public sealed class SandboxRunnerIsolationTests
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
         Assert.Contains("CONNECTED", log.Text, StringComparison.Ordinal);
-        using var client = await accepted.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await accepted.WaitAsync(TimeSpan.FromSeconds(10)), "the host listener saw no connection");
         Assert.Equal(Interfaces(await File.ReadAllTextAsync("/proc/net/dev")), Interfaces(log.Text));
     }
 
