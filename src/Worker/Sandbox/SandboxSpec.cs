@@ -4,7 +4,7 @@ namespace BuildFarm.Worker.Sandbox;
 /// One builder run. <paramref name="Env"/> is the builder's complete environment (the caller computes Nix semantics:
 /// drv env plus NIX_BUILD_TOP, TMPDIR, HOME, PATH, NIX_STORE, PWD…); nothing of the worker's environment is inherited.
 /// </summary>
-/// <param name="Builder">Program executed directly (no shell, no PATH lookup), as Nix does.</param>
+/// <param name="Builder">Absolute path of the program, executed directly (no shell, no PATH lookup), as Nix does.</param>
 /// <param name="Args">Arguments passed verbatim.</param>
 /// <param name="Env">Complete environment; names non-empty and without '=' or NUL, values without NUL.</param>
 /// <param name="LogicalStoreDir">Store directory the builder sees, e.g. <c>/nix/store</c>. It must exist on the host

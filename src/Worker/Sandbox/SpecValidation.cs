@@ -6,8 +6,9 @@ internal static class SpecValidation
     /// <summary>Null when the spec can be executed, otherwise why not.</summary>
     public static string? Problem(SandboxSpec spec)
     {
-        if (string.IsNullOrEmpty(spec.Builder) || spec.Builder.Contains('\0', StringComparison.Ordinal))
-            return $"builder '{spec.Builder}' is empty or contains NUL";
+        // Relative builders would be looked up on PATH by env (execvp), unlike Nix's execve: require absolute ones.
+        if (!spec.Builder.StartsWith('/') || spec.Builder.Contains('\0', StringComparison.Ordinal))
+            return $"builder '{spec.Builder}' is not an absolute path";
         for (var i = 0; i < spec.Args.Count; i++)
         {
             if (spec.Args[i].Contains('\0', StringComparison.Ordinal))
@@ -32,10 +33,10 @@ internal static class SpecValidation
     }
 
     /// <summary>
-    /// <c>env -i -- NAME=VALUE… BUSYBOX setpriv -- BUILDER ARGS…</c>: the exact environment, then the builder.
-    /// busybox <c>setpriv</c> without options is a plain exec; it stops <c>env</c> from reading a builder path that
-    /// contains '=' (legal in store names) as one more assignment, and its <c>--</c> keeps a builder starting with
-    /// '-' from being read as an option.
+    /// <c>env -i -- NAME=VALUE… BUILDER ARGS…</c>: the exact environment, then the builder (absolute, so never read
+    /// as an option). A builder path containing '=' (legal in store
+    /// names) would be read as one more assignment: it goes through busybox <c>setpriv --</c>, which without
+    /// options is a plain exec (one more exec, so only when needed).
     /// </summary>
     public static IEnumerable<string> ExecArgs(SandboxSpec spec, string busybox)
     {
@@ -45,9 +46,13 @@ internal static class SpecValidation
         yield return "--";
         foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
             yield return name + "=" + value;
-        yield return busybox;
-        yield return "setpriv";
-        yield return "--";
+        if (spec.Builder.Contains('=', StringComparison.Ordinal))
+        {
+            yield return busybox;
+            yield return "setpriv";
+            yield return "--";
+        }
+
         yield return spec.Builder;
         foreach (var a in spec.Args)
             yield return a;

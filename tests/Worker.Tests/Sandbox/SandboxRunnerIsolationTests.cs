@@ -99,17 +99,19 @@ public sealed class SandboxRunnerIsolationTests
         Assert.Equal(Encoding.UTF8.GetByteCount(log.Text), result.LogBytes);
     }
 
-    [Fact]
-    public async Task RunAsync_EnvironmentNameWithEquals_Rejected()
+    [Theory]
+    [InlineData("A=B", "/bin/busybox", "environment variable name 'A=B'")]
+    [InlineData("A", "busybox", "builder 'busybox' is not an absolute path")]
+    public async Task RunAsync_InvalidSpec_RejectedWithoutRunning(string envName, string builder, string expected)
     {
         using var dir = new TempDirectory("sbx-reject");
-        var spec = SandboxTestKit.Shell("echo ran", dir.Path, dir.Path) with { Env = new Dictionary<string, string> { ["A=B"] = "c" } };
+        var spec = SandboxTestKit.Shell("echo ran", dir.Path, dir.Path) with { Builder = builder, Env = new Dictionary<string, string> { [envName] = "c" } };
         var log = new LogCollector();
 
         var result = await new SandboxRunner().RunAsync(spec, log.OnLog, CancellationToken.None);
 
         Assert.Equal(SandboxOutcome.Rejected, result.Outcome);
-        Assert.Contains("'A=B'", result.Error, StringComparison.Ordinal);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
         Assert.Equal("", log.Text);
     }
 }
