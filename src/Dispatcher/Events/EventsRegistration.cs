@@ -22,7 +22,7 @@ internal static class EventsRegistration
             x.AddConsumer<WorkerWentOfflineConsumer>();
             x.UsingRabbitMq((context, cfg) =>
             {
-                BrokerConnections.ConfigureHost(cfg, broker);
+                cfg.ConfigureHost(broker, "buildfarm-dispatcher");
                 cfg.ReceiveEndpoint(EndpointName, e =>
                 {
                     // One at a time, in queue order: a worker's BuildStarted is handled before its result, and its

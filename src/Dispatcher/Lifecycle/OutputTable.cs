@@ -1,6 +1,6 @@
 using System.Text.Json;
 using BuildFarm.Contracts.Builds;
-using BuildFarm.Messaging.Serialization;
+using BuildFarm.Messaging.Requests;
 
 namespace BuildFarm.Dispatcher.Lifecycle;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using BuildFarm.Contracts.Workers;
-using BuildFarm.Messaging.Serialization;
+using BuildFarm.Messaging.Requests;
 using Microsoft.Data.Sqlite;
 
 namespace BuildFarm.Dispatcher.Lifecycle;

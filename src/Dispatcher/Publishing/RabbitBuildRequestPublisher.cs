@@ -3,7 +3,7 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Messaging.Routing;
-using BuildFarm.Messaging.Serialization;
+using BuildFarm.Messaging.Requests;
 using Polly;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -58,8 +58,8 @@ internal sealed class RabbitBuildRequestPublisher(BrokerOptions broker, RequestS
         {
             if (_connection is null)
             {
-                var factory = BrokerConnections.CreateFactory(broker, "buildfarm-dispatcher");
-                _connection = await factory.CreateConnectionAsync(BrokerConnections.AmqpEndpoints(broker), "buildfarm-dispatcher", cancellationToken);
+                // One connect attempt per call: the surrounding pipeline owns the retries.
+                _connection = await BrokerConnections.ConnectAsync(broker, "buildfarm-dispatcher", 1, cancellationToken);
             }
 
             if (_channel is null || _channel.IsClosed)
@@ -69,14 +69,14 @@ internal sealed class RabbitBuildRequestPublisher(BrokerOptions broker, RequestS
                     await _channel.DisposeAsync();
                 _channel = await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
                 _declared.Clear();
-                await BuildTopologyDeclarer.DeclareExchangesAsync(_channel, cancellationToken);
+                await BuildQueueDeclarations.DeclareExchangesAsync(_channel, cancellationToken);
             }
 
             if (_declared.Add(buildClass.Key))
             {
                 try
                 {
-                    await BuildTopologyDeclarer.DeclareClassAsync(_channel, buildClass, cancellationToken);
+                    await BuildQueueDeclarations.DeclareClassQueueAsync(_channel, buildClass, cancellationToken);
                 }
                 catch (Exception e) when (e is OperationInterruptedException or AlreadyClosedException)
                 {

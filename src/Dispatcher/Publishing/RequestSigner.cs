@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using BuildFarm.Contracts;
 using BuildFarm.Contracts.Builds;
-using BuildFarm.Messaging.Serialization;
+using BuildFarm.Messaging.Requests;
 using NSec.Cryptography;
 
 namespace BuildFarm.Dispatcher.Publishing;

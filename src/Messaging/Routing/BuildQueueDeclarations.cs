@@ -3,23 +3,23 @@ using RabbitMQ.Client;
 namespace BuildFarm.Messaging.Routing;
 
 /// <summary>
-/// Declares the build-request topology on a raw RabbitMQ channel: the direct build exchange, the dead-letter fanout
-/// exchange and its quorum queue, and one quorum queue per class bound by its key. Every declaration is idempotent
-/// (same arguments from <see cref="BrokerTopology"/>), so dispatcher and workers both call it before use.
+/// Declares the build-request topology with the arguments from <see cref="BrokerTopology"/>: both sides call
+/// this (declarations are idempotent only with identical arguments), so queue arguments never diverge.
 /// </summary>
-public static class BuildTopologyDeclarer
+public static class BuildQueueDeclarations
 {
+    /// <summary>The build exchange, the dead-letter exchange and its queue.</summary>
     public static async Task DeclareExchangesAsync(IChannel channel, CancellationToken cancellationToken)
     {
+        await channel.ExchangeDeclareAsync(BrokerTopology.BuildExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken);
         await channel.ExchangeDeclareAsync(BrokerTopology.DeadLetterExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
         await channel.QueueDeclareAsync(BrokerTopology.DeadLetterQueue, durable: true, exclusive: false, autoDelete: false,
             arguments: BrokerTopology.DeadLetterQueueArguments(), cancellationToken: cancellationToken);
-        await channel.QueueBindAsync(BrokerTopology.DeadLetterQueue, BrokerTopology.DeadLetterExchange, "", cancellationToken: cancellationToken);
-        await channel.ExchangeDeclareAsync(BrokerTopology.BuildExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken);
+        await channel.QueueBindAsync(BrokerTopology.DeadLetterQueue, BrokerTopology.DeadLetterExchange, routingKey: "", cancellationToken: cancellationToken);
     }
 
-    /// <summary>Declares (idempotently) the class's quorum queue and binds it to the build exchange by its key.</summary>
-    public static async Task DeclareClassAsync(IChannel channel, BuildClass buildClass, CancellationToken cancellationToken)
+    /// <summary>The durable quorum queue of one class, bound to the build exchange under the class key.</summary>
+    public static async Task DeclareClassQueueAsync(IChannel channel, BuildClass buildClass, CancellationToken cancellationToken)
     {
         await channel.QueueDeclareAsync(buildClass.QueueName, durable: true, exclusive: false, autoDelete: false,
             arguments: BrokerTopology.BuildQueueArguments(), cancellationToken: cancellationToken);
