@@ -77,7 +77,7 @@ internal sealed class RequestVerifier(WorkerKeys keys, WorkerCapabilities capabi
             return Reject($"this worker cannot run class {requested.Key} (systems {string.Join(',', capabilities.Systems)}; features {string.Join(',', capabilities.SupportedFeatures)}; mandatory {string.Join(',', capabilities.MandatoryFeatures)})", request);
         if (request.StoreDir != storeDir)
             return Reject($"request is for store {request.StoreDir}, this worker's store is {storeDir}", request);
-        var recipe = derivations.Read(request.StoreDir, request.DrvText, out var error);
+        var recipe = derivations.Read(request.StoreDir, request.DrvPath, request.DrvText, out var error);
         if (recipe is null)
             return Reject($"{request.DrvPath}: {error}", request);
         if (recipe.System != request.System)

@@ -17,5 +17,5 @@ internal sealed record BuildRecipe(
 internal interface IDerivationReader
 {
     /// <summary>Null error on success.</summary>
-    BuildRecipe? Read(string storeDir, string drvText, out string? error);
+    BuildRecipe? Read(string storeDir, string drvPath, string drvText, out string? error);
 }

@@ -49,7 +49,7 @@ internal static class WorkerHostExtensions
         services.AddSingleton<EventPublisher>();
         services.AddSingleton<OfflineAnnouncer>();
         services.AddSingleton<DrainCoordinator>();
-        services.AddSingleton<IDerivationReader, TinyAtermReader>();
+        services.AddSingleton<IDerivationReader, AtermDerivationReader>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;

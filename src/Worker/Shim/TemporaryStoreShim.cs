@@ -1,6 +1,5 @@
-// TEMPORARY (branch `worker` only): stands in for the nar helper's Signing and NAR API (same names and signatures)
-// until src/Store/Signing and src/Store/Nar land on main. Delete this file (and the NSec reference in the worker's
-// csproj) when `git merge main` brings them.
+// TEMPORARY (branch `worker` only): stands in for the nar helper's Signing API (same names and signatures)
+// until src/Store/Signing lands on main. Delete this file when `git merge main` brings it.
 #pragma warning disable
 using System.Buffers.Binary;
 using System.Security.Cryptography;
@@ -124,49 +123,3 @@ namespace BuildFarm.Store.Signing
     }
 }
 
-namespace BuildFarm.Store.Nar
-{
-    internal static class NarHasher
-    {
-        public static async Task<(NixHash Hash, long Size)> HashPathAsync(string physicalPath, CancellationToken cancellationToken)
-        {
-            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long size = 0;
-            void W(ReadOnlySpan<byte> b) { sha.AppendData(b); size += b.Length; }
-            void Str(ReadOnlySpan<byte> s)
-            {
-                Span<byte> n = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(n, (ulong)s.Length);
-                W(n); W(s);
-                var pad = (8 - s.Length % 8) % 8;
-                if (pad > 0) W(new byte[pad]);
-            }
-            void S(string s) => Str(Encoding.UTF8.GetBytes(s));
-            async Task Obj(string p)
-            {
-                S("("); S("type");
-                var info = new FileInfo(p);
-                if (info.LinkTarget is { } target) { S("symlink"); S("target"); S(target); }
-                else if (Directory.Exists(p))
-                {
-                    S("directory");
-                    foreach (var entry in Directory.EnumerateFileSystemEntries(p).Select(Path.GetFileName).Order(StringComparer.Ordinal))
-                    {
-                        S("entry"); S("("); S("name"); S(entry!); S("node"); await Obj(Path.Combine(p, entry!)); S(")");
-                    }
-                }
-                else
-                {
-                    S("regular");
-                    if ((File.GetUnixFileMode(p) & UnixFileMode.UserExecute) != 0) { S("executable"); S(""); }
-                    S("contents");
-                    Str(await File.ReadAllBytesAsync(p, cancellationToken));
-                }
-                S(")");
-            }
-            S("nix-archive-1");
-            await Obj(physicalPath);
-            return (new NixHash(sha.GetCurrentHash()), size);
-        }
-    }
-}
