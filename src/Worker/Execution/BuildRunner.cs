@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Events;
@@ -42,13 +43,9 @@ internal sealed class BuildRunner(
         var plan = new BuildPlan(request.BuildId, request.Attempt, request.DrvPath, request.StoreDir, recipe, physical, request.Limits);
         var log = new BuildLogStream(request.BuildId, request.Attempt, o.Name, o.Logs.MaxBytesPerBuild, o.Logs.TailLines, o.Logs.BatchInterval, events, time);
         object? outcome;
-        var buildClock = Stopwatch.StartNew();
         await using (log)
         {
-            _log.Information("Building {DrvPath} (attempt {Attempt})", request.DrvPath, request.Attempt);
-            var result = await executor.RunAsync(plan, log, handle.Cancelled);
-            var buildTime = buildClock.Elapsed;
-            outcome = await OutcomeAsync(request, plan, result, buildTime, log, handle);
+            outcome = await BuildAsync(request, plan, log, handle);
         }
 
         using var publish = new CancellationTokenSource(PublishBudget, time);
@@ -65,6 +62,38 @@ internal sealed class BuildRunner(
             default:
                 _log.Information("Build of {DrvPath} cancelled: {Reason}", request.DrvPath, handle.CancelReason);
                 break;
+        }
+    }
+
+    private async Task<object?> BuildAsync(BuildDerivation request, BuildPlan plan, BuildLogStream log, RunningBuildHandle handle)
+    {
+        IDisposable outputLock;
+        try
+        {
+            (outputLock, var alreadyValid) = await registrar.PrepareAsync(plan, request.WantedOutputs, handle.Cancelled);
+            if (alreadyValid is not null)
+            {
+                outputLock.Dispose();
+                log.Line("[buildfarm: every wanted output is already valid in this worker's store; nothing to build]");
+                await uploader.UploadAsync(request, alreadyValid, handle.Cancelled);
+                return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, alreadyValid, new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), time.GetUtcNow());
+            }
+        }
+        catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
+        {
+            return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
+        {
+            return Failed(request, BuildFailureKind.Infrastructure, null, $"the worker's store is unusable: {e.Message}", log);
+        }
+
+        using (outputLock)
+        {
+            _log.Information("Building {DrvPath} (attempt {Attempt})", request.DrvPath, request.Attempt);
+            var buildClock = Stopwatch.StartNew();
+            var result = await executor.RunAsync(plan, log, handle.Cancelled);
+            return await OutcomeAsync(request, plan, result, buildClock.Elapsed, log, handle);
         }
     }
 
@@ -95,7 +124,8 @@ internal sealed class BuildRunner(
         try
         {
             var uploadClock = Stopwatch.StartNew();
-            var outputs = await registrar.RegisterAsync(plan, request.WantedOutputs, handle.Cancelled);
+            var candidates = request.InputClosure.Select(i => i.Path).Concat(plan.Recipe.InputSrcs).ToList();
+            var outputs = await registrar.RegisterAsync(plan, request.WantedOutputs, candidates, handle.Cancelled);
             await uploader.UploadAsync(request, outputs, handle.Cancelled);
             var timings = new PhaseTimings(TimeSpan.Zero, buildTime, uploadClock.Elapsed);
             return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, outputs, timings, time.GetUtcNow());
@@ -104,7 +134,7 @@ internal sealed class BuildRunner(
         {
             return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
         {
             return Failed(request, BuildFailureKind.Infrastructure, null, $"registering or returning the outputs failed: {e.Message}", log);
         }

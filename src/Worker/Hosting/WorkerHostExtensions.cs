@@ -58,7 +58,7 @@ internal static class WorkerHostExtensions
         });
         // The seams the next issue fills: a sandboxed IBuildExecutor, an SSH IOutputUploader, a LocalStore registrar.
         services.TryAddSingleton<IBuildExecutor, LocalExecutor>();
-        services.TryAddSingleton<IOutputRegistrar, NarHashingRegistrar>();
+        services.TryAddSingleton<IOutputRegistrar, LocalStoreRegistrar>();
         services.TryAddSingleton<IOutputUploader, KeepLocalUploader>();
         services.AddSingleton<BuildRunner>();
 

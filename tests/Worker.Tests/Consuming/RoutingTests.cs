@@ -1,6 +1,9 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Routing;
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
 using BuildFarm.Worker.Tests.Farm;
 
 namespace BuildFarm.Worker.Tests.Consuming;
@@ -73,6 +76,7 @@ public sealed class RoutingTests(FarmFixture farm) : IClassFixture<FarmFixture>
     {
         await using var slow = await farm.StartWorkerAsync("slow", ["speed-linux"], speed: 1);
         await using var fast = await farm.StartWorkerAsync("fast", ["speed-linux"], speed: 4);
+        var trusted = new TrustedKeys([fast.PublicKey]);
         await farm.WaitOnlineAsync("slow");
         await farm.WaitOnlineAsync("fast");
         for (var i = 0; i < 3; i++)
@@ -81,6 +85,16 @@ public sealed class RoutingTests(FarmFixture farm) : IClassFixture<FarmFixture>
             await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
             var result = Assert.IsType<BuildSucceeded>(await farm.Events.WaitForResultAsync(request.BuildId, $"speed build {i}"));
             Assert.Equal("fast", result.WorkerName);
+
+            // Registered in the worker's store, and signed over the narinfo fingerprint with the worker's key.
+            var output = Assert.Single(result.Outputs);
+            var store = await LocalStore.OpenAsync(StoreLayout.Create(farm.StoreDir, null));
+            var info = await store.QueryPathInfoAsync(store.ParsePath(output.Path), CancellationToken.None);
+            Assert.NotNull(info);
+            Assert.Equal(info.NarHash.ToString(), output.NarHash);
+            Assert.Equal(info.NarSize, output.NarSize);
+            Assert.True(trusted.VerifyAny(info.Fingerprint, output.Signatures).IsValid, "output signature verifies with the worker's key");
+            Assert.Contains(output.Signatures[0], info.Signatures);
         }
     }
 }

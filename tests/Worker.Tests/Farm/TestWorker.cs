@@ -15,14 +15,18 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
     private readonly IHost _host;
     private readonly TempDirectory _dir;
 
-    private TestWorker(IHost host, TempDirectory dir, string name)
+    private TestWorker(IHost host, TempDirectory dir, string name, VerifyingKey publicKey)
     {
         _host = host;
         _dir = dir;
         Name = name;
+        PublicKey = publicKey;
     }
 
     public string Name { get; }
+
+    /// <summary>The key the worker signs its outputs with.</summary>
+    public VerifyingKey PublicKey { get; }
 
     public ConcurrentQueue<LogEvent> Logs { get; } = new();
 
@@ -67,7 +71,7 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
         TestWorker? worker = null;
         builder.AddWorker(lc => lc.MinimumLevel.Debug().WriteTo.Sink(new Forward(e => worker?.Emit(e))), handleSignals: false);
         var host = builder.Build();
-        worker = new TestWorker(host, dir, name);
+        worker = new TestWorker(host, dir, name, signing.PublicKey);
         if (start)
             await host.StartAsync();
         return worker;
