@@ -13,11 +13,15 @@ namespace BuildFarm.Worker.Control;
 // right: it runs nothing then.
 
 /// <summary>Kills the whole process tree of a build running here.</summary>
-internal sealed class CancelBuildConsumer(RunningBuilds running, ILogger logger) : IConsumer<CancelBuild>
+internal sealed class CancelBuildConsumer(IOptions<WorkerOptions> options, RunningBuilds running, ILogger logger) : IConsumer<CancelBuild>
 {
     public Task Consume(ConsumeContext<CancelBuild> context)
     {
-        if (running.TryGet(context.Message.BuildId, out var handle))
+        var m = context.Message;
+        // WorkerName/Attempt narrow the cancel (e.g. the loser of a duplicate claim): another worker's or another
+        // attempt's cancel must not kill this build.
+        if ((m.WorkerName is null || m.WorkerName == options.Value.Name)
+            && running.TryGet(m.BuildId, out var handle) && (m.Attempt is null || m.Attempt == handle!.Attempt))
         {
             logger.Information("Cancelling {BuildId} ({DrvPath}): {Reason}", handle!.BuildId, handle.DrvPath, context.Message.Reason);
             handle.Cancel(context.Message.Reason);
