@@ -26,13 +26,13 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
             Expect(",", "',' after the output name");
             var (pathText, pathPos) = ReadStringAt("the output path");
             Expect(",", "',' after the output path");
-            var hashAlgo = ReadString("the output hash algorithm");
+            var (hashAlgo, algoPos) = ReadStringAt("the output hash algorithm");
             Expect(",", "',' after the output hash algorithm");
             var (hash, hashPos) = ReadStringAt("the output hash");
             Expect(")", "')' closing the output");
             if (outputs.ContainsKey(id))
                 throw Error($"duplicate output '{id}'", start);
-            outputs[id] = ReadOutput(name, id, pathText, pathPos, hashAlgo, hash, hashPos);
+            outputs[id] = ReadOutput(name, id, (pathText, pathPos), (hashAlgo, algoPos), (hash, hashPos));
         });
 
         Expect(",[", "',[' starting the input derivations");
@@ -107,8 +107,11 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
         };
     }
 
-    private DerivationOutput ReadOutput(string drvName, string id, string pathText, int pathPos, string hashAlgo, string hash, int hashPos)
+    private DerivationOutput ReadOutput(string drvName, string id, (string Text, int Pos) pathField, (string Text, int Pos) algoField, (string Text, int Pos) hashField)
     {
+        var (pathText, pathPos) = pathField;
+        var (hashAlgo, algoPos) = algoField;
+        var (hash, hashPos) = hashField;
         if (hashAlgo.Length == 0)
         {
             if (hash.Length != 0)
@@ -119,7 +122,7 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
         var recursive = hashAlgo.StartsWith("r:", StringComparison.Ordinal);
         var algoName = recursive ? hashAlgo[2..] : hashAlgo;
         if (!OutputHashAlgorithms.TryParse(algoName, out var algo))
-            throw Error($"output '{id}' has the unknown hash algorithm '{hashAlgo}' (expected [r:]md5|sha1|sha256|sha512)", hashPos);
+            throw Error($"output '{id}' has the unknown hash algorithm '{hashAlgo}' (expected [r:]md5|sha1|sha256|sha512)", algoPos);
         if (hash == "impure" || hash.Length == 0)
         {
             if (pathText.Length != 0)
