@@ -99,8 +99,11 @@ public sealed class DrvCommandsTests(DrvCommandsTests.NixDrvs nix) : IClassFixtu
         Assert.Equal(_top, run.StdoutText);
         foreach (var drv in new[] { _top, _dep })
             Assert.Equal(await File.ReadAllBytesAsync(drv), await File.ReadAllBytesAsync(root + drv));
-        // The fetch input came from /nix/store (absent under the root) and was not copied.
-        Assert.False(File.Exists(root + _fetch));
+        // The fetch input came from /nix/store (absent under the root) and was added with the rest of the closure.
+        Assert.Equal(await File.ReadAllBytesAsync(_fetch), await File.ReadAllBytesAsync(root + _fetch));
+        var info = await CliRun.RunAsync("--root", root, "store", "info", _top);
+        Assert.True(info.ExitCode == 0, info.Stderr);
+        Assert.Contains(Path.GetFileName(_fetch), info.StdoutText, StringComparison.Ordinal);
 
         // Inputs of a .drv under the root resolve from the physical store first.
         var outputs = await CliRun.RunAsync("--root", root, "drv", "outputs", root + _top);
@@ -112,12 +115,16 @@ public sealed class DrvCommandsTests(DrvCommandsTests.NixDrvs nix) : IClassFixtu
     public async Task Outputs_InputOnlyUnderTheRoot_IsResolvedThere()
     {
         var root = _dir.Combine("root2");
+        await File.WriteAllTextAsync(_dir.Combine("cli-solo-src.txt"), "a source only nix-store --add put in /nix/store\n");
+        var src = await NixOracle.RunTextAsync("nix-store", "--add", _dir.Combine("cli-solo-src.txt"));
         await File.WriteAllTextAsync(_dir.Combine("solo.json"), """
-            { "name": "cli-solo-top", "system": "s", "builder": "/b", "env": { "d": "{{inputs.d}}" },
+            { "name": "cli-solo-top", "system": "s", "builder": "/b", "env": { "d": "{{inputs.d}}", "src": "@src" }, "inputSrcs": ["@src"],
               "inputDrvs": { "d": { "spec": { "name": "cli-solo-dep-not-in-nix-store", "system": "s", "builder": "/b" } } } }
-            """);
+            """.Replace("@src", src, StringComparison.Ordinal));
         var add = await CliRun.RunAsync("--root", root, "drv", "add", _dir.Combine("solo.json"));
         Assert.True(add.ExitCode == 0, add.Stderr);
+        // The source was copied from /nix/store into the root's store under the same path.
+        Assert.Equal(await File.ReadAllBytesAsync(src), await File.ReadAllBytesAsync(root + src));
 
         var outputs = await CliRun.RunAsync("--root", root, "drv", "outputs", root + add.StdoutText);
         Assert.True(outputs.ExitCode == 0, outputs.Stderr);
@@ -136,7 +143,7 @@ public sealed class DrvCommandsTests(DrvCommandsTests.NixDrvs nix) : IClassFixtu
         await File.WriteAllTextAsync(bad, "Derive([(\"out\"]");
         var run = await CliRun.RunAsync("--root", "/", "drv", "show", bad);
         Assert.Equal(1, run.ExitCode);
-        Assert.Equal($"error: {bad}: at byte 14: expected ',' after the output name, but found ']'\n", run.Stderr);
+        Assert.Equal($"buildfarm drv show: {bad}: at byte 14: expected ',' after the output name, but found ']'\n", run.Stderr);
         Assert.Empty(run.Stdout);
     }
 
