@@ -52,6 +52,7 @@ internal static class BuildSupervisor
             var pump = PumpAsync(process.StandardOutput.BaseStream, watch, onLog, cancellationToken, drain.Token);
             using var stopWatchdog = new CancellationTokenSource();
             var watchdog = WatchAsync(watch, spec, time, stopWatchdog.Token);
+            // Cancellation never abandons the wait: it kills the tree, and we return only once the tree is gone.
             using (cancellationToken.Register(() => watch.Kill(SandboxOutcome.Cancelled, "the build was cancelled")))
             {
                 await process.WaitForExitAsync(CancellationToken.None);
