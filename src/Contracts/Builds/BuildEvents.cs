@@ -1,0 +1,76 @@
+namespace BuildFarm.Contracts.Builds;
+
+/// <summary>Event: a worker took an attempt of a build and holds a slot for it (its claim).</summary>
+public sealed record BuildStarted(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset StartedAt);
+
+/// <summary>Event: a piece of a build's log, in order of <paramref name="Sequence"/> per attempt.</summary>
+public sealed record BuildLogEmitted(Guid BuildId, int Attempt, string WorkerName, long Sequence, string Text);
+
+/// <summary>Event: the attempt built every wanted output and the outputs are safely at the origin.</summary>
+public sealed record BuildSucceeded(
+    Guid BuildId,
+    int Attempt,
+    string WorkerName,
+    IReadOnlyList<BuiltOutput> Outputs,
+    PhaseTimings Timings,
+    DateTimeOffset FinishedAt);
+
+/// <summary>One output of a successful build, as registered and signed by the worker.</summary>
+/// <param name="Name">Output id, e.g. <c>out</c>.</param>
+/// <param name="Path">Logical store path.</param>
+/// <param name="NarHash"><c>sha256:&lt;nix32&gt;</c>.</param>
+/// <param name="NarSize">NAR size in bytes.</param>
+/// <param name="References">Full store paths it references.</param>
+/// <param name="Signatures"><c>keyname:base64</c> signatures of its narinfo fingerprint.</param>
+public sealed record BuiltOutput(
+    string Name,
+    string Path,
+    string NarHash,
+    long NarSize,
+    IReadOnlyList<string> References,
+    IReadOnlyList<string> Signatures);
+
+/// <summary>Durations of the phases of an attempt on the worker.</summary>
+public sealed record PhaseTimings(TimeSpan InputFetch, TimeSpan Build, TimeSpan Upload);
+
+/// <summary>Event: the attempt ended without outputs.</summary>
+/// <param name="BuildId">The build.</param>
+/// <param name="Attempt">The attempt that failed.</param>
+/// <param name="WorkerName">The worker that ran it (or refused it).</param>
+/// <param name="Kind">Whether retrying elsewhere can help (<see cref="BuildFailureKind.Infrastructure"/>) or not.</param>
+/// <param name="ExitCode">The builder's exit code, when it ran.</param>
+/// <param name="Reason">One line for people.</param>
+/// <param name="LogTail">The last lines of the log.</param>
+/// <param name="FinishedAt">When the attempt ended.</param>
+public sealed record BuildFailed(
+    Guid BuildId,
+    int Attempt,
+    string WorkerName,
+    BuildFailureKind Kind,
+    int? ExitCode,
+    string Reason,
+    string LogTail,
+    DateTimeOffset FinishedAt);
+
+/// <summary>Why an attempt failed.</summary>
+public enum BuildFailureKind
+{
+    /// <summary>The builder failed: deterministic, not retried.</summary>
+    BuildFailure,
+
+    /// <summary>The build exceeded its timeout or max-silent-time.</summary>
+    Timeout,
+
+    /// <summary>The machine, the transfer or the broker failed: retried on another attempt.</summary>
+    Infrastructure,
+
+    /// <summary>The request was malformed, unsigned, or not runnable here.</summary>
+    Rejected,
+}
+
+/// <summary>Command: stop a build; the worker kills its whole process tree.</summary>
+/// <param name="BuildId">The build.</param>
+/// <param name="Reason">One line for people (logged by the worker).</param>
+/// <param name="WorkerName">When set, only this worker acts (e.g. it lost a duplicate claim); null = whoever runs it.</param>
+/// <param name="Attempt">When set, only this attempt of the build is stopped; null = any attempt.</param>
+public sealed record CancelBuild(Guid BuildId, string Reason, string? WorkerName = null, int? Attempt = null);

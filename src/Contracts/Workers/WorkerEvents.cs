@@ -1,0 +1,45 @@
+namespace BuildFarm.Contracts.Workers;
+
+/// <summary>What a worker can run (Nix's machine semantics).</summary>
+/// <param name="Systems">e.g. <c>x86_64-linux</c>, <c>i686-linux</c>.</param>
+/// <param name="SupportedFeatures">Features it offers, e.g. <c>kvm</c>, <c>big-parallel</c>.</param>
+/// <param name="MandatoryFeatures">Features every build it takes must require.</param>
+/// <param name="Slots">Concurrent builds at most.</param>
+/// <param name="SpeedFactor">Relative speed; faster machines are preferred.</param>
+public sealed record WorkerCapabilities(
+    IReadOnlyList<string> Systems,
+    IReadOnlyList<string> SupportedFeatures,
+    IReadOnlyList<string> MandatoryFeatures,
+    int Slots,
+    double SpeedFactor);
+
+/// <summary>A build a worker is running, as reported in its heartbeat (renews that attempt's lease).</summary>
+public sealed record RunningBuild(Guid BuildId, int Attempt);
+
+/// <summary>
+/// Event: a worker's periodic status (also its first message, "online"). Each one renews the leases of the
+/// builds it lists.
+/// </summary>
+public sealed record WorkerStatusReported(
+    string WorkerName,
+    WorkerCapabilities Capabilities,
+    IReadOnlyList<RunningBuild> RunningBuilds,
+    double Load,
+    long FreeDiskBytes,
+    string Version,
+    bool Draining,
+    bool Paused,
+    string? Note,
+    DateTimeOffset SentAt);
+
+/// <summary>Event: a worker stopped cleanly (drained or aborted).</summary>
+public sealed record WorkerWentOffline(string WorkerName, string Reason, DateTimeOffset At);
+
+/// <summary>Command: take no new builds, finish running ones, then exit.</summary>
+public sealed record DrainWorker(string WorkerName, string? Note);
+
+/// <summary>Command: take no new builds until resumed; keeps running.</summary>
+public sealed record PauseWorker(string WorkerName, string? Note);
+
+/// <summary>Command: take builds again after a pause.</summary>
+public sealed record ResumeWorker(string WorkerName);

@@ -1,0 +1,27 @@
+namespace BuildFarm.Messaging.Broker;
+
+/// <summary>How to reach RabbitMQ.</summary>
+public sealed class BrokerOptions
+{
+    /// <summary>AMQP URI, e.g. <c>amqp://buildfarm:secret@localhost:5672/</c>. Several nodes of a cluster may be
+    /// given, separated by commas; the client connects to the first that answers.</summary>
+    public string Uri { get; set; } = "amqp://guest:guest@localhost:5672/";
+
+    /// <summary>Virtual host; empty means the one in <see cref="Uri"/>.</summary>
+    public string VirtualHost { get; set; } = "";
+
+    /// <summary>Null when valid; otherwise what is wrong with which key.</summary>
+    public string? Validate()
+    {
+        foreach (var part in Uri.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!System.Uri.TryCreate(part, UriKind.Absolute, out var uri) || (uri.Scheme != "amqp" && uri.Scheme != "amqps"))
+                return $"Broker:Uri '{part}' is not an amqp:// or amqps:// URI (e.g. amqp://user:password@host:5672/)";
+        }
+
+        return Uri.Trim().Length == 0 ? "Broker:Uri is empty (e.g. amqp://user:password@host:5672/)" : null;
+    }
+
+    public IReadOnlyList<Uri> Endpoints() =>
+        Uri.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(u => new Uri(u)).ToArray();
+}

@@ -1,0 +1,35 @@
+using Microsoft.Playwright;
+
+namespace BuildFarm.Ui.Tests;
+
+/// <summary>
+/// Debian's Chromium driven by Playwright, offline: no browser download, no background networking.
+/// Screenshots go to artifacts/screenshots/ so people can look at the pages.
+/// </summary>
+public sealed class HeadlessChromium : IAsyncLifetime
+{
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public static string ScreenshotDir => Path.Combine(BuildFarm.Testing.RepoPaths.Root, "artifacts", "screenshots");
+
+    public async Task InitializeAsync()
+    {
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
+                "--disable-component-update", "--disable-sync"],
+        });
+        Directory.CreateDirectory(ScreenshotDir);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Browser.DisposeAsync();
+        _playwright?.Dispose();
+    }
+}
