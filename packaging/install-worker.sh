@@ -14,6 +14,8 @@ set -euo pipefail
 readonly WORKER_USER=buildfarm-worker
 readonly CONF_DIR=/etc/buildfarm
 readonly CONFIG=/etc/buildfarm/worker.json
+readonly TRUSTED_KEYS=/etc/buildfarm/trusted-dispatcher-keys
+readonly ORIGIN_HOST_KEYS=/etc/buildfarm/origin-host-keys
 readonly STATE_DIR=/var/lib/buildfarm-worker
 readonly KEY_DIR=/var/lib/buildfarm-worker/keys
 readonly UNIT_DIR=/etc/systemd/system
@@ -26,19 +28,20 @@ usage() {
 usage: install-worker.sh --name NAME --broker-uri URI --dispatcher-key KEY [options]
 
 required:
-  --name NAME                 worker name, also its key name ([A-Za-z0-9][A-Za-z0-9._-]*, at most 63 characters)
+  --name NAME                 worker name, also its key name ([A-Za-z0-9][A-Za-z0-9._-]*, at most 64 characters)
   --broker-uri URI[,URI...]   RabbitMQ node(s), amqp:// or amqps://; several nodes of a cluster comma separated
   --dispatcher-key KEY        trusted dispatcher public key NAME:BASE64 (repeatable, or comma separated)
 options:
   --systems S1,S2             systems this machine builds for (default: this machine's, e.g. x86_64-linux)
   --features F1,F2            supported features (e.g. kvm,big-parallel)
   --mandatory-features F1     features a build must require to run here (e.g. benchmark)
-  --slots N                   concurrent builds (default: number of CPUs)
-  --speed X                   speed factor, > 0 (default 1); faster workers are offered builds first
+  --slots N                   concurrent builds, 1..1024 (default: number of CPUs)
+  --speed X                   speed factor, > 0 and <= 100 (default 1); faster idle workers get builds first
   --store-dir DIR             logical store directory (default /nix/store)
   --root DIR                  physical root the store lives under (default /var/lib/buildfarm-worker/store)
-  --origin-host-key FP        pinned SSH host key fingerprint of the origin, SHA256:BASE64 (repeatable)
-  --allow-unsandboxed         run builds without the namespace sandbox when it is not possible (impure)
+  --origin-host-key FP        pinned SSH host key fingerprint of the origin, SHA256:BASE64 (repeatable);
+                              kept in /etc/buildfarm/origin-host-keys for the SSH input transfer
+  --allow-unsandboxed         let builders run without the namespace sandbox (impure; trusted derivations only)
   --binary-dir DIR            directory holding buildfarm-worker and buildfarm (default /opt/buildfarm/bin)
   --destdir DIR, --prefix DIR write everything below DIR instead of / (no user, no chown, no systemctl)
   --no-enable                 install the unit but do not enable or start it
@@ -106,8 +109,8 @@ split_list() {
 }
 
 [ -n "$name" ] || die "--name is required (e.g. --name builder-1)"
-[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] ||
-  die "--name: '$name' is not a valid worker name (letters, digits, '.', '_', '-'; at most 63 characters)"
+[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] ||
+  die "--name: '$name' is not a valid worker name (letters, digits, '.', '_', '-'; at most 64 characters)"
 
 if [ -z "$systems" ]; then
   case "$(uname -m)" in
@@ -132,9 +135,10 @@ out="$(split_list --mandatory-features "$mandatory" "$feature_pattern" 'a featur
 to_array mandatory_list "$out"
 
 if [ -z "$slots" ]; then slots="$(nproc 2>/dev/null || echo 1)"; fi
-[[ "$slots" =~ ^[1-9][0-9]{0,3}$ ]] || die "--slots: '$slots' is not a whole number from 1 to 9999"
+[[ "$slots" =~ ^[1-9][0-9]{0,3}$ ]] && [ "$slots" -le 1024 ] || die "--slots: '$slots' is not a whole number from 1 to 1024"
 [[ "$speed" =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ ! "$speed" =~ ^0+(\.0+)?$ ]] ||
   die "--speed: '$speed' is not a number greater than 0 (e.g. 1, 2.5)"
+awk -v s="$speed" 'BEGIN { exit !(s <= 100) }' || die "--speed: '$speed' is too large (at most 100)"
 
 [ -n "$broker_uri" ] || die "--broker-uri is required (e.g. --broker-uri amqp://buildfarm:secret@broker:5672/)"
 IFS=',' read -r -a broker_nodes <<<"$broker_uri"
@@ -267,6 +271,15 @@ json_array() {
 }
 bool() { if [ "$1" -eq 1 ]; then printf true; else printf false; fi; }
 
+printf '%s\n' "${dispatcher_keys[@]}" | put_file "$TRUSTED_KEYS" 0644 root
+note "wrote $TRUSTED_KEYS"
+# Pinned origin host keys: read by the worker's input transfer (SSH) once it lands; kept beside the config.
+if [ ${#origin_host_keys[@]} -gt 0 ]; then
+  printf '%s\n' "${origin_host_keys[@]}" | put_file "$ORIGIN_HOST_KEYS" 0644 root
+  note "wrote $ORIGIN_HOST_KEYS"
+fi
+
+# Keys are those of BuildFarm.Worker.Configuration.WorkerOptions (the worker rejects unknown keys in `check`).
 put_file "$CONFIG" 0640 group <<JSON
 {
   "name": $(json_string "$name"),
@@ -281,10 +294,7 @@ put_file "$CONFIG" 0640 group <<JSON
   },
   "keys": {
     "signingKeyFile": $(json_string "$secret_file"),
-    "trustedKeys": $(json_array "${dispatcher_keys[@]}")
-  },
-  "origin": {
-    "pinnedHostKeys": $(json_array "${origin_host_keys[@]}")
+    "trustedDispatcherKeysFile": $(json_string "$TRUSTED_KEYS")
   },
   "broker": {
     "uri": $(json_string "$broker_uri")

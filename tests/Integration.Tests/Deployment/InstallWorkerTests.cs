@@ -9,6 +9,8 @@ public sealed class InstallWorkerTests
     private const string SecretFile = StateDir + "/keys/signing.secret";
     private const string PublicFile = StateDir + "/keys/signing.public";
     private const string Config = "/etc/buildfarm/worker.json";
+    private const string TrustedKeys = "/etc/buildfarm/trusted-dispatcher-keys";
+    private const string OriginHostKeys = "/etc/buildfarm/origin-host-keys";
     private const string Unit = "/etc/systemd/system/buildfarm-worker.service";
     private const string DropIn = "/etc/systemd/system/buildfarm-worker.service.d/install.conf";
     private const string HostKey = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
@@ -43,7 +45,7 @@ public sealed class InstallWorkerTests
         Assert.True(result.ExitCode == 0, $"install-worker.sh exited {result.ExitCode}: {result.Stderr}");
         var expected = new Dictionary<string, string>
         {
-            ["/etc"] = "755", ["/etc/buildfarm"] = "755", [Config] = "640",
+            ["/etc"] = "755", ["/etc/buildfarm"] = "755", [Config] = "640", [TrustedKeys] = "644", [OriginHostKeys] = "644",
             ["/etc/systemd"] = "755", ["/etc/systemd/system"] = "755", [Unit] = "644",
             ["/etc/systemd/system/buildfarm-worker.service.d"] = "755", [DropIn] = "644",
             ["/var"] = "755", ["/var/lib"] = "755", [StateDir] = "750", [StateDir + "/keys"] = "700",
@@ -66,8 +68,9 @@ public sealed class InstallWorkerTests
         Assert.Equal("/nix/store", c.GetProperty("store").GetProperty("storeDir").GetString());
         Assert.Equal("/srv/buildfarm/store", c.GetProperty("store").GetProperty("root").GetString());
         Assert.Equal(SecretFile, c.GetProperty("keys").GetProperty("signingKeyFile").GetString());
-        Assert.Equal([dispatcherKey], Strings(c.GetProperty("keys").GetProperty("trustedKeys")));
-        Assert.Equal([HostKey], Strings(c.GetProperty("origin").GetProperty("pinnedHostKeys")));
+        Assert.Equal(TrustedKeys, c.GetProperty("keys").GetProperty("trustedDispatcherKeysFile").GetString());
+        Assert.Equal([dispatcherKey], File.ReadAllLines(run.InRoot(TrustedKeys)));
+        Assert.Equal([HostKey], File.ReadAllLines(run.InRoot(OriginHostKeys)));
         Assert.Equal("amqp://bf:secret@rabbit-a:5672/,amqp://bf:secret@rabbit-b:5672/", c.GetProperty("broker").GetProperty("uri").GetString());
         Assert.False(c.GetProperty("allowUnsandboxed").GetBoolean());
 
@@ -104,6 +107,7 @@ public sealed class InstallWorkerTests
 
     [Theory]
     [InlineData("--slots", "0", "--slots: '0' is not a whole number")]
+    [InlineData("--slots", "2000", "--slots: '2000' is not a whole number from 1 to 1024")]
     [InlineData("--speed", "fast", "--speed: 'fast' is not a number greater than 0")]
     [InlineData("--systems", "x86_64", "--systems: 'x86_64' is not a system like x86_64-linux")]
     [InlineData("--broker-uri", "http://rabbit:5672/", "--broker-uri: 'http://rabbit:5672/' is not an amqp://")]
