@@ -6,7 +6,9 @@ internal static class StoreCommands
 {
     public static Command Create(CliGlobals globals)
     {
-        _ = globals;
-        return new Command("store", "Store commands");
+        var store = new Command("store", "Store commands");
+        store.Subcommands.Add(Store.DumpCommand.Create(globals));
+        store.Subcommands.Add(Store.HashCommand.Create(globals));
+        return store;
     }
 }

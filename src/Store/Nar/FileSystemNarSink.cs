@@ -1,0 +1,69 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace BuildFarm.Store.Nar;
+
+/// <summary>
+/// Materialises NAR objects under a target path the way Nix's store holds them after canonicalisation:
+/// files 0444 (0555 when executable), directories 0555 once complete, mtime 1.
+/// </summary>
+internal sealed class FileSystemNarSink(string targetPath) : INarSink
+{
+    public const UnixFileMode ReadOnly = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    public const UnixFileMode ReadExecute = ReadOnly | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+
+    /// <summary>The store's canonical mtime: one second after the epoch.</summary>
+    public static readonly DateTime CanonicalTime = DateTime.UnixEpoch.AddSeconds(1);
+
+    private const UnixFileMode Building = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    public void CreateDirectory(string relativePath) => Directory.CreateDirectory(Physical(relativePath), Building);
+
+    public void EndDirectory(string relativePath)
+    {
+        var path = Physical(relativePath);
+        Directory.SetLastWriteTimeUtc(path, CanonicalTime);
+        Directory.SetLastAccessTimeUtc(path, CanonicalTime);
+        File.SetUnixFileMode(path, ReadExecute);
+    }
+
+    // A symlink's own mtime cannot be set through .NET without following it; its mode does not exist on Linux.
+    public void CreateSymlink(string relativePath, string target) => File.CreateSymbolicLink(Physical(relativePath), target);
+
+    public INarFile CreateFile(string relativePath, bool executable, long length)
+    {
+        var stream = new FileStream(Physical(relativePath), new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        return new NarFile(stream, executable ? ReadExecute : ReadOnly);
+    }
+
+    private string Physical(string archivePath) => archivePath == "/" ? targetPath : targetPath + archivePath;
+
+    private sealed class NarFile(FileStream stream, UnixFileMode mode) : INarFile
+    {
+        private readonly SafeFileHandle _handle = stream.SafeFileHandle;
+        private long _offset;
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            // Synchronous positional write: it lands in the page cache, a thread-pool hop would only add latency.
+            RandomAccess.Write(_handle, data.Span, _offset);
+            _offset += data.Length;
+            return ValueTask.CompletedTask;
+        }
+
+        public void Complete()
+        {
+            File.SetUnixFileMode(_handle, mode);
+            File.SetLastWriteTimeUtc(_handle, CanonicalTime);
+            File.SetLastAccessTimeUtc(_handle, CanonicalTime);
+        }
+
+        public void Dispose() => stream.Dispose();
+    }
+}

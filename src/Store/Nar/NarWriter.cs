@@ -1,0 +1,90 @@
+using System.Text;
+
+namespace BuildFarm.Store.Nar;
+
+/// <summary>
+/// Serialises a file system object as a NAR, byte for byte what <c>nix-store --dump</c> writes: regular files
+/// (only the owner-executable bit survives), symlinks (never followed), directories with entries sorted by the
+/// bytes of their UTF-8 names.
+/// </summary>
+public static class NarWriter
+{
+    private static readonly EnumerationOptions AllEntries = new()
+    {
+        AttributesToSkip = 0,
+        IgnoreInaccessible = false,
+        RecurseSubdirectories = false,
+        ReturnSpecialDirectories = false,
+    };
+
+    public static async Task WriteAsync(string physicalPath, Stream output, CancellationToken cancellationToken)
+    {
+        using var nar = new NarOutput(output);
+        await nar.WriteAsync(NarTokens.MagicBytes, cancellationToken);
+        var attributes = File.GetAttributes(physicalPath);
+        FileSystemInfo root = (attributes & FileAttributes.Directory) != 0 && (attributes & FileAttributes.ReparsePoint) == 0
+            ? new DirectoryInfo(physicalPath)
+            : new FileInfo(physicalPath);
+        await WriteNodeAsync(nar, root, cancellationToken);
+        await nar.FlushAsync(cancellationToken);
+    }
+
+    private static async Task WriteNodeAsync(NarOutput nar, FileSystemInfo info, CancellationToken cancellationToken)
+    {
+        await nar.WriteAsync(NarTokens.Open, cancellationToken);
+        await nar.WriteAsync(NarTokens.Type, cancellationToken);
+        if ((info.Attributes & FileAttributes.ReparsePoint) != 0 && info.LinkTarget is { } target)
+        {
+            await nar.WriteAsync(NarTokens.Symlink, cancellationToken);
+            await nar.WriteAsync(NarTokens.Target, cancellationToken);
+            await nar.WriteStringAsync(Utf8(target, info.FullName, "symlink target"), cancellationToken);
+        }
+        else if (info is DirectoryInfo directory)
+        {
+            await nar.WriteAsync(NarTokens.Directory, cancellationToken);
+            foreach (var (name, child) in SortedEntries(directory))
+            {
+                await nar.WriteAsync(NarTokens.Entry, cancellationToken);
+                await nar.WriteAsync(NarTokens.Open, cancellationToken);
+                await nar.WriteAsync(NarTokens.Name, cancellationToken);
+                await nar.WriteStringAsync(name, cancellationToken);
+                await nar.WriteAsync(NarTokens.Node, cancellationToken);
+                await WriteNodeAsync(nar, child, cancellationToken);
+                await nar.WriteAsync(NarTokens.Close, cancellationToken);
+            }
+        }
+        else
+        {
+            await nar.WriteAsync(NarTokens.Regular, cancellationToken);
+            using var file = File.OpenHandle(info.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.SequentialScan);
+            if ((File.GetUnixFileMode(file) & UnixFileMode.UserExecute) != 0)
+            {
+                await nar.WriteAsync(NarTokens.Executable, cancellationToken);
+                await nar.WriteAsync(NarTokens.Empty, cancellationToken);
+            }
+
+            await nar.WriteAsync(NarTokens.Contents, cancellationToken);
+            await nar.WriteFileContentsAsync(file, RandomAccess.GetLength(file), info.FullName, cancellationToken);
+        }
+
+        await nar.WriteAsync(NarTokens.Close, cancellationToken);
+    }
+
+    private static List<(byte[] Name, FileSystemInfo Info)> SortedEntries(DirectoryInfo directory)
+    {
+        var entries = new List<(byte[] Name, FileSystemInfo Info)>();
+        foreach (var child in directory.EnumerateFileSystemInfos("*", AllEntries))
+            entries.Add((Utf8(child.Name, child.FullName, "file name"), child));
+        entries.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        return entries;
+    }
+
+    /// <summary>
+    /// .NET decodes file names as UTF-8 and replaces invalid bytes with U+FFFD; such a name would archive under
+    /// different bytes than Nix writes, so refuse it instead of producing a silently different hash.
+    /// </summary>
+    private static byte[] Utf8(string text, string path, string what) =>
+        text.Contains('\uFFFD', StringComparison.Ordinal)
+            ? throw new IOException($"{what} of '{path}' is not valid UTF-8; BuildFarm cannot archive it faithfully")
+            : Encoding.UTF8.GetBytes(text);
+}

@@ -1,0 +1,87 @@
+using BuildFarm.Transfer.Origins;
+using Renci.SshNet;
+using Serilog;
+
+namespace BuildFarm.Transfer.Connections;
+
+/// <summary>One authenticated SSH connection to an origin; carries up to ChannelsPerConnection exec channels.</summary>
+internal sealed class SshConnection : IDisposable
+{
+    private readonly SshClient _client;
+    private int _broken;
+
+    private SshConnection(int id, SshClient client)
+    {
+        Id = id;
+        _client = client;
+        _client.ErrorOccurred += (_, _) => MarkBroken();
+    }
+
+    public int Id { get; }
+
+    public SshClient Client => _client;
+
+    /// <summary>Channels currently leased on this connection (guarded by the pool's lock).</summary>
+    public int ActiveChannels { get; set; }
+
+    /// <summary>Not to be handed out again: the session failed or dropped.</summary>
+    public bool IsUsable => Volatile.Read(ref _broken) == 0 && _client.IsConnected;
+
+    public void MarkBroken() => Interlocked.Exchange(ref _broken, 1);
+
+    public static async Task<SshConnection> OpenAsync(
+        OriginEndpoint endpoint, IPrivateKeySource key, int id, ILogger logger, CancellationToken cancellationToken)
+    {
+        var info = new ConnectionInfo(endpoint.Host, endpoint.Port, endpoint.User, new PrivateKeyAuthenticationMethod(endpoint.User, key))
+        {
+            Timeout = endpoint.ConnectTimeout,
+            // Our pool never exceeds ChannelsPerConnection; keep SSH.NET's own session semaphore out of the way.
+            MaxSessions = Math.Max(endpoint.ChannelsPerConnection, 1),
+            RetryAttempts = 1,
+        };
+        if (endpoint.Compression == TransferCompression.SshZlib)
+        {
+            // SSH.NET proposes "none" first, so the server never picks zlib; propose only zlib@openssh.com.
+            var zlib = info.CompressionAlgorithms["zlib@openssh.com"];
+            info.CompressionAlgorithms.Clear();
+            info.CompressionAlgorithms.Add("zlib@openssh.com", zlib);
+        }
+
+        var client = new SshClient(info) { KeepAliveInterval = endpoint.KeepAliveInterval };
+        var pinning = new HostKeyPinning(endpoint);
+        pinning.Attach(client);
+        try
+        {
+            await client.ConnectAsync(cancellationToken);
+        }
+        catch (Exception) when (pinning.Refused)
+        {
+            client.Dispose();
+            pinning.ThrowIfRefused();
+            throw;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+
+        logger.Information(
+            "Connected to origin {Origin} (connection {ConnectionId}, host key {HostKey}, compression {Compression})",
+            endpoint.Name, id, pinning.Presented, info.CurrentClientCompressionAlgorithm);
+        return new SshConnection(id, client);
+    }
+
+    public void Dispose()
+    {
+        MarkBroken();
+        try
+        {
+            _client.Dispose();
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            // Disconnecting an already-dropped session may throw; the socket is closed either way.
+        }
+    }
+}

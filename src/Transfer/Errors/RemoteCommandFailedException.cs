@@ -1,0 +1,15 @@
+using BuildFarm.Transfer.Exec;
+
+namespace BuildFarm.Transfer.Errors;
+
+/// <summary>A remote command ran and exited non-zero (or by a signal). Not a transport failure: never retried.</summary>
+public sealed class RemoteCommandFailedException(string origin, string command, RemoteExit exit)
+    : Exception($"On {origin}, '{command}' {exit.Describe()}"
+        + (exit.Stderr.Length > 0 ? $": {exit.Stderr.Trim()}" : " (no stderr)"))
+{
+    public string Origin { get; } = origin;
+
+    public string Command { get; } = command;
+
+    public RemoteExit Exit { get; } = exit;
+}

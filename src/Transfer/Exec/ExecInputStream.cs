@@ -1,0 +1,78 @@
+using System.Reflection;
+using Renci.SshNet;
+
+namespace BuildFarm.Transfer.Exec;
+
+/// <summary>
+/// A remote command's stdin. Dispose sends end-of-file. SSH.NET's own input stream sends EOF only when at least one
+/// byte was written, which would leave e.g. <c>cat &gt; file</c> waiting forever on an empty upload; for that case
+/// this sends the EOF itself through the command's channel.
+/// </summary>
+internal sealed class ExecInputStream(SshCommand command) : Stream
+{
+    private readonly Stream _inner = command.CreateInputStream();
+    private long _written;
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => _written;
+        set => throw new NotSupportedException();
+    }
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        _inner.Write(buffer, offset, count);
+        _written += count;
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        // SendData blocks while the server's window is full: that blocking is our upload backpressure.
+        await Task.Run(() => _inner.Write(buffer.Span), cancellationToken);
+        _written += buffer.Length;
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner.Dispose();
+            if (_written == 0)
+                SendEofOnEmptyInput(command);
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private static void SendEofOnEmptyInput(SshCommand command)
+    {
+        var channel = typeof(SshCommand).GetField("_channel", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(command);
+        var isOpen = channel?.GetType().GetProperty("IsOpen")?.GetValue(channel) as bool?;
+        if (channel is null || isOpen != true)
+            return;
+        var sendEof = channel.GetType().GetMethod("SendEof", BindingFlags.Public | BindingFlags.Instance)
+            ?? throw new MissingMethodException("SSH.NET channel has no SendEof: cannot close an empty stdin (SSH.NET version changed?)");
+        sendEof.Invoke(channel, null);
+    }
+}

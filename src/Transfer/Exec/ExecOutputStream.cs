@@ -1,0 +1,85 @@
+namespace BuildFarm.Transfer.Exec;
+
+/// <summary>
+/// Read-only view of a remote command's stdout. SSH.NET signals both "command finished" and "connection lost" as
+/// end of stream; at end of stream this looks at how the command ended and throws for a lost connection or a
+/// cancellation, so a truncated stream never passes for a complete one.
+/// </summary>
+internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : Stream
+{
+    private long _peak;
+    private long _read;
+
+    public long PeakBuffered => Interlocked.Read(ref _peak);
+
+    public long BytesRead => Interlocked.Read(ref _read);
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => BytesRead;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        SampleBacklog();
+        var n = inner.Read(buffer);
+        if (n == 0 && buffer.Length > 0)
+            process.ObserveExecutionAsync(BytesRead, CancellationToken.None).GetAwaiter().GetResult();
+        Interlocked.Add(ref _read, n);
+        return n;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        SampleBacklog();
+        // SSH.NET's pipe has no async read: a blocking read on the thread pool. Cancellation of the process
+        // (or of the caller's token, which should be the process's lifetime token) wakes it by ending the pipe.
+        var n = await Task.Run(() => inner.Read(buffer.Span), cancellationToken);
+        if (n == 0 && buffer.Length > 0)
+            await process.ObserveExecutionAsync(BytesRead, cancellationToken);
+        Interlocked.Add(ref _read, n);
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    private void SampleBacklog()
+    {
+        long backlog;
+        try
+        {
+            backlog = inner.Length;
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        long peak;
+        while (backlog > (peak = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, backlog, peak) != peak)
+        {
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.IO.Compression;
+using BuildFarm.Transfer.Connections;
+using BuildFarm.Transfer.Errors;
+using BuildFarm.Transfer.Exec;
+using BuildFarm.Transfer.Resilience;
+using Serilog;
+
+namespace BuildFarm.Transfer.Origins;
+
+/// <summary>
+/// Everything a worker (or the dispatcher) does with one origin over SSH: a connection pool, a resilience pipeline,
+/// and remote commands whose stdout or stdin are streamed. One instance per origin, shared by all builds.
+/// </summary>
+public sealed class OriginClient : IAsyncDisposable
+{
+    private const int CapturedStdoutLimit = 1024 * 1024;
+
+    public OriginClient(OriginEndpoint endpoint, TransferResilienceOptions? resilience = null, ILogger? logger = null, TimeProvider? timeProvider = null)
+    {
+        Endpoint = endpoint.EnsureValid();
+        Pool = new OriginConnectionPool(endpoint, logger);
+        Resilience = new OriginResilience(endpoint.Name, resilience ?? new TransferResilienceOptions(), logger, timeProvider);
+    }
+
+    public OriginEndpoint Endpoint { get; }
+
+    public OriginConnectionPool Pool { get; }
+
+    public OriginResilience Resilience { get; }
+
+    /// <summary>
+    /// Starts <paramref name="command"/> on a pooled connection, once, without retries. The caller owns the returned
+    /// process (dispose it); <paramref name="lifetime"/> cancelling kills the remote command.
+    /// </summary>
+    public async Task<RemoteProcess> StartAsync(string command, CancellationToken lifetime)
+    {
+        var lease = await Pool.AcquireAsync(lifetime);
+        return await RemoteProcess.StartAsync(Endpoint.Name, lease, command, lifetime);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> and hands its stdout to <paramref name="readStdout"/> as it arrives (never
+    /// buffered whole). Delivery: on a transient failure the whole operation runs again with a fresh stream, so
+    /// <paramref name="readStdout"/> must be safe to restart (e.g. an import that skips paths already valid).
+    /// A non-zero exit is a <see cref="RemoteCommandFailedException"/>, checked after the reader returns.
+    /// </summary>
+    public Task<T> DownloadAsync<T>(string command, Func<Stream, CancellationToken, Task<T>> readStdout, CancellationToken cancellationToken)
+    {
+        var gzip = Endpoint.Compression == TransferCompression.RemoteGzip;
+        var remote = gzip ? ShellCommand.GzipStdout(command) : command;
+        return Resilience.ExecuteAsync(
+            async ct =>
+            {
+                await using var process = await StartAsync(remote, ct);
+                T result;
+                if (gzip)
+                {
+                    await using var decompressed = new GZipStream(process.Stdout, CompressionMode.Decompress, leaveOpen: true);
+                    result = await readStdout(decompressed, ct);
+                }
+                else
+                {
+                    result = await readStdout(process.Stdout, ct);
+                }
+
+                // Whatever the reader left unread is drained so the exit status can arrive.
+                await process.Stdout.CopyToAsync(Stream.Null, ct);
+                await EnsureSucceededAsync(process, command, ct);
+                return result;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> with <paramref name="writeStdin"/> writing its stdin (closed when the writer
+    /// returns). Writes block while the origin is not reading, so nothing piles up in memory. Retried as a whole on
+    /// transient failures: the writer must be able to start over. Returns the command's stdout (up to 1 MiB).
+    /// </summary>
+    public Task<string> UploadAsync(string command, Func<Stream, CancellationToken, Task> writeStdin, CancellationToken cancellationToken) =>
+        Resilience.ExecuteAsync(
+            async ct =>
+            {
+                await using var process = await StartAsync(command, ct);
+                var stdout = BoundedText.DrainAsync(process.Stdout, CapturedStdoutLimit, ct);
+                await using (var stdin = process.OpenStdin())
+                    await writeStdin(stdin, ct);
+                var text = await stdout;
+                await EnsureSucceededAsync(process, command, ct);
+                return text;
+            },
+            cancellationToken);
+
+    /// <summary>Runs a short command and returns its stdout (up to 1 MiB); retried on transient failures.</summary>
+    public Task<string> RunAsync(string command, CancellationToken cancellationToken) =>
+        DownloadAsync(command, (stdout, ct) => BoundedText.DrainAsync(stdout, CapturedStdoutLimit, ct), cancellationToken);
+
+    /// <summary>The origin's <c>buildfarm</c> invocation (<see cref="OriginEndpoint.RemoteCommand"/>) with quoted arguments.</summary>
+    public string BuildfarmCommand(params IEnumerable<string> arguments) => ShellCommand.Join(Endpoint.RemoteCommand, arguments);
+
+    public ValueTask DisposeAsync() => Pool.DisposeAsync();
+
+    private async Task EnsureSucceededAsync(RemoteProcess process, string command, CancellationToken cancellationToken)
+    {
+        var exit = await process.WaitForExitAsync(cancellationToken);
+        if (!exit.Succeeded)
+            throw new RemoteCommandFailedException(Endpoint.Name, command, exit);
+    }
+}

@@ -1,0 +1,195 @@
+using System.Security.Cryptography;
+using BuildFarm.Testing;
+using BuildFarm.Transfer.Errors;
+using BuildFarm.Transfer.Origins;
+using BuildFarm.Transfer.Resilience;
+using BuildFarm.Transfer.Tests.Support;
+using Xunit.Abstractions;
+
+namespace BuildFarm.Transfer.Tests.Origins;
+
+/// <summary>The transport against a real OpenSSH sshd on loopback.</summary>
+public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output) : IClassFixture<SshdFixture>
+{
+    private static readonly TransferResilienceOptions NoRetry = new() { MaxRetryAttempts = 0 };
+
+    private SshdServer Server => sshd.Server;
+
+    [Fact]
+    public async Task StartAsync_PinnedKey_StreamsLargeFileIncrementally()
+    {
+        const long size = 128L * 1024 * 1024;
+        var file = Path.Combine(Server.DataDirectory, "large.bin");
+        await ProcessRunner.ShellAsync($"head -c {size} /dev/urandom > {file}").ContinueWith(t => t.Result.EnsureSuccess("make file"));
+        var expected = await HashFileAsync(file);
+        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+
+        await using var process = await origin.StartAsync($"head -c {size} {file}", CancellationToken.None);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await process.Stdout.ReadAsync(buffer)) > 0)
+        {
+            sha.AppendData(buffer, 0, n);
+            total += n;
+        }
+
+        var exit = await process.WaitForExitAsync(CancellationToken.None);
+        output.WriteLine($"streamed {total} bytes; peak unread backlog {process.PeakBufferedBytes} bytes");
+        Assert.Equal(0, exit.ExitCode);
+        Assert.Equal(size, total);
+        Assert.Equal(expected, Convert.ToHexString(sha.GetHashAndReset()));
+        // Not buffered whole: the reader kept up, so only a fraction ever waited in memory.
+        Assert.True(process.PeakBufferedBytes < size / 2, $"peak backlog {process.PeakBufferedBytes} of {size} bytes");
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task StartAsync_WrongPinnedKey_RefusesNamingBothFingerprints()
+    {
+        var bogus = Endpoints.BogusFingerprint();
+        var acceptedBefore = Server.AcceptedConnections;
+        await using var origin = new OriginClient(Endpoints.For(Server, bogus));
+
+        var refused = await Assert.ThrowsAsync<HostKeyMismatchException>(() => origin.RunAsync("echo should-not-run", CancellationToken.None));
+
+        Assert.Equal(Server.HostKeyFingerprint, refused.PresentedFingerprint);
+        Assert.Contains(bogus, refused.Message, StringComparison.Ordinal);
+        Assert.Contains(Server.HostKeyFingerprint, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, origin.Pool.OpenConnections);
+        Assert.Equal(0, origin.Resilience.Retries);
+        Assert.Equal(acceptedBefore, Server.AcceptedConnections);
+    }
+
+    [Fact]
+    public async Task StartAsync_ConcurrentCommands_ShareOneConnection()
+    {
+        const int concurrent = 6;
+        await using var origin = new OriginClient(Endpoints.For(Server) with { ChannelsPerConnection = 8 }, NoRetry);
+        var acceptedBefore = Server.AcceptedConnections;
+
+        // All commands are running at once: each waits for a line on stdin before printing.
+        var processes = await Task.WhenAll(Enumerable.Range(0, concurrent)
+            .Select(i => origin.StartAsync($"read line && head -c 1048576 /dev/zero && echo {i}", CancellationToken.None)));
+        Assert.Equal(concurrent, origin.Pool.ActiveChannels);
+        var reads = processes.Select(async (p, i) =>
+        {
+            await using (var stdin = p.OpenStdin())
+                await stdin.WriteAsync("go\n"u8.ToArray());
+            var bytes = new MemoryStream();
+            await p.Stdout.CopyToAsync(bytes);
+            Assert.Equal(0, (await p.WaitForExitAsync(CancellationToken.None)).ExitCode);
+            return bytes.Length;
+        });
+        var lengths = await Task.WhenAll(reads);
+
+        Assert.All(lengths, l => Assert.InRange(l, 1048576 + 2, 1048576 + 3));
+        Assert.All(processes, p => Assert.Equal(processes[0].ConnectionId, p.ConnectionId));
+        Assert.Equal(1, origin.Pool.ConnectionsOpened);
+        Assert.Equal(acceptedBefore + 1, Server.AcceptedConnections);
+        foreach (var p in processes)
+            await p.DisposeAsync();
+        Assert.Equal(0, origin.Pool.ActiveChannels);
+        Assert.Equal("again\n", await origin.RunAsync("echo again", CancellationToken.None));
+        Assert.Equal(1, origin.Pool.ConnectionsOpened);
+    }
+
+    [Fact]
+    public async Task UploadAsync_FileThroughStdin_RemoteCopyHasSameHash()
+    {
+        using var local = new TempDirectory();
+        var source = local.Combine("upload.bin");
+        await File.WriteAllBytesAsync(source, RandomNumberGenerator.GetBytes(16 * 1024 * 1024));
+        var remote = Path.Combine(Server.DataDirectory, "uploaded.bin");
+        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+
+        var stdout = await origin.UploadAsync(
+            $"cat > {remote} && sha256sum {remote}",
+            async (stdin, ct) =>
+            {
+                await using var file = File.OpenRead(source);
+                await file.CopyToAsync(stdin, ct);
+            },
+            CancellationToken.None);
+
+        Assert.StartsWith((await HashFileAsync(source)).ToLowerInvariant(), stdout, StringComparison.Ordinal);
+        Assert.Equal(await HashFileAsync(source), await HashFileAsync(remote));
+    }
+
+    [Fact]
+    public async Task UploadAsync_EmptyInput_RemoteSeesEndOfFile()
+    {
+        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+
+        var stdout = await origin.UploadAsync("wc -c", (_, _) => Task.CompletedTask, CancellationToken.None);
+
+        Assert.Equal("0", stdout.Trim());
+    }
+
+    [Fact]
+    public async Task DownloadAsync_CommandFails_ThrowsWithExitCodeAndStderrWithoutRetry()
+    {
+        await using var origin = new OriginClient(Endpoints.For(Server));
+
+        var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(
+            () => origin.RunAsync("echo 'no such path' >&2; exit 3", CancellationToken.None));
+
+        Assert.Equal(3, failed.Exit.ExitCode);
+        Assert.Contains("exited 3: no such path", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(0, origin.Resilience.Retries);
+    }
+
+    [Fact]
+    public async Task StartAsync_CancelledWhileStreaming_ThrowsCancelledAndConnectionStaysUsable()
+    {
+        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+        using var cts = new CancellationTokenSource();
+        await using var process = await origin.StartAsync("cat /dev/zero", cts.Token);
+        var buffer = new byte[65536];
+        long read = 0;
+
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            while (true)
+            {
+                var n = await process.Stdout.ReadAsync(buffer, CancellationToken.None);
+                Assert.NotEqual(0, n);
+                read += n;
+                if (read > 4 * 1024 * 1024)
+                    await cts.CancelAsync();
+            }
+        });
+
+        Assert.NotNull(cancelled);
+        await process.DisposeAsync();
+        Assert.Equal("still here\n", await origin.RunAsync("echo still here", CancellationToken.None));
+        Assert.Equal(1, origin.Pool.ConnectionsOpened);
+    }
+
+    [Theory]
+    [InlineData(TransferCompression.RemoteGzip)]
+    [InlineData(TransferCompression.SshZlib)]
+    public async Task DownloadAsync_Compressed_DeliversSameBytes(TransferCompression compression)
+    {
+        var file = Path.Combine(Server.DataDirectory, $"text-{compression}.txt");
+        await File.WriteAllLinesAsync(file, Enumerable.Range(0, 200_000).Select(i => $"line {i} of a compressible file"));
+        await using var origin = new OriginClient(Endpoints.For(Server) with { Compression = compression }, NoRetry);
+
+        var hash = await origin.DownloadAsync(
+            $"cat {file}",
+            async (stdout, ct) => Convert.ToHexString(await SHA256.HashDataAsync(stdout, ct)),
+            CancellationToken.None);
+
+        Assert.Equal(await HashFileAsync(file), hash);
+        var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(
+            () => origin.RunAsync("echo partial; exit 5", CancellationToken.None));
+        Assert.Equal(5, failed.Exit.ExitCode);
+    }
+
+    private static async Task<string> HashFileAsync(string path)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexString(await SHA256.HashDataAsync(stream));
+    }
+}
