@@ -14,12 +14,16 @@ namespace BuildFarm.Integration.Tests.Deployment;
 /// </summary>
 internal static class ConfigurationVariables
 {
-    /// <summary>Environment prefix → the options type bound from it (both must exist in the code).</summary>
-    public static readonly IReadOnlyDictionary<string, string> Prefixes = new Dictionary<string, string>
-    {
-        ["BUILDFARM_WORKER__"] = "BuildFarm.Worker.Configuration.WorkerOptions, buildfarm-worker",
-        ["BUILDFARM_DISPATCHER__"] = "BuildFarm.Dispatcher.Hosting.DispatcherOptions, buildfarm",
-    };
+    /// <summary>
+    /// Environment prefix → the sections bound from it: section name ("" = the root object) and options type.
+    /// Longer prefixes first: <c>BUILDFARM_WORKER__</c> is the worker's, plain <c>BUILDFARM_</c> the dispatcher's.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Prefix, string Section, string Type)> Bindings =
+    [
+        ("BUILDFARM_WORKER__", "", "BuildFarm.Worker.Configuration.WorkerOptions, buildfarm-worker"),
+        ("BUILDFARM_", "Dispatcher", "BuildFarm.Dispatcher.Hosting.DispatcherOptions, buildfarm"),
+        ("BUILDFARM_", "Broker", "BuildFarm.Messaging.Broker.BrokerOptions, BuildFarm.Messaging"),
+    ];
 
     private static readonly Lazy<string> Sources = new(() => string.Join('\n',
         System.IO.Directory.EnumerateFiles(Path.Combine(RepoPaths.Root, "src"), "*.cs", SearchOption.AllDirectories)
@@ -27,19 +31,27 @@ internal static class ConfigurationVariables
             .Select(File.ReadAllText)));
 
     /// <summary>Null when the code reads <paramref name="name"/> and accepts <paramref name="value"/>; otherwise why not.</summary>
-    public static string? Problem(string name, string value)
+    public static string? Problem(string name, string value) => Problem(name, value, Bindings, Sources.Value);
+
+    public static string? Problem(string name, string value, IReadOnlyList<(string Prefix, string Section, string Type)> bindings, string sources)
     {
-        if (Sources.Value.Contains('"' + name + '"', StringComparison.Ordinal))
+        if (sources.Contains('"' + name + '"', StringComparison.Ordinal))
             return null;
-        var prefix = Prefixes.Keys.FirstOrDefault(p => name.StartsWith(p, StringComparison.Ordinal));
+        var prefix = bindings.Select(b => b.Prefix).FirstOrDefault(p => name.StartsWith(p, StringComparison.Ordinal));
         if (prefix is null)
-            return $"{name}: no literal \"{name}\" in src/ and no known configuration prefix ({string.Join(", ", Prefixes.Keys)})";
-        if (!Sources.Value.Contains('"' + prefix + '"', StringComparison.Ordinal))
+            return $"{name}: no literal \"{name}\" in src/ and no known configuration prefix";
+        if (!sources.Contains('"' + prefix + '"', StringComparison.Ordinal))
             return $"{name}: the prefix \"{prefix}\" is not a literal anywhere in src/ (no code adds those variables)";
-        var type = Type.GetType(Prefixes[prefix]);
-        if (type is null)
-            return $"{name}: options type {Prefixes[prefix]} not found";
         var path = name[prefix.Length..].Split("__");
+        var binding = bindings.Where(b => b.Prefix == prefix)
+            .FirstOrDefault(b => b.Section.Length == 0 || string.Equals(b.Section, path[0], StringComparison.OrdinalIgnoreCase));
+        if (binding.Type is null)
+            return $"{name}: '{path[0]}' is not a section bound from {prefix} ({string.Join(", ", bindings.Where(b => b.Prefix == prefix).Select(b => b.Section))})";
+        if (binding.Section.Length > 0)
+            path = path[1..];
+        var type = Type.GetType(binding.Type);
+        if (type is null)
+            return $"{name}: options type {binding.Type} not found";
         foreach (var segment in path)
         {
             if (int.TryParse(segment, NumberStyles.None, CultureInfo.InvariantCulture, out _))
