@@ -68,5 +68,9 @@ public enum BuildFailureKind
     Rejected,
 }
 
-/// <summary>Command: stop a build wherever it runs; the worker kills its whole process tree.</summary>
-public sealed record CancelBuild(Guid BuildId, string Reason);
+/// <summary>Command: stop a build; the worker kills its whole process tree.</summary>
+/// <param name="BuildId">The build.</param>
+/// <param name="Reason">One line for people (logged by the worker).</param>
+/// <param name="WorkerName">When set, only this worker acts (e.g. it lost a duplicate claim); null = whoever runs it.</param>
+/// <param name="Attempt">When set, only this attempt of the build is stopped; null = any attempt.</param>
+public sealed record CancelBuild(Guid BuildId, string Reason, string? WorkerName = null, int? Attempt = null);

@@ -12,7 +12,7 @@ internal static class CliErrorHandler
             return await action();
         }
         catch (Exception e) when (e is CliError or IOException or UnauthorizedAccessException or FormatException
-                                      or BuildFarm.Store.Nar.NarFormatException)
+                                      or BuildFarm.Store.Nar.NarFormatException or BuildFarm.Store.Local.StoreException)
         {
             await result.InvocationConfiguration.Error.WriteLineAsync($"buildfarm {command}: {e.Message}");
             return 1;

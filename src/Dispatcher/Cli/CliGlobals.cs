@@ -32,8 +32,8 @@ internal sealed class CliGlobals
 
     public StoreLayout Layout(ParseResult result)
     {
-        var storeDir = result.GetValue(StoreDir) ?? Environment.GetEnvironmentVariable("BUILDFARM_STORE_DIR") ?? DefaultStoreDir;
-        var root = result.GetValue(Root) ?? Environment.GetEnvironmentVariable("BUILDFARM_ROOT") ?? DefaultRoot;
+        var storeDir = result.GetValue(StoreDir) ?? FarmEnv.Get("BUILDFARM_STORE_DIR") ?? DefaultStoreDir;
+        var root = result.GetValue(Root) ?? FarmEnv.Get("BUILDFARM_ROOT") ?? DefaultRoot;
         return StoreLayout.Create(storeDir, root);
     }
 }

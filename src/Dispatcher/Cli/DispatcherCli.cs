@@ -13,6 +13,8 @@ internal static class DispatcherCli
         root.Subcommands.Add(StoreCommands.Create(globals));
         root.Subcommands.Add(DrvCommands.Create(globals));
         root.Subcommands.Add(KeysCommands.Create(globals));
+        root.Subcommands.Add(ServeCommands.Create(globals));
+        root.Subcommands.Add(SubmitCommands.Create(globals));
         return root;
     }
 }

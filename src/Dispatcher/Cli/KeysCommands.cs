@@ -7,6 +7,8 @@ internal static class KeysCommands
     public static Command Create(CliGlobals globals)
     {
         _ = globals;
-        return new Command("keys", "Keys commands");
+        var keys = new Command("keys", "Ed25519 signing keys in Nix's name:base64 format");
+        keys.Subcommands.Add(Keys.GenerateKeyCommand.Create());
+        return keys;
     }
 }

@@ -9,6 +9,13 @@ internal static class StoreCommands
         var store = new Command("store", "Store commands");
         store.Subcommands.Add(Store.DumpCommand.Create(globals));
         store.Subcommands.Add(Store.HashCommand.Create(globals));
+        store.Subcommands.Add(Store.AddCommand.Create(globals));
+        store.Subcommands.Add(Store.InfoCommand.Create(globals));
+        store.Subcommands.Add(Store.ExportCommand.Create(globals));
+        store.Subcommands.Add(Store.ImportCommand.Create(globals));
+        store.Subcommands.Add(Store.SignCommand.Create(globals));
+        store.Subcommands.Add(Store.VerifyCommand.Create(globals));
+        store.Subcommands.Add(Store.ClosureCommand.Create(globals));
         return store;
     }
 }

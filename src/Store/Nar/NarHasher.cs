@@ -7,7 +7,8 @@ public static class NarHasher
 {
     public static async Task<(NixHash Hash, long Size)> HashPathAsync(string physicalPath, CancellationToken cancellationToken)
     {
-        await using var sink = new HashingStream(Stream.Null);
+        // Reading files and hashing overlap: the writer fills one buffer while the sink hashes the other.
+        await using var sink = new OffloadedHashSink();
         await NarWriter.WriteAsync(physicalPath, sink, cancellationToken);
         return (sink.GetHash(), sink.BytesCount);
     }

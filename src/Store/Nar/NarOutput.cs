@@ -5,14 +5,18 @@ using Microsoft.Win32.SafeHandles;
 namespace BuildFarm.Store.Nar;
 
 /// <summary>
-/// Batches NAR tokens and file contents into one large buffer so the output (a pipe, a socket or a hash) sees
-/// few, big writes; file contents are read straight into the free part of that buffer.
+/// Batches NAR tokens and file contents into large buffers so the output (a pipe, a socket or a hash) sees
+/// few, big writes; file contents are read straight into the free part of the current buffer. Two buffers
+/// alternate: while the output consumes one (if its writes are truly asynchronous, e.g. hashing on another
+/// core), the next is filled. At most one write to the output is in flight at a time.
 /// </summary>
 internal sealed class NarOutput(Stream output) : IDisposable
 {
     public const int BufferSize = 1 << 20;
 
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+    private byte[] _spare = ArrayPool<byte>.Shared.Rent(BufferSize);
+    private Task? _inFlight;
     private int _count;
 
     public async ValueTask WriteAsync(byte[] bytes, CancellationToken cancellationToken)
@@ -21,6 +25,7 @@ internal sealed class NarOutput(Stream output) : IDisposable
             await FlushAsync(cancellationToken);
         if (bytes.Length > _buffer.Length)
         {
+            await CompleteInFlightAsync();
             await output.WriteAsync(bytes, cancellationToken);
             return;
         }
@@ -63,12 +68,22 @@ internal sealed class NarOutput(Stream output) : IDisposable
         await WritePaddingAsync(length, cancellationToken);
     }
 
+    /// <summary>Hands the filled buffer to the output and continues in the other one.</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
         if (_count == 0)
             return;
-        await output.WriteAsync(_buffer.AsMemory(0, _count), cancellationToken);
+        await CompleteInFlightAsync();
+        _inFlight = output.WriteAsync(_buffer.AsMemory(0, _count), cancellationToken).AsTask();
+        (_buffer, _spare) = (_spare, _buffer);
         _count = 0;
+    }
+
+    /// <summary>Flushes and waits until the output has taken every byte.</summary>
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        await FlushAsync(cancellationToken);
+        await CompleteInFlightAsync();
     }
 
     public void Dispose()
@@ -76,7 +91,21 @@ internal sealed class NarOutput(Stream output) : IDisposable
         if (_buffer.Length == 0)
             return;
         ArrayPool<byte>.Shared.Return(_buffer);
+
+        // A write still running after a failure may read its buffer: leave that one to the GC.
+        if (_inFlight is null || _inFlight.IsCompleted)
+            ArrayPool<byte>.Shared.Return(_spare);
         _buffer = [];
+        _spare = [];
+    }
+
+    private async ValueTask CompleteInFlightAsync()
+    {
+        if (_inFlight is null)
+            return;
+        var inFlight = _inFlight;
+        _inFlight = null;
+        await inFlight;
     }
 
     private async ValueTask WriteU64Async(ulong value, CancellationToken cancellationToken)

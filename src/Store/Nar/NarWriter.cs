@@ -26,7 +26,7 @@ public static class NarWriter
             ? new DirectoryInfo(physicalPath)
             : new FileInfo(physicalPath);
         await WriteNodeAsync(nar, root, cancellationToken);
-        await nar.FlushAsync(cancellationToken);
+        await nar.CompleteAsync(cancellationToken);
     }
 
     private static async Task WriteNodeAsync(NarOutput nar, FileSystemInfo info, CancellationToken cancellationToken)
@@ -56,15 +56,19 @@ public static class NarWriter
         else
         {
             await nar.WriteAsync(NarTokens.Regular, cancellationToken);
-            using var file = File.OpenHandle(info.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.SequentialScan);
-            if ((File.GetUnixFileMode(file) & UnixFileMode.UserExecute) != 0)
+
+            // Mode and size come from the lstat the enumeration already cached (like Nix, which also trusts its
+            // lstat); a file that shrinks before it is read fails loudly instead of producing a short NAR.
+            if ((info.UnixFileMode & UnixFileMode.UserExecute) != 0)
             {
                 await nar.WriteAsync(NarTokens.Executable, cancellationToken);
                 await nar.WriteAsync(NarTokens.Empty, cancellationToken);
             }
 
             await nar.WriteAsync(NarTokens.Contents, cancellationToken);
-            await nar.WriteFileContentsAsync(file, RandomAccess.GetLength(file), info.FullName, cancellationToken);
+            var length = ((FileInfo)info).Length;
+            using var file = File.OpenHandle(info.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            await nar.WriteFileContentsAsync(file, length, info.FullName, cancellationToken);
         }
 
         await nar.WriteAsync(NarTokens.Close, cancellationToken);

@@ -18,5 +18,5 @@ public static class ShellCommand
     /// gzip's (dash has no pipefail: the status travels through file descriptor 4).
     /// </summary>
     public static string GzipStdout(string command) =>
-        "exec 3>&1; status=$( { ( " + command + " ); echo $? >&4; } | gzip -1 -c >&3; } 4>&1 ); exit \"$status\"";
+        "exec 3>&1; status=$( { { ( " + command + " ); echo $? >&4; } | gzip -1 -c >&3; } 4>&1 ); exit \"$status\"";
 }

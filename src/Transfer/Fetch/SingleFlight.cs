@@ -103,35 +103,34 @@ public sealed class SingleFlight<TKey, TResult> : IDisposable
     {
         // Yield first so the work never runs inline under the caller's stack (and its locks).
         await Task.Yield();
+        IReadOnlyDictionary<TKey, TResult>? results = null;
+        Exception? failure = null;
         try
         {
-            var results = await work([.. claimed.Keys], _lifetime.Token);
-            foreach (var (key, tcs) in claimed)
-            {
-                if (results.TryGetValue(key, out var result))
-                    tcs.TrySetResult(result);
-                else
-                    tcs.TrySetException(new KeyNotFoundException($"The batch fetch returned no result for '{key}'."));
-            }
-        }
-        catch (OperationCanceledException e)
-        {
-            foreach (var tcs in claimed.Values)
-                tcs.TrySetCanceled(e.CancellationToken);
+            results = await work([.. claimed.Keys], _lifetime.Token);
         }
         catch (Exception e)
         {
-            foreach (var tcs in claimed.Values)
-                tcs.TrySetException(e);
+            failure = e;
         }
-        finally
+
+        // Leave the in-flight table before completing: whoever sees the outcome and asks again starts a new flight.
+        lock (_gate)
         {
-            // Remove before anyone can observe completion-then-miss: a new request after this starts a new flight.
-            lock (_gate)
-            {
-                foreach (var key in claimed.Keys)
-                    _inFlight.Remove(key);
-            }
+            foreach (var key in claimed.Keys)
+                _inFlight.Remove(key);
+        }
+
+        foreach (var (key, tcs) in claimed)
+        {
+            if (failure is OperationCanceledException cancelled)
+                tcs.TrySetCanceled(cancelled.CancellationToken);
+            else if (failure is not null)
+                tcs.TrySetException(failure);
+            else if (results!.TryGetValue(key, out var result))
+                tcs.TrySetResult(result);
+            else
+                tcs.TrySetException(new KeyNotFoundException($"The batch fetch returned no result for '{key}'."));
         }
     }
 }

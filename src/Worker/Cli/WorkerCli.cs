@@ -8,6 +8,7 @@ internal static class WorkerCli
     public static RootCommand Build()
     {
         var root = new RootCommand("BuildFarm worker agent: builds derivations it can run, taken from the farm's queues.");
+        root.Subcommands.Add(DebugSshCatCommand.Create());
         return root;
     }
 }

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using BuildFarm.Dispatcher.Cli;
 
-namespace BuildFarm.Dispatcher.Tests.Cli.Store;
+namespace BuildFarm.Dispatcher.Tests.Cli;
 
 /// <summary>Runs the <c>buildfarm</c> command tree in-process with captured stdout (bytes) and stderr.</summary>
 internal static class CliRun

@@ -1,0 +1,49 @@
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Submission;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace BuildFarm.Dispatcher.Api;
+
+/// <summary>The dispatcher's small JSON API (used by <c>buildfarm submit</c>; the UI comes later).</summary>
+internal static class DispatcherApi
+{
+    public static IEndpointRouteBuilder MapDispatcherApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+        api.MapPost("/builds", SubmitAsync);
+        api.MapGet("/builds", async (BuildViews views, int? limit, CancellationToken ct) => Results.Ok(await views.RecentAsync(Math.Clamp(limit ?? 100, 1, 1000), ct)));
+        api.MapGet("/builds/{id:guid}", async (Guid id, BuildViews views, CancellationToken ct) =>
+            await views.GetAsync(id, ct) is { } view ? Results.Ok(view) : NotFound(id));
+        api.MapGet("/builds/{id:guid}/log", async (Guid id, long? after, BuildViews views, CancellationToken ct) =>
+            await views.LogAsync(id, after ?? 0, ct) is { } log ? Results.Ok(log) : NotFound(id));
+        api.MapPost("/builds/{id:guid}/cancel", async (Guid id, BuildLifecycle lifecycle, BuildViews views, CancellationToken ct) =>
+        {
+            var cancelled = await lifecycle.CancelAsync(id, "cancelled through the API", ct);
+            return await views.GetAsync(id, ct) is { } view ? Results.Ok(new { cancelled, view.State }) : NotFound(id);
+        });
+        api.MapGet("/workers", async (BuildViews views, CancellationToken ct) => Results.Ok(await views.WorkersAsync(ct)));
+        api.MapGet("/classes", async (BuildViews views, CancellationToken ct) => Results.Ok(await views.ClassesAsync(ct)));
+        return app;
+    }
+
+    private static async Task<IResult> SubmitAsync(SubmitBuildBody body, DerivationIntake intake, BuildLifecycle lifecycle, BuildViews views, CancellationToken ct)
+    {
+        if (body.TimeoutSeconds < 0 || body.MaxSilentSeconds < 0)
+            return Results.BadRequest(new ErrorResponse("timeoutSeconds and maxSilentSeconds must be 0 (none) or positive"));
+        var (drv, error) = await intake.ResolveAsync(body.DrvPath, body.DrvText, ct);
+        if (drv is null)
+            return Results.BadRequest(new ErrorResponse(error!));
+        var storeDir = drv.DrvPath[..drv.DrvPath.LastIndexOf('/')];
+        var result = await lifecycle.SubmitAsync(new SubmitRequest(
+            drv.DrvPath, drv.DrvText, storeDir, drv.System, drv.Features, drv.Outputs, body.Priority, body.WaitForCapacity,
+            TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds)), ct);
+        if (result.BuildId is not { } id)
+            return Results.UnprocessableEntity(new ErrorResponse(result.RefusedBecause!));
+        var view = await views.GetAsync(id, ct);
+        return Results.Accepted($"/api/builds/{id}", new SubmitBuildResponse(id, view!.State, view.WaitingReason));
+    }
+
+    private static IResult NotFound(Guid id) => Results.NotFound(new ErrorResponse($"no build {id}"));
+}

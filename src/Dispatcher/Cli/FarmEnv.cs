@@ -1,0 +1,35 @@
+namespace BuildFarm.Dispatcher.Cli;
+
+/// <summary>
+/// Settings of a local farm started by <c>./farm up</c>, read from <c>.farm/</c> in the current directory so that
+/// <c>artifacts/bin/buildfarm</c> run from the repository root talks to it without flags: <c>.farm/env</c> holds
+/// <c>KEY=VALUE</c> lines (<c>BUILDFARM_STORE_DIR</c>, <c>BUILDFARM_ROOT</c>), <c>.farm/dispatcher.url</c> the API URL.
+/// Real environment variables win over the file.
+/// </summary>
+internal static class FarmEnv
+{
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
+    public static string? Get(string name)
+    {
+        if (Environment.GetEnvironmentVariable(name) is { } value)
+            return value;
+        var file = Path.Combine(Environment.CurrentDirectory, ".farm", "env");
+        if (!File.Exists(file))
+            return null;
+        foreach (var line in File.ReadLines(file))
+        {
+            var eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0 && line[..eq].Trim() == name)
+                return line[(eq + 1)..].Trim();
+        }
+
+        return null;
+    }
+
+    public static string DispatcherUrl()
+    {
+        var file = Path.Combine(Environment.CurrentDirectory, ".farm", "dispatcher.url");
+        return File.Exists(file) ? File.ReadAllText(file).Trim() : DefaultUrl;
+    }
+}

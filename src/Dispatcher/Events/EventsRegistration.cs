@@ -1,0 +1,40 @@
+using BuildFarm.Messaging.Broker;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BuildFarm.Dispatcher.Events;
+
+/// <summary>The dispatcher's MassTransit bus: one durable receive endpoint for every worker and build event.</summary>
+internal static class EventsRegistration
+{
+    /// <summary>Durable, so events published while the dispatcher is down wait for it.</summary>
+    public const string EndpointName = "buildfarm.dispatcher.events";
+
+    public static IServiceCollection AddDispatcherEvents(this IServiceCollection services, BrokerOptions broker)
+    {
+        services.AddMassTransit(x =>
+        {
+            x.AddConsumer<BuildStartedConsumer>();
+            x.AddConsumer<BuildLogEmittedConsumer>();
+            x.AddConsumer<BuildSucceededConsumer>();
+            x.AddConsumer<BuildFailedConsumer>();
+            x.AddConsumer<WorkerStatusReportedConsumer>();
+            x.AddConsumer<WorkerWentOfflineConsumer>();
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.ConfigureHost(broker, "buildfarm-dispatcher");
+                cfg.ReceiveEndpoint(EndpointName, e =>
+                {
+                    // One at a time, in queue order: a worker's BuildStarted is handled before its result, and its
+                    // log chunks stay in order. The lifecycle serialises on SQLite anyway.
+                    e.PrefetchCount = 64;
+                    e.ConcurrentMessageLimit = 1;
+                    e.UseMessageRetry(r => r.Interval(5, TimeSpan.FromMilliseconds(500)));
+                    e.ConfigureConsumers(context);
+                });
+            });
+        });
+        services.AddSingleton<MassTransitControlPublisher>();
+        return services;
+    }
+}

@@ -1,0 +1,40 @@
+namespace BuildFarm.Dispatcher.Hosting;
+
+/// <summary>The <c>Dispatcher</c> section of <c>buildfarm serve</c>'s config file (the broker is the <c>Broker</c> section).</summary>
+public sealed class DispatcherOptions
+{
+    public const string Section = "Dispatcher";
+
+    /// <summary>Where the HTTP API listens; loopback only unless changed on purpose.</summary>
+    public string ListenUrl { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>SQLite file of builds, attempts, logs, outputs and workers.</summary>
+    public string DatabasePath { get; set; } = "/var/lib/buildfarm/dispatcher.db";
+
+    /// <summary>The dispatcher's Ed25519 secret key (<c>name:base64</c>) that signs build requests.</summary>
+    public string SigningKeyFile { get; set; } = "/etc/buildfarm/dispatcher.sec";
+
+    /// <summary>Logical store directory the derivations live in.</summary>
+    public string StoreDir { get; set; } = "/nix/store";
+
+    /// <summary>Physical root of the origin store (<c>/</c> = none).</summary>
+    public string Root { get; set; } = "/var/lib/buildfarm/origin";
+
+    /// <summary>How often workers report (they list running builds; each report renews leases).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A running attempt not renewed for this long is lost and retried. Default 3 × heartbeat.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often leases are checked and unconfirmed publishes retried.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Attempts per build before it fails (infrastructure losses only; build failures are final).</summary>
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Stored log per build; beyond it the log is truncated with a note.</summary>
+    public long MaxLogBytesPerBuild { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Compact JSON log file (Serilog); empty = console only.</summary>
+    public string LogFile { get; set; } = "";
+}

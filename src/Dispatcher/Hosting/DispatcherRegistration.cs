@@ -1,0 +1,74 @@
+using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Events;
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Publishing;
+using BuildFarm.Dispatcher.Submission;
+using BuildFarm.Messaging.Broker;
+using BuildFarm.Store.Paths;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace BuildFarm.Dispatcher.Hosting;
+
+/// <summary>The dispatcher's composition root: one call wires lifecycle, publishing, events, registry and API services.</summary>
+internal static class DispatcherRegistration
+{
+    public static IHostApplicationBuilder AddDispatcher(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var options = builder.Configuration.GetSection(DispatcherOptions.Section).Get<DispatcherOptions>() ?? new DispatcherOptions();
+        var broker = builder.Configuration.GetSection("Broker").Get<BrokerOptions>() ?? new BrokerOptions();
+        services.AddOptions<DispatcherOptions>().Bind(builder.Configuration.GetSection(DispatcherOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DispatcherOptions>, DispatcherOptionsValidator>();
+        services.TryAddSingletonTimeProvider();
+        services.AddSingleton(broker);
+        services.AddSingleton(new LifecycleSettings(options.LeaseDuration, options.MaxAttempts, options.MaxLogBytesPerBuild, options.HeartbeatInterval));
+        services.AddSingleton(sp => LifecycleDatabase.OpenAsync(options.DatabasePath, CancellationToken.None).GetAwaiter().GetResult());
+        services.AddSingleton(_ => RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile));
+        services.AddSingleton<RabbitBuildRequestPublisher>();
+        services.AddSingleton<IBuildRequestPublisher>(sp => sp.GetRequiredService<RabbitBuildRequestPublisher>());
+        services.AddSingleton<IControlPublisher>(sp => sp.GetRequiredService<MassTransitControlPublisher>());
+        services.AddSingleton<BuildLifecycle>();
+        services.AddSingleton<BuildViews>();
+        services.AddSingleton(new DerivationIntake(StoreLayout.Create(options.StoreDir, options.Root)));
+        services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
+        services.AddDispatcherEvents(broker);
+        return builder;
+    }
+
+    private static void TryAddSingletonTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+            services.AddSingleton(TimeProvider.System);
+    }
+
+    /// <summary>Every config error at once, each naming key, value and valid form; empty when the config is usable.</summary>
+    public static IReadOnlyList<string> Validate(IConfiguration configuration)
+    {
+        var errors = new List<string>();
+        var broker = configuration.GetSection("Broker").Get<BrokerOptions>() ?? new BrokerOptions();
+        if (broker.Validate() is { } brokerError)
+            errors.Add(brokerError);
+        try
+        {
+            var options = configuration.GetSection(DispatcherOptions.Section).Get<DispatcherOptions>() ?? new DispatcherOptions();
+            var result = new DispatcherOptionsValidator().Validate(null, options);
+            if (result.Failed)
+                errors.AddRange(result.Failures);
+            if (errors.Count == 0)
+                RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile).Dispose();
+        }
+        catch (InvalidOperationException e)
+        {
+            errors.Add(e.Message + (e.InnerException is null ? "" : ": " + e.InnerException.Message));
+        }
+        catch (FormatException e)
+        {
+            errors.Add("Dispatcher:SigningKeyFile: " + e.Message);
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Dispatcher.Registry;
+using BuildFarm.Messaging.Routing;
+using Serilog;
+
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>
+/// The build state machine. Each event is one SQLite transaction; messages it implies (publish an attempt, cancel
+/// a stray claim) are sent only after that transaction committed, so the database never claims more than happened.
+/// A publish that fails leaves the row unpublished; the sweep republishes it (same attempt, duplicates resolved by
+/// the first-claim-wins rule in <see cref="OnStartedAsync"/>).
+/// </summary>
+internal sealed partial class BuildLifecycle(
+    LifecycleDatabase db,
+    IBuildRequestPublisher publisher,
+    IControlPublisher control,
+    TimeProvider time,
+    LifecycleSettings settings)
+{
+    private readonly ConcurrentDictionary<(Guid, int), byte> _publishing = new();
+
+    public LifecycleSettings Settings => settings;
+
+    public LifecycleDatabase Database => db;
+
+    public async Task<SubmitResult> SubmitAsync(SubmitRequest request, CancellationToken cancellationToken)
+    {
+        var buildClass = new BuildClass(request.System, request.Features);
+        var now = time.GetUtcNow();
+        var record = new BuildRecord(
+            Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, buildClass.System, buildClass.Features,
+            request.WantedOutputs, BuildState.Queued, 1, false, null, null, request.Priority, request.Timeout,
+            request.MaxSilentTime, request.WaitForCapacity, null, null, null, now, null, null, null, false);
+        var refusal = await db.RunAsync(async s =>
+        {
+            var workers = await WorkerTable.ListAsync(s);
+            var refused = CapacityCheck.Refusal(workers, buildClass);
+            if (refused is not null && !request.WaitForCapacity)
+                return refused;
+            await BuildTable.InsertAsync(s, record);
+            return null;
+        }, cancellationToken);
+        if (refusal is not null)
+        {
+            Log.Warning("Refused {DrvPath}: {Reason}", request.DrvPath, refusal);
+            return new SubmitResult(null, refusal);
+        }
+
+        Log.ForContext("BuildId", record.Id).Information("Build {BuildId} of {DrvPath} queued for class {Class}", record.Id, record.DrvPath, buildClass.Key);
+        // Checkpoint: the row is durable (queued, unpublished). If we die before the confirm below, the start-up
+        // sweep publishes it; if the broker is down, PublishAsync retries, then the periodic sweep does.
+        await PublishAsync(record, cancellationToken);
+        return new SubmitResult(record.Id, null);
+    }
+
+    public async Task<bool> CancelAsync(Guid id, string reason, CancellationToken cancellationToken)
+    {
+        var cancel = await db.RunAsync(async s =>
+        {
+            var b = await BuildTable.GetAsync(s, id);
+            if (b is null || BuildState.IsFinished(b.State))
+                return null;
+            var now = time.GetUtcNow();
+            if (b.Worker is not null)
+                await AttemptTable.FinishAsync(s, id, b.Attempt, b.Worker, now, "cancelled", reason, null);
+            await BuildTable.FinishAsync(s, id, BuildState.Cancelled, null, reason, null, null, now);
+            return new CancelBuild(id, reason);
+        }, cancellationToken);
+        if (cancel is null)
+            return false;
+        Log.ForContext("BuildId", id).Information("Build {BuildId} cancelled: {Reason}", id, reason);
+        await control.CancelBuildAsync(cancel, cancellationToken);
+        return true;
+    }
+
+    /// <summary>Publishes every queued attempt not yet confirmed by the broker (start-up and periodic sweep).</summary>
+    public async Task<int> PublishUnpublishedAsync(CancellationToken cancellationToken)
+    {
+        var pending = await db.RunAsync(s => BuildTable.ListAsync(s, "state = 'queued' AND published = 0"), cancellationToken);
+        var count = 0;
+        foreach (var b in pending.Where(b => !_publishing.ContainsKey((b.Id, b.Attempt))))
+        {
+            await PublishAsync(b, cancellationToken);
+            count++;
+        }
+
+        return count;
+    }
+
+    private async Task PublishAsync(BuildRecord b, CancellationToken cancellationToken)
+    {
+        if (!_publishing.TryAdd((b.Id, b.Attempt), 0))
+            return;
+        var log = Log.ForContext("BuildId", b.Id).ForContext("DrvPath", b.DrvPath).ForContext("Attempt", b.Attempt);
+        try
+        {
+            var request = new BuildDerivation(
+                b.Id, b.Attempt, b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, [], b.WantedOutputs, null,
+                new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow());
+            await publisher.PublishAsync(request, cancellationToken);
+            // Checkpoint: the broker confirmed the request (persistent, on a quorum queue); it is no longer ours to lose.
+            await db.RunAsync(s => BuildTable.MarkPublishedAsync(s, b.Id, b.Attempt, time.GetUtcNow()), cancellationToken);
+            log.Information("Published attempt {Attempt} of {BuildId}", b.Attempt, b.Id);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            log.Warning(e, "Could not publish attempt {Attempt} of {BuildId}; the sweep retries", b.Attempt, b.Id);
+        }
+        finally
+        {
+            _publishing.TryRemove((b.Id, b.Attempt), out _);
+        }
+    }
+
+    private async Task SendCancelsAsync(IEnumerable<CancelBuild> cancels, CancellationToken cancellationToken)
+    {
+        foreach (var c in cancels)
+            await control.CancelBuildAsync(c, cancellationToken);
+    }
+}

@@ -1,0 +1,72 @@
+using Microsoft.Data.Sqlite;
+
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>SQL over <c>builds</c>.</summary>
+internal static class BuildTable
+{
+    private const string Columns = """
+        id, drv_path, drv_text, store_dir, system, features, wanted_outputs, state, attempt, published, worker,
+        lease_expires_at, priority, timeout_ms, max_silent_ms, wait_for_capacity, failure_kind, failure_reason,
+        exit_code, submitted_at, published_at, started_at, finished_at, log_truncated
+        """;
+
+    public static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+
+    public static DateTimeOffset? FromMs(SqliteDataReader r, int i) =>
+        r.IsDBNull(i) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(i));
+
+    public static Task InsertAsync(DbSession s, BuildRecord b) => s.ExecuteAsync(
+        """
+        INSERT INTO builds (id, drv_path, drv_text, store_dir, system, features, wanted_outputs, state, attempt, published,
+            priority, timeout_ms, max_silent_ms, wait_for_capacity, submitted_at)
+        VALUES ($id, $drv, $text, $sd, $sys, $feat, $outs, $state, $attempt, 0, $prio, $to, $ms, $wait, $at)
+        """,
+        ("$id", b.Id.ToString()), ("$drv", b.DrvPath), ("$text", b.DrvText), ("$sd", b.StoreDir), ("$sys", b.System),
+        ("$feat", string.Join(' ', b.Features)), ("$outs", string.Join(' ', b.WantedOutputs)), ("$state", b.State),
+        ("$attempt", b.Attempt), ("$prio", b.Priority), ("$to", (long)b.Timeout.TotalMilliseconds),
+        ("$ms", (long)b.MaxSilentTime.TotalMilliseconds), ("$wait", b.WaitForCapacity ? 1 : 0), ("$at", Ms(b.SubmittedAt)));
+
+    public static async Task<BuildRecord?> GetAsync(DbSession s, Guid id) =>
+        (await s.QueryAsync($"SELECT {Columns} FROM builds WHERE id = $id", Read, ("$id", id.ToString()))).SingleOrDefault();
+
+    public static Task<List<BuildRecord>> ListAsync(DbSession s, string where, params (string, object?)[] p) =>
+        s.QueryAsync($"SELECT {Columns} FROM builds WHERE {where} ORDER BY priority DESC, submitted_at", Read, p);
+
+    public static Task<List<BuildRecord>> RecentAsync(DbSession s, int limit) =>
+        s.QueryAsync($"SELECT {Columns} FROM builds ORDER BY submitted_at DESC LIMIT $n", Read, ("$n", limit));
+
+    public static Task MarkPublishedAsync(DbSession s, Guid id, int attempt, DateTimeOffset now) => s.ExecuteAsync(
+        "UPDATE builds SET published = 1, published_at = $now WHERE id = $id AND attempt = $a AND state = 'queued'",
+        ("$id", id.ToString()), ("$a", attempt), ("$now", Ms(now)));
+
+    public static Task ClaimAsync(DbSession s, Guid id, string worker, DateTimeOffset startedAt, DateTimeOffset lease) => s.ExecuteAsync(
+        "UPDATE builds SET state = 'running', worker = $w, started_at = $st, lease_expires_at = $lease WHERE id = $id",
+        ("$id", id.ToString()), ("$w", worker), ("$st", Ms(startedAt)), ("$lease", Ms(lease)));
+
+    public static Task RenewLeaseAsync(DbSession s, Guid id, int attempt, string worker, DateTimeOffset lease) => s.ExecuteAsync(
+        "UPDATE builds SET lease_expires_at = $lease WHERE id = $id AND attempt = $a AND worker = $w AND state = 'running'",
+        ("$id", id.ToString()), ("$a", attempt), ("$w", worker), ("$lease", Ms(lease)));
+
+    /// <summary>Back to queued as a new, not yet published attempt.</summary>
+    public static Task RequeueAsync(DbSession s, Guid id, int nextAttempt) => s.ExecuteAsync(
+        "UPDATE builds SET state = 'queued', attempt = $a, published = 0, published_at = NULL, worker = NULL, lease_expires_at = NULL, started_at = NULL WHERE id = $id",
+        ("$id", id.ToString()), ("$a", nextAttempt));
+
+    public static Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now) => s.ExecuteAsync(
+        """
+        UPDATE builds SET state = $state, failure_kind = $kind, failure_reason = $reason, exit_code = $code,
+            worker = COALESCE($w, worker), lease_expires_at = NULL, finished_at = $now WHERE id = $id
+        """,
+        ("$id", id.ToString()), ("$state", state), ("$kind", kind), ("$reason", reason), ("$code", exitCode), ("$w", worker), ("$now", Ms(now)));
+
+    private static BuildRecord Read(SqliteDataReader r) => new(
+        Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
+        Split(r.GetString(5)), Split(r.GetString(6)), r.GetString(7), r.GetInt32(8), r.GetInt64(9) != 0,
+        r.IsDBNull(10) ? null : r.GetString(10), FromMs(r, 11), r.GetInt32(12),
+        TimeSpan.FromMilliseconds(r.GetInt64(13)), TimeSpan.FromMilliseconds(r.GetInt64(14)), r.GetInt64(15) != 0,
+        r.IsDBNull(16) ? null : r.GetString(16), r.IsDBNull(17) ? null : r.GetString(17), r.IsDBNull(18) ? null : r.GetInt32(18),
+        FromMs(r, 19)!.Value, FromMs(r, 20), FromMs(r, 21), FromMs(r, 22), r.GetInt64(23) != 0);
+
+    private static string[] Split(string s) => s.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+}

@@ -1,0 +1,99 @@
+using Microsoft.Data.Sqlite;
+
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>
+/// The SQLite database (WAL) behind the lifecycle. Every operation runs in one transaction under one gate: the
+/// dispatcher is the single writer, and serialising the state machine makes each event's transition atomic.
+/// </summary>
+internal sealed class LifecycleDatabase : IAsyncDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    private LifecycleDatabase(SqliteConnection connection) => _connection = connection;
+
+    public static async Task<LifecycleDatabase> OpenAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
+        await connection.OpenAsync(cancellationToken);
+        await using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = LifecycleSchema.Sql;
+            await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return new LifecycleDatabase(connection);
+    }
+
+    /// <summary>Runs <paramref name="work"/> in a transaction; commits when it returns, rolls back when it throws.</summary>
+    public async Task<T> RunAsync<T>(Func<DbSession, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken);
+            var result = await work(new DbSession(_connection, tx, cancellationToken));
+            await tx.CommitAsync(cancellationToken);
+            return result;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public Task RunAsync(Func<DbSession, Task> work, CancellationToken cancellationToken) =>
+        RunAsync(async s =>
+        {
+            await work(s);
+            return true;
+        }, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _connection.DisposeAsync();
+        _gate.Dispose();
+    }
+}
+
+/// <summary>One transaction: commands created here are enlisted in it.</summary>
+internal sealed class DbSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+{
+    public CancellationToken CancellationToken => cancellationToken;
+
+    public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
+        cmd.CommandText = sql;
+        foreach (var (name, value) in parameters)
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return cmd;
+    }
+
+    public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        return await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+            rows.Add(read(reader));
+        return rows;
+    }
+
+    public async Task<object?> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
+    {
+        await using var cmd = Command(sql, parameters);
+        var value = await cmd.ExecuteScalarAsync(cancellationToken);
+        return value is DBNull ? null : value;
+    }
+}

@@ -1,0 +1,44 @@
+using BuildFarm.Contracts.Builds;
+
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>Publishes one attempt of a build on its class queue; returns only once the broker confirmed it.</summary>
+internal interface IBuildRequestPublisher
+{
+    Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken);
+}
+
+/// <summary>Publishes control commands to workers (MassTransit publish: awaits the broker's confirm).</summary>
+internal interface IControlPublisher
+{
+    Task CancelBuildAsync(CancelBuild command, CancellationToken cancellationToken);
+}
+
+/// <summary>The lifecycle's settings (bound from the dispatcher options).</summary>
+internal sealed record LifecycleSettings(
+    TimeSpan LeaseDuration,
+    int MaxAttempts,
+    long MaxLogBytesPerBuild,
+    TimeSpan HeartbeatInterval)
+{
+    public static LifecycleSettings Default { get; } = new(TimeSpan.FromSeconds(15), 3, 10 * 1024 * 1024, TimeSpan.FromSeconds(5));
+
+    /// <summary>A worker is online when its last heartbeat is younger than this and it has not said goodbye.</summary>
+    public TimeSpan OnlineWindow => LeaseDuration;
+}
+
+/// <summary>What the caller of <see cref="BuildLifecycle.SubmitAsync"/> asks for; system and features come from the .drv.</summary>
+internal sealed record SubmitRequest(
+    string DrvPath,
+    string DrvText,
+    string StoreDir,
+    string System,
+    IReadOnlyList<string> Features,
+    IReadOnlyList<string> WantedOutputs,
+    int Priority,
+    bool WaitForCapacity,
+    TimeSpan Timeout,
+    TimeSpan MaxSilentTime);
+
+/// <summary>Accepted (with the id) or refused (with a message naming what exists).</summary>
+internal sealed record SubmitResult(Guid? BuildId, string? RefusedBecause);

@@ -1,0 +1,89 @@
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>
+/// The dispatcher's durable truth. Timestamps are Unix milliseconds (UTC) from the injected TimeProvider.
+/// A build row is inserted before its request is published (<c>published = 0</c>), so a crash between the two is
+/// repaired by the start-up sweep, which republishes the same attempt.
+/// </summary>
+internal static class LifecycleSchema
+{
+    public const string Sql = """
+        PRAGMA journal_mode = WAL;
+        PRAGMA synchronous = NORMAL;
+        PRAGMA foreign_keys = ON;
+        CREATE TABLE IF NOT EXISTS builds (
+            id TEXT PRIMARY KEY,
+            drv_path TEXT NOT NULL,
+            drv_text TEXT NOT NULL,
+            store_dir TEXT NOT NULL,
+            system TEXT NOT NULL,
+            features TEXT NOT NULL,             -- space separated, sorted
+            wanted_outputs TEXT NOT NULL,       -- space separated
+            state TEXT NOT NULL,                -- queued | running | succeeded | failed | cancelled
+            attempt INTEGER NOT NULL,
+            published INTEGER NOT NULL DEFAULT 0,
+            worker TEXT,
+            lease_expires_at INTEGER,
+            priority INTEGER NOT NULL DEFAULT 0,
+            timeout_ms INTEGER NOT NULL DEFAULT 0,
+            max_silent_ms INTEGER NOT NULL DEFAULT 0,
+            wait_for_capacity INTEGER NOT NULL DEFAULT 0,
+            failure_kind TEXT,
+            failure_reason TEXT,
+            exit_code INTEGER,
+            submitted_at INTEGER NOT NULL,
+            published_at INTEGER,
+            started_at INTEGER,
+            finished_at INTEGER,
+            log_bytes INTEGER NOT NULL DEFAULT 0,
+            log_truncated INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX IF NOT EXISTS builds_state ON builds(state, lease_expires_at);
+        CREATE TABLE IF NOT EXISTS attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            build_id TEXT NOT NULL REFERENCES builds(id),
+            attempt INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            outcome TEXT NOT NULL,              -- running | succeeded | BuildFailure | Timeout | Infrastructure | Rejected | lost | cancelled | ignored
+            reason TEXT,
+            exit_code INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS attempts_build ON attempts(build_id, attempt);
+        CREATE TABLE IF NOT EXISTS logs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            build_id TEXT NOT NULL REFERENCES builds(id),
+            attempt INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            worker_seq INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            UNIQUE(build_id, attempt, worker, worker_seq)
+        );
+        CREATE TABLE IF NOT EXISTS outputs (
+            build_id TEXT NOT NULL REFERENCES builds(id),
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            nar_hash TEXT NOT NULL,
+            nar_size INTEGER NOT NULL,
+            refs TEXT NOT NULL,                 -- JSON array
+            signatures TEXT NOT NULL,           -- JSON array
+            PRIMARY KEY(build_id, name)
+        );
+        CREATE TABLE IF NOT EXISTS workers (
+            name TEXT PRIMARY KEY,
+            capabilities TEXT NOT NULL,         -- JSON WorkerCapabilities
+            first_seen INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            state TEXT NOT NULL,                -- online | offline
+            version TEXT NOT NULL,
+            load REAL NOT NULL,
+            free_disk INTEGER NOT NULL,
+            draining INTEGER NOT NULL,
+            paused INTEGER NOT NULL,
+            note TEXT,
+            builds_done INTEGER NOT NULL DEFAULT 0,
+            builds_failed INTEGER NOT NULL DEFAULT 0
+        );
+        """;
+}

@@ -1,0 +1,43 @@
+using System.Text.Json;
+using BuildFarm.Contracts.Workers;
+using BuildFarm.Messaging.Requests;
+using Microsoft.Data.Sqlite;
+
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>SQL over <c>workers</c>: every worker ever heard from, online or not (the registry).</summary>
+internal static class WorkerTable
+{
+    public const string Online = "online";
+    public const string Offline = "offline";
+
+    public static Task UpsertAsync(DbSession s, WorkerStatusReported status, DateTimeOffset now) => s.ExecuteAsync(
+        """
+        INSERT INTO workers (name, capabilities, first_seen, last_seen, state, version, load, free_disk, draining, paused, note)
+        VALUES ($n, $c, $now, $now, 'online', $v, $l, $d, $dr, $p, $note)
+        ON CONFLICT(name) DO UPDATE SET capabilities = $c, last_seen = $now, state = 'online', version = $v, load = $l,
+            free_disk = $d, draining = $dr, paused = $p, note = $note
+        """,
+        ("$n", status.WorkerName), ("$c", JsonSerializer.Serialize(status.Capabilities, MessagingJson.Options)), ("$now", BuildTable.Ms(now)),
+        ("$v", status.Version), ("$l", status.Load), ("$d", status.FreeDiskBytes), ("$dr", status.Draining ? 1 : 0),
+        ("$p", status.Paused ? 1 : 0), ("$note", status.Note));
+
+    public static Task MarkOfflineAsync(DbSession s, string name, string reason) => s.ExecuteAsync(
+        "UPDATE workers SET state = 'offline', note = $r WHERE name = $n", ("$n", name), ("$r", reason));
+
+    public static Task CountAsync(DbSession s, string name, bool succeeded) => s.ExecuteAsync(
+        succeeded ? "UPDATE workers SET builds_done = builds_done + 1 WHERE name = $n" : "UPDATE workers SET builds_failed = builds_failed + 1 WHERE name = $n",
+        ("$n", name));
+
+    public static Task<List<WorkerRecord>> ListAsync(DbSession s) => s.QueryAsync(
+        "SELECT name, capabilities, first_seen, last_seen, state, version, load, free_disk, draining, paused, note, builds_done, builds_failed FROM workers ORDER BY name",
+        Read);
+
+    public static async Task<DateTimeOffset?> LastSeenAsync(DbSession s, string name) =>
+        (await s.QueryAsync("SELECT last_seen FROM workers WHERE name = $n", r => BuildTable.FromMs(r, 0), ("$n", name))).SingleOrDefault();
+
+    private static WorkerRecord Read(SqliteDataReader r) => new(
+        r.GetString(0), JsonSerializer.Deserialize<WorkerCapabilities>(r.GetString(1), MessagingJson.Options)!,
+        BuildTable.FromMs(r, 2)!.Value, BuildTable.FromMs(r, 3)!.Value, r.GetString(4), r.GetString(5), r.GetDouble(6),
+        r.GetInt64(7), r.GetInt64(8) != 0, r.GetInt64(9) != 0, r.IsDBNull(10) ? null : r.GetString(10), r.GetInt32(11), r.GetInt32(12));
+}

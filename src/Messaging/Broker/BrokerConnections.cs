@@ -1,0 +1,49 @@
+using Polly;
+using Polly.Retry;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace BuildFarm.Messaging.Broker;
+
+/// <summary>
+/// Opens RabbitMQ.Client connections for the build-request traffic: automatic recovery of the connection and
+/// of its topology (queues, bindings, consumers) after an outage, and Polly retries for the initial connect.
+/// </summary>
+public static class BrokerConnections
+{
+    public static ConnectionFactory CreateFactory(BrokerOptions options, string clientName)
+    {
+        var first = options.Endpoints()[0];
+        var factory = new ConnectionFactory
+        {
+            Uri = first,
+            ClientProvidedName = clientName,
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = TimeSpan.FromSeconds(2),
+            RequestedHeartbeat = TimeSpan.FromSeconds(15),
+        };
+        if (options.VirtualHost.Length > 0)
+            factory.VirtualHost = options.VirtualHost;
+        return factory;
+    }
+
+    /// <summary>Connects to the first endpoint that answers, retrying with backoff until <paramref name="cancellationToken"/>.</summary>
+    public static async Task<IConnection> ConnectAsync(BrokerOptions options, string clientName, int maxAttempts, CancellationToken cancellationToken)
+    {
+        var factory = CreateFactory(options, clientName);
+        var endpoints = options.Endpoints().Select(u => new AmqpTcpEndpoint(u)).ToList();
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<BrokerUnreachableException>().Handle<IOException>(),
+                MaxRetryAttempts = Math.Max(1, maxAttempts - 1),
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = TimeSpan.FromMilliseconds(500),
+                MaxDelay = TimeSpan.FromSeconds(10),
+                UseJitter = true,
+            })
+            .Build();
+        return await pipeline.ExecuteAsync(async ct => await factory.CreateConnectionAsync(endpoints, clientName, ct), cancellationToken);
+    }
+}

@@ -1,0 +1,32 @@
+using MassTransit;
+
+namespace BuildFarm.Messaging.Broker;
+
+/// <summary>Points a MassTransit RabbitMQ bus (events and control traffic) at the broker in <see cref="BrokerOptions"/>.</summary>
+public static class MassTransitHost
+{
+    public static void ConfigureHost(this IRabbitMqBusFactoryConfigurator cfg, BrokerOptions options, string connectionName)
+    {
+        var uri = options.Endpoints()[0];
+        var user = "guest";
+        var password = "guest";
+        if (uri.UserInfo.Length > 0)
+        {
+            var parts = uri.UserInfo.Split(':', 2);
+            user = Uri.UnescapeDataString(parts[0]);
+            password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
+        }
+
+        var vhost = options.VirtualHost.Length > 0 ? options.VirtualHost : Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        if (vhost.Length == 0)
+            vhost = "/";
+        var port = uri.IsDefaultPort || uri.Port <= 0 ? (uri.Scheme == "amqps" ? 5671 : 5672) : uri.Port;
+        cfg.Host(uri.Host, (ushort)port, vhost, connectionName, h =>
+        {
+            h.Username(user);
+            h.Password(password);
+            if (uri.Scheme == "amqps")
+                h.UseSsl(s => s.ServerName = uri.Host);
+        });
+    }
+}

@@ -1,0 +1,21 @@
+using BuildFarm.Store.Local;
+
+namespace BuildFarm.Store.Archives;
+
+/// <summary>An archive that cannot be imported: malformed, truncated, unsigned, or not matching its own claims.</summary>
+public sealed class ArchiveException : StoreException
+{
+    public ArchiveException()
+    {
+    }
+
+    public ArchiveException(string message)
+        : base(message)
+    {
+    }
+
+    public ArchiveException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

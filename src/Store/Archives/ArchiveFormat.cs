@@ -1,0 +1,29 @@
+namespace BuildFarm.Store.Archives;
+
+/// <summary>The two archive forms (see docs/archive-format.md).</summary>
+public enum ArchiveFormat
+{
+    /// <summary>Exactly <c>nix-store --export</c>: no NAR hashes, no signatures.</summary>
+    NixExport,
+
+    /// <summary>BuildFarm's form: a magic header, then per path its metadata and signatures before its NAR.</summary>
+    BuildFarmSigned,
+}
+
+/// <summary>What to export: the given paths, or their whole closure; in which form.</summary>
+public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExport, bool Closure = false);
+
+/// <summary>
+/// How to import. With <paramref name="CheckSignatures"/> every path needs a valid signature by one of
+/// <paramref name="TrustedKeys"/>; without it paths are accepted unsigned (their NAR hashes are still checked).
+/// </summary>
+public sealed record ImportOptions(Signing.TrustedKeys? TrustedKeys, bool CheckSignatures = true);
+
+internal static class ArchiveMagic
+{
+    /// <summary>Marks the end of each path's metadata in a Nix export ("NIXE").</summary>
+    public const ulong ExportMagic = 0x4558494e;
+
+    /// <summary>The first string of a signed archive.</summary>
+    public const string SignedHeader = "buildfarm-archive-signed-1";
+}

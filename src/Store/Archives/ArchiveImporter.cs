@@ -1,0 +1,129 @@
+using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
+
+namespace BuildFarm.Store.Archives;
+
+/// <summary>
+/// Imports an archive of either form (told apart by its first word) all or nothing: every path is restored into its
+/// own temporary entry and checked (NAR well-formed, hash as signed, signature trusted, path in this store) while the
+/// stream is read; only after the end marker are they renamed into place and committed in one transaction (which also
+/// checks that every reference is in the archive or already valid). On any error the temporary entries are deleted
+/// and the store is exactly as before.
+/// </summary>
+public static class ArchiveImporter
+{
+    /// <returns>The archive's paths in archive order (including ones that were already valid).</returns>
+    public static async Task<IReadOnlyList<StorePath>> ImportAsync(LocalStore store, Stream input, ImportOptions options, CancellationToken cancellationToken)
+    {
+        if (options.CheckSignatures && options.TrustedKeys is null)
+            throw new ArchiveException("cannot check signatures without trusted keys: pass trusted keys, or disable signature checks");
+        var reader = new WireReader(input);
+        var staged = new List<StagedEntry>();
+        try
+        {
+            var first = await reader.ReadU64Async("the first word of the archive", cancellationToken);
+            if (first is 0 or 1)
+            {
+                for (var marker = first; marker != 0; marker = await ReadMarkerAsync(reader, staged.Count, cancellationToken))
+                    staged.Add(await ReadNixEntryAsync(store, reader, staged.Count, options, cancellationToken));
+            }
+            else
+            {
+                var header = await reader.ReadStringBodyAsync(first, 0, "the archive header", cancellationToken);
+                if (header != ArchiveMagic.SignedHeader)
+                    throw new ArchiveException($"not an archive: it starts neither with a nix-store --export entry nor with '{ArchiveMagic.SignedHeader}'");
+                while (await ReadMarkerAsync(reader, staged.Count, cancellationToken) != 0)
+                    staged.Add(await ReadSignedEntryAsync(store, reader, staged.Count, options, cancellationToken));
+            }
+
+            return await store.CommitStagedAsync(staged, cancellationToken);
+        }
+        finally
+        {
+            foreach (var entry in staged)
+                entry.Staged.Dispose();
+        }
+    }
+
+    private static async Task<ulong> ReadMarkerAsync(WireReader reader, int index, CancellationToken cancellationToken)
+    {
+        var start = reader.Offset;
+        var marker = await reader.ReadU64Async($"the marker before entry #{index + 1}", cancellationToken);
+        return marker <= 1 ? marker
+            : throw new ArchiveException($"archive is malformed at byte offset {start}: expected 1 (another path) or 0 (end), got {marker}");
+    }
+
+    private static async Task<StagedEntry> ReadNixEntryAsync(LocalStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
+    {
+        var what = $"entry #{index + 1}";
+        var staged = store.CreateStagedPath();
+        try
+        {
+            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, what, cancellationToken);
+            var start = reader.Offset;
+            if (await reader.ReadU64Async($"the NIXE marker of {what}", cancellationToken) != ArchiveMagic.ExportMagic)
+                throw new ArchiveException($"archive is malformed at byte offset {start}: {what} lacks the NIXE marker after its NAR");
+            var path = Parse(store, await reader.ReadStringAsync($"the path of {what}", cancellationToken), what);
+            var references = (await reader.ReadStringsAsync($"references of {path}", cancellationToken)).Select(r => Parse(store, r, $"a reference of {path}")).ToList();
+            var deriver = await ReadDeriverAsync(store, reader, path, cancellationToken);
+            start = reader.Offset;
+            if (await reader.ReadU64Async($"the legacy signature flag of {path}", cancellationToken) != 0)
+                throw new ArchiveException($"archive is malformed at byte offset {start}: {path} carries a legacy Nix signature, which is not supported");
+            if (options.CheckSignatures)
+                throw new ArchiveException($"path '{path}' is unsigned (a nix-store --export archive carries no signatures): import it with --no-check-sigs (then sign it), or export it in the signed form");
+            var info = new ValidPathInfo(path, hash, size, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [], default);
+            return new StagedEntry(staged, info);
+        }
+        catch
+        {
+            staged.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<StagedEntry> ReadSignedEntryAsync(LocalStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
+    {
+        var what = $"entry #{index + 1}";
+        var path = Parse(store, await reader.ReadStringAsync($"the path of {what}", cancellationToken), what);
+        var hashText = await reader.ReadStringAsync($"the NAR hash of {path}", cancellationToken);
+        if (!NixHash.TryParse(hashText, out var narHash))
+            throw new ArchiveException($"path '{path}' has a malformed NAR hash '{hashText}'");
+        var narSize = (long)await reader.ReadU64Async($"the NAR size of {path}", cancellationToken);
+        var references = (await reader.ReadStringsAsync($"references of {path}", cancellationToken)).Select(r => Parse(store, r, $"a reference of {path}")).ToList();
+        var deriver = await ReadDeriverAsync(store, reader, path, cancellationToken);
+        var sigs = await reader.ReadStringsAsync($"signatures of {path}", cancellationToken);
+        var info = new ValidPathInfo(path, narHash, narSize, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [.. sigs.Distinct()], default);
+        if (options.CheckSignatures)
+        {
+            var check = options.TrustedKeys!.VerifyAny(info.Fingerprint, info.Signatures);
+            if (!check.IsValid)
+                throw new ArchiveException($"path '{path}' is not signed by a trusted key: {check.Reason}");
+        }
+
+        var staged = store.CreateStagedPath();
+        try
+        {
+            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, $"{what} ({path})", cancellationToken);
+            if (size != narSize || !hash.Equals(narHash))
+                throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes)");
+            return new StagedEntry(staged, info);
+        }
+        catch
+        {
+            staged.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<StorePath?> ReadDeriverAsync(LocalStore store, WireReader reader, StorePath path, CancellationToken cancellationToken)
+    {
+        var text = await reader.ReadStringAsync($"the deriver of {path}", cancellationToken);
+        return text.Length == 0 ? null : Parse(store, text, $"the deriver of {path}");
+    }
+
+    private static StorePath Parse(LocalStore store, string text, string what) =>
+        StorePath.TryParse(store.StoreDir, text, out var path, out var error) ? path!
+            : throw new ArchiveException($"{what} is rejected: {error}");
+}

@@ -1,0 +1,62 @@
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Nar;
+using BuildFarm.Store.Paths;
+
+namespace BuildFarm.Store.Archives;
+
+/// <summary>
+/// Writes valid paths as an archive, references before referrers, each NAR produced from disk and checked against
+/// the database on the way out: a path whose files no longer match its recorded hash aborts the export before its
+/// trailer, so the receiver sees a truncated archive instead of accepting corrupt content.
+/// </summary>
+public static class ArchiveWriter
+{
+    /// <returns>The paths written, in archive order.</returns>
+    public static async Task<IReadOnlyList<StorePath>> ExportAsync(
+        LocalStore store, IEnumerable<StorePath> paths, Stream output, ExportOptions options, CancellationToken cancellationToken)
+    {
+        var selected = options.Closure ? await store.QueryClosureAsync(paths, cancellationToken) : [.. paths.Distinct()];
+        var ordered = await store.SortTopologicallyAsync(selected, cancellationToken);
+        if (options.Format == ArchiveFormat.BuildFarmSigned)
+            await WireWriter.WriteStringAsync(output, ArchiveMagic.SignedHeader, cancellationToken);
+        foreach (var path in ordered)
+        {
+            var info = await store.GetPathInfoAsync(path, cancellationToken);
+            await WireWriter.WriteU64Async(output, 1, cancellationToken);
+            if (options.Format == ArchiveFormat.BuildFarmSigned)
+            {
+                await WireWriter.WriteStringAsync(output, info.Path.FullPath, cancellationToken);
+                await WireWriter.WriteStringAsync(output, info.NarHash.ToString(), cancellationToken);
+                await WireWriter.WriteU64Async(output, (ulong)info.NarSize, cancellationToken);
+                await WireWriter.WriteStringsAsync(output, [.. info.References.Select(r => r.FullPath)], cancellationToken);
+                await WireWriter.WriteStringAsync(output, info.Deriver?.FullPath ?? "", cancellationToken);
+                await WireWriter.WriteStringsAsync(output, info.Signatures, cancellationToken);
+                await WriteCheckedNarAsync(store, info, output, cancellationToken);
+            }
+            else
+            {
+                await WriteCheckedNarAsync(store, info, output, cancellationToken);
+                await WireWriter.WriteU64Async(output, ArchiveMagic.ExportMagic, cancellationToken);
+                await WireWriter.WriteStringAsync(output, info.Path.FullPath, cancellationToken);
+                await WireWriter.WriteStringsAsync(output, [.. info.References.Select(r => r.FullPath)], cancellationToken);
+                await WireWriter.WriteStringAsync(output, info.Deriver?.FullPath ?? "", cancellationToken);
+                await WireWriter.WriteU64Async(output, 0, cancellationToken);
+            }
+        }
+
+        await WireWriter.WriteU64Async(output, 0, cancellationToken);
+        await output.FlushAsync(cancellationToken);
+        return ordered;
+    }
+
+    private static async Task WriteCheckedNarAsync(LocalStore store, ValidPathInfo info, Stream output, CancellationToken cancellationToken)
+    {
+        await using var hashing = new HashingStream(output, leaveOpen: true);
+        await NarWriter.WriteAsync(store.PhysicalPath(info.Path), hashing, cancellationToken);
+        if (hashing.BytesCount != info.NarSize || !hashing.GetHash().Equals(info.NarHash))
+        {
+            throw new StoreException(
+                $"path '{info.Path}' is corrupt on disk: its NAR is {hashing.GetHash()} ({hashing.BytesCount} bytes) but the store recorded {info.NarHash} ({info.NarSize} bytes); export aborted");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using BuildFarm.Store.Paths;
+
+namespace BuildFarm.Store.Local;
+
+public sealed partial class LocalStore
+{
+    public async Task<bool> IsValidAsync(StorePath path, CancellationToken cancellationToken)
+    {
+        await using var connection = await _db.OpenAsync(cancellationToken);
+        return await StoreDatabase.PathIdAsync(connection, null, path, cancellationToken) is not null;
+    }
+
+    /// <summary>The path's row, or null when it is not valid.</summary>
+    public async Task<ValidPathInfo?> QueryPathInfoAsync(StorePath path, CancellationToken cancellationToken)
+    {
+        await using var connection = await _db.OpenAsync(cancellationToken);
+        return await _db.QueryAsync(connection, null, path, cancellationToken);
+    }
+
+    /// <summary>Like <see cref="QueryPathInfoAsync"/> but a path that is not valid is an error.</summary>
+    public async Task<ValidPathInfo> GetPathInfoAsync(StorePath path, CancellationToken cancellationToken) =>
+        await QueryPathInfoAsync(path, cancellationToken) ?? throw new StoreException($"path '{path}' is not valid in the store at {Layout.PhysicalStoreDir}");
+
+    public async Task<IReadOnlyList<StorePath>> QueryReferencesAsync(StorePath path, CancellationToken cancellationToken) =>
+        (await GetPathInfoAsync(path, cancellationToken)).References;
+
+    /// <summary>Valid paths that reference <paramref name="path"/> (including itself when self-referencing), sorted.</summary>
+    public async Task<IReadOnlyList<StorePath>> QueryReferrersAsync(StorePath path, CancellationToken cancellationToken)
+    {
+        await using var connection = await _db.OpenAsync(cancellationToken);
+        return await _db.ReferrersAsync(connection, null, path, cancellationToken);
+    }
+
+    /// <summary>Every path reachable from <paramref name="roots"/> by references, roots included, sorted.</summary>
+    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
+    {
+        await using var connection = await _db.OpenAsync(cancellationToken);
+        var seen = new HashSet<StorePath>();
+        var pending = new Stack<StorePath>(roots);
+        while (pending.TryPop(out var path))
+        {
+            if (!seen.Add(path))
+                continue;
+            var info = await _db.QueryAsync(connection, null, path, cancellationToken)
+                ?? throw new StoreException($"path '{path}' is not valid in the store at {Layout.PhysicalStoreDir}");
+            foreach (var reference in info.References)
+                pending.Push(reference);
+        }
+
+        return [.. seen.Order(StorePath.Ordinal)];
+    }
+
+    /// <summary>
+    /// Orders valid paths so that every path comes after the paths it references (among those given); ties are
+    /// broken by path so the order is deterministic.
+    /// </summary>
+    public async Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken)
+    {
+        var set = paths.ToHashSet();
+        var references = new Dictionary<StorePath, IReadOnlyList<StorePath>>();
+        foreach (var path in set)
+            references[path] = await QueryReferencesAsync(path, cancellationToken);
+        var result = new List<StorePath>();
+        var state = new Dictionary<StorePath, bool>();
+        foreach (var path in set.Order(StorePath.Ordinal))
+            Visit(path);
+        return result;
+
+        void Visit(StorePath path)
+        {
+            if (state.TryGetValue(path, out var done))
+            {
+                if (!done)
+                    throw new StoreException($"reference cycle through '{path}'");
+                return;
+            }
+
+            state[path] = false;
+            foreach (var reference in references[path])
+            {
+                if (reference != path && set.Contains(reference))
+                    Visit(reference);
+            }
+
+            state[path] = true;
+            result.Add(path);
+        }
+    }
+}

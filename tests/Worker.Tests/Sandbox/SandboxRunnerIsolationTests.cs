@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using BuildFarm.Testing;
+using BuildFarm.Worker.Sandbox;
+
+namespace BuildFarm.Worker.Tests.Sandbox;
+
+public sealed class SandboxRunnerIsolationTests
+{
+    /// <summary>Interface names from /proc/net/dev lines ("  eth0: 1234 …"), ignoring any other log line.</summary>
+    private static string[] Interfaces(string log) =>
+        [.. Regex.Matches(log, @"^\s*([^\s:]+):\s*\d", RegexOptions.Multiline).Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public async Task RunAsync_NoNetwork_CannotReachHostListenerAndSeesOnlyLoopback()
+    {
+        using var dir = new TempDirectory("sbx-net");
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var log = new LogCollector();
+
+        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
+            $"/bin/busybox cat /proc/net/dev; if /bin/busybox nc -w 2 127.0.0.1 {port} </dev/null; then echo CONNECTED; else echo REFUSED; fi",
+            dir.Path, dir.Path), log.OnLog, CancellationToken.None);
+
+        Assert.True(result.Succeeded, $"{result}: {log.Text}");
+        Assert.Contains("REFUSED", log.Text, StringComparison.Ordinal);
+        Assert.False(listener.Pending(), "the sandboxed builder reached a listener on the host's loopback");
+        Assert.Equal(["lo"], Interfaces(log.Text));
+    }
+
+    [Fact]
+    public async Task RunAsync_AllowNetwork_SharesHostNetwork()
+    {
+        using var dir = new TempDirectory("sbx-net-ok");
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        // Closing at once lets the builder's nc see the end of the connection and exit.
+        var accepted = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            return true;
+        });
+        var log = new LogCollector();
+
+        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
+            $"/bin/busybox cat /proc/net/dev; echo hello | /bin/busybox nc -w 2 127.0.0.1 {port} && echo CONNECTED",
+            dir.Path, dir.Path, allowNetwork: true), log.OnLog, CancellationToken.None);
+
+        Assert.True(result.Succeeded, $"{result}: {log.Text}");
+        Assert.Contains("CONNECTED", log.Text, StringComparison.Ordinal);
+        Assert.True(await accepted.WaitAsync(TimeSpan.FromSeconds(10)), "the host listener saw no connection");
+        Assert.Equal(Interfaces(await File.ReadAllTextAsync("/proc/net/dev")), Interfaces(log.Text));
+    }
+
+    [Fact]
+    public async Task RunAsync_Environment_IsExactlyTheSpecsEvenForOddNamesAndBuilderPaths()
+    {
+        using var dir = new TempDirectory("sbx-env");
+        // A builder path containing '=' (legal in store names) must not be read as one more assignment by env.
+        var binDir = Directory.CreateDirectory(dir.Combine("bin=odd")).FullName;
+        var builder = Path.Combine(binDir, "busybox");
+        File.CreateSymbolicLink(builder, SandboxTestKit.Busybox);
+        var env = new Dictionary<string, string>
+        {
+            ["PATH"] = "/path-not-set",
+            ["HOME"] = "/homeless-shelter",
+            ["LD_LIBRARY_PATH"] = "/nonexistent",
+            ["-starts-with-dash"] = "x",
+            ["spaces and\nnewline"] = "a b\nc=d",
+            ["empty"] = "",
+        };
+        var spec = new SandboxSpec(builder, ["env", "-0"], env, "/nix/store", dir.Path, dir.Path, false, TimeSpan.FromSeconds(60), TimeSpan.Zero);
+        var log = new LogCollector();
+
+        var result = await new SandboxRunner().RunAsync(spec, log.OnLog, CancellationToken.None);
+
+        Assert.True(result.Succeeded, $"{result}: {log.Text}");
+        var seen = log.Text.Split('\0', StringSplitOptions.RemoveEmptyEntries).Select(e => e.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        Assert.Equal(env.OrderBy(e => e.Key, StringComparer.Ordinal), seen.OrderBy(e => e.Key, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task RunAsync_StdoutAndStderr_MergedInOrderAndExitCodeKept()
+    {
+        using var dir = new TempDirectory("sbx-exit");
+        var log = new LogCollector();
+
+        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
+            "echo one; echo two >&2; echo three; exit 7", dir.Path, dir.Path), log.OnLog, CancellationToken.None);
+
+        Assert.Equal(SandboxOutcome.Exited, result.Outcome);
+        Assert.Equal(7, result.ExitCode);
+        Assert.Equal("one\ntwo\nthree\n", log.Text);
+        Assert.Equal(Encoding.UTF8.GetByteCount(log.Text), result.LogBytes);
+    }
+
+    [Theory]
+    [InlineData("A=B", "/bin/busybox", "environment variable name 'A=B'")]
+    [InlineData("A", "busybox", "builder 'busybox' is not an absolute path")]
+    public async Task RunAsync_InvalidSpec_RejectedWithoutRunning(string envName, string builder, string expected)
+    {
+        using var dir = new TempDirectory("sbx-reject");
+        var spec = SandboxTestKit.Shell("echo ran", dir.Path, dir.Path) with { Builder = builder, Env = new Dictionary<string, string> { [envName] = "c" } };
+        var log = new LogCollector();
+
+        var result = await new SandboxRunner().RunAsync(spec, log.OnLog, CancellationToken.None);
+
+        Assert.Equal(SandboxOutcome.Rejected, result.Outcome);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+        Assert.Equal("", log.Text);
+    }
+}
