@@ -36,8 +36,11 @@ internal sealed class InstallWorkerRun : IDisposable
     /// <summary>A file below the scratch root, by its path on the real machine.</summary>
     public string InRoot(string absolutePath) => DestDir + absolutePath;
 
+    /// <summary>The --binary-dir passed: the stand-ins by default.</summary>
+    public string BinaryDir { get; set; } = "";
+
     public Task<ProcessResult> RunAsync(params string[] flags) =>
-        ProcessRunner.RunAsync(Script, [.. flags, "--destdir", DestDir, "--binary-dir", BinDir], timeout: TimeSpan.FromMinutes(1));
+        ProcessRunner.RunAsync(Script, [.. flags, "--destdir", DestDir, "--binary-dir", BinaryDir.Length > 0 ? BinaryDir : BinDir], timeout: TimeSpan.FromMinutes(1));
 
     public void Dispose() => _temp.Dispose();
 

@@ -91,6 +91,21 @@ public sealed class InstallWorkerTests
         Assert.Contains("user buildfarm-worker not created", result.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>The real <c>buildfarm keys generate</c> and <c>buildfarm-worker</c> (built next to this test).</summary>
+    [Fact]
+    public async Task InstallWorker_RealBuildfarmBinaries_GeneratesAKeyNixAccepts()
+    {
+        using var run = new InstallWorkerRun { BinaryDir = AppContext.BaseDirectory.TrimEnd('/') };
+
+        var result = await run.RunAsync(FullFlags(FixedDispatcherKey));
+
+        Assert.True(result.ExitCode == 0, $"install-worker.sh exited {result.ExitCode}: {result.Stderr}");
+        var secret = System.Text.Encoding.UTF8.GetBytes(File.ReadAllText(run.InRoot(SecretFile)));
+        var fromNix = (await ProcessRunner.RunAsync("nix", ["key", "convert-secret-to-public"], stdin: secret)).EnsureSuccess("nix key convert-secret-to-public");
+        Assert.Contains("public key: " + fromNix.Stdout.Trim(), result.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"ExecStart={run.BinaryDir}/buildfarm-worker run --config {Config}", File.ReadAllLines(run.InRoot(DropIn)));
+    }
+
     [Fact]
     public async Task InstallWorker_RunTwice_KeepsTheKeyAndWritesTheSameFiles()
     {
