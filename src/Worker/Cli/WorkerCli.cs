@@ -8,7 +8,15 @@ internal static class WorkerCli
     public static RootCommand Build()
     {
         var root = new RootCommand("BuildFarm worker agent: builds derivations it can run, taken from the farm's queues.");
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(DebugSshCatCommand.Create());
         return root;
     }
+
+    public static Option<FileInfo> ConfigOption() => new("--config")
+    {
+        Description = "The worker's JSON configuration (keys overridable by BUILDFARM_WORKER__Key environment variables)",
+        Required = true,
+    };
 }

@@ -34,6 +34,22 @@ public sealed class ArchiveNixTests
     }
 
     [Fact]
+    public async Task ExportAsync_SamePathsAsNix_ByteIdenticalToNixStoreExport()
+    {
+        using var t = await TestStore.CreateAsync();
+        var source = t.MakeSampleTree("bytes", Guid.NewGuid().ToString("N"));
+        var dep = await t.Store.AddPathAsync(source, CancellationToken.None);
+        var text = await t.Store.AddTextAsync("bytes.txt", System.Text.Encoding.UTF8.GetBytes(dep.FullPath), [dep], CancellationToken.None);
+        var nixText = (await NixOracle.RunTextAsync("nix-instantiate", "--eval", "--read-write-mode", "-E", $"builtins.toFile \"bytes.txt\" \"${{{source}}}\"")).Trim('"');
+        Assert.Equal(text.FullPath, nixText);
+        var ours = new MemoryStream();
+
+        await ArchiveWriter.ExportAsync(t.Store, [text], ours, new ExportOptions(Closure: true), CancellationToken.None);
+
+        Assert.Equal(await NixOracle.RunBytesAsync("nix-store", "--export", dep.FullPath, text.FullPath), ours.ToArray());
+    }
+
+    [Fact]
     public async Task ExportAsync_Closure_ImportsIntoSeparateNixStoreWithSameHashes()
     {
         using var t = await TestStore.CreateAsync();

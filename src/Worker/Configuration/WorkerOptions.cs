@@ -1,0 +1,92 @@
+using BuildFarm.Messaging.Broker;
+
+namespace BuildFarm.Worker.Configuration;
+
+/// <summary>
+/// The worker's configuration: a JSON file (<c>buildfarm-worker run --config FILE</c>) whose root object is this
+/// type, overridable per key by environment variables <c>BUILDFARM_WORKER__Key</c> (nested keys with <c>__</c>,
+/// e.g. <c>BUILDFARM_WORKER__Broker__Uri</c>, list items by index: <c>BUILDFARM_WORKER__Systems__0</c>).
+/// </summary>
+public sealed class WorkerOptions
+{
+    /// <summary>Unique name of this worker in the farm (letters, digits, '-', '_', '.'). Required.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Systems it builds for, e.g. <c>x86_64-linux</c>. At least one.</summary>
+    public List<string> Systems { get; set; } = [];
+
+    /// <summary>Features it offers, e.g. <c>kvm</c>, <c>big-parallel</c>. Default none.</summary>
+    public List<string> SupportedFeatures { get; set; } = [];
+
+    /// <summary>Features every build it takes must require (e.g. <c>benchmark</c>). Default none.</summary>
+    public List<string> MandatoryFeatures { get; set; } = [];
+
+    /// <summary>Concurrent builds at most (Nix's maxJobs), 1..1024. Default 1.</summary>
+    public int Slots { get; set; } = 1;
+
+    /// <summary>Relative speed (&gt; 0, at most 100); faster idle workers get builds first. Default 1.</summary>
+    public double SpeedFactor { get; set; } = 1;
+
+    /// <summary>The worker's own store, where outputs are registered.</summary>
+    public StoreSection Store { get; set; } = new();
+
+    /// <summary>Key files.</summary>
+    public KeysSection Keys { get; set; } = new();
+
+    /// <summary>The RabbitMQ broker.</summary>
+    public BrokerOptions Broker { get; set; } = new();
+
+    /// <summary>How often the worker reports its status (also renewing its builds' leases), 1 s..5 min. Default 5 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Base directory under which each build gets a fresh, private build directory. Default <c>/tmp/buildfarm-builds</c>.</summary>
+    public string BuildDir { get; set; } = "/tmp/buildfarm-builds";
+
+    /// <summary>Build-log limits and the agent's own log.</summary>
+    public LogSection Logs { get; set; } = new();
+
+    /// <summary>
+    /// Run builders directly on this machine without a sandbox. Default false: until the sandbox exists, the worker
+    /// refuses to start unless this is set, because an unsandboxed builder can read and write anything this user can.
+    /// </summary>
+    public bool AllowUnsandboxed { get; set; }
+
+    /// <summary>Cores a builder is told it may use (<c>NIX_BUILD_CORES</c>); 0 = all cores of the machine. Default 0.</summary>
+    public int BuildCores { get; set; }
+}
+
+/// <summary>The worker's local store.</summary>
+public sealed class StoreSection
+{
+    /// <summary>Logical store directory, absolute, no trailing slash. Default <c>/nix/store</c>.</summary>
+    public string StoreDir { get; set; } = "/nix/store";
+
+    /// <summary>Physical root the store lives under (like Nix's <c>?root=</c>); empty = the logical directory itself. Default empty.</summary>
+    public string Root { get; set; } = "";
+}
+
+/// <summary>Key files (Nix's <c>name:base64</c> format).</summary>
+public sealed class KeysSection
+{
+    /// <summary>Secret Ed25519 key the worker signs its outputs with (<c>nix key generate-secret</c>). Required.</summary>
+    public string SigningKeyFile { get; set; } = "";
+
+    /// <summary>Public keys of the dispatchers whose build requests it accepts, one per line. Required.</summary>
+    public string TrustedDispatcherKeysFile { get; set; } = "";
+}
+
+/// <summary>Limits on what a build may log and where the agent's own log goes.</summary>
+public sealed class LogSection
+{
+    /// <summary>Most bytes of builder output forwarded per build; beyond that the log is truncated with a note. Default 10 MiB.</summary>
+    public long MaxBytesPerBuild { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Last lines of the log sent with a failure. Default 40.</summary>
+    public int TailLines { get; set; } = 40;
+
+    /// <summary>How long log lines are gathered before one <c>BuildLogEmitted</c> is published. Default 250 ms.</summary>
+    public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Optional file for the agent's own log as compact JSON (one event per line). Default none.</summary>
+    public string? JsonFile { get; set; }
+}

@@ -1,0 +1,97 @@
+using System.Globalization;
+using BuildFarm.Contracts.Workers;
+using BuildFarm.Messaging.Routing;
+using BuildFarm.Store.Paths;
+using Microsoft.Extensions.Options;
+
+namespace BuildFarm.Worker.Configuration;
+
+/// <summary>
+/// Checks every key at start-up; each problem names the key, the bad value and what would be valid, so a worker
+/// with a broken config refuses to start instead of half-working.
+/// </summary>
+internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WorkerOptions options)
+    {
+        var problems = Problems(options);
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    public static List<string> Problems(WorkerOptions o)
+    {
+        var p = new List<string>();
+        if (o.Name.Length == 0 || o.Name.Length > 64 || !o.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            p.Add($"Name '{o.Name}' is invalid: must be 1-64 characters of letters, digits, '-', '_' or '.' (e.g. \"builder-1\")");
+        if (o.Systems.Count == 0)
+            p.Add("Systems is empty: list at least one system, e.g. [\"x86_64-linux\"]");
+        foreach (var s in o.Systems)
+        {
+            if (s.Length == 0 || s.Any(c => char.IsWhiteSpace(c) || c is '.' or '+'))
+                p.Add($"Systems item '{s}' is invalid: a system is a non-empty word without spaces, '.' or '+' (e.g. x86_64-linux)");
+        }
+
+        CheckFeatures(p, "SupportedFeatures", o.SupportedFeatures);
+        CheckFeatures(p, "MandatoryFeatures", o.MandatoryFeatures);
+        if (o.Slots is < 1 or > 1024)
+            p.Add($"Slots = {o.Slots} is invalid: must be between 1 and 1024");
+        if (!(o.SpeedFactor > 0 && o.SpeedFactor <= 100))
+            p.Add($"SpeedFactor = {o.SpeedFactor.ToString(CultureInfo.InvariantCulture)} is invalid: must be greater than 0 and at most 100");
+        if (p.Count == 0)
+        {
+            try
+            {
+                _ = CapabilityMatcher.EnumerateClasses(Capabilities(o));
+            }
+            catch (ArgumentException e)
+            {
+                p.Add($"SupportedFeatures: {e.Message}");
+            }
+        }
+
+        try
+        {
+            _ = StoreLayout.Create(o.Store.StoreDir, o.Store.Root);
+        }
+        catch (ArgumentException e)
+        {
+            p.Add($"Store:StoreDir '{o.Store.StoreDir}' is invalid: {e.Message}");
+        }
+
+        if (o.Store.Root.Length > 0 && !Path.IsPathRooted(o.Store.Root))
+            p.Add($"Store:Root '{o.Store.Root}' is invalid: must be an absolute directory or empty");
+        if (o.Keys.SigningKeyFile.Length == 0)
+            p.Add("Keys:SigningKeyFile is empty: give the secret key file the worker signs outputs with (create one with `nix key generate-secret --key-name NAME`)");
+        if (o.Keys.TrustedDispatcherKeysFile.Length == 0)
+            p.Add("Keys:TrustedDispatcherKeysFile is empty: give a file with the dispatcher's public key(s), one name:base64 per line");
+        if (o.Broker.Validate() is { } broker)
+            p.Add(broker);
+        if (o.HeartbeatInterval < TimeSpan.FromSeconds(1) || o.HeartbeatInterval > TimeSpan.FromMinutes(5))
+            p.Add($"HeartbeatInterval = {o.HeartbeatInterval} is invalid: must be between 00:00:01 and 00:05:00");
+        if (!Path.IsPathRooted(o.BuildDir))
+            p.Add($"BuildDir '{o.BuildDir}' is invalid: must be an absolute directory (e.g. /var/tmp/buildfarm-builds)");
+        if (o.Logs.MaxBytesPerBuild < 1024)
+            p.Add($"Logs:MaxBytesPerBuild = {o.Logs.MaxBytesPerBuild} is invalid: must be at least 1024");
+        if (o.Logs.TailLines is < 1 or > 10_000)
+            p.Add($"Logs:TailLines = {o.Logs.TailLines} is invalid: must be between 1 and 10000");
+        if (o.Logs.BatchInterval < TimeSpan.FromMilliseconds(10) || o.Logs.BatchInterval > TimeSpan.FromSeconds(10))
+            p.Add($"Logs:BatchInterval = {o.Logs.BatchInterval} is invalid: must be between 00:00:00.010 and 00:00:10");
+        if (!o.AllowUnsandboxed)
+            p.Add("AllowUnsandboxed is false: this version has no build sandbox yet, so builders would run directly on this machine with the worker's rights; set \"AllowUnsandboxed\": true to accept that (only for trusted derivations)");
+        if (o.BuildCores < 0)
+            p.Add($"BuildCores = {o.BuildCores} is invalid: must be 0 (all cores) or more");
+        return p;
+    }
+
+    public static WorkerCapabilities Capabilities(WorkerOptions o) =>
+        new(o.Systems, o.SupportedFeatures, o.MandatoryFeatures, o.Slots, o.SpeedFactor);
+
+    private static void CheckFeatures(List<string> p, string key, List<string> features)
+    {
+        foreach (var f in features)
+        {
+            if (f.Length == 0 || f.Any(c => char.IsWhiteSpace(c) || c is '+' or ','))
+                p.Add($"{key} item '{f}' is invalid: a feature is a non-empty word without spaces, '+' or ','");
+        }
+    }
+}

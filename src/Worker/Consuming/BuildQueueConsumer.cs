@@ -1,0 +1,139 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Messaging.Broker;
+using BuildFarm.Messaging.Routing;
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Events;
+using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Lifecycle;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using Serilog;
+using Serilog.Context;
+
+namespace BuildFarm.Worker.Consuming;
+
+/// <summary>
+/// Takes build requests from every class queue this worker can run. Consumers run only while the worker takes
+/// builds and has a free slot; a delivery that finds no free slot pauses all consumers first and is then
+/// requeued, so the broker hands it to another consumer.
+/// </summary>
+internal sealed partial class BuildQueueConsumer(
+    IOptions<WorkerOptions> options,
+    RequestVerifier verifier,
+    SlotGate slots,
+    WorkerState state,
+    RunningBuilds running,
+    BuildRunner runner,
+    EventPublisher events,
+    OfflineAnnouncer offline,
+    TimeProvider time,
+    ILogger logger) : IHostedService, IAsyncDisposable
+{
+    private static readonly TimeSpan ClaimBudget = TimeSpan.FromSeconds(30);
+    private readonly ILogger _log = logger.ForContext<BuildQueueConsumer>();
+    private readonly SemaphoreSlim _reconcile = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<ClassConsumer> _consumers = [];
+    private IConnection? _connection;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var classes = CapabilityMatcher.EnumerateClasses(WorkerOptionsValidator.Capabilities(o));
+        _connection = await BrokerConnections.ConnectAsync(o.Broker, $"buildfarm-worker {o.Name}", maxAttempts: 10, cancellationToken);
+        await using (var setup = await _connection.CreateChannelAsync(cancellationToken: cancellationToken))
+            await BuildQueueDeclarations.DeclareExchangesAsync(setup, cancellationToken);
+        var priority = (int)Math.Round(o.SpeedFactor * 100);
+        foreach (var buildClass in classes)
+        {
+            var channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            await channel.BasicQosAsync(0, 1, global: false, cancellationToken);
+            await BuildQueueDeclarations.DeclareClassQueueAsync(channel, buildClass, cancellationToken);
+            var consumer = new ClassConsumer(buildClass, channel, priority);
+            consumer.Consumer.ReceivedAsync += (_, ea) => OnDeliveryAsync(consumer, ea);
+            _consumers.Add(consumer);
+        }
+
+        slots.Changed += Follow;
+        state.Changed += Follow;
+        await ReconcileAsync(cancellationToken);
+        _log.Information("Consuming {ClassCount} classes ({Classes}) with {Slots} slots, priority {Priority}",
+            classes.Count, string.Join(' ', classes.Select(c => c.Key)), o.Slots, priority);
+    }
+
+    /// <summary>Host shutdown without a finished drain is an abort: running builds are killed and reported.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        slots.Changed -= Follow;
+        state.Changed -= Follow;
+        var aborted = running.Count > 0;
+        if (aborted)
+        {
+            state.BeginAbort();
+            foreach (var handle in running.Handles())
+                handle.Cancel("worker aborted");
+            try
+            {
+                // Each aborted build publishes BuildFailed(Infrastructure) so the dispatcher republishes it at once.
+                await Task.WhenAll(running.Handles().Select(h => h.Completion)).WaitAsync(TimeSpan.FromSeconds(30), time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                _log.Warning("Aborted builds did not report within 30 s; their leases will expire");
+            }
+        }
+
+        await _stopping.CancelAsync();
+        await offline.AnnounceOnceAsync(aborted ? "aborted" : "stopped", cancellationToken);
+        await DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var c in _consumers)
+            await c.DisposeAsync();
+        _consumers.Clear();
+        if (_connection is not null)
+        {
+            await _connection.CloseAsync();
+            _connection.Dispose();
+            _connection = null;
+        }
+    }
+
+    private void Follow() => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await ReconcileAsync(_stopping.Token);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            if (!_stopping.IsCancellationRequested)
+                _log.Error(e, "Could not start or cancel the build consumers");
+        }
+    });
+
+    /// <summary>Brings every consumer to the wanted state: consuming iff taking builds and a slot is free.</summary>
+    private async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await _reconcile.WaitAsync(cancellationToken);
+        try
+        {
+            var wanted = state.TakesBuilds && slots.Free > 0;
+            foreach (var c in _consumers)
+            {
+                if (wanted)
+                    await c.StartAsync(cancellationToken);
+                else
+                    await c.StopAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            _reconcile.Release();
+        }
+    }
+}

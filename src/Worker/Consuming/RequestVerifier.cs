@@ -1,0 +1,100 @@
+using System.Text;
+using System.Text.Json;
+using BuildFarm.Contracts;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
+using BuildFarm.Messaging.Requests;
+using BuildFarm.Messaging.Routing;
+using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Keys;
+
+namespace BuildFarm.Worker.Consuming;
+
+/// <summary>The verdict on one delivery: a request to run, or the reason it is dead-lettered.</summary>
+internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Recipe, string? RejectReason, bool SignatureValid)
+{
+    public bool Accepted => RejectReason is null;
+}
+
+/// <summary>
+/// Checks a delivery before anything runs: the signature over <c>RequestJson</c> by a trusted dispatcher key is
+/// verified BEFORE the request is deserialised; then version, routing class, store and derivation.
+/// </summary>
+internal sealed class RequestVerifier(WorkerKeys keys, WorkerCapabilities capabilities, string storeDir, IDerivationReader derivations)
+{
+    public RequestVerdict Verify(ReadOnlyMemory<byte> body, BuildClass queueClass)
+    {
+        SignedBuildRequest? signed;
+        try
+        {
+            signed = JsonSerializer.Deserialize<SignedBuildRequest>(body.Span, MessagingJson.Options);
+        }
+        catch (JsonException e)
+        {
+            return Reject($"body is not a SignedBuildRequest JSON document: {e.Message}");
+        }
+
+        if (signed is null || signed.RequestJson is null)
+            return Reject("body is not a SignedBuildRequest JSON document (null or no RequestJson)");
+        if (signed.Version > ContractsInfo.Version)
+            return Reject($"request contract version {signed.Version} is newer than this worker understands ({ContractsInfo.Version}); upgrade the worker");
+        if (string.IsNullOrWhiteSpace(signed.Signature))
+            return Reject("request is unsigned (empty Signature)");
+        var check = keys.TrustedDispatchers.VerifyAny(signed.RequestJson, [signed.Signature]);
+        if (!check.IsValid)
+            return Reject($"request signature rejected: {check.Reason}");
+
+        BuildDerivation? request;
+        try
+        {
+            request = JsonSerializer.Deserialize<BuildDerivation>(signed.RequestJson, MessagingJson.Options);
+        }
+        catch (JsonException e)
+        {
+            return Reject($"signed RequestJson is not a BuildDerivation: {e.Message}", signatureValid: true);
+        }
+
+        if (request is null)
+            return Reject("signed RequestJson is null", signatureValid: true);
+        return VerifyRequest(request, queueClass);
+    }
+
+    private RequestVerdict VerifyRequest(BuildDerivation request, BuildClass queueClass)
+    {
+        BuildClass requested;
+        try
+        {
+            requested = new BuildClass(request.System, request.RequiredFeatures);
+        }
+        catch (ArgumentException e)
+        {
+            return Reject($"request class is invalid: {e.Message}", request);
+        }
+
+        if (!requested.Equals(queueClass))
+            return Reject($"request class {requested.Key} arrived on the queue of class {queueClass.Key}", request);
+        if (!CapabilityMatcher.CanRun(capabilities, requested))
+            return Reject($"this worker cannot run class {requested.Key} (systems {string.Join(',', capabilities.Systems)}; features {string.Join(',', capabilities.SupportedFeatures)}; mandatory {string.Join(',', capabilities.MandatoryFeatures)})", request);
+        if (request.StoreDir != storeDir)
+            return Reject($"request is for store {request.StoreDir}, this worker's store is {storeDir}", request);
+        var recipe = derivations.Read(request.StoreDir, request.DrvPath, request.DrvText, out var error);
+        if (recipe is null)
+            return Reject($"{request.DrvPath}: {error}", request);
+        if (recipe.System != request.System)
+            return Reject($"{request.DrvPath}: derivation system {recipe.System} differs from the request's {request.System}", request);
+        var drvFeatures = recipe.Env.TryGetValue("requiredSystemFeatures", out var f)
+            ? new BuildClass(recipe.System, f.Split(' ', StringSplitOptions.RemoveEmptyEntries)) : new BuildClass(recipe.System, []);
+        if (!drvFeatures.Equals(requested))
+            return Reject($"{request.DrvPath}: derivation requires {drvFeatures.Key}, the request says {requested.Key}", request);
+        var missing = request.WantedOutputs.Where(o => !recipe.Outputs.ContainsKey(o)).ToList();
+        if (request.WantedOutputs.Count == 0 || missing.Count > 0)
+            return Reject($"{request.DrvPath}: wanted outputs [{string.Join(',', request.WantedOutputs)}] are not all outputs of the derivation ({string.Join(',', recipe.Outputs.Keys)})", request);
+        return new RequestVerdict(request, recipe, null, true);
+    }
+
+    private static RequestVerdict Reject(string reason, BuildDerivation? request = null, bool signatureValid = false) =>
+        new(request, null, reason, signatureValid || request is not null);
+
+    public static string Describe(ReadOnlyMemory<byte> body) =>
+        body.Length <= 200 ? Encoding.UTF8.GetString(body.Span) : Encoding.UTF8.GetString(body.Span[..200]) + "…";
+}

@@ -1,0 +1,53 @@
+namespace BuildFarm.Worker.Execution;
+
+/// <summary>Fresh private build directories, and removal of leftovers of earlier attempts.</summary>
+internal static class BuildDirectories
+{
+    public static string CreateFresh(string baseDir, BuildPlan plan)
+    {
+        Directory.CreateDirectory(baseDir);
+        var name = Path.GetFileName(plan.DrvPath);
+        if (name.EndsWith(".drv", StringComparison.Ordinal))
+            name = name[..^4];
+        var dir = Path.Combine(baseDir, $"{name}-{plan.BuildId:N}-{plan.Attempt}");
+        TryDelete(dir);
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return dir;
+    }
+
+    /// <summary>An unregistered output left by a crashed or failed attempt is deleted before the builder runs.</summary>
+    public static void DeleteStale(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not null || info.Exists)
+            info.Delete();
+        else if (Directory.Exists(path))
+            Delete(path);
+    }
+
+    public static void TryDelete(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+                Delete(dir);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static void Delete(string dir)
+    {
+        foreach (var d in new DirectoryInfo(dir).EnumerateDirectories("*", SearchOption.AllDirectories))
+        {
+            if (d.LinkTarget is null)
+                d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        }
+
+        new DirectoryInfo(dir) { UnixFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute }.Delete(recursive: true);
+    }
+}

@@ -1,0 +1,44 @@
+using BuildFarm.Contracts.Builds;
+
+namespace BuildFarm.Worker.Execution;
+
+/// <summary>
+/// One attempt, ready to run: the parsed derivation and where its outputs go on this machine
+/// (OutputPhysicalPaths: output id → the file the builder must create; the logical path when the store has no root).
+/// </summary>
+internal sealed record BuildPlan(
+    Guid BuildId,
+    int Attempt,
+    string DrvPath,
+    string StoreDir,
+    BuildRecipe Recipe,
+    IReadOnlyDictionary<string, string> OutputPhysicalPaths,
+    BuildLimits Limits);
+
+/// <summary>How running the builder ended.</summary>
+internal enum ExecutionOutcome
+{
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Infrastructure,
+}
+
+internal sealed record ExecutionResult(ExecutionOutcome Outcome, int? ExitCode, string Reason);
+
+/// <summary>
+/// Runs a builder. The unsandboxed <see cref="LocalExecutor"/> is the only one in this issue; the sandbox
+/// (namespaces, store bind mounts) comes as another implementation selected in <c>AddWorker()</c>.
+/// Implementations must kill every process of the build when the cancellation token fires.
+/// </summary>
+internal interface IBuildExecutor
+{
+    Task<ExecutionResult> RunAsync(BuildPlan plan, IBuildLog log, CancellationToken cancellationToken);
+}
+
+/// <summary>Where the builder's output lines go (bounded and batched by the implementation).</summary>
+internal interface IBuildLog
+{
+    void Line(string text);
+}

@@ -1,0 +1,117 @@
+using BuildFarm.Messaging.Broker;
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Consuming;
+using BuildFarm.Worker.Control;
+using BuildFarm.Worker.Events;
+using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Heartbeat;
+using BuildFarm.Worker.Keys;
+using BuildFarm.Worker.Lifecycle;
+using BuildFarm.Worker.Outputs;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace BuildFarm.Worker.Hosting;
+
+/// <summary>The worker agent's composition: everything <c>buildfarm-worker run</c> hosts.</summary>
+internal static class WorkerHostExtensions
+{
+    /// <param name="builder">A host whose configuration already holds the worker's keys (root object = <see cref="WorkerOptions"/>).</param>
+    /// <param name="configureLogging">Extra Serilog sinks (tests capture events with it).</param>
+    /// <param name="handleSignals">Install the two-step SIGTERM lifetime (off for in-process test hosts).</param>
+    public static IHostApplicationBuilder AddWorker(
+        this IHostApplicationBuilder builder, Action<LoggerConfiguration>? configureLogging = null, bool handleSignals = true)
+    {
+        var services = builder.Services;
+        services.AddOptions<WorkerOptions>()
+            .Bind(builder.Configuration, b => b.ErrorOnUnknownConfiguration = true)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
+        var snapshot = new WorkerOptions();
+        builder.Configuration.Bind(snapshot);
+        // One logger per host (tests run several workers in one process), never the static Log.Logger.
+        var logger = CreateLogger(snapshot, configureLogging);
+        services.AddSerilog(logger, dispose: true);
+        services.AddSingleton<ILogger>(logger);
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddSingleton(sp => WorkerKeys.Load(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Keys));
+        services.AddSingleton(sp => new SlotGate(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Slots));
+        services.AddSingleton<WorkerState>();
+        services.AddSingleton<RunningBuilds>();
+        services.AddSingleton<EventPublisher>();
+        services.AddSingleton<OfflineAnnouncer>();
+        services.AddSingleton<DrainCoordinator>();
+        services.AddSingleton<IDerivationReader, AtermDerivationReader>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            return new RequestVerifier(sp.GetRequiredService<WorkerKeys>(), WorkerOptionsValidator.Capabilities(o), o.Store.StoreDir,
+                sp.GetRequiredService<IDerivationReader>());
+        });
+        // The seams the next issue fills: a sandboxed IBuildExecutor, an SSH IOutputUploader, a LocalStore registrar.
+        services.TryAddSingleton<IBuildExecutor, LocalExecutor>();
+        services.TryAddSingleton<IOutputRegistrar, LocalStoreRegistrar>();
+        services.TryAddSingleton<IOutputUploader, KeepLocalUploader>();
+        services.AddSingleton<BuildRunner>();
+
+        services.AddMassTransit(x =>
+        {
+            x.AddConsumer<CancelBuildConsumer>();
+            x.AddConsumer<DrainWorkerConsumer>();
+            x.AddConsumer<PauseWorkerConsumer>();
+            x.AddConsumer<ResumeWorkerConsumer>();
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                var o = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
+                cfg.ConfigureHost(o.Broker, $"buildfarm-worker {o.Name} events");
+                // Auto-deleted: control commands are only meaningful to a live worker.
+                cfg.ReceiveEndpoint($"buildfarm.worker.{o.Name}.control", e =>
+                {
+                    e.AutoDelete = true;
+                    e.Durable = false;
+                    e.ConfigureConsumer<CancelBuildConsumer>(context);
+                    e.ConfigureConsumer<DrainWorkerConsumer>(context);
+                    e.ConfigureConsumer<PauseWorkerConsumer>(context);
+                    e.ConfigureConsumer<ResumeWorkerConsumer>(context);
+                });
+            });
+        });
+        services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StopTimeout = TimeSpan.FromSeconds(30);
+        });
+
+        // Registered after MassTransit: started after the bus is up, stopped before it goes down.
+        services.AddSingleton<BuildQueueConsumer>();
+        services.AddHostedService(sp => sp.GetRequiredService<BuildQueueConsumer>());
+        services.AddHostedService<HeartbeatService>();
+        if (handleSignals)
+            services.AddSingleton<IHostLifetime, TwoStepSignalLifetime>();
+        return builder;
+    }
+
+    private static Serilog.Core.Logger CreateLogger(WorkerOptions o, Action<LoggerConfiguration>? configure)
+    {
+        var lc = new LoggerConfiguration()
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("MassTransit", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .Enrich.WithProperty("Worker", o.Name)
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Worker}: {Message:lj}{NewLine}{Exception}",
+                standardErrorFromLevel: LogEventLevel.Verbose);
+        if (!string.IsNullOrEmpty(o.Logs.JsonFile))
+            lc.WriteTo.File(new CompactJsonFormatter(), o.Logs.JsonFile);
+        configure?.Invoke(lc);
+        return lc.CreateLogger();
+    }
+}

@@ -1,0 +1,21 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Worker.Execution;
+
+namespace BuildFarm.Worker.Outputs;
+
+/// <summary>Turns the files a builder produced into registered, signed <see cref="BuiltOutput"/> entries.</summary>
+internal interface IOutputRegistrar
+{
+    /// <summary>
+    /// Called before the builder runs: locks the outputs against concurrent adds and start-up cleanup until the
+    /// returned handle is disposed (after <see cref="RegisterAsync"/>). Returns the already valid outputs when
+    /// every wanted one is valid (nothing to build), else null.
+    /// </summary>
+    Task<(IDisposable Lock, IReadOnlyList<BuiltOutput>? AlreadyValid)> PrepareAsync(BuildPlan plan, IReadOnlyList<string> wantedOutputs, CancellationToken cancellationToken);
+
+    /// <param name="plan">The attempt whose builder exited 0 and produced every wanted output.</param>
+    /// <param name="wantedOutputs">Output ids to register.</param>
+    /// <param name="referenceCandidates">Store paths the outputs may reference (input closure, sibling outputs).</param>
+    /// <param name="cancellationToken">Abort.</param>
+    Task<IReadOnlyList<BuiltOutput>> RegisterAsync(BuildPlan plan, IReadOnlyList<string> wantedOutputs, IReadOnlyList<string> referenceCandidates, CancellationToken cancellationToken);
+}

@@ -1,0 +1,111 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Paths;
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Keys;
+using Microsoft.Extensions.Options;
+
+namespace BuildFarm.Worker.Outputs;
+
+/// <summary>
+/// Registers outputs in the worker's own <see cref="LocalStore"/> (canonicalised, NAR-hashed, references scanned,
+/// row committed) and signs each narinfo fingerprint with the worker's key (stored with the path too).
+/// </summary>
+internal sealed class LocalStoreRegistrar(IOptions<WorkerOptions> options, WorkerKeys keys, TimeProvider time) : IOutputRegistrar, IAsyncDisposable
+{
+    private readonly SemaphoreSlim _open = new(1, 1);
+    private LocalStore? _store;
+
+    public async Task<(IDisposable Lock, IReadOnlyList<BuiltOutput>? AlreadyValid)> PrepareAsync(
+        BuildPlan plan, IReadOnlyList<string> wantedOutputs, CancellationToken cancellationToken)
+    {
+        var store = await StoreAsync(cancellationToken);
+        var locks = new Locks();
+        try
+        {
+            var valid = new List<BuiltOutput>();
+            foreach (var id in wantedOutputs)
+            {
+                var path = store.ParsePath(plan.Recipe.Outputs[id]);
+                locks.Add(await store.LockPathAsync(path, cancellationToken));
+                if (await store.QueryPathInfoAsync(path, cancellationToken) is { } info)
+                    valid.Add(await SignAsync(store, id, info, cancellationToken));
+            }
+
+            return (locks, valid.Count == wantedOutputs.Count ? valid : null);
+        }
+        catch
+        {
+            locks.Dispose();
+            throw;
+        }
+    }
+
+    public async Task<IReadOnlyList<BuiltOutput>> RegisterAsync(
+        BuildPlan plan, IReadOnlyList<string> wantedOutputs, IReadOnlyList<string> referenceCandidates, CancellationToken cancellationToken)
+    {
+        var store = await StoreAsync(cancellationToken);
+        var candidates = new List<StorePath>();
+        foreach (var c in referenceCandidates.Concat(plan.Recipe.Outputs.Values).Distinct(StringComparer.Ordinal))
+        {
+            if (StorePath.TryParse(store.StoreDir, c, out var p, out _))
+                candidates.Add(p!);
+        }
+
+        var deriver = StorePath.TryParse(store.StoreDir, plan.DrvPath, out var drv, out _) ? drv : null;
+        var outputs = new List<BuiltOutput>();
+        foreach (var id in wantedOutputs)
+        {
+            var path = store.ParsePath(plan.Recipe.Outputs[id]);
+            var info = await store.QueryPathInfoAsync(path, cancellationToken)
+                ?? await store.RegisterOutputAsync(path, candidates, deriver, cancellationToken);
+            outputs.Add(await SignAsync(store, id, info, cancellationToken));
+        }
+
+        return outputs;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _open.Dispose();
+        await ValueTask.CompletedTask;
+    }
+
+    private async Task<BuiltOutput> SignAsync(LocalStore store, string id, ValidPathInfo info, CancellationToken cancellationToken)
+    {
+        var signature = keys.SigningKey.Sign(info.Fingerprint);
+        await store.AddSignaturesAsync(info.Path, [signature], cancellationToken);
+        return new BuiltOutput(id, info.Path.FullPath, info.NarHash.ToString(), info.NarSize,
+            [.. info.References.Select(r => r.FullPath)], [signature]);
+    }
+
+    private async Task<LocalStore> StoreAsync(CancellationToken cancellationToken)
+    {
+        if (_store is { } open)
+            return open;
+        await _open.WaitAsync(cancellationToken);
+        try
+        {
+            var o = options.Value.Store;
+            return _store ??= await LocalStore.OpenAsync(StoreLayout.Create(o.StoreDir, o.Root), time, cancellationToken);
+        }
+        finally
+        {
+            _open.Release();
+        }
+    }
+
+    private sealed class Locks : IDisposable
+    {
+        private readonly List<FileLock> _held = [];
+
+        public void Add(FileLock held) => _held.Add(held);
+
+        public void Dispose()
+        {
+            foreach (var l in _held)
+                l.Dispose();
+        }
+    }
+}
