@@ -1,0 +1,26 @@
+# BuildFarm dispatcher image: `buildfarm serve` plus the `buildfarm` CLI (keys, store, submit).
+# Build context: the repository root (compose.yaml sets it).
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY global.json nuget.config Directory.Build.props Directory.Packages.props ./
+COPY src/ src/
+# nuget.config also names a local feed directory; it must exist (empty) for restore to proceed.
+RUN mkdir -p /opt/nuget/packages \
+ && dotnet publish src/Dispatcher/BuildFarm.Dispatcher.csproj -c Release -o /out --nologo
+
+# The dispatcher hosts an ASP.NET Core API, so it needs the aspnet runtime.
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+RUN groupadd --system --gid 10001 buildfarm \
+ && useradd --system --uid 10001 --gid buildfarm --home-dir /var/lib/buildfarm --shell /usr/sbin/nologin buildfarm \
+ && install -d -o buildfarm -g buildfarm -m 0750 /var/lib/buildfarm /var/lib/buildfarm/origin \
+ && install -d -m 0755 /etc/buildfarm /etc/buildfarm/keys
+COPY --from=build /out/ /opt/buildfarm/bin/
+COPY compose/init-keys.sh /opt/buildfarm/bin/init-keys.sh
+ENV PATH=/opt/buildfarm/bin:$PATH \
+    DOTNET_CLI_TELEMETRY_OPTOUT=1
+WORKDIR /var/lib/buildfarm
+VOLUME ["/var/lib/buildfarm"]
+USER buildfarm
+EXPOSE 8080
+ENTRYPOINT ["/opt/buildfarm/bin/buildfarm"]
+CMD ["serve", "--config", "/etc/buildfarm/dispatcher.json"]
