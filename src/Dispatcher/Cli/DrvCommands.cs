@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BuildFarm.Store.Derivations;
+using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 
 namespace BuildFarm.Dispatcher.Cli;
@@ -24,7 +25,7 @@ internal static class DrvCommands
     {
         var file = new Argument<string>("FILE.drv") { Description = "A .drv file" };
         var command = new Command("show", "Print a .drv as JSON, like `nix show-derivation`") { file };
-        command.SetAction((result, ct) => RunAsync(result, async output =>
+        command.SetAction((result, ct) => RunAsync(result, command.Name, async output =>
         {
             var layout = globals.Layout(result);
             var parsed = await DerivationFiles.ReadAsync(layout.StoreDir, result.GetValue(file)!, ct);
@@ -37,7 +38,7 @@ internal static class DrvCommands
     {
         var file = new Argument<string>("FILE.drv") { Description = "A .drv file" };
         var command = new Command("outputs", "Print `id path` per output, after checking the paths against their recomputation") { file };
-        command.SetAction((result, ct) => RunAsync(result, async output =>
+        command.SetAction((result, ct) => RunAsync(result, command.Name, async output =>
         {
             var layout = globals.Layout(result);
             var parsed = await DerivationFiles.ReadAsync(layout.StoreDir, result.GetValue(file)!, ct);
@@ -58,7 +59,7 @@ internal static class DrvCommands
     {
         var file = new Argument<string>("FILE.drv") { Description = "A .drv file" };
         var command = new Command("path", "Print the store path the .drv file has (or would have) in the store") { file };
-        command.SetAction((result, ct) => RunAsync(result, async output =>
+        command.SetAction((result, ct) => RunAsync(result, command.Name, async output =>
         {
             var layout = globals.Layout(result);
             var parsed = await DerivationFiles.ReadAsync(layout.StoreDir, result.GetValue(file)!, ct);
@@ -71,31 +72,24 @@ internal static class DrvCommands
     {
         var file = new Argument<string>("SPEC.json") { Description = "A derivation spec (docs/derivation-spec.md)" };
         var command = new Command("add", "Write the .drv of a JSON spec (and of the specs it uses) into the store; print its path") { file };
-        command.SetAction((result, ct) => RunAsync(result, async output =>
+        command.SetAction((result, ct) => RunAsync(result, command.Name, async output =>
         {
             var layout = globals.Layout(result);
             var spec = await DerivationSpecReader.LoadAsync(result.GetValue(file)!, ct);
             var compiler = new DerivationSpecCompiler(layout.StoreDir, DerivationFiles.StoreLoader(layout));
             var top = await compiler.CompileAsync(spec, ct);
-            await DrvStoreWriter.WriteAsync(layout, compiler.Compiled, ct);
+            var store = await LocalStore.OpenAsync(layout, null, ct);
+            await new DrvStoreWriter(store).WriteAsync(compiler.Compiled, ct);
             await output.WriteLineAsync(top.DrvPath.FullPath);
         }));
         return command;
     }
 
-    /// <summary>Runs a command body; user-facing failures go to stderr verbatim with exit code 1.</summary>
-    private static async Task<int> RunAsync(ParseResult result, Func<TextWriter, Task> body)
-    {
-        var config = result.InvocationConfiguration;
-        try
+    /// <summary>Runs a command body through the shared handler: user-facing failures go to stderr, exit code 1.</summary>
+    private static Task<int> RunAsync(ParseResult result, string name, Func<TextWriter, Task> body) =>
+        CliErrorHandler.RunAsync(result, "drv " + name, async () =>
         {
-            await body(config.Output);
+            await body(result.InvocationConfiguration.Output);
             return 0;
-        }
-        catch (Exception e) when (e is CliError or DerivationFormatException or IOException or UnauthorizedAccessException)
-        {
-            await config.Error.WriteLineAsync("error: " + e.Message);
-            return 1;
-        }
-    }
+        });
 }

@@ -12,9 +12,11 @@ namespace BuildFarm.Store.Derivations;
 internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private readonly List<Action<string>> _nameChecks = [];
     private int _pos;
 
-    public Derivation ReadDerivation(string name)
+    /// <summary>Reads the derivation; a null <paramref name="name"/> is taken from env <c>name</c>.</summary>
+    public Derivation ReadDerivation(string? name)
     {
         Expect("Derive([", "a derivation starting with 'Derive(['");
         var outputs = Derivation.EmptyOutputs.ToBuilder();
@@ -26,13 +28,13 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
             Expect(",", "',' after the output name");
             var (pathText, pathPos) = ReadStringAt("the output path");
             Expect(",", "',' after the output path");
-            var hashAlgo = ReadString("the output hash algorithm");
+            var (hashAlgo, algoPos) = ReadStringAt("the output hash algorithm");
             Expect(",", "',' after the output hash algorithm");
             var (hash, hashPos) = ReadStringAt("the output hash");
             Expect(")", "')' closing the output");
             if (outputs.ContainsKey(id))
                 throw Error($"duplicate output '{id}'", start);
-            outputs[id] = ReadOutput(name, id, pathText, pathPos, hashAlgo, hash, hashPos);
+            outputs[id] = ReadOutput(id, (pathText, pathPos), (hashAlgo, algoPos), (hash, hashPos));
         });
 
         Expect(",[", "',[' starting the input derivations");
@@ -93,6 +95,9 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
             throw Error($"expected the end of the input after the closing ')', but found {Describe(_pos)}", _pos);
         if (outputs.Count == 0)
             throw Error("a derivation must have at least one output", 0);
+        name ??= env.TryGetValue("name", out var envName) ? envName : throw Error("the derivation name is unknown: the file is not named <digest>-<name>.drv and env has no 'name'", 0);
+        foreach (var check in _nameChecks)
+            check(name);
 
         return new Derivation
         {
@@ -107,8 +112,11 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
         };
     }
 
-    private DerivationOutput ReadOutput(string drvName, string id, string pathText, int pathPos, string hashAlgo, string hash, int hashPos)
+    private DerivationOutput ReadOutput(string id, (string Text, int Pos) pathField, (string Text, int Pos) algoField, (string Text, int Pos) hashField)
     {
+        var (pathText, pathPos) = pathField;
+        var (hashAlgo, algoPos) = algoField;
+        var (hash, hashPos) = hashField;
         if (hashAlgo.Length == 0)
         {
             if (hash.Length != 0)
@@ -119,7 +127,7 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
         var recursive = hashAlgo.StartsWith("r:", StringComparison.Ordinal);
         var algoName = recursive ? hashAlgo[2..] : hashAlgo;
         if (!OutputHashAlgorithms.TryParse(algoName, out var algo))
-            throw Error($"output '{id}' has the unknown hash algorithm '{hashAlgo}' (expected [r:]md5|sha1|sha256|sha512)", hashPos);
+            throw Error($"output '{id}' has the unknown hash algorithm '{hashAlgo}' (expected [r:]md5|sha1|sha256|sha512)", algoPos);
         if (hash == "impure" || hash.Length == 0)
         {
             if (pathText.Length != 0)
@@ -130,9 +138,13 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
         if (!FixedOutputHash.TryParse(hash, algo, recursive, out var fixedHash, out var hashError))
             throw Error($"output '{id}': {hashError}", hashPos);
         var path = ParsePath(pathText, pathPos);
-        var expected = DerivationPaths.MakeFixedOutputPath(storeDir, fixedHash!, DerivationPaths.OutputPathName(drvName, id));
-        if (path != expected)
-            throw Error($"fixed output '{id}' has path '{pathText}', but its hash and the name '{drvName}' give '{expected}'", pathPos);
+        // The path depends on the derivation name, which may only be known from env at the end.
+        _nameChecks.Add(drvName =>
+        {
+            var expected = DerivationPaths.MakeFixedOutputPath(storeDir, fixedHash!, DerivationPaths.OutputPathName(drvName, id));
+            if (path != expected)
+                throw Error($"fixed output '{id}' has path '{pathText}', but its hash and the name '{drvName}' give '{expected}'", pathPos);
+        });
         return DerivationOutput.FixedOutput(path, fixedHash!);
     }
 

@@ -10,15 +10,18 @@ namespace BuildFarm.Store.Derivations;
 /// </summary>
 public static class DerivationAterm
 {
-    /// <summary>Parses a <c>.drv</c> file. <paramref name="name"/> is the derivation name (the <c>.drv</c> path's name without <c>.drv</c>).</summary>
+    /// <summary>
+    /// Parses a <c>.drv</c> file. <paramref name="name"/> is the derivation name (the <c>.drv</c> path's name
+    /// without <c>.drv</c>); when null, env <c>name</c> is used.
+    /// </summary>
     /// <exception cref="DerivationFormatException">with the byte offset and what was expected there.</exception>
-    public static Derivation Parse(StoreDirectory storeDir, ReadOnlySpan<byte> text, string name) =>
+    public static Derivation Parse(StoreDirectory storeDir, ReadOnlySpan<byte> text, string? name) =>
         new AtermReader(storeDir, text.ToArray()).ReadDerivation(name);
 
-    public static Derivation Parse(StoreDirectory storeDir, string text, string name) =>
+    public static Derivation Parse(StoreDirectory storeDir, string text, string? name) =>
         Parse(storeDir, Encoding.UTF8.GetBytes(text), name);
 
-    public static bool TryParse(StoreDirectory storeDir, ReadOnlySpan<byte> text, string name, out Derivation? derivation, out DerivationFormatException? error)
+    public static bool TryParse(StoreDirectory storeDir, ReadOnlySpan<byte> text, string? name, out Derivation? derivation, out DerivationFormatException? error)
     {
         try
         {

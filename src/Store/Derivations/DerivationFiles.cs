@@ -6,8 +6,8 @@ namespace BuildFarm.Store.Derivations;
 public static class DerivationFiles
 {
     /// <summary>
-    /// Reads and parses the <c>.drv</c> file at <paramref name="file"/>. The derivation name comes from the file
-    /// name (<c>&lt;digest&gt;-&lt;name&gt;.drv</c> or <c>&lt;name&gt;.drv</c>). Format errors name the file.
+    /// Reads and parses the <c>.drv</c> file at <paramref name="file"/>. The derivation name comes from a store-style
+    /// file name (<c>&lt;digest&gt;-&lt;name&gt;.drv</c>), otherwise from env <c>name</c>. Format errors name the file.
     /// </summary>
     public static async Task<Derivation> ReadAsync(StoreDirectory storeDir, string file, CancellationToken cancellationToken)
     {
@@ -23,14 +23,11 @@ public static class DerivationFiles
         }
     }
 
-    /// <summary>The derivation name of a <c>.drv</c> file name: without the store digest and the <c>.drv</c> suffix.</summary>
-    public static string NameFromFileName(string fileName)
-    {
-        var name = fileName.EndsWith(".drv", StringComparison.Ordinal) ? fileName[..^4] : fileName;
-        return StorePath.TryParseBaseName(StoreDirectory.Nix, fileName, out var path, out _) && path!.IsDerivation
+    /// <summary>The derivation name of a store-style <c>.drv</c> file name (<c>&lt;digest&gt;-&lt;name&gt;.drv</c>), else null.</summary>
+    public static string? NameFromFileName(string fileName) =>
+        StorePath.TryParseBaseName(StoreDirectory.Nix, fileName, out var path, out _) && path!.IsDerivation
             ? path.Name[..^4]
-            : name;
-    }
+            : null;
 
     /// <summary>
     /// A loader for <see cref="DerivationHasher"/>: reads <c>/nix/store/x.drv</c> from the store's physical
