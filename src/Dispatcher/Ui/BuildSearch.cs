@@ -39,7 +39,7 @@ internal static class BuildSearch
         var items = await s.QueryAsync(
             $"""
             SELECT id, drv_path, system, features, state, attempt, worker, priority, submitted_at, started_at, finished_at, failure_reason
-            FROM builds WHERE {where} ORDER BY submitted_at {(q.OldestFirst ? "ASC" : "DESC")}, id LIMIT $limit OFFSET $offset
+            FROM builds WHERE {where} ORDER BY {(q.OldestFirst ? "submitted_at ASC, rowid ASC" : "submitted_at DESC, rowid DESC")} LIMIT $limit OFFSET $offset
             """,
             r => new BuildSummary(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
                 r.IsDBNull(6) ? null : r.GetString(6), r.GetInt32(7), BuildTable.FromMs(r, 8)!.Value, BuildTable.FromMs(r, 9),
