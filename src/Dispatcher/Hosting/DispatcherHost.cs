@@ -1,4 +1,5 @@
 using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Ui;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,7 @@ internal static class DispatcherHost
             throw new InvalidOperationException("invalid dispatcher configuration" + (configFile is null ? "" : $" in {configFile}") + ":\n  " + string.Join("\n  ", errors));
         var options = builder.Configuration.GetSection(DispatcherOptions.Section).Get<DispatcherOptions>() ?? new DispatcherOptions();
         builder.WebHost.UseUrls(options.ListenUrl);
+        builder.Services.AddBuildFarmUi(builder.Configuration);
         builder.Services.AddSerilog((_, lc) =>
         {
             lc.MinimumLevel.Information()
@@ -38,6 +40,7 @@ internal static class DispatcherHost
         configureServices?.Invoke(builder.Services);
         builder.AddDispatcher();
         var app = builder.Build();
+        app.UseBuildFarmUi();
         app.MapDispatcherApi();
         return app;
     }

@@ -57,6 +57,8 @@ internal static class DispatcherRegistration
             var result = new DispatcherOptionsValidator().Validate(null, options);
             if (result.Failed)
                 errors.AddRange(result.Failures);
+            if (BuildFarm.Dispatcher.Ui.UiAuth.CheckListen(options.ListenUrl, configuration.GetSection(BuildFarm.Dispatcher.Ui.UiOptions.Section).Get<BuildFarm.Dispatcher.Ui.UiOptions>() ?? new()) is { } listenError)
+                errors.Add(listenError);
             if (errors.Count == 0)
                 RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile).Dispose();
         }

@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Text;
+using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Lifecycle;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace BuildFarm.Dispatcher.Metrics;
+
+/// <summary>
+/// <c>/metrics</c> (Prometheus text format 0.0.4), computed from the lifecycle DB on each scrape, and <c>/health</c>
+/// (200 when the DB answers). Gauges only: the DB is the truth, so a restart loses nothing.
+/// </summary>
+internal static class MetricsEndpoint
+{
+    public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/metrics", async (LifecycleDatabase db, BuildViews views, CancellationToken ct) =>
+            Results.Text(await RenderAsync(db, views, ct), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/health", async (LifecycleDatabase db, CancellationToken ct) =>
+        {
+            await db.RunAsync(s => s.ScalarAsync("SELECT 1"), ct);
+            return Results.Ok(new { status = "ok" });
+        });
+        return app;
+    }
+
+    public static async Task<string> RenderAsync(LifecycleDatabase db, BuildViews views, CancellationToken ct)
+    {
+        var byState = await db.RunAsync(s => s.QueryAsync("SELECT state, COUNT(*) FROM builds GROUP BY state", r => (r.GetString(0), r.GetInt64(1))), ct);
+        var byOutcome = await db.RunAsync(s => s.QueryAsync("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome", r => (r.GetString(0), r.GetInt64(1))), ct);
+        var running = await db.RunAsync(s => s.QueryAsync("SELECT worker, COUNT(*) FROM builds WHERE state = 'running' AND worker IS NOT NULL GROUP BY worker", r => (r.GetString(0), r.GetInt64(1))), ct);
+        var classes = await views.ClassesAsync(ct);
+        var workers = await views.WorkersAsync(ct);
+        var sb = new StringBuilder();
+        Family(sb, "buildfarm_builds", "Builds in the database by state.");
+        foreach (var state in new[] { "queued", "running", "succeeded", "failed", "cancelled" })
+            Sample(sb, "buildfarm_builds", [("state", state)], byState.Where(x => x.Item1 == state).Sum(x => x.Item2));
+        Family(sb, "buildfarm_queue_depth", "Queued builds per routing class.");
+        foreach (var c in classes)
+            Sample(sb, "buildfarm_queue_depth", [("class", c.Key)], c.Queued);
+        Family(sb, "buildfarm_class_online_workers", "Online workers able to run each class.");
+        foreach (var c in classes)
+            Sample(sb, "buildfarm_class_online_workers", [("class", c.Key)], c.OnlineWorkers.Count);
+        Family(sb, "buildfarm_worker_slots", "Build slots a worker offers.");
+        foreach (var w in workers)
+            Sample(sb, "buildfarm_worker_slots", [("worker", w.Name)], w.Slots);
+        Family(sb, "buildfarm_worker_slots_used", "Builds the dispatcher sees running on a worker.");
+        foreach (var w in workers)
+            Sample(sb, "buildfarm_worker_slots_used", [("worker", w.Name)], running.Where(x => x.Item1 == w.Name).Sum(x => x.Item2));
+        Family(sb, "buildfarm_worker_online", "1 when the worker's last heartbeat is recent.");
+        foreach (var w in workers)
+            Sample(sb, "buildfarm_worker_online", [("worker", w.Name)], w.Online ? 1 : 0);
+        Family(sb, "buildfarm_attempts", "Build attempts by outcome (including ignored duplicates).");
+        foreach (var (outcome, n) in byOutcome)
+            Sample(sb, "buildfarm_attempts", [("outcome", outcome)], n);
+        return sb.ToString();
+    }
+
+    private static void Family(StringBuilder sb, string name, string help) =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" gauge\n");
+
+    private static void Sample(StringBuilder sb, string name, (string Key, string Value)[] labels, double value)
+    {
+        sb.Append(name).Append('{');
+        sb.AppendJoin(',', labels.Select(l => l.Key + "=\"" + l.Value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal) + "\""));
+        sb.Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    }
+}

@@ -1,0 +1,50 @@
+using System.Text;
+using BuildFarm.Dispatcher.Lifecycle;
+
+namespace BuildFarm.Dispatcher.Ui;
+
+/// <summary>GET /api/builds/search query: every filter optional; <see cref="Name"/> matches a substring of the drv path.</summary>
+public sealed record BuildQuery(string? State, string? System, string? Worker, string? Name, int Offset, int Limit, bool OldestFirst = false);
+
+/// <summary>One row of the builds table in the UI (no drv text, attempts or outputs: those are on the build's page).</summary>
+public sealed record BuildSummary(
+    Guid Id, string DrvPath, string System, string Features, string State, int Attempt, string? Worker, int Priority,
+    DateTimeOffset SubmittedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? FailureReason);
+
+/// <summary>A page of builds plus the total that matched, so the UI can page server-side.</summary>
+public sealed record BuildPage(long Total, int Offset, int Limit, IReadOnlyList<BuildSummary> Items);
+
+/// <summary>Filtered, paged SQL over <c>builds</c>, newest first (or oldest first).</summary>
+internal static class BuildSearch
+{
+    public static Task<BuildPage> SearchAsync(LifecycleDatabase db, BuildQuery q, CancellationToken cancellationToken) => db.RunAsync(async s =>
+    {
+        var where = new StringBuilder("1 = 1");
+        var p = new List<(string, object?)>();
+        void Add(string clause, string name, string? value)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+                return;
+            where.Append(" AND ").Append(clause);
+            p.Add((name, value.Trim()));
+        }
+
+        Add("state = $state", "$state", q.State);
+        Add("system = $system", "$system", q.System);
+        Add("worker = $worker", "$worker", q.Worker);
+        Add("instr(drv_path, $name) > 0", "$name", q.Name);
+        var total = (long)(await s.ScalarAsync($"SELECT COUNT(*) FROM builds WHERE {where}", p.ToArray()) ?? 0L);
+        p.Add(("$limit", q.Limit));
+        p.Add(("$offset", q.Offset));
+        var items = await s.QueryAsync(
+            $"""
+            SELECT id, drv_path, system, features, state, attempt, worker, priority, submitted_at, started_at, finished_at, failure_reason
+            FROM builds WHERE {where} ORDER BY {(q.OldestFirst ? "submitted_at ASC, rowid ASC" : "submitted_at DESC, rowid DESC")} LIMIT $limit OFFSET $offset
+            """,
+            r => new BuildSummary(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
+                r.IsDBNull(6) ? null : r.GetString(6), r.GetInt32(7), BuildTable.FromMs(r, 8)!.Value, BuildTable.FromMs(r, 9),
+                BuildTable.FromMs(r, 10), r.IsDBNull(11) ? null : r.GetString(11)),
+            p.ToArray());
+        return new BuildPage(total, q.Offset, q.Limit, items);
+    }, cancellationToken);
+}

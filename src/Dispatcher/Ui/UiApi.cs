@@ -1,0 +1,38 @@
+using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Lifecycle;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace BuildFarm.Dispatcher.Ui;
+
+/// <summary>POST /api/workers/{name}/drain|pause body (optional note shown on the Workers page).</summary>
+public sealed record WorkerActionBody(string? Note);
+
+/// <summary>API routes the UI needs beyond the dispatcher's own: paged build search and worker actions.</summary>
+internal static class UiApi
+{
+    public static IEndpointRouteBuilder MapUiApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+        api.MapGet("/builds/search", (LifecycleDatabase db, string? state, string? system, string? worker, string? name, int? offset, int? limit, int? oldest, CancellationToken ct) =>
+            BuildSearch.SearchAsync(db, new BuildQuery(state, system, worker, name, Math.Max(offset ?? 0, 0), Math.Clamp(limit ?? 50, 1, 500), oldest == 1), ct));
+        api.MapPost("/workers/{name}/drain", (string name, WorkerActionBody? body, IWorkerControl control, BuildViews views, CancellationToken ct) =>
+            ActAsync(name, views, c => control.DrainAsync(name, body?.Note, c), "drain", ct));
+        api.MapPost("/workers/{name}/pause", (string name, WorkerActionBody? body, IWorkerControl control, BuildViews views, CancellationToken ct) =>
+            ActAsync(name, views, c => control.PauseAsync(name, body?.Note, c), "pause", ct));
+        api.MapPost("/workers/{name}/resume", (string name, IWorkerControl control, BuildViews views, CancellationToken ct) =>
+            ActAsync(name, views, c => control.ResumeAsync(name, c), "resume", ct));
+        return app;
+    }
+
+    /// <summary>Only known workers; 202 once the command is confirmed by the broker (the worker applies it on receipt).</summary>
+    private static async Task<IResult> ActAsync(string name, BuildViews views, Func<CancellationToken, Task> send, string action, CancellationToken ct)
+    {
+        var workers = await views.WorkersAsync(ct);
+        if (!workers.Any(w => w.Name == name))
+            return Results.NotFound(new ErrorResponse($"no worker named '{name}' has ever reported to this dispatcher"));
+        await send(ct);
+        return Results.Accepted($"/api/workers", new { worker = name, action, sent = true });
+    }
+}

@@ -1,0 +1,13 @@
+namespace BuildFarm.Dispatcher.Ui;
+
+/// <summary>The <c>Ui</c> config section (env <c>BUILDFARM_UI__TOKEN</c> etc.).</summary>
+public sealed class UiOptions
+{
+    public const string Section = "Ui";
+
+    /// <summary>When set, every /api, /metrics and UI request needs <c>Authorization: Bearer TOKEN</c> or the login cookie.</summary>
+    public string Token { get; set; } = "";
+
+    /// <summary>Allow listening on a non-loopback address without a token (explicit opt-in to an open farm).</summary>
+    public bool AllowUnauthenticatedRemote { get; set; }
+}

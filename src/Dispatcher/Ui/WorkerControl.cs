@@ -1,0 +1,24 @@
+using BuildFarm.Contracts.Workers;
+using BuildFarm.Dispatcher.Events;
+
+namespace BuildFarm.Dispatcher.Ui;
+
+/// <summary>Drain / pause / resume commands to one worker (the UI's worker actions).</summary>
+internal interface IWorkerControl
+{
+    Task DrainAsync(string worker, string? note, CancellationToken cancellationToken);
+
+    Task PauseAsync(string worker, string? note, CancellationToken cancellationToken);
+
+    Task ResumeAsync(string worker, CancellationToken cancellationToken);
+}
+
+/// <summary>Over the dispatcher's MassTransit publisher: each call returns once the broker confirmed the publish.</summary>
+internal sealed class MassTransitWorkerControl(MassTransitControlPublisher publisher) : IWorkerControl
+{
+    public Task DrainAsync(string worker, string? note, CancellationToken cancellationToken) => publisher.DrainAsync(new DrainWorker(worker, note), cancellationToken);
+
+    public Task PauseAsync(string worker, string? note, CancellationToken cancellationToken) => publisher.PauseAsync(new PauseWorker(worker, note), cancellationToken);
+
+    public Task ResumeAsync(string worker, CancellationToken cancellationToken) => publisher.ResumeAsync(new ResumeWorker(worker), cancellationToken);
+}

@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace BuildFarm.Dispatcher.Tests.Ui;
+
+public sealed class UiApiTests
+{
+    [Fact]
+    public async Task BuildsSearch_FiltersAndPages_ServerSide()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        for (var i = 0; i < 7; i++)
+            await h.SubmitAsync($"pkg{i}");
+        var hello = await h.SubmitAsync("hello");
+        await h.StartBuildAsync(hello, "w1");
+        using var client = h.Client();
+
+        var page = await client.GetFromJsonAsync<JsonElement>("/api/builds/search?limit=3&offset=3");
+        Assert.Equal(8, page.GetProperty("total").GetInt32());
+        Assert.Equal(3, page.GetProperty("items").GetArrayLength());
+
+        var found = await client.GetFromJsonAsync<JsonElement>("/api/builds/search?name=hello&state=running&worker=w1&system=x86_64-linux");
+        Assert.Equal(1, found.GetProperty("total").GetInt32());
+        Assert.Equal(hello, found.GetProperty("items")[0].GetProperty("id").GetGuid());
+        var none = await client.GetFromJsonAsync<JsonElement>("/api/builds/search?name=hello&state=failed");
+        Assert.Equal(0, none.GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task WorkerActions_KnownWorker_SendCommands_UnknownWorker_404()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        using var client = h.Client();
+
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/workers/w1/drain", new { note = "disk swap" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/workers/w1/pause", new { note = (string?)null })).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/workers/w1/resume", new { })).StatusCode);
+        var unknown = await client.PostAsJsonAsync("/api/workers/nope/drain", new { });
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("nope", await unknown.Content.ReadAsStringAsync());
+        Assert.Equal(["drain w1 disk swap", "pause w1", "resume w1"], h.WorkerControl.Commands.ToArray());
+    }
+
+    [Fact]
+    public async Task Metrics_ReportStatesQueuesSlotsAndAttempts()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux", slots: 4));
+        var a = await h.SubmitAsync("a");
+        await h.SubmitAsync("b");
+        await h.SubmitAsync("c", "aarch64-linux");
+        await h.StartBuildAsync(a, "w1");
+        using var client = h.Client();
+
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains("buildfarm_builds{state=\"queued\"} 2\n", metrics);
+        Assert.Contains("buildfarm_builds{state=\"running\"} 1\n", metrics);
+        Assert.Contains("buildfarm_queue_depth{class=\"aarch64-linux\"} 1\n", metrics);
+        Assert.Contains("buildfarm_worker_slots{worker=\"w1\"} 4\n", metrics);
+        Assert.Contains("buildfarm_worker_slots_used{worker=\"w1\"} 1\n", metrics);
+        Assert.Contains("buildfarm_attempts{outcome=\"running\"} 1\n", metrics);
+        Assert.Contains("# TYPE buildfarm_queue_depth gauge", metrics);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Ui_ServesPagesAndAssets()
+    {
+        await using var h = await UiHarness.StartAsync();
+        using var client = h.Client();
+
+        Assert.Contains("<nav", await client.GetStringAsync("/"));
+        var js = await client.GetAsync("/ui/app.js");
+        Assert.Equal("text/javascript", js.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/ui/secret.txt")).StatusCode);
+    }
+}

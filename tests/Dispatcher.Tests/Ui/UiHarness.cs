@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
+using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Submission;
+using BuildFarm.Dispatcher.Ui;
+using BuildFarm.Store.Paths;
+using BuildFarm.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace BuildFarm.Dispatcher.Tests.Ui;
+
+/// <summary>
+/// The dispatcher's real web app (API + UI + metrics + auth) on real Kestrel at 127.0.0.1:random, over a temp SQLite
+/// DB seeded through the lifecycle's own event handlers. No broker: publishes and worker commands are recorded.
+/// Shared with tests/Ui.Tests (compiled in by link).
+/// </summary>
+internal sealed class UiHarness : IAsyncDisposable
+{
+    private readonly TempDirectory _dir;
+    private readonly WebApplication _app;
+
+    private UiHarness(TempDirectory dir, WebApplication app, LifecycleDatabase db, BuildLifecycle lifecycle, RecordingWorkerControl control)
+    {
+        _dir = dir;
+        _app = app;
+        Db = db;
+        Lifecycle = lifecycle;
+        WorkerControl = control;
+        BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+    }
+
+    public string BaseUrl { get; }
+
+    public LifecycleDatabase Db { get; }
+
+    public BuildLifecycle Lifecycle { get; }
+
+    public RecordingWorkerControl WorkerControl { get; }
+
+    public static async Task<UiHarness> StartAsync(string token = "", CancellationToken cancellationToken = default)
+    {
+        var dir = new TempDirectory("ui");
+        var db = await LifecycleDatabase.OpenAsync(dir.Combine("dispatcher.db"), cancellationToken);
+        var control = new RecordingWorkerControl();
+        var lifecycle = new BuildLifecycle(db, new NullPublisher(), new NullControl(), TimeProvider.System, LifecycleSettings.Default);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(db);
+        builder.Services.AddSingleton(lifecycle);
+        builder.Services.AddSingleton<BuildViews>();
+        builder.Services.AddSingleton(new DerivationIntake(StoreLayout.Create("/nix/store", dir.Combine("origin"))));
+        builder.Services.AddSingleton<IWorkerControl>(control);
+        builder.Services.AddSingleton(new UiOptions { Token = token });
+        var app = builder.Build();
+        app.UseBuildFarmUi();
+        app.MapDispatcherApi();
+        await app.StartAsync(cancellationToken);
+        return new UiHarness(dir, app, db, lifecycle, control);
+    }
+
+    public HttpClient Client(string? bearer = null)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        if (bearer is not null)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        return client;
+    }
+
+    public static WorkerCapabilities Caps(string system, int slots = 2) => new([system], ["kvm"], [], slots, 1.5);
+
+    public Task HeartbeatAsync(string worker, WorkerCapabilities caps, params RunningBuild[] running) => Lifecycle.OnStatusAsync(
+        new WorkerStatusReported(worker, caps, running, 0.25, 20L << 30, "0.1.0", false, false, null, DateTimeOffset.UtcNow), CancellationToken.None);
+
+    public async Task<Guid> SubmitAsync(string name, string system = "x86_64-linux")
+    {
+        var hash = new string((char)('a' + (Math.Abs(name.GetHashCode(StringComparison.Ordinal)) % 26)), 32);
+        var result = await Lifecycle.SubmitAsync(new SubmitRequest($"/nix/store/{hash}-{name}.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
+            [], ["out"], 0, true, TimeSpan.Zero, TimeSpan.Zero), CancellationToken.None);
+        return result.BuildId ?? throw new InvalidOperationException(result.RefusedBecause);
+    }
+
+    public Task StartBuildAsync(Guid id, string worker) => Lifecycle.OnStartedAsync(new BuildStarted(id, 1, worker, DateTimeOffset.UtcNow), CancellationToken.None);
+
+    public Task LogAsync(Guid id, string worker, long seq, string text) => Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, worker, seq, text), CancellationToken.None);
+
+    public Task SucceedAsync(Guid id, string worker) => Lifecycle.OnSucceededAsync(new BuildSucceeded(id, 1, worker,
+        [new BuiltOutput("out", "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-out", "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", 4096, [], ["worker-1:c2ln"])],
+        new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow), CancellationToken.None);
+
+    public Task FailAsync(Guid id, string worker) => Lifecycle.OnFailedAsync(
+        new BuildFailed(id, 1, worker, BuildFailureKind.BuildFailure, 1, "builder exited with code 1", "", DateTimeOffset.UtcNow), CancellationToken.None);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await Db.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    private sealed class NullPublisher : IBuildRequestPublisher
+    {
+        public Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    private sealed class NullControl : IControlPublisher
+    {
+        public Task CancelBuildAsync(CancelBuild command, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
+
+internal sealed class RecordingWorkerControl : IWorkerControl
+{
+    public ConcurrentQueue<string> Commands { get; } = new();
+
+    public Task DrainAsync(string worker, string? note, CancellationToken cancellationToken) => Record($"drain {worker} {note}");
+
+    public Task PauseAsync(string worker, string? note, CancellationToken cancellationToken) => Record($"pause {worker} {note}");
+
+    public Task ResumeAsync(string worker, CancellationToken cancellationToken) => Record($"resume {worker}");
+
+    private Task Record(string command)
+    {
+        Commands.Enqueue(command.TrimEnd());
+        return Task.CompletedTask;
+    }
+}

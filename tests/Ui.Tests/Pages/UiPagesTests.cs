@@ -1,0 +1,136 @@
+using BuildFarm.Dispatcher.Tests.Ui;
+using Microsoft.Playwright;
+
+namespace BuildFarm.Ui.Tests.Pages;
+
+/// <summary>The real dispatcher web app over a seeded DB, driven in headless Chromium; screenshots per page.</summary>
+public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<HeadlessChromium>
+{
+    private static async Task<(UiHarness Harness, Guid Hello, Guid Failed, Guid Waiting)> SeedAsync()
+    {
+        var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("builder-1", UiHarness.Caps("x86_64-linux", slots: 4));
+        await h.HeartbeatAsync("builder-2", UiHarness.Caps("x86_64-linux", slots: 2));
+        for (var i = 0; i < 30; i++)
+        {
+            var id = await h.SubmitAsync($"lib{i:D2}");
+            await h.StartBuildAsync(id, i % 2 == 0 ? "builder-1" : "builder-2");
+            await h.SucceedAsync(id, i % 2 == 0 ? "builder-1" : "builder-2");
+        }
+
+        var failed = await h.SubmitAsync("broken");
+        await h.StartBuildAsync(failed, "builder-2");
+        await h.FailAsync(failed, "builder-2");
+        var hello = await h.SubmitAsync("hello");
+        await h.StartBuildAsync(hello, "builder-1");
+        await h.LogAsync(hello, "builder-1", 1, "unpacking sources\n");
+        var waiting = await h.SubmitAsync("arm-thing", "aarch64-linux");
+        return (h, hello, failed, waiting);
+    }
+
+    private async Task<IPage> PageAsync(int width = 1280, int height = 800)
+    {
+        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
+        return await context.NewPageAsync();
+    }
+
+    private static Task<byte[]> ShotAsync(IPage page, string name) =>
+        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDir, name + ".png"), FullPage = true });
+
+    [Fact]
+    public async Task EveryPage_RendersSeededData_AndScreenshots()
+    {
+        var (h, hello, _, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await PageAsync();
+
+        await page.GotoAsync(h.BaseUrl + "/");
+        await Assertions.Expect(page.Locator("[data-count=running]")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.Locator("[data-count=succeeded]")).ToHaveTextAsync("30");
+        await Assertions.Expect(page.Locator("#alerts")).ToContainTextAsync("aarch64-linux");
+        await ShotAsync(page, "overview");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Queues" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tr.stand-out")).ToContainTextAsync("aarch64-linux");
+        await ShotAsync(page, "queues");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Workers" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tr[data-worker=builder-1]")).ToContainTextAsync("1 / 4");
+        await ShotAsync(page, "workers");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Builds" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 33");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Older →" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("26–33 of 33");
+        await ShotAsync(page, "builds");
+
+        await page.GotoAsync($"{h.BaseUrl}/#/build/{hello}");
+        await Assertions.Expect(page.Locator("#log")).ToContainTextAsync("unpacking sources");
+        await ShotAsync(page, "build");
+    }
+
+    [Fact]
+    public async Task BuildPage_StateChangeAndLog_ShowUpWithoutReload()
+    {
+        var (h, hello, _, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await PageAsync();
+        await page.GotoAsync($"{h.BaseUrl}/#/build/{hello}");
+        await Assertions.Expect(page.Locator("h1 .badge")).ToHaveTextAsync("running");
+
+        await h.LogAsync(hello, "builder-1", 2, "building hello\n");
+        await Assertions.Expect(page.Locator("#log")).ToContainTextAsync("building hello");
+        await h.SucceedAsync(hello, "builder-1");
+        await Assertions.Expect(page.Locator("h1 .badge")).ToHaveTextAsync("succeeded");
+        await Assertions.Expect(page.Locator("#outputs")).ToContainTextAsync("sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s");
+        await Assertions.Expect(page.Locator("#log")).ToHaveTextAsync("unpacking sources\nbuilding hello\n");
+    }
+
+    [Fact]
+    public async Task BuildsFilter_FindsBuildByNameAndState()
+    {
+        var (h, _, failed, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await PageAsync();
+        await page.GotoAsync($"{h.BaseUrl}/#/builds");
+        await page.GetByLabel("Name").FillAsync("broken");
+        await page.GetByLabel("State").SelectOptionAsync("failed");
+        await page.GetByLabel("Name").PressAsync("Enter");
+        await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–1 of 1");
+        await page.GetByRole(AriaRole.Link, new() { Name = "broken.drv" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#head")).ToContainTextAsync(failed.ToString());
+        await Assertions.Expect(page.Locator("#head")).ToContainTextAsync("builder exited with code 1");
+    }
+
+    [Fact]
+    public async Task WorkersDrainButton_SendsDrainCommand()
+    {
+        var (h, _, _, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await PageAsync();
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync("maintenance");
+        await page.GotoAsync($"{h.BaseUrl}/#/workers");
+        await page.Locator("tr[data-worker=builder-2] button[data-action=drain]").ClickAsync();
+        await Assertions.Expect(page.Locator("#msg")).ToHaveTextAsync("drain sent to builder-2.");
+        Assert.Contains("drain builder-2 maintenance", h.WorkerControl.Commands);
+    }
+
+    [Fact]
+    public async Task PhoneWidth_PagesRenderStacked()
+    {
+        var (h, _, _, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await PageAsync(390, 844);
+        await page.GotoAsync(h.BaseUrl + "/");
+        await Assertions.Expect(page.Locator("[data-count=running]")).ToHaveTextAsync("1");
+        await ShotAsync(page, "overview-phone");
+        await page.GotoAsync($"{h.BaseUrl}/#/workers");
+        await Assertions.Expect(page.Locator("tr[data-worker=builder-1]")).ToBeVisibleAsync();
+        var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+        Assert.True(scrollWidth <= 390, $"page is {scrollWidth} px wide at a 390 px viewport (horizontal scrolling)");
+        await ShotAsync(page, "workers-phone");
+        await page.GotoAsync($"{h.BaseUrl}/#/builds");
+        await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 33");
+        await ShotAsync(page, "builds-phone");
+    }
+}
