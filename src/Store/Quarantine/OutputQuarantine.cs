@@ -1,0 +1,94 @@
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Paths;
+
+namespace BuildFarm.Store.Quarantine;
+
+/// <summary>
+/// Where a worker's returned outputs wait at the origin until the dispatcher has checked them: one signed archive
+/// per (build, attempt) under <c>&lt;state dir&gt;/quarantine/</c>. Nothing here is in the store: the dispatcher
+/// imports a file with <see cref="Archives.ArchiveImporter"/> (signatures by trusted worker keys, every NAR hash,
+/// all or nothing) and deletes it afterwards, whatever the verdict.
+/// </summary>
+/// <remarks>
+/// Delivery: a worker writes with <see cref="ReceiveAsync"/> (temporary file, fsync, rename) before it publishes
+/// BuildSucceeded, so a file that exists is complete; a transfer cut halfway leaves only a <c>.part</c> file, which
+/// the next receive of the same attempt overwrites and <see cref="DeleteStaleParts"/> removes.
+/// </remarks>
+public sealed class OutputQuarantine
+{
+    private const string PartSuffix = ".part";
+
+    public OutputQuarantine(StoreLayout layout)
+    {
+        Directory = Path.Combine(LocalStore.StateDirectory(layout), "quarantine");
+    }
+
+    /// <summary>The quarantine folder (created on first receive).</summary>
+    public string Directory { get; }
+
+    /// <summary>The complete archive of one attempt's outputs.</summary>
+    public string FileFor(Guid buildId, int attempt)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(attempt, 1);
+        return Path.Combine(Directory, $"{buildId:N}-{attempt}.archive");
+    }
+
+    /// <summary>
+    /// Copies <paramref name="archive"/> into the quarantine file of (<paramref name="buildId"/>,
+    /// <paramref name="attempt"/>), refusing more than <paramref name="maxBytes"/>. The file appears only when
+    /// complete; a previous file of the same attempt is replaced (a retried upload).
+    /// </summary>
+    /// <returns>The bytes received.</returns>
+    public async Task<long> ReceiveAsync(Guid buildId, int attempt, Stream archive, long maxBytes, CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var final = FileFor(buildId, attempt);
+        var part = final + PartSuffix;
+        long total = 0;
+        try
+        {
+            await using (var file = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                var buffer = new byte[1 << 16];
+                int n;
+                while ((n = await archive.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    total += n;
+                    if (total > maxBytes)
+                        throw new IOException($"the returned outputs exceed the quarantine limit of {maxBytes} bytes");
+                    await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                }
+
+                await file.FlushAsync(cancellationToken);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(part, final, overwrite: true);
+            return total;
+        }
+        catch
+        {
+            File.Delete(part);
+            throw;
+        }
+    }
+
+    /// <summary>Opens a complete quarantine file, or returns null when none was received for this attempt.</summary>
+    public Stream? OpenOrNull(Guid buildId, int attempt)
+    {
+        var file = FileFor(buildId, attempt);
+        return File.Exists(file) ? new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous) : null;
+    }
+
+    /// <summary>Removes an attempt's file after import or rejection.</summary>
+    public void Delete(Guid buildId, int attempt) => File.Delete(FileFor(buildId, attempt));
+
+    /// <summary>Removes incomplete uploads left by a worker that died mid-transfer.</summary>
+    public void DeleteStaleParts()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+            return;
+        foreach (var part in System.IO.Directory.EnumerateFiles(Directory, "*" + PartSuffix))
+            File.Delete(part);
+    }
+}
