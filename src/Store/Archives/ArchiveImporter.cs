@@ -73,6 +73,7 @@ public static class ArchiveImporter
                 throw new ArchiveException($"archive is malformed at byte offset {start}: {path} carries a legacy Nix signature, which is not supported");
             if (options.CheckSignatures)
                 throw new ArchiveException($"path '{path}' is unsigned (a nix-store --export archive carries no signatures): import it with --no-check-sigs (then sign it), or export it in the signed form");
+            CheckExpected(path, hash, options);
             var info = new ValidPathInfo(path, hash, size, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [], default);
             return new StagedEntry(staged, info);
         }
@@ -94,6 +95,7 @@ public static class ArchiveImporter
         var references = (await reader.ReadStringsAsync($"references of {path}", cancellationToken)).Select(r => Parse(store, r, $"a reference of {path}")).ToList();
         var deriver = await ReadDeriverAsync(store, reader, path, cancellationToken);
         var sigs = await reader.ReadStringsAsync($"signatures of {path}", cancellationToken);
+        CheckExpected(path, narHash, options);
         var info = new ValidPathInfo(path, narHash, narSize, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [.. sigs.Distinct()], default);
         if (options.CheckSignatures)
         {
@@ -115,6 +117,17 @@ public static class ArchiveImporter
             staged.Dispose();
             throw;
         }
+    }
+
+    /// <summary>With <see cref="ImportOptions.ExpectedNarHashes"/>: the path must be expected, with exactly that hash.</summary>
+    private static void CheckExpected(StorePath path, NixHash narHash, ImportOptions options)
+    {
+        if (options.ExpectedNarHashes is not { } expected)
+            return;
+        if (!expected.TryGetValue(path.FullPath, out var wanted))
+            throw new ArchiveException($"path '{path}' is in the archive but was not asked for");
+        if (!wanted.Equals(narHash))
+            throw new ArchiveException($"path '{path}' has NAR hash {narHash} in the archive, but {wanted} was expected");
     }
 
     private static async Task<StorePath?> ReadDeriverAsync(LocalStore store, WireReader reader, StorePath path, CancellationToken cancellationToken)
