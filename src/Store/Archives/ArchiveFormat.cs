@@ -16,8 +16,14 @@ public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExpor
 /// <summary>
 /// How to import. With <paramref name="CheckSignatures"/> every path needs a valid signature by one of
 /// <paramref name="TrustedKeys"/>; without it paths are accepted unsigned (their NAR hashes are still checked).
+/// With <paramref name="ExpectedNarHashes"/> (full store path → NAR hash) every path of the archive must be one of its
+/// keys and carry exactly that hash (a worker pulling a build's inputs checks them against the request); any other
+/// path or hash rejects the whole archive.
 /// </summary>
-public sealed record ImportOptions(Signing.TrustedKeys? TrustedKeys, bool CheckSignatures = true);
+public sealed record ImportOptions(
+    Signing.TrustedKeys? TrustedKeys,
+    bool CheckSignatures = true,
+    IReadOnlyDictionary<string, Hashing.NixHash>? ExpectedNarHashes = null);
 
 internal static class ArchiveMagic
 {

@@ -46,10 +46,15 @@ public sealed class WorkerOptions
     public LogSection Logs { get; set; } = new();
 
     /// <summary>
-    /// Run builders directly on this machine without a sandbox. Default false: until the sandbox exists, the worker
-    /// refuses to start unless this is set, because an unsandboxed builder can read and write anything this user can.
+    /// Run builders directly on this machine when the build sandbox is not available here (the worker probes it at
+    /// start-up). Default false: without a sandbox the worker then refuses every build (failed as infrastructure,
+    /// with the probe's reason) and starts paused, because an unsandboxed builder can read and write anything this
+    /// user can. When the sandbox works it is always used, whatever this says.
     /// </summary>
     public bool AllowUnsandboxed { get; set; }
+
+    /// <summary>Origin stores to pull inputs from and return outputs to over SSH. Default none.</summary>
+    public OriginsSection Origins { get; set; } = new();
 
     /// <summary>Cores a builder is told it may use (<c>NIX_BUILD_CORES</c>); 0 = all cores of the machine. Default 0.</summary>
     public int BuildCores { get; set; }

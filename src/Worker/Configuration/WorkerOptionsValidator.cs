@@ -76,10 +76,9 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             p.Add($"Logs:TailLines = {o.Logs.TailLines} is invalid: must be between 1 and 10000");
         if (o.Logs.BatchInterval < TimeSpan.FromMilliseconds(10) || o.Logs.BatchInterval > TimeSpan.FromSeconds(10))
             p.Add($"Logs:BatchInterval = {o.Logs.BatchInterval} is invalid: must be between 00:00:00.010 and 00:00:10");
-        if (!o.AllowUnsandboxed)
-            p.Add("AllowUnsandboxed is false: this version has no build sandbox yet, so builders would run directly on this machine with the worker's rights; set \"AllowUnsandboxed\": true to accept that (only for trusted derivations)");
         if (o.BuildCores < 0)
             p.Add($"BuildCores = {o.BuildCores} is invalid: must be 0 (all cores) or more");
+        OriginsValidation.Check(p, o.Origins);
         return p;
     }
 

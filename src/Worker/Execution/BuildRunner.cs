@@ -5,6 +5,7 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Events;
 using BuildFarm.Worker.Lifecycle;
+using BuildFarm.Worker.Offload;
 using BuildFarm.Worker.Outputs;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -21,6 +22,7 @@ namespace BuildFarm.Worker.Execution;
 internal sealed class BuildRunner(
     IOptions<WorkerOptions> options,
     IBuildExecutor executor,
+    IInputProvider inputs,
     IOutputRegistrar registrar,
     IOutputUploader uploader,
     EventPublisher events,
@@ -83,6 +85,10 @@ internal sealed class BuildRunner(
         {
             return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
         }
+        catch (OffloadException e)
+        {
+            return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
         {
             return Failed(request, BuildFailureKind.Infrastructure, null, $"the worker's store is unusable: {e.Message}", log);
@@ -90,14 +96,37 @@ internal sealed class BuildRunner(
 
         using (outputLock)
         {
+            // Inputs are pulled while the outputs are locked: a concurrent attempt of the same outputs waits for us.
+            InputPullReport pulled;
+            try
+            {
+                pulled = await inputs.EnsureInputsAsync(request, handle.Cancelled);
+            }
+            catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
+            {
+                return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
+            }
+            catch (OffloadException e)
+            {
+                log.Line($"[buildfarm: {e.Message}]");
+                return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
+            {
+                return Failed(request, BuildFailureKind.Infrastructure, null, $"pulling the inputs into the worker's store failed: {e.Message}", log);
+            }
+
+            if (pulled.MissingPaths > 0)
+                log.Line($"[buildfarm: pulled {pulled.MissingPaths} input path(s) from {request.Origin?.Host}:{request.Origin?.Port} in {pulled.Elapsed}]");
             _log.Information("Building {DrvPath} (attempt {Attempt})", request.DrvPath, request.Attempt);
             var buildClock = Stopwatch.StartNew();
             var result = await executor.RunAsync(plan, log, handle.Cancelled);
-            return await OutcomeAsync(request, plan, result, buildClock.Elapsed, log, handle);
+            return await OutcomeAsync(request, plan, result, pulled.Elapsed, buildClock.Elapsed, log, handle);
         }
     }
 
-    private async Task<object?> OutcomeAsync(BuildDerivation request, BuildPlan plan, ExecutionResult result, TimeSpan buildTime, BuildLogStream log, RunningBuildHandle handle)
+    private async Task<object?> OutcomeAsync(
+        BuildDerivation request, BuildPlan plan, ExecutionResult result, TimeSpan inputFetchTime, TimeSpan buildTime, BuildLogStream log, RunningBuildHandle handle)
     {
         switch (result.Outcome)
         {
@@ -127,12 +156,17 @@ internal sealed class BuildRunner(
             var candidates = request.InputClosure.Select(i => i.Path).Concat(plan.Recipe.InputSrcs).ToList();
             var outputs = await registrar.RegisterAsync(plan, request.WantedOutputs, candidates, handle.Cancelled);
             await uploader.UploadAsync(request, outputs, handle.Cancelled);
-            var timings = new PhaseTimings(TimeSpan.Zero, buildTime, uploadClock.Elapsed);
+            var timings = new PhaseTimings(inputFetchTime, buildTime, uploadClock.Elapsed);
             return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, outputs, timings, time.GetUtcNow());
         }
         catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
         {
             return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
+        }
+        catch (OffloadException e)
+        {
+            log.Line($"[buildfarm: {e.Message}]");
+            return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
         {

@@ -7,6 +7,7 @@ using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Heartbeat;
 using BuildFarm.Worker.Keys;
 using BuildFarm.Worker.Lifecycle;
+using BuildFarm.Worker.Offload;
 using BuildFarm.Worker.Outputs;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
@@ -56,10 +57,16 @@ internal static class WorkerHostExtensions
             return new RequestVerifier(sp.GetRequiredService<WorkerKeys>(), WorkerOptionsValidator.Capabilities(o), o.Store.StoreDir,
                 sp.GetRequiredService<IDerivationReader>());
         });
-        // The seams the next issue fills: a sandboxed IBuildExecutor, an SSH IOutputUploader, a LocalStore registrar.
-        services.TryAddSingleton<IBuildExecutor, LocalExecutor>();
+        // Builders run in the sandbox when the start-up probe works (ExecutorSelection); inputs come from the request's
+        // origin and outputs go back to it over pooled SSH (Offload/); outputs are registered and signed in WorkerStore.
+        services.AddSingleton<WorkerStore>();
+        services.AddSingleton<ExecutorSelection>();
+        services.AddHostedService(sp => sp.GetRequiredService<ExecutorSelection>());
+        services.TryAddSingleton<IBuildExecutor>(sp => sp.GetRequiredService<ExecutorSelection>());
+        services.AddSingleton<OriginRegistry>();
+        services.TryAddSingleton<IInputProvider, InputPuller>();
         services.TryAddSingleton<IOutputRegistrar, LocalStoreRegistrar>();
-        services.TryAddSingleton<IOutputUploader, KeepLocalUploader>();
+        services.TryAddSingleton<IOutputUploader, OriginOutputUploader>();
         services.AddSingleton<BuildRunner>();
 
         services.AddMassTransit(x =>

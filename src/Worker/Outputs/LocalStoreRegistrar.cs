@@ -1,10 +1,8 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
-using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Keys;
-using Microsoft.Extensions.Options;
 
 namespace BuildFarm.Worker.Outputs;
 
@@ -12,10 +10,8 @@ namespace BuildFarm.Worker.Outputs;
 /// Registers outputs in the worker's own <see cref="LocalStore"/> (canonicalised, NAR-hashed, references scanned,
 /// row committed) and signs each narinfo fingerprint with the worker's key (stored with the path too).
 /// </summary>
-internal sealed class LocalStoreRegistrar(IOptions<WorkerOptions> options, WorkerKeys keys, TimeProvider time) : IOutputRegistrar, IAsyncDisposable
+internal sealed class LocalStoreRegistrar(WorkerStore workerStore, WorkerKeys keys) : IOutputRegistrar
 {
-    private readonly SemaphoreSlim _open = new(1, 1);
-    private LocalStore? _store;
 
     public async Task<(IDisposable Lock, IReadOnlyList<BuiltOutput>? AlreadyValid)> PrepareAsync(
         BuildPlan plan, IReadOnlyList<string> wantedOutputs, CancellationToken cancellationToken)
@@ -66,12 +62,6 @@ internal sealed class LocalStoreRegistrar(IOptions<WorkerOptions> options, Worke
         return outputs;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _open.Dispose();
-        await ValueTask.CompletedTask;
-    }
-
     private async Task<BuiltOutput> SignAsync(LocalStore store, string id, ValidPathInfo info, CancellationToken cancellationToken)
     {
         var signature = keys.SigningKey.Sign(info.Fingerprint);
@@ -80,21 +70,7 @@ internal sealed class LocalStoreRegistrar(IOptions<WorkerOptions> options, Worke
             [.. info.References.Select(r => r.FullPath)], [signature]);
     }
 
-    private async Task<LocalStore> StoreAsync(CancellationToken cancellationToken)
-    {
-        if (_store is { } open)
-            return open;
-        await _open.WaitAsync(cancellationToken);
-        try
-        {
-            var o = options.Value.Store;
-            return _store ??= await LocalStore.OpenAsync(StoreLayout.Create(o.StoreDir, o.Root), time, cancellationToken);
-        }
-        finally
-        {
-            _open.Release();
-        }
-    }
+    private Task<LocalStore> StoreAsync(CancellationToken cancellationToken) => workerStore.GetAsync(cancellationToken);
 
     private sealed class Locks : IDisposable
     {

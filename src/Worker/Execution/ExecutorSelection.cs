@@ -1,0 +1,60 @@
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Lifecycle;
+using BuildFarm.Worker.Sandbox;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Serilog;
+
+namespace BuildFarm.Worker.Execution;
+
+/// <summary>
+/// Chooses how builders run, once at start-up (a hosted service started before the build consumers): the sandbox
+/// when a real probe build works here; otherwise the unsandboxed <see cref="LocalExecutor"/> only if
+/// <c>AllowUnsandboxed</c> is true (with a warning); otherwise none: the worker starts paused with the reason as its
+/// note (so it takes nothing from the queues), and any build that reaches it anyway (after a ResumeWorker) fails as
+/// Infrastructure with the probe's reason, so the dispatcher retries it on another worker.
+/// </summary>
+internal sealed class ExecutorSelection(
+    IOptions<WorkerOptions> options, WorkerState state, TimeProvider time, ILogger logger) : IBuildExecutor, IHostedService
+{
+    private readonly ILogger _log = logger.ForContext<ExecutorSelection>();
+    private IBuildExecutor? _selected;
+    private string _refusal = "the worker has not probed its build sandbox yet";
+
+    /// <summary>True when builds run sandboxed.</summary>
+    public bool Sandboxed { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var probe = await SandboxRunner.ProbeAsync(null, o.Store.StoreDir, cancellationToken);
+        if (probe.Available)
+        {
+            _selected = new SandboxExecutor(new SandboxRunner(null, time), options);
+            Sandboxed = true;
+            _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
+        }
+        else if (o.AllowUnsandboxed)
+        {
+            _selected = new LocalExecutor(options, time, logger);
+            _log.Warning(
+                "The build sandbox is not available ({SandboxReason}); AllowUnsandboxed is true, so builders run UNSANDBOXED with this worker's rights (network, whole filesystem)",
+                probe.Reason);
+        }
+        else
+        {
+            _refusal = $"this worker refuses builds: the build sandbox is not available ({probe.Reason}) and AllowUnsandboxed is false";
+            _log.Error(
+                "The build sandbox is not available: {SandboxReason}. This worker refuses builds (starts paused; builds reaching it fail as Infrastructure) until the sandbox works or AllowUnsandboxed is set to true",
+                probe.Reason);
+            state.Pause("no build sandbox: " + probe.Reason);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<ExecutionResult> RunAsync(BuildPlan plan, IBuildLog log, CancellationToken cancellationToken) =>
+        _selected is { } executor
+            ? executor.RunAsync(plan, log, cancellationToken)
+            : Task.FromResult(new ExecutionResult(ExecutionOutcome.Infrastructure, null, _refusal));
+}

@@ -1,0 +1,70 @@
+using BuildFarm.Store.Paths;
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Sandbox;
+using Microsoft.Extensions.Options;
+
+namespace BuildFarm.Worker.Execution;
+
+/// <summary>
+/// Runs builders through the sandbox (<see cref="SandboxRunner"/>): the worker's physical store bind-mounted at the
+/// logical store directory, own PID namespace (the whole tree dies on cancel, timeout or max-silent-time), and only
+/// loopback unless the derivation is fixed-output (<c>outputHash</c> in its environment). Outputs are written at
+/// their logical paths inside the sandbox, which land in the physical store.
+/// </summary>
+internal sealed class SandboxExecutor(IBuildRunner runner, IOptions<WorkerOptions> options) : IBuildExecutor
+{
+    public async Task<ExecutionResult> RunAsync(BuildPlan plan, IBuildLog log, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        string buildDir;
+        try
+        {
+            buildDir = BuildDirectories.CreateFresh(o.BuildDir, plan);
+            foreach (var path in plan.OutputPhysicalPaths.Values)
+                BuildDirectories.DeleteStale(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new ExecutionResult(ExecutionOutcome.Infrastructure, null, $"cannot prepare the build directory under {o.BuildDir}: {e.Message}");
+        }
+
+        try
+        {
+            var cores = o.BuildCores > 0 ? o.BuildCores : Environment.ProcessorCount;
+            var env = BuildEnvironment.Create(plan, buildDir, cores);
+            // Inside the sandbox the store is at its logical place: outputs are named by their logical paths.
+            foreach (var (id, path) in plan.Recipe.Outputs)
+                env[id] = path;
+            var layout = StoreLayout.Create(o.Store.StoreDir, o.Store.Root);
+            var spec = new SandboxSpec(
+                plan.Recipe.Builder, plan.Recipe.Args, env, plan.StoreDir, layout.PhysicalStoreDir, buildDir,
+                AllowNetwork: plan.Recipe.Env.ContainsKey("outputHash"), plan.Limits.Timeout, plan.Limits.MaxSilentTime);
+            var lines = new LogLineSplitter(log);
+            var result = await runner.RunAsync(
+                spec,
+                (chunk, _) =>
+                {
+                    lines.Write(chunk.Span);
+                    return ValueTask.CompletedTask;
+                },
+                cancellationToken);
+            lines.Flush();
+            return Map(plan, result);
+        }
+        finally
+        {
+            BuildDirectories.TryDelete(buildDir);
+        }
+    }
+
+    private static ExecutionResult Map(BuildPlan plan, SandboxResult r) => r.Outcome switch
+    {
+        SandboxOutcome.Exited when r.ExitCode == 0 => new ExecutionResult(ExecutionOutcome.Succeeded, 0, "builder exited 0"),
+        SandboxOutcome.Exited => new ExecutionResult(ExecutionOutcome.Failed, r.ExitCode, $"builder {plan.Recipe.Builder} exited with code {r.ExitCode}"),
+        SandboxOutcome.TimedOut => new ExecutionResult(ExecutionOutcome.TimedOut, null, $"timed out after {plan.Limits.Timeout}"),
+        SandboxOutcome.Silent => new ExecutionResult(ExecutionOutcome.TimedOut, null, $"no output for {plan.Limits.MaxSilentTime} (max-silent-time)"),
+        SandboxOutcome.Cancelled => new ExecutionResult(ExecutionOutcome.Cancelled, null, "cancelled"),
+        SandboxOutcome.Rejected => new ExecutionResult(ExecutionOutcome.Failed, null, r.Error ?? "the sandbox rejected the build"),
+        _ => new ExecutionResult(ExecutionOutcome.Infrastructure, null, $"the build sandbox could not be set up: {r.Error}"),
+    };
+}

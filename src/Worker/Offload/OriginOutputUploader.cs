@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Globalization;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Store.Archives;
+using BuildFarm.Worker.Outputs;
+using Serilog;
+
+namespace BuildFarm.Worker.Offload;
+
+/// <summary>
+/// Step 4 of docs/offload.md: the signed archive of the outputs (outputs only: their references are inputs the
+/// origin already has) is streamed into <c>RemoteCommand store quarantine-put --build ID --attempt N</c> over the
+/// origin's pooled SSH connection. Without an origin the outputs stay in the worker's store.
+/// </summary>
+/// <remarks>
+/// Delivery: <see cref="Execution.BuildRunner"/> publishes BuildSucceeded only after this returns, i.e. after the
+/// origin's command exited 0, which means the quarantine file is complete and fsynced. If the worker dies mid-upload
+/// the origin keeps at most a <c>.part</c> file and the attempt is republished after its lease runs out. A retried
+/// upload (Polly, transient failures) rewrites the whole file.
+/// </remarks>
+internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore workerStore, ILogger logger) : IOutputUploader
+{
+    private readonly ILogger _log = logger.ForContext<OriginOutputUploader>();
+
+    public async Task UploadAsync(BuildDerivation request, IReadOnlyList<BuiltOutput> outputs, CancellationToken cancellationToken)
+    {
+        if (request.Origin is null)
+            return;
+        var session = origins.Resolve(request.Origin);
+        var store = await workerStore.GetAsync(cancellationToken);
+        var paths = outputs.Select(o => store.ParsePath(o.Path)).Distinct().ToList();
+        var command = session.Client.BuildfarmCommand(
+            ["store", "quarantine-put", "--build", request.BuildId.ToString(), "--attempt", request.Attempt.ToString(CultureInfo.InvariantCulture)]);
+        var clock = Stopwatch.StartNew();
+        string received;
+        try
+        {
+            received = await session.Client.UploadAsync(
+                command,
+                async (stdin, ct) =>
+                {
+                    var buffered = new BufferedStream(stdin, 1 << 16);
+                    await ArchiveWriter.ExportAsync(store, paths, buffered, new ExportOptions(ArchiveFormat.BuildFarmSigned), ct);
+                    await buffered.FlushAsync(ct);
+                },
+                cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            throw new OffloadException($"returning {paths.Count} output path(s) to origin {session.Name} failed: {e.Message}", e);
+        }
+
+        _log.Information(
+            "Returned {OutputCount} outputs of {DrvPath} to the quarantine of origin {Origin} ({Bytes} bytes) in {UploadTime}",
+            paths.Count, request.DrvPath, session.Name, received.Trim(), clock.Elapsed);
+    }
+}
