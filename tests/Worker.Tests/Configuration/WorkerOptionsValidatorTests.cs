@@ -1,5 +1,4 @@
 using BuildFarm.Testing;
-using BuildFarm.Worker.Cli;
 using BuildFarm.Worker.Configuration;
 
 namespace BuildFarm.Worker.Tests.Configuration;
@@ -33,23 +32,36 @@ public sealed class WorkerOptionsValidatorTests
     }
 
     [Fact]
-    public void Problems_UnsandboxedNotAllowed_SaysWhyAndHow()
+    public void Problems_UnsandboxedNotAllowed_IsNoConfigProblem()
     {
+        // Whether builds may run is decided by the sandbox probe at start-up, not by the config alone.
         var o = Valid();
         o.AllowUnsandboxed = false;
-        var problem = Assert.Single(WorkerOptionsValidator.Problems(o));
-        Assert.Contains("AllowUnsandboxed", problem, StringComparison.Ordinal);
-        Assert.Contains("no build sandbox", problem, StringComparison.Ordinal);
+        Assert.Empty(WorkerOptionsValidator.Problems(o));
     }
 
     [Fact]
-    public async Task Run_ConfigWithoutAllowUnsandboxed_RefusesToStart()
+    public void Problems_OriginsWithBadEntries_NameEveryKey()
     {
-        using var dir = new TempDirectory("cfg");
-        var file = dir.Combine("worker.json");
-        File.WriteAllText(file, """{ "Name": "w1", "Systems": ["x86_64-linux"], "Keys": { "SigningKeyFile": "/k", "TrustedDispatcherKeysFile": "/t" } }""");
-        var exit = await WorkerCli.Build().Parse(["run", "--config", file]).InvokeAsync();
-        Assert.Equal(RunCommand.ConfigError, exit);
+        var o = Valid();
+        o.Origins.PinnedHostKeys.Add(new PinnedHostKey { Host = "", Port = 70000, Fingerprint = "MD5:ab" });
+        o.Origins.PrivateKeyFile = "/does/not/exist";
+        o.Origins.MaxRetryAttempts = -1;
+        var problems = WorkerOptionsValidator.Problems(o);
+        Assert.Contains(problems, p => p.Contains("Origins:PinnedHostKeys:0:Host is empty", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Origins:PinnedHostKeys:0:Port = 70000", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Origins:PinnedHostKeys:0:Fingerprint 'MD5:ab'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Origins:PrivateKeyFile '/does/not/exist' does not exist", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Origins:TrustedInputKeysFile is empty", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Origins:MaxRetryAttempts = -1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Problems_NoOrigins_NothingRequired()
+    {
+        var o = Valid();
+        o.Origins.PrivateKeyFile = "";
+        Assert.Empty(WorkerOptionsValidator.Problems(o));
     }
 
     [Fact]

@@ -37,7 +37,8 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
 
     public static async Task<TestWorker> StartAsync(
         string amqpUri, string storeDir, VerifyingKey dispatcherKey, string name, string[] systems,
-        string[]? features = null, string[]? mandatory = null, int slots = 1, double speed = 1, bool start = true)
+        string[]? features = null, string[]? mandatory = null, int slots = 1, double speed = 1, bool start = true,
+        IReadOnlyDictionary<string, string?>? extraSettings = null)
     {
         var dir = new TempDirectory("worker-" + name);
         var signing = SigningKey.Generate(name + "-1");
@@ -63,6 +64,8 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
                 settings[$"{key}:{i}"] = items![i];
         }
 
+        foreach (var (k, v) in extraSettings ?? new Dictionary<string, string?>())
+            settings[k] = v;
         AddList("Systems", systems);
         AddList("SupportedFeatures", features);
         AddList("MandatoryFeatures", mandatory);
