@@ -34,22 +34,44 @@ public sealed class LifecycleTests(FarmFixture farm) : IClassFixture<FarmFixture
     [Fact]
     public async Task CancelBuild_BuilderWithChildSleep_KillsTheWholeProcessTree()
     {
+        // The builder may run in the sandbox's own PID namespace, where $$ and $! mean nothing on the host: the
+        // processes are found on the host by a marker in their command lines (sleep sums its arguments).
+        var marker = "0.000" + Random.Shared.Next(100_000, 999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var pids = farm.Scratch("cancel");
         await using var worker = await farm.StartWorkerAsync("canceller", ["cancel-linux"]);
         await farm.WaitOnlineAsync("canceller");
-        var script = $"echo $$ > {pids}/shell; /bin/sleep 300 & echo $! > {pids}/child; wait";
+        var script = $"/bin/sleep 300 {marker} & echo started > {pids}/child; wait";
         var request = await TestDerivations.ShellAsync(farm.StoreDir, "cancel-linux", script);
         await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
         await farm.Events.WaitForAsync<BuildStarted>(s => s.BuildId == request.BuildId, "start of the build to cancel");
-        await RejectionTests.WaitUntilAsync(() => Task.FromResult(File.Exists($"{pids}/child") && File.ReadAllText($"{pids}/child").Trim().Length > 0), "the builder to write its child's pid");
-        var shell = int.Parse(File.ReadAllText($"{pids}/shell").Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        var child = int.Parse(File.ReadAllText($"{pids}/child").Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(Alive(shell) && Alive(child), "builder and child run before the cancel");
+        await RejectionTests.WaitUntilAsync(() => Task.FromResult(File.Exists($"{pids}/child") && Marked(marker).Count >= 2), "the builder and its child sleep to run");
+        var before = Marked(marker);
 
         await farm.Events.PublishAsync(new CancelBuild(request.BuildId, "test cancel"));
-        await RejectionTests.WaitUntilAsync(() => Task.FromResult(!Alive(shell) && !Alive(child)), $"builder {shell} and its child sleep {child} to be gone");
+        await RejectionTests.WaitUntilAsync(() => Task.FromResult(Marked(marker).Count == 0), $"builder and child sleep (pids {string.Join(", ", before)}) to be gone");
         await RejectionTests.WaitUntilAsync(() => Task.FromResult(worker.Messages.Any(m => m.Contains("cancelled", StringComparison.Ordinal))), "the worker to log the cancellation");
         Assert.DoesNotContain(farm.Events.OfType<BuildSucceeded>(), s => s.BuildId == request.BuildId);
+    }
+
+    /// <summary>Live host processes whose command line contains <paramref name="marker"/>.</summary>
+    private static List<int> Marked(string marker)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), System.Globalization.CultureInfo.InvariantCulture, out var pid))
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Contains(marker, StringComparison.Ordinal) && Alive(pid))
+                    found.Add(pid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return found;
     }
 
     /// <summary>A pid that exists and is not a zombie.</summary>

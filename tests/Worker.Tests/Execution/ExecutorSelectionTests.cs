@@ -1,0 +1,82 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Testing;
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Lifecycle;
+using Microsoft.Extensions.Options;
+
+namespace BuildFarm.Worker.Tests.Execution;
+
+public sealed class ExecutorSelectionTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("executor-selection");
+
+    [Fact]
+    public async Task Start_SandboxWorks_BuildsRunSandboxed()
+    {
+        var (selection, state) = Create(_dir.Path, allowUnsandboxed: false);
+        await selection.StartAsync(CancellationToken.None);
+        Assert.True(selection.Sandboxed);
+        Assert.False(state.Paused);
+    }
+
+    [Fact]
+    public async Task Start_NoSandboxAndNotAllowed_PausedAndBuildsFailAsInfrastructureWithReason()
+    {
+        var missing = _dir.Combine("no-such-store");
+        var (selection, state) = Create(missing, allowUnsandboxed: false);
+        await selection.StartAsync(CancellationToken.None);
+
+        Assert.False(selection.Sandboxed);
+        Assert.True(state.Paused);
+        Assert.Contains(missing, state.Note, StringComparison.Ordinal);
+        var result = await selection.RunAsync(Plan(missing), new NullLog(), CancellationToken.None);
+        Assert.Equal(ExecutionOutcome.Infrastructure, result.Outcome);
+        Assert.Contains("AllowUnsandboxed is false", result.Reason, StringComparison.Ordinal);
+        Assert.Contains(missing, result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_NoSandboxButAllowed_RunsUnsandboxed()
+    {
+        var missing = _dir.Combine("no-such-store");
+        var (selection, state) = Create(missing, allowUnsandboxed: true);
+        await selection.StartAsync(CancellationToken.None);
+
+        Assert.False(selection.Sandboxed);
+        Assert.False(state.Paused);
+        var result = await selection.RunAsync(Plan(missing), new NullLog(), CancellationToken.None);
+        Assert.Equal(ExecutionOutcome.Succeeded, result.Outcome);
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private (ExecutorSelection, WorkerState) Create(string storeDir, bool allowUnsandboxed)
+    {
+        var options = Options.Create(new WorkerOptions
+        {
+            Name = "sel",
+            Store = new StoreSection { StoreDir = storeDir },
+            BuildDir = _dir.Combine("builds"),
+            AllowUnsandboxed = allowUnsandboxed,
+        });
+        var state = new WorkerState();
+        return (new ExecutorSelection(options, state, TimeProvider.System, Serilog.Core.Logger.None), state);
+    }
+
+    private static BuildPlan Plan(string storeDir)
+    {
+        var outPath = storeDir + "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-sel";
+        var recipe = new BuildRecipe(
+            new Dictionary<string, string> { ["out"] = outPath }, [], [], "x86_64-linux", "/bin/sh", ["-c", "echo hi"], new Dictionary<string, string>());
+        return new BuildPlan(Guid.NewGuid(), 1, storeDir + "/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-sel.drv", storeDir, recipe,
+            new Dictionary<string, string> { ["out"] = outPath }, new BuildLimits(TimeSpan.FromMinutes(1), TimeSpan.Zero));
+    }
+
+    private sealed class NullLog : IBuildLog
+    {
+        public void Line(string text)
+        {
+        }
+    }
+}
