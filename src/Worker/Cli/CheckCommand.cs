@@ -59,6 +59,12 @@ internal static class CheckCommand
         var storeDir = options.Store.Root.Length > 0 ? options.Store.Root + options.Store.StoreDir : options.Store.StoreDir;
         Report(Writable(storeDir, out var why), "store", storeDir + why, $"create {storeDir} and make it writable by this user, or change Store:StoreDir / Store:Root");
         Report(Writable(options.BuildDir, out why), "build dir", options.BuildDir + why, $"make {options.BuildDir} writable by this user, or change BuildDir");
+        var sandbox = await Sandbox.SandboxRunner.ProbeAsync(null, options.Store.StoreDir, cancellationToken);
+        Report(
+            sandbox.Available || options.AllowUnsandboxed,
+            "sandbox",
+            sandbox.Available ? sandbox.Reason : $"not available ({sandbox.Reason}){(options.AllowUnsandboxed ? "; AllowUnsandboxed is true, so builders run unsandboxed" : "; the worker would refuse builds")}",
+            "run the worker as root (or with CAP_SYS_ADMIN), install util-linux and busybox-static, create Store:StoreDir; or set AllowUnsandboxed to true for trusted derivations only");
         if (options.Broker.Validate() is null)
         {
             try

@@ -58,6 +58,7 @@ public sealed class SignalTests(FarmFixture farm) : IClassFixture<FarmFixture>
         Assert.Contains("FAIL keys", worker.Output, StringComparison.Ordinal);
         Assert.Contains("signing.key", worker.Output, StringComparison.Ordinal);
         Assert.Contains("FAIL broker", worker.Output, StringComparison.Ordinal);
+        Assert.Contains("ok   sandbox", worker.Output, StringComparison.Ordinal);
         Assert.Contains("fix:", worker.Output, StringComparison.Ordinal);
     }
 }
