@@ -70,6 +70,11 @@ internal static class LifecycleSchema
             signatures TEXT NOT NULL,           -- JSON array
             PRIMARY KEY(build_id, name)
         );
+        CREATE TABLE IF NOT EXISTS build_inputs (
+            build_id TEXT PRIMARY KEY REFERENCES builds(id),
+            origin TEXT NOT NULL,               -- JSON OriginEndpoint
+            closure TEXT NOT NULL               -- JSON array of InputPath
+        );
         CREATE TABLE IF NOT EXISTS workers (
             name TEXT PRIMARY KEY,
             capabilities TEXT NOT NULL,         -- JSON WorkerCapabilities
