@@ -1,5 +1,6 @@
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Events;
+using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Offload;
 using BuildFarm.Dispatcher.Publishing;
@@ -41,6 +42,10 @@ internal static class DispatcherRegistration
         services.AddSingleton(sp => new BuildSubmitter(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<OriginStore>(), origin));
         services.AddSingleton<BuildViews>();
         services.AddSingleton(new DerivationIntake(layout));
+        services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));
+        services.AddSingleton<GraphScheduler>();
+        services.AddSingleton<GraphViews>();
+        services.AddHostedService(sp => new GraphSweeper(sp.GetRequiredService<GraphScheduler>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         services.AddDispatcherEvents(broker);
         return builder;

@@ -31,7 +31,7 @@ internal sealed partial class BuildLifecycle(
         var buildClass = new BuildClass(request.System, request.Features);
         var now = time.GetUtcNow();
         var record = new BuildRecord(
-            Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, buildClass.System, buildClass.Features,
+            request.BuildId ?? Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, buildClass.System, buildClass.Features,
             request.WantedOutputs, BuildState.Queued, 1, false, null, null, request.Priority, request.Timeout,
             request.MaxSilentTime, request.WaitForCapacity, null, null, null, now, null, null, null, false);
         var refusal = await db.RunAsync(async s =>

@@ -53,7 +53,8 @@ internal sealed record SubmitRequest(
     TimeSpan Timeout,
     TimeSpan MaxSilentTime,
     OriginEndpoint? Origin = null,
-    IReadOnlyList<InputPath>? InputClosure = null);
+    IReadOnlyList<InputPath>? InputClosure = null,
+    Guid? BuildId = null);
 
 /// <summary>Accepted (with the id) or refused (with a message naming what exists).</summary>
 internal sealed record SubmitResult(Guid? BuildId, string? RefusedBecause);

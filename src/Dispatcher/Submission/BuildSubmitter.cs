@@ -15,7 +15,7 @@ internal sealed class BuildSubmitter(BuildLifecycle lifecycle, OriginStore store
 {
     public bool HasOrigin => origin is not null;
 
-    public async Task<SubmitResult> SubmitAsync(IntakeResult drv, SubmitSettings settings, CancellationToken cancellationToken)
+    public async Task<SubmitResult> SubmitAsync(IntakeResult drv, SubmitSettings settings, CancellationToken cancellationToken, Guid? buildId = null)
     {
         OriginEndpoint? endpoint = null;
         IReadOnlyList<InputPath>? closure = null;
@@ -31,6 +31,6 @@ internal sealed class BuildSubmitter(BuildLifecycle lifecycle, OriginStore store
         var storeDir = drv.DrvPath[..drv.DrvPath.LastIndexOf('/')];
         return await lifecycle.SubmitAsync(new SubmitRequest(
             drv.DrvPath, drv.DrvText, storeDir, drv.System, drv.Features, drv.Outputs, settings.Priority, settings.WaitForCapacity,
-            settings.Timeout, settings.MaxSilentTime, endpoint, closure), cancellationToken);
+            settings.Timeout, settings.MaxSilentTime, endpoint, closure, buildId), cancellationToken);
     }
 }
