@@ -60,6 +60,22 @@ public sealed class OriginConfigTests : IDisposable
         Assert.Equal("/opt/bf/buildfarm --root /x", config.Endpoint.RemoteCommand);
     }
 
+    [Fact]
+    public void Validate_OriginWithoutWorkerKeys_StartUpRefusedNamingTheKey()
+    {
+        var signing = _dir.Combine("dispatcher.sec");
+        File.WriteAllText(signing, BuildFarm.Store.Signing.SigningKey.Generate("d-1").ToString());
+        var config = Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(new Microsoft.Extensions.Configuration.ConfigurationBuilder(), new Dictionary<string, string?>
+        {
+            ["Dispatcher:SigningKeyFile"] = signing,
+            ["Dispatcher:Origin:Host"] = "origin.example",
+            ["Dispatcher:Origin:HostPublicKeyFile"] = _dir.Combine("nope.pub"),
+        }).Build();
+        var errors = DispatcherRegistration.Validate(config);
+        Assert.Contains(errors, e => e.StartsWith("Dispatcher:TrustedWorkerKeysFile is empty but Dispatcher:Origin is set", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith($"Dispatcher:Origin:HostPublicKeyFile '{_dir.Combine("nope.pub")}' does not exist", StringComparison.Ordinal));
+    }
+
     private DispatcherOptions Options(Action<OriginOptions> configure)
     {
         var keys = _dir.Combine("workers.pub");
