@@ -134,6 +134,8 @@ internal sealed partial class BuildLifecycle
             await BuildTable.FinishAsync(s, b.Id, BuildState.Failed, e.Kind.ToString(), $"{e.Kind} on {e.WorkerName}: {e.Reason}", e.ExitCode, e.WorkerName, now);
             return null;
         }, cancellationToken);
+        // An upload that made it to quarantine before the attempt failed is never imported.
+        importer?.Discard(e.BuildId, e.Attempt);
         log.Information("Build {BuildId} attempt {Attempt} failed on {Worker} ({Kind}): {Reason}", e.BuildId, e.Attempt, e.WorkerName, e.Kind, e.Reason);
         if (republish is not null)
             await PublishAsync(republish, cancellationToken);
