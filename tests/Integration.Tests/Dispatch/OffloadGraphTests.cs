@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using BuildFarm.Dispatcher.Api;
+using BuildFarm.Testing;
 
 namespace BuildFarm.Integration.Tests.Dispatch;
 
@@ -115,6 +116,31 @@ public sealed class OffloadGraphTests(OffloadFixture farm) : IClassFixture<Offlo
         Assert.Equal("stopped", state[drvs["z2"].DrvPath.FullPath].State);
         Assert.Contains(drvs["x"].DrvPath.FullPath + " failed", state[drvs["z2"].DrvPath.FullPath].Reason, StringComparison.Ordinal);
         Assert.DoesNotContain(farm.Worker.Claimed, r => r.DrvPath == drvs["z2"].DrvPath.FullPath);
+    }
+
+    [Fact]
+    public async Task Graph_NixInstantiatedDerivationsImported_InputSourcesTravelInTheClosure()
+    {
+        var tag = Guid.NewGuid().ToString("N");
+        var expr = $$"""
+            let dep = derivation { name = "nixdep"; system = "{{OffloadFixture.System}}"; builder = "/bin/sh"; args = ["-c" "echo"];
+                                   script = builtins.toFile "script-{{tag}}.sh" "echo {{tag}}"; };
+            in derivation { name = "nixtop"; system = "{{OffloadFixture.System}}"; builder = "/bin/sh"; args = ["-c" "echo ${dep}"]; }
+            """;
+        var top = (await NixOracle.RunTextAsync("nix-instantiate", "--expr", expr)).Trim();
+        var closure = (await NixOracle.RunTextAsync("nix-store", "-qR", top)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var export = await NixOracle.RunBytesAsync("nix-store", ["--export", .. closure]);
+        await BuildFarm.Store.Archives.ArchiveImporter.ImportAsync(farm.OriginStore, new MemoryStream(export), new BuildFarm.Store.Archives.ImportOptions(null, CheckSignatures: false), CancellationToken.None);
+
+        var graph = await farm.WaitGraphFinishedAsync(await farm.SubmitGraphOkAsync(false, top));
+
+        Assert.Equal(("succeeded", 2), (graph.State, graph.Counts.Succeeded));
+        var script = Assert.Single(closure, p => p.EndsWith($"-script-{tag}.sh", StringComparison.Ordinal));
+        var depRequest = Assert.Single(farm.Worker.Claimed, r => r.DrvPath.EndsWith("-nixdep.drv", StringComparison.Ordinal) && r.InputClosure.Any(i => i.Path == script));
+        Assert.Equal(await NixOracle.HashPathAsync(script), depRequest.InputClosure.Single(i => i.Path == script).NarHash["sha256:".Length..]);
+        var topRequest = Assert.Single(farm.Worker.Claimed, r => r.DrvPath == top);
+        var depNode = Assert.Single(graph.Nodes, n => !n.IsTarget);
+        Assert.Equal([depNode.OutputPaths["out"]], topRequest.InputClosure.Select(i => i.Path));
     }
 
     [Fact]
