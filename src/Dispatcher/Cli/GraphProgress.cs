@@ -10,6 +10,7 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly Dictionary<string, string> _seen = new(StringComparer.Ordinal);
+    private readonly Dictionary<Guid, long> _failedLogs = [];
     private string _lastCounts = "";
 
     public async Task<int> RunAsync(SubmitGraphBody body, string api, CancellationToken ct)
@@ -31,7 +32,10 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
                 var graph = await client.GetGraphAsync(accepted.Id, ct);
                 await ReportAsync(graph, ct);
                 if (graph.State != "running")
+                {
+                    await ReportAsync(await client.GetGraphAsync(accepted.Id, ct), ct);
                     return await FinishAsync(graph);
+                }
                 await Task.Delay(TimeSpan.FromMilliseconds(300), ct);
             }
         }
@@ -60,7 +64,7 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
                 case "failed":
                     await stderr.WriteLineAsync($"failed {n.DrvPath}: {n.Reason}");
                     if (n.BuildId is { } id)
-                        await StreamLogAsync(id, ct);
+                        _failedLogs.TryAdd(id, 0);
                     break;
                 case "dependency-failed" or "stopped":
                     await stderr.WriteLineAsync($"{n.State} {n.DrvPath}: {n.Reason}");
@@ -68,6 +72,9 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
             }
         }
 
+        // Log pieces travel apart from the failure event and may land a little later: follow failed builds' logs to the end.
+        foreach (var id in _failedLogs.Keys.ToArray())
+            _failedLogs[id] = await StreamLogAsync(id, _failedLogs[id], ct);
         var c = graph.Counts;
         var counts = string.Create(CultureInfo.InvariantCulture,
             $"[{c.Succeeded + c.Skipped}/{c.Total} done, {c.Running} running, {c.Queued} queued, {c.Waiting} waiting, {c.Failed + c.DependencyFailed + c.Stopped} failed]");
@@ -78,9 +85,8 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
         }
     }
 
-    private async Task StreamLogAsync(Guid build, CancellationToken ct)
+    private async Task<long> StreamLogAsync(Guid build, long cursor, CancellationToken ct)
     {
-        long cursor = 0;
         while (true)
         {
             var log = await client.LogAsync(build, cursor, ct);
@@ -88,7 +94,7 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
                 await stderr.WriteAsync(chunk.Text);
             cursor = log.Next;
             if (log.Chunks.Count < 1000)
-                return;
+                return cursor;
         }
     }
 

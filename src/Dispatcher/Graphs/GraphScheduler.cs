@@ -70,7 +70,10 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
                     if (n.State == GraphNodeState.Waiting)
                         await GraphTable.SetNodeAsync(s, id, n.DrvPath, GraphNodeState.Stopped, null, "not started: " + reason);
                     else if (n.State == GraphNodeState.Submitted && n.BuildId is { } b)
+                    {
                         open.Add(b);
+                        await GraphTable.SetNodeAsync(s, id, n.DrvPath, GraphNodeState.Failed, null, "cancelled: " + reason);
+                    }
                 }
 
                 await GraphTable.FinishAsync(s, id, GraphState.Cancelled, time.GetUtcNow());

@@ -26,8 +26,16 @@ internal sealed class GraphViews(LifecycleDatabase db)
         foreach (var n in await GraphTable.NodesAsync(s, g.Id))
         {
             var b = n.BuildId is { } id ? await BuildTable.GetAsync(s, id) : null;
-            var state = n.State == GraphNodeState.Submitted ? (b?.State == BuildState.Running ? "running" : "queued") : n.State;
-            nodes.Add(new GraphNodeView(n.DrvPath, state, n.IsTarget, b?.Id, b?.Worker, b?.FailureKind, n.Reason, n.Dependencies, n.WantedOutputs, n.OutputPaths));
+            // A submitted node shows its build's state until the next tick folds a finished build in.
+            var state = n.State != GraphNodeState.Submitted ? n.State : b?.State switch
+            {
+                BuildState.Running => "running",
+                BuildState.Succeeded => GraphNodeState.Succeeded,
+                BuildState.Failed or BuildState.Cancelled => GraphNodeState.Failed,
+                _ => "queued",
+            };
+            var reason = n.Reason ?? (state == GraphNodeState.Failed ? b?.FailureReason ?? b?.State : null);
+            nodes.Add(new GraphNodeView(n.DrvPath, state, n.IsTarget, b?.Id, b?.Worker, b?.FailureKind, reason, n.Dependencies, n.WantedOutputs, n.OutputPaths));
         }
 
         var counts = new GraphCounts(

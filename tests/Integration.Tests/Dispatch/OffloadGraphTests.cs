@@ -38,7 +38,7 @@ public sealed class OffloadGraphTests(OffloadFixture farm) : IClassFixture<Offlo
         }
 
         var c = claims[Claim("c")];
-        Assert.Equal([OffloadFixture.Out(drvs["b1"]), OffloadFixture.Out(drvs["b2"])], c.InputClosure.Select(i => i.Path).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { OffloadFixture.Out(drvs["b1"]), OffloadFixture.Out(drvs["b2"]) }.Order(StringComparer.Ordinal), c.InputClosure.Select(i => i.Path).Order(StringComparer.Ordinal));
         foreach (var input in c.InputClosure)
         {
             var info = await farm.OriginStore.GetPathInfoAsync(farm.OriginStore.ParsePath(input.Path), CancellationToken.None);
@@ -107,7 +107,7 @@ public sealed class OffloadGraphTests(OffloadFixture farm) : IClassFixture<Offlo
 
         // z1 is held on the worker until x's failure is recorded, so the order of events is fixed.
         await farm.WaitGraphAsync(id, g => g.Nodes.Any(n => n.DrvPath == drvs["x"].DrvPath.FullPath && n.State == "failed"), "showing x failed");
-        farm.Worker.Release.TrySetResult();
+        farm.Worker.Release(tag);
         var graph = await farm.WaitGraphFinishedAsync(id);
 
         Assert.Equal("failed", graph.State);
@@ -141,6 +141,28 @@ public sealed class OffloadGraphTests(OffloadFixture farm) : IClassFixture<Offlo
         var topRequest = Assert.Single(farm.Worker.Claimed, r => r.DrvPath == top);
         var depNode = Assert.Single(graph.Nodes, n => !n.IsTarget);
         Assert.Equal([depNode.OutputPaths["out"]], topRequest.InputClosure.Select(i => i.Path));
+    }
+
+    [Fact]
+    public async Task Cancel_RunningGraph_NothingNewStartsAndItsBuildIsCancelled()
+    {
+        var tag = Guid.NewGuid().ToString("N");
+        var drvs = await farm.AddAsync(OffloadFixture.Spec("later", tag, "ok", ("slow", OffloadFixture.Spec("slow", tag, "hold"))));
+        var id = await farm.SubmitGraphOkAsync(false, drvs["later"].DrvPath.FullPath);
+        await farm.WaitGraphAsync(id, g => g.Counts.Running == 1, "running its first build");
+
+        using var response = await farm.Http.PostAsync(new Uri($"api/graphs/{id}/cancel", UriKind.Relative), null);
+        Assert.True(response.IsSuccessStatusCode);
+        var graph = await farm.GraphAsync(id);
+        farm.Worker.Release(tag);
+
+        Assert.Equal("cancelled", graph.State);
+        var state = graph.Nodes.ToDictionary(n => n.DrvPath);
+        Assert.Equal("stopped", state[drvs["later"].DrvPath.FullPath].State);
+        Assert.Equal("failed", state[drvs["slow"].DrvPath.FullPath].State);
+        var build = await farm.WaitBuildFinishedAsync(state[drvs["slow"].DrvPath.FullPath].BuildId!.Value);
+        Assert.Equal("cancelled", build.State);
+        Assert.DoesNotContain(farm.Worker.Claimed, r => r.DrvPath == drvs["later"].DrvPath.FullPath);
     }
 
     [Fact]

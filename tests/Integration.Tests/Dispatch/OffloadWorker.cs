@@ -22,7 +22,7 @@ namespace BuildFarm.Integration.Tests.Dispatch;
 /// signs it, and puts the signed archive straight into the origin's quarantine (what <c>store quarantine-put</c>
 /// does), then publishes <see cref="BuildSucceeded"/>. The derivation's env <c>mode</c> picks a misbehaviour:
 /// <c>fail</c> (builder fails), <c>untrusted</c> (signed by an unknown key), <c>tamper</c> (one byte of the archive
-/// flipped), <c>noupload</c> (no quarantine file), <c>hold</c> (waits for <see cref="Release"/> before finishing).
+/// flipped), <c>noupload</c> (no quarantine file), <c>hold</c> (waits for <see cref="Release"/> of its tag before finishing).
 /// </summary>
 internal sealed class OffloadWorker : IAsyncDisposable
 {
@@ -54,8 +54,12 @@ internal sealed class OffloadWorker : IAsyncDisposable
     /// <summary>Every request taken, in claim order.</summary>
     public ConcurrentQueue<BuildDerivation> Claimed { get; } = new();
 
-    /// <summary>Completed when builds in <c>hold</c> mode may finish.</summary>
-    public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Per derivation env <c>tag</c>: completed when builds in <c>hold</c> mode with that tag may finish.</summary>
+    private ConcurrentDictionary<string, TaskCompletionSource> Holds { get; } = new(StringComparer.Ordinal);
+
+    public void Release(string tag) => Hold(tag).TrySetResult();
+
+    private TaskCompletionSource Hold(string tag) => Holds.GetOrAdd(tag, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     public static async Task<OffloadWorker> StartAsync(string name, string amqpUri, StoreLayout originLayout, SigningKey key, string workerRoot, string system)
     {
@@ -111,7 +115,7 @@ internal sealed class OffloadWorker : IAsyncDisposable
             var mode = drv.Env.GetValueOrDefault("mode", "ok");
             await _bus!.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name} ({mode})\n"));
             if (mode == "hold")
-                await Release.Task.WaitAsync(TimeSpan.FromMinutes(3));
+                await Hold(drv.Env.GetValueOrDefault("tag", "")).Task.WaitAsync(TimeSpan.FromMinutes(3));
             if (mode == "fail")
             {
                 await _bus.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 2, "error: the builder exited with 1 (test)\n"));
@@ -167,7 +171,8 @@ internal sealed class OffloadWorker : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Release.TrySetResult();
+        foreach (var hold in Holds.Values)
+            hold.TrySetResult();
         await _stop.CancelAsync();
         if (_heartbeats is not null)
         {
