@@ -29,7 +29,7 @@ internal static class GraphApi
         if (body.TimeoutSeconds < 0 || body.MaxSilentSeconds < 0)
             return Results.BadRequest(new ErrorResponse("timeoutSeconds and maxSilentSeconds must be 0 (none) or positive"));
         var (id, error) = await scheduler.CreateAsync(new GraphRequest(body.Targets ?? [], body.KeepGoing, new SubmitSettings(
-            body.Priority, false, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds))), ct);
+            body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds))), ct);
         if (id is not { } graphId)
             return Results.UnprocessableEntity(new ErrorResponse(error!));
         var view = (await views.GetAsync(graphId, ct))!;

@@ -6,7 +6,8 @@ public sealed record SubmitGraphBody(
     bool KeepGoing = false,
     int Priority = 0,
     double TimeoutSeconds = 0,
-    double MaxSilentSeconds = 0);
+    double MaxSilentSeconds = 0,
+    bool WaitForCapacity = false);
 
 /// <summary>POST /api/graphs answer (202): the graph's id; follow it at GET /api/graphs/{id}.</summary>
 public sealed record SubmitGraphResponse(Guid Id, string State, GraphCounts Counts);

@@ -8,6 +8,7 @@ internal sealed record GraphRecord(
     int Priority,
     TimeSpan Timeout,
     TimeSpan MaxSilentTime,
+    bool WaitForCapacity,
     string State,
     DateTimeOffset CreatedAt,
     DateTimeOffset? FinishedAt);

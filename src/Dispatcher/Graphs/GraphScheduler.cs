@@ -41,14 +41,22 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         if (nodes is null)
             return (null, expandError);
         var graph = new GraphRecord(Guid.NewGuid(), [.. targets.Select(t => t.FullPath).Distinct()], request.KeepGoing, request.Settings.Priority,
-            request.Settings.Timeout, request.Settings.MaxSilentTime, GraphState.Running, time.GetUtcNow(), null);
+            request.Settings.Timeout, request.Settings.MaxSilentTime, request.Settings.WaitForCapacity, GraphState.Running, time.GetUtcNow(), null);
         var records = nodes.Select(n => new GraphNodeRecord(graph.Id, n.DrvPath, n.Dependencies, n.WantedOutputs, n.OutputPaths, n.IsTarget,
             n.Skipped ? GraphNodeState.Skipped : GraphNodeState.Waiting, null, n.Skipped ? "outputs already valid in the origin store" : null));
         await db.RunAsync(s => GraphTable.InsertAsync(s, graph, records), cancellationToken);
         Log.ForContext("GraphId", graph.Id).Information("Graph {GraphId} of {Targets}: {Nodes} derivations, {Skipped} already built",
             graph.Id, graph.Targets, nodes.Count, nodes.Count(n => n.Skipped));
-        // Checkpoint: the graph is durable; if we die now the periodic tick after start-up submits its ready nodes.
-        await TickAsync(cancellationToken);
+        // Checkpoint: the graph is durable; if we die now (or this tick fails) the periodic tick submits its ready nodes.
+        try
+        {
+            await TickAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.ForContext("GraphId", graph.Id).Warning(e, "First tick of graph {GraphId} failed; the periodic tick retries", graph.Id);
+        }
+
         return (graph.Id, null);
     }
 
@@ -179,7 +187,7 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         if (drv is null)
             return error;
         var intake = new IntakeResult(drvPath, text!, drv.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv);
-        var result = await submitter.SubmitAsync(intake, new SubmitSettings(g.Priority, false, g.Timeout, g.MaxSilentTime), cancellationToken, buildId);
+        var result = await submitter.SubmitAsync(intake, new SubmitSettings(g.Priority, g.WaitForCapacity, g.Timeout, g.MaxSilentTime), cancellationToken, buildId);
         return result.BuildId is null ? result.RefusedBecause : null;
     }
 

@@ -82,6 +82,7 @@ internal static class LifecycleSchema
             priority INTEGER NOT NULL,
             timeout_ms INTEGER NOT NULL,
             max_silent_ms INTEGER NOT NULL,
+            wait_for_capacity INTEGER NOT NULL,
             state TEXT NOT NULL,                -- running | succeeded | failed | cancelled
             created_at INTEGER NOT NULL,
             finished_at INTEGER
