@@ -28,17 +28,15 @@ internal static class DispatcherApi
         return app;
     }
 
-    private static async Task<IResult> SubmitAsync(SubmitBuildBody body, DerivationIntake intake, BuildLifecycle lifecycle, BuildViews views, CancellationToken ct)
+    private static async Task<IResult> SubmitAsync(SubmitBuildBody body, DerivationIntake intake, BuildSubmitter submitter, BuildViews views, CancellationToken ct)
     {
         if (body.TimeoutSeconds < 0 || body.MaxSilentSeconds < 0)
             return Results.BadRequest(new ErrorResponse("timeoutSeconds and maxSilentSeconds must be 0 (none) or positive"));
         var (drv, error) = await intake.ResolveAsync(body.DrvPath, body.DrvText, ct);
         if (drv is null)
             return Results.BadRequest(new ErrorResponse(error!));
-        var storeDir = drv.DrvPath[..drv.DrvPath.LastIndexOf('/')];
-        var result = await lifecycle.SubmitAsync(new SubmitRequest(
-            drv.DrvPath, drv.DrvText, storeDir, drv.System, drv.Features, drv.Outputs, body.Priority, body.WaitForCapacity,
-            TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds)), ct);
+        var result = await submitter.SubmitAsync(drv, new SubmitSettings(
+            body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds)), ct);
         if (result.BuildId is not { } id)
             return Results.UnprocessableEntity(new ErrorResponse(result.RefusedBecause!));
         var view = await views.GetAsync(id, ct);

@@ -15,6 +15,7 @@ internal static class DispatcherCli
         root.Subcommands.Add(KeysCommands.Create(globals));
         root.Subcommands.Add(ServeCommands.Create(globals));
         root.Subcommands.Add(SubmitCommands.Create(globals));
+        root.Subcommands.Add(BuildCommands.Create());
         return root;
     }
 }

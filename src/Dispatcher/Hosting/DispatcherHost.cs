@@ -42,6 +42,7 @@ internal static class DispatcherHost
         var app = builder.Build();
         app.UseBuildFarmUi();
         app.MapDispatcherApi();
+        app.MapGraphApi();
         return app;
     }
 }

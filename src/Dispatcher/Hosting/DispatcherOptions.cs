@@ -35,6 +35,12 @@ public sealed class DispatcherOptions
     /// <summary>Stored log per build; beyond it the log is truncated with a note.</summary>
     public long MaxLogBytesPerBuild { get; set; } = 10 * 1024 * 1024;
 
+    /// <summary>The origin store's SSH endpoint for workers; unset = requests carry no origin (inputs assumed on the worker).</summary>
+    public OriginOptions Origin { get; set; } = new();
+
+    /// <summary>Public keys (<c>name:base64</c>, one a line) of the workers whose returned outputs are accepted. Required with an origin.</summary>
+    public string TrustedWorkerKeysFile { get; set; } = "";
+
     /// <summary>Compact JSON log file (Serilog); empty = console only.</summary>
     public string LogFile { get; set; } = "";
 }

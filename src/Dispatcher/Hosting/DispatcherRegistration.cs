@@ -1,6 +1,8 @@
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Events;
+using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Offload;
 using BuildFarm.Dispatcher.Publishing;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Messaging.Broker;
@@ -30,9 +32,20 @@ internal static class DispatcherRegistration
         services.AddSingleton<RabbitBuildRequestPublisher>();
         services.AddSingleton<IBuildRequestPublisher>(sp => sp.GetRequiredService<RabbitBuildRequestPublisher>());
         services.AddSingleton<IControlPublisher>(sp => sp.GetRequiredService<MassTransitControlPublisher>());
-        services.AddSingleton<BuildLifecycle>();
+        var layout = StoreLayout.Create(options.StoreDir, options.Root);
+        var origin = OriginConfig.Resolve(options, []);
+        services.AddSingleton(sp => new OriginStore(layout, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new BuildLifecycle(
+            sp.GetRequiredService<LifecycleDatabase>(), sp.GetRequiredService<IBuildRequestPublisher>(), sp.GetRequiredService<IControlPublisher>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LifecycleSettings>(),
+            origin is null ? null : new OutputImporter(sp.GetRequiredService<OriginStore>(), origin.WorkerKeys, sp.GetRequiredService<TimeProvider>())));
+        services.AddSingleton(sp => new BuildSubmitter(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<OriginStore>(), origin));
         services.AddSingleton<BuildViews>();
-        services.AddSingleton(new DerivationIntake(StoreLayout.Create(options.StoreDir, options.Root)));
+        services.AddSingleton(new DerivationIntake(layout));
+        services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));
+        services.AddSingleton<GraphScheduler>();
+        services.AddSingleton<GraphViews>();
+        services.AddHostedService(sp => new GraphSweeper(sp.GetRequiredService<GraphScheduler>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         services.AddDispatcherEvents(broker);
         return builder;
@@ -57,6 +70,7 @@ internal static class DispatcherRegistration
             var result = new DispatcherOptionsValidator().Validate(null, options);
             if (result.Failed)
                 errors.AddRange(result.Failures);
+            OriginConfig.Resolve(options, errors);
             if (BuildFarm.Dispatcher.Ui.UiAuth.CheckListen(options.ListenUrl, configuration.GetSection(BuildFarm.Dispatcher.Ui.UiOptions.Section).Get<BuildFarm.Dispatcher.Ui.UiOptions>() ?? new()) is { } listenError)
                 errors.Add(listenError);
             if (errors.Count == 0)

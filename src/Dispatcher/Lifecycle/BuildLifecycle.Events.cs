@@ -54,6 +54,25 @@ internal sealed partial class BuildLifecycle
 
     public async Task OnSucceededAsync(BuildSucceeded e, CancellationToken cancellationToken)
     {
+        var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
+        string? rejected = null;
+        if (importer is not null)
+        {
+            var current = await db.RunAsync(async s =>
+                await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null && await BuildInputTable.HasOriginAsync(s, b.Id),
+                cancellationToken);
+            if (current)
+            {
+                // Outside the transaction: the import may take long and must not hold the lifecycle's gate. If we die
+                // after the import but before the commit below, the redelivered event imports again: the paths are
+                // valid already and the archive's are the same, so nothing changes.
+                var started = time.GetTimestamp();
+                rejected = await importer.ImportAsync(e, cancellationToken);
+                log.Information("Import of {BuildId} attempt {Attempt} outputs took {ImportSeconds:0.000} s: {Verdict}",
+                    e.BuildId, e.Attempt, time.GetElapsedTime(started).TotalSeconds, rejected ?? "accepted");
+            }
+        }
+
         var now = time.GetUtcNow();
         var applied = await db.RunAsync(async s =>
         {
@@ -67,14 +86,29 @@ internal sealed partial class BuildLifecycle
                 return false;
             }
 
+            if (rejected is not null)
+            {
+                // A rejected result is final: another worker would not make a forged or corrupt upload trustworthy.
+                await CloseAttemptAsync(s, b, e.WorkerName, e.FinishedAt, nameof(BuildFailureKind.Rejected), rejected, null);
+                await BuildTable.FinishAsync(s, b.Id, BuildState.Failed, nameof(BuildFailureKind.Rejected), $"Rejected on {e.WorkerName}: {rejected}", null, e.WorkerName, now);
+                await WorkerTable.CountAsync(s, e.WorkerName, succeeded: false);
+                return true;
+            }
+
             await CloseAttemptAsync(s, b, e.WorkerName, e.FinishedAt, "succeeded", null, null);
             await OutputTable.InsertAsync(s, b.Id, e.Outputs);
             await BuildTable.FinishAsync(s, b.Id, BuildState.Succeeded, null, null, 0, e.WorkerName, now);
             await WorkerTable.CountAsync(s, e.WorkerName, succeeded: true);
             return true;
         }, cancellationToken);
-        Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt)
-            .Information(applied ? "Build {BuildId} attempt {Attempt} succeeded on {Worker}" : "Ignored success of {BuildId} attempt {Attempt} from {Worker}", e.BuildId, e.Attempt, e.WorkerName);
+        // Checkpoint: the verdict is committed; the quarantine file is no longer needed whatever it was.
+        importer?.Discard(e.BuildId, e.Attempt);
+        if (!applied)
+            log.Information("Ignored success of {BuildId} attempt {Attempt} from {Worker}", e.BuildId, e.Attempt, e.WorkerName);
+        else if (rejected is not null)
+            log.Warning("Build {BuildId} attempt {Attempt} from {Worker} failed: {Reason}", e.BuildId, e.Attempt, e.WorkerName, rejected);
+        else
+            log.Information("Build {BuildId} attempt {Attempt} succeeded on {Worker}", e.BuildId, e.Attempt, e.WorkerName);
     }
 
     public async Task OnFailedAsync(BuildFailed e, CancellationToken cancellationToken)
@@ -100,6 +134,8 @@ internal sealed partial class BuildLifecycle
             await BuildTable.FinishAsync(s, b.Id, BuildState.Failed, e.Kind.ToString(), $"{e.Kind} on {e.WorkerName}: {e.Reason}", e.ExitCode, e.WorkerName, now);
             return null;
         }, cancellationToken);
+        // An upload that made it to quarantine before the attempt failed is never imported.
+        importer?.Discard(e.BuildId, e.Attempt);
         log.Information("Build {BuildId} attempt {Attempt} failed on {Worker} ({Kind}): {Reason}", e.BuildId, e.Attempt, e.WorkerName, e.Kind, e.Reason);
         if (republish is not null)
             await PublishAsync(republish, cancellationToken);

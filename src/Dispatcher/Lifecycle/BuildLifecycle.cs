@@ -17,7 +17,8 @@ internal sealed partial class BuildLifecycle(
     IBuildRequestPublisher publisher,
     IControlPublisher control,
     TimeProvider time,
-    LifecycleSettings settings)
+    LifecycleSettings settings,
+    IOutputImporter? importer = null)
 {
     private readonly ConcurrentDictionary<(Guid, int), byte> _publishing = new();
 
@@ -30,7 +31,7 @@ internal sealed partial class BuildLifecycle(
         var buildClass = new BuildClass(request.System, request.Features);
         var now = time.GetUtcNow();
         var record = new BuildRecord(
-            Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, buildClass.System, buildClass.Features,
+            request.BuildId ?? Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, buildClass.System, buildClass.Features,
             request.WantedOutputs, BuildState.Queued, 1, false, null, null, request.Priority, request.Timeout,
             request.MaxSilentTime, request.WaitForCapacity, null, null, null, now, null, null, null, false);
         var refusal = await db.RunAsync(async s =>
@@ -40,6 +41,8 @@ internal sealed partial class BuildLifecycle(
             if (refused is not null && !request.WaitForCapacity)
                 return refused;
             await BuildTable.InsertAsync(s, record);
+            if (request.Origin is not null)
+                await BuildInputTable.InsertAsync(s, record.Id, request.Origin, request.InputClosure ?? []);
             return null;
         }, cancellationToken);
         if (refusal is not null)
@@ -96,8 +99,9 @@ internal sealed partial class BuildLifecycle(
         var log = Log.ForContext("BuildId", b.Id).ForContext("DrvPath", b.DrvPath).ForContext("Attempt", b.Attempt);
         try
         {
+            var (origin, closure) = await db.RunAsync(s => BuildInputTable.GetAsync(s, b.Id), cancellationToken);
             var request = new BuildDerivation(
-                b.Id, b.Attempt, b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, [], b.WantedOutputs, null,
+                b.Id, b.Attempt, b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, closure, b.WantedOutputs, origin,
                 new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow());
             await publisher.PublishAsync(request, cancellationToken);
             // Checkpoint: the broker confirmed the request (persistent, on a quorum queue); it is no longer ours to lose.

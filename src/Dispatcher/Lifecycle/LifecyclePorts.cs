@@ -14,6 +14,19 @@ internal interface IControlPublisher
     Task CancelBuildAsync(CancelBuild command, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// Brings a successful attempt's returned outputs from quarantine into the origin store (all or nothing), or says
+/// why they are rejected. Called outside any lifecycle transaction.
+/// </summary>
+internal interface IOutputImporter
+{
+    /// <returns>Null when every output is now valid in the origin store as the event says; otherwise the rejection reason.</returns>
+    Task<string?> ImportAsync(BuildSucceeded e, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the attempt's quarantine file (after its verdict is committed).</summary>
+    void Discard(Guid buildId, int attempt);
+}
+
 /// <summary>The lifecycle's settings (bound from the dispatcher options).</summary>
 internal sealed record LifecycleSettings(
     TimeSpan LeaseDuration,
@@ -38,7 +51,10 @@ internal sealed record SubmitRequest(
     int Priority,
     bool WaitForCapacity,
     TimeSpan Timeout,
-    TimeSpan MaxSilentTime);
+    TimeSpan MaxSilentTime,
+    OriginEndpoint? Origin = null,
+    IReadOnlyList<InputPath>? InputClosure = null,
+    Guid? BuildId = null);
 
 /// <summary>Accepted (with the id) or refused (with a message naming what exists).</summary>
 internal sealed record SubmitResult(Guid? BuildId, string? RefusedBecause);

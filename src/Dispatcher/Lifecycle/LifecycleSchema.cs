@@ -70,6 +70,37 @@ internal static class LifecycleSchema
             signatures TEXT NOT NULL,           -- JSON array
             PRIMARY KEY(build_id, name)
         );
+        CREATE TABLE IF NOT EXISTS build_inputs (
+            build_id TEXT PRIMARY KEY REFERENCES builds(id),
+            origin TEXT NOT NULL,               -- JSON OriginEndpoint
+            closure TEXT NOT NULL               -- JSON array of InputPath
+        );
+        CREATE TABLE IF NOT EXISTS graphs (
+            id TEXT PRIMARY KEY,
+            targets TEXT NOT NULL,              -- JSON array of .drv paths
+            keep_going INTEGER NOT NULL,
+            priority INTEGER NOT NULL,
+            timeout_ms INTEGER NOT NULL,
+            max_silent_ms INTEGER NOT NULL,
+            wait_for_capacity INTEGER NOT NULL,
+            state TEXT NOT NULL,                -- running | succeeded | failed | cancelled
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS graphs_state ON graphs(state);
+        CREATE TABLE IF NOT EXISTS graph_nodes (
+            graph_id TEXT NOT NULL REFERENCES graphs(id),
+            drv_path TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            deps TEXT NOT NULL,                 -- JSON array of .drv paths (nodes of the same graph)
+            wanted_outputs TEXT NOT NULL,       -- JSON array
+            output_paths TEXT NOT NULL,         -- JSON object: output name -> store path
+            is_target INTEGER NOT NULL,
+            state TEXT NOT NULL,                -- skipped | waiting | submitted | succeeded | failed | dependency-failed | stopped
+            build_id TEXT,                      -- set before the build is submitted (same id), so a restart resubmits it once
+            reason TEXT,
+            PRIMARY KEY(graph_id, drv_path)
+        );
         CREATE TABLE IF NOT EXISTS workers (
             name TEXT PRIMARY KEY,
             capabilities TEXT NOT NULL,         -- JSON WorkerCapabilities

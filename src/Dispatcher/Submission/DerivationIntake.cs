@@ -5,7 +5,7 @@ using BuildFarm.Store.Paths;
 namespace BuildFarm.Dispatcher.Submission;
 
 /// <summary>A submitted derivation, parsed: what routing and the request need.</summary>
-internal sealed record IntakeResult(string DrvPath, string DrvText, string System, IReadOnlyList<string> Features, IReadOnlyList<string> Outputs);
+internal sealed record IntakeResult(string DrvPath, string DrvText, string System, IReadOnlyList<string> Features, IReadOnlyList<string> Outputs, Derivation Drv);
 
 /// <summary>
 /// Turns what a client sent (a .drv store path, the .drv text, or both) into an <see cref="IntakeResult"/>, or a
@@ -45,6 +45,6 @@ internal sealed class DerivationIntake(StoreLayout layout)
             path = DerivationPaths.DrvPath(layout.StoreDir, drv with { Name = envName });
         }
 
-        return (new IntakeResult(path.FullPath, drvText, drv!.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys]), null);
+        return (new IntakeResult(path.FullPath, drvText, drv!.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv), null);
     }
 }

@@ -24,6 +24,18 @@ internal sealed class DispatcherClient(HttpClient http) : IDisposable
     public async Task<LogView> LogAsync(Guid id, long after, CancellationToken cancellationToken) =>
         (await http.GetFromJsonAsync<LogView>($"api/builds/{id}/log?after={after}", cancellationToken))!;
 
+    /// <summary>Creates a graph; returns the response or the dispatcher's error text verbatim.</summary>
+    public async Task<(SubmitGraphResponse? Accepted, string? Error)> SubmitGraphAsync(SubmitGraphBody body, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync("api/graphs", body, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.Accepted)
+            return (await response.Content.ReadFromJsonAsync<SubmitGraphResponse>(cancellationToken), null);
+        return (null, await ErrorAsync(response, cancellationToken));
+    }
+
+    public async Task<GraphView> GetGraphAsync(Guid id, CancellationToken cancellationToken) =>
+        (await http.GetFromJsonAsync<GraphView>($"api/graphs/{id}", cancellationToken))!;
+
     public async Task CancelAsync(Guid id, CancellationToken cancellationToken)
     {
         using var response = await http.PostAsync(new Uri($"api/builds/{id}/cancel", UriKind.Relative), null, cancellationToken);

@@ -1,0 +1,50 @@
+namespace BuildFarm.Dispatcher.Api;
+
+/// <summary>POST /api/graphs body: build <see cref="Targets"/> (.drv paths of the origin store, logical or physical) and what they need.</summary>
+public sealed record SubmitGraphBody(
+    IReadOnlyList<string> Targets,
+    bool KeepGoing = false,
+    int Priority = 0,
+    double TimeoutSeconds = 0,
+    double MaxSilentSeconds = 0,
+    bool WaitForCapacity = false);
+
+/// <summary>POST /api/graphs answer (202): the graph's id; follow it at GET /api/graphs/{id}.</summary>
+public sealed record SubmitGraphResponse(Guid Id, string State, GraphCounts Counts);
+
+/// <summary>How many nodes are in each state. <see cref="Queued"/> and <see cref="Running"/> split the submitted nodes by their build.</summary>
+public sealed record GraphCounts(int Total, int Skipped, int Waiting, int Queued, int Running, int Succeeded, int Failed, int DependencyFailed, int Stopped);
+
+/// <summary>One derivation of a graph.</summary>
+/// <param name="DrvPath">The .drv store path.</param>
+/// <param name="State">skipped | waiting | queued | running | succeeded | failed | dependency-failed | stopped.</param>
+/// <param name="IsTarget">True for a derivation the client asked for.</param>
+/// <param name="BuildId">Its build (GET /api/builds/{id}, …/log) once submitted.</param>
+/// <param name="Worker">The worker running or having run it.</param>
+/// <param name="FailureKind">The build's failure kind (BuildFailure, Timeout, Infrastructure, Rejected) when it failed.</param>
+/// <param name="Reason">Why it failed, was skipped or stopped.</param>
+/// <param name="Dependencies">Input derivations in this graph.</param>
+/// <param name="WantedOutputs">Outputs needed (all for a target).</param>
+/// <param name="OutputPaths">Output name → store path.</param>
+public sealed record GraphNodeView(
+    string DrvPath,
+    string State,
+    bool IsTarget,
+    Guid? BuildId,
+    string? Worker,
+    string? FailureKind,
+    string? Reason,
+    IReadOnlyList<string> Dependencies,
+    IReadOnlyList<string> WantedOutputs,
+    IReadOnlyDictionary<string, string> OutputPaths);
+
+/// <summary>GET /api/graphs/{id}: the graph, its counts and every node; <see cref="State"/> is running | succeeded | failed | cancelled.</summary>
+public sealed record GraphView(
+    Guid Id,
+    string State,
+    bool KeepGoing,
+    IReadOnlyList<string> Targets,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? FinishedAt,
+    GraphCounts Counts,
+    IReadOnlyList<GraphNodeView> Nodes);

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Messaging.Requests;
+using Microsoft.Data.Sqlite;
+
+namespace BuildFarm.Dispatcher.Graphs;
+
+/// <summary>SQL over <c>graphs</c> and <c>graph_nodes</c> (created with the lifecycle schema).</summary>
+internal static class GraphTable
+{
+    private const string GraphColumns = "id, targets, keep_going, priority, timeout_ms, max_silent_ms, wait_for_capacity, state, created_at, finished_at";
+    private const string NodeColumns = "graph_id, drv_path, deps, wanted_outputs, output_paths, is_target, state, build_id, reason";
+
+    public static async Task InsertAsync(DbSession s, GraphRecord g, IEnumerable<GraphNodeRecord> nodes)
+    {
+        await s.ExecuteAsync(
+            $"INSERT INTO graphs ({GraphColumns}) VALUES ($id, $t, $k, $p, $to, $ms, $wait, $st, $at, NULL)",
+            ("$id", g.Id.ToString()), ("$t", Json(g.Targets)), ("$k", g.KeepGoing ? 1 : 0), ("$p", g.Priority),
+            ("$to", (long)g.Timeout.TotalMilliseconds), ("$ms", (long)g.MaxSilentTime.TotalMilliseconds), ("$wait", g.WaitForCapacity ? 1 : 0), ("$st", g.State),
+            ("$at", BuildTable.Ms(g.CreatedAt)));
+        var position = 0;
+        foreach (var n in nodes)
+        {
+            await s.ExecuteAsync(
+                $"INSERT INTO graph_nodes ({NodeColumns}, position) VALUES ($g, $d, $deps, $w, $o, $t, $st, $b, $r, $pos)",
+                ("$g", n.GraphId.ToString()), ("$d", n.DrvPath), ("$deps", Json(n.Dependencies)), ("$w", Json(n.WantedOutputs)),
+                ("$o", Json(n.OutputPaths)), ("$t", n.IsTarget ? 1 : 0), ("$st", n.State), ("$b", n.BuildId?.ToString()), ("$r", n.Reason),
+                ("$pos", position++));
+        }
+    }
+
+    public static async Task<GraphRecord?> GetAsync(DbSession s, Guid id) =>
+        (await s.QueryAsync($"SELECT {GraphColumns} FROM graphs WHERE id = $id", ReadGraph, ("$id", id.ToString()))).SingleOrDefault();
+
+    public static Task<List<GraphRecord>> ListAsync(DbSession s, string state) =>
+        s.QueryAsync($"SELECT {GraphColumns} FROM graphs WHERE state = $st ORDER BY created_at", ReadGraph, ("$st", state));
+
+    public static Task<List<GraphRecord>> RecentAsync(DbSession s, int limit) =>
+        s.QueryAsync($"SELECT {GraphColumns} FROM graphs ORDER BY created_at DESC LIMIT $n", ReadGraph, ("$n", limit));
+
+    public static Task<List<GraphNodeRecord>> NodesAsync(DbSession s, Guid graph) =>
+        s.QueryAsync($"SELECT {NodeColumns} FROM graph_nodes WHERE graph_id = $g ORDER BY position", ReadNode, ("$g", graph.ToString()));
+
+    public static Task SetNodeAsync(DbSession s, Guid graph, string drvPath, string state, Guid? buildId, string? reason) => s.ExecuteAsync(
+        "UPDATE graph_nodes SET state = $st, build_id = COALESCE($b, build_id), reason = $r WHERE graph_id = $g AND drv_path = $d",
+        ("$g", graph.ToString()), ("$d", drvPath), ("$st", state), ("$b", buildId?.ToString()), ("$r", reason));
+
+    public static Task FinishAsync(DbSession s, Guid graph, string state, DateTimeOffset now) => s.ExecuteAsync(
+        "UPDATE graphs SET state = $st, finished_at = $now WHERE id = $g AND state = 'running'",
+        ("$g", graph.ToString()), ("$st", state), ("$now", BuildTable.Ms(now)));
+
+    private static GraphRecord ReadGraph(SqliteDataReader r) => new(
+        Guid.Parse(r.GetString(0)), JsonSerializer.Deserialize<string[]>(r.GetString(1), MessagingJson.Options)!, r.GetInt64(2) != 0,
+        r.GetInt32(3), TimeSpan.FromMilliseconds(r.GetInt64(4)), TimeSpan.FromMilliseconds(r.GetInt64(5)), r.GetInt64(6) != 0, r.GetString(7),
+        BuildTable.FromMs(r, 8)!.Value, BuildTable.FromMs(r, 9));
+
+    private static GraphNodeRecord ReadNode(SqliteDataReader r) => new(
+        Guid.Parse(r.GetString(0)), r.GetString(1), JsonSerializer.Deserialize<string[]>(r.GetString(2), MessagingJson.Options)!,
+        JsonSerializer.Deserialize<string[]>(r.GetString(3), MessagingJson.Options)!,
+        JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(4), MessagingJson.Options)!, r.GetInt64(5) != 0, r.GetString(6),
+        r.IsDBNull(7) ? null : Guid.Parse(r.GetString(7)), r.IsDBNull(8) ? null : r.GetString(8));
+
+    private static string Json<T>(T value) => JsonSerializer.Serialize(value, MessagingJson.Options);
+}

@@ -1,0 +1,30 @@
+using System.Text.Json;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Messaging.Requests;
+
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>
+/// SQL over <c>build_inputs</c>: the origin and input closure fixed when a build was submitted, so every attempt
+/// (and a republish after a restart) carries the same ones. A build without a row has no origin.
+/// </summary>
+internal static class BuildInputTable
+{
+    public static Task InsertAsync(DbSession s, Guid build, OriginEndpoint origin, IReadOnlyList<InputPath> closure) => s.ExecuteAsync(
+        "INSERT INTO build_inputs (build_id, origin, closure) VALUES ($b, $o, $c)",
+        ("$b", build.ToString()), ("$o", JsonSerializer.Serialize(origin, MessagingJson.Options)),
+        ("$c", JsonSerializer.Serialize(closure, MessagingJson.Options)));
+
+    public static async Task<(OriginEndpoint? Origin, IReadOnlyList<InputPath> Closure)> GetAsync(DbSession s, Guid build)
+    {
+        var rows = await s.QueryAsync(
+            "SELECT origin, closure FROM build_inputs WHERE build_id = $b",
+            r => (JsonSerializer.Deserialize<OriginEndpoint>(r.GetString(0), MessagingJson.Options),
+                (IReadOnlyList<InputPath>)JsonSerializer.Deserialize<InputPath[]>(r.GetString(1), MessagingJson.Options)!),
+            ("$b", build.ToString()));
+        return rows.Count == 0 ? (null, []) : rows[0];
+    }
+
+    public static async Task<bool> HasOriginAsync(DbSession s, Guid build) =>
+        await s.ScalarAsync("SELECT 1 FROM build_inputs WHERE build_id = $b", ("$b", build.ToString())) is not null;
+}

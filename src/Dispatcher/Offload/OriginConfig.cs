@@ -1,0 +1,121 @@
+using System.Security.Cryptography;
+using OriginEndpoint = BuildFarm.Contracts.Builds.OriginEndpoint;
+using BuildFarm.Dispatcher.Hosting;
+using BuildFarm.Store.Signing;
+using BuildFarm.Transfer.Exec;
+using BuildFarm.Transfer.Origins;
+
+namespace BuildFarm.Dispatcher.Offload;
+
+/// <summary>The origin as requests carry it, and the worker keys whose returned outputs the origin accepts.</summary>
+internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeys WorkerKeys)
+{
+    /// <summary>
+    /// Resolves <c>Dispatcher:Origin</c> and <c>Dispatcher:TrustedWorkerKeysFile</c>: null when no origin is
+    /// configured; every problem is added to <paramref name="errors"/>, naming the key, the value and what is valid.
+    /// </summary>
+    public static OriginConfig? Resolve(DispatcherOptions options, List<string> errors)
+    {
+        var o = options.Origin;
+        if (!o.IsConfigured)
+            return null;
+        var before = errors.Count;
+        if (o.Port is < 1 or > 65535)
+            errors.Add($"Dispatcher:Origin:Port '{o.Port}' is out of range: use 1..65535 (sshd's default is 22)");
+        if (string.IsNullOrWhiteSpace(o.User))
+            errors.Add("Dispatcher:Origin:User is empty: give the login user workers use on the origin (e.g. buildfarm)");
+        var fingerprint = ResolveFingerprint(o, errors);
+        TrustedKeys? keys = null;
+        if (string.IsNullOrWhiteSpace(options.TrustedWorkerKeysFile))
+            errors.Add("Dispatcher:TrustedWorkerKeysFile is empty but Dispatcher:Origin is set: give a file of the workers' public keys (name:base64, one a line) whose returned outputs are accepted");
+        else if (!File.Exists(options.TrustedWorkerKeysFile))
+            errors.Add($"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' does not exist");
+        else
+        {
+            try
+            {
+                keys = TrustedKeys.Parse(File.ReadAllText(options.TrustedWorkerKeysFile), options.TrustedWorkerKeysFile);
+                if (keys.Keys.Count == 0)
+                    errors.Add($"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' holds no key: add each worker's public key (name:base64)");
+            }
+            catch (FormatException e)
+            {
+                errors.Add("Dispatcher:TrustedWorkerKeysFile: " + e.Message);
+            }
+        }
+
+        if (errors.Count > before || fingerprint is null || keys is null)
+            return null;
+        var command = string.IsNullOrWhiteSpace(o.RemoteCommand) ? DefaultRemoteCommand(options.StoreDir, options.Root) : o.RemoteCommand.Trim();
+        return new OriginConfig(new OriginEndpoint(o.Host.Trim(), o.Port, o.User.Trim(), fingerprint, command), keys);
+    }
+
+    /// <summary>This executable (or <c>dotnet buildfarm.dll</c>) with the origin store's flags.</summary>
+    public static string DefaultRemoteCommand(string storeDir, string root)
+    {
+        var process = Environment.ProcessPath ?? "buildfarm";
+        var self = Path.GetFileNameWithoutExtension(process) == "dotnet"
+            ? ShellCommand.Quote(process) + " " + ShellCommand.Quote(typeof(OriginConfig).Assembly.Location)
+            : ShellCommand.Quote(process);
+        return ShellCommand.Join(self, ["--store-dir", storeDir, "--root", root]);
+    }
+
+    /// <summary>OpenSSH's fingerprint of a public key line (<c>type base64 [comment]</c>): <c>SHA256:</c> + unpadded base64 of SHA-256(blob).</summary>
+    public static string? FingerprintOfPublicKey(string text, out string? error)
+    {
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+                continue;
+            var fields = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            var blobText = fields.Length >= 2 ? fields[1] : fields[0];
+            var blob = new byte[blobText.Length];
+            if (!Convert.TryFromBase64String(blobText, blob, out var written) || written < 8)
+            {
+                error = $"'{Shorten(line)}' is not an OpenSSH public key line ('ssh-ed25519 AAAA… comment')";
+                return null;
+            }
+
+            error = null;
+            return HostKeyFingerprint.Prefix + Convert.ToBase64String(SHA256.HashData(blob.AsSpan(0, written))).TrimEnd('=');
+        }
+
+        error = "it holds no public key line";
+        return null;
+    }
+
+    private static string? ResolveFingerprint(OriginOptions o, List<string> errors)
+    {
+        var hasPrint = !string.IsNullOrWhiteSpace(o.HostKeyFingerprint);
+        var hasFile = !string.IsNullOrWhiteSpace(o.HostPublicKeyFile);
+        if (hasPrint == hasFile)
+        {
+            errors.Add(hasPrint
+                ? "Dispatcher:Origin: give HostKeyFingerprint or HostPublicKeyFile, not both"
+                : "Dispatcher:Origin:HostKeyFingerprint is empty: pin the origin's host key as 'SHA256:base64' (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), or set HostPublicKeyFile");
+            return null;
+        }
+
+        if (hasPrint)
+        {
+            if (HostKeyFingerprint.TryParse(o.HostKeyFingerprint, out var canonical, out var error))
+                return canonical;
+            errors.Add($"Dispatcher:Origin:HostKeyFingerprint '{o.HostKeyFingerprint}': {error}");
+            return null;
+        }
+
+        if (!File.Exists(o.HostPublicKeyFile))
+        {
+            errors.Add($"Dispatcher:Origin:HostPublicKeyFile '{o.HostPublicKeyFile}' does not exist (e.g. /etc/ssh/ssh_host_ed25519_key.pub)");
+            return null;
+        }
+
+        var print = FingerprintOfPublicKey(File.ReadAllText(o.HostPublicKeyFile), out var keyError);
+        if (print is null)
+            errors.Add($"Dispatcher:Origin:HostPublicKeyFile '{o.HostPublicKeyFile}': {keyError}");
+        return print;
+    }
+
+    private static string Shorten(string line) => line.Length <= 40 ? line : line[..40] + "…";
+}

@@ -1,0 +1,107 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Store.Archives;
+using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Paths;
+using BuildFarm.Store.Quarantine;
+using BuildFarm.Store.Signing;
+using Serilog;
+
+namespace BuildFarm.Dispatcher.Offload;
+
+/// <summary>
+/// Step 6 of the offload path: imports an attempt's quarantine archive into the origin store with the trusted worker
+/// keys (every signature and NAR hash, all or nothing), then checks that every output the event names is valid with
+/// the event's NAR hash. A mismatch after the import removes what this import added, so a rejection leaves the
+/// origin store as it was.
+/// </summary>
+internal sealed class OutputImporter(OriginStore origin, TrustedKeys workerKeys, TimeProvider time) : IOutputImporter
+{
+    private readonly OutputQuarantine _quarantine = new(origin.Layout);
+
+    public async Task<string?> ImportAsync(BuildSucceeded e, CancellationToken cancellationToken)
+    {
+        var store = await origin.OpenAsync(cancellationToken);
+        var outputs = new List<(BuiltOutput Event, StorePath Path, bool WasValid)>();
+        foreach (var o in e.Outputs)
+        {
+            if (!StorePath.TryParse(store.StoreDir, o.Path, out var path, out var error))
+                return $"outputs rejected: output '{o.Name}' path '{o.Path}' is not a path of {store.StoreDir}: {error}";
+            outputs.Add((o, path!, await store.IsValidAsync(path!, cancellationToken)));
+        }
+
+        if (outputs.Count == 0)
+            return "outputs rejected: the result names no output";
+        // Registration times are whole seconds: anything registered from this second on may be ours.
+        var startedAt = DateTimeOffset.FromUnixTimeSeconds(time.GetUtcNow().ToUnixTimeSeconds());
+        IReadOnlyList<StorePath> imported;
+        await using (var archive = _quarantine.OpenOrNull(e.BuildId, e.Attempt))
+        {
+            if (archive is null)
+                return $"outputs rejected: no returned outputs in quarantine ({_quarantine.FileFor(e.BuildId, e.Attempt)} is missing)";
+            try
+            {
+                imported = await ArchiveImporter.ImportAsync(store, archive, new ImportOptions(workerKeys), cancellationToken);
+            }
+            catch (Exception ex) when (ex is ArchiveException or StoreException)
+            {
+                return "outputs rejected: " + ex.Message;
+            }
+        }
+
+        var mismatch = await CheckAsync(store, outputs, imported, cancellationToken);
+        if (mismatch is null)
+            return null;
+        await RollBackAsync(store, outputs, imported, startedAt, cancellationToken);
+        return "outputs rejected: " + mismatch;
+    }
+
+    public void Discard(Guid buildId, int attempt)
+    {
+        try
+        {
+            _quarantine.Delete(buildId, attempt);
+        }
+        catch (IOException ex)
+        {
+            Log.Warning(ex, "Could not delete quarantine file of {BuildId} attempt {Attempt}", buildId, attempt);
+        }
+    }
+
+    private static async Task<string?> CheckAsync(LocalStore store, List<(BuiltOutput Event, StorePath Path, bool WasValid)> outputs, IReadOnlyList<StorePath> imported, CancellationToken cancellationToken)
+    {
+        var inArchive = imported.ToHashSet();
+        foreach (var (o, path, _) in outputs)
+        {
+            if (!inArchive.Contains(path))
+                return $"output '{o.Name}' {path} is not in the returned archive";
+            var info = await store.QueryPathInfoAsync(path, cancellationToken);
+            if (info is null)
+                return $"output '{o.Name}' {path} is not valid in the origin store after the import";
+            if (!NixHash.TryParse(o.NarHash, out var claimed) || !claimed.Equals(info.NarHash) || o.NarSize != info.NarSize)
+                return $"output '{o.Name}' {path}: the result says NAR hash {o.NarHash} ({o.NarSize} bytes) but the archive holds {info.NarHash} ({info.NarSize} bytes)";
+        }
+
+        return null;
+    }
+
+    /// <summary>Deletes, referrers first, the archive's paths this import made valid.</summary>
+    private static async Task RollBackAsync(LocalStore store, List<(BuiltOutput Event, StorePath Path, bool WasValid)> outputs, IReadOnlyList<StorePath> imported, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
+        var validBefore = outputs.Where(o => o.WasValid).Select(o => o.Path).ToHashSet();
+        foreach (var path in imported.Reverse())
+        {
+            if (validBefore.Contains(path) || await store.QueryPathInfoAsync(path, cancellationToken) is not { } info || info.RegistrationTime < startedAt)
+                continue;
+            try
+            {
+                await store.DeleteAsync(path, cancellationToken);
+            }
+            catch (StoreException ex)
+            {
+                Log.Warning(ex, "Could not roll back {Path} of a rejected import", path.FullPath);
+            }
+        }
+    }
+}

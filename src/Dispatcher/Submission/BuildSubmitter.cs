@@ -1,0 +1,36 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Offload;
+
+namespace BuildFarm.Dispatcher.Submission;
+
+/// <summary>How a build is to run (from the API body or a graph).</summary>
+internal sealed record SubmitSettings(int Priority, bool WaitForCapacity, TimeSpan Timeout, TimeSpan MaxSilentTime);
+
+/// <summary>
+/// Submits one parsed derivation: with an origin configured the request carries it and the input closure from the
+/// origin store, and a derivation whose inputs are not all valid there is refused, naming the missing path.
+/// </summary>
+internal sealed class BuildSubmitter(BuildLifecycle lifecycle, OriginStore store, OriginConfig? origin)
+{
+    public bool HasOrigin => origin is not null;
+
+    public async Task<SubmitResult> SubmitAsync(IntakeResult drv, SubmitSettings settings, CancellationToken cancellationToken, Guid? buildId = null)
+    {
+        OriginEndpoint? endpoint = null;
+        IReadOnlyList<InputPath>? closure = null;
+        if (origin is not null)
+        {
+            var (inputs, error) = await store.InputClosureAsync(drv.Drv, cancellationToken);
+            if (inputs is null)
+                return new SubmitResult(null, $"{drv.DrvPath}: {error}");
+            endpoint = origin.Endpoint;
+            closure = inputs;
+        }
+
+        var storeDir = drv.DrvPath[..drv.DrvPath.LastIndexOf('/')];
+        return await lifecycle.SubmitAsync(new SubmitRequest(
+            drv.DrvPath, drv.DrvText, storeDir, drv.System, drv.Features, drv.Outputs, settings.Priority, settings.WaitForCapacity,
+            settings.Timeout, settings.MaxSilentTime, endpoint, closure, buildId), cancellationToken);
+    }
+}
