@@ -15,6 +15,10 @@ internal static class DispatcherCli
         root.Subcommands.Add(KeysCommands.Create(globals));
         root.Subcommands.Add(ServeCommands.Create(globals));
         root.Subcommands.Add(SubmitCommands.Create(globals));
+        root.Subcommands.Add(Operator.StatusCommand.Create());
+        root.Subcommands.Add(Operator.LogCommand.Create());
+        root.Subcommands.Add(Operator.WorkersCommand.Create());
+        root.Subcommands.Add(Operator.ProbeCommand.Create());
         return root;
     }
 }

@@ -27,9 +27,15 @@ internal static class FarmEnv
         return null;
     }
 
+    /// <summary><c>BUILDFARM_URL</c>, else <c>.farm/dispatcher.url</c>, else <see cref="DefaultUrl"/>.</summary>
     public static string DispatcherUrl()
     {
+        if (Environment.GetEnvironmentVariable("BUILDFARM_URL") is { Length: > 0 } env)
+            return env.Trim();
         var file = Path.Combine(Environment.CurrentDirectory, ".farm", "dispatcher.url");
         return File.Exists(file) ? File.ReadAllText(file).Trim() : DefaultUrl;
     }
+
+    /// <summary>The UI/API bearer token (<c>BUILDFARM_UI__TOKEN</c>, the same variable the dispatcher reads), or null.</summary>
+    public static string? Token() => Environment.GetEnvironmentVariable("BUILDFARM_UI__TOKEN") is { Length: > 0 } token ? token : null;
 }
