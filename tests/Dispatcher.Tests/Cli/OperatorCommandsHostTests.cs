@@ -46,8 +46,19 @@ public sealed class OperatorCommandsHostTests
             using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
             var caps = new WorkerCapabilities(["x86_64-linux"], [], [], 2, 1);
-            // The worker's clock runs 60 s ahead of the dispatcher's.
-            await bus.Publish(new WorkerStatusReported("w-real", caps, [], 0.5, 1L << 30, "7.7.7", false, false, null, DateTimeOffset.UtcNow.AddSeconds(60)));
+            RunningBuild[] running = [];
+            // Heartbeats every second like a real worker (the first ones may precede the dispatcher's bindings);
+            // the worker's clock runs 60 s ahead of the dispatcher's.
+            using var stop = new CancellationTokenSource();
+            var heartbeats = Task.Run(async () =>
+            {
+                using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+                do
+                {
+                    await bus.Publish(new WorkerStatusReported("w-real", caps, running, 0.5, 1L << 30, "7.7.7", false, false, null, DateTimeOffset.UtcNow.AddSeconds(60)), stop.Token);
+                }
+                while (await timer.WaitForNextTickAsync(stop.Token));
+            }, CancellationToken.None);
             await WaitAsync(async () => (await http.GetFromJsonAsync<JsonElement>("api/workers/probe")).GetProperty("workers").EnumerateArray()
                 .Any(w => w.GetProperty("clockSkewSeconds").ValueKind == JsonValueKind.Number), "the heartbeat's clock to be recorded");
 
@@ -65,6 +76,7 @@ public sealed class OperatorCommandsHostTests
                 id = page.GetProperty("items")[0].GetProperty("id").GetGuid();
                 return true;
             }, "the submitted build to be stored");
+            running = [new RunningBuild(id, 1)];
             await bus.Publish(new BuildStarted(id, 1, "w-real", DateTimeOffset.UtcNow));
             await bus.Publish(new BuildLogEmitted(id, 1, "w-real", 1, "hello from w-real\n"));
             await WaitAsync(async () => (await http.GetFromJsonAsync<JsonElement>($"api/builds/{id}")).GetProperty("state").GetString() == "running", "the claim");
@@ -77,6 +89,8 @@ public sealed class OperatorCommandsHostTests
             var phases = (await http.GetFromJsonAsync<JsonElement>($"api/builds/{id}/phases")).GetProperty("phases").EnumerateArray()
                 .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("seconds").GetDouble());
             var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+            await stop.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => heartbeats);
 
             Assert.Equal(0, status.ExitCode);
             Assert.Matches(@"(?m)^w-real\s+online\s+x86_64-linux\s+-\s+-\s+1/2", status.StdoutText);
