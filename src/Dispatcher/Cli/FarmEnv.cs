@@ -36,6 +36,23 @@ internal static class FarmEnv
         return File.Exists(file) ? File.ReadAllText(file).Trim() : DefaultUrl;
     }
 
-    /// <summary>The UI/API bearer token (<c>BUILDFARM_UI__TOKEN</c>, the same variable the dispatcher reads), or null.</summary>
-    public static string? Token() => Environment.GetEnvironmentVariable("BUILDFARM_UI__TOKEN") is { Length: > 0 } token ? token : null;
+    /// <summary>
+    /// The UI/API bearer token from the variables the dispatcher reads it from (<c>BUILDFARM_UI__TOKEN</c>, or
+    /// <c>BUILDFARM_DISPATCHER__UI__TOKEN</c>; names matched case-insensitively as the dispatcher does), or null.
+    /// </summary>
+    public static string? Token(System.Collections.IDictionary? variables = null)
+    {
+        string? legacy = null;
+        foreach (System.Collections.DictionaryEntry e in variables ?? Environment.GetEnvironmentVariables())
+        {
+            if (e.Key is not string name || e.Value is not string { Length: > 0 } value)
+                continue;
+            if (name.Equals("BUILDFARM_DISPATCHER__UI__TOKEN", StringComparison.OrdinalIgnoreCase))
+                return value;
+            if (name.Equals("BUILDFARM_UI__TOKEN", StringComparison.OrdinalIgnoreCase))
+                legacy = value;
+        }
+
+        return legacy;
+    }
 }

@@ -63,6 +63,14 @@ public sealed class OperatorCommandsTests
     }
 
     [Fact]
+    public void Token_FromEitherDispatcherVariable_CanonicalNameWins()
+    {
+        Assert.Equal("a", BuildFarm.Dispatcher.Cli.FarmEnv.Token(new Dictionary<string, string> { ["BUILDFARM_UI__TOKEN"] = "a" }));
+        Assert.Equal("b", BuildFarm.Dispatcher.Cli.FarmEnv.Token(new Dictionary<string, string> { ["BUILDFARM_Ui__Token"] = "a", ["BUILDFARM_DISPATCHER__Ui__Token"] = "b" }));
+        Assert.Null(BuildFarm.Dispatcher.Cli.FarmEnv.Token(new Dictionary<string, string> { ["BUILDFARM_UI__TOKEN"] = "" }));
+    }
+
+    [Fact]
     public async Task Submit_TokenConfigured_SendsTheBearerToken()
     {
         await using var h = await UiHarness.StartAsync("s3cret");

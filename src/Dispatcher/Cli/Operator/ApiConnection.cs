@@ -18,7 +18,7 @@ internal sealed class ApiConnection(HttpClient http, string url) : IDisposable
         new("--url") { Description = $"Dispatcher API (default: $BUILDFARM_URL, else .farm/dispatcher.url, else {FarmEnv.DefaultUrl})" };
 
     public static Option<string?> TokenOption() =>
-        new("--token") { Description = "Bearer token of a dispatcher with Ui:Token set (default: $BUILDFARM_UI__TOKEN)" };
+        new("--token") { Description = "Bearer token of a dispatcher with Ui:Token set (default: $BUILDFARM_UI__TOKEN or $BUILDFARM_DISPATCHER__Ui__Token)" };
 
     public static ApiConnection Open(ParseResult result, Option<string?> urlOption, Option<string?> tokenOption)
     {
