@@ -97,9 +97,15 @@ internal sealed class OperatorViews(LifecycleDatabase db, BuildViews views, Time
         foreach (var w in workers.Where(w => !w.Online && w.State == WorkerTable.Online))
             alerts.Add(new AlertView("worker-silent", "warning", w.Name,
                 $"worker {w.Name} not heard from for {Age(now - w.LastSeen)} (last heartbeat {w.LastSeen:u})"));
+        // Only each worker's last FailingWindow finished attempts leave the DB (the overview polls this).
         var recent = await db.RunAsync(s => s.QueryAsync(
-            "SELECT worker, outcome FROM attempts WHERE outcome NOT IN ('running', 'ignored', 'cancelled') ORDER BY id DESC",
-            r => (Worker: r.GetString(0), Outcome: r.GetString(1))), cancellationToken);
+            """
+            SELECT worker, outcome FROM (
+                SELECT worker, outcome, id, ROW_NUMBER() OVER (PARTITION BY worker ORDER BY id DESC) AS n
+                FROM attempts WHERE outcome NOT IN ('running', 'ignored', 'cancelled'))
+            WHERE n <= $window ORDER BY id DESC
+            """,
+            r => (Worker: r.GetString(0), Outcome: r.GetString(1)), ("$window", FailingWindow)), cancellationToken);
         foreach (var w in workers)
         {
             var last = recent.Where(r => r.Worker == w.Name).Take(FailingWindow).ToArray();
