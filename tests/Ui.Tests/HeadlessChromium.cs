@@ -16,6 +16,8 @@ public sealed class HeadlessChromium : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Pages poll every 1.5 s and the machine is shared and slow: wait generously for what a page should show.
+        Assertions.SetDefaultExpectTimeout(30_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

@@ -5,7 +5,7 @@ using BuildFarm.Messaging.Routing;
 namespace BuildFarm.Dispatcher.Api;
 
 /// <summary>Read side of the API: rows to views, including the computed waiting reason.</summary>
-internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
+internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time, BuildFarm.Dispatcher.Ui.UiOptions ui)
 {
     public Task<BuildView?> GetAsync(Guid id, CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
     {
@@ -36,7 +36,8 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
     public Task<List<WorkerView>> WorkersAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
     {
         var now = time.GetUtcNow();
-        return (await WorkerTable.ListAsync(s)).Select(w => new WorkerView(
+        // Workers silent for longer than Ui:ForgetDeadWorkersAfter are aged out of every view (their row stays).
+        return (await WorkerTable.ListAsync(s)).Where(w => now - w.LastSeen <= ui.ForgetDeadWorkersAfter).Select(w => new WorkerView(
             w.Name, w.Capabilities.Systems, w.Capabilities.SupportedFeatures, w.Capabilities.MandatoryFeatures, w.Capabilities.Slots,
             w.Capabilities.SpeedFactor, w.State, CapacityCheck.IsOnline(w, now, lifecycle.Settings.OnlineWindow), w.FirstSeen, w.LastSeen,
             w.Version, w.Load, w.FreeDiskBytes, w.Draining, w.Paused, w.Note, w.BuildsDone, w.BuildsFailed)).ToList();

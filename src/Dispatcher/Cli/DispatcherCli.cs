@@ -16,6 +16,10 @@ internal static class DispatcherCli
         root.Subcommands.Add(ServeCommands.Create(globals));
         root.Subcommands.Add(SubmitCommands.Create(globals));
         root.Subcommands.Add(BuildCommands.Create());
+        root.Subcommands.Add(Operator.StatusCommand.Create());
+        root.Subcommands.Add(Operator.LogCommand.Create());
+        root.Subcommands.Add(Operator.WorkersCommand.Create());
+        root.Subcommands.Add(Operator.ProbeCommand.Create());
         return root;
     }
 }

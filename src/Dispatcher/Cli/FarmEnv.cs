@@ -27,9 +27,32 @@ internal static class FarmEnv
         return null;
     }
 
+    /// <summary><c>BUILDFARM_URL</c>, else <c>.farm/dispatcher.url</c>, else <see cref="DefaultUrl"/>.</summary>
     public static string DispatcherUrl()
     {
+        if (Environment.GetEnvironmentVariable("BUILDFARM_URL") is { Length: > 0 } env)
+            return env.Trim();
         var file = Path.Combine(Environment.CurrentDirectory, ".farm", "dispatcher.url");
         return File.Exists(file) ? File.ReadAllText(file).Trim() : DefaultUrl;
+    }
+
+    /// <summary>
+    /// The UI/API bearer token from the variables the dispatcher reads it from (<c>BUILDFARM_UI__TOKEN</c>, or
+    /// <c>BUILDFARM_DISPATCHER__UI__TOKEN</c>; names matched case-insensitively as the dispatcher does), or null.
+    /// </summary>
+    public static string? Token(System.Collections.IDictionary? variables = null)
+    {
+        string? legacy = null;
+        foreach (System.Collections.DictionaryEntry e in variables ?? Environment.GetEnvironmentVariables())
+        {
+            if (e.Key is not string name || e.Value is not string { Length: > 0 } value)
+                continue;
+            if (name.Equals("BUILDFARM_DISPATCHER__UI__TOKEN", StringComparison.OrdinalIgnoreCase))
+                return value;
+            if (name.Equals("BUILDFARM_UI__TOKEN", StringComparison.OrdinalIgnoreCase))
+                legacy = value;
+        }
+
+        return legacy;
     }
 }

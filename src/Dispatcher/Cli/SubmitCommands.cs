@@ -17,17 +17,18 @@ internal static class SubmitCommands
     public static Command Create(CliGlobals globals)
     {
         var file = new Argument<string>("drv") { Description = ".drv file, or its logical store path (read from the store's root)" };
-        var url = new Option<string?>("--url") { Description = $"Dispatcher API (default: .farm/dispatcher.url, else {FarmEnv.DefaultUrl})" };
+        var url = Operator.ApiConnection.UrlOption();
+        var token = Operator.ApiConnection.TokenOption();
         var priority = new Option<int>("--priority") { Description = "Higher runs first among waiting builds of its class" };
         var wait = new Option<bool>("--wait-for-capacity") { Description = "Queue even when no known worker can build it" };
         var timeout = new Option<double>("--timeout") { Description = "Build timeout in seconds (0 = none)" };
         var silent = new Option<double>("--max-silent-time") { Description = "Seconds without log output before the build is killed (0 = none)" };
-        var command = new Command("submit", "Submit a derivation to the dispatcher, wait, and stream its log") { file, url, priority, wait, timeout, silent };
+        var command = new Command("submit", "Submit a derivation to the dispatcher, wait, and stream its log") { file, url, token, priority, wait, timeout, silent };
         command.SetAction((result, ct) => CliErrorHandler.RunAsync(result, "submit", async () =>
         {
             var (drvPath, drvText) = await ReadDrvAsync(globals.Layout(result), result.GetValue(file)!, ct);
             var api = result.GetValue(url) ?? FarmEnv.DispatcherUrl();
-            using var client = DispatcherClient.Create(api);
+            using var client = new DispatcherClient(Operator.ApiConnection.CreateHttp(api, result.GetValue(token) ?? FarmEnv.Token()));
             var body = new SubmitBuildBody(drvPath, drvText, result.GetValue(priority), result.GetValue(wait), result.GetValue(timeout), result.GetValue(silent));
             try
             {

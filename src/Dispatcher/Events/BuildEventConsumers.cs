@@ -18,9 +18,9 @@ internal sealed class BuildLogEmittedConsumer(BuildLifecycle lifecycle) : IConsu
     public Task Consume(ConsumeContext<BuildLogEmitted> context) => lifecycle.OnLogAsync(context.Message, context.CancellationToken);
 }
 
-internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle) : IConsumer<BuildSucceeded>
+internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle, Metrics.EventObserver observer) : IConsumer<BuildSucceeded>
 {
-    public Task Consume(ConsumeContext<BuildSucceeded> context) => lifecycle.OnSucceededAsync(context.Message, context.CancellationToken);
+    public Task Consume(ConsumeContext<BuildSucceeded> context) => observer.SucceededAsync(context.Message, ct => lifecycle.OnSucceededAsync(context.Message, ct), context.CancellationToken);
 }
 
 internal sealed class BuildFailedConsumer(BuildLifecycle lifecycle) : IConsumer<BuildFailed>

@@ -5,9 +5,9 @@ using MassTransit;
 namespace BuildFarm.Dispatcher.Events;
 
 /// <summary>Heartbeats register workers and renew the leases of the builds they list (idempotent).</summary>
-internal sealed class WorkerStatusReportedConsumer(BuildLifecycle lifecycle) : IConsumer<WorkerStatusReported>
+internal sealed class WorkerStatusReportedConsumer(BuildLifecycle lifecycle, Metrics.EventObserver observer) : IConsumer<WorkerStatusReported>
 {
-    public Task Consume(ConsumeContext<WorkerStatusReported> context) => lifecycle.OnStatusAsync(context.Message, context.CancellationToken);
+    public Task Consume(ConsumeContext<WorkerStatusReported> context) => observer.HeartbeatAsync(context.Message, ct => lifecycle.OnStatusAsync(context.Message, ct), context.CancellationToken);
 }
 
 internal sealed class WorkerWentOfflineConsumer(BuildLifecycle lifecycle) : IConsumer<WorkerWentOffline>

@@ -55,16 +55,28 @@ internal static class MetricsEndpoint
         Family(sb, "buildfarm_attempts", "Build attempts by outcome (including ignored duplicates).");
         foreach (var (outcome, n) in byOutcome)
             Sample(sb, "buildfarm_attempts", [("outcome", outcome)], n);
+        var online = workers.Where(w => w.Online).ToArray();
+        Family(sb, "buildfarm_slots", "Build slots offered by online workers.");
+        Sample(sb, "buildfarm_slots", [], online.Sum(w => w.Slots));
+        Family(sb, "buildfarm_slots_used", "Builds running on online workers.");
+        Sample(sb, "buildfarm_slots_used", [], online.Sum(w => running.Where(x => x.Item1 == w.Name).Sum(x => x.Item2)));
+        await PhaseMetrics.RenderAsync(sb, db, ct);
         return sb.ToString();
     }
 
-    private static void Family(StringBuilder sb, string name, string help) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" gauge\n");
+    public static void Family(StringBuilder sb, string name, string help, string type = "gauge") =>
+        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
 
-    private static void Sample(StringBuilder sb, string name, (string Key, string Value)[] labels, double value)
+    public static void Sample(StringBuilder sb, string name, (string Key, string Value)[] labels, double value)
     {
-        sb.Append(name).Append('{');
-        sb.AppendJoin(',', labels.Select(l => l.Key + "=\"" + l.Value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal) + "\""));
-        sb.Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        sb.Append(name);
+        if (labels.Length > 0)
+        {
+            sb.Append('{');
+            sb.AppendJoin(',', labels.Select(l => l.Key + "=\"" + l.Value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal) + "\""));
+            sb.Append('}');
+        }
+
+        sb.Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
     }
 }

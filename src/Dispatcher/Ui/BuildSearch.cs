@@ -3,8 +3,12 @@ using BuildFarm.Dispatcher.Lifecycle;
 
 namespace BuildFarm.Dispatcher.Ui;
 
-/// <summary>GET /api/builds/search query: every filter optional; <see cref="Name"/> matches a substring of the drv path.</summary>
-public sealed record BuildQuery(string? State, string? System, string? Worker, string? Name, int Offset, int Limit, bool OldestFirst = false);
+/// <summary>
+/// GET /api/builds/search query: every filter optional; <see cref="Name"/> matches a substring of the drv path.
+/// <see cref="Sort"/>: <c>time</c> (submitted, default), <c>name</c> (derivation name without the hash) or <c>state</c>;
+/// <see cref="OldestFirst"/> makes it ascending.
+/// </summary>
+public sealed record BuildQuery(string? State, string? System, string? Worker, string? Name, int Offset, int Limit, bool OldestFirst = false, string? Sort = null);
 
 /// <summary>One row of the builds table in the UI (no drv text, attempts or outputs: those are on the build's page).</summary>
 public sealed record BuildSummary(
@@ -39,7 +43,7 @@ internal static class BuildSearch
         var items = await s.QueryAsync(
             $"""
             SELECT id, drv_path, system, features, state, attempt, worker, priority, submitted_at, started_at, finished_at, failure_reason
-            FROM builds WHERE {where} ORDER BY {(q.OldestFirst ? "submitted_at ASC, rowid ASC" : "submitted_at DESC, rowid DESC")} LIMIT $limit OFFSET $offset
+            FROM builds WHERE {where} ORDER BY {OrderBy(q)} LIMIT $limit OFFSET $offset
             """,
             r => new BuildSummary(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
                 r.IsDBNull(6) ? null : r.GetString(6), r.GetInt32(7), BuildTable.FromMs(r, 8)!.Value, BuildTable.FromMs(r, 9),
@@ -47,4 +51,18 @@ internal static class BuildSearch
             p.ToArray());
         return new BuildPage(total, q.Offset, q.Limit, items);
     }, cancellationToken);
+
+    /// <summary>Whitelisted columns only (never user text in SQL); ties broken by submission so paging is stable.</summary>
+    private static string OrderBy(BuildQuery q)
+    {
+        var dir = q.OldestFirst ? "ASC" : "DESC";
+        var then = $"submitted_at {dir}, rowid {dir}";
+        return q.Sort switch
+        {
+            // drv_path = store_dir + '/' + 32-character hash + '-' + name: the name starts 35 characters after store_dir.
+            "name" => $"substr(drv_path, length(store_dir) + 35) {dir}, {then}",
+            "state" => $"state {dir}, {then}",
+            _ => then,
+        };
+    }
 }

@@ -15,8 +15,8 @@ internal static class UiApi
     public static IEndpointRouteBuilder MapUiApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
-        api.MapGet("/builds/search", (LifecycleDatabase db, string? state, string? system, string? worker, string? name, int? offset, int? limit, int? oldest, CancellationToken ct) =>
-            BuildSearch.SearchAsync(db, new BuildQuery(state, system, worker, name, Math.Max(offset ?? 0, 0), Math.Clamp(limit ?? 50, 1, 500), oldest == 1), ct));
+        api.MapGet("/builds/search", (LifecycleDatabase db, string? state, string? system, string? worker, string? name, int? offset, int? limit, int? oldest, string? sort, string? dir, CancellationToken ct) =>
+            BuildSearch.SearchAsync(db, new BuildQuery(state, system, worker, name, Math.Max(offset ?? 0, 0), Math.Clamp(limit ?? 50, 1, 500), oldest == 1 || dir == "asc", sort), ct));
         api.MapPost("/workers/{name}/drain", (string name, WorkerActionBody? body, IWorkerControl control, BuildViews views, CancellationToken ct) =>
             ActAsync(name, views, c => control.DrainAsync(name, body?.Note, c), "drain", ct));
         api.MapPost("/workers/{name}/pause", (string name, WorkerActionBody? body, IWorkerControl control, BuildViews views, CancellationToken ct) =>

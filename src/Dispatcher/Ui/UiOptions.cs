@@ -10,4 +10,7 @@ public sealed class UiOptions
 
     /// <summary>Allow listening on a non-loopback address without a token (explicit opt-in to an open farm).</summary>
     public bool AllowUnauthenticatedRemote { get; set; }
+
+    /// <summary>Workers not heard from for this long disappear from the UI, the API's worker list and the metrics (their rows stay).</summary>
+    public TimeSpan ForgetDeadWorkersAfter { get; set; } = TimeSpan.FromHours(24);
 }

@@ -1,3 +1,4 @@
+using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -13,6 +14,10 @@ internal static class UiRegistration
     {
         services.AddSingleton(configuration.GetSection(UiOptions.Section).Get<UiOptions>() ?? new UiOptions());
         services.TryAddSingleton<IWorkerControl, MassTransitWorkerControl>();
+        services.TryAddSingleton<EventObserver>();
+        services.TryAddSingleton<OperatorViews>();
+        services.TryAddSingleton<WorkerProbe>();
+        services.TryAddSingleton<BuildRetry>();
         return services;
     }
 
@@ -25,6 +30,7 @@ internal static class UiRegistration
         app.MapUiAssets();
         app.MapUiApi();
         app.MapMetrics();
+        app.MapOperatorApi();
         return app;
     }
 }

@@ -13,6 +13,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using BuildFarm.Dispatcher.Metrics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -46,7 +48,7 @@ internal sealed class UiHarness : IAsyncDisposable
 
     public RecordingWorkerControl WorkerControl { get; }
 
-    public static async Task<UiHarness> StartAsync(string token = "", CancellationToken cancellationToken = default)
+    public static async Task<UiHarness> StartAsync(string token = "", IDictionary<string, string?>? config = null, CancellationToken cancellationToken = default)
     {
         var dir = new TempDirectory("ui");
         var db = await LifecycleDatabase.OpenAsync(dir.Combine("dispatcher.db"), cancellationToken);
@@ -55,6 +57,8 @@ internal sealed class UiHarness : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (config is not null)
+            builder.Configuration.AddInMemoryCollection(config);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(db);
         builder.Services.AddSingleton(lifecycle);
@@ -65,6 +69,10 @@ internal sealed class UiHarness : IAsyncDisposable
         builder.Services.AddSingleton(sp => new BuildSubmitter(lifecycle, sp.GetRequiredService<OriginStore>(), null));
         builder.Services.AddSingleton<IWorkerControl>(control);
         builder.Services.AddSingleton(new UiOptions { Token = token });
+        builder.Services.AddSingleton<OperatorViews>();
+        builder.Services.AddSingleton<WorkerProbe>();
+        builder.Services.AddSingleton<BuildRetry>();
+        builder.Services.AddSingleton<EventObserver>();
         var app = builder.Build();
         app.UseBuildFarmUi();
         app.MapDispatcherApi();
@@ -84,6 +92,21 @@ internal sealed class UiHarness : IAsyncDisposable
 
     public Task HeartbeatAsync(string worker, WorkerCapabilities caps, params RunningBuild[] running) => Lifecycle.OnStatusAsync(
         new WorkerStatusReported(worker, caps, running, 0.25, 20L << 30, "0.1.0", false, false, null, DateTimeOffset.UtcNow), CancellationToken.None);
+
+    /// <summary>A heartbeat through the same observer the broker consumer uses (records the worker's clock too).</summary>
+    public Task HeartbeatAtAsync(string worker, WorkerCapabilities caps, DateTimeOffset sentAt, string version = "0.1.0") =>
+        _app.Services.GetRequiredService<EventObserver>().HeartbeatAsync(
+            new WorkerStatusReported(worker, caps, [], 0.25, 20L << 30, version, false, false, null, sentAt),
+            ct => Lifecycle.OnStatusAsync(new WorkerStatusReported(worker, caps, [], 0.25, 20L << 30, version, false, false, null, sentAt), ct), CancellationToken.None);
+
+    /// <summary>A success with phase timings, through the observer as the consumer does it.</summary>
+    public Task SucceedWithPhasesAsync(Guid id, string worker, PhaseTimings timings, BuiltOutput? output = null)
+    {
+        var e = new BuildSucceeded(id, 1, worker,
+            [output ?? new BuiltOutput("out", "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-out", "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", 4096, [], ["worker-1:c2ln"])],
+            timings, DateTimeOffset.UtcNow);
+        return _app.Services.GetRequiredService<EventObserver>().SucceededAsync(e, ct => Lifecycle.OnSucceededAsync(e, ct), CancellationToken.None);
+    }
 
     public async Task<Guid> SubmitAsync(string name, string system = "x86_64-linux")
     {

@@ -42,11 +42,13 @@ function go() {
 }
 
 function overview() {
-  main.innerHTML = `<h1>Overview</h1><div id="cards" class="cards"></div><h2>Alerts</h2><ul id="alerts" class="alerts"></ul><h2>Oldest waiting build</h2><div id="oldest"></div>`;
+  main.innerHTML = `<h1>Overview</h1><div id="cards" class="cards"></div><h2>Alerts</h2><ul id="alerts" class="alerts"></ul>
+    <h2 id="tp-title">Builds finished per minute, last hour</h2><figure id="throughput" class="chart" aria-labelledby="tp-title"></figure>
+    <h2>Oldest waiting build</h2><div id="oldest"></div>`;
   return { async refresh() {
-    const [counts, workers, classes, oldest] = await Promise.all([
+    const [counts, workers, alerts, oldest, throughput] = await Promise.all([
       Promise.all(["queued", "running", "succeeded", "failed"].map(s => api(`/api/builds/search?state=${s}&limit=1`).then(p => [s, p.total]))),
-      api("/api/workers"), api("/api/classes"), api("/api/builds/search?state=queued&limit=1&oldest=1")]);
+      api("/api/workers"), api("/api/alerts"), api("/api/builds/search?state=queued&limit=1&oldest=1"), api("/api/stats/throughput?minutes=60")]);
     const online = workers.filter(w => w.online);
     const slots = online.reduce((n, w) => n + w.slots, 0);
     const used = counts.find(c => c[0] === "running")[1];
@@ -54,32 +56,54 @@ function overview() {
       `<a class="card" href="#/builds/${s}" style="text-decoration:none;color:inherit"><div class="n" data-count="${s}">${n}</div><div class="l">${s}</div></a>`).join("")
       + `<div class="card"><div class="n" data-count="slots">${used} / ${slots}</div><div class="l">slots used / online total</div></div>`
       + `<div class="card"><div class="n">${online.length} / ${workers.length}</div><div class="l">workers online / known</div></div>`;
-    const alerts = [];
-    for (const c of classes) if (c.queued > 0 && c.onlineWorkers.length === 0)
-      alerts.push(`Class <span class="mono">${esc(c.key)}</span> has ${c.queued} queued build(s) and no capable worker online` + (c.capableWorkers.length ? ` (capable but offline: ${c.capableWorkers.map(esc).join(", ")})` : " (no worker can run it)"));
-    for (const w of workers) if (!w.online && w.state !== "offline")
-      alerts.push(`Worker <a href="#/workers">${esc(w.name)}</a> not heard from since ${when(w.lastSeen)}`);
-    for (const w of workers) if (w.buildsFailed > 0 && w.buildsFailed >= w.buildsDone)
-      alerts.push(`Worker ${esc(w.name)} is failing: ${w.buildsFailed} failed vs ${w.buildsDone} done`);
-    document.getElementById("alerts").innerHTML = alerts.length ? alerts.map(a => `<li>${a}</li>`).join("") : `<li class="ok">No alerts.</li>`;
+    document.getElementById("alerts").innerHTML = alerts.length
+      ? alerts.map(a => `<li class="${esc(a.severity)}" data-kind="${esc(a.kind)}"><strong>${esc(a.kind.replace(/-/g, " "))}</strong> · ${esc(a.message)}</li>`).join("")
+      : `<li class="ok">No alerts.</li>`;
+    document.getElementById("throughput").innerHTML = chart(throughput.points);
     const b = oldest.items[0];
     document.getElementById("oldest").innerHTML = b ? `<a href="#/build/${b.id}">${esc(drvName(b.drvPath))}</a> · ${esc(b.system)} · submitted ${when(b.submittedAt)}` : `<span class="muted">Nothing is waiting.</span>`;
   } };
 }
 
+// Stacked bars (succeeded, failed, cancelled) per minute as inline SVG; one <title> per bar for the tooltip.
+function chart(points) {
+  const W = 720, H = 160, left = 34, bottom = 20, top = 8, n = points.length, bw = (W - left) / n;
+  const total = p => p.succeeded + p.failed + p.cancelled;
+  const max = Math.max(1, ...points.map(total)), sum = points.reduce((a, p) => a + total(p), 0);
+  const y = v => (H - bottom) - v / max * (H - bottom - top);
+  const bars = points.map((p, i) => {
+    let base = 0; const x = left + i * bw;
+    const segs = [["succeeded", p.succeeded], ["failed", p.failed], ["cancelled", p.cancelled]].filter(([, v]) => v > 0).map(([k, v]) => {
+      const r = `<rect class="${k}" x="${x + 1}" y="${y(base + v)}" width="${Math.max(1, bw - 2)}" height="${y(base) - y(base + v)}"></rect>`; base += v; return r; }).join("");
+    const t = new Date(p.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return `<g data-minute="${esc(p.at)}" data-total="${total(p)}"><title>${t}: ${p.succeeded} succeeded, ${p.failed} failed, ${p.cancelled} cancelled</title>`
+      + `<rect class="hit" x="${x}" y="${top}" width="${bw}" height="${H - bottom - top}"></rect>${segs}</g>`;
+  }).join("");
+  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${sum} builds finished in the last ${n} minutes, at most ${max} in one minute" preserveAspectRatio="none">
+    <line class="axis" x1="${left}" y1="${H - bottom}" x2="${W}" y2="${H - bottom}"></line>
+    <text x="${left - 4}" y="${top + 10}" text-anchor="end">${max}</text><text x="${left - 4}" y="${H - bottom}" text-anchor="end">0</text>
+    <text x="${left}" y="${H - 4}">−${n} min</text><text x="${W}" y="${H - 4}" text-anchor="end">now</text>${bars}</svg>
+    <figcaption class="muted"><span class="key succeeded"></span> succeeded <span class="key failed"></span> failed <span class="key cancelled"></span> cancelled · <span data-sum>${sum}</span> in the last hour</figcaption>`;
+}
+
+const dur = s => s < 1 ? `${Math.round(s * 1000)} ms` : s < 60 ? `${s.toFixed(1)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
+
 function queues() {
-  main.innerHTML = `<h1>Queues</h1><div class="table-wrap"><table class="stack"><thead><tr><th>Class</th><th>Queue</th><th>Queued</th><th>Running</th><th>Oldest wait</th><th>Consumers (online)</th><th>Capable</th></tr></thead><tbody id="rows"></tbody></table></div>`;
+  main.innerHTML = `<h1>Queues</h1><div class="table-wrap"><table class="stack"><thead><tr><th>Class</th><th>Queue</th><th>Queued</th><th>Running</th><th>In /min</th><th>Out /min</th><th>Oldest wait</th><th>Consumers (online)</th><th>Capable</th></tr></thead><tbody id="rows"></tbody></table></div>
+    <p class="muted">In / out: builds submitted / finished per minute over the last 15 minutes.</p>`;
   return { async refresh() {
-    const [classes, queued] = await Promise.all([api("/api/classes"), api("/api/builds/search?state=queued&limit=500&oldest=1")]);
+    const [classes, queued, rates] = await Promise.all([api("/api/classes"), api("/api/builds/search?state=queued&limit=500&oldest=1"), api("/api/stats/classes?minutes=15")]);
     document.getElementById("rows").innerHTML = classes.map(c => {
       const key = [c.system, ...c.features].join(" ");
       const oldest = queued.items.find(b => [b.system, ...b.features.split(" ").filter(x => x)].join(" ") === key);
       const stand = c.queued > 0 && c.onlineWorkers.length === 0;
-      return `<tr${stand ? ' class="stand-out"' : ""}>` + td("Class", esc(c.key), "mono") + td("Queue", esc(c.queue), "mono") + td("Queued", c.queued)
-        + td("Running", c.running) + td("Oldest wait", oldest ? when(oldest.submittedAt) : "—")
+      const rate = rates.classes.find(r => r.key === c.key) ?? { inPerMinute: 0, outPerMinute: 0 };
+      return `<tr data-class="${esc(c.key)}"${stand ? ' class="stand-out"' : ""}>` + td("Class", esc(c.key), "mono") + td("Queue", esc(c.queue), "mono") + td("Queued", c.queued)
+        + td("Running", c.running) + td("In /min", rate.inPerMinute.toFixed(2), "rate-in") + td("Out /min", rate.outPerMinute.toFixed(2), "rate-out")
+        + td("Oldest wait", oldest ? when(oldest.submittedAt) : "—")
         + td("Consumers", c.onlineWorkers.length ? c.onlineWorkers.map(esc).join(", ") : `<span class="error">none online</span>`)
         + td("Capable", c.capableWorkers.map(esc).join(", ") || "—") + `</tr>`;
-    }).join("") || `<tr><td colspan="7" class="muted">No classes yet: no worker has reported and nothing is queued.</td></tr>`;
+    }).join("") || `<tr><td colspan="9" class="muted">No classes yet: no worker has reported and nothing is queued.</td></tr>`;
   } };
 }
 
@@ -108,7 +132,8 @@ function workers() {
 }
 
 function builds(initialState) {
-  let offset = 0; const limit = 25;
+  let offset = 0, sort = "time", dir = "desc"; const limit = 25;
+  const th = (label, key) => `<th data-sort-key="${key}"><button type="button" class="sort" data-sort="${key}">${label}<span class="arrow" aria-hidden="true"></span></button></th>`;
   main.innerHTML = `<h1>Builds</h1>
     <form class="filters" id="filters" role="search">
       <label>Name <input name="name" type="search" placeholder="e.g. hello"></label>
@@ -117,7 +142,7 @@ function builds(initialState) {
       <label>Worker <input name="worker" size="12"></label>
       <button type="submit">Filter</button>
     </form>
-    <div class="table-wrap"><table class="stack"><thead><tr><th>Derivation</th><th>State</th><th>System</th><th>Worker</th><th>Attempt</th><th>Submitted</th><th>Finished</th></tr></thead><tbody id="rows"></tbody></table></div>
+    <div class="table-wrap"><table class="stack"><thead><tr>${th("Derivation", "name")}${th("State", "state")}<th>System</th><th>Worker</th><th>Attempt</th>${th("Submitted", "time")}<th>Finished</th></tr></thead><tbody id="rows"></tbody></table></div>
     <div class="pager"><button id="prev" type="button">← Newer</button><span id="pos" class="muted"></span><button id="next" type="button">Older →</button></div>`;
   const form = document.getElementById("filters");
   form.state.value = initialState || "";
@@ -125,8 +150,15 @@ function builds(initialState) {
   form.onsubmit = e => { e.preventDefault(); offset = 0; tick(); };
   document.getElementById("prev").onclick = () => { offset = Math.max(0, offset - limit); tick(); };
   document.getElementById("next").onclick = () => { if (offset + limit < total) { offset += limit; tick(); } };
+  // Sorting is server-side (the table is paged): same column flips the direction, a new one starts A→Z / newest first.
+  main.querySelector("thead").onclick = e => {
+    const b = e.target.closest("button[data-sort]"); if (!b) return;
+    if (sort === b.dataset.sort) dir = dir === "asc" ? "desc" : "asc"; else { sort = b.dataset.sort; dir = sort === "time" ? "desc" : "asc"; }
+    offset = 0; tick();
+  };
   return { async refresh() {
-    const q = new URLSearchParams({ offset, limit });
+    const q = new URLSearchParams({ offset, limit, sort, dir });
+    main.querySelectorAll("th[data-sort-key]").forEach(h => h.dataset.sortKey === sort ? h.setAttribute("aria-sort", dir === "asc" ? "ascending" : "descending") : h.removeAttribute("aria-sort"));
     for (const k of ["name", "state", "system", "worker"]) if (form[k].value.trim()) q.set(k, form[k].value.trim());
     const page = await api(`/api/builds/search?${q}`);
     total = page.total;
@@ -141,16 +173,21 @@ function builds(initialState) {
 }
 
 function build(id) {
-  main.innerHTML = `<p><a href="#/builds">← Builds</a></p><div id="head"></div><h2>Attempts</h2><ol id="attempts" class="timeline"></ol><h2>Outputs</h2><div id="outputs"></div><h2>Log</h2><pre id="log" class="log" tabindex="0" aria-label="Build log"></pre>`;
+  main.innerHTML = `<p><a href="#/builds">← Builds</a></p><div id="head"></div><h2>Timeline</h2><div id="phases" class="phases"></div><h2>Attempts</h2><ol id="attempts" class="timeline"></ol><h2>Outputs</h2><div id="outputs"></div><h2>Log</h2><pre id="log" class="log" tabindex="0" aria-label="Build log"></pre>`;
   if (logBuild !== id) { logBuild = id; logCursor = 0; }
   logCursor = 0;
   const log = document.getElementById("log");
   main.onclick = async e => {
+    if (e.target.matches("#retry")) {
+      try { const r = await api(`/api/builds/${id}/retry`, { method: "POST" }); location.hash = `#/build/${r.id}`; }
+      catch (err) { document.getElementById("action-msg").textContent = `retry failed: ${err.message}`; }
+      return;
+    }
     if (!e.target.matches("#cancel")) return;
     try { await api(`/api/builds/${id}/cancel`, { method: "POST" }); tick(); } catch (err) { alert(`cancel failed: ${err.message}`); }
   };
   return { async refresh() {
-    const b = await api(`/api/builds/${id}`);
+    const [b, phases] = await Promise.all([api(`/api/builds/${id}`), api(`/api/builds/${id}/phases`)]);
     const open = b.state === "queued" || b.state === "running";
     document.getElementById("head").innerHTML = `<h1 class="mono">${esc(drvName(b.drvPath))} ${badge(b.state)}</h1>
       <dl class="kv"><dt>Build</dt><dd class="mono">${esc(b.id)}</dd><dt>Derivation</dt><dd class="mono">${esc(b.drvPath)}</dd>
@@ -158,7 +195,10 @@ function build(id) {
       ${b.waitingReason ? `<dt>Waiting</dt><dd class="error">${esc(b.waitingReason)}</dd>` : ""}
       ${b.failureReason ? `<dt>Failure</dt><dd class="error">${esc(b.failureKind ?? "")}: ${esc(b.failureReason)}${b.exitCode != null ? ` (exit ${b.exitCode})` : ""}</dd>` : ""}
       <dt>Submitted</dt><dd>${when(b.submittedAt)}</dd><dt>Published</dt><dd>${when(b.publishedAt)}</dd><dt>Started</dt><dd>${when(b.startedAt)}</dd><dt>Finished</dt><dd>${when(b.finishedAt)}</dd></dl>
-      ${open ? `<p><button id="cancel" class="danger" type="button">Cancel build</button></p>` : ""}`;
+      ${open ? `<p><button id="cancel" class="danger" type="button">Cancel build</button></p>` : ""}
+      ${b.state === "failed" || b.state === "cancelled" ? `<p><button id="retry" type="button">Retry build</button> <span class="muted">submits the same derivation again as a new build</span></p>` : ""}
+      <p id="action-msg" role="status" class="error"></p>`;
+    document.getElementById("phases").innerHTML = timeline(phases.phases);
     document.getElementById("attempts").innerHTML = b.attempts.map(a => `<li><strong>Attempt ${a.attempt}</strong> on ${esc(a.worker)} · ${badge(a.outcome)}
       · started ${when(a.startedAt)} · finished ${when(a.finishedAt)}${a.startedAt && a.finishedAt ? ` · took ${((Date.parse(a.finishedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s` : ""}
       ${a.reason ? `<div class="muted">${esc(a.reason)}</div>` : ""}</li>`).join("") || `<li class="muted">Not started yet.</li>`;
@@ -176,6 +216,15 @@ function build(id) {
     if (!log.textContent) log.textContent = "";
     log.dataset.state = b.state;
   } };
+}
+
+// Phases as a proportional bar (each at least visible) plus a list with exact durations.
+function timeline(phases) {
+  const total = phases.reduce((n, p) => n + p.seconds, 0) || 1;
+  const cls = p => p.name.split(" ")[0].replace(/[^a-z]/g, "");
+  return `<div class="phase-bar" aria-hidden="true">${phases.map(p => `<span class="ph ${cls(p)}${p.open ? " open" : ""}" style="flex-grow:${Math.max(p.seconds / total, 0.02)}" title="${esc(p.name)}: ${dur(p.seconds)}"></span>`).join("")}</div>
+    <ol class="phase-list">${phases.map(p => `<li data-phase="${esc(p.name)}"><span class="key ph ${cls(p)}"></span><strong>${esc(p.name)}</strong> ${dur(p.seconds)}${p.open ? " so far" : ""}`
+      + `${p.worker ? ` <span class="muted">on ${esc(p.worker)}</span>` : ""}</li>`).join("")}</ol>`;
 }
 
 window.addEventListener("hashchange", () => { main.onclick = null; go(); main.focus(); });

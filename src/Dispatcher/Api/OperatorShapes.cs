@@ -1,0 +1,46 @@
+namespace BuildFarm.Dispatcher.Api;
+
+/// <summary>POST /api/builds/{id}/retry answer: the new build of the same derivation.</summary>
+public sealed record RetryResponse(Guid Id, Guid RetryOf, string State, string? WaitingReason);
+
+/// <summary>One step of a build's timeline; <see cref="Open"/> while it is still going on.</summary>
+public sealed record PhaseView(string Name, string? Worker, DateTimeOffset? Start, double Seconds, bool Open);
+
+/// <summary>GET /api/builds/{id}/phases: queue wait, then per attempt its phases as the worker reported them (when it did).</summary>
+public sealed record PhasesView(Guid Id, IReadOnlyList<PhaseView> Phases);
+
+/// <summary>Builds finished in one bucket of the throughput chart.</summary>
+public sealed record ThroughputPoint(DateTimeOffset At, int Succeeded, int Failed, int Cancelled);
+
+/// <summary>GET /api/stats/throughput: builds finished per minute over the last <see cref="Minutes"/> minutes, oldest first.</summary>
+public sealed record ThroughputView(DateTimeOffset From, int Minutes, IReadOnlyList<ThroughputPoint> Points);
+
+/// <summary>A class's arrival (submitted) and departure (finished) rates over the window.</summary>
+public sealed record ClassRateView(string Key, double InPerMinute, double OutPerMinute, int Submitted, int Finished);
+
+/// <summary>GET /api/stats/classes.</summary>
+public sealed record ClassRatesView(int WindowMinutes, IReadOnlyList<ClassRateView> Classes);
+
+/// <summary>Something an operator should look at: <c>no-capable-worker</c>, <c>worker-silent</c>, <c>worker-failing</c>.</summary>
+public sealed record AlertView(string Kind, string Severity, string Subject, string Message);
+
+/// <summary>
+/// What the dispatcher knows about reaching one worker (<c>buildfarm probe</c>). <see cref="KeyStatus"/>: <c>trusted</c>,
+/// <c>untrusted</c>, <c>unknown</c> (no signed output yet) or <c>not-checked</c> (no trusted worker keys configured).
+/// <see cref="OriginReachable"/> is <c>unknown</c> while heartbeats do not report it.
+/// </summary>
+public sealed record WorkerProbeView(
+    string Name,
+    bool Online,
+    string State,
+    DateTimeOffset LastSeen,
+    double LastHeartbeatAgeSeconds,
+    double? ClockSkewSeconds,
+    string Version,
+    string KeyStatus,
+    string KeyDetail,
+    string OriginReachable,
+    string OriginDetail);
+
+/// <summary>GET /api/workers/probe.</summary>
+public sealed record ProbeView(DateTimeOffset DispatcherTime, string? TrustedWorkerKeysFile, IReadOnlyList<WorkerProbeView> Workers);

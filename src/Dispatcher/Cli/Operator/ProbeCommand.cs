@@ -1,0 +1,60 @@
+using System.CommandLine;
+using BuildFarm.Dispatcher.Api;
+
+namespace BuildFarm.Dispatcher.Cli.Operator;
+
+/// <summary>
+/// <c>buildfarm probe</c> (like <c>guix offload test</c>): for each known worker, whether it is online, its heartbeat
+/// age, clock skew, version, whether its signing key is trusted and whether it reaches the origin. Exit 0 when every
+/// worker is online and none has an untrusted key, 2 when some is not, 1 when the dispatcher cannot be reached.
+/// </summary>
+internal static class ProbeCommand
+{
+    /// <summary>Skew beyond this is flagged (signatures and leases tolerate far more; it is a sign of a broken clock).</summary>
+    private const double SkewWarnSeconds = 30;
+
+    public static Command Create()
+    {
+        var url = ApiConnection.UrlOption();
+        var token = ApiConnection.TokenOption();
+        var command = new Command("probe", "Check every known worker: heartbeat, clock skew, version, key trust, origin reachability") { url, token };
+        command.SetAction((result, ct) => CliErrorHandler.RunAsync(result, "probe", async () =>
+        {
+            using var api = ApiConnection.Open(result, url, token);
+            var probe = await api.GetAsync<ProbeView>("api/workers/probe", ct);
+            var output = result.InvocationConfiguration.Output;
+            await output.WriteLineAsync(TextTable.Invariant($"dispatcher {api.Url} at {probe.DispatcherTime:u}; trusted worker keys: {probe.TrustedWorkerKeysFile ?? "not configured"}"));
+            if (probe.Workers.Count == 0)
+            {
+                await output.WriteLineAsync("no worker has reported to this dispatcher");
+                return 2;
+            }
+
+            var bad = 0;
+            foreach (var w in probe.Workers)
+            {
+                var problems = new List<string>();
+                if (!w.Online)
+                    problems.Add(w.State);
+                if (w.KeyStatus == "untrusted")
+                    problems.Add("untrusted key");
+                if (w.ClockSkewSeconds is { } s && Math.Abs(s) > SkewWarnSeconds)
+                    problems.Add("clock skew");
+                if (problems.Count > 0 && (!w.Online || w.KeyStatus == "untrusted"))
+                    bad++;
+                await output.WriteLineAsync($"\n{w.Name}: {(problems.Count == 0 ? "ok" : string.Join(", ", problems))}");
+                await output.WriteLineAsync(TextTable.Invariant($"  online:          {(w.Online ? "yes" : "no")} ({w.State})"));
+                await output.WriteLineAsync(TextTable.Invariant($"  last heartbeat:  {w.LastHeartbeatAgeSeconds:0.0} s ago ({w.LastSeen:u})"));
+                await output.WriteLineAsync(w.ClockSkewSeconds is { } skew
+                    ? TextTable.Invariant($"  clock skew:      {skew:+0.000;-0.000;0.000} s (worker clock minus dispatcher clock at receipt, transit included)")
+                    : "  clock skew:      unknown (no heartbeat received since the dispatcher started recording it)");
+                await output.WriteLineAsync($"  version:         {w.Version}");
+                await output.WriteLineAsync($"  key:             {w.KeyStatus}: {w.KeyDetail}");
+                await output.WriteLineAsync($"  reaches origin:  {w.OriginReachable}: {w.OriginDetail}");
+            }
+
+            return bad == 0 ? 0 : 2;
+        }));
+        return command;
+    }
+}
