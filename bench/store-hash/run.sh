@@ -37,7 +37,7 @@ small_bytes=$(cat "$TREE.small-bytes"); rm -f "$TREE.small-bytes"
 large_each=$(( (SIZE_MIB * 1048576 - small_bytes) / 4 ))
 mkdir -p "$TREE/large"
 for i in 1 2 3 4; do head -c "$large_each" /dev/urandom > "$TREE/large/blob$i"; done
-echo "tree: $TREE, $(du -sh --apparent-size "$TREE" | cut -f1) in $(find "$TREE" -type f | wc -l) files"
+echo "tree: $TREE, $(du -sh --apparent-size "$TREE" | cut -f1) in $(find "$TREE" -type f | wc -l) files; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 now() { date +%s.%N; }
 # time_runs NAME CMD...: one warm-up run (fills the page cache), then RUNS timed runs; sets BEST and HASH.
@@ -58,10 +58,16 @@ time_runs "nix-hash --type sha256" nix-hash --type sha256 --base32 "$TREE"
 nix_best=$BEST; nix_hash=$HASH
 time_runs "buildfarm store hash" "$BF" store hash --base32 "$TREE"
 bf_best=$BEST; bf_hash=$HASH
+# The same NAR hash as a pipeline: Nix serialises (nix-store --dump), coreutils hashes.
+dump_hash() { nix-hash --type sha256 --to-base32 "$(nix-store --dump "$1" | sha256sum | cut -d' ' -f1)"; }
+time_runs "nix-store --dump | sha256sum" dump_hash "$TREE"
+dump_best=$BEST; dump_hash=$HASH
 
-if [ "$nix_hash" != "$bf_hash" ]; then
-  echo "HASH MISMATCH: nix-hash $nix_hash, buildfarm $bf_hash" >&2
+if [ "$nix_hash" != "$bf_hash" ] || [ "$nix_hash" != "$dump_hash" ]; then
+  echo "HASH MISMATCH: nix-hash $nix_hash, buildfarm $bf_hash, nix-store --dump | sha256sum $dump_hash" >&2
   exit 1
 fi
 printf 'hashes equal. best of %s: nix-hash %.2f s, buildfarm %.2f s, ratio buildfarm/nix-hash = %.2f\n' \
   "$RUNS" "$nix_best" "$bf_best" "$(awk -v a="$bf_best" -v b="$nix_best" 'BEGIN { printf "%.3f", a / b }')"
+printf 'nix-store --dump | sha256sum %.2f s, ratio buildfarm/dump-pipeline = %.2f\n' \
+  "$dump_best" "$(awk -v a="$bf_best" -v b="$dump_best" 'BEGIN { printf "%.3f", a / b }')"

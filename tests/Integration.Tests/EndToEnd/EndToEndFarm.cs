@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Hosting;
+using BuildFarm.Store.Signing;
+using BuildFarm.Testing;
+using Microsoft.AspNetCore.Builder;
+
+namespace BuildFarm.Integration.Tests.EndToEnd;
+
+/// <summary>
+/// A private RabbitMQ node and an in-process dispatcher (real API, real SQLite, real lease sweeper) that real
+/// worker processes (<see cref="RealWorker"/>) connect to. Tests isolate themselves by a system name of their own.
+/// </summary>
+public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
+{
+    /// <summary>Workers heartbeat every second; 6 s without one tolerates a loaded machine, yet finds a dead worker soon.</summary>
+    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(6);
+
+    private readonly TempDirectory _dir = new("e2e-farm");
+    private readonly SigningKey _dispatcherKey = SigningKey.Generate("dispatcher-e2e-1");
+    private WebApplication? _app;
+
+    internal RabbitMqServer Broker { get; private set; } = null!;
+
+    internal HttpClient Http { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Broker = await RabbitMqServer.StartNewAsync();
+        await File.WriteAllTextAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
+        var url = $"http://127.0.0.1:{FreePort.Next()}";
+        _app = DispatcherHost.Build(null, new Dictionary<string, string?>
+        {
+            ["Broker:Uri"] = Broker.AmqpUri,
+            ["Dispatcher:ListenUrl"] = url,
+            ["Dispatcher:DatabasePath"] = _dir.Combine("dispatcher.db"),
+            ["Dispatcher:SigningKeyFile"] = _dir.Combine("dispatcher.sec"),
+            ["Dispatcher:Root"] = _dir.Combine("origin"),
+            ["Dispatcher:HeartbeatInterval"] = "00:00:01",
+            ["Dispatcher:LeaseDuration"] = LeaseDuration.ToString("c", CultureInfo.InvariantCulture),
+            ["Dispatcher:SweepInterval"] = "00:00:00.250",
+            ["Dispatcher:MaxAttempts"] = "5",
+        });
+        await _app.StartAsync();
+        Http = new HttpClient { BaseAddress = new Uri(url + "/") };
+    }
+
+    /// <summary>Starts <paramref name="names"/> as real worker processes for <paramref name="system"/> and waits until the dispatcher sees them online.</summary>
+    internal async Task<RealWorker[]> StartWorkersAsync(string system, params string[] names)
+    {
+        var workers = names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey)).ToArray();
+        try
+        {
+            await WaitUntilAsync(async () =>
+            {
+                var online = (await Http.GetFromJsonAsync<List<WorkerView>>("api/workers"))!.Where(w => w.Online).Select(w => w.Name).ToHashSet();
+                return names.All(online.Contains);
+            }, TimeSpan.FromSeconds(90), () => $"workers {string.Join(", ", names)} to report online; output:\n{string.Join("\n", workers.Select(w => $"--- {w.Name}\n{w.Output}"))}");
+        }
+        catch
+        {
+            foreach (var w in workers)
+                w.Dispose();
+            throw;
+        }
+
+        return workers;
+    }
+
+    internal async Task<Guid> SubmitAsync(ShellDerivation drv)
+    {
+        using var response = await Http.PostAsJsonAsync("api/builds", new SubmitBuildBody(drv.DrvPath, drv.DrvText));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"submit {drv.DrvPath}: {(int)response.StatusCode} {body}");
+        return (await response.Content.ReadFromJsonAsync<SubmitBuildResponse>())!.Id;
+    }
+
+    internal async Task<BuildView> GetAsync(Guid id) => (await Http.GetFromJsonAsync<BuildView>($"api/builds/{id}"))!;
+
+    internal async Task<WorkerView?> WorkerAsync(string name) =>
+        (await Http.GetFromJsonAsync<List<WorkerView>>("api/workers"))!.SingleOrDefault(w => w.Name == name);
+
+    /// <summary>Polls the dispatcher's record until the build runs (claimed by a worker) and returns that record.</summary>
+    internal async Task<BuildView> WaitRunningAsync(Guid id, TimeSpan timeout)
+    {
+        BuildView? view = null;
+        await WaitUntilAsync(async () => (view = await GetAsync(id)) is { State: "running", Worker: not null }, timeout,
+            () => $"build {id} to run (last: {view?.State} on {view?.Worker}, attempt {view?.Attempt})");
+        return view!;
+    }
+
+    /// <summary>Polls until every build is finished; the failure names the ones still open.</summary>
+    internal async Task<IReadOnlyList<BuildView>> WaitFinishedAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout)
+    {
+        List<BuildView> views = [];
+        await WaitUntilAsync(async () =>
+        {
+            views = [];
+            foreach (var id in ids)
+                views.Add(await GetAsync(id));
+            return views.All(v => v.State is not ("queued" or "running"));
+        }, timeout, () => $"{ids.Count} builds to finish; still open: {string.Join(", ", views.Where(v => v.State is "queued" or "running").Select(v => $"{v.Id} {v.State} attempt {v.Attempt} on {v.Worker}"))}");
+        return views;
+    }
+
+    /// <summary>
+    /// Polls <paramref name="condition"/>; transient HTTP errors count as "not yet" (the dispatcher may be busy
+    /// reconnecting). Fails naming what it waited for.
+    /// </summary>
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                if (await condition())
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"waited {timeout} for {what()}");
+            await Task.Delay(200);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        if (Broker is not null)
+            await Broker.DisposeAsync();
+    }
+
+    public void Dispose() => _dir.Dispose();
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using BuildFarm.Store.Signing;
+using BuildFarm.Testing;
+
+namespace BuildFarm.Integration.Tests.EndToEnd;
+
+/// <summary>
+/// The published <c>artifacts/bin/buildfarm-worker</c> (<c>./farm build</c>) as a child process with a JSON config
+/// like an operator writes: its own store under a private root (logical <c>/nix/store</c>), unsandboxed builders.
+/// </summary>
+internal sealed class RealWorker : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private RealWorker(string name, TempDirectory dir, Process process)
+    {
+        Name = name;
+        Dir = dir;
+        _process = process;
+    }
+
+    public string Name { get; }
+
+    public TempDirectory Dir { get; }
+
+    /// <summary>Physical directory of the worker's <c>/nix/store</c>.</summary>
+    public string PhysicalStoreDir => Dir.Combine("root", "nix", "store");
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+                return _output.ToString();
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey)
+    {
+        if (!File.Exists(RepoPaths.BuildfarmWorker))
+            throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
+        var dir = new TempDirectory("e2e-" + name);
+        File.WriteAllText(dir.Combine("worker.sec"), SigningKey.Generate(name + "-1").ToString());
+        File.WriteAllText(dir.Combine("dispatchers.pub"), dispatcherKey + "\n");
+        Directory.CreateDirectory(dir.Combine("root"));
+        var config = new
+        {
+            Name = name,
+            Systems = new[] { system },
+            Slots = 1,
+            SpeedFactor = 1,
+            Store = new { StoreDir = "/nix/store", Root = dir.Combine("root") },
+            Keys = new { SigningKeyFile = dir.Combine("worker.sec"), TrustedDispatcherKeysFile = dir.Combine("dispatchers.pub") },
+            Broker = new { Uri = amqpUri },
+            HeartbeatInterval = "00:00:01",
+            BuildDir = dir.Combine("builds"),
+            AllowUnsandboxed = true,
+        };
+        File.WriteAllText(dir.Combine("worker.json"), JsonSerializer.Serialize(config));
+        var psi = new ProcessStartInfo(RepoPaths.BuildfarmWorker) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("run");
+        psi.ArgumentList.Add("--config");
+        psi.ArgumentList.Add(dir.Combine("worker.json"));
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start buildfarm-worker");
+        var worker = new RealWorker(name, dir, process);
+        process.OutputDataReceived += (_, e) => worker.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => worker.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return worker;
+    }
+
+    /// <summary><c>kill -9</c> of the agent alone, like a machine dying: its builder (own session) is not told.</summary>
+    public void KillMinus9() => _process.Kill(entireProcessTree: false);
+
+    public Task SignalAsync(string signal) =>
+        ProcessRunner.RunAsync("/bin/kill", ["-" + signal, _process.Id.ToString(CultureInfo.InvariantCulture)]);
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"worker {Name} did not exit within {timeout}; output:\n{Output}");
+        }
+
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+                _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(TimeSpan.FromSeconds(10));
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+        Dir.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_output)
+            _output.AppendLine(line);
+    }
+}
