@@ -114,15 +114,16 @@ CONF
 farm_keys() {
   mkdir -p "$FARM/keys"
   farm_key "$FARM/keys/dispatcher" dispatcher-1
-  local spec name i
+  local spec name i f
   IFS=';' read -ra specs <<< "${FARM_WORKERS:-$FARM_STANDARD_WORKERS}"
   for spec in "${specs[@]}"; do
     name=${spec%% *}; farm_key "$FARM/keys/worker-$name" "$name-1"
   done
   for i in $(seq 1 "$FARM_SPARE_KEYS"); do farm_key "$FARM/keys/spare-$i" "spare-$i"; done
-  cat "$FARM"/keys/worker-*.pub "$FARM"/keys/spare-*.pub > "$FARM/keys/trusted-workers.pub"
+  # One key a line (the .pub files have no final newline).
+  for f in "$FARM"/keys/worker-*.pub "$FARM"/keys/spare-*.pub; do cat "$f"; echo; done > "$FARM/keys/trusted-workers.pub"
   # Inputs come from the origin: sources and .drvs signed by the dispatcher, outputs signed by the worker that built them.
-  cat "$FARM/keys/dispatcher.pub" "$FARM/keys/trusted-workers.pub" > "$FARM/keys/trusted-inputs.pub"
+  { cat "$FARM/keys/dispatcher.pub"; echo; cat "$FARM/keys/trusted-workers.pub"; } > "$FARM/keys/trusted-inputs.pub"
 }
 
 farm_sandbox_possible() { [ -d "$STORE_DIR" ] && unshare -m -p -n -f true 2>/dev/null; }
@@ -301,7 +302,7 @@ farm_build_graph() { # drv...
     echo "this buildfarm has no 'build' command yet (whole-graph builds land with the dispatcher's offload work)" >&2
     return 1
   fi
-  "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" build --url "$(cat "$FARM/dispatcher.url")" "$@"
+  "$BF" build --url "$(cat "$FARM/dispatcher.url")" "$@"
 }
 
 cmd_demo() {
@@ -316,7 +317,7 @@ cmd_demo() {
   drv=$(farm_example_drv)
   echo "$drv"
   # shellcheck disable=SC2207
-  outs=($("$BF" --store-dir "$STORE_DIR" drv outputs "$drv" 2>/dev/null | awk '{print $NF}'))
+  outs=($("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv outputs "$FARM/origin$drv" | awk '{print $NF}'))
   for out in "${outs[@]}"; do
     total=$((total + 1))
     "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store info "$out" >/dev/null 2>&1 && before=$((before + 1))
