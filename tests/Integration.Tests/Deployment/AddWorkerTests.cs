@@ -31,7 +31,7 @@ public sealed class AddWorkerTests
         var result = await demo;
         Assert.True(result.ExitCode == 0, $"./farm demo exited {result.ExitCode}\n{result.Stdout}\n{result.Stderr}\n{farm.Logs()}");
         var builds = await farm.BuildsAsync();
-        Assert.Contains(builds, b => b.Worker == "extra" && b.State == "Succeeded");
+        Assert.Contains(builds, b => b.Worker == "extra" && b.State == "succeeded");
         Assert.True(File.Exists(Path.Combine(farm.OriginPath(FarmDemoTests.ResultPath(result.Stdout, "-release")), "summary")));
         // Nothing that was running before restarted: same RabbitMQ, sshd, dispatcher and solo processes.
         foreach (var (name, pid) in pidsBefore)

@@ -37,7 +37,7 @@ public sealed class FarmDemoTests
         var builds = await farm.BuildsAsync();
         Assert.Equal("kvm", Assert.Single(builds, b => b.DrvPath.EndsWith("-vm-test.drv", StringComparison.Ordinal)).Worker);
         Assert.Equal("i686", Assert.Single(builds, b => b.DrvPath.EndsWith("-legacy-i686.drv", StringComparison.Ordinal)).Worker);
-        Assert.Equal(8, builds.Count(b => b.State == "Succeeded"));
+        Assert.Equal(8, builds.Count(b => b.State == "succeeded"));
 
         var second = await farm.RunAsync(TimeSpan.FromMinutes(2), "demo", "--no-install", "--no-build");
 
