@@ -3,6 +3,7 @@ using BuildFarm.Messaging.Broker;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Keys;
 using BuildFarm.Worker.Sandbox;
+using Microsoft.Extensions.Configuration;
 
 namespace BuildFarm.Worker.Cli;
 
@@ -56,7 +57,8 @@ internal static class CheckCommand
             report.Fail("keys", e.Message, "point Keys:* at files this user can read, in name:base64 format (buildfarm keys generate, or nix key generate-secret / convert-secret-to-public)");
         }
 
-        OriginChecks.Files(options, report);
+        var raw = new ConfigurationBuilder().AddWorkerSources(config.FullName).Build();
+        OriginChecks.Files(raw, report);
         await CheckSandboxAsync(options, report, cancellationToken);
         var storeDir = options.Store.Root.Length > 0 ? options.Store.Root + options.Store.StoreDir : options.Store.StoreDir;
         report.Check(Writable(storeDir, out var why), "store", storeDir + why, $"create {storeDir} and make it writable by this user, or change Store:StoreDir / Store:Root");
@@ -64,7 +66,7 @@ internal static class CheckCommand
         if (options.Broker.Validate() is null)
             await CheckBrokerAsync(options.Broker, timeout, report, cancellationToken);
         if (ssh)
-            await OriginChecks.ReachableAsync(options, timeout, report, cancellationToken);
+            await OriginChecks.ReachableAsync(raw, timeout, report, cancellationToken);
         return report.Finish();
     }
 

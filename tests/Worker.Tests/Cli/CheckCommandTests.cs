@@ -79,35 +79,57 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Contains("Slotz", output, StringComparison.Ordinal);
     }
 
+    /// <summary>Needs the worker's Origins section (offload); main without it rejects the key as unknown.</summary>
+    [Fact]
+    public async Task CheckAsync_BrokenOrigins_EachNamedWithFix()
+    {
+        var config = WriteConfig("amqp://guest:guest@127.0.0.1:1/", origins: new
+        {
+            PrivateKeyFile = _dir.Combine("no-such-key"),
+            PinnedHostKeys = new[] { new { Host = "127.0.0.1", Port = FreePort.Next(), Fingerprint = "MD5:aa:bb" } },
+            TrustedInputKeysFile = _dir.Combine("no-such-trust"),
+        });
+
+        var (exit, output) = await RunAsync(config, ssh: true);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("FAIL origin ssh key: " + _dir.Combine("no-such-key") + " is unreadable", output, StringComparison.Ordinal);
+        Assert.Contains("is not a host with a SHA256:base64 fingerprint", output, StringComparison.Ordinal);
+        Assert.Contains("FAIL origin input keys: Origins:TrustedInputKeysFile", output, StringComparison.Ordinal);
+        Assert.Contains("FAIL origin ssh: 127.0.0.1:", output, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _dir.Dispose();
 
     private static int CountLines(string text, string prefix) => text.Split('\n').Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
 
-    private static async Task<(int Exit, string Output)> RunAsync(string config)
+    private static async Task<(int Exit, string Output)> RunAsync(string config, bool ssh = false)
     {
         using var output = new StringWriter();
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var exit = await CheckCommand.CheckAsync(new FileInfo(config), TimeSpan.FromSeconds(5), ssh: false, output, cts.Token);
+        var exit = await CheckCommand.CheckAsync(new FileInfo(config), TimeSpan.FromSeconds(5), ssh, output, cts.Token);
         return (exit, output.ToString());
     }
 
-    private string WriteConfig(string amqpUri, string? storeRoot = null, string? signingKey = null, string storeDir = "/nix/store", bool allowUnsandboxed = true)
+    private string WriteConfig(string amqpUri, string? storeRoot = null, string? signingKey = null, string storeDir = "/nix/store", bool allowUnsandboxed = true, object? origins = null)
     {
         var key = SigningKey.Generate("check-1");
         var secret = _dir.Combine("worker.sec");
         File.WriteAllText(secret, key + "\n");
         var trusted = _dir.Combine("dispatcher.pub");
         File.WriteAllText(trusted, SigningKey.Generate("dispatcher-1").PublicKey + "\n");
-        var config = new
+        var config = new Dictionary<string, object?>
         {
-            Name = "check-worker",
-            Systems = new[] { "x86_64-linux" },
-            Store = new { StoreDir = storeDir, Root = storeRoot ?? _dir.Combine("root") },
-            Keys = new { SigningKeyFile = signingKey ?? secret, TrustedDispatcherKeysFile = trusted },
-            Broker = new { Uri = amqpUri },
-            BuildDir = _dir.Combine("builds"),
-            AllowUnsandboxed = allowUnsandboxed,
+            ["Name"] = "check-worker",
+            ["Systems"] = new[] { "x86_64-linux" },
+            ["Store"] = new { StoreDir = storeDir, Root = storeRoot ?? _dir.Combine("root") },
+            ["Keys"] = new { SigningKeyFile = signingKey ?? secret, TrustedDispatcherKeysFile = trusted },
+            ["Broker"] = new { Uri = amqpUri },
+            ["BuildDir"] = _dir.Combine("builds"),
+            ["AllowUnsandboxed"] = allowUnsandboxed,
         };
+        if (origins is not null)
+            config["Origins"] = origins;
         var file = _dir.Combine("worker.json");
         File.WriteAllText(file, JsonSerializer.Serialize(config));
         return file;
