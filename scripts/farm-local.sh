@@ -1,9 +1,21 @@
-# ./farm up / ./farm down: a local farm under .farm/ (sourced by ./farm; uses log, ensure_packages, cmd_build).
-# Every process is started with setsid (own process group) and its pid recorded in .farm/pids/; `down` stops
-# exactly those groups. State: .farm/{rabbit,keys,origin,workers/*,dispatcher.*} plus .farm/env and
-# .farm/dispatcher.url, which artifacts/bin/buildfarm reads when run from the repository root.
+# ./farm up / demo / add-worker / down: a local farm on loopback (sourced by ./farm; uses log, ensure_packages,
+# cmd_build). Every process is started with setsid (own process group) and its pid recorded in $FARM/pids/;
+# `down` stops exactly those groups. $FARM is $FARM_DIR, default .farm/ in the repository. State:
+#   rabbit/             private RabbitMQ (node name, ports, mnesia)
+#   ssh/                the origin's sshd: its own host key, the workers' client key in authorized_keys
+#   keys/               dispatcher key pair, worker keys (standard workers + spares for add-worker), trust files
+#   origin/             the origin store (logical /nix/store) the dispatcher owns and workers pull from over SSH
+#   workers/NAME/       each worker's config, physical store (root/) and build dirs
+#   env, dispatcher.url what artifacts/bin/buildfarm reads when run from the repository root (or FARM_DIR)
+# Ports are free loopback ports chosen at start, so several farms (tests) can run side by side.
 
-FARM="$ROOT/.farm"
+FARM="${FARM_DIR:-$ROOT/.farm}"
+BF="$ROOT/artifacts/bin/buildfarm"
+BFW="$ROOT/artifacts/bin/buildfarm-worker"
+# Standard workers, "name systems features mandatory slots speed"; FARM_WORKERS replaces them
+# (';'-separated, lists ','-separated, '-' = none), e.g. FARM_WORKERS='solo x86_64-linux,i686-linux kvm - 1 1'.
+FARM_STANDARD_WORKERS='plain x86_64-linux - - 2 1;i686 i686-linux - - 1 1;kvm x86_64-linux kvm,big-parallel - 2 2'
+FARM_SPARE_KEYS=4
 
 farm_free_port() {
   local p
@@ -22,12 +34,26 @@ farm_start() { # name, command...
   echo $! > "$FARM/pids/$name.pid"
 }
 
-farm_wait_port() { # port, what
-  for _ in $(seq 1 300); do
+farm_wait_port() { # port, what, pid-name
+  for _ in $(seq 1 450); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    if [ -n "${3:-}" ] && ! farm_alive "$3"; then
+      echo "$2 exited before listening on port $1; its log ($FARM/logs/$3.log):" >&2
+      tail -n 20 "$FARM/logs/$3.log" >&2; return 1
+    fi
     sleep 0.2
   done
   echo "gave up waiting for $2 on port $1 (see $FARM/logs/)" >&2; return 1
+}
+
+farm_json_list() { # a,b -> ["a","b"]; - -> []
+  [ "$1" = - ] && { echo '[]'; return; }
+  echo "[\"${1//,/\",\"}\"]"
+}
+
+farm_key() { # file-stem key-name: a Nix-format Ed25519 pair stem.sec / stem.pub, kept when it exists
+  [ -f "$1.sec" ] && return 0
+  "$BF" keys generate --name "$2" --secret-file "$1.sec" --public-file "$1.pub" >/dev/null
 }
 
 farm_rabbit_env() {
@@ -37,99 +63,303 @@ farm_rabbit_env() {
     RABBITMQ_ENABLED_PLUGINS_FILE="$FARM/rabbit/enabled_plugins" RABBITMQ_CONFIG_FILE="$FARM/rabbit/rabbitmq"
 }
 
-farm_worker_config() { # name systems(json) supported(json) mandatory(json) slots
-  local dir="$FARM/workers/$1"
+farm_amqp() { echo "amqp://guest:guest@127.0.0.1:$(cat "$FARM/rabbit/port")/"; }
+
+farm_start_rabbit() {
+  farm_alive rabbit && return 0
+  mkdir -p "$FARM/rabbit/home"
+  [ -f "$FARM/rabbit/node" ] || echo "bffarm$RANDOM@localhost" > "$FARM/rabbit/node"
+  farm_free_port > "$FARM/rabbit/port"; farm_free_port > "$FARM/rabbit/dist-port"
+  printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$(cat "$FARM/rabbit/port")" > "$FARM/rabbit/rabbitmq.conf"
+  echo '[].' > "$FARM/rabbit/enabled_plugins"
+  (farm_rabbit_env; farm_start rabbit /usr/lib/rabbitmq/bin/rabbitmq-server)
+  log "starting RabbitMQ on 127.0.0.1:$(cat "$FARM/rabbit/port")"
+  farm_wait_port "$(cat "$FARM/rabbit/port")" RabbitMQ rabbit
+  (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup --timeout 120 >/dev/null)
+}
+
+# The origin's sshd: workers log in with the farm's client key and run the origin's buildfarm (RemoteCommand).
+farm_start_sshd() {
+  local dir="$FARM/ssh"
+  mkdir -p "$dir" /run/sshd
+  [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-origin-host -f "$dir/host_ed25519"
+  [ -f "$dir/worker_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-workers -f "$dir/worker_ed25519"
+  cp "$dir/worker_ed25519.pub" "$dir/authorized_keys"
+  ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | cut -d' ' -f2 > "$dir/fingerprint"
+  farm_alive sshd && return 0
+  farm_free_port > "$dir/port"
+  cat > "$dir/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $(cat "$dir/port")
+HostKey $dir/host_ed25519
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $dir/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+UsePAM no
+MaxSessions 32
+MaxStartups 100
+CONF
+  /usr/sbin/sshd -t -f "$dir/sshd_config"
+  farm_start sshd /usr/sbin/sshd -D -e -f "$dir/sshd_config"
+  log "starting the origin's sshd on 127.0.0.1:$(cat "$dir/port") (host key $(cat "$dir/fingerprint"))"
+  farm_wait_port "$(cat "$dir/port")" sshd sshd
+}
+
+# Keys: the dispatcher's pair, one per worker name and spares for add-worker. The dispatcher reads its trusted
+# worker keys once at start, so the spares are authorized up front: adding a worker restarts nothing.
+farm_keys() {
+  mkdir -p "$FARM/keys"
+  farm_key "$FARM/keys/dispatcher" dispatcher-1
+  local spec name i f
+  IFS=';' read -ra specs <<< "${FARM_WORKERS:-$FARM_STANDARD_WORKERS}"
+  for spec in "${specs[@]}"; do
+    name=${spec%% *}; farm_key "$FARM/keys/worker-$name" "$name-1"
+  done
+  for i in $(seq 1 "$FARM_SPARE_KEYS"); do farm_key "$FARM/keys/spare-$i" "spare-$i"; done
+  # One key a line (the .pub files have no final newline).
+  for f in "$FARM"/keys/worker-*.pub "$FARM"/keys/spare-*.pub; do cat "$f"; echo; done > "$FARM/keys/trusted-workers.pub"
+  # Inputs come from the origin: sources and .drvs signed by the dispatcher, outputs signed by the worker that built them.
+  { cat "$FARM/keys/dispatcher.pub"; echo; cat "$FARM/keys/trusted-workers.pub"; } > "$FARM/keys/trusted-inputs.pub"
+}
+
+farm_sandbox_possible() { [ -d "$STORE_DIR" ] && unshare -m -p -n -f true 2>/dev/null; }
+
+farm_worker_config() { # name systems features mandatory slots speed [key-stem]
+  local dir="$FARM/workers/$1" key=${7:-$FARM/keys/worker-$1} unsandboxed=false
+  farm_sandbox_possible || unsandboxed=true
   mkdir -p "$dir/root" "$dir/builds"
-  [ -f "$dir/worker.sec" ] || nix key generate-secret --key-name "$1-1" > "$dir/worker.sec"
   cat > "$dir/worker.json" <<JSON
 {
-  "Name": "$1", "Systems": $2, "SupportedFeatures": $3, "MandatoryFeatures": $4, "Slots": $5, "SpeedFactor": 1,
+  "Name": "$1", "Systems": $(farm_json_list "$2"), "SupportedFeatures": $(farm_json_list "$3"),
+  "MandatoryFeatures": $(farm_json_list "$4"), "Slots": $5, "SpeedFactor": $6,
   "Store": { "StoreDir": "$STORE_DIR", "Root": "$dir/root" },
-  "Keys": { "SigningKeyFile": "$dir/worker.sec", "TrustedDispatcherKeysFile": "$FARM/keys/dispatcher.pub" },
-  "Broker": { "Uri": "amqp://guest:guest@127.0.0.1:$(cat "$FARM/rabbit/port")/" },
-  "BuildDir": "$dir/builds", "AllowUnsandboxed": true,
+  "Keys": { "SigningKeyFile": "$key.sec", "TrustedDispatcherKeysFile": "$FARM/keys/dispatcher.pub" },
+  "Broker": { "Uri": "$(farm_amqp)" },
+  "Origins": {
+    "PrivateKeyFile": "$FARM/ssh/worker_ed25519",
+    "PinnedHostKeys": [ { "Host": "127.0.0.1", "Port": $(cat "$FARM/ssh/port"), "Fingerprint": "$(cat "$FARM/ssh/fingerprint")" } ],
+    "TrustedInputKeysFile": "$FARM/keys/trusted-inputs.pub"
+  },
+  "HeartbeatInterval": "00:00:02",
+  "BuildDir": "$dir/builds", "AllowUnsandboxed": $unsandboxed,
   "Logs": { "JsonFile": "$dir/worker.json.log" }
 }
 JSON
 }
 
-cmd_up() {
-  STORE_DIR=/nix/store
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --store-dir) STORE_DIR=$2; shift 2 ;;
-      *) echo "./farm up: unknown option $1 (valid: --store-dir DIR)" >&2; return 2 ;;
-    esac
-  done
-  ensure_packages
-  [ -x artifacts/bin/buildfarm ] && [ -x artifacts/bin/buildfarm-worker ] || cmd_build
-  mkdir -p "$FARM/keys" "$FARM/origin" "$FARM/rabbit/home"
-  if ! farm_alive rabbit; then
-    [ -f "$FARM/rabbit/node" ] || echo "bffarm$RANDOM@localhost" > "$FARM/rabbit/node"
-    farm_free_port > "$FARM/rabbit/port"; farm_free_port > "$FARM/rabbit/dist-port"
-    printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$(cat "$FARM/rabbit/port")" > "$FARM/rabbit/rabbitmq.conf"
-    echo '[].' > "$FARM/rabbit/enabled_plugins"
-    (farm_rabbit_env; farm_start rabbit /usr/lib/rabbitmq/bin/rabbitmq-server)
-    log "starting RabbitMQ on port $(cat "$FARM/rabbit/port")"
-    farm_wait_port "$(cat "$FARM/rabbit/port")" RabbitMQ
-    (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup --timeout 90 >/dev/null)
-  fi
-  if [ ! -f "$FARM/keys/dispatcher.sec" ]; then
-    nix key generate-secret --key-name dispatcher-1 > "$FARM/keys/dispatcher.sec"
-    nix key convert-secret-to-public < "$FARM/keys/dispatcher.sec" > "$FARM/keys/dispatcher.pub"
-  fi
-  printf 'BUILDFARM_STORE_DIR=%s\nBUILDFARM_ROOT=%s\n' "$STORE_DIR" "$FARM/origin" > "$FARM/env"
-  if ! farm_alive dispatcher; then
-    local port; port=$(farm_free_port)
-    cat > "$FARM/dispatcher.json" <<JSON
+farm_start_worker() { # name systems features mandatory slots speed [key-stem]
+  farm_worker_config "$@"
+  farm_alive "worker-$1" || farm_start "worker-$1" "$BFW" run --config "$FARM/workers/$1/worker.json"
+}
+
+farm_start_dispatcher() {
+  farm_alive dispatcher && return 0
+  local port; port=$(farm_free_port)
+  cat > "$FARM/dispatcher.json" <<JSON
 {
-  "Broker": { "Uri": "amqp://guest:guest@127.0.0.1:$(cat "$FARM/rabbit/port")/" },
+  "Broker": { "Uri": "$(farm_amqp)" },
   "Dispatcher": {
     "ListenUrl": "http://127.0.0.1:$port", "DatabasePath": "$FARM/dispatcher.db",
     "SigningKeyFile": "$FARM/keys/dispatcher.sec", "StoreDir": "$STORE_DIR", "Root": "$FARM/origin",
+    "HeartbeatInterval": "00:00:02", "LeaseDuration": "00:00:20",
+    "TrustedWorkerKeysFile": "$FARM/keys/trusted-workers.pub",
+    "Origin": {
+      "Host": "127.0.0.1", "Port": $(cat "$FARM/ssh/port"), "User": "$(id -un)",
+      "HostKeyFingerprint": "$(cat "$FARM/ssh/fingerprint")",
+      "RemoteCommand": "$BF --store-dir $STORE_DIR --root $FARM/origin"
+    },
     "LogFile": "$FARM/logs/dispatcher.json.log"
   }
 }
 JSON
-    farm_start dispatcher "$ROOT/artifacts/bin/buildfarm" serve --config "$FARM/dispatcher.json"
-    echo "http://127.0.0.1:$port" > "$FARM/dispatcher.url"
-    farm_wait_port "$port" "the dispatcher"
-  fi
-  farm_worker_config plain '["x86_64-linux"]' '[]' '[]' 2
-  farm_worker_config kvm '["x86_64-linux"]' '["kvm"]' '[]' 2
-  farm_worker_config bench '["x86_64-linux"]' '["kvm","big-parallel"]' '["benchmark"]' 1
-  farm_worker_config i686 '["i686-linux"]' '[]' '[]' 2
-  for w in plain kvm bench i686; do
-    farm_alive "worker-$w" || farm_start "worker-$w" "$ROOT/artifacts/bin/buildfarm-worker" run --config "$FARM/workers/$w/worker.json"
+  farm_start dispatcher "$BF" serve --config "$FARM/dispatcher.json"
+  echo "http://127.0.0.1:$port" > "$FARM/dispatcher.url"
+  log "starting the dispatcher on http://127.0.0.1:$port"
+  farm_wait_port "$port" "the dispatcher" dispatcher
+}
+
+# Waits until the dispatcher lists every named worker as online (its first heartbeat arrived).
+farm_wait_workers() {
+  local url; url=$(cat "$FARM/dispatcher.url")
+  local name json
+  for name in "$@"; do
+    for _ in $(seq 1 300); do
+      json=$(curl -fsS "$url/api/workers" 2>/dev/null || true)
+      echo "$json" | grep -q "\"name\":\"$name\"[^{}]*\"online\":true" && continue 2
+      if ! farm_alive "worker-$name"; then
+        echo "worker $name exited; its log ($FARM/logs/worker-$name.log):" >&2
+        tail -n 20 "$FARM/logs/worker-$name.log" >&2; return 1
+      fi
+      sleep 0.2
+    done
+    echo "worker $name did not come online within 60 s (see $FARM/logs/worker-$name.log)" >&2; return 1
   done
+}
+
+farm_parse_common() { # sets STORE_DIR, NO_INSTALL, NO_BUILD; leaves the rest in FARM_ARGS
+  STORE_DIR=/nix/store NO_INSTALL=0 NO_BUILD=0 FARM_ARGS=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --store-dir) STORE_DIR=$2; shift 2 ;;
+      --no-install) NO_INSTALL=1; shift ;;
+      --no-build) NO_BUILD=1; shift ;;
+      *) FARM_ARGS+=("$1"); shift ;;
+    esac
+  done
+}
+
+farm_prepare() {
+  [ "$NO_INSTALL" = 1 ] || ensure_packages
+  if [ "$NO_BUILD" = 1 ]; then
+    [ -x "$BF" ] && [ -x "$BFW" ] || { echo "--no-build: $BF or $BFW missing (run ./farm build)" >&2; return 1; }
+  elif [ ! -x "$BF" ] || [ ! -x "$BFW" ] || [ -n "$(find src -newer "$BF" -type f -print -quit)" ]; then
+    cmd_build
+  fi
+}
+
+cmd_up() {
+  farm_parse_common "$@"
+  [ ${#FARM_ARGS[@]} -eq 0 ] || { echo "./farm up: unknown option ${FARM_ARGS[0]} (valid: --store-dir DIR --no-install --no-build)" >&2; return 2; }
+  farm_prepare
+  mkdir -p "$FARM/origin" "$FARM/logs"
+  farm_keys
+  farm_start_rabbit
+  farm_start_sshd
+  printf 'BUILDFARM_STORE_DIR=%s\nBUILDFARM_ROOT=%s\n' "$STORE_DIR" "$FARM/origin" > "$FARM/env"
+  farm_start_dispatcher
+  local spec names=() summary=()
+  IFS=';' read -ra specs <<< "${FARM_WORKERS:-$FARM_STANDARD_WORKERS}"
+  for spec in "${specs[@]}"; do
+    read -r -a w <<< "$spec"
+    farm_start_worker "${w[@]}"
+    names+=("${w[0]}"); summary+=("${w[0]} (${w[1]}$( [ "${w[2]}" = - ] || echo "; ${w[2]}"); ${w[4]} slots)")
+  done
+  log "waiting for ${names[*]} to come online"
+  farm_wait_workers "${names[@]}"
   log "farm up"
-  echo "dispatcher API  $(cat "$FARM/dispatcher.url")   (artifacts/bin/buildfarm submit FILE.drv)"
-  echo "RabbitMQ        amqp://guest:guest@127.0.0.1:$(cat "$FARM/rabbit/port")/"
-  echo "workers         plain (x86_64-linux), kvm (+kvm), bench (+kvm,big-parallel, mandatory benchmark), i686 (i686-linux)"
+  echo "UI and API      $(cat "$FARM/dispatcher.url")"
+  echo "RabbitMQ        $(farm_amqp)"
+  echo "origin sshd     127.0.0.1:$(cat "$FARM/ssh/port") (host key $(cat "$FARM/ssh/fingerprint"))"
+  echo "workers         $(IFS=,; echo "${summary[*]}" | sed 's/),/), /g')"
   echo "store           $STORE_DIR under $FARM/origin (workers: $FARM/workers/*/root); logs in $FARM/logs/"
+  farm_sandbox_possible || echo "note            builds run unsandboxed (no user/mount namespaces here)"
+}
+
+# ./farm add-worker NAME [--systems S] [--features F] [--mandatory F] [--slots N] [--speed X]: one more worker on
+# the running farm, with one of the spare keys the dispatcher already trusts; nothing else restarts.
+cmd_add_worker() {
+  local name=${1:-}; shift || true
+  [ -n "$name" ] && [ -f "$FARM/dispatcher.url" ] || { echo "usage: ./farm add-worker NAME [--systems S] [--features F] [--mandatory F] [--slots N] [--speed X] (on a running farm)" >&2; return 2; }
+  local systems=x86_64-linux features=- mandatory=- slots=1 speed=1
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --systems) systems=$2 ;; --features) features=$2 ;; --mandatory) mandatory=$2 ;;
+      --slots) slots=$2 ;; --speed) speed=$2 ;;
+      *) echo "./farm add-worker: unknown option $1" >&2; return 2 ;;
+    esac
+    shift 2
+  done
+  STORE_DIR=$(sed -n 's/^BUILDFARM_STORE_DIR=//p' "$FARM/env")
+  local key i
+  if [ -f "$FARM/workers/$name/key" ]; then key=$(cat "$FARM/workers/$name/key")
+  elif [ -f "$FARM/keys/worker-$name.sec" ]; then key="$FARM/keys/worker-$name"
+  else
+    for i in $(seq 1 "$FARM_SPARE_KEYS"); do
+      grep -qx "$FARM/keys/spare-$i" "$FARM"/workers/*/key 2>/dev/null || { key="$FARM/keys/spare-$i"; break; }
+    done
+    [ -n "${key:-}" ] || { echo "./farm add-worker: all $FARM_SPARE_KEYS spare keys are in use (restart the farm to authorize more)" >&2; return 1; }
+  fi
+  mkdir -p "$FARM/workers/$name"; echo "$key" > "$FARM/workers/$name/key"
+  farm_start_worker "$name" "$systems" "$features" "$mandatory" "$slots" "$speed" "$key"
+  farm_wait_workers "$name"
+  log "worker $name online ($systems; features $features; $slots slots), signing with $(basename "$key")"
+}
+
+# The example graph (examples/graph): busybox into the origin store, the specs with its path, `drv add` of the
+# top, every source and .drv signed by the dispatcher (workers trust it for inputs). Prints the top .drv path.
+farm_example_drv() {
+  local bb="$FARM/examples/busybox" specs="$FARM/examples/specs" busybox drv
+  mkdir -p "$bb/bin" "$specs"
+  [ -f "$bb/bin/busybox" ] || cp /bin/busybox "$bb/bin/busybox"
+  ln -sf busybox "$bb/bin/sh"
+  busybox=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store add "$bb")
+  for f in "$ROOT"/examples/graph/*.json; do sed "s|@BUSYBOX@|$busybox|g" "$f" > "$specs/$(basename "$f")"; done
+  drv=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv add "$specs/release.json")
+  # shellcheck disable=SC2046
+  "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store sign --key-file "$FARM/keys/dispatcher.sec" \
+    $("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store closure "$drv") >/dev/null
+  echo "$drv"
+}
+
+# The one build step (switch here): the whole graph through the dispatcher; inputs travel over SSH, outputs come
+# back into the origin store. Progress goes to stderr, the output paths to stdout.
+farm_build_graph() { # drv...
+  if ! "$BF" build --help >/dev/null 2>&1; then
+    echo "this buildfarm has no 'build' command yet (whole-graph builds land with the dispatcher's offload work)" >&2
+    return 1
+  fi
+  "$BF" build --url "$(cat "$FARM/dispatcher.url")" "$@"
+}
+
+cmd_demo() {
+  farm_parse_common "$@"
+  [ ${#FARM_ARGS[@]} -eq 0 ] || { echo "./farm demo: unknown option ${FARM_ARGS[0]} (valid: --store-dir DIR --no-install --no-build)" >&2; return 2; }
+  local up_flags=(--store-dir "$STORE_DIR")
+  [ "$NO_INSTALL" = 1 ] && up_flags+=(--no-install)
+  [ "$NO_BUILD" = 1 ] && up_flags+=(--no-build)
+  cmd_up "${up_flags[@]}"
+  log "adding the example graph (examples/graph) to the origin store"
+  local drv outs out before=0 total=0
+  drv=$(farm_example_drv)
+  echo "$drv"
+  # shellcheck disable=SC2207
+  outs=($("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv outputs "$FARM/origin$drv" | awk '{print $NF}'))
+  for out in "${outs[@]}"; do
+    total=$((total + 1))
+    "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store info "$out" >/dev/null 2>&1 && before=$((before + 1))
+  done
+  [ "$before" -gt 0 ] && [ "$before" -eq "$total" ] && log "already built at the origin: nothing to rebuild"
+  log "building the graph on the farm (UI: $(cat "$FARM/dispatcher.url"))"
+  farm_build_graph "$drv"
+  log "result"
+  for out in "${outs[@]}"; do
+    "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store info "$out" >/dev/null
+    echo "$out   (at the origin: $FARM/origin$out)"
+  done
+  [ -f "$FARM/origin${outs[0]}/summary" ] && sed 's/^/  | /' "$FARM/origin${outs[0]}/summary"
+  log "the farm keeps running: UI $(cat "$FARM/dispatcher.url") — ./farm down stops it"
+}
+
+farm_stop() { # pid-name, seconds, [signalled: 1 when SIGTERM was sent already]
+  local f="$FARM/pids/$1.pid" pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  # A worker takes a second SIGTERM as "kill the running builds": send one only.
+  [ "${3:-0}" = 1 ] || kill -TERM -- "-$pid" 2>/dev/null || true
+  for _ in $(seq 1 $(($2 * 5))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+  rm -f "$f"; log "stopped $1"
 }
 
 cmd_down() {
   [ -d "$FARM/pids" ] || { log "no farm running"; return 0; }
-  local f name pid
-  for f in "$FARM"/pids/worker-*.pid "$FARM/pids/dispatcher.pid"; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    kill -TERM -- "-$pid" 2>/dev/null || true
+  local f
+  # Workers drain on SIGTERM (running builds finish); all of them at once, then wait.
+  for f in "$FARM"/pids/worker-*.pid; do
+    if [ -f "$f" ]; then kill -TERM -- "-$(cat "$f")" 2>/dev/null || true; fi
   done
-  for f in "$FARM"/pids/worker-*.pid "$FARM/pids/dispatcher.pid"; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f"); name=$(basename "$f" .pid)
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null
-    rm -f "$f"; log "stopped $name"
+  for f in "$FARM"/pids/worker-*.pid; do
+    if [ -f "$f" ]; then farm_stop "$(basename "$f" .pid)" 30 1; fi
   done
+  farm_stop dispatcher 10
+  farm_stop sshd 5
   if [ -f "$FARM/pids/rabbit.pid" ]; then
     (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1) || true
-    pid=$(cat "$FARM/pids/rabbit.pid")
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null
-    rm -f "$FARM/pids/rabbit.pid"; log "stopped RabbitMQ"
+    farm_stop rabbit 10
   fi
   rm -f "$FARM/dispatcher.url"
 }

@@ -4,7 +4,7 @@ namespace BuildFarm.Dispatcher.Cli;
 /// Settings of a local farm started by <c>./farm up</c>, read from <c>.farm/</c> in the current directory so that
 /// <c>artifacts/bin/buildfarm</c> run from the repository root talks to it without flags: <c>.farm/env</c> holds
 /// <c>KEY=VALUE</c> lines (<c>BUILDFARM_STORE_DIR</c>, <c>BUILDFARM_ROOT</c>), <c>.farm/dispatcher.url</c> the API URL.
-/// Real environment variables win over the file.
+/// Real environment variables win over the file. <c>FARM_DIR</c> names another farm directory than <c>./.farm</c>.
 /// </summary>
 internal static class FarmEnv
 {
@@ -14,7 +14,7 @@ internal static class FarmEnv
     {
         if (Environment.GetEnvironmentVariable(name) is { } value)
             return value;
-        var file = Path.Combine(Environment.CurrentDirectory, ".farm", "env");
+        var file = Path.Combine(FarmDirectory(), "env");
         if (!File.Exists(file))
             return null;
         foreach (var line in File.ReadLines(file))
@@ -32,7 +32,7 @@ internal static class FarmEnv
     {
         if (Environment.GetEnvironmentVariable("BUILDFARM_URL") is { Length: > 0 } env)
             return env.Trim();
-        var file = Path.Combine(Environment.CurrentDirectory, ".farm", "dispatcher.url");
+        var file = Path.Combine(FarmDirectory(), "dispatcher.url");
         return File.Exists(file) ? File.ReadAllText(file).Trim() : DefaultUrl;
     }
 
@@ -55,4 +55,7 @@ internal static class FarmEnv
 
         return legacy;
     }
+
+    private static string FarmDirectory() =>
+        Environment.GetEnvironmentVariable("FARM_DIR") is { Length: > 0 } dir ? dir : Path.Combine(Environment.CurrentDirectory, ".farm");
 }

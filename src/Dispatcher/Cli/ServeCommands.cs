@@ -11,7 +11,7 @@ internal static class ServeCommands
     public static Command Create(CliGlobals globals)
     {
         _ = globals;
-        var config = new Option<string?>("--config") { Description = "JSON config file (sections Dispatcher and Broker); env BUILDFARM_Dispatcher__Key overrides" };
+        var config = new Option<string?>("--config") { Description = "JSON config file (sections Dispatcher and Broker); env BUILDFARM_DISPATCHER__Key, BUILDFARM_DISPATCHER__Broker__Key, BUILDFARM_DISPATCHER__Ui__Key override" };
         var serve = new Command("serve", "Run the dispatcher: HTTP API, build lifecycle, broker publishing and events") { config };
         serve.SetAction((result, ct) => CliErrorHandler.RunAsync(result, "serve", async () =>
         {

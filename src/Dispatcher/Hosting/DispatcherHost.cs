@@ -18,7 +18,7 @@ internal static class DispatcherHost
         builder.Configuration.Sources.Clear();
         if (configFile is not null)
             builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
-        builder.Configuration.AddEnvironmentVariables("BUILDFARM_");
+        builder.Configuration.AddDispatcherEnvironment();
         if (overrides is not null)
             builder.Configuration.AddInMemoryCollection(overrides);
         var errors = DispatcherRegistration.Validate(builder.Configuration);

@@ -25,7 +25,7 @@ internal static class UiAuth
             var loopback = host == "localhost" || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
             if (!loopback)
                 return $"Dispatcher:ListenUrl '{url}' is not a loopback address and no Ui:Token is configured: set Ui:Token "
-                    + "(env BUILDFARM_UI__TOKEN) or, to expose an unauthenticated farm on purpose, Ui:AllowUnauthenticatedRemote=true";
+                    + "(env BUILDFARM_DISPATCHER__Ui__Token) or, to expose an unauthenticated farm on purpose, Ui:AllowUnauthenticatedRemote=true";
         }
 
         return null;

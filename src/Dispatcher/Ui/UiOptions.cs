@@ -1,6 +1,6 @@
 namespace BuildFarm.Dispatcher.Ui;
 
-/// <summary>The <c>Ui</c> config section (env <c>BUILDFARM_UI__TOKEN</c> etc.).</summary>
+/// <summary>The <c>Ui</c> config section (env <c>BUILDFARM_DISPATCHER__Ui__Token</c> etc.).</summary>
 public sealed class UiOptions
 {
     public const string Section = "Ui";

@@ -2,25 +2,37 @@ using System.CommandLine;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Keys;
+using BuildFarm.Worker.Sandbox;
+using Microsoft.Extensions.Configuration;
 
 namespace BuildFarm.Worker.Cli;
 
 /// <summary>
-/// <c>buildfarm-worker check --config FILE</c>: config valid? keys readable? store and build dir writable? broker
-/// reachable? Prints each problem with how to fix it; exit 0 only when there is none.
+/// <c>buildfarm-worker check --config FILE [--timeout S] [--ssh]</c>: config valid? keys readable? sandbox possible
+/// (or explicitly not wanted)? store and build dir writable? broker reachable? origin keys readable (and, with
+/// <c>--ssh</c>, each pinned origin reachable)? Prints each problem with how to fix it; exit 0 only when there is none.
+/// Changes nothing except creating missing directories and a probe file it deletes again.
 /// </summary>
 internal static class CheckCommand
 {
     public static Command Create()
     {
         var config = WorkerCli.ConfigOption();
-        var command = new Command("check", "Check a worker configuration and what it points to, printing how to fix each problem") { config };
-        command.SetAction((result, ct) => CheckAsync(result.GetRequiredValue(config), ct));
+        var timeout = new Option<int>("--timeout")
+        {
+            Description = "Seconds to wait for the broker (and the origins with --ssh) before reporting them unreachable",
+            DefaultValueFactory = _ => 5,
+        };
+        var ssh = new Option<bool>("--ssh") { Description = "Also log in to every pinned origin over SSH (host key and client key)" };
+        var command = new Command("check", "Check a worker configuration and what it points to, printing how to fix each problem") { config, timeout, ssh };
+        command.SetAction((result, ct) => CheckAsync(
+            result.GetRequiredValue(config), TimeSpan.FromSeconds(Math.Clamp(result.GetValue(timeout), 1, 600)), result.GetValue(ssh), Console.Out, ct));
         return command;
     }
 
-    private static async Task<int> CheckAsync(FileInfo config, CancellationToken cancellationToken)
+    public static async Task<int> CheckAsync(FileInfo config, TimeSpan timeout, bool ssh, TextWriter output, CancellationToken cancellationToken)
     {
+        var report = new CheckReport(output);
         WorkerOptions options;
         try
         {
@@ -28,61 +40,66 @@ internal static class CheckCommand
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or FormatException)
         {
-            Console.WriteLine($"FAIL config: {e.Message}");
-            Console.WriteLine("     fix: correct the JSON (keys are those of the worker's configuration; see docs)");
-            return 1;
-        }
-
-        var problems = 0;
-        void Report(bool ok, string what, string detail, string fix)
-        {
-            Console.WriteLine(ok ? $"ok   {what}: {detail}" : $"FAIL {what}: {detail}");
-            if (!ok)
-            {
-                Console.WriteLine($"     fix: {fix}");
-                problems++;
-            }
+            report.Fail("config", e.Message + (e.InnerException is null ? "" : ": " + e.InnerException.Message),
+                "correct the JSON (keys are those of docs/configuration.md; BUILDFARM_WORKER__* variables override them)");
+            return report.Finish();
         }
 
         var invalid = WorkerOptionsValidator.Problems(options);
-        Report(invalid.Count == 0, "config", invalid.Count == 0 ? config.FullName : string.Join("; ", invalid), "change the keys named above");
+        report.Check(invalid.Count == 0, "config", invalid.Count == 0 ? config.FullName : string.Join("; ", invalid), "change the keys named above");
         try
         {
             _ = WorkerKeys.Load(options.Keys);
-            Report(true, "keys", $"{options.Keys.SigningKeyFile}, {options.Keys.TrustedDispatcherKeysFile}", "");
+            report.Ok("keys", $"{options.Keys.SigningKeyFile}, {options.Keys.TrustedDispatcherKeysFile}");
         }
         catch (InvalidOperationException e)
         {
-            Report(false, "keys", e.Message, "point Keys:* at readable files in name:base64 format (nix key generate-secret / convert-secret-to-public)");
+            report.Fail("keys", e.Message, "point Keys:* at files this user can read, in name:base64 format (buildfarm keys generate, or nix key generate-secret / convert-secret-to-public)");
         }
 
+        var raw = new ConfigurationBuilder().AddWorkerSources(config.FullName).Build();
+        OriginChecks.Files(raw, report);
+        await CheckSandboxAsync(options, report, cancellationToken);
         var storeDir = options.Store.Root.Length > 0 ? options.Store.Root + options.Store.StoreDir : options.Store.StoreDir;
-        Report(Writable(storeDir, out var why), "store", storeDir + why, $"create {storeDir} and make it writable by this user, or change Store:StoreDir / Store:Root");
-        Report(Writable(options.BuildDir, out why), "build dir", options.BuildDir + why, $"make {options.BuildDir} writable by this user, or change BuildDir");
-        var sandbox = await Sandbox.SandboxRunner.ProbeAsync(null, options.Store.StoreDir, cancellationToken);
-        Report(
-            sandbox.Available || options.AllowUnsandboxed,
-            "sandbox",
-            sandbox.Available ? sandbox.Reason : $"not available ({sandbox.Reason}){(options.AllowUnsandboxed ? "; AllowUnsandboxed is true, so builders run unsandboxed" : "; the worker would refuse builds")}",
-            "run the worker as root (or with CAP_SYS_ADMIN), install util-linux and busybox-static, create Store:StoreDir; or set AllowUnsandboxed to true for trusted derivations only");
+        report.Check(Writable(storeDir, out var why), "store", storeDir + why, $"create {storeDir} and make it writable by this user, or change Store:StoreDir / Store:Root");
+        report.Check(Writable(options.BuildDir, out why), "build dir", options.BuildDir + why, $"make {options.BuildDir} writable by this user, or change BuildDir");
         if (options.Broker.Validate() is null)
-        {
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(15));
-                await using var connection = await BrokerConnections.ConnectAsync(options.Broker, "buildfarm-worker check", maxAttempts: 2, timeout.Token);
-                Report(true, "broker", $"{connection.Endpoint.HostName}:{connection.Endpoint.Port} answers", "");
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Report(false, "broker", $"{string.Join(',', options.Broker.Endpoints().Select(u => u.Host + ":" + u.Port))} unreachable: {e.Message}",
-                    "start RabbitMQ there, or fix Broker:Uri (user, password, host, port)");
-            }
-        }
+            await CheckBrokerAsync(options.Broker, timeout, report, cancellationToken);
+        if (ssh)
+            await OriginChecks.ReachableAsync(raw, timeout, report, cancellationToken);
+        return report.Finish();
+    }
 
-        Console.WriteLine(problems == 0 ? "all checks passed" : $"{problems} problem(s)");
-        return problems == 0 ? 0 : 1;
+    private static async Task CheckSandboxAsync(WorkerOptions options, CheckReport report, CancellationToken cancellationToken)
+    {
+        var capability = await SandboxRunner.ProbeAsync(logicalStoreDir: options.Store.StoreDir, cancellationToken: cancellationToken);
+        if (capability.Available)
+            report.Ok("sandbox", options.AllowUnsandboxed ? "possible (" + capability.Reason + "), but AllowUnsandboxed is true" : capability.Reason);
+        else if (options.AllowUnsandboxed)
+            report.Warn("sandbox", $"not possible here ({capability.Reason}); builds run unsandboxed because AllowUnsandboxed is true");
+        else
+            report.Fail("sandbox", capability.Reason,
+                "run the worker as root (or with CAP_SYS_ADMIN), install util-linux and busybox-static, create the logical store directory; or set \"AllowUnsandboxed\": true for trusted derivations only");
+    }
+
+    private static async Task CheckBrokerAsync(BrokerOptions broker, TimeSpan timeout, CheckReport report, CancellationToken cancellationToken)
+    {
+        var where = string.Join(',', broker.Endpoints().Select(u => u.Host + ":" + u.Port));
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(timeout);
+            await using var connection = await BrokerConnections.ConnectAsync(broker, "buildfarm-worker check", maxAttempts: 1, cts.Token);
+            report.Ok("broker", $"{connection.Endpoint.HostName}:{connection.Endpoint.Port} answers");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            report.Fail("broker", $"{where} did not answer within {timeout.TotalSeconds:0} s", "start RabbitMQ there, or fix Broker:Uri (host, port); a firewall may drop the connection");
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            report.Fail("broker", $"{where} unreachable: {e.Message}", "start RabbitMQ there, or fix Broker:Uri (user, password, host, port)");
+        }
     }
 
     private static bool Writable(string dir, out string why)

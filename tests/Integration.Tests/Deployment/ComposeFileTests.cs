@@ -115,7 +115,7 @@ public sealed partial class ComposeFileTests
 
         // The dispatcher listens where its port is published and where its health check knocks.
         var dispatcher = services["dispatcher"];
-        var listen = ComposeFile.Environment(dispatcher).Single(e => e.Key == "BUILDFARM_Dispatcher__ListenUrl").Value;
+        var listen = ComposeFile.Environment(dispatcher).Single(e => e.Key == "BUILDFARM_DISPATCHER__ListenUrl").Value;
         var listenPort = new Uri(listen).Port;
         Assert.Contains(ComposeFile.Ports(dispatcher), p => p.Container == listenPort);
         Assert.Contains($"/{listenPort}", string.Join(' ', ComposeFile.Strings(ComposeFile.Map(dispatcher, "healthcheck"), "test")), StringComparison.Ordinal);

@@ -16,13 +16,15 @@ internal static class ConfigurationVariables
 {
     /// <summary>
     /// Environment prefix → the sections bound from it: section name ("" = the root object) and options type.
-    /// Longer prefixes first: <c>BUILDFARM_WORKER__</c> is the worker's, plain <c>BUILDFARM_</c> the dispatcher's.
+    /// One prefix per program (docs/configuration.md): <c>BUILDFARM_WORKER__</c> binds the worker's root object,
+    /// <c>BUILDFARM_DISPATCHER__</c> the dispatcher's sections Broker and Ui by name and its own keys otherwise.
     /// </summary>
     public static readonly IReadOnlyList<(string Prefix, string Section, string Type)> Bindings =
     [
         ("BUILDFARM_WORKER__", "", "BuildFarm.Worker.Configuration.WorkerOptions, buildfarm-worker"),
-        ("BUILDFARM_", "Dispatcher", "BuildFarm.Dispatcher.Hosting.DispatcherOptions, buildfarm"),
-        ("BUILDFARM_", "Broker", "BuildFarm.Messaging.Broker.BrokerOptions, BuildFarm.Messaging"),
+        ("BUILDFARM_DISPATCHER__", "Broker", "BuildFarm.Messaging.Broker.BrokerOptions, BuildFarm.Messaging"),
+        ("BUILDFARM_DISPATCHER__", "Ui", "BuildFarm.Dispatcher.Ui.UiOptions, buildfarm"),
+        ("BUILDFARM_DISPATCHER__", "", "BuildFarm.Dispatcher.Hosting.DispatcherOptions, buildfarm"),
     ];
 
     private static readonly Lazy<string> Sources = new(() => string.Join('\n',
