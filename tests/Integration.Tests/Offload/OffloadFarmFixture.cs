@@ -145,6 +145,18 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         }
     }
 
+    /// <summary>
+    /// Instantiates <paramref name="attribute"/> of graph.nix with <paramref name="salt"/> and <paramref name="feature"/>,
+    /// imports its .drv closure into the origin (signed by the origin key) and returns the graph and the .drv path.
+    /// </summary>
+    internal async Task<(NixGraph Graph, string Drv)> PrepareAsync(string attribute, string salt = "", string feature = "routed")
+    {
+        var graph = await NixGraph.InstantiateAsync(Scratch("nix"), salt, feature, attribute);
+        var drv = graph.Drv(attribute);
+        await Origin.ImportFromNixAsync([drv], DispatcherSecretKeyFile);
+        return (graph, drv);
+    }
+
     /// <summary>Recent builds as the dispatcher records them.</summary>
     internal async Task<IReadOnlyList<BuildView>> BuildsAsync() =>
         await Api.GetFromJsonAsync<List<BuildView>>("api/builds?limit=1000") ?? [];
