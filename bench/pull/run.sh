@@ -7,6 +7,7 @@
 #   1. ssh cat ARCHIVE > /dev/null                                   (OpenSSH ceiling for these bytes)
 #   2. buildfarm-worker debug ssh-cat ARCHIVE                        (SSH.NET transport, same bytes, no import)
 #   3. ssh origin buildfarm store export --signed PATHS | buildfarm store import --trusted-keys   (pull + import)
+#      (3a: the same pipe without ssh: what the store costs alone)
 #   4. buildfarm-worker debug pull (if this build has it): the worker's own input fetch path
 #   5. nix copy --to 'ssh://root@127.0.0.1?remote-store=local?root=DIR' PATHS                  (Nix, a push)
 # Uses its own temp dir, keys, free port and stores; kills only its own sshd; deletes its paths from /nix/store.
@@ -96,6 +97,13 @@ row "1. ssh cat ARCHIVE > /dev/null (OpenSSH)" "$(rate "$s" "$e")"
 out=$("$BFW" debug ssh-cat --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
   --host-key-fingerprint "$FINGERPRINT" "$WORK/closure.archive")
 row "2. buildfarm-worker debug ssh-cat ARCHIVE (SSH.NET, no import)" "($out)"
+
+rm -rf "$WORKER"
+s=$(now)
+"$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
+  | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
+e=$(now)
+row "3a. buildfarm store export --signed | store import, no SSH (store cost alone)" "$(rate "$s" "$e")"
 
 rm -rf "$WORKER"
 s=$(now)

@@ -7,7 +7,7 @@ public sealed class FailureTests(OffloadFarmFixture farm)
     [Fact]
     public async Task Pull_SshdStoppedForTenSecondsDuringTransfer_BuildSucceedsAfterLoggedRetries()
     {
-        await farm.EnsureGraphBuiltAsync();
+        await farm.EnsureChainBuiltAsync();
         var (graph, drv) = await farm.PrepareAsync("routed", feature: "outage");
         var reference = await graph.ReferenceHashesAsync([drv]);
         var output = reference.Keys.Single(p => p.EndsWith("-routed-outage", StringComparison.Ordinal));

@@ -67,7 +67,7 @@ public sealed class GraphBuildTests(OffloadFarmFixture farm)
     [Fact]
     public async Task Build_OnWorkerWithEmptyStore_PullsExactlyTheMissingClosure()
     {
-        await farm.EnsureGraphBuiltAsync();
+        await farm.EnsureChainBuiltAsync();
         var (graph, drv) = await farm.PrepareAsync("routed", feature: "fresh");
         var reference = await graph.ReferenceHashesAsync([drv]);
         using var fresh = farm.StartWorker("fresh", ["fresh"]);
@@ -78,8 +78,8 @@ public sealed class GraphBuildTests(OffloadFarmFixture farm)
         var result = await farm.BuildAsync([drv]);
 
         Assert.True(result.ExitCode == 0, result.Stderr + farm.DiagnosticText());
-        // What the build needs, by Nix: the closure of its input sources and of the input outputs it uses
-        // (top and multi's dev output), i.e. busybox and most of the graph, but not leaf-a/b (only combined into multi).
+        // What the build needs, by Nix: the closure of its input sources and of the input outputs it uses:
+        // busybox and chain, which refers to leaf-c and leaf-d (built by w1/w2 in this same graph).
         var inputs = await InputClosureAsync(drv);
         var output = reference.Keys.Single(p => p.EndsWith("-routed-fresh", StringComparison.Ordinal));
         var store = await fresh.ReadStoreAsync();

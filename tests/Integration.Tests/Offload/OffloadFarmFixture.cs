@@ -157,6 +157,18 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         return (graph, drv);
     }
 
+    /// <summary>
+    /// Builds <c>chain</c> (and leaf-c, leaf-d) on w1/w2, so that a test's own worker then is the only one that
+    /// talks to the origin while it builds <c>routed</c>.
+    /// </summary>
+    internal async Task EnsureChainBuiltAsync()
+    {
+        var (_, chain) = await PrepareAsync("chain");
+        var result = await BuildAsync([chain]);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"buildfarm build of chain exited {result.ExitCode}:\n{result.Stderr}\n{DiagnosticText()}");
+    }
+
     /// <summary>Recent builds as the dispatcher records them.</summary>
     internal async Task<IReadOnlyList<BuildView>> BuildsAsync() =>
         await Api.GetFromJsonAsync<List<BuildView>>("api/builds?limit=1000") ?? [];

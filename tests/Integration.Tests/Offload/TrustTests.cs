@@ -9,7 +9,7 @@ public sealed class TrustTests(OffloadFarmFixture farm)
     [Fact]
     public async Task Pull_WrongPinnedHostKey_RefusedWithTheReasonAndOriginUnchanged()
     {
-        await farm.EnsureGraphBuiltAsync();
+        await farm.EnsureChainBuiltAsync();
         var (_, drv) = await farm.PrepareAsync("routed", feature: "badhost");
         var otherKey = Path.Combine(farm.Scratch("badhost-key"), "other_host");
         await NixOracle.RunTextAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherKey);
@@ -31,7 +31,7 @@ public sealed class TrustTests(OffloadFarmFixture farm)
     [Fact]
     public async Task Return_WorkerKeyNotTrustedByDispatcher_BuildFailsWithTheReasonAndOriginUnchanged()
     {
-        await farm.EnsureGraphBuiltAsync();
+        await farm.EnsureChainBuiltAsync();
         var (graph, drv) = await farm.PrepareAsync("routed", feature: "untrusted");
         var output = (await graph.ReferenceHashesAsync([drv])).Keys.Single(p => p.EndsWith("-routed-untrusted", StringComparison.Ordinal));
         using var worker = farm.StartWorker("untrusted", ["untrusted"]);

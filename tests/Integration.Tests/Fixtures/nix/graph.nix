@@ -11,7 +11,7 @@
 #          top -----------------+                level 3: top refers to both mids and leaf-d
 #
 # Extra attributes for single tests: `routed` (needs the system feature `feature`, so only a worker of the test's
-# own with that mandatory feature takes it; its inputs are the whole graph), `marked` (an output with a known
+# own with that mandatory feature takes it; its input is `chain`, which refers to leaf-c and leaf-d), `marked` (an output with a known
 # marker string, for tampering), `failing` (exits 3 after logging a line), `slow` (sleeps longer than its timeout).
 # `salt` makes a disjoint copy of everything.
 { busybox, system ? builtins.currentSystem, salt ? "", feature ? "routed" }:
@@ -56,11 +56,16 @@ let
     cat ${mid-1}/counts ${mid-2}/header ${leaf-d}/share/name > $out/summary
     echo ${mid-1} ${mid-2} > $out/refs
   '' { };
+  chain = mk "chain" ''
+    mkdir -p $out
+    echo ${leaf-c} ${leaf-d} > $out/refs
+    cat ${leaf-c}/share/data ${leaf-d}/share/data > $out/data
+  '' { };
 in {
-  inherit leaf-a leaf-b leaf-c leaf-d multi mid-1 mid-2 top;
+  inherit chain leaf-a leaf-b leaf-c leaf-d multi mid-1 mid-2 top;
   routed = mk "routed-${feature}" ''
     mkdir -p $out
-    cat ${top}/summary ${multi.dev}/include/multi.h > $out/all
+    cat ${chain}/refs ${chain}/data > $out/all
   '' { requiredSystemFeatures = [ feature ]; };
   marked = mk "marked" ''
     mkdir -p $out
