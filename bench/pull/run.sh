@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Pull of a closure from an origin store to a worker store over SSH on loopback: BuildFarm vs Nix vs plain ssh.
+#   bench/pull/run.sh [SIZE_MIB]      (default 512; needs root: starts its own sshd; run ./farm build first)
+# The closure: 4 store paths with one large random file each (7/8 of SIZE) and 8 paths of small files
+# (1/8 of SIZE in 16 KiB files: 4096 files at 512 MiB). Same bytes in a BuildFarm origin store and in Nix's /nix/store.
+# Prints seconds and MB/s (of NAR bytes) for:
+#   1. ssh cat ARCHIVE > /dev/null                                   (OpenSSH ceiling for these bytes)
+#   2. buildfarm-worker debug ssh-cat ARCHIVE                        (SSH.NET transport, same bytes, no import)
+#   3. ssh origin buildfarm store export --signed PATHS | buildfarm store import --trusted-keys   (pull + import)
+#      (3a: the same pipe without ssh: what the store costs alone)
+#   4. buildfarm-worker debug pull (if this build has it): the worker's own input fetch path
+#   5. nix copy --to 'ssh://root@127.0.0.1?remote-store=local?root=DIR' PATHS                  (Nix, a push)
+# Uses its own temp dir, keys, free port and stores; kills only its own sshd; deletes its paths from /nix/store.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SIZE_MIB="${1:-512}"
+BF="$ROOT/artifacts/bin/buildfarm"
+BFW="$ROOT/artifacts/bin/buildfarm-worker"
+[ -x "$BF" ] && [ -x "$BFW" ] || { echo "run ./farm build first (needs $BF and $BFW)" >&2; exit 1; }
+USER="$(id -un)"
+WORK="$(mktemp -d /tmp/bf-bench-pull-XXXXXX)"
+SSHD_PID=""
+NIX_PATHS=()
+cleanup() {
+  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+  [ ${#NIX_PATHS[@]} -gt 0 ] && nix-store --delete "${NIX_PATHS[@]}" >/dev/null 2>&1 || true
+  chmod -R u+w "$WORK" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- sshd (as bench/transfer/run.sh)
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/host" -C bench-host
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/client" -C bench-client
+cp "$WORK/client.pub" "$WORK/authorized_keys"
+cat > "$WORK/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $WORK/host
+AuthorizedKeysFile $WORK/authorized_keys
+PidFile $WORK/sshd.pid
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+StrictModes no
+UsePAM no
+CONF
+mkdir -p /run/sshd
+/usr/sbin/sshd -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.log" &
+SSHD_PID=$!
+FINGERPRINT="$(ssh-keygen -l -E sha256 -f "$WORK/host.pub" | awk '{print $2}')"
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+echo "[127.0.0.1]:$PORT $(cat "$WORK/host.pub")" > "$WORK/known_hosts"
+SSHOPTS="-p $PORT -i $WORK/client -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$WORK/known_hosts -o BatchMode=yes"
+SSH="ssh $SSHOPTS $USER@127.0.0.1"
+
+# --- the closure
+echo "== writing a $SIZE_MIB MiB closure" >&2
+BIG=$((SIZE_MIB * 1024 * 1024 * 7 / 8 / 4))
+SMALL_TOTAL=$((SIZE_MIB * 1024 * 1024 / 8))
+SMALL_FILES=$((SMALL_TOTAL / 16384 / 8))
+mkdir -p "$WORK/src"
+for i in 1 2 3 4; do
+  mkdir -p "$WORK/src/big-$i"
+  head -c "$BIG" /dev/urandom > "$WORK/src/big-$i/blob"
+done
+for i in $(seq 1 8); do
+  d="$WORK/src/small-$i"; mkdir -p "$d"
+  head -c "$((SMALL_FILES * 16384))" /dev/urandom | split -b 16384 -a 4 - "$d/f-"
+done
+ORIGIN="$WORK/origin"; WORKER="$WORK/worker"
+"$BF" keys generate --name bench-origin-1 --secret-file "$WORK/origin.sec" --public-file "$WORK/origin.pub" >/dev/null
+PATHS=()
+for d in "$WORK"/src/*; do
+  PATHS+=("$("$BF" --store-dir /nix/store --root "$ORIGIN" store add "$d")")
+  NIX_PATHS+=("$(nix-store --add "$d")")
+done
+[ "${PATHS[*]}" = "${NIX_PATHS[*]}" ] || { echo "BuildFarm and Nix disagree on the store paths" >&2; exit 1; }
+"$BF" --store-dir /nix/store --root "$ORIGIN" store sign --key-file "$WORK/origin.sec" "${PATHS[@]}"
+"$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" > "$WORK/closure.archive"
+BYTES=$(stat -c %s "$WORK/closure.archive")
+NAR_BYTES=0
+for p in "${NIX_PATHS[@]}"; do NAR_BYTES=$((NAR_BYTES + $(nix-store -q --size "$p"))); done
+$SSH true   # warm up: first connection, page cache
+cat "$WORK/closure.archive" > /dev/null
+
+rate() { awk -v b="$NAR_BYTES" -v s="$1" -v e="$2" 'BEGIN { printf "%7.2f s %7.1f MB/s", e-s, b/(e-s)/1e6 }'; }
+now() { date +%s.%N; }
+row() { printf '%-78s %s\n' "$1" "$2"; }
+
+echo "closure: ${#PATHS[@]} paths, $((4 + 8 * SMALL_FILES)) files, NAR $NAR_BYTES bytes (signed archive $BYTES bytes)"
+echo "machine: $(nproc) cores; $(uptime | sed 's/.*load/load/')"
+
+s=$(now); $SSH cat "$WORK/closure.archive" > /dev/null; e=$(now)
+row "1. ssh cat ARCHIVE > /dev/null (OpenSSH)" "$(rate "$s" "$e")"
+
+out=$("$BFW" debug ssh-cat --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
+  --host-key-fingerprint "$FINGERPRINT" "$WORK/closure.archive")
+row "2. buildfarm-worker debug ssh-cat ARCHIVE (SSH.NET, no import)" "($out)"
+
+rm -rf "$WORKER"
+s=$(now)
+"$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
+  | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
+e=$(now)
+row "3a. buildfarm store export --signed | store import, no SSH (store cost alone)" "$(rate "$s" "$e")"
+
+rm -rf "$WORKER"
+s=$(now)
+$SSH "$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
+  | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
+e=$(now)
+row "3. ssh ORIGIN buildfarm store export --signed | buildfarm store import" "$(rate "$s" "$e")"
+"$BF" --store-dir /nix/store --root "$WORKER" store verify --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
+
+if "$BFW" debug --help 2>&1 | grep -q ' pull'; then
+  rm -rf "$WORKER"
+  s=$(now)
+  "$BFW" debug pull --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
+    --host-key-fingerprint "$FINGERPRINT" --remote-command "$BF --store-dir /nix/store --root $ORIGIN" \
+    --store-dir /nix/store --root "$WORKER" --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
+  e=$(now)
+  row "4. buildfarm-worker debug pull (the worker's input fetch: SSH.NET + import)" "$(rate "$s" "$e")"
+else
+  row "4. buildfarm-worker debug pull" "(not in this build)"
+fi
+
+s=$(now)
+NIX_SSHOPTS="$SSHOPTS" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
+e=$(now)
+for p in "${NIX_PATHS[@]}"; do [ -e "$WORK/nixcopy$p" ] || { echo "nix copy did not deliver $p" >&2; exit 1; }; done
+row "5. nix copy --to ssh://…?remote-store=local?root=DIR (push, nix-store --serve)" "$(rate "$s" "$e")"
+echo "after: $(uptime | sed 's/.*load/load/')"

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using BuildFarm.Testing;
+
+namespace BuildFarm.Integration.Tests.Offload;
+
+/// <summary>A real <c>buildfarm-worker run --config</c> process with its own physical store.</summary>
+internal sealed class FarmWorker : IDisposable
+{
+    private FarmWorker(WorkerSetup setup, ChildProcess process)
+    {
+        Setup = setup;
+        Process = process;
+    }
+
+    public WorkerSetup Setup { get; }
+
+    public ChildProcess Process { get; }
+
+    public string Name => Setup.Name;
+
+    public static FarmWorker Start(WorkerSetup setup)
+    {
+        var config = FarmConfigs.WriteWorker(setup);
+        var process = ChildProcess.Start("worker " + setup.Name, RepoPaths.BuildfarmWorker, ["run", "--config", config]);
+        return new FarmWorker(setup, process);
+    }
+
+    public Task<StoreContents> ReadStoreAsync() => StoreContents.ReadAsync(Setup.StoreRoot);
+
+    /// <summary>The agent's own log events (compact JSON, one per line): message template, rendered text, properties.</summary>
+    public IReadOnlyList<JsonElement> LogEvents()
+    {
+        if (!File.Exists(Setup.JsonLog))
+            return [];
+        using var stream = new FileStream(Setup.JsonLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        var events = new List<JsonElement>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0)
+                events.Add(JsonDocument.Parse(line).RootElement.Clone());
+        }
+
+        return events;
+    }
+
+    public void Dispose() => Process.Dispose();
+}

@@ -1,0 +1,120 @@
+using System.Globalization;
+using BuildFarm.Testing;
+
+namespace BuildFarm.Integration.Tests.Offload;
+
+/// <summary>
+/// The origin: a BuildFarm store (logical /nix/store) under its own physical root, served by a real sshd whose login
+/// runs <see cref="RemoteCommand"/>, a shell wrapper around the real <c>artifacts/bin/buildfarm</c>. The wrapper
+/// records every call in <c>calls.log</c> and has test hooks switched by files in <see cref="ControlDirectory"/>:
+/// <c>tamper</c> flips one byte of a <c>quarantine-put</c> upload (the first "tamper-me" becomes "Xamper-me"),
+/// <c>truncate</c> passes on only half of it, <c>hold-export</c> makes the next <c>store export</c> announce itself in
+/// <c>export-held</c> and hang (until sshd is stopped under it).
+/// </summary>
+internal sealed class OriginStore
+{
+    public OriginStore(string dir)
+    {
+        Root = Path.Combine(dir, "root");
+        ControlDirectory = Path.Combine(dir, "control");
+        RemoteCommand = Path.Combine(dir, "remote-buildfarm.sh");
+        Directory.CreateDirectory(Root);
+        Directory.CreateDirectory(ControlDirectory);
+        File.WriteAllText(RemoteCommand, WrapperScript(RepoPaths.Buildfarm, Root, ControlDirectory));
+        File.SetUnixFileMode(RemoteCommand, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+    }
+
+    public string Root { get; }
+
+    public string ControlDirectory { get; }
+
+    /// <summary>What the dispatcher tells workers to run on the origin (stands for <c>buildfarm --store-dir … --root …</c>).</summary>
+    public string RemoteCommand { get; }
+
+    public string CallsLog => Path.Combine(ControlDirectory, "calls.log");
+
+    public string HooksLog => Path.Combine(ControlDirectory, "hooks.log");
+
+    /// <summary><c>artifacts/bin/buildfarm</c> with this store's flags.</summary>
+    public Task<ProcessResult> RunAsync(params string[] args) =>
+        ProcessRunner.RunAsync(RepoPaths.Buildfarm, ["--store-dir", StoreContents.StoreDir, "--root", Root, .. args], timeout: TimeSpan.FromMinutes(3));
+
+    /// <summary>
+    /// <c>nix-store --export $(nix-store -qR DRVS) | buildfarm store import --no-check-sigs</c>, then signs every imported
+    /// path with <paramref name="secretKeyFile"/> (the origin's key, which workers trust for inputs).
+    /// </summary>
+    public async Task<string[]> ImportFromNixAsync(IEnumerable<string> drvs, string secretKeyFile)
+    {
+        var closure = await NixGraph.DrvClosureAsync(drvs);
+        var archive = await NixOracle.RunBytesAsync("nix-store", ["--export", .. closure]);
+        var import = await ProcessRunner.RunAsync(
+            RepoPaths.Buildfarm,
+            ["--store-dir", StoreContents.StoreDir, "--root", Root, "store", "import", "--no-check-sigs"],
+            stdin: archive,
+            timeout: TimeSpan.FromMinutes(3));
+        import.EnsureSuccess("buildfarm store import --no-check-sigs (origin)");
+        (await RunAsync(["store", "sign", "--key-file", secretKeyFile, .. closure])).EnsureSuccess("buildfarm store sign (origin)");
+        return closure;
+    }
+
+    public Task<StoreContents> ReadContentsAsync() => StoreContents.ReadAsync(Root);
+
+    /// <summary>Switches a wrapper hook on (<c>tamper</c>, <c>truncate</c>, <c>hold-export</c>).</summary>
+    public void Arm(string hook) => File.WriteAllText(Path.Combine(ControlDirectory, hook), "");
+
+    public void Disarm(string hook) => File.Delete(Path.Combine(ControlDirectory, hook));
+
+    /// <summary>The wrapper's call log, one line per call: its arguments.</summary>
+    public IReadOnlyList<string> Calls() => File.Exists(CallsLog) ? File.ReadAllLines(CallsLog) : [];
+
+    public IReadOnlyList<string> HookFirings() => File.Exists(HooksLog) ? File.ReadAllLines(HooksLog) : [];
+
+    /// <summary>Waits until the <c>hold-export</c> hook holds an export.</summary>
+    public async Task WaitExportHeldAsync(TimeSpan timeout)
+    {
+        var marker = Path.Combine(ControlDirectory, "export-held");
+        var deadline = DateTime.UtcNow + timeout;
+        while (!File.Exists(marker))
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"no store export reached the origin within {timeout}; calls: {string.Join(" | ", Calls())}"));
+            await Task.Delay(100);
+        }
+    }
+
+    private static string WrapperScript(string buildfarm, string root, string control) => $$"""
+        #!/bin/sh
+        # RemoteCommand of the offload tests: the real buildfarm on the origin store, with hooks (see OriginStore.cs).
+        CTL='{{control}}'
+        BF='{{buildfarm}}'
+        echo "$*" >> "$CTL/calls.log"
+        run() { exec "$BF" --store-dir /nix/store --root '{{root}}' "$@"; }
+        case "$2" in
+          export)
+            if [ -e "$CTL/hold-export" ]; then
+              rm -f "$CTL/hold-export"; echo "hold-export $*" >> "$CTL/hooks.log"; touch "$CTL/export-held"
+              exec sleep 600
+            fi ;;
+          quarantine-put)
+            if [ -e "$CTL/tamper" ] || [ -e "$CTL/truncate" ]; then
+              tmp="$CTL/upload.$$"
+              cat > "$tmp"
+              if [ -e "$CTL/tamper" ]; then
+                off=$(grep -obUa 'tamper-me' "$tmp" | head -n 1 | cut -d: -f1)
+                if [ -n "$off" ]; then
+                  printf X | dd of="$tmp" bs=1 seek="$off" conv=notrunc status=none
+                  echo "tamper offset $off $*" >> "$CTL/hooks.log"
+                fi
+              else
+                size=$(stat -c %s "$tmp")
+                head -c $((size / 2)) "$tmp" > "$tmp.half"; mv "$tmp.half" "$tmp"
+                echo "truncate $size $*" >> "$CTL/hooks.log"
+              fi
+              "$BF" --store-dir /nix/store --root '{{root}}' "$@" < "$tmp"; rc=$?
+              rm -f "$tmp"; exit $rc
+            fi ;;
+        esac
+        run "$@"
+
+        """;
+}

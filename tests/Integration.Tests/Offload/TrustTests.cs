@@ -1,0 +1,78 @@
+using BuildFarm.Testing;
+
+namespace BuildFarm.Integration.Tests.Offload;
+
+/// <summary>What the offload path refuses: a wrong origin host key, an untrusted worker key, damaged uploads.</summary>
+[Collection(OffloadFarmDefinition.Name)]
+public sealed class TrustTests(OffloadFarmFixture farm)
+{
+    [Fact]
+    public async Task Pull_WrongPinnedHostKey_RefusedWithTheReasonAndOriginUnchanged()
+    {
+        await farm.EnsureChainBuiltAsync();
+        var (_, drv) = await farm.PrepareAsync("routed", feature: "badhost");
+        var otherKey = Path.Combine(farm.Scratch("badhost-key"), "other_host");
+        await NixOracle.RunTextAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherKey);
+        var wrongFingerprint = (await NixOracle.RunTextAsync("ssh-keygen", "-l", "-E", "sha256", "-f", otherKey + ".pub")).Split(' ')[1];
+        using var worker = farm.StartWorker("badhost", ["badhost"], pinnedFingerprint: wrongFingerprint);
+        await farm.WaitOnlineAsync(worker);
+        var originBefore = (await farm.Origin.ReadContentsAsync()).Describe();
+        var callsBefore = farm.Origin.Calls().Count;
+
+        var result = await farm.BuildAsync([drv]);
+
+        Assert.True(result.ExitCode != 0, "a worker that cannot verify the origin built anyway:\n" + result.Stderr);
+        Assert.Contains("host key", result.Stderr + worker.Process.Output, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(wrongFingerprint, worker.Process.Output, StringComparison.Ordinal);
+        Assert.Equal([], farm.Origin.Calls().Skip(callsBefore)); // nothing ran on the origin: refused before login
+        Assert.Equal(originBefore, (await farm.Origin.ReadContentsAsync()).Describe());
+    }
+
+    [Fact]
+    public async Task Return_WorkerKeyNotTrustedByDispatcher_BuildFailsWithTheReasonAndOriginUnchanged()
+    {
+        await farm.EnsureChainBuiltAsync();
+        var (graph, drv) = await farm.PrepareAsync("routed", feature: "untrusted");
+        var output = (await graph.ReferenceHashesAsync([drv])).Keys.Single(p => p.EndsWith("-routed-untrusted", StringComparison.Ordinal));
+        using var worker = farm.StartWorker("untrusted", ["untrusted"]);
+        await farm.WaitOnlineAsync(worker);
+        var originBefore = (await farm.Origin.ReadContentsAsync()).Describe();
+
+        var result = await farm.BuildAsync([drv]);
+
+        Assert.True(result.ExitCode != 0, "an output signed by an untrusted key was accepted:\n" + result.Stderr);
+        Assert.Contains("untrusted-1", result.Stderr, StringComparison.Ordinal); // the reason names the key
+        Assert.Contains(farm.Origin.Calls(), c => c.StartsWith("store quarantine-put", StringComparison.Ordinal));
+        var origin = await farm.Origin.ReadContentsAsync();
+        Assert.DoesNotContain(output, origin.ValidPaths.Keys);
+        Assert.Equal(originBefore, origin.Describe());
+        Assert.True((await worker.ReadStoreAsync()).ValidPaths.ContainsKey(output), "the worker did build it");
+    }
+
+    [Theory]
+    [InlineData("tamper")]
+    [InlineData("truncate")]
+    public async Task Return_DamagedUpload_RefusedAndOriginUnchanged(string hook)
+    {
+        var (graph, drv) = await farm.PrepareAsync("marked", salt: hook);
+        var output = (await graph.ReferenceHashesAsync([drv])).Keys.Single();
+        var originBefore = (await farm.Origin.ReadContentsAsync()).Describe();
+        var firingsBefore = farm.Origin.HookFirings().Count;
+        farm.Origin.Arm(hook);
+        ProcessResult result;
+        try
+        {
+            result = await farm.BuildAsync([drv]);
+        }
+        finally
+        {
+            farm.Origin.Disarm(hook);
+        }
+
+        Assert.Contains(farm.Origin.HookFirings().Skip(firingsBefore), f => f.StartsWith(hook, StringComparison.Ordinal));
+        Assert.True(result.ExitCode != 0, $"a {hook}ed upload was accepted:\n{result.Stderr}\n{farm.DiagnosticText()}");
+        var origin = await farm.Origin.ReadContentsAsync();
+        Assert.DoesNotContain(output, origin.ValidPaths.Keys);
+        Assert.Equal(originBefore, origin.Describe());
+    }
+}
