@@ -50,15 +50,37 @@ internal sealed class LocalStoreRegistrar(WorkerStore workerStore, WorkerKeys ke
         }
 
         var deriver = StorePath.TryParse(store.StoreDir, plan.DrvPath, out var drv, out _) ? drv : null;
-        var outputs = new List<BuiltOutput>();
-        foreach (var id in wantedOutputs)
+        // Outputs may reference each other (a "dev" output naming "out"), and the store registers a path only
+        // when its references are valid: register in passes until none is left, failing only when a pass makes no
+        // progress (a reference outside the closure, or outputs that reference each other in a cycle).
+        var infos = new Dictionary<string, ValidPathInfo>(StringComparer.Ordinal);
+        var pending = wantedOutputs.ToList();
+        while (pending.Count > 0)
         {
-            var path = store.ParsePath(plan.Recipe.Outputs[id]);
-            var info = await store.QueryPathInfoAsync(path, cancellationToken)
-                ?? await store.RegisterOutputAsync(path, candidates, deriver, cancellationToken);
-            outputs.Add(await SignAsync(store, id, info, cancellationToken));
+            var before = pending.Count;
+            StoreException? lastError = null;
+            foreach (var id in pending.ToList())
+            {
+                var path = store.ParsePath(plan.Recipe.Outputs[id]);
+                try
+                {
+                    infos[id] = await store.QueryPathInfoAsync(path, cancellationToken)
+                        ?? await store.RegisterOutputAsync(path, candidates, deriver, cancellationToken);
+                    pending.Remove(id);
+                }
+                catch (StoreException e) when (pending.Count > 1)
+                {
+                    lastError = e;
+                }
+            }
+
+            if (lastError is not null && pending.Count == before)
+                throw lastError;
         }
 
+        var outputs = new List<BuiltOutput>();
+        foreach (var id in wantedOutputs)
+            outputs.Add(await SignAsync(store, id, infos[id], cancellationToken));
         return outputs;
     }
 
