@@ -8,15 +8,39 @@ namespace BuildFarm.Integration.Tests.EndToEnd;
 /// </summary>
 internal sealed class FirstAttemptHangs(string marker)
 {
-    public string Script => $"if [ -e {marker} ]; then echo done > $out; else echo $$ > {marker}.tmp; /bin/mv {marker}.tmp {marker}; exec /bin/sleep 120; fi";
+    // The sleep's argument is unique to this instance, so the host pid of the builder can be found in /proc even
+    // when the builder runs in the sandbox's PID namespace (where its own $$ is 1).
+    private readonly string _sleepArgument = "120." + Random.Shared.Next(100_000, 999_999).ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Waits until the first run is sleeping and returns its pid.</summary>
+    public string Script => $"if [ -e {marker} ]; then echo done > $out; else echo $$ > {marker}.tmp; /bin/mv {marker}.tmp {marker}; exec /bin/sleep {_sleepArgument}; fi";
+
+    /// <summary>Waits until the first run is sleeping and returns its pid as the host sees it.</summary>
     public async Task<int> WaitStartedAsync()
     {
         var pid = 0;
-        await EndToEndFarm.WaitUntilAsync(() => Task.FromResult(File.Exists(marker) && int.TryParse(File.ReadAllText(marker).Trim(), CultureInfo.InvariantCulture, out pid)),
-            TimeSpan.FromSeconds(60), () => $"the builder to start (marker {marker})");
+        await EndToEndFarm.WaitUntilAsync(() => Task.FromResult(File.Exists(marker) && (pid = HostPid()) > 0),
+            TimeSpan.FromSeconds(60), () => $"the builder to start (marker {marker}, sleep {_sleepArgument})");
         return pid;
+    }
+
+    private int HostPid()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var pid))
+                continue;
+            try
+            {
+                var args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (args.Length >= 2 && args[0].EndsWith("sleep", StringComparison.Ordinal) && args[1] == _sleepArgument)
+                    return pid;
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return 0;
     }
 
     public static bool IsAlive(int pid)
@@ -38,9 +62,8 @@ internal sealed class FirstAttemptHangs(string marker)
     {
         try
         {
-            if (!File.Exists(marker) || !int.TryParse(File.ReadAllText(marker).Trim(), CultureInfo.InvariantCulture, out var pid))
-                return;
-            if (IsAlive(pid) && File.ReadAllText($"/proc/{pid}/cmdline").StartsWith("sleep", StringComparison.Ordinal))
+            var pid = HostPid();
+            if (pid > 0 && IsAlive(pid))
                 System.Diagnostics.Process.GetProcessById(pid).Kill();
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
