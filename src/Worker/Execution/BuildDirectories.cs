@@ -16,6 +16,26 @@ internal static class BuildDirectories
     }
 
     /// <summary>An unregistered output left by a crashed or failed attempt is deleted before the builder runs.</summary>
+    /// <summary>
+    /// A fresh build directory for <paramref name="plan"/> with stale outputs removed, or the Infrastructure result
+    /// that explains why the machine could not prepare it.
+    /// </summary>
+    public static ExecutionResult? TryPrepare(string baseDir, BuildPlan plan, out string buildDir)
+    {
+        buildDir = "";
+        try
+        {
+            buildDir = CreateFresh(baseDir, plan);
+            foreach (var path in plan.OutputPhysicalPaths.Values)
+                DeleteStale(path);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new ExecutionResult(ExecutionOutcome.Infrastructure, null, $"cannot prepare the build directory under {baseDir}: {e.Message}");
+        }
+    }
+
     public static void DeleteStale(string path)
     {
         var info = new FileInfo(path);

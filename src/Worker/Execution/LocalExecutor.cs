@@ -17,17 +17,8 @@ internal sealed class LocalExecutor(IOptions<WorkerOptions> options, TimeProvide
     public async Task<ExecutionResult> RunAsync(BuildPlan plan, IBuildLog log, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        string buildDir;
-        try
-        {
-            buildDir = BuildDirectories.CreateFresh(o.BuildDir, plan);
-            foreach (var path in plan.OutputPhysicalPaths.Values)
-                BuildDirectories.DeleteStale(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return new ExecutionResult(ExecutionOutcome.Infrastructure, null, $"cannot prepare the build directory under {o.BuildDir}: {e.Message}");
-        }
+        if (BuildDirectories.TryPrepare(o.BuildDir, plan, out var buildDir) is { } unprepared)
+            return unprepared;
 
         try
         {
