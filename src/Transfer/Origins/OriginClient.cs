@@ -14,6 +14,7 @@ namespace BuildFarm.Transfer.Origins;
 public sealed class OriginClient : IAsyncDisposable
 {
     private const int CapturedStdoutLimit = 1024 * 1024;
+    private static readonly TimeSpan FailedExitWait = TimeSpan.FromSeconds(5);
 
     public OriginClient(OriginEndpoint endpoint, TransferResilienceOptions? resilience = null, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
@@ -53,14 +54,25 @@ public sealed class OriginClient : IAsyncDisposable
             {
                 await using var process = await StartAsync(remote, ct);
                 T result;
-                if (gzip)
+                try
                 {
-                    await using var decompressed = new GZipStream(process.Stdout, CompressionMode.Decompress, leaveOpen: true);
-                    result = await readStdout(decompressed, ct);
+                    if (gzip)
+                    {
+                        await using var decompressed = new GZipStream(process.Stdout, CompressionMode.Decompress, leaveOpen: true);
+                        result = await readStdout(decompressed, ct);
+                    }
+                    else
+                    {
+                        result = await readStdout(process.Stdout, ct);
+                    }
                 }
-                else
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    result = await readStdout(process.Stdout, ct);
+                    // A reader failing on a short or empty stream usually means the remote command failed (not
+                    // found, refused, crashed): its exit status and stderr say why better than "truncated archive".
+                    if (await TryFailedExitAsync(process, ct) is { } failed)
+                        throw new RemoteCommandFailedException(Endpoint.Name, command, failed, e);
+                    throw;
                 }
 
                 // Whatever the reader left unread is drained so the exit status can arrive.
@@ -98,6 +110,23 @@ public sealed class OriginClient : IAsyncDisposable
     public string BuildfarmCommand(params IEnumerable<string> arguments) => ShellCommand.Join(Endpoint.RemoteCommand, arguments);
 
     public ValueTask DisposeAsync() => Pool.DisposeAsync();
+
+    /// <summary>The command's exit when it already ended unsuccessfully (waiting briefly); null otherwise.</summary>
+    private static async Task<RemoteExit?> TryFailedExitAsync(RemoteProcess process, CancellationToken cancellationToken)
+    {
+        using var brief = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        brief.CancelAfter(FailedExitWait);
+        try
+        {
+            await process.Stdout.CopyToAsync(Stream.Null, brief.Token);
+            var exit = await process.WaitForExitAsync(brief.Token);
+            return exit.Succeeded ? null : exit;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     private async Task EnsureSucceededAsync(RemoteProcess process, string command, CancellationToken cancellationToken)
     {

@@ -11,8 +11,8 @@ using Serilog;
 namespace BuildFarm.Worker.Heartbeat;
 
 /// <summary>
-/// Publishes WorkerStatusReported at start (the worker is online) and every HeartbeatInterval. Each one lists the
-/// running builds, which renews their leases at the dispatcher; a missed beat is harmless, three are a lost lease.
+/// Publishes WorkerStatusReported at start (the worker is online), every HeartbeatInterval and at once when the
+/// worker's state changes. Each one lists the running builds, which renews their leases at the dispatcher; a missed beat is harmless, three are a lost lease.
 /// </summary>
 internal sealed class HeartbeatService(
     IOptions<WorkerOptions> options,
@@ -23,34 +23,66 @@ internal sealed class HeartbeatService(
     ILogger logger) : BackgroundService
 {
     private static readonly string Version = typeof(HeartbeatService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+    private static readonly TimeSpan MinConfirmBudget = TimeSpan.FromSeconds(5);
     private readonly ILogger _log = logger.ForContext<HeartbeatService>();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
         using var timer = new PeriodicTimer(o.HeartbeatInterval, time);
-        while (true)
+        // A change of state (drain, pause, resume, abort) is beaten at once rather than at the next tick, so the
+        // dispatcher and the UI see "draining" within a round trip. The pending tick is kept across nudges:
+        // PeriodicTimer allows one outstanding wait only.
+        using var nudge = new SemaphoreSlim(0);
+        void Nudge() => nudge.Release();
+        state.Changed += Nudge;
+        try
         {
-            try
+            Task<bool>? tick = null;
+            Task? nudged = null;
+            while (true)
             {
-                using var budget = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                budget.CancelAfter(o.HeartbeatInterval);
-                await events.PublishAsync(Status(o), budget.Token);
-            }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-            {
-                _log.Warning("Heartbeat not confirmed within {Interval}", o.HeartbeatInterval);
-            }
-
-            try
-            {
-                if (!await timer.WaitForNextTickAsync(stoppingToken))
+                await BeatAsync(o, stoppingToken);
+                tick ??= timer.WaitForNextTickAsync(stoppingToken).AsTask();
+                nudged ??= nudge.WaitAsync(stoppingToken);
+                var first = await Task.WhenAny(tick, nudged);
+                if (stoppingToken.IsCancellationRequested)
                     return;
+                if (first == tick)
+                {
+                    if (!await tick)
+                        return;
+                    tick = null;
+                }
+                else
+                {
+                    nudged = null;
+                }
             }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            state.Changed -= Nudge;
+        }
+    }
+
+    private async Task BeatAsync(WorkerOptions o, CancellationToken stoppingToken)
+    {
+        // Beats are sequential, so a slow confirm delays the next beat instead of piling them up; the budget is at
+        // least MinConfirmBudget so a loaded broker does not turn every short-interval beat into a cancel.
+        var budgetTime = o.HeartbeatInterval > MinConfirmBudget ? o.HeartbeatInterval : MinConfirmBudget;
+        try
+        {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            budget.CancelAfter(budgetTime);
+            await events.PublishAsync(Status(o), budget.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            _log.Warning("Heartbeat not confirmed within {Budget}", budgetTime);
         }
     }
 

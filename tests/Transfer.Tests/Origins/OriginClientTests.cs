@@ -141,6 +141,37 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task DownloadAsync_ReaderFailsOnOutputOfFailedCommand_ReportsExitAndStderr()
+    {
+        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+
+        var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(() => origin.DownloadAsync<int>(
+            "echo 'buildfarm: command not found' >&2; exit 127",
+            async (stdout, ct) =>
+            {
+                var first = new byte[8];
+                var n = await stdout.ReadAsync(first, ct);
+                throw new InvalidDataException($"archive is truncated after {n} bytes");
+            },
+            CancellationToken.None));
+
+        Assert.Equal(127, failed.Exit.ExitCode);
+        Assert.Contains("command not found", failed.Message, StringComparison.Ordinal);
+        Assert.IsType<InvalidDataException>(failed.InnerException);
+    }
+
+    [Fact]
+    public async Task DownloadAsync_ReaderFailsOnOutputOfSucceededCommand_KeepsReaderError()
+    {
+        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+
+        await Assert.ThrowsAsync<InvalidDataException>(() => origin.DownloadAsync<int>(
+            "echo not-an-archive",
+            (_, _) => throw new InvalidDataException("not an archive"),
+            CancellationToken.None));
+    }
+
+    [Fact]
     public async Task StartAsync_CancelledWhileStreaming_ThrowsCancelledAndConnectionStaysUsable()
     {
         await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
