@@ -29,6 +29,12 @@ public sealed class DispatcherOptions
     /// <summary>How often leases are checked and unconfirmed publishes retried.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a quarantine file (returned outputs at the origin) may sit unused before the quarantine sweep deletes
+    /// it: a stopped upload's <c>.part</c>, or the archive of an attempt its build no longer runs.
+    /// </summary>
+    public TimeSpan QuarantineGrace { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Attempts per build before it fails (infrastructure losses only; build failures are final).</summary>
     public int MaxAttempts { get; set; } = 3;
 

@@ -20,6 +20,8 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
             errors.Add($"Dispatcher:HeartbeatInterval '{o.HeartbeatInterval}' must be positive (e.g. 00:00:05)");
         if (o.LeaseDuration < o.HeartbeatInterval * 2)
             errors.Add($"Dispatcher:LeaseDuration '{o.LeaseDuration}' must be at least twice HeartbeatInterval ({o.HeartbeatInterval}); default 3 × heartbeat");
+        if (o.QuarantineGrace < TimeSpan.FromMinutes(1))
+            errors.Add($"Dispatcher:QuarantineGrace '{o.QuarantineGrace}' must be at least a minute (e.g. 01:00:00): a shorter one deletes uploads in flight");
         if (o.SweepInterval <= TimeSpan.Zero)
             errors.Add($"Dispatcher:SweepInterval '{o.SweepInterval}' must be positive (e.g. 00:00:01)");
         if (o.MaxAttempts is < 1 or > 100)

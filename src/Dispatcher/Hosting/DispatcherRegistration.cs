@@ -46,6 +46,12 @@ internal static class DispatcherRegistration
         services.AddSingleton<GraphScheduler>();
         services.AddSingleton<GraphViews>();
         services.AddHostedService(sp => new GraphSweeper(sp.GetRequiredService<GraphScheduler>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
+        if (origin is not null)
+        {
+            services.AddHostedService(sp => new QuarantineSweeper(
+                sp.GetRequiredService<OriginStore>(), sp.GetRequiredService<LifecycleDatabase>(), sp.GetRequiredService<TimeProvider>(), options.QuarantineGrace / 4, options.QuarantineGrace));
+        }
+
         services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         services.AddDispatcherEvents(broker);
         return builder;

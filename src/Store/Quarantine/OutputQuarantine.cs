@@ -1,3 +1,4 @@
+using System.Globalization;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 
@@ -17,6 +18,7 @@ namespace BuildFarm.Store.Quarantine;
 public sealed class OutputQuarantine
 {
     private const string PartSuffix = ".part";
+    private const string ArchiveSuffix = ".archive";
 
     public OutputQuarantine(StoreLayout layout)
     {
@@ -30,7 +32,7 @@ public sealed class OutputQuarantine
     public string FileFor(Guid buildId, int attempt)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(attempt, 1);
-        return Path.Combine(Directory, $"{buildId:N}-{attempt}.archive");
+        return Path.Combine(Directory, $"{buildId:N}-{attempt}{ArchiveSuffix}");
     }
 
     /// <summary>
@@ -82,6 +84,33 @@ public sealed class OutputQuarantine
 
     /// <summary>Removes an attempt's file after import or rejection.</summary>
     public void Delete(Guid buildId, int attempt) => File.Delete(FileFor(buildId, attempt));
+
+    /// <summary>
+    /// Every file in the quarantine folder that belongs to an attempt (complete or <c>.part</c>), with its last write
+    /// time; files with other names are not ours and are left out.
+    /// </summary>
+    public IReadOnlyList<QuarantineEntry> Entries()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+            return [];
+        var entries = new List<QuarantineEntry>();
+        foreach (var file in System.IO.Directory.EnumerateFiles(Directory))
+        {
+            var name = Path.GetFileName(file);
+            var isPart = name.EndsWith(PartSuffix, StringComparison.Ordinal);
+            var stem = isPart ? name[..^PartSuffix.Length] : name;
+            if (!stem.EndsWith(ArchiveSuffix, StringComparison.Ordinal))
+                continue;
+            // <32 hex digits>-<attempt>.archive
+            if (stem.Length <= 32 + 1 + ArchiveSuffix.Length || stem[32] != '-'
+                || !Guid.TryParseExact(stem[..32], "N", out var buildId)
+                || !int.TryParse(stem[33..^ArchiveSuffix.Length], NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1)
+                continue;
+            entries.Add(new QuarantineEntry(file, buildId, number, isPart, File.GetLastWriteTimeUtc(file)));
+        }
+
+        return entries;
+    }
 
     /// <summary>Removes incomplete uploads left by a worker that died mid-transfer.</summary>
     public void DeleteStaleParts()
