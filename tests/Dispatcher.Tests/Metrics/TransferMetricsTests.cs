@@ -81,6 +81,24 @@ public sealed class TransferMetricsTests : IAsyncLifetime, IDisposable
         Assert.Contains("# TYPE buildfarm_input_bytes_fetched_total counter\n", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void BuildSucceeded_FromAWorkerThatPredatesInputBytes_DeserializesWithNull_AndANewOneRoundTrips()
+    {
+        // MassTransit's own System.Text.Json options, as the dispatcher's consumers read events with them.
+        var options = MassTransit.Serialization.SystemTextJsonMessageSerializer.Options;
+        var current = new BuildSucceeded(Guid.NewGuid(), 2, "w1", [], new PhaseTimings(TimeSpan.FromSeconds(1), TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UnixEpoch, 42);
+        var json = System.Text.Json.JsonSerializer.Serialize(current, options);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        Assert.True(node.Remove("inputBytesFetched"), json);
+
+        var old = System.Text.Json.JsonSerializer.Deserialize<BuildSucceeded>(node.ToJsonString(), options)!;
+        var roundTripped = System.Text.Json.JsonSerializer.Deserialize<BuildSucceeded>(json, options)!;
+
+        Assert.Null(old.InputBytesFetched);
+        Assert.Equal((current.BuildId, 2, "w1"), (old.BuildId, old.Attempt, old.WorkerName));
+        Assert.Equal(42, roundTripped.InputBytesFetched);
+    }
+
     private Task<string> RenderAsync() =>
         MetricsEndpoint.RenderAsync(_db, new BuildViews(_lifecycle, TimeProvider.System, new UiOptions()), CancellationToken.None);
 
