@@ -7,13 +7,25 @@ public sealed record BuildStarted(Guid BuildId, int Attempt, string WorkerName, 
 public sealed record BuildLogEmitted(Guid BuildId, int Attempt, string WorkerName, long Sequence, string Text);
 
 /// <summary>Event: the attempt built every wanted output and the outputs are safely at the origin.</summary>
+/// <param name="BuildId">The build.</param>
+/// <param name="Attempt">The attempt that succeeded.</param>
+/// <param name="WorkerName">The worker that ran it.</param>
+/// <param name="Outputs">Every wanted output, registered and signed.</param>
+/// <param name="Timings">How long each phase took on the worker.</param>
+/// <param name="FinishedAt">When the attempt ended.</param>
+/// <param name="InputBytesFetched">
+/// NAR bytes of the input paths the worker pulled from the origin for this attempt (0 when every input was already
+/// in its store). Optional and added later: null from a worker that predates it, and a dispatcher that predates it
+/// ignores it, so old and new workers and dispatchers interoperate.
+/// </param>
 public sealed record BuildSucceeded(
     Guid BuildId,
     int Attempt,
     string WorkerName,
     IReadOnlyList<BuiltOutput> Outputs,
     PhaseTimings Timings,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    long? InputBytesFetched = null);
 
 /// <summary>One output of a successful build, as registered and signed by the worker.</summary>
 /// <param name="Name">Output id, e.g. <c>out</c>.</param>

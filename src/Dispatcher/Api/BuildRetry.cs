@@ -1,12 +1,16 @@
 using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Submission;
 
 namespace BuildFarm.Dispatcher.Api;
 
 /// <summary>
 /// <c>POST /api/builds/{id}/retry</c>: a failed or cancelled build is submitted again as a new build of the same
-/// derivation (same text, outputs, priority and limits); the old build and its attempts stay as they were.
+/// derivation (same text, priority and limits); the old build and its attempts stay as they were. The stored text
+/// goes through the same intake and <see cref="BuildSubmitter"/> as <c>POST /api/builds</c>, so the new request is
+/// what a fresh submission would send: with an origin configured, the origin and the input closure as the origin
+/// store has it now (an input no longer valid there refuses the retry, naming it).
 /// </summary>
-internal sealed class BuildRetry(BuildLifecycle lifecycle)
+internal sealed class BuildRetry(BuildLifecycle lifecycle, DerivationIntake intake, BuildSubmitter submitter)
 {
     public enum Outcome
     {
@@ -23,8 +27,10 @@ internal sealed class BuildRetry(BuildLifecycle lifecycle)
             return (Outcome.NotFound, null, $"no build {id}");
         if (b.State is not (BuildState.Failed or BuildState.Cancelled))
             return (Outcome.NotFinished, null, $"build {id} is {b.State}: only a failed or cancelled build can be retried");
-        var result = await lifecycle.SubmitAsync(new SubmitRequest(
-            b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, b.WantedOutputs, b.Priority, b.WaitForCapacity, b.Timeout, b.MaxSilentTime), cancellationToken);
+        var (drv, error) = await intake.ResolveAsync(b.DrvPath, b.DrvText, cancellationToken);
+        if (drv is null)
+            return (Outcome.Refused, null, $"build {id} cannot be submitted again: {error}");
+        var result = await submitter.SubmitAsync(drv, new SubmitSettings(b.Priority, b.WaitForCapacity, b.Timeout, b.MaxSilentTime), cancellationToken);
         return result.BuildId is { } newId ? (Outcome.Submitted, newId, null) : (Outcome.Refused, null, result.RefusedBecause);
     }
 }

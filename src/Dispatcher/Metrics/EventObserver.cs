@@ -6,8 +6,8 @@ using Serilog;
 namespace BuildFarm.Dispatcher.Metrics;
 
 /// <summary>
-/// Keeps what the monitoring needs from events after the lifecycle handled them: phase timings of successful
-/// attempts and each worker's heartbeat clock. Best effort: a failure here is logged and never fails the event
+/// Keeps what the monitoring needs from events after the lifecycle handled them: phase timings and input bytes of
+/// successful attempts and each worker's heartbeat clock. Best effort: a failure here is logged and never fails the event
 /// (the lifecycle's transaction already committed; redelivery would only rewrite the same row).
 /// </summary>
 internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time)
@@ -20,8 +20,14 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time)
         var accept = time.GetElapsedTime(started);
         try
         {
-            await db.RunAsync(s => ObservationTables.RecordPhasesAsync(s, new AttemptPhases(
-                e.BuildId, e.Attempt, e.WorkerName, e.Timings.InputFetch, e.Timings.Build, e.Timings.Upload, accept)), cancellationToken);
+            await db.RunAsync(async s =>
+            {
+                await ObservationTables.RecordPhasesAsync(s, new AttemptPhases(
+                    e.BuildId, e.Attempt, e.WorkerName, e.Timings.InputFetch, e.Timings.Build, e.Timings.Upload, accept));
+                // Null from a worker that predates the field: nothing known, so nothing counted (not a zero).
+                if (e.InputBytesFetched is { } fetched)
+                    await TransferTables.RecordInputBytesAsync(s, e.BuildId, e.Attempt, e.WorkerName, fetched);
+            }, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -61,6 +61,7 @@ internal static class MetricsEndpoint
         Family(sb, "buildfarm_slots_used", "Builds running on online workers.");
         Sample(sb, "buildfarm_slots_used", [], online.Sum(w => running.Where(x => x.Item1 == w.Name).Sum(x => x.Item2)));
         await PhaseMetrics.RenderAsync(sb, db, ct);
+        await TransferMetrics.RenderAsync(sb, db, ct);
         return sb.ToString();
     }
 

@@ -7,7 +7,7 @@ namespace BuildFarm.Dispatcher.Metrics;
 /// <summary>
 /// Histograms of phase durations and the counter of finished builds by outcome, computed from the DB on each
 /// scrape (so they only grow while rows are kept, which is what Prometheus expects of a counter or histogram).
-/// Bytes transferred are not recorded by the dispatcher, so there is no counter for them.
+/// Bytes transferred are in <see cref="TransferMetrics"/>.
 /// </summary>
 internal static class PhaseMetrics
 {

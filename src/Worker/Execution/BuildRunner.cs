@@ -78,7 +78,7 @@ internal sealed class BuildRunner(
                 outputLock.Dispose();
                 log.Line("[buildfarm: every wanted output is already valid in this worker's store; nothing to build]");
                 await uploader.UploadAsync(request, alreadyValid, handle.Cancelled);
-                return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, alreadyValid, new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), time.GetUtcNow());
+                return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, alreadyValid, new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), time.GetUtcNow(), 0);
             }
         }
         catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
@@ -121,12 +121,12 @@ internal sealed class BuildRunner(
             _log.Information("Building {DrvPath} (attempt {Attempt})", request.DrvPath, request.Attempt);
             var buildClock = Stopwatch.StartNew();
             var result = await executor.RunAsync(plan, log, handle.Cancelled);
-            return await OutcomeAsync(request, plan, result, pulled.Elapsed, buildClock.Elapsed, log, handle);
+            return await OutcomeAsync(request, plan, result, pulled, buildClock.Elapsed, log, handle);
         }
     }
 
     private async Task<object?> OutcomeAsync(
-        BuildDerivation request, BuildPlan plan, ExecutionResult result, TimeSpan inputFetchTime, TimeSpan buildTime, BuildLogStream log, RunningBuildHandle handle)
+        BuildDerivation request, BuildPlan plan, ExecutionResult result, InputPullReport pulled, TimeSpan buildTime, BuildLogStream log, RunningBuildHandle handle)
     {
         switch (result.Outcome)
         {
@@ -156,8 +156,8 @@ internal sealed class BuildRunner(
             var candidates = request.InputClosure.Select(i => i.Path).Concat(plan.Recipe.InputSrcs).ToList();
             var outputs = await registrar.RegisterAsync(plan, request.WantedOutputs, candidates, handle.Cancelled);
             await uploader.UploadAsync(request, outputs, handle.Cancelled);
-            var timings = new PhaseTimings(inputFetchTime, buildTime, uploadClock.Elapsed);
-            return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, outputs, timings, time.GetUtcNow());
+            var timings = new PhaseTimings(pulled.Elapsed, buildTime, uploadClock.Elapsed);
+            return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, outputs, timings, time.GetUtcNow(), pulled.FetchedBytes);
         }
         catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
         {

@@ -11,9 +11,10 @@ namespace BuildFarm.Worker.Offload;
 /// <summary>What pulling a request's inputs did.</summary>
 /// <param name="Elapsed">Time spent (zero when nothing was missing).</param>
 /// <param name="MissingPaths">Closure paths this worker's store lacked and fetched (or joined another build's fetch of).</param>
-internal sealed record InputPullReport(TimeSpan Elapsed, int MissingPaths)
+/// <param name="FetchedBytes">NAR bytes of those paths, as the request's closure gives them (a path two builds waited on counts for both).</param>
+internal sealed record InputPullReport(TimeSpan Elapsed, int MissingPaths, long FetchedBytes)
 {
-    public static InputPullReport Nothing { get; } = new(TimeSpan.Zero, 0);
+    public static InputPullReport Nothing { get; } = new(TimeSpan.Zero, 0, 0);
 }
 
 /// <summary>Makes a request's input closure valid in the worker's store before its builder runs.</summary>
@@ -43,7 +44,7 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
         if (missing.Count == 0)
         {
             _log.Debug("Every input of {DrvPath} is already in this worker's store", request.DrvPath);
-            return new InputPullReport(clock.Elapsed, 0);
+            return new InputPullReport(clock.Elapsed, 0, 0);
         }
 
         try
@@ -67,10 +68,11 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
         var still = await MissingAsync(store, request, cancellationToken);
         if (still.Count > 0)
             throw new OffloadException($"input path(s) {string.Join(", ", still.Select(i => i.Path))} are still missing after fetching from origin {session.Name}");
+        var bytes = missing.Sum(i => i.NarSize);
         _log.Information(
-            "Pulled {MissingCount} missing input paths of {DrvPath} from origin {Origin} in {InputFetchTime}",
-            missing.Count, request.DrvPath, session.Name, clock.Elapsed);
-        return new InputPullReport(clock.Elapsed, missing.Count);
+            "Pulled {MissingCount} missing input paths ({NarBytes} NAR bytes) of {DrvPath} from origin {Origin} in {InputFetchTime}",
+            missing.Count, bytes, request.DrvPath, session.Name, clock.Elapsed);
+        return new InputPullReport(clock.Elapsed, missing.Count, bytes);
     }
 
     /// <summary>Closure entries not valid here; a valid path whose hash differs from the request's is refused.</summary>

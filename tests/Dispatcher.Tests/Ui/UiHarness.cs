@@ -2,11 +2,15 @@ using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
+using System.Collections.Immutable;
 using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Cli;
+using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Offload;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Dispatcher.Ui;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
 using BuildFarm.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -48,6 +52,9 @@ internal sealed class UiHarness : IAsyncDisposable
 
     public RecordingWorkerControl WorkerControl { get; }
 
+    /// <summary>The graph scheduler over the harness's origin store (no sweeper: call <see cref="TickGraphsAsync"/>).</summary>
+    public GraphScheduler Graphs => _app.Services.GetRequiredService<GraphScheduler>();
+
     public static async Task<UiHarness> StartAsync(string token = "", IDictionary<string, string?>? config = null, CancellationToken cancellationToken = default)
     {
         var dir = new TempDirectory("ui");
@@ -73,9 +80,13 @@ internal sealed class UiHarness : IAsyncDisposable
         builder.Services.AddSingleton<WorkerProbe>();
         builder.Services.AddSingleton<BuildRetry>();
         builder.Services.AddSingleton<EventObserver>();
+        builder.Services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));
+        builder.Services.AddSingleton<GraphScheduler>();
+        builder.Services.AddSingleton<GraphViews>();
         var app = builder.Build();
         app.UseBuildFarmUi();
         app.MapDispatcherApi();
+        app.MapGraphApi();
         await app.StartAsync(cancellationToken);
         return new UiHarness(dir, app, db, lifecycle, control);
     }
@@ -108,13 +119,44 @@ internal sealed class UiHarness : IAsyncDisposable
         return _app.Services.GetRequiredService<EventObserver>().SucceededAsync(e, ct => Lifecycle.OnSucceededAsync(e, ct), CancellationToken.None);
     }
 
+    /// <summary>A build of a real (compiled) derivation named <paramref name="name"/>, so a retry can parse it like a fresh submission.</summary>
     public async Task<Guid> SubmitAsync(string name, string system = "x86_64-linux")
     {
-        var hash = new string((char)('a' + (Math.Abs(name.GetHashCode(StringComparison.Ordinal)) % 26)), 32);
-        var result = await Lifecycle.SubmitAsync(new SubmitRequest($"/nix/store/{hash}-{name}.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
+        var compiled = await new DerivationSpecCompiler(StoreDirectory.Nix, (_, _) => throw new InvalidOperationException("no inputs"))
+            .CompileAsync(new DerivationSpec { Name = name, System = system, Builder = "/bin/sh" }, CancellationToken.None);
+        var result = await Lifecycle.SubmitAsync(new SubmitRequest(compiled.DrvPath.FullPath, compiled.Aterm, "/nix/store", system,
             [], ["out"], 0, true, TimeSpan.Zero, TimeSpan.Zero), CancellationToken.None);
         return result.BuildId ?? throw new InvalidOperationException(result.RefusedBecause);
     }
+
+    /// <summary>
+    /// Writes derivations into the origin store, each named by a key of <paramref name="inputs"/> with the names it
+    /// depends on (listed inputs first), and submits a graph of <paramref name="target"/>. Returns the graph id.
+    /// </summary>
+    public async Task<Guid> CreateGraphAsync(string target, IReadOnlyDictionary<string, string[]> inputs, string system = "x86_64-linux")
+    {
+        var specs = new Dictionary<string, DerivationSpec>(StringComparer.Ordinal);
+        DerivationSpec Spec(string name) => specs.TryGetValue(name, out var known) ? known : specs[name] = new DerivationSpec
+        {
+            Name = name, System = system, Builder = "/bin/sh",
+            InputDrvs = (inputs.TryGetValue(name, out var deps) ? deps : []).Aggregate(
+                ImmutableSortedDictionary.Create<string, DerivationSpecInput>(StringComparer.Ordinal),
+                (d, dep) => d.Add(dep, new DerivationSpecInput(null, Spec(dep), ["out"]))),
+        };
+        var origin = _app.Services.GetRequiredService<OriginStore>();
+        var compiler = new DerivationSpecCompiler(origin.Layout.StoreDir, (_, _) => throw new InvalidOperationException("no external inputs"));
+        var compiled = await compiler.CompileAsync(Spec(target), CancellationToken.None);
+        await new DrvStoreWriter(await origin.OpenAsync(CancellationToken.None)).WriteAsync(compiler.Compiled, CancellationToken.None);
+        var (id, error) = await Graphs.CreateAsync(new GraphRequest([compiled.DrvPath.FullPath], false, new SubmitSettings(0, true, TimeSpan.Zero, TimeSpan.Zero)), CancellationToken.None);
+        return id ?? throw new InvalidOperationException(error);
+    }
+
+    /// <summary>The build of the graph node whose derivation is named <paramref name="name"/> (null while it waits).</summary>
+    public async Task<Guid?> GraphNodeBuildAsync(Guid graph, string name) =>
+        (await _app.Services.GetRequiredService<GraphViews>().GetAsync(graph, CancellationToken.None))!.Nodes
+            .Single(n => n.DrvPath.EndsWith("-" + name + ".drv", StringComparison.Ordinal)).BuildId;
+
+    public Task TickGraphsAsync() => Graphs.TickAsync(CancellationToken.None);
 
     public Task StartBuildAsync(Guid id, string worker) => Lifecycle.OnStartedAsync(new BuildStarted(id, 1, worker, DateTimeOffset.UtcNow), CancellationToken.None);
 

@@ -32,6 +32,9 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
         Assert.Equal(new[] { world.Busybox.FullPath, world.Source.FullPath }.Order(StringComparer.Ordinal), exported);
         Assert.Single(calls, c => c.Contains($"store quarantine-put --build {first.BuildId} --attempt 1", StringComparison.Ordinal));
         Assert.True(built.Timings.InputFetch > TimeSpan.Zero);
+        var pulledNar = first.InputClosure.Where(i => i.Path == world.Busybox.FullPath || i.Path == world.Source.FullPath).Sum(i => i.NarSize);
+        Assert.True(pulledNar > 0, "the request gives the pulled inputs' NAR sizes");
+        Assert.Equal(pulledNar, built.InputBytesFetched);
         var workerStore = await LocalStore.OpenAsync(world.WorkerLayout);
         Assert.True(await workerStore.IsValidAsync(world.Busybox, CancellationToken.None));
         Assert.True(await workerStore.IsValidAsync(world.Source, CancellationToken.None));
@@ -53,7 +56,7 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
         // A second build needing the same inputs transfers nothing.
         var second = await world.RequestAsync("offloadok-linux", "second");
         await farm.Publisher.PublishAsync(second, farm.DispatcherKey);
-        Succeeded(await farm.Events.WaitForResultAsync(second.BuildId, "the second offloaded build", ResultTimeout));
+        Assert.Equal(0, Succeeded(await farm.Events.WaitForResultAsync(second.BuildId, "the second offloaded build", ResultTimeout)).InputBytesFetched);
         Assert.Single(world.Calls(), c => c.Contains(" store export ", StringComparison.Ordinal));
         Assert.Single(world.Calls(), c => c.Contains($"store quarantine-put --build {second.BuildId} --attempt 1", StringComparison.Ordinal));
     }

@@ -33,13 +33,16 @@ function go() {
   clearInterval(timer);
   const hash = location.hash.replace(/^#/, "") || "/";
   const [, page, arg] = hash.split("/");
-  const pages = { "": overview, queues, workers, builds, build };
+  const pages = { "": overview, queues, workers, builds, build, graphs, graph };
   route = (pages[page] ?? overview)(decodeURIComponent(arg ?? ""));
-  document.querySelectorAll("nav a").forEach(a => a.toggleAttribute("aria-current", a.dataset.page === (page === "build" ? "builds" : page || "overview")));
+  document.querySelectorAll("nav a").forEach(a => a.toggleAttribute("aria-current", a.dataset.page === (navPage[page] ?? (page || "overview"))));
   document.querySelectorAll("nav a[aria-current]").forEach(a => a.setAttribute("aria-current", "page"));
   tick();
   timer = setInterval(tick, POLL_MS);
 }
+
+// Detail pages light up their list's nav link.
+const navPage = { build: "builds", graph: "graphs" };
 
 function overview() {
   main.innerHTML = `<h1>Overview</h1><div id="cards" class="cards"></div><h2>Alerts</h2><ul id="alerts" class="alerts"></ul>
@@ -225,6 +228,64 @@ function timeline(phases) {
   return `<div class="phase-bar" aria-hidden="true">${phases.map(p => `<span class="ph ${cls(p)}${p.open ? " open" : ""}" style="flex-grow:${Math.max(p.seconds / total, 0.02)}" title="${esc(p.name)}: ${dur(p.seconds)}"></span>`).join("")}</div>
     <ol class="phase-list">${phases.map(p => `<li data-phase="${esc(p.name)}"><span class="key ph ${cls(p)}"></span><strong>${esc(p.name)}</strong> ${dur(p.seconds)}${p.open ? " so far" : ""}`
       + `${p.worker ? ` <span class="muted">on ${esc(p.worker)}</span>` : ""}</li>`).join("")}</ol>`;
+}
+
+// Graphs: the latest graphs, then one graph's nodes in dependency order (GET /api/graphs, /api/graphs/{id}).
+const graphName = g => g.targets.map(drvName).join(", ");
+const graphCounts = c => ({ done: c.succeeded + c.skipped, running: c.running, queued: c.queued, failed: c.failed + c.dependencyFailed, total: c.total });
+
+function graphs() {
+  main.innerHTML = `<h1>Graphs</h1><div class="table-wrap"><table class="stack"><thead><tr><th>Target</th><th>State</th><th>Done</th><th>Running</th><th>Queued</th><th>Failed</th><th>Total</th><th>Submitted</th><th>Finished</th></tr></thead><tbody id="rows"></tbody></table></div>
+    <p class="muted">Done counts built and already-valid nodes; failed counts failed nodes and those whose inputs failed.</p>`;
+  return { async refresh() {
+    const list = await api("/api/graphs?limit=100");
+    document.getElementById("rows").innerHTML = list.map(g => {
+      const n = graphCounts(g.counts);
+      return `<tr data-graph="${esc(g.id)}">` + td("Target", `<a href="#/graph/${esc(g.id)}" class="mono">${esc(graphName(g))}</a>`) + td("State", badge(g.state))
+        + ["done", "running", "queued", "failed", "total"].map(k => td(k[0].toUpperCase() + k.slice(1), `<span data-count="${k}">${n[k]}</span>`)).join("")
+        + td("Submitted", when(g.createdAt)) + td("Finished", when(g.finishedAt)) + `</tr>`;
+    }).join("") || `<tr><td colspan="9" class="muted">No graph yet: <code>buildfarm build</code> or <code>POST /api/graphs</code> submits one.</td></tr>`;
+  } };
+}
+
+// Level 0: no input derivation in the graph; otherwise one more than its deepest input.
+function graphLevels(nodes) {
+  const byPath = new Map(nodes.map(n => [n.drvPath, n])), level = new Map();
+  const of = (p, seen = new Set()) => {
+    if (level.has(p)) return level.get(p);
+    if (seen.has(p)) return 0; seen.add(p);
+    const deps = (byPath.get(p)?.dependencies ?? []).filter(d => byPath.has(d));
+    const l = deps.length ? 1 + Math.max(...deps.map(d => of(d, seen))) : 0;
+    level.set(p, l); return l;
+  };
+  nodes.forEach(n => of(n.drvPath));
+  return level;
+}
+
+function graph(id) {
+  main.innerHTML = `<p><a href="#/graphs">← Graphs</a></p><div id="head"></div><h2>Derivations</h2>
+    <div class="table-wrap"><table class="stack"><thead><tr><th>Level</th><th>Derivation</th><th>State</th><th>Inputs</th><th>Build</th><th>Worker</th><th>Reason</th></tr></thead><tbody id="nodes"></tbody></table></div>`;
+  main.onclick = async e => {
+    if (!e.target.matches("#cancel-graph")) return;
+    try { await api(`/api/graphs/${id}/cancel`, { method: "POST" }); tick(); }
+    catch (err) { document.getElementById("action-msg").textContent = `cancel failed: ${err.message}`; }
+  };
+  return { async refresh() {
+    const g = await api(`/api/graphs/${id}`);
+    const n = graphCounts(g.counts), levels = graphLevels(g.nodes);
+    document.getElementById("head").innerHTML = `<h1 class="mono">${esc(graphName(g))} ${badge(g.state)}</h1>
+      <dl class="kv"><dt>Graph</dt><dd class="mono">${esc(g.id)}</dd><dt>Targets</dt><dd class="mono">${g.targets.map(esc).join("<br>")}</dd>
+      <dt>Nodes</dt><dd>${["done", "running", "queued", "failed", "total"].map(k => `<span data-count="${k}">${n[k]}</span> ${k}`).join(" · ")}${g.counts.waiting ? ` · ${g.counts.waiting} waiting` : ""}${g.counts.stopped ? ` · ${g.counts.stopped} stopped` : ""}</dd>
+      <dt>Keep going</dt><dd>${g.keepGoing ? "yes" : "no"}</dd><dt>Submitted</dt><dd>${when(g.createdAt)}</dd><dt>Finished</dt><dd>${when(g.finishedAt)}</dd></dl>
+      ${g.state === "running" ? `<p><button id="cancel-graph" class="danger" type="button">Cancel graph</button></p>` : ""}<p id="action-msg" role="status" class="error"></p>`;
+    const nodes = [...g.nodes].sort((a, b) => levels.get(a.drvPath) - levels.get(b.drvPath) || drvName(a.drvPath).localeCompare(drvName(b.drvPath)));
+    document.getElementById("nodes").innerHTML = nodes.map(x => `<tr data-node="${esc(drvName(x.drvPath))}" data-state="${esc(x.state)}">`
+      + td("Level", levels.get(x.drvPath)) + td("Derivation", `<span class="mono" title="${esc(x.drvPath)}">${esc(drvName(x.drvPath))}</span>${x.isTarget ? ` <span class="muted">(target)</span>` : ""}`)
+      + td("State", badge(x.state)) + td("Inputs", x.dependencies.map(d => esc(drvName(d))).join(", ") || "—", "mono")
+      + td("Build", x.buildId ? `<a href="#/build/${esc(x.buildId)}" aria-label="build of ${esc(drvName(x.drvPath))}">${esc(x.buildId.slice(0, 8))}</a>` : "—")
+      + td("Worker", esc(x.worker ?? "—")) + td("Reason", x.reason ? `<span class="${x.state === "skipped" ? "muted" : "error"}">${esc(x.reason)}</span>` : "—") + `</tr>`).join("")
+      || `<tr><td colspan="7" class="muted">No derivation in this graph.</td></tr>`;
+  } };
 }
 
 window.addEventListener("hashchange", () => { main.onclick = null; go(); main.focus(); });
