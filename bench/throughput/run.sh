@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throughput of trivial builds: BuildFarm (private RabbitMQ, `buildfarm serve`, 2 workers) vs Nix's own remote
+# Throughput of trivial builds: BuildFarm (`./farm up` with 2 workers: RabbitMQ, origin sshd, dispatcher) vs Nix's own remote
 # builder (`nix-store -r --max-jobs 0 --builders ssh://root@127.0.0.1?remote-store=local?root=DIR`) on loopback.
 #   bench/throughput/run.sh                      N=1000 builds per side
 #   N=200 SLOTS=2 SUBMIT_PARALLEL=16 SKIP_BUILD=1 bench/throughput/run.sh
@@ -17,7 +17,6 @@ SUBMIT_PARALLEL="${SUBMIT_PARALLEL:-16}"
 JOBS=$((2 * SLOTS))
 WORK="$(mktemp -d /tmp/bf-bench-throughput-XXXXXX)"
 PIDS=()
-RABBIT_ENV=()
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done; echo "gave up waiting for $2 on port $1 (logs in $WORK)" >&2; return 1; }
@@ -25,8 +24,8 @@ start() { local name=$1; shift; setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
 now() { date +%s.%N; }
 cleanup() {
   local p
+  [ "${FARM_STARTED:-0}" = 1 ] && "$ROOT/farm" down > /dev/null 2>&1 || true
   for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
-  [ ${#RABBIT_ENV[@]} -gt 0 ] && env "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl stop >/dev/null 2>&1 || true
   for p in "${PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$p" 2>/dev/null || true
@@ -37,7 +36,7 @@ trap cleanup EXIT
 
 [ "${SKIP_BUILD:-0}" = 1 ] || "$ROOT/farm" build >&2
 BF="$ROOT/artifacts/bin/buildfarm"; WORKER="$ROOT/artifacts/bin/buildfarm-worker"
-for tool in nix-store nix-instantiate sshd busybox curl python3; do command -v "$tool" >/dev/null || { echo "$tool not found" >&2; exit 1; }; done
+for tool in nix-store nix-instantiate sshd busybox curl python3 sqlite3; do command -v "$tool" >/dev/null || { echo "$tool not found" >&2; exit 1; }; done
 
 # --- the derivations: one static busybox in /nix/store, N distinct drvs per side -------------------------------------
 mkdir -p "$WORK/bench-busybox"; cp "$(command -v busybox)" "$WORK/bench-busybox/busybox"
@@ -54,44 +53,21 @@ instantiate "$N" bf > "$WORK/bf.drvs"; instantiate "$N" nix > "$WORK/nix.drvs"
 instantiate "$JOBS" bfwarm > "$WORK/bf-warm.drvs"; instantiate "$JOBS" nixwarm > "$WORK/nix-warm.drvs"
 echo "== $N builds per side, concurrency $JOBS; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-# --- BuildFarm: RabbitMQ, dispatcher, 2 workers ----------------------------------------------------------------------
-RPORT=$(free_port); mkdir -p "$WORK/rabbit/home"
-printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$RPORT" > "$WORK/rabbit/rabbitmq.conf"
-echo '[].' > "$WORK/rabbit/enabled_plugins"
-RABBIT_ENV=(HOME="$WORK/rabbit/home" RABBITMQ_NODENAME="bfbench$$@localhost" RABBITMQ_NODE_PORT="$RPORT"
-  RABBITMQ_DIST_PORT="$(free_port)" RABBITMQ_MNESIA_BASE="$WORK/rabbit/mnesia" RABBITMQ_LOG_BASE="$WORK/rabbit/log"
-  RABBITMQ_ENABLED_PLUGINS_FILE="$WORK/rabbit/enabled_plugins" RABBITMQ_CONFIG_FILE="$WORK/rabbit/rabbitmq")
-start rabbit env "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server
-wait_port "$RPORT" RabbitMQ
-env "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl await_startup --timeout 120 >/dev/null
-AMQP="amqp://guest:guest@127.0.0.1:$RPORT/"
-
-nix key generate-secret --key-name bench-dispatcher-1 > "$WORK/dispatcher.sec"
-nix key convert-secret-to-public < "$WORK/dispatcher.sec" > "$WORK/dispatcher.pub"
-APORT=$(free_port); API="http://127.0.0.1:$APORT"
-cat > "$WORK/dispatcher.json" <<JSON
-{ "Broker": { "Uri": "$AMQP" },
-  "Dispatcher": { "ListenUrl": "$API", "DatabasePath": "$WORK/dispatcher.db", "SigningKeyFile": "$WORK/dispatcher.sec",
-                  "StoreDir": "/nix/store", "Root": "$WORK/origin", "LogFile": "$WORK/dispatcher.json.log" } }
-JSON
-start dispatcher "$BF" serve --config "$WORK/dispatcher.json"
-wait_port "$APORT" "the dispatcher"
-for w in w1 w2; do
-  mkdir -p "$WORK/$w/root" "$WORK/$w/builds"
-  nix key generate-secret --key-name "bench-$w-1" > "$WORK/$w/worker.sec"
-  cat > "$WORK/$w/worker.json" <<JSON
-{ "Name": "bench-$w", "Systems": ["x86_64-linux"], "Slots": $SLOTS,
-  "Store": { "StoreDir": "/nix/store", "Root": "$WORK/$w/root" },
-  "Keys": { "SigningKeyFile": "$WORK/$w/worker.sec", "TrustedDispatcherKeysFile": "$WORK/dispatcher.pub" },
-  "Broker": { "Uri": "$AMQP" }, "BuildDir": "$WORK/$w/builds", "AllowUnsandboxed": true,
-  "Logs": { "JsonFile": "$WORK/$w/worker.json.log" } }
-JSON
-  start "worker-$w" "$WORKER" run --config "$WORK/$w/worker.json"
-done
-for _ in $(seq 600); do
-  [ "$(curl -sf "$API/api/workers" | python3 -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin) if w["online"]))' 2>/dev/null || echo 0)" = 2 ] && break
-  sleep 0.2
-done
+# --- BuildFarm: the ./farm up farm (RabbitMQ, origin sshd, dispatcher, 2 workers), full offload path ---------------
+# The same code path as `./farm up`, with two equal x86_64-linux workers of SLOTS slots: every build pulls its input
+# (busybox) from the origin over SSH when missing, runs in the worker's sandbox, signs and returns its output, and the
+# dispatcher imports it into the origin store before the build counts as finished.
+export FARM_DIR="$WORK/farm"
+FARM_STARTED=1
+FARM_WORKERS="w1 x86_64-linux - - $SLOTS 1;w2 x86_64-linux - - $SLOTS 1" "$ROOT/farm" up --store-dir /nix/store --no-install --no-build > "$WORK/farm-up.log" 2>&1 ||
+  { echo "./farm up failed:" >&2; tail -20 "$WORK/farm-up.log" >&2; exit 1; }
+API="$(cat "$FARM_DIR/dispatcher.url")"
+# The origin store is the farm's own: give it the .drv files and their closure (busybox) from Nix's store.
+# shellcheck disable=SC2046
+nix-store --export $(nix-store -qR $(cat "$WORK/bf.drvs" "$WORK/bf-warm.drvs")) |
+  "$BF" --store-dir /nix/store --root "$FARM_DIR/origin" store import --no-check-sigs > /dev/null
+# Workers take inputs signed by the dispatcher's key only (what `./farm demo` does for its example graph).
+"$BF" --store-dir /nix/store --root "$FARM_DIR/origin" store sign --key-file "$FARM_DIR/keys/dispatcher.sec" "$BUSYBOX" > /dev/null
 
 # submit FILE: POST every drv path of FILE, SUBMIT_PARALLEL at a time; any refusal aborts the bench.
 submit() {
@@ -110,7 +86,12 @@ finished() {
 submit "$WORK/bf-warm.drvs"; finished "$JOBS" >/dev/null   # warm-up (JIT, connections), not timed
 t0=$(now); submit "$WORK/bf.drvs"; read -r bf_ok bf_failed < <(finished $((N + JOBS))); t1=$(now)
 bf_ok=$((bf_ok - JOBS))
-[ "$bf_failed" = 0 ] || echo "BuildFarm: $bf_failed builds failed (see $WORK)" >&2
+# Latency per build, submit to result, from the dispatcher's own record (submitted_at/finished_at, ms): the timed
+# builds only (submitted after t0), p50/p99 by nearest rank.
+read -r bf_p50 bf_p99 < <(sqlite3 "$FARM_DIR/dispatcher.db" \
+  "SELECT finished_at - submitted_at FROM builds WHERE finished_at IS NOT NULL AND submitted_at >= CAST($t0 * 1000 AS INTEGER) ORDER BY 1" |
+  awk '{v[NR]=$1} END {if (NR == 0) {print "- -"; exit} i50=int(NR*0.50+0.999); i99=int(NR*0.99+0.999); print v[i50], v[i99]}')
+[ "$bf_failed" = 0 ] || { echo "BuildFarm: $bf_failed builds failed, e.g.:" >&2; sqlite3 "$FARM_DIR/dispatcher.db" "SELECT failure_reason FROM builds WHERE state = 'failed' LIMIT 3" >&2; }
 
 # --- Nix: remote builder over ssh to a private sshd on loopback, remote store local?root=DIR ------------------------
 SPORT=$(free_port)
@@ -142,10 +123,12 @@ t2=$(now); nix_rc=0; nix_realise "$WORK/nix.drvs" || nix_rc=$?; t3=$(now)
 nix_ok=$(wc -l < "$WORK/nix.out")
 [ "$nix_rc" = 0 ] || { echo "nix-store -r exited $nix_rc:" >&2; tail -5 "$WORK/nix.err" >&2; }
 
-awk -v n="$N" -v j="$JOBS" -v bo="$bf_ok" -v a="$t0" -v b="$t1" -v no="$nix_ok" -v c="$t2" -v d="$t3" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
+awk -v n="$N" -v j="$JOBS" -v bo="$bf_ok" -v p50="$bf_p50" -v p99="$bf_p99" -v a="$t0" -v b="$t1" -v no="$nix_ok" -v c="$t2" -v d="$t3" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
   bf = bo / (b - a); nx = no / (d - c)
   printf "builds: %d per side, concurrency %d, load after: %s\n", n, j, load
   printf "BuildFarm (dispatcher + 2 workers over RabbitMQ): %d ok in %.1f s = %.1f builds/s\n", bo, b - a, bf
+  printf "BuildFarm latency submit->result: p50 %s ms, p99 %s ms\n", p50, p99
   printf "Nix remote builder (ssh://127.0.0.1, local?root=): %d ok in %.1f s = %.1f builds/s\n", no, d - c, nx
+  printf "Nix time per build (wall x concurrency / builds): %.0f ms\n", (d - c) * j * 1000 / no
   printf "ratio BuildFarm/Nix = %.2f\n", bf / nx
 }'
