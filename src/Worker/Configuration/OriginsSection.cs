@@ -41,6 +41,12 @@ public sealed class OriginsSection
     /// <summary>Concurrent exec channels per connection; at most the origin sshd's <c>MaxSessions</c> (1..64). Default 8.</summary>
     public int ChannelsPerConnection { get; set; } = 8;
 
+    /// <summary>
+    /// How long an idle <c>store quarantine-serve</c> process (which returns outputs without a remote process start
+    /// per build) is kept for the next upload; 0 = one process per upload. Default 1 min.
+    /// </summary>
+    public TimeSpan UploadSessionIdle { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>TCP connect + handshake + authentication timeout. Default 15 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }

@@ -57,6 +57,8 @@ internal static class OriginsValidation
             p.Add($"Origins:MaxConnections = {o.MaxConnections} is invalid: must be 1..16");
         if (o.ChannelsPerConnection is < 1 or > 64)
             p.Add($"Origins:ChannelsPerConnection = {o.ChannelsPerConnection} is invalid: must be 1..64 and at most the origin sshd's MaxSessions (OpenSSH default 10)");
+        if (o.UploadSessionIdle < TimeSpan.Zero)
+            p.Add($"Origins:UploadSessionIdle = {o.UploadSessionIdle} is invalid: must be 0 (no reuse) or positive");
         if (o.ConnectTimeout <= TimeSpan.Zero)
             p.Add($"Origins:ConnectTimeout = {o.ConnectTimeout} is invalid: must be positive");
         if (!Enum.IsDefined(o.Compression))

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Archives;
+using BuildFarm.Transfer.Errors;
 using BuildFarm.Worker.Outputs;
 using Serilog;
 
@@ -9,12 +10,13 @@ namespace BuildFarm.Worker.Offload;
 
 /// <summary>
 /// Step 4 of docs/offload.md: the signed archive of the outputs (outputs only: their references are inputs the
-/// origin already has) is streamed into <c>RemoteCommand store quarantine-put --build ID --attempt N</c> over the
-/// origin's pooled SSH connection. Without an origin the outputs stay in the worker's store.
+/// origin already has) is streamed to a long-lived <c>RemoteCommand store quarantine-serve</c> on the origin's pooled
+/// SSH connection (<see cref="QuarantineServePool"/>), or into one <c>store quarantine-put --build ID --attempt N</c>
+/// per build when the origin's buildfarm is too old for that. Without an origin the outputs stay in the worker's store.
 /// </summary>
 /// <remarks>
 /// Delivery: <see cref="Execution.BuildRunner"/> publishes BuildSucceeded only after this returns, i.e. after the
-/// origin's command exited 0, which means the quarantine file is complete and fsynced. If the worker dies mid-upload
+/// origin answered ok (or quarantine-put exited 0), which means the quarantine file is complete and fsynced. If the worker dies mid-upload
 /// the origin keeps at most a <c>.part</c> file and the attempt is republished after its lease runs out. A retried
 /// upload (Polly, transient failures) rewrites the whole file.
 /// </remarks>
@@ -29,21 +31,33 @@ internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore w
         var session = origins.Resolve(request.Origin);
         var store = await workerStore.GetAsync(cancellationToken);
         var paths = outputs.Select(o => store.ParsePath(o.Path)).Distinct().ToList();
-        var command = session.Client.BuildfarmCommand(
-            ["store", "quarantine-put", "--build", request.BuildId.ToString(), "--attempt", request.Attempt.ToString(CultureInfo.InvariantCulture)]);
+        async Task WriteArchiveAsync(Stream stdin, CancellationToken ct)
+        {
+            var buffered = new BufferedStream(stdin, 1 << 16);
+            await ArchiveWriter.ExportAsync(store, paths, buffered, new ExportOptions(ArchiveFormat.BuildFarmSigned), ct);
+            await buffered.FlushAsync(ct);
+        }
+
         var clock = Stopwatch.StartNew();
-        string received;
+        long received;
         try
         {
-            received = await session.Client.UploadAsync(
-                command,
-                async (stdin, ct) =>
+            if (!session.Uploads.Unsupported)
+            {
+                try
                 {
-                    var buffered = new BufferedStream(stdin, 1 << 16);
-                    await ArchiveWriter.ExportAsync(store, paths, buffered, new ExportOptions(ArchiveFormat.BuildFarmSigned), ct);
-                    await buffered.FlushAsync(ct);
-                },
-                cancellationToken);
+                    received = await session.Uploads.UploadAsync(request.BuildId, request.Attempt, WriteArchiveAsync, cancellationToken);
+                }
+                catch (RemoteCommandFailedException) when (session.Uploads.Unsupported)
+                {
+                    _log.Warning("Origin {Origin} does not know 'store quarantine-serve' (an older buildfarm): returning outputs with one quarantine-put per build", session.Name);
+                    received = await PutAsync(session, request, WriteArchiveAsync, cancellationToken);
+                }
+            }
+            else
+            {
+                received = await PutAsync(session, request, WriteArchiveAsync, cancellationToken);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -56,6 +70,15 @@ internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore w
 
         _log.Information(
             "Returned {OutputCount} outputs of {DrvPath} to the quarantine of origin {Origin} ({Bytes} bytes) in {UploadTime}",
-            paths.Count, request.DrvPath, session.Name, received.Trim(), clock.Elapsed);
+            paths.Count, request.DrvPath, session.Name, received, clock.Elapsed);
+    }
+
+    /// <summary>The one-process-per-upload way, for origins without quarantine-serve.</summary>
+    private static async Task<long> PutAsync(OriginSession session, BuildDerivation request, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
+    {
+        var command = session.Client.BuildfarmCommand(
+            ["store", "quarantine-put", "--build", request.BuildId.ToString(), "--attempt", request.Attempt.ToString(CultureInfo.InvariantCulture)]);
+        var stdout = await session.Client.UploadAsync(command, write, cancellationToken);
+        return long.TryParse(stdout.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes : -1;
     }
 }

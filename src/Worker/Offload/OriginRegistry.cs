@@ -70,7 +70,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
                     MaxDelay = o.RetryMaxDelay,
                     BreakDuration = o.CircuitBreakDuration,
                 };
-                session = new OriginSession(new OriginClient(endpoint, resilience, logger, time), store, _trusted, logger);
+                session = new OriginSession(new OriginClient(endpoint, resilience, logger, time), store, _trusted, new QuarantineServePool.Settings(o.UploadSessionIdle, time), logger);
             }
             catch (Exception e) when (e is InvalidOriginEndpointException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {

@@ -21,18 +21,22 @@ internal sealed class OriginSession : IAsyncDisposable
     private readonly ILogger _log;
     private long _bytesFetched;
 
-    public OriginSession(OriginClient client, WorkerStore store, TrustedKeys trusted, ILogger logger)
+    public OriginSession(OriginClient client, WorkerStore store, TrustedKeys trusted, QuarantineServePool.Settings uploads, ILogger logger)
     {
         Client = client;
         _store = store;
         _trusted = trusted;
         _log = logger.ForContext<OriginSession>();
         Fetcher = new InputFetcher(FetchBatchAsync);
+        Uploads = new QuarantineServePool(client, uploads);
     }
 
     public OriginClient Client { get; }
 
     public InputFetcher Fetcher { get; }
+
+    /// <summary>Long-lived quarantine-serve processes that carry returned outputs.</summary>
+    public QuarantineServePool Uploads { get; }
 
     public string Name => Client.Endpoint.Name;
 
@@ -44,6 +48,7 @@ internal sealed class OriginSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Fetcher.Dispose();
+        await Uploads.DisposeAsync();
         await Client.DisposeAsync();
     }
 

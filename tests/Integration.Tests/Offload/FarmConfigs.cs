@@ -64,6 +64,9 @@ internal static class FarmConfigs
                 PinnedHostKeys = new[] { new { setup.OriginHost, setup.OriginPort, Fingerprint = setup.OriginFingerprint } }
                     .Select(k => new { Host = k.OriginHost, Port = k.OriginPort, k.Fingerprint }),
                 setup.TrustedInputKeysFile,
+                // One quarantine-serve per upload: the origin's upload hooks (OriginStore) are read when a process
+                // starts, and these tests arm them between builds. Reuse is proven in the worker's own tests.
+                UploadSessionIdle = "00:00:00",
             },
         };
         var file = Path.Combine(setup.Dir, "worker.json");

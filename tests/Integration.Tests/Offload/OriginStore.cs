@@ -7,7 +7,8 @@ namespace BuildFarm.Integration.Tests.Offload;
 /// The origin: a BuildFarm store (logical /nix/store) under its own physical root, served by a real sshd whose login
 /// runs <see cref="RemoteCommand"/>, a shell wrapper around the real <c>artifacts/bin/buildfarm</c>. The wrapper
 /// records every call in <c>calls.log</c> and has test hooks switched by files in <see cref="ControlDirectory"/>:
-/// <c>tamper</c> flips one byte of a <c>quarantine-put</c> upload (the first "tamper-me" becomes "Xamper-me"),
+/// <c>tamper</c> flips one byte of a <c>quarantine-put</c> upload (and refuses <c>quarantine-serve</c> as an old
+/// buildfarm would, so the worker falls back to quarantine-put) (the first "tamper-me" becomes "Xamper-me"),
 /// <c>truncate</c> passes on only half of it, <c>hold-export</c> makes the next <c>store export</c> announce itself in
 /// <c>export-held</c> and hang (until sshd is stopped under it).
 /// </summary>
@@ -94,6 +95,12 @@ internal sealed class OriginStore
             if [ -e "$CTL/hold-export" ]; then
               rm -f "$CTL/hold-export"; echo "hold-export $*" >> "$CTL/hooks.log"; touch "$CTL/export-held"
               exec sleep 600
+            fi ;;
+          quarantine-serve)
+            # The hooks work on quarantine-put: while one is set, play an origin too old for quarantine-serve so
+            # the worker falls back to quarantine-put (which proves that fallback too).
+            if [ -e "$CTL/tamper" ] || [ -e "$CTL/truncate" ]; then
+              echo "Unrecognized command or argument 'quarantine-serve'." >&2; exit 1
             fi ;;
           quarantine-put)
             if [ -e "$CTL/tamper" ] || [ -e "$CTL/truncate" ]; then

@@ -25,12 +25,13 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
         await farm.Publisher.PublishAsync(first, farm.DispatcherKey);
         var built = Succeeded(await farm.Events.WaitForResultAsync(first.BuildId, "the first offloaded build", ResultTimeout));
 
-        // Exactly the two missing inputs crossed, in one export; then one quarantine-put of this attempt.
+        // Exactly the two missing inputs crossed, in one export; the outputs went to one long-lived quarantine-serve.
         var calls = world.Calls();
         var export = Assert.Single(calls, c => c.Contains(" store export ", StringComparison.Ordinal));
         var exported = export.Split(' ').SkipWhile(a => a != "--signed").Skip(1).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(new[] { world.Busybox.FullPath, world.Source.FullPath }.Order(StringComparer.Ordinal), exported);
-        Assert.Single(calls, c => c.Contains($"store quarantine-put --build {first.BuildId} --attempt 1", StringComparison.Ordinal));
+        Assert.Single(calls, c => c.Contains("store quarantine-serve", StringComparison.Ordinal));
+        Assert.DoesNotContain(calls, c => c.Contains("quarantine-put", StringComparison.Ordinal));
         Assert.True(built.Timings.InputFetch > TimeSpan.Zero);
         var pulledNar = first.InputClosure.Where(i => i.Path == world.Busybox.FullPath || i.Path == world.Source.FullPath).Sum(i => i.NarSize);
         Assert.True(pulledNar > 0, "the request gives the pulled inputs' NAR sizes");
@@ -58,7 +59,9 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
         await farm.Publisher.PublishAsync(second, farm.DispatcherKey);
         Assert.Equal(0, Succeeded(await farm.Events.WaitForResultAsync(second.BuildId, "the second offloaded build", ResultTimeout)).InputBytesFetched);
         Assert.Single(world.Calls(), c => c.Contains(" store export ", StringComparison.Ordinal));
-        Assert.Single(world.Calls(), c => c.Contains($"store quarantine-put --build {second.BuildId} --attempt 1", StringComparison.Ordinal));
+        // ... and its outputs travelled over the same quarantine-serve process: no new remote command at all.
+        Assert.Single(world.Calls(), c => c.Contains("store quarantine-serve", StringComparison.Ordinal));
+        Assert.True(File.Exists(new OutputQuarantine(world.OriginLayout).FileFor(second.BuildId, 1)), "the second attempt's quarantine file");
     }
 
     [Fact]
@@ -108,7 +111,7 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
         Assert.False(await workerStore.IsValidAsync(world.Busybox, CancellationToken.None));
         Assert.False(await workerStore.IsValidAsync(world.Source, CancellationToken.None));
         Assert.Empty(Directory.EnumerateFileSystemEntries(world.WorkerLayout.PhysicalStoreDir));
-        Assert.DoesNotContain(world.Calls(), c => c.Contains("quarantine-put", StringComparison.Ordinal));
+        Assert.DoesNotContain(world.Calls(), c => c.Contains("quarantine-", StringComparison.Ordinal));
     }
 
     private async Task<TestWorker> StartWorkerAsync(string name, string system, Dictionary<string, string?> settings)
