@@ -1,14 +1,13 @@
 using System.Security.Cryptography;
 using OriginEndpoint = BuildFarm.Contracts.Builds.OriginEndpoint;
 using BuildFarm.Dispatcher.Hosting;
-using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
 
 namespace BuildFarm.Dispatcher.Offload;
 
 /// <summary>The origin as requests carry it, and the worker keys whose returned outputs the origin accepts.</summary>
-internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeys WorkerKeys)
+internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedWorkerKeys WorkerKeys)
 {
     /// <summary>
     /// Resolves <c>Dispatcher:Origin</c> and <c>Dispatcher:TrustedWorkerKeysFile</c>: null when no origin is
@@ -25,23 +24,17 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeys WorkerK
         if (string.IsNullOrWhiteSpace(o.User))
             errors.Add("Dispatcher:Origin:User is empty: give the login user workers use on the origin (e.g. buildfarm)");
         var fingerprint = ResolveFingerprint(o, errors);
-        TrustedKeys? keys = null;
+        TrustedWorkerKeys? keys = null;
         if (string.IsNullOrWhiteSpace(options.TrustedWorkerKeysFile))
             errors.Add("Dispatcher:TrustedWorkerKeysFile is empty but Dispatcher:Origin is set: give a file of the workers' public keys (name:base64, one a line) whose returned outputs are accepted");
         else if (!File.Exists(options.TrustedWorkerKeysFile))
             errors.Add($"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' does not exist");
         else
         {
-            try
-            {
-                keys = TrustedKeys.Parse(File.ReadAllText(options.TrustedWorkerKeysFile), options.TrustedWorkerKeysFile);
-                if (keys.Keys.Count == 0)
-                    errors.Add($"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' holds no key: add each worker's public key (name:base64)");
-            }
-            catch (FormatException e)
-            {
-                errors.Add("Dispatcher:TrustedWorkerKeysFile: " + e.Message);
-            }
+            // Re-read on every import when it changes (TrustedWorkerKeys); at start-up a bad file refuses to start.
+            keys = TrustedWorkerKeys.Load(options.TrustedWorkerKeysFile, out var problem);
+            if (problem is not null)
+                errors.Add("Dispatcher:TrustedWorkerKeysFile: " + problem);
         }
 
         if (errors.Count > before || fingerprint is null || keys is null)
