@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using OriginEndpoint = BuildFarm.Contracts.Builds.OriginEndpoint;
 using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Transfer.Exec;
@@ -53,30 +52,9 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedWorkerKeys W
         return ShellCommand.Join(self, ["--store-dir", storeDir, "--root", root]);
     }
 
-    /// <summary>OpenSSH's fingerprint of a public key line (<c>type base64 [comment]</c>): <c>SHA256:</c> + unpadded base64 of SHA-256(blob).</summary>
-    public static string? FingerprintOfPublicKey(string text, out string? error)
-    {
-        foreach (var raw in text.Split('\n'))
-        {
-            var line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
-                continue;
-            var fields = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            var blobText = fields.Length >= 2 ? fields[1] : fields[0];
-            var blob = new byte[blobText.Length];
-            if (!Convert.TryFromBase64String(blobText, blob, out var written) || written < 8)
-            {
-                error = $"'{Shorten(line)}' is not an OpenSSH public key line ('ssh-ed25519 AAAA… comment')";
-                return null;
-            }
-
-            error = null;
-            return HostKeyFingerprint.Prefix + Convert.ToBase64String(SHA256.HashData(blob.AsSpan(0, written))).TrimEnd('=');
-        }
-
-        error = "it holds no public key line";
-        return null;
-    }
+    /// <summary>OpenSSH's fingerprint of a public key line (<c>type base64 [comment]</c>), as <c>ssh-keygen -lf</c> prints it.</summary>
+    public static string? FingerprintOfPublicKey(string text, out string? error) =>
+        HostKeyFingerprint.TryOfPublicKey(text, out var fingerprint, out error) ? fingerprint : null;
 
     private static string? ResolveFingerprint(OriginOptions o, List<string> errors)
     {
@@ -109,6 +87,4 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedWorkerKeys W
             errors.Add($"Dispatcher:Origin:HostPublicKeyFile '{o.HostPublicKeyFile}': {keyError}");
         return print;
     }
-
-    private static string Shorten(string line) => line.Length <= 40 ? line : line[..40] + "…";
 }
