@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# One-shot key setup for the compose farm (runs as root in the dispatcher image, service `keys`):
-# the dispatcher's signing key, one signing key per worker named in the arguments, and the two trust files
-# (workers trust the dispatcher's key; the dispatcher trusts the workers' keys). Keys that exist are kept.
+# One-shot key setup for the compose farm (runs as root in the dispatcher image, service `keys`). Keys that exist are
+# kept; the files derived from them are rewritten, so rerunning with more workers authorizes the new ones.
 #   init-keys.sh KEYDIR WORKER...
+# writes into KEYDIR:
+#   dispatcher.secret/.public          the dispatcher's signing key (Dispatcher:SigningKeyFile)
+#   WORKER.secret/.public              each worker's signing key (Keys:SigningKeyFile)
+#   WORKER.ssh/.ssh.pub                each worker's SSH login key for the origin (Origins:PrivateKeyFile)
+#   origin_host_ed25519/.pub           the origin sshd's host key (in the dispatcher container; pinned by both sides
+#                                      through its .pub: Dispatcher:Origin:HostPublicKeyFile, Origins:PinnedHostKeys)
+#   origin-authorized-keys             the workers' SSH keys, the origin sshd's AuthorizedKeysFile
+#   trusted-dispatcher-keys            workers trust the dispatcher's requests (Keys:TrustedDispatcherKeysFile)
+#   trusted-worker-keys                the dispatcher trusts the workers' outputs (Dispatcher:TrustedWorkerKeysFile)
+#   trusted-origin-keys                workers trust input paths signed by the dispatcher or a worker
+#                                      (Origins:TrustedInputKeysFile: outputs built on the farm carry their builder's key)
 set -euo pipefail
 keydir="$1"; shift
 [ $# -gt 0 ] || { echo "init-keys.sh: usage: init-keys.sh KEYDIR WORKER..." >&2; exit 2; }
@@ -25,15 +35,41 @@ generate() {
   chmod 0644 "$keydir/$name.public"
 }
 
+# ssh_key FILE OWNER COMMENT: an OpenSSH Ed25519 key without passphrase, FILE (0600, OWNER) and FILE.pub (0644).
+ssh_key() {
+  local file="$1" owner="$2" comment="$3"
+  if [ ! -s "$file" ] || [ ! -s "$file.pub" ]; then
+    rm -f "$file" "$file.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "$comment" -f "$file"
+    echo "generated SSH key $(basename "$file")"
+  fi
+  chown "$owner:$owner" "$file"
+  chmod 0600 "$file"
+  chmod 0644 "$file.pub"
+}
+
+command -v ssh-keygen >/dev/null || { echo "init-keys.sh: ssh-keygen is missing (openssh-client)" >&2; exit 1; }
 install -d -m 0755 "$keydir"
 generate dispatcher "$DISPATCHER_UID"
+# sshd runs as root and refuses a host key others can read.
+ssh_key "$keydir/origin_host_ed25519" 0 buildfarm-origin-host
 cp "$keydir/dispatcher.public" "$keydir/trusted-dispatcher-keys"
 : >"$keydir/trusted-worker-keys.new"
+: >"$keydir/origin-authorized-keys.new"
 for worker in "$@"; do
   generate "$worker" "$WORKER_UID"
+  ssh_key "$keydir/$worker.ssh" "$WORKER_UID" "buildfarm-worker@$worker"
   cat "$keydir/$worker.public" >>"$keydir/trusted-worker-keys.new"
+  # restrict: no forwarding, no pty; the workers only run the origin's buildfarm command.
+  printf 'restrict %s\n' "$(head -n 1 "$keydir/$worker.ssh.pub")" >>"$keydir/origin-authorized-keys.new"
 done
-mv -f "$keydir/trusted-worker-keys.new" "$keydir/trusted-worker-keys"
-chmod 0644 "$keydir/trusted-dispatcher-keys" "$keydir/trusted-worker-keys"
-echo "keys ready in $keydir:"
+cat "$keydir/dispatcher.public" "$keydir/trusted-worker-keys.new" >"$keydir/trusted-origin-keys.new"
+# Renames: the dispatcher re-reads trusted-worker-keys while it runs, so it must never see a half-written file.
+for f in trusted-worker-keys origin-authorized-keys trusted-origin-keys; do
+  chmod 0644 "$keydir/$f.new"
+  mv -f "$keydir/$f.new" "$keydir/$f"
+done
+chmod 0644 "$keydir/trusted-dispatcher-keys"
+echo "keys ready in $keydir; origin host key $(ssh-keygen -l -E sha256 -f "$keydir/origin_host_ed25519.pub" | cut -d' ' -f2)"
+echo "trusted worker keys:"
 cat "$keydir/trusted-worker-keys"

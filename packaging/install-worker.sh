@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Turns a Debian machine into a BuildFarm worker: a system user, directories, an Ed25519 signing key,
-# /etc/buildfarm/worker.json from the flags, the systemd unit (enabled and started). Prints the public key to
-# authorize on the dispatcher. Idempotent: rerunning rewrites the config and unit and keeps the existing key.
+# /etc/buildfarm/worker.json from the flags, the systemd unit (enabled and started). With --origin also an SSH key
+# to log in to the origin store, the origin's pinned host key(s) and the keys trusted on input paths (the config's
+# Origins section). Prints the public keys to authorize on the dispatcher and on the origin. Idempotent: rerunning
+# rewrites the config and unit and keeps the existing keys.
 #
 #   sudo packaging/install-worker.sh --name builder-1 --systems x86_64-linux,i686-linux --features kvm \
 #     --slots 4 --speed 2 --broker-uri amqp://buildfarm:secret@broker:5672/ \
-#     --dispatcher-key dispatcher:BASE64 --origin-host-key SHA256:BASE64 --binary-dir /opt/buildfarm/bin
+#     --dispatcher-key dispatcher:BASE64 --origin origin.example:22 --origin-host-key SHA256:BASE64 \
+#     --binary-dir /opt/buildfarm/bin
 #
 # --destdir DIR writes every file below DIR instead of / (for tests and image building): no user is created,
 # no ownership is changed and systemctl is not run; the paths inside the files are those of the real machine.
@@ -15,7 +18,9 @@ readonly WORKER_USER=buildfarm-worker
 readonly CONF_DIR=/etc/buildfarm
 readonly CONFIG=/etc/buildfarm/worker.json
 readonly TRUSTED_KEYS=/etc/buildfarm/trusted-dispatcher-keys
-readonly ORIGIN_HOST_KEYS=/etc/buildfarm/origin-host-keys
+readonly TRUSTED_INPUT_KEYS=/etc/buildfarm/trusted-origin-keys
+# Written by earlier versions of this script; the pins now live in worker.json (origins.pinnedHostKeys).
+readonly LEGACY_ORIGIN_HOST_KEYS=/etc/buildfarm/origin-host-keys
 readonly STATE_DIR=/var/lib/buildfarm-worker
 readonly KEY_DIR=/var/lib/buildfarm-worker/keys
 readonly UNIT_DIR=/etc/systemd/system
@@ -39,8 +44,15 @@ options:
   --speed X                   speed factor, > 0 and <= 100 (default 1); faster idle workers get builds first
   --store-dir DIR             logical store directory (default /nix/store)
   --root DIR                  physical root the store lives under (default /var/lib/buildfarm-worker/store)
-  --origin-host-key FP        pinned SSH host key fingerprint of the origin, SHA256:BASE64 (repeatable);
-                              kept in /etc/buildfarm/origin-host-keys for the SSH input transfer
+origin (the store inputs are pulled from and outputs returned to over SSH; without --origin the worker only
+runs requests whose inputs are already local):
+  --origin HOST[:PORT]        the origin's sshd as the dispatcher names it (Dispatcher:Origin:Host/Port; port 22)
+  --origin-host-key FP        its pinned host key fingerprint SHA256:BASE64 (repeatable; on the origin:
+                              ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)
+  --origin-host-key-file F    or its host public key file (a copy of /etc/ssh/ssh_host_ed25519_key.pub; repeatable)
+  --origin-key KEY            public signing key NAME:BASE64 trusted on input paths (repeatable, or comma
+                              separated): the origin store's keys, i.e. the dispatcher's and the workers' whose
+                              outputs land there; default: the --dispatcher-key(s)
   --allow-unsandboxed         let builders run without the namespace sandbox (impure; trusted derivations only)
   --binary-dir DIR            directory holding buildfarm-worker and buildfarm (default /opt/buildfarm/bin)
   --destdir DIR, --prefix DIR write everything below DIR instead of / (no user, no chown, no systemctl)
@@ -55,7 +67,7 @@ note() { printf '  %s\n' "$*"; }
 # ---- flags -------------------------------------------------------------------------------------------------
 name="" systems="" features="" mandatory="" slots="" speed="1" broker_uri="" store_dir="/nix/store"
 root="$STATE_DIR/store" destdir="/" binary_dir="/opt/buildfarm/bin" enable=1 allow_unsandboxed=0
-dispatcher_keys=() origin_host_keys=()
+dispatcher_keys=() origin="" origin_host_keys=() origin_host_key_files=() origin_keys=()
 
 while [ $# -gt 0 ]; do
   flag="$1" value="" has_inline=0
@@ -67,7 +79,7 @@ while [ $# -gt 0 ]; do
     --no-enable) enable=0; shift; continue ;;
     --allow-unsandboxed) allow_unsandboxed=1; shift; continue ;;
     --name|--systems|--features|--mandatory-features|--slots|--speed|--broker-uri|--store-dir|--root|\
-    --dispatcher-key|--origin-host-key|--destdir|--prefix|--binary-dir)
+    --dispatcher-key|--origin|--origin-host-key|--origin-host-key-file|--origin-key|--destdir|--prefix|--binary-dir)
       if [ "$has_inline" -eq 0 ]; then
         [ $# -ge 2 ] || die "$flag needs a value (see --help)"
         value="$2"; shift
@@ -86,7 +98,10 @@ while [ $# -gt 0 ]; do
     --store-dir) store_dir="$value" ;;
     --root) root="$value" ;;
     --dispatcher-key) IFS=',' read -r -a parts <<<"$value"; dispatcher_keys+=("${parts[@]}") ;;
+    --origin) origin="$value" ;;
     --origin-host-key) IFS=',' read -r -a parts <<<"$value"; origin_host_keys+=("${parts[@]}") ;;
+    --origin-host-key-file) origin_host_key_files+=("$value") ;;
+    --origin-key) IFS=',' read -r -a parts <<<"$value"; origin_keys+=("${parts[@]}") ;;
     --destdir|--prefix) destdir="$value" ;;
     --binary-dir) binary_dir="$value" ;;
   esac
@@ -165,15 +180,61 @@ check_dir --destdir "${destdir:-/}"
 
 [ ${#dispatcher_keys[@]} -gt 0 ] ||
   die "--dispatcher-key is required: the dispatcher's public key NAME:BASE64 (on the dispatcher: cat its .public key file)"
-for key in "${dispatcher_keys[@]}"; do
-  [[ "$key" =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=$ ]] &&
-    [ "$(printf '%s' "${key#*:}" | base64 -d 2>/dev/null | wc -c)" -eq 32 ] ||
-    die "--dispatcher-key: '$key' is not an Ed25519 public key NAME:BASE64 (32 bytes, e.g. dispatcher-1:q5qA...Rvw=)"
-done
-for fp in "${origin_host_keys[@]}"; do
-  [[ "$fp" =~ ^SHA256:[A-Za-z0-9+/]{43}=?$ ]] ||
-    die "--origin-host-key: '$fp' is not an OpenSSH fingerprint SHA256:BASE64 (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"
-done
+# check_public_key FLAG KEY: an Ed25519 public key NAME:BASE64 (32 bytes), as Nix writes them.
+check_public_key() {
+  [[ "$2" =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=$ ]] &&
+    [ "$(printf '%s' "${2#*:}" | base64 -d 2>/dev/null | wc -c)" -eq 32 ] ||
+    die "$1: '$2' is not an Ed25519 public key NAME:BASE64 (32 bytes, e.g. dispatcher-1:q5qA...Rvw=)"
+}
+for key in "${dispatcher_keys[@]}"; do check_public_key --dispatcher-key "$key"; done
+
+# ---- the origin: every check before anything is written --------------------------------------------------
+# OpenSSH's fingerprint of a public key line: SHA256: + unpadded base64 of SHA-256(the decoded key blob).
+fingerprint_of_line() {
+  local blob hex
+  blob="$(printf '%s\n' "$1" | awk '{ print ($2 != "" ? $2 : $1) }')"
+  printf '%s' "$blob" | base64 -d >/dev/null 2>&1 || return 1
+  [ "$(printf '%s' "$blob" | base64 -d | wc -c)" -ge 8 ] || return 1
+  hex="$(printf '%s' "$blob" | base64 -d | sha256sum | cut -c1-64)"
+  # shellcheck disable=SC2059 # the format is the \xNN escapes of the digest
+  printf "SHA256:%s" "$(printf "$(printf '%s' "$hex" | sed 's/../\\x&/g')" | base64 -w0 | tr -d '=')"
+}
+origin_host="" origin_port=22 pins=()
+if [ -n "$origin" ]; then
+  if [[ "$origin" =~ ^\[([0-9A-Fa-f:.]+)\](:([0-9]+))?$ ]] || [[ "$origin" =~ ^([A-Za-z0-9][A-Za-z0-9._-]*)(:([0-9]+))?$ ]]; then
+    origin_host="${BASH_REMATCH[1]}"
+    origin_port="${BASH_REMATCH[3]:-22}"
+  else
+    die "--origin: '$origin' is not HOST or HOST:PORT (e.g. origin.example.org, origin.example.org:2222, [2001:db8::1]:22)"
+  fi
+  [[ "$origin_port" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$origin_port" -le 65535 ] ||
+    die "--origin: port '$origin_port' of '$origin' is not a port from 1 to 65535"
+  for fp in "${origin_host_keys[@]}"; do
+    fp="${fp// /}"
+    [[ "$fp" =~ ^SHA256:[A-Za-z0-9+/]{43}=?$ ]] ||
+      die "--origin-host-key: '$fp' is not an OpenSSH fingerprint SHA256:BASE64 (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"
+    pins+=("${fp%=}")
+  done
+  for file in "${origin_host_key_files[@]}"; do
+    [ -f "$file" ] && [ -r "$file" ] ||
+      die "--origin-host-key-file: '$file' is not a readable file (copy /etc/ssh/ssh_host_ed25519_key.pub from the origin)"
+    line="$(grep -v '^[[:space:]]*\(#\|$\)' "$file" | head -n 1 || true)"
+    fp="$(fingerprint_of_line "$line")" ||
+      die "--origin-host-key-file: '$file' holds no OpenSSH public key line ('ssh-ed25519 AAAA... comment')"
+    pins+=("$fp")
+  done
+  [ ${#pins[@]} -gt 0 ] ||
+    die "--origin $origin needs its host key: --origin-host-key SHA256:BASE64 or --origin-host-key-file FILE (on the origin: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"
+  mapfile -t pins < <(printf '%s\n' "${pins[@]}" | awk '!seen[$0]++')
+  [ ${#origin_keys[@]} -gt 0 ] || origin_keys=("${dispatcher_keys[@]}")
+  for key in "${origin_keys[@]}"; do check_public_key --origin-key "$key"; done
+  command -v ssh-keygen >/dev/null ||
+    die "--origin: ssh-keygen is missing; it makes the key this worker logs in to the origin with (apt-get install openssh-client)"
+else
+  for flag_used in origin-host-key:${#origin_host_keys[@]} origin-host-key-file:${#origin_host_key_files[@]} origin-key:${#origin_keys[@]}; do
+    [ "${flag_used#*:}" -eq 0 ] || die "--${flag_used%%:*} needs --origin HOST[:PORT]: the origin these keys belong to"
+  done
+fi
 
 [ -x "$binary_dir/buildfarm-worker" ] ||
   die "--binary-dir: '$binary_dir' has no executable buildfarm-worker (publish with ./farm build and pass --binary-dir artifacts/bin, or copy artifacts/bin to /opt/buildfarm/bin)"
@@ -253,6 +314,25 @@ key_name="${secret%%:*}"
 public="$key_name:$(printf '%s' "${secret#*:}" | base64 -d | tail -c 32 | base64 -w0)"
 printf '%s\n' "$public" | put_file "$public_file" 0644 user
 
+# The SSH key this worker logs in to the origin with (only with --origin); kept when present, its public half goes
+# into the origin's authorized_keys.
+origin_key_file="$KEY_DIR/origin_ed25519"
+origin_login=""
+if [ -n "$origin_host" ]; then
+  if [ -f "$destdir$origin_key_file" ] && [ -f "$destdir$origin_key_file.pub" ]; then
+    note "kept the existing origin login key $origin_key_file"
+  else
+    tmpdir="$(mktemp -d "$destdir$KEY_DIR/.origin-key.XXXXXX")"
+    ssh-keygen -q -t ed25519 -N '' -C "buildfarm-worker@$name" -f "$tmpdir/key" >/dev/null ||
+      { rm -rf "$tmpdir"; die "ssh-keygen could not generate the origin login key"; }
+    (umask 077 && put_file "$origin_key_file" 0600 user <"$tmpdir/key")
+    put_file "$origin_key_file.pub" 0644 user <"$tmpdir/key.pub"
+    rm -rf "$tmpdir"
+    note "generated origin login key $origin_key_file"
+  fi
+  origin_login="$(head -n 1 "$destdir$origin_key_file.pub")"
+fi
+
 json_string() {
   local s="$1"
   s="${s//\\/\\\\}"
@@ -273,10 +353,29 @@ bool() { if [ "$1" -eq 1 ]; then printf true; else printf false; fi; }
 
 printf '%s\n' "${dispatcher_keys[@]}" | put_file "$TRUSTED_KEYS" 0644 root
 note "wrote $TRUSTED_KEYS"
-# Pinned origin host keys: read by the worker's input transfer (SSH) once it lands; kept beside the config.
-if [ ${#origin_host_keys[@]} -gt 0 ]; then
-  printf '%s\n' "${origin_host_keys[@]}" | put_file "$ORIGIN_HOST_KEYS" 0644 root
-  note "wrote $ORIGIN_HOST_KEYS"
+origins_json=""
+if [ -n "$origin_host" ]; then
+  printf '%s\n' "${origin_keys[@]}" | put_file "$TRUSTED_INPUT_KEYS" 0644 root
+  note "wrote $TRUSTED_INPUT_KEYS"
+  pin_json=""
+  for fp in "${pins[@]}"; do
+    [ -z "$pin_json" ] || pin_json+=","
+    pin_json+=$'\n'"      { \"host\": $(json_string "$origin_host"), \"port\": $origin_port, \"fingerprint\": $(json_string "$fp") }"
+  done
+  origins_json=$(cat <<ORIGINS
+,
+  "origins": {
+    "privateKeyFile": $(json_string "$origin_key_file"),
+    "pinnedHostKeys": [$pin_json
+    ],
+    "trustedInputKeysFile": $(json_string "$TRUSTED_INPUT_KEYS")
+  }
+ORIGINS
+)
+fi
+if [ -e "$destdir$LEGACY_ORIGIN_HOST_KEYS" ]; then
+  rm -f "$destdir$LEGACY_ORIGIN_HOST_KEYS"
+  note "removed $LEGACY_ORIGIN_HOST_KEYS (the pins are in $CONFIG now)"
 fi
 
 # Keys are those of BuildFarm.Worker.Configuration.WorkerOptions (the worker rejects unknown keys in `check`).
@@ -299,7 +398,7 @@ put_file "$CONFIG" 0640 group <<JSON
   "broker": {
     "uri": $(json_string "$broker_uri")
   },
-  "allowUnsandboxed": $(bool "$allow_unsandboxed")
+  "allowUnsandboxed": $(bool "$allow_unsandboxed")$origins_json
 }
 JSON
 note "wrote $CONFIG"
@@ -336,3 +435,9 @@ echo
 echo "Check the machine: sudo -u $WORKER_USER $binary_dir/buildfarm-worker check --config $CONFIG"
 echo "Authorize this worker on the dispatcher by adding its public key to the dispatcher's trusted worker keys:"
 echo "public key: $public"
+if [ -n "$origin_login" ]; then
+  echo "Let it log in to the origin $origin_host:$origin_port: add this line to the authorized_keys of the origin's login user (Dispatcher:Origin:User):"
+  echo "origin login key: $origin_login"
+else
+  echo "No --origin: this worker runs only requests whose inputs are already in its store."
+fi

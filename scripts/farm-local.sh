@@ -109,8 +109,9 @@ CONF
   farm_wait_port "$(cat "$dir/port")" sshd sshd
 }
 
-# Keys: the dispatcher's pair, one per worker name and spares for add-worker. The dispatcher reads its trusted
-# worker keys once at start, so the spares are authorized up front: adding a worker restarts nothing.
+# Keys: the dispatcher's pair, one per worker name and spares for add-worker. The dispatcher re-reads its trusted
+# worker keys when they change, but every worker reads trusted-inputs.pub once: the spares are authorized up front
+# there, so adding a worker restarts nothing.
 farm_keys() {
   mkdir -p "$FARM/keys"
   farm_key "$FARM/keys/dispatcher" dispatcher-1

@@ -1,14 +1,12 @@
-using System.Security.Cryptography;
 using OriginEndpoint = BuildFarm.Contracts.Builds.OriginEndpoint;
 using BuildFarm.Dispatcher.Hosting;
-using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
 
 namespace BuildFarm.Dispatcher.Offload;
 
 /// <summary>The origin as requests carry it, and the worker keys whose returned outputs the origin accepts.</summary>
-internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeys WorkerKeys)
+internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedWorkerKeys WorkerKeys)
 {
     /// <summary>
     /// Resolves <c>Dispatcher:Origin</c> and <c>Dispatcher:TrustedWorkerKeysFile</c>: null when no origin is
@@ -25,23 +23,17 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeys WorkerK
         if (string.IsNullOrWhiteSpace(o.User))
             errors.Add("Dispatcher:Origin:User is empty: give the login user workers use on the origin (e.g. buildfarm)");
         var fingerprint = ResolveFingerprint(o, errors);
-        TrustedKeys? keys = null;
+        TrustedWorkerKeys? keys = null;
         if (string.IsNullOrWhiteSpace(options.TrustedWorkerKeysFile))
             errors.Add("Dispatcher:TrustedWorkerKeysFile is empty but Dispatcher:Origin is set: give a file of the workers' public keys (name:base64, one a line) whose returned outputs are accepted");
         else if (!File.Exists(options.TrustedWorkerKeysFile))
             errors.Add($"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' does not exist");
         else
         {
-            try
-            {
-                keys = TrustedKeys.Parse(File.ReadAllText(options.TrustedWorkerKeysFile), options.TrustedWorkerKeysFile);
-                if (keys.Keys.Count == 0)
-                    errors.Add($"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' holds no key: add each worker's public key (name:base64)");
-            }
-            catch (FormatException e)
-            {
-                errors.Add("Dispatcher:TrustedWorkerKeysFile: " + e.Message);
-            }
+            // Re-read on every import when it changes (TrustedWorkerKeys); at start-up a bad file refuses to start.
+            keys = TrustedWorkerKeys.Load(options.TrustedWorkerKeysFile, out var problem);
+            if (problem is not null)
+                errors.Add("Dispatcher:TrustedWorkerKeysFile: " + problem);
         }
 
         if (errors.Count > before || fingerprint is null || keys is null)
@@ -60,30 +52,9 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeys WorkerK
         return ShellCommand.Join(self, ["--store-dir", storeDir, "--root", root]);
     }
 
-    /// <summary>OpenSSH's fingerprint of a public key line (<c>type base64 [comment]</c>): <c>SHA256:</c> + unpadded base64 of SHA-256(blob).</summary>
-    public static string? FingerprintOfPublicKey(string text, out string? error)
-    {
-        foreach (var raw in text.Split('\n'))
-        {
-            var line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
-                continue;
-            var fields = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            var blobText = fields.Length >= 2 ? fields[1] : fields[0];
-            var blob = new byte[blobText.Length];
-            if (!Convert.TryFromBase64String(blobText, blob, out var written) || written < 8)
-            {
-                error = $"'{Shorten(line)}' is not an OpenSSH public key line ('ssh-ed25519 AAAA… comment')";
-                return null;
-            }
-
-            error = null;
-            return HostKeyFingerprint.Prefix + Convert.ToBase64String(SHA256.HashData(blob.AsSpan(0, written))).TrimEnd('=');
-        }
-
-        error = "it holds no public key line";
-        return null;
-    }
+    /// <summary>OpenSSH's fingerprint of a public key line (<c>type base64 [comment]</c>), as <c>ssh-keygen -lf</c> prints it.</summary>
+    public static string? FingerprintOfPublicKey(string text, out string? error) =>
+        HostKeyFingerprint.TryOfPublicKey(text, out var fingerprint, out error) ? fingerprint : null;
 
     private static string? ResolveFingerprint(OriginOptions o, List<string> errors)
     {
@@ -116,6 +87,4 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeys WorkerK
             errors.Add($"Dispatcher:Origin:HostPublicKeyFile '{o.HostPublicKeyFile}': {keyError}");
         return print;
     }
-
-    private static string Shorten(string line) => line.Length <= 40 ? line : line[..40] + "…";
 }

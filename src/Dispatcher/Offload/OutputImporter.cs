@@ -5,7 +5,6 @@ using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
-using BuildFarm.Store.Signing;
 using Serilog;
 
 namespace BuildFarm.Dispatcher.Offload;
@@ -14,9 +13,10 @@ namespace BuildFarm.Dispatcher.Offload;
 /// Step 6 of the offload path: imports an attempt's quarantine archive into the origin store with the trusted worker
 /// keys (every signature and NAR hash, all or nothing), then checks that every output the event names is valid with
 /// the event's NAR hash. A mismatch after the import removes what this import added, so a rejection leaves the
-/// origin store as it was.
+/// origin store as it was. The trusted keys are taken afresh for every import (<see cref="TrustedWorkerKeys.Current"/>),
+/// so a key added to or removed from the file counts from the next import on.
 /// </summary>
-internal sealed class OutputImporter(OriginStore origin, TrustedKeys workerKeys, TimeProvider time) : IOutputImporter
+internal sealed class OutputImporter(OriginStore origin, TrustedWorkerKeys workerKeys, TimeProvider time) : IOutputImporter
 {
     private readonly OutputQuarantine _quarantine = new(origin.Layout);
 
@@ -42,7 +42,7 @@ internal sealed class OutputImporter(OriginStore origin, TrustedKeys workerKeys,
                 return $"outputs rejected: no returned outputs in quarantine ({_quarantine.FileFor(e.BuildId, e.Attempt)} is missing)";
             try
             {
-                imported = await ArchiveImporter.ImportAsync(store, archive, new ImportOptions(workerKeys), cancellationToken);
+                imported = await ArchiveImporter.ImportAsync(store, archive, new ImportOptions(workerKeys.Current()), cancellationToken);
             }
             catch (Exception ex) when (ex is ArchiveException or StoreException)
             {

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
 
 namespace BuildFarm.Transfer.Origins;
 
@@ -39,6 +40,39 @@ public static class HostKeyFingerprint
         canonical = Prefix + body;
         error = null;
         return true;
+    }
+
+    /// <summary>
+    /// OpenSSH's fingerprint of the first public key line of <paramref name="text"/> (<c>type base64 [comment]</c>, as
+    /// in <c>ssh_host_ed25519_key.pub</c>): <c>SHA256:</c> + unpadded base64 of SHA-256(blob), as <c>ssh-keygen -lf</c>.
+    /// </summary>
+    public static bool TryOfPublicKey(
+        string text,
+        [NotNullWhen(true)] out string? fingerprint,
+        [NotNullWhen(false)] out string? error)
+    {
+        fingerprint = null;
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+                continue;
+            var fields = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            var blobText = fields.Length >= 2 ? fields[1] : fields[0];
+            var blob = new byte[blobText.Length];
+            if (!Convert.TryFromBase64String(blobText, blob, out var written) || written < 8)
+            {
+                error = $"'{(line.Length <= 40 ? line : line[..40] + "…")}' is not an OpenSSH public key line ('ssh-ed25519 AAAA… comment')";
+                return false;
+            }
+
+            fingerprint = Prefix + Convert.ToBase64String(SHA256.HashData(blob.AsSpan(0, written))).TrimEnd('=');
+            error = null;
+            return true;
+        }
+
+        error = "it holds no public key line";
+        return false;
     }
 
     /// <summary>The canonical form of the fingerprint SSH.NET reports (its <c>FingerPrintSHA256</c> has no prefix).</summary>

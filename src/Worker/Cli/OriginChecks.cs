@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using BuildFarm.Store.Signing;
+using BuildFarm.Worker.Configuration;
 using Microsoft.Extensions.Configuration;
 
 namespace BuildFarm.Worker.Cli;
@@ -27,9 +28,9 @@ internal static class OriginChecks
         foreach (var pin in pinned)
         {
             var host = pin["Host"] ?? "";
-            var fingerprint = pin["Fingerprint"] ?? "";
-            var ok = host.Length > 0 && ValidFingerprint(fingerprint);
-            report.Check(ok, "origin host key", $"Origins:PinnedHostKeys:{pin.Key} {host}:{pin["Port"] ?? "22"} {fingerprint}" + (ok ? "" : " is not a host with a SHA256:base64 fingerprint"),
+            var fingerprint = new PinnedHostKey { Fingerprint = pin["Fingerprint"] ?? "", HostPublicKeyFile = pin["HostPublicKeyFile"] ?? "" }.ResolveFingerprint(out var error);
+            var ok = host.Length > 0 && fingerprint is not null;
+            report.Check(ok, "origin host key", $"Origins:PinnedHostKeys:{pin.Key} {host}:{pin["Port"] ?? "22"} {fingerprint}" + (ok ? "" : " is not a host with a SHA256:base64 fingerprint" + (error is null ? "" : ": " + error)),
                 "on the origin run `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` and pin its SHA256:… with the origin's host name as the dispatcher announces it");
         }
 
@@ -67,22 +68,6 @@ internal static class OriginChecks
             {
                 report.Fail("origin ssh", $"{host}:{port} unreachable: {e.Message}", "start sshd on the origin, open the port, or fix Origins:PinnedHostKeys Host/Port");
             }
-        }
-    }
-
-    private static bool ValidFingerprint(string fingerprint)
-    {
-        if (!fingerprint.StartsWith("SHA256:", StringComparison.Ordinal))
-            return false;
-        var b64 = fingerprint["SHA256:".Length..];
-        b64 += new string('=', (4 - b64.Length % 4) % 4);
-        try
-        {
-            return Convert.FromBase64String(b64).Length == 32;
-        }
-        catch (FormatException)
-        {
-            return false;
         }
     }
 

@@ -60,6 +60,58 @@ public sealed class PinnedHostKey
     /// <summary>sshd port. Default 22.</summary>
     public int Port { get; set; } = 22;
 
-    /// <summary>Host key fingerprint <c>SHA256:base64</c> (<c>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</c>).</summary>
+    /// <summary>Host key fingerprint <c>SHA256:base64</c> (<c>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</c>).
+    /// This or <see cref="HostPublicKeyFile"/>.</summary>
     public string Fingerprint { get; set; } = "";
+
+    /// <summary>Instead of <see cref="Fingerprint"/>: a copy of the origin's host public key file
+    /// (<c>ssh_host_ed25519_key.pub</c>); the fingerprint is computed from it as <c>ssh-keygen -lf</c> does, each time
+    /// a request names the origin.</summary>
+    public string HostPublicKeyFile { get; set; } = "";
+
+    /// <summary>The pinned fingerprint in canonical form, or null with the reason (naming the key that is wrong).</summary>
+    public string? ResolveFingerprint(out string? error)
+    {
+        var hasPrint = !string.IsNullOrWhiteSpace(Fingerprint);
+        var hasFile = !string.IsNullOrWhiteSpace(HostPublicKeyFile);
+        if (hasPrint == hasFile)
+        {
+            error = hasPrint
+                ? "give Fingerprint or HostPublicKeyFile, not both"
+                : "Fingerprint is empty: pin the origin's host key as 'SHA256:base64' (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), or set HostPublicKeyFile";
+            return null;
+        }
+
+        if (hasPrint)
+        {
+            if (HostKeyFingerprint.TryParse(Fingerprint, out var canonical, out var why))
+            {
+                error = null;
+                return canonical;
+            }
+
+            error = $"Fingerprint '{Fingerprint}' is invalid: {why}";
+            return null;
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(HostPublicKeyFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"HostPublicKeyFile '{HostPublicKeyFile}' cannot be read: {e.Message}";
+            return null;
+        }
+
+        if (HostKeyFingerprint.TryOfPublicKey(text, out var fingerprint, out var keyError))
+        {
+            error = null;
+            return fingerprint;
+        }
+
+        error = $"HostPublicKeyFile '{HostPublicKeyFile}': {keyError}";
+        return null;
+    }
 }

@@ -43,8 +43,8 @@ internal static class OriginsValidation
                 p.Add($"{key}:Host is empty: give the origin's host name or address as the dispatcher sends it");
             if (pin.Port is < 1 or > 65535)
                 p.Add($"{key}:Port = {pin.Port} is invalid: must be 1..65535 (sshd's default is 22)");
-            if (!HostKeyFingerprint.TryParse(pin.Fingerprint, out _, out var why))
-                p.Add($"{key}:Fingerprint '{pin.Fingerprint}' is invalid: {why}");
+            if (pin.ResolveFingerprint(out var why) is null)
+                p.Add($"{key}:{why}");
         }
 
         if (o.MaxRetryAttempts is < 0 or > 20)

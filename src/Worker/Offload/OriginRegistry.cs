@@ -31,7 +31,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
             throw new OffloadException($"origin {where} refused: this worker has no Origins:PinnedHostKeys, so it cannot pull inputs from or return outputs to any origin");
         var pinned = o.PinnedHostKeys
             .Where(p => string.Equals(p.Host, origin.Host, StringComparison.OrdinalIgnoreCase) && p.Port == origin.Port)
-            .Select(p => HostKeyFingerprint.TryParse(p.Fingerprint, out var c, out _) ? c : null)
+            .Select(p => p.ResolveFingerprint(out _))
             .OfType<string>()
             .Distinct(StringComparer.Ordinal)
             .ToList();

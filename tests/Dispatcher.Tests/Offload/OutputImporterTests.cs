@@ -24,7 +24,7 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
         _origin = StoreLayout.Create("/nix/store", _dir.Combine("origin"));
         _worker = await LocalStore.OpenAsync(StoreLayout.Create("/nix/store", _dir.Combine("worker")));
         _originStore = new OriginStore(_origin, TimeProvider.System);
-        _importer = new OutputImporter(_originStore, new TrustedKeys([_key.PublicKey]), TimeProvider.System);
+        _importer = new OutputImporter(_originStore, TrustedWorkerKeys.Fixed(new TrustedKeys([_key.PublicKey])), TimeProvider.System);
     }
 
     [Fact]
@@ -57,6 +57,28 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
         var other = "/nix/store/" + new string('3', 32) + "-other";
         var extra = e with { Outputs = [.. e.Outputs, e.Outputs[0] with { Name = "dev", Path = other }] };
         Assert.Equal($"outputs rejected: output 'dev' {other} is not in the returned archive", await _importer.ImportAsync(extra, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Import_KeyAppendedToTrustedFile_AcceptedByTheNextImportWithoutRestart()
+    {
+        var file = _dir.Combine("trusted-workers");
+        var other = SigningKey.Generate("worker-0");
+        await File.WriteAllTextAsync(file, other.PublicKey + "\n");
+        var keys = TrustedWorkerKeys.Load(file, out var problem);
+        Assert.Null(problem);
+        var importer = new OutputImporter(_originStore, keys!, TimeProvider.System);
+        var (e, path) = await ReturnAsync("newcomer");
+
+        var before = await importer.ImportAsync(e, CancellationToken.None);
+        Assert.NotNull(before);
+        Assert.Contains("signature by 'worker-1': no trusted key has that name", before, StringComparison.Ordinal);
+
+        // What the operator does to authorize the worker: append its `public key:` line; the same importer is reused.
+        await File.AppendAllTextAsync(file, _key.PublicKey + "\n");
+        Assert.Null(await importer.ImportAsync(e, CancellationToken.None));
+        var origin = await _originStore.OpenAsync(CancellationToken.None);
+        Assert.True(await origin.IsValidAsync(path, CancellationToken.None));
     }
 
     /// <summary>Builds one output in the worker store, signs it and puts its archive into the origin's quarantine.</summary>

@@ -5,7 +5,7 @@ using BuildFarm.Testing;
 namespace BuildFarm.Integration.Tests.Deployment;
 
 /// <summary>No Docker engine runs here: these tests keep compose/ correct by checking what it refers to.</summary>
-public sealed partial class ComposeFileTests
+public sealed class ComposeFileTests
 {
     private static readonly ComposeFile Compose = ComposeFile.Load();
     private static readonly string[] DependencyConditions = ["service_healthy", "service_completed_successfully", "service_started"];
@@ -41,12 +41,21 @@ public sealed partial class ComposeFileTests
             Assert.StartsWith("mcr.microsoft.com/dotnet/sdk:10.0", images[0], StringComparison.Ordinal);
             Assert.Matches("^mcr.microsoft.com/dotnet/(runtime-deps|runtime|aspnet):10.0$", images[^1]);
 
-            // The entry point is the published project's executable.
+            // The entry point is the published project's executable, or a script copied from the context that execs it.
             var project = Assert.Single(dockerfile.PublishedProjects());
             var projectPath = Path.Combine(context, project);
             Assert.True(File.Exists(projectPath), $"{name}: {dockerfilePath} publishes {project}, which does not exist");
-            var assemblyName = XDocument.Load(projectPath).Descendants("AssemblyName").Single().Value;
-            Assert.Equal("/opt/buildfarm/bin/" + assemblyName, dockerfile.ExecForm("ENTRYPOINT")[0]);
+            var executable = "/opt/buildfarm/bin/" + XDocument.Load(projectPath).Descendants("AssemblyName").Single().Value;
+            var entrypoint = dockerfile.ExecForm("ENTRYPOINT")[0];
+            if (entrypoint != executable)
+            {
+                var script = dockerfile.ContextCopies().Where(c => c.Target == entrypoint).Select(c => c.Source).FirstOrDefault();
+                Assert.True(script is not null, $"{name}: the entry point {entrypoint} is neither {executable} nor a file copied from the context");
+                var text = File.ReadAllText(Path.Combine(context, script));
+                Assert.Matches($@"(?m)^readonly BF={Regex.Escape(executable)}$", text);
+                Assert.Matches(@"(?m)^exec .*""\$BF"" ""\$@""$", text);
+                Assert.True((File.GetUnixFileMode(Path.Combine(context, script)) & UnixFileMode.UserExecute) != 0, $"{name}: {script} is not executable");
+            }
         }
     }
 
@@ -144,22 +153,4 @@ public sealed partial class ComposeFileTests
 
         Assert.True(problems.Count == 0, "compose.yaml sets variables the code does not read:\n" + string.Join('\n', problems));
     }
-
-    [Fact]
-    public void Compose_KeyFilesNamedInVariables_AreWrittenByInitKeys()
-    {
-        var keysCommand = ComposeFile.Strings(Compose.Services["keys"], "command");
-        var keyDir = keysCommand[0];
-        var written = new HashSet<string>(["dispatcher.secret", "dispatcher.public", "trusted-dispatcher-keys", "trusted-worker-keys"]);
-        foreach (var worker in keysCommand.Skip(1))
-            written.UnionWith([worker + ".secret", worker + ".public"]);
-        var configs = Directory.EnumerateFiles(Path.Combine(ComposeFile.Directory, "config")).Select(File.ReadAllText);
-        var named = Compose.Services.Values.SelectMany(ComposeFile.Environment).Select(e => e.Value).Concat(configs)
-            .SelectMany(text => KeyFile().Matches(text).Select(m => m.Value));
-        foreach (var path in named)
-            Assert.True(path.StartsWith(keyDir + "/", StringComparison.Ordinal) && written.Contains(path[(keyDir.Length + 1)..]), $"{path} is not written by init-keys.sh into {keyDir}");
-    }
-
-    [GeneratedRegex(@"/etc/buildfarm/keys/[A-Za-z0-9._-]+")]
-    private static partial Regex KeyFile();
 }

@@ -17,6 +17,15 @@ internal sealed record Dockerfile(IReadOnlyList<string> Instructions)
             .Where(words => !words.Any(w => w.StartsWith("--from=", StringComparison.Ordinal)))
             .SelectMany(words => words.Where(w => !w.StartsWith("--", StringComparison.Ordinal)).SkipLast(1));
 
+    /// <summary>Single-source COPY/ADD from the build context: (source, target).</summary>
+    public IEnumerable<(string Source, string Target)> ContextCopies() =>
+        Instructions.Where(i => i.StartsWith("COPY ", StringComparison.Ordinal) || i.StartsWith("ADD ", StringComparison.Ordinal))
+            .Select(i => i.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToArray())
+            .Where(words => !words.Any(w => w.StartsWith("--from=", StringComparison.Ordinal)))
+            .Select(words => words.Where(w => !w.StartsWith("--", StringComparison.Ordinal)).ToArray())
+            .Where(words => words.Length == 2)
+            .Select(words => (words[0], words[1]));
+
     public IEnumerable<string> PublishedProjects() =>
         Instructions.Where(i => i.StartsWith("RUN ", StringComparison.Ordinal))
             .SelectMany(i => i.Split(' ', StringSplitOptions.RemoveEmptyEntries))

@@ -4,6 +4,9 @@ namespace BuildFarm.Integration.Tests.Deployment;
 
 public sealed class InitKeysTests
 {
+    private static async Task<int> OwnerOfAsync(string path) =>
+        int.Parse((await ProcessRunner.RunAsync("stat", ["-c", "%u", path])).EnsureSuccess("stat").Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>compose/init-keys.sh with the same Nix-backed <c>buildfarm keys generate</c> as the installer test.</summary>
     [Fact]
     public async Task InitKeys_TwoWorkers_WritesKeysAndTrustFilesAndKeepsThemOnRerun()
@@ -28,5 +31,22 @@ public sealed class InitKeysTests
 
         Assert.Equal(first["dispatcher.public"], first["trusted-dispatcher-keys"]);
         Assert.Equal(first["worker-a.public"] + first["worker-b.public"], first["trusted-worker-keys"]);
+        Assert.Equal(first["dispatcher.public"] + first["worker-a.public"] + first["worker-b.public"], first["trusted-origin-keys"]);
+
+        // SSH: the origin's host key and one login key per worker, each private half 0600 and matching its .pub;
+        // the logins are the origin's authorized keys, restricted to running commands.
+        foreach (var name in new[] { "origin_host_ed25519", "worker-a.ssh", "worker-b.ssh" })
+        {
+            var file = Path.Combine(keys, name);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            var derived = (await ProcessRunner.RunAsync("ssh-keygen", ["-y", "-P", "", "-f", file])).EnsureSuccess("ssh-keygen -y " + name).Stdout.Trim();
+            Assert.Equal(derived.Split(' ')[..2], first[name + ".pub"].Split(' ')[..2]);
+        }
+
+        Assert.Equal(
+            ["restrict " + first["worker-a.ssh.pub"].Trim(), "restrict " + first["worker-b.ssh.pub"].Trim()],
+            first["origin-authorized-keys"].TrimEnd('\n').Split('\n'));
+        Assert.Equal(10002, await OwnerOfAsync(Path.Combine(keys, "worker-a.ssh")));
+        Assert.Equal(0, await OwnerOfAsync(Path.Combine(keys, "origin_host_ed25519")));
     }
 }

@@ -10,7 +10,9 @@ public sealed class InstallWorkerTests
     private const string PublicFile = StateDir + "/keys/signing.public";
     private const string Config = "/etc/buildfarm/worker.json";
     private const string TrustedKeys = "/etc/buildfarm/trusted-dispatcher-keys";
-    private const string OriginHostKeys = "/etc/buildfarm/origin-host-keys";
+    private const string OriginLoginKey = StateDir + "/keys/origin_ed25519";
+    private const string TrustedInputKeys = "/etc/buildfarm/trusted-origin-keys";
+    private const string LegacyOriginHostKeys = "/etc/buildfarm/origin-host-keys";
     private const string Unit = "/etc/systemd/system/buildfarm-worker.service";
     private const string DropIn = "/etc/systemd/system/buildfarm-worker.service.d/install.conf";
     private const string HostKey = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
@@ -31,7 +33,7 @@ public sealed class InstallWorkerTests
         "--mandatory-features", "benchmark", "--slots", "3", "--speed", "2.5",
         "--broker-uri", "amqp://bf:secret@rabbit-a:5672/,amqp://bf:secret@rabbit-b:5672/",
         "--store-dir", "/nix/store", "--root", "/srv/buildfarm/store",
-        "--dispatcher-key", dispatcherKey, "--origin-host-key", HostKey, "--no-enable",
+        "--dispatcher-key", dispatcherKey, "--origin", "origin.example", "--origin-host-key", HostKey, "--no-enable",
     ];
 
     [Fact]
@@ -45,11 +47,11 @@ public sealed class InstallWorkerTests
         Assert.True(result.ExitCode == 0, $"install-worker.sh exited {result.ExitCode}: {result.Stderr}");
         var expected = new Dictionary<string, string>
         {
-            ["/etc"] = "755", ["/etc/buildfarm"] = "755", [Config] = "640", [TrustedKeys] = "644", [OriginHostKeys] = "644",
+            ["/etc"] = "755", ["/etc/buildfarm"] = "755", [Config] = "640", [TrustedKeys] = "644", [TrustedInputKeys] = "644",
             ["/etc/systemd"] = "755", ["/etc/systemd/system"] = "755", [Unit] = "644",
             ["/etc/systemd/system/buildfarm-worker.service.d"] = "755", [DropIn] = "644",
             ["/var"] = "755", ["/var/lib"] = "755", [StateDir] = "750", [StateDir + "/keys"] = "700",
-            [SecretFile] = "600", [PublicFile] = "644",
+            [SecretFile] = "600", [PublicFile] = "644", [OriginLoginKey] = "600", [OriginLoginKey + ".pub"] = "644",
             ["/srv"] = "755", ["/srv/buildfarm"] = "755", ["/srv/buildfarm/store"] = "755",
             ["/srv/buildfarm/store/nix"] = "755", ["/srv/buildfarm/store/nix/store"] = "755",
         };
@@ -70,7 +72,14 @@ public sealed class InstallWorkerTests
         Assert.Equal(SecretFile, c.GetProperty("keys").GetProperty("signingKeyFile").GetString());
         Assert.Equal(TrustedKeys, c.GetProperty("keys").GetProperty("trustedDispatcherKeysFile").GetString());
         Assert.Equal([dispatcherKey], File.ReadAllLines(run.InRoot(TrustedKeys)));
-        Assert.Equal([HostKey], File.ReadAllLines(run.InRoot(OriginHostKeys)));
+        var origins = c.GetProperty("origins");
+        var pin = Assert.Single(origins.GetProperty("pinnedHostKeys").EnumerateArray());
+        Assert.Equal(("origin.example", 22, HostKey), (pin.GetProperty("host").GetString(), pin.GetProperty("port").GetInt32(), pin.GetProperty("fingerprint").GetString()));
+        Assert.Equal(OriginLoginKey, origins.GetProperty("privateKeyFile").GetString());
+        Assert.Equal(TrustedInputKeys, origins.GetProperty("trustedInputKeysFile").GetString());
+        // Without --origin-key the inputs are trusted when signed by the dispatcher.
+        Assert.Equal([dispatcherKey], File.ReadAllLines(run.InRoot(TrustedInputKeys)));
+        Assert.Contains("origin login key: " + File.ReadAllText(run.InRoot(OriginLoginKey + ".pub")).Trim(), result.Stdout.Split('\n').Select(l => l.Trim()));
         Assert.Equal("amqp://bf:secret@rabbit-a:5672/,amqp://bf:secret@rabbit-b:5672/", c.GetProperty("broker").GetProperty("uri").GetString());
         Assert.False(c.GetProperty("allowUnsandboxed").GetBoolean());
 
@@ -118,6 +127,21 @@ public sealed class InstallWorkerTests
 
         Assert.Equal(first, Snapshot(run.DestDir));
         Assert.Contains("kept the existing signing key", second.Stdout, StringComparison.Ordinal);
+        Assert.Contains("kept the existing origin login key", second.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InstallWorker_OverAnOlderInstall_RemovesTheLegacyHostKeyFileForThePinsInTheConfig()
+    {
+        using var run = new InstallWorkerRun();
+        Directory.CreateDirectory(run.InRoot("/etc/buildfarm"));
+        File.WriteAllText(run.InRoot(LegacyOriginHostKeys), HostKey + "\n");
+
+        var result = (await run.RunAsync(FullFlags(FixedDispatcherKey))).EnsureSuccess("install-worker.sh");
+
+        Assert.False(File.Exists(run.InRoot(LegacyOriginHostKeys)));
+        Assert.Contains($"removed {LegacyOriginHostKeys}", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains(HostKey, File.ReadAllText(run.InRoot(Config)), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -128,6 +152,11 @@ public sealed class InstallWorkerTests
     [InlineData("--broker-uri", "http://rabbit:5672/", "--broker-uri: 'http://rabbit:5672/' is not an amqp://")]
     [InlineData("--dispatcher-key", "dispatcher-1:notakey", "--dispatcher-key: 'dispatcher-1:notakey' is not an Ed25519 public key")]
     [InlineData("--origin-host-key", "MD5:ab:cd", "--origin-host-key: 'MD5:ab:cd' is not an OpenSSH fingerprint")]
+    [InlineData("--origin-host-key", "SHA256:tooShort", "--origin-host-key: 'SHA256:tooShort' is not an OpenSSH fingerprint SHA256:BASE64")]
+    [InlineData("--origin", "origin.example:70000", "--origin: port '70000' of 'origin.example:70000' is not a port from 1 to 65535")]
+    [InlineData("--origin", "user@origin", "--origin: 'user@origin' is not HOST or HOST:PORT")]
+    [InlineData("--origin-host-key-file", "/nonexistent/host.pub", "--origin-host-key-file: '/nonexistent/host.pub' is not a readable file")]
+    [InlineData("--origin-key", "origin:AAAA", "--origin-key: 'origin:AAAA' is not an Ed25519 public key")]
     [InlineData("--store-dir", "nix/store", "--store-dir: 'nix/store' is not an absolute path")]
     [InlineData("--frobnicate", "1", "unknown flag '--frobnicate'")]
     public async Task InstallWorker_BadFlag_FailsWithTheReasonAndCreatesNothing(string flag, string value, string message)
@@ -139,6 +168,23 @@ public sealed class InstallWorkerTests
             flags[at + 1] = value;
         else
             flags.AddRange([flag, value]);
+
+        var result = await run.RunAsync([.. flags]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("install-worker.sh: error: " + message, result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(run.DestDir));
+    }
+
+    [Theory]
+    [InlineData("--origin-host-key", "--origin-host-key needs --origin HOST[:PORT]")]
+    [InlineData("--origin", "--origin origin.example needs its host key")]
+    public async Task InstallWorker_OriginWithoutHostKeyOrKeyWithoutOrigin_FailsAndCreatesNothing(string kept, string message)
+    {
+        using var run = new InstallWorkerRun();
+        var flags = FullFlags(FixedDispatcherKey).ToList();
+        var drop = kept == "--origin" ? "--origin-host-key" : "--origin";
+        flags.RemoveRange(flags.IndexOf(drop), 2);
 
         var result = await run.RunAsync([.. flags]);
 
