@@ -35,7 +35,7 @@ public sealed class TransferMetricsTests : IAsyncLifetime, IDisposable
         _originStore = new OriginStore(_origin, TimeProvider.System);
         _db = await LifecycleDatabase.OpenAsync(_dir.Combine("dispatcher.db"), CancellationToken.None);
         _lifecycle = new BuildLifecycle(_db, new RecordingPublisher(), new RecordingControl(), TimeProvider.System, LifecycleSettings.Default,
-            new OutputImporter(_originStore, new TrustedKeys([_key.PublicKey]), TimeProvider.System));
+            new OutputImporter(_originStore, TrustedWorkerKeys.Fixed(new TrustedKeys([_key.PublicKey])), TimeProvider.System));
         await _lifecycle.OnStatusAsync(
             new WorkerStatusReported("w1", new WorkerCapabilities(["x86_64-linux"], [], [], 2, 1), [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow),
             CancellationToken.None);
