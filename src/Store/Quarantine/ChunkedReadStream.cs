@@ -52,15 +52,6 @@ public sealed class ChunkedReadStream(Stream input) : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
 
-    /// <summary>Reads and discards the rest of the body, so the stream is at the next header.</summary>
-    public async Task SkipRestAsync(CancellationToken cancellationToken)
-    {
-        var buffer = new byte[1 << 16];
-        while (await ReadAsync(buffer, cancellationToken) > 0)
-        {
-        }
-    }
-
     public override void Flush() => throw new NotSupportedException();
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();

@@ -23,9 +23,6 @@ public sealed class ChunkedWriteStream(Stream output) : Stream
         set => throw new NotSupportedException();
     }
 
-    /// <summary>Body bytes written so far.</summary>
-    public long Written { get; private set; }
-
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (buffer.Length > 0)
@@ -33,7 +30,6 @@ public sealed class ChunkedWriteStream(Stream output) : Stream
             var chunk = buffer[..Math.Min(buffer.Length, QuarantineProtocol.MaxChunk)];
             await output.WriteAsync(Encoding.ASCII.GetBytes(chunk.Length.ToString(CultureInfo.InvariantCulture) + "\n"), cancellationToken);
             await output.WriteAsync(chunk, cancellationToken);
-            Written += chunk.Length;
             buffer = buffer[chunk.Length..];
         }
     }

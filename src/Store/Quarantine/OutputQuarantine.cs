@@ -13,7 +13,8 @@ namespace BuildFarm.Store.Quarantine;
 /// <remarks>
 /// Delivery: a worker writes with <see cref="ReceiveAsync"/> (temporary file, fsync, rename) before it publishes
 /// BuildSucceeded, so a file that exists is complete; a transfer cut halfway leaves only a <c>.part</c> file, which
-/// the next receive of the same attempt overwrites and <see cref="DeleteStaleParts"/> removes.
+/// the next receive of the same attempt overwrites and the dispatcher's quarantine sweep removes once it is stale
+/// (it lists the folder with <see cref="Entries"/>).
 /// </remarks>
 public sealed class OutputQuarantine
 {
@@ -110,14 +111,5 @@ public sealed class OutputQuarantine
         }
 
         return entries;
-    }
-
-    /// <summary>Removes incomplete uploads left by a worker that died mid-transfer.</summary>
-    public void DeleteStaleParts()
-    {
-        if (!System.IO.Directory.Exists(Directory))
-            return;
-        foreach (var part in System.IO.Directory.EnumerateFiles(Directory, "*" + PartSuffix))
-            File.Delete(part);
     }
 }

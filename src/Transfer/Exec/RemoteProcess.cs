@@ -108,6 +108,27 @@ public sealed class RemoteProcess : IAsyncDisposable
         return new RemoteExit(_command.ExitStatus, _command.ExitSignal, stderr);
     }
 
+    /// <summary>
+    /// The command's exit when it ends unsuccessfully within <paramref name="wait"/> (its remaining stdout is
+    /// discarded so the exit can arrive); null when it succeeded, is still running or its channel is gone. For
+    /// explaining a failure seen elsewhere (a reader that choked, a missing reply) by the command's own exit and stderr.
+    /// </summary>
+    public async Task<RemoteExit?> TryFailedExitAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var brief = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        brief.CancelAfter(wait);
+        try
+        {
+            await Stdout.CopyToAsync(Stream.Null, brief.Token);
+            var exit = await WaitForExitAsync(brief.Token);
+            return exit.Succeeded ? null : exit;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Kills the remote command and closes its channel. Readers of <see cref="Stdout"/> get an <see cref="OperationCanceledException"/>.</summary>
     public void Cancel()
     {

@@ -70,7 +70,7 @@ public sealed class OriginClient : IAsyncDisposable
                 {
                     // A reader failing on a short or empty stream usually means the remote command failed (not
                     // found, refused, crashed): its exit status and stderr say why better than "truncated archive".
-                    if (await TryFailedExitAsync(process, ct) is { } failed)
+                    if (await process.TryFailedExitAsync(FailedExitWait, ct) is { } failed)
                         throw new RemoteCommandFailedException(Endpoint.Name, command, failed, e);
                     throw;
                 }
@@ -110,23 +110,6 @@ public sealed class OriginClient : IAsyncDisposable
     public string BuildfarmCommand(params IEnumerable<string> arguments) => ShellCommand.Join(Endpoint.RemoteCommand, arguments);
 
     public ValueTask DisposeAsync() => Pool.DisposeAsync();
-
-    /// <summary>The command's exit when it already ended unsuccessfully (waiting briefly); null otherwise.</summary>
-    private static async Task<RemoteExit?> TryFailedExitAsync(RemoteProcess process, CancellationToken cancellationToken)
-    {
-        using var brief = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        brief.CancelAfter(FailedExitWait);
-        try
-        {
-            await process.Stdout.CopyToAsync(Stream.Null, brief.Token);
-            var exit = await process.WaitForExitAsync(brief.Token);
-            return exit.Succeeded ? null : exit;
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
 
     private async Task EnsureSucceededAsync(RemoteProcess process, string command, CancellationToken cancellationToken)
     {

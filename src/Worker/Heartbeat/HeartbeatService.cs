@@ -12,7 +12,8 @@ namespace BuildFarm.Worker.Heartbeat;
 
 /// <summary>
 /// Publishes WorkerStatusReported at start (the worker is online), every HeartbeatInterval and at once when the
-/// worker's state changes. Each one lists the running builds, which renews their leases at the dispatcher; a missed beat is harmless, three are a lost lease.
+/// worker's state changes. Each one lists the running builds, which renews their leases at the dispatcher; a missed
+/// beat is harmless, three are a lost lease.
 /// </summary>
 internal sealed class HeartbeatService(
     IOptions<WorkerOptions> options,

@@ -16,9 +16,9 @@ namespace BuildFarm.Worker.Offload;
 /// </summary>
 /// <remarks>
 /// Delivery: <see cref="Execution.BuildRunner"/> publishes BuildSucceeded only after this returns, i.e. after the
-/// origin answered ok (or quarantine-put exited 0), which means the quarantine file is complete and fsynced. If the worker dies mid-upload
-/// the origin keeps at most a <c>.part</c> file and the attempt is republished after its lease runs out. A retried
-/// upload (Polly, transient failures) rewrites the whole file.
+/// origin answered ok (or quarantine-put exited 0), which means the quarantine file is complete and fsynced. If the
+/// worker dies mid-upload the origin keeps at most a <c>.part</c> file and the attempt is republished after its lease
+/// runs out. A retried upload (Polly, transient failures) rewrites the whole file.
 /// </remarks>
 internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore workerStore, ILogger logger) : IOutputUploader
 {
@@ -39,25 +39,27 @@ internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore w
         }
 
         var clock = Stopwatch.StartNew();
-        long received;
-        try
+        async Task<long> ReturnAsync()
         {
             if (!session.Uploads.Unsupported)
             {
                 try
                 {
-                    received = await session.Uploads.UploadAsync(request.BuildId, request.Attempt, WriteArchiveAsync, cancellationToken);
+                    return await session.Uploads.UploadAsync(request.BuildId, request.Attempt, WriteArchiveAsync, cancellationToken);
                 }
                 catch (RemoteCommandFailedException) when (session.Uploads.Unsupported)
                 {
                     _log.Warning("Origin {Origin} does not know 'store quarantine-serve' (an older buildfarm): returning outputs with one quarantine-put per build", session.Name);
-                    received = await PutAsync(session, request, WriteArchiveAsync, cancellationToken);
                 }
             }
-            else
-            {
-                received = await PutAsync(session, request, WriteArchiveAsync, cancellationToken);
-            }
+
+            return await PutAsync(session, request, WriteArchiveAsync, cancellationToken);
+        }
+
+        long received;
+        try
+        {
+            received = await ReturnAsync();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

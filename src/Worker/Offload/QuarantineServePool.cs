@@ -20,18 +20,19 @@ namespace BuildFarm.Worker.Offload;
 /// </remarks>
 internal sealed class QuarantineServePool(OriginClient client, QuarantineServePool.Settings settings) : IAsyncDisposable
 {
+    /// <summary>How long a failing process gets to say why (its error reply, then its exit).</summary>
+    private static readonly TimeSpan FailureWait = TimeSpan.FromSeconds(5);
     private readonly ConcurrentQueue<(ServeProcess Process, long IdleSince)> _idle = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly int _maxIdle = Math.Clamp(client.Endpoint.MaxConnections * client.Endpoint.ChannelsPerConnection / 4, 1, 4);
     private int _unsupported;
-    private int _started;
 
     public bool Unsupported => Volatile.Read(ref _unsupported) != 0;
 
-    /// <summary>Processes started so far (for tests and logs: reuse means this stays small).</summary>
-    public int Started => Volatile.Read(ref _started);
-
-    /// <summary>Sends one upload and returns the bytes the origin stored.</summary>
+    /// <summary>
+    /// Sends one upload and returns the bytes the origin stored. Each write of <paramref name="writeBody"/> becomes
+    /// one or more chunks as it comes: the writer buffers (the uploader writes through a 64 KiB buffer).
+    /// </summary>
     public Task<long> UploadAsync(Guid buildId, int attempt, Func<Stream, CancellationToken, Task> writeBody, CancellationToken cancellationToken) =>
         client.Resilience.ExecuteAsync(
             async ct =>
@@ -87,7 +88,6 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
         // the process it runs on, see ServeProcess).
         var command = client.BuildfarmCommand(["store", "quarantine-serve"]);
         var process = await client.StartAsync(command, _lifetime.Token);
-        Interlocked.Increment(ref _started);
         return new ServeProcess(client.Endpoint.Name, command, process);
     }
 
@@ -106,12 +106,7 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
             {
                 await _stdin.WriteAsync(QuarantineProtocol.PutLine(buildId, attempt), cancellationToken);
                 var body = new ChunkedWriteStream(_stdin);
-                await using (var buffered = new BufferedStream(body, 1 << 16))
-                {
-                    await writeBody(buffered, cancellationToken);
-                    await buffered.FlushAsync(cancellationToken);
-                }
-
+                await writeBody(body, cancellationToken);
                 await body.CompleteAsync(cancellationToken);
                 reply = await QuarantineProtocol.ReadLineAsync(process.Stdout, cancellationToken);
             }
@@ -148,22 +143,22 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
         /// </summary>
         private async Task<Exception> FailureAsync(Exception? cause, CancellationToken cancellationToken)
         {
-            using var brief = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            brief.CancelAfter(TimeSpan.FromSeconds(5));
-            try
+            if (cause is not QuarantineProtocolException)
             {
-                if (cause is not QuarantineProtocolException
-                    && await QuarantineProtocol.ReadLineAsync(process.Stdout, brief.Token) is { } line
-                    && line.StartsWith("error ", StringComparison.Ordinal))
-                    return new QuarantineRefusedException(line[6..]);
-                var exit = await process.WaitForExitAsync(brief.Token);
-                if (!exit.Succeeded)
-                    return new RemoteCommandFailedException(origin, command, exit, cause);
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException or QuarantineProtocolException)
-            {
+                using var brief = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                brief.CancelAfter(FailureWait);
+                try
+                {
+                    if (await QuarantineProtocol.ReadLineAsync(process.Stdout, brief.Token) is { } line && line.StartsWith("error ", StringComparison.Ordinal))
+                        return new QuarantineRefusedException(line[6..]);
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or QuarantineProtocolException)
+                {
+                }
             }
 
+            if (await process.TryFailedExitAsync(FailureWait, cancellationToken) is { } exit)
+                return new RemoteCommandFailedException(origin, command, exit, cause);
             return cause as ChannelLostException ?? new ChannelLostException(origin, command, 0, cause);
         }
     }
