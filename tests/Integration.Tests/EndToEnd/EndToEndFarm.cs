@@ -11,6 +11,7 @@ namespace BuildFarm.Integration.Tests.EndToEnd;
 /// <summary>
 /// A private RabbitMQ node and an in-process dispatcher (real API, real SQLite, real lease sweeper) that real
 /// worker processes (<see cref="RealWorker"/>) connect to. Tests isolate themselves by a system name of their own.
+/// Shared with tests/Ui.Tests (compiled in by link, with RealWorker and ShellDerivation) for the live UI tests.
 /// </summary>
 public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 {
@@ -24,6 +25,9 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     internal RabbitMqServer Broker { get; private set; } = null!;
 
     internal HttpClient Http { get; private set; } = null!;
+
+    /// <summary>The dispatcher's API and UI, e.g. <c>http://127.0.0.1:PORT</c> (no trailing slash).</summary>
+    internal string BaseUrl { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -43,13 +47,17 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
             ["Dispatcher:MaxAttempts"] = "5",
         });
         await _app.StartAsync();
+        BaseUrl = url;
         Http = new HttpClient { BaseAddress = new Uri(url + "/") };
     }
 
     /// <summary>Starts <paramref name="names"/> as real worker processes for <paramref name="system"/> and waits until the dispatcher sees them online.</summary>
-    internal async Task<RealWorker[]> StartWorkersAsync(string system, params string[] names)
+    internal Task<RealWorker[]> StartWorkersAsync(string system, params string[] names) => StartWorkersAsync(system, 1, names);
+
+    /// <summary>As <see cref="StartWorkersAsync(string, string[])"/>, each worker with <paramref name="slots"/> job slots.</summary>
+    internal async Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names)
     {
-        var workers = names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey)).ToArray();
+        var workers = names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey, slots)).ToArray();
         try
         {
             await WaitUntilAsync(async () =>
@@ -68,9 +76,10 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
         return workers;
     }
 
-    internal async Task<Guid> SubmitAsync(ShellDerivation drv)
+    /// <summary>Submits <paramref name="drv"/>; with <paramref name="waitForCapacity"/> it queues even while no capable worker is known.</summary>
+    internal async Task<Guid> SubmitAsync(ShellDerivation drv, bool waitForCapacity = false)
     {
-        using var response = await Http.PostAsJsonAsync("api/builds", new SubmitBuildBody(drv.DrvPath, drv.DrvText));
+        using var response = await Http.PostAsJsonAsync("api/builds", new SubmitBuildBody(drv.DrvPath, drv.DrvText, WaitForCapacity: waitForCapacity));
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"submit {drv.DrvPath}: {(int)response.StatusCode} {body}");
         return (await response.Content.ReadFromJsonAsync<SubmitBuildResponse>())!.Id;

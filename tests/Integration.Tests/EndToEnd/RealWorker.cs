@@ -41,7 +41,7 @@ internal sealed class RealWorker : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey)
+    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, int slots = 1)
     {
         if (!File.Exists(RepoPaths.BuildfarmWorker))
             throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
@@ -53,7 +53,7 @@ internal sealed class RealWorker : IDisposable
         {
             Name = name,
             Systems = new[] { system },
-            Slots = 1,
+            Slots = slots,
             SpeedFactor = 1,
             Store = new { StoreDir = "/nix/store", Root = dir.Combine("root") },
             Keys = new { SigningKeyFile = dir.Combine("worker.sec"), TrustedDispatcherKeysFile = dir.Combine("dispatchers.pub") },

@@ -12,6 +12,8 @@ const ago = t => { if (!t) return "—"; const s = Math.max(0, (Date.now() - Dat
 const when = t => t ? `<time datetime="${esc(t)}" title="${esc(t)}">${ago(t)}</time>` : "—";
 const bytes = n => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + " GiB" : n >= 1 << 20 ? (n / (1 << 20)).toFixed(0) + " MiB" : n + " B";
 const drvName = p => p.replace(/^.*\/[0-9a-z]{32}-/, "");
+// "1.0.0+<40-hex commit>" shows as "1.0.0+abcdef1" (the full version in the tooltip), so the workers table fits 1280 px.
+const version = v => `<span title="${esc(v)}">${esc(String(v ?? "").replace(/\+([0-9a-f]{7})[0-9a-f]{8,}$/, "+$1"))}</span>`;
 const td = (label, html, cls) => `<td data-label="${esc(label)}"${cls ? ` class="${cls}"` : ""}>${html}</td>`;
 
 async function api(path, options) {
@@ -125,10 +127,10 @@ function workers() {
     document.getElementById("rows").innerHTML = ws.map(w => {
       const used = running.items.filter(b => b.worker === w.name).length;
       const state = !w.online ? (w.state === "offline" ? "offline" : "dead") : w.draining ? "draining" : w.paused ? "paused" : "online";
-      return `<tr data-worker="${esc(w.name)}">` + td("Name", `<strong>${esc(w.name)}</strong>`) + td("State", badge(state) + (w.note ? `<div class="muted">${esc(w.note)}</div>` : ""))
+      return `<tr data-worker="${esc(w.name)}">` + td("Name", `<strong>${esc(w.name)}</strong>`, "nowrap") + td("State", badge(state) + (w.note ? `<div class="muted">${esc(w.note)}</div>` : ""))
         + td("Systems", w.systems.map(esc).join(", ")) + td("Features", [...w.supportedFeatures, ...w.mandatoryFeatures.map(f => f + " (mandatory)")].map(esc).join(", ") || "—")
         + td("Slots", `${used} / ${w.slots}`) + td("Speed", w.speedFactor) + td("Load", w.load.toFixed(2)) + td("Free disk", bytes(w.freeDiskBytes))
-        + td("Version", esc(w.version)) + td("Last heartbeat", when(w.lastSeen)) + td("Done / failed", `${w.buildsDone} / ${w.buildsFailed}`)
+        + td("Version", version(w.version), "mono nowrap") + td("Last heartbeat", when(w.lastSeen)) + td("Done / failed", `${w.buildsDone} / ${w.buildsFailed}`)
         + td("Actions", `<button data-action="drain" data-worker="${esc(w.name)}">Drain</button> <button data-action="pause" data-worker="${esc(w.name)}">Pause</button> <button data-action="resume" data-worker="${esc(w.name)}">Resume</button>`) + `</tr>`;
     }).join("") || `<tr><td colspan="12" class="muted">No worker has reported yet.</td></tr>`;
   } };
