@@ -27,7 +27,9 @@ internal static class OperatorApi
         api.MapGet("/stats/throughput", (int? minutes, OperatorViews views, CancellationToken ct) => views.ThroughputAsync(Math.Clamp(minutes ?? 60, 1, 24 * 60), ct));
         api.MapGet("/stats/classes", (int? minutes, OperatorViews views, CancellationToken ct) => views.ClassRatesAsync(Math.Clamp(minutes ?? 15, 1, 24 * 60), ct));
         api.MapGet("/alerts", (OperatorViews views, CancellationToken ct) => views.AlertsAsync(ct));
-        api.MapGet("/workers/probe", (WorkerProbe probe, CancellationToken ct) => probe.ProbeAsync(ct));
+        // wait=0 (default) reports what heartbeats told; wait=N also probes every live worker and waits up to N s.
+        api.MapGet("/workers/probe", (WorkerProbe probe, double? wait, CancellationToken ct) =>
+            probe.ProbeAsync(TimeSpan.FromSeconds(Math.Clamp(wait ?? 0, 0, 60)), ct));
         return app;
     }
 }

@@ -27,7 +27,10 @@ public sealed record AlertView(string Kind, string Severity, string Subject, str
 /// <summary>
 /// What the dispatcher knows about reaching one worker (<c>buildfarm probe</c>). <see cref="KeyStatus"/>: <c>trusted</c>,
 /// <c>untrusted</c>, <c>unknown</c> (no signed output yet) or <c>not-checked</c> (no trusted worker keys configured).
-/// <see cref="OriginReachable"/> is <c>unknown</c> while heartbeats do not report it.
+/// <see cref="Answered"/> is null without a live probe (<c>wait=0</c>), else whether the worker answered in time.
+/// <see cref="OriginReachable"/>: the worker's own check (<c>reachable</c>, <c>unreachable</c>, <c>refused</c>,
+/// <c>not-asked</c>) or <c>unknown</c> when it did not answer or was not asked. <see cref="ClockSkewSeconds"/> comes
+/// from the probe's four timestamps (transit removed) when it answered, else from its last heartbeat (transit included).
 /// </summary>
 public sealed record WorkerProbeView(
     string Name,
@@ -40,7 +43,9 @@ public sealed record WorkerProbeView(
     string KeyStatus,
     string KeyDetail,
     string OriginReachable,
-    string OriginDetail);
+    string OriginDetail,
+    bool? Answered = null,
+    double? RoundTripMs = null);
 
-/// <summary>GET /api/workers/probe.</summary>
-public sealed record ProbeView(DateTimeOffset DispatcherTime, string? TrustedWorkerKeysFile, IReadOnlyList<WorkerProbeView> Workers);
+/// <summary>GET /api/workers/probe: <see cref="Origin"/> is what workers were asked to reach (null: none configured).</summary>
+public sealed record ProbeView(DateTimeOffset DispatcherTime, string? TrustedWorkerKeysFile, IReadOnlyList<WorkerProbeView> Workers, double WaitSeconds = 0, string? Origin = null);

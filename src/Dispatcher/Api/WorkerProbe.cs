@@ -1,25 +1,48 @@
 using System.Text.Json;
+using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Metrics;
+using BuildFarm.Dispatcher.Submission;
+using BuildFarm.Dispatcher.Ui;
 using BuildFarm.Store.Signing;
 using Microsoft.Extensions.Configuration;
 
 namespace BuildFarm.Dispatcher.Api;
 
 /// <summary>
-/// <c>GET /api/workers/probe</c>, the data of <c>buildfarm probe</c>: per known worker its heartbeat age, clock skew
-/// (its heartbeat's own timestamp against the dispatcher's clock at receipt, transit included), version, whether
-/// the outputs it signed verify with <c>Dispatcher:TrustedWorkerKeysFile</c>, and origin reachability (unknown:
-/// heartbeats do not carry it).
+/// <c>GET /api/workers/probe</c>, the data of <c>buildfarm probe</c> (like <c>guix offload test</c>): per known worker
+/// its heartbeat age, version, whether the outputs it signed verify with <c>Dispatcher:TrustedWorkerKeysFile</c> and,
+/// with a live probe (a wait above zero), whether it answers over the broker, its clock offset and
+/// whether it reaches the origin over SSH as a build would (<see cref="ProbeWorkers"/> to every worker, answers
+/// collected until all online workers answered or the wait ran out).
 /// </summary>
-internal sealed class WorkerProbe(LifecycleDatabase db, BuildViews views, TimeProvider time, IConfiguration configuration)
+internal sealed class WorkerProbe(
+    LifecycleDatabase db,
+    BuildViews views,
+    TimeProvider time,
+    IConfiguration configuration,
+    IWorkerControl control,
+    ProbeReplies replies,
+    BuildSubmitter submitter)
 {
     public const string TrustedKeysKey = "Dispatcher:TrustedWorkerKeysFile";
 
-    public async Task<ProbeView> ProbeAsync(CancellationToken cancellationToken)
+    public async Task<ProbeView> ProbeAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
         var workers = await views.WorkersAsync(cancellationToken);
+        var origin = submitter.Origin;
+        var answers = new Dictionary<string, ProbeReplies.Answer>();
+        var sentAt = time.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+        {
+            var probe = new ProbeWorkers(Guid.NewGuid(), origin, sentAt);
+            using var round = replies.Open(probe.ProbeId);
+            await control.ProbeAsync(probe, cancellationToken);
+            await round.WaitForAsync(workers.Where(w => w.Online).Select(w => w.Name).ToList(), wait, time, cancellationToken);
+            answers = round.Answers.ToDictionary();
+        }
+
+        var now = time.GetUtcNow();
         var clocks = await db.RunAsync(ObservationTables.ClocksAsync, cancellationToken);
         var keysFile = configuration[TrustedKeysKey] is { Length: > 0 } f ? f : null;
         TrustedKeys? trusted = null;
@@ -41,12 +64,37 @@ internal sealed class WorkerProbe(LifecycleDatabase db, BuildViews views, TimePr
         {
             var (status, detail) = await KeyStatusAsync(w.Name, trusted, keysFile, keysError, cancellationToken);
             double? skew = clocks.TryGetValue(w.Name, out var clock) ? Math.Round(clock.Skew.TotalSeconds, 3) : null;
-            probes.Add(new WorkerProbeView(w.Name, w.Online, w.Online ? "online" : w.State == WorkerTable.Offline ? "offline" : "dead", w.LastSeen,
-                Math.Round((now - w.LastSeen).TotalSeconds, 1), skew, w.Version, status, detail, "unknown",
-                "heartbeats do not report whether the worker reaches the origin; a failed input fetch shows as an Infrastructure failure of its builds"));
+            var state = w.Online ? "online" : w.State == WorkerTable.Offline ? "offline" : "dead";
+            var view = new WorkerProbeView(w.Name, w.Online, state, w.LastSeen, Math.Round((now - w.LastSeen).TotalSeconds, 1), skew, w.Version,
+                status, detail, "unknown", "not probed: ask with ?wait=SECONDS (buildfarm probe does)");
+            if (answers.TryGetValue(w.Name, out var answer))
+                view = WithAnswer(view, answer, sentAt);
+            else if (wait > TimeSpan.Zero)
+                view = view with { Answered = false, OriginDetail = w.Online ? $"no answer to the probe within {wait.TotalSeconds:0.#} s" : $"not probed: {state}" };
+            probes.Add(view);
         }
 
-        return new ProbeView(now, keysFile, probes);
+        return new ProbeView(now, keysFile, probes, wait.TotalSeconds, origin is null ? null : $"{origin.User}@{origin.Host}:{origin.Port}");
+    }
+
+    /// <summary>
+    /// The four timestamps of a probe give clock offset and round trip as NTP computes them: the worker's receive and
+    /// answer times against the dispatcher's send and arrival times, so the time spent checking the origin cancels out.
+    /// </summary>
+    private static WorkerProbeView WithAnswer(WorkerProbeView view, ProbeReplies.Answer answer, DateTimeOffset sentAt)
+    {
+        var p = answer.Probed;
+        var offset = ((p.ReceivedAt - sentAt) + (p.AnsweredAt - answer.ArrivedAt)) / 2;
+        var roundTrip = (answer.ArrivedAt - sentAt) - (p.AnsweredAt - p.ReceivedAt);
+        return view with
+        {
+            Answered = true,
+            RoundTripMs = Math.Round(Math.Max(0, roundTrip.TotalMilliseconds), 1),
+            ClockSkewSeconds = Math.Round(offset.TotalSeconds, 3),
+            Version = p.Version,
+            OriginReachable = p.OriginStatus,
+            OriginDetail = p.OriginDetail,
+        };
     }
 
     /// <summary>Checks the signatures on the worker's most recent successful output against the trusted worker keys.</summary>

@@ -20,6 +20,7 @@ internal static class EventsRegistration
             x.AddConsumer<BuildFailedConsumer>();
             x.AddConsumer<WorkerStatusReportedConsumer>();
             x.AddConsumer<WorkerWentOfflineConsumer>();
+            x.AddConsumer<WorkerProbedConsumer>();
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.ConfigureHost(broker, "buildfarm-dispatcher");

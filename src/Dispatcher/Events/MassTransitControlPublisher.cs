@@ -18,4 +18,6 @@ internal sealed class MassTransitControlPublisher(IBus bus) : IControlPublisher
     public Task PauseAsync(PauseWorker command, CancellationToken cancellationToken) => bus.Publish(command, cancellationToken);
 
     public Task ResumeAsync(ResumeWorker command, CancellationToken cancellationToken) => bus.Publish(command, cancellationToken);
+
+    public Task ProbeAsync(ProbeWorkers command, CancellationToken cancellationToken) => bus.Publish(command, cancellationToken);
 }

@@ -14,3 +14,13 @@ internal sealed class WorkerWentOfflineConsumer(BuildLifecycle lifecycle) : ICon
 {
     public Task Consume(ConsumeContext<WorkerWentOffline> context) => lifecycle.OnWentOfflineAsync(context.Message, context.CancellationToken);
 }
+
+/// <summary>Answers to a live probe go to the waiting <c>GET /api/workers/probe</c>; nothing is stored.</summary>
+internal sealed class WorkerProbedConsumer(Api.ProbeReplies replies) : IConsumer<WorkerProbed>
+{
+    public Task Consume(ConsumeContext<WorkerProbed> context)
+    {
+        replies.Deliver(context.Message);
+        return Task.CompletedTask;
+    }
+}

@@ -39,6 +39,7 @@ internal static class LifecycleSchema
             log_truncated INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX IF NOT EXISTS builds_state ON builds(state, lease_expires_at);
+        CREATE INDEX IF NOT EXISTS builds_submitted ON builds(submitted_at);
         CREATE TABLE IF NOT EXISTS attempts (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             build_id TEXT NOT NULL REFERENCES builds(id),

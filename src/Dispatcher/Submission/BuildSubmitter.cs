@@ -15,6 +15,9 @@ internal sealed class BuildSubmitter(BuildLifecycle lifecycle, OriginStore store
 {
     public bool HasOrigin => origin is not null;
 
+    /// <summary>The origin announced in build requests (what a live probe asks workers to reach), or null.</summary>
+    public OriginEndpoint? Origin => origin?.Endpoint;
+
     public async Task<SubmitResult> SubmitAsync(IntakeResult drv, SubmitSettings settings, CancellationToken cancellationToken, Guid? buildId = null)
     {
         OriginEndpoint? endpoint = null;

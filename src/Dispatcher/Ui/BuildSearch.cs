@@ -6,9 +6,15 @@ namespace BuildFarm.Dispatcher.Ui;
 /// <summary>
 /// GET /api/builds/search query: every filter optional; <see cref="Name"/> matches a substring of the drv path.
 /// <see cref="Sort"/>: <c>time</c> (submitted, default), <c>name</c> (derivation name without the hash) or <c>state</c>;
-/// <see cref="OldestFirst"/> makes it ascending.
+/// <see cref="OldestFirst"/> makes it ascending. <see cref="Since"/> (inclusive) and <see cref="Until"/> (exclusive)
+/// bound the submission time.
 /// </summary>
-public sealed record BuildQuery(string? State, string? System, string? Worker, string? Name, int Offset, int Limit, bool OldestFirst = false, string? Sort = null);
+public sealed record BuildQuery(string? State, string? System, string? Worker, string? Name, int Offset, int Limit, bool OldestFirst = false, string? Sort = null)
+{
+    public DateTimeOffset? Since { get; init; }
+
+    public DateTimeOffset? Until { get; init; }
+}
 
 /// <summary>One row of the builds table in the UI (no drv text, attempts or outputs: those are on the build's page).</summary>
 public sealed record BuildSummary(
@@ -37,6 +43,18 @@ internal static class BuildSearch
         Add("system = $system", "$system", q.System);
         Add("worker = $worker", "$worker", q.Worker);
         Add("instr(drv_path, $name) > 0", "$name", q.Name);
+        if (q.Since is { } since)
+        {
+            where.Append(" AND submitted_at >= $since");
+            p.Add(("$since", BuildTable.Ms(since)));
+        }
+
+        if (q.Until is { } until)
+        {
+            where.Append(" AND submitted_at < $until");
+            p.Add(("$until", BuildTable.Ms(until)));
+        }
+
         var total = (long)(await s.ScalarAsync($"SELECT COUNT(*) FROM builds WHERE {where}", p.ToArray()) ?? 0L);
         p.Add(("$limit", q.Limit));
         p.Add(("$offset", q.Offset));

@@ -1,3 +1,4 @@
+using System.Globalization;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Lifecycle;
 using Microsoft.AspNetCore.Builder;
@@ -15,8 +16,18 @@ internal static class UiApi
     public static IEndpointRouteBuilder MapUiApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
-        api.MapGet("/builds/search", (LifecycleDatabase db, string? state, string? system, string? worker, string? name, int? offset, int? limit, int? oldest, string? sort, string? dir, CancellationToken ct) =>
-            BuildSearch.SearchAsync(db, new BuildQuery(state, system, worker, name, Math.Max(offset ?? 0, 0), Math.Clamp(limit ?? 50, 1, 500), oldest == 1 || dir == "asc", sort), ct));
+        api.MapGet("/builds/search", async (LifecycleDatabase db, string? state, string? system, string? worker, string? name, string? since, string? until,
+            int? offset, int? limit, int? oldest, string? sort, string? dir, CancellationToken ct) =>
+        {
+            if (!TryInstant(since, out var from) || !TryInstant(until, out var to))
+                return Results.BadRequest(new ErrorResponse($"since/until must be ISO 8601 instants such as 2026-11-29T08:00:00Z (got '{since}', '{until}')"));
+            var query = new BuildQuery(state, system, worker, name, Math.Max(offset ?? 0, 0), Math.Clamp(limit ?? 50, 1, 500), oldest == 1 || dir == "asc", sort)
+            {
+                Since = from,
+                Until = to,
+            };
+            return Results.Ok(await BuildSearch.SearchAsync(db, query, ct));
+        });
         api.MapPost("/workers/{name}/drain", (string name, WorkerActionBody? body, IWorkerControl control, BuildViews views, CancellationToken ct) =>
             ActAsync(name, views, c => control.DrainAsync(name, body?.Note, c), "drain", ct));
         api.MapPost("/workers/{name}/pause", (string name, WorkerActionBody? body, IWorkerControl control, BuildViews views, CancellationToken ct) =>
@@ -24,6 +35,18 @@ internal static class UiApi
         api.MapPost("/workers/{name}/resume", (string name, IWorkerControl control, BuildViews views, CancellationToken ct) =>
             ActAsync(name, views, c => control.ResumeAsync(name, c), "resume", ct));
         return app;
+    }
+
+    /// <summary>An absent filter is null; a present one must be an ISO 8601 instant (without an offset it is UTC).</summary>
+    private static bool TryInstant(string? text, out DateTimeOffset? value)
+    {
+        value = null;
+        if (string.IsNullOrWhiteSpace(text))
+            return true;
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+            return false;
+        value = parsed;
+        return true;
     }
 
     /// <summary>Only known workers; 202 once the command is confirmed by the broker (the worker applies it on receipt).</summary>

@@ -16,6 +16,7 @@ internal static class UiRegistration
         services.TryAddSingleton<IWorkerControl, MassTransitWorkerControl>();
         services.TryAddSingleton<EventObserver>();
         services.TryAddSingleton<OperatorViews>();
+        services.TryAddSingleton<ProbeReplies>();
         services.TryAddSingleton<WorkerProbe>();
         services.TryAddSingleton<BuildRetry>();
         return services;

@@ -3,7 +3,7 @@ using BuildFarm.Dispatcher.Events;
 
 namespace BuildFarm.Dispatcher.Ui;
 
-/// <summary>Drain / pause / resume commands to one worker (the UI's worker actions).</summary>
+/// <summary>Drain / pause / resume commands to one worker (the UI's worker actions) and the live probe of all.</summary>
 internal interface IWorkerControl
 {
     Task DrainAsync(string worker, string? note, CancellationToken cancellationToken);
@@ -11,6 +11,9 @@ internal interface IWorkerControl
     Task PauseAsync(string worker, string? note, CancellationToken cancellationToken);
 
     Task ResumeAsync(string worker, CancellationToken cancellationToken);
+
+    /// <summary>Asks every live worker to answer <paramref name="probe"/> (a broadcast, not one worker).</summary>
+    Task ProbeAsync(ProbeWorkers probe, CancellationToken cancellationToken);
 }
 
 /// <summary>Over the dispatcher's MassTransit publisher: each call returns once the broker confirmed the publish.</summary>
@@ -21,4 +24,6 @@ internal sealed class MassTransitWorkerControl(MassTransitControlPublisher publi
     public Task PauseAsync(string worker, string? note, CancellationToken cancellationToken) => publisher.PauseAsync(new PauseWorker(worker, note), cancellationToken);
 
     public Task ResumeAsync(string worker, CancellationToken cancellationToken) => publisher.ResumeAsync(new ResumeWorker(worker), cancellationToken);
+
+    public Task ProbeAsync(ProbeWorkers probe, CancellationToken cancellationToken) => publisher.ProbeAsync(probe, cancellationToken);
 }

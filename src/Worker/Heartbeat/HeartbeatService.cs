@@ -23,7 +23,7 @@ internal sealed class HeartbeatService(
     TimeProvider time,
     ILogger logger) : BackgroundService
 {
-    private static readonly string Version = typeof(HeartbeatService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+    internal static readonly string Version = typeof(HeartbeatService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
     private static readonly TimeSpan MinConfirmBudget = TimeSpan.FromSeconds(5);
     private readonly ILogger _log = logger.ForContext<HeartbeatService>();
 

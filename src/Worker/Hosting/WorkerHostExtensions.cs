@@ -75,6 +75,7 @@ internal static class WorkerHostExtensions
             x.AddConsumer<DrainWorkerConsumer>();
             x.AddConsumer<PauseWorkerConsumer>();
             x.AddConsumer<ResumeWorkerConsumer>();
+            x.AddConsumer<ProbeWorkersConsumer>();
             x.UsingRabbitMq((context, cfg) =>
             {
                 var o = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
@@ -88,6 +89,7 @@ internal static class WorkerHostExtensions
                     e.ConfigureConsumer<DrainWorkerConsumer>(context);
                     e.ConfigureConsumer<PauseWorkerConsumer>(context);
                     e.ConfigureConsumer<ResumeWorkerConsumer>(context);
+                    e.ConfigureConsumer<ProbeWorkersConsumer>(context);
                 });
             });
         });

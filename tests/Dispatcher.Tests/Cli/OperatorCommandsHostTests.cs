@@ -85,7 +85,7 @@ public sealed class OperatorCommandsHostTests
                 new PhaseTimings(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(70), TimeSpan.FromSeconds(5)), DateTimeOffset.UtcNow));
             var submitted = await submit.WaitAsync(Patience);
             var log = await CliRun.RunAsync("log", id.ToString(), "--url", url, "--token", Token);
-            var probe = await CliRun.RunAsync("probe", "--url", url, "--token", Token);
+            var probe = await CliRun.RunAsync("probe", "--url", url, "--token", Token, "--wait", "0");
             var phases = (await http.GetFromJsonAsync<JsonElement>($"api/builds/{id}/phases")).GetProperty("phases").EnumerateArray()
                 .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("seconds").GetDouble());
             var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));

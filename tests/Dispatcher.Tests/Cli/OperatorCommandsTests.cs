@@ -181,7 +181,7 @@ public sealed class OperatorCommandsTests
         await h.SucceedWithPhasesAsync(b, "w2", new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero),
             new BuiltOutput("out", Out, NarHash, 4096, [], [strangerKey.Sign(fingerprint)]));
 
-        var r = await CliRun.RunAsync("probe", "--url", h.BaseUrl);
+        var r = await CliRun.RunAsync("probe", "--url", h.BaseUrl, "--wait", "0");
 
         Assert.Equal(2, r.ExitCode);
         var text = r.StdoutText;
@@ -205,12 +205,44 @@ public sealed class OperatorCommandsTests
         await using var h = await UiHarness.StartAsync();
         await h.HeartbeatAtAsync("w1", UiHarness.Caps("x86_64-linux"), DateTimeOffset.UtcNow);
 
-        var r = await CliRun.RunAsync("probe", "--url", h.BaseUrl);
+        var r = await CliRun.RunAsync("probe", "--url", h.BaseUrl, "--wait", "0");
 
         Assert.Equal(0, r.ExitCode);
         Assert.Contains("w1: ok", r.StdoutText);
+        Assert.Contains("answers probe:   not probed (--wait 0)", r.StdoutText);
+        Assert.Empty(h.WorkerControl.Commands);
         Assert.Contains("key:             not-checked: no Dispatcher:TrustedWorkerKeysFile configured", r.StdoutText);
         Assert.Contains("trusted worker keys: not configured", r.StdoutText);
+    }
+
+    [Fact]
+    public async Task Probe_Live_ReportsAnswersOriginReachAndProbeSkew_SilentWorkerFails()
+    {
+        await using var h = await UiHarness.StartAsync();
+        foreach (var name in new[] { "w1", "w2", "w3" })
+            await h.HeartbeatAtAsync(name, UiHarness.Caps("x86_64-linux"), DateTimeOffset.UtcNow);
+        h.AnswerProbes(
+            ("w1", "reachable", "origin@o:22 answered over SSH in 12 ms: buildfarm 2.0.0", TimeSpan.FromSeconds(20)),
+            ("w3", "refused", "origin o:22 refused: it is not pinned", TimeSpan.Zero));
+
+        var r = await CliRun.RunAsync("probe", "--url", h.BaseUrl, "--wait", "2");
+
+        Assert.Equal(2, r.ExitCode);
+        var text = r.StdoutText;
+        var w1 = text[text.IndexOf("\nw1:", StringComparison.Ordinal)..text.IndexOf("\nw2:", StringComparison.Ordinal)];
+        var w2 = text[text.IndexOf("\nw2:", StringComparison.Ordinal)..text.IndexOf("\nw3:", StringComparison.Ordinal)];
+        var w3 = text[text.IndexOf("\nw3:", StringComparison.Ordinal)..];
+        Assert.Contains("w1: ok", w1);
+        Assert.Matches(@"answers probe:\s+yes, round trip \d+\.\d ms", w1);
+        Assert.Matches(@"clock skew:\s+\+(19\.9|20\.0)\d\d s \(worker clock minus dispatcher clock, from the probe's round trip\)", w1);
+        Assert.Contains("reaches origin:  reachable: origin@o:22 answered over SSH", w1);
+        Assert.Contains("version:         2.0.0", w1);
+        Assert.Contains("w2: no answer", w2);
+        Assert.Contains("answers probe:   no answer within 2 s", w2);
+        Assert.Contains("reaches origin:  unknown: no answer to the probe within 2 s", w2);
+        Assert.Contains("w3: origin refused", w3);
+        Assert.Contains("reaches origin:  refused: origin o:22 refused", w3);
+        Assert.Equal(["probe"], h.WorkerControl.Commands.Select(c => c.Trim()).ToArray());
     }
 
     [Fact]

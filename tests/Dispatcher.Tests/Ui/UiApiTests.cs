@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using BuildFarm.Dispatcher.Lifecycle;
 
 namespace BuildFarm.Dispatcher.Tests.Ui;
 
@@ -27,6 +29,38 @@ public sealed class UiApiTests
         var none = await client.GetFromJsonAsync<JsonElement>("/api/builds/search?name=hello&state=failed");
         Assert.Equal(0, none.GetProperty("total").GetInt32());
     }
+
+    [Fact]
+    public async Task BuildsSearch_SinceUntil_BoundTheSubmissionTime()
+    {
+        await using var h = await UiHarness.StartAsync();
+        var yesterday = await h.SubmitAsync("yesterday");
+        var lastWeek = await h.SubmitAsync("last-week");
+        var today = await h.SubmitAsync("today");
+        var now = DateTimeOffset.UtcNow;
+        await BackdateAsync(h, yesterday, now.AddDays(-1));
+        await BackdateAsync(h, lastWeek, now.AddDays(-7));
+        using var client = h.Client();
+        string At(DateTimeOffset t) => Uri.EscapeDataString(t.ToString("O", CultureInfo.InvariantCulture));
+
+        var recent = await client.GetFromJsonAsync<JsonElement>($"/api/builds/search?since={At(now.AddDays(-2))}");
+        var older = await client.GetFromJsonAsync<JsonElement>($"/api/builds/search?until={At(now.AddDays(-2))}");
+        var window = await client.GetFromJsonAsync<JsonElement>($"/api/builds/search?since={At(now.AddDays(-3))}&until={At(now.AddHours(-1))}");
+
+        Assert.Equal([today, yesterday], Ids(recent));
+        Assert.Equal([lastWeek], Ids(older));
+        Assert.Equal([yesterday], Ids(window));
+        var bad = await client.GetAsync("/api/builds/search?since=yesterday-ish");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("ISO 8601", await bad.Content.ReadAsStringAsync());
+    }
+
+    private static Task<int> BackdateAsync(UiHarness h, Guid id, DateTimeOffset submittedAt) =>
+        h.Db.RunAsync(s => s.ExecuteAsync("UPDATE builds SET submitted_at = $t WHERE id = $id",
+            ("$t", BuildTable.Ms(submittedAt)), ("$id", id.ToString())), CancellationToken.None);
+
+    private static Guid[] Ids(JsonElement page) =>
+        page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid()).ToArray();
 
     [Fact]
     public async Task WorkerActions_KnownWorker_SendCommands_UnknownWorker_404()

@@ -77,6 +77,7 @@ internal sealed class UiHarness : IAsyncDisposable
         builder.Services.AddSingleton<IWorkerControl>(control);
         builder.Services.AddSingleton(new UiOptions { Token = token });
         builder.Services.AddSingleton<OperatorViews>();
+        builder.Services.AddSingleton<ProbeReplies>();
         builder.Services.AddSingleton<WorkerProbe>();
         builder.Services.AddSingleton<BuildRetry>();
         builder.Services.AddSingleton<EventObserver>();
@@ -156,6 +157,25 @@ internal sealed class UiHarness : IAsyncDisposable
         (await _app.Services.GetRequiredService<GraphViews>().GetAsync(graph, CancellationToken.None))!.Nodes
             .Single(n => n.DrvPath.EndsWith("-" + name + ".drv", StringComparison.Ordinal)).BuildId;
 
+    /// <summary>
+    /// Makes the listed workers answer live probes through the same <see cref="ProbeReplies"/> the broker consumer
+    /// feeds, each with its clock <c>ClockOffset</c> ahead of the dispatcher's.
+    /// </summary>
+    public void AnswerProbes(params (string Worker, string OriginStatus, string Detail, TimeSpan ClockOffset)[] answers)
+    {
+        var replies = _app.Services.GetRequiredService<ProbeReplies>();
+        WorkerControl.OnProbe = probe =>
+        {
+            foreach (var a in answers)
+            {
+                var received = DateTimeOffset.UtcNow + a.ClockOffset;
+                replies.Deliver(new WorkerProbed(probe.ProbeId, a.Worker, "2.0.0", received, received.AddMilliseconds(1), a.OriginStatus, a.Detail));
+            }
+
+            return Task.CompletedTask;
+        };
+    }
+
     public Task TickGraphsAsync() => Graphs.TickAsync(CancellationToken.None);
 
     public Task StartBuildAsync(Guid id, string worker) => Lifecycle.OnStartedAsync(new BuildStarted(id, 1, worker, DateTimeOffset.UtcNow), CancellationToken.None);
@@ -197,6 +217,16 @@ internal sealed class RecordingWorkerControl : IWorkerControl
     public Task PauseAsync(string worker, string? note, CancellationToken cancellationToken) => Record($"pause {worker} {note}");
 
     public Task ResumeAsync(string worker, CancellationToken cancellationToken) => Record($"resume {worker}");
+
+    /// <summary>Set by <see cref="UiHarness.AnswerProbes"/>: plays the workers that answer a live probe.</summary>
+    public Func<ProbeWorkers, Task>? OnProbe { get; set; }
+
+    public async Task ProbeAsync(ProbeWorkers probe, CancellationToken cancellationToken)
+    {
+        await Record($"probe {probe.Origin?.Host}");
+        if (OnProbe is not null)
+            await OnProbe(probe);
+    }
 
     private Task Record(string command)
     {

@@ -145,6 +145,8 @@ function builds(initialState) {
       <label>State <select name="state"><option value="">any</option><option>queued</option><option>running</option><option>succeeded</option><option>failed</option><option>cancelled</option></select></label>
       <label>System <input name="system" placeholder="x86_64-linux" size="14"></label>
       <label>Worker <input name="worker" size="12"></label>
+      <label>Submitted from <input name="since" type="datetime-local"></label>
+      <label>Submitted before <input name="until" type="datetime-local"></label>
       <button type="submit">Filter</button>
     </form>
     <div class="table-wrap"><table class="stack"><thead><tr>${th("Derivation", "name")}${th("State", "state")}<th>System</th><th>Worker</th><th>Attempt</th>${th("Submitted", "time")}<th>Finished</th></tr></thead><tbody id="rows"></tbody></table></div>
@@ -165,6 +167,8 @@ function builds(initialState) {
     const q = new URLSearchParams({ offset, limit, sort, dir });
     main.querySelectorAll("th[data-sort-key]").forEach(h => h.dataset.sortKey === sort ? h.setAttribute("aria-sort", dir === "asc" ? "ascending" : "descending") : h.removeAttribute("aria-sort"));
     for (const k of ["name", "state", "system", "worker"]) if (form[k].value.trim()) q.set(k, form[k].value.trim());
+    // datetime-local is the browser's local time; the API takes instants.
+    for (const k of ["since", "until"]) if (form[k].value) q.set(k, new Date(form[k].value).toISOString());
     const page = await api(`/api/builds/search?${q}`);
     total = page.total;
     document.getElementById("rows").innerHTML = page.items.map(b => `<tr>` + td("Derivation", `<a href="#/build/${b.id}" class="mono">${esc(drvName(b.drvPath))}</a>`)
