@@ -1,5 +1,8 @@
+using System.Text;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Submission;
+using BuildFarm.Store.Derivations;
+using BuildFarm.Store.Paths;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -18,6 +21,7 @@ internal static class DispatcherApi
             await views.GetAsync(id, ct) is { } view ? Results.Ok(view) : NotFound(id));
         api.MapGet("/builds/{id:guid}/log", async (Guid id, long? after, BuildViews views, CancellationToken ct) =>
             await views.LogAsync(id, after ?? 0, ct) is { } log ? Results.Ok(log) : NotFound(id));
+        api.MapGet("/builds/{id:guid}/derivation", DerivationAsync);
         api.MapPost("/builds/{id:guid}/cancel", async (Guid id, BuildLifecycle lifecycle, BuildViews views, CancellationToken ct) =>
         {
             var cancelled = await lifecycle.CancelAsync(id, "cancelled through the API", ct);
@@ -26,6 +30,21 @@ internal static class DispatcherApi
         api.MapGet("/workers", async (BuildViews views, CancellationToken ct) => Results.Ok(await views.WorkersAsync(ct)));
         api.MapGet("/classes", async (BuildViews views, CancellationToken ct) => Results.Ok(await views.ClassesAsync(ct)));
         return app;
+    }
+
+    /// <summary>The build's stored <c>.drv</c>, parsed and written as Nix's <c>nix show-derivation</c> prints it.</summary>
+    private static async Task<IResult> DerivationAsync(Guid id, LifecycleDatabase db, CancellationToken ct)
+    {
+        var b = await db.RunAsync(s => BuildTable.GetAsync(s, id), ct);
+        if (b is null)
+            return NotFound(id);
+        var storeDir = new StoreDirectory(b.StoreDir);
+        // Every stored text passed the same parser at submission; failing here means the database was edited.
+        if (!StorePath.TryParse(storeDir, b.DrvPath, out var path, out var error))
+            return Results.Json(new ErrorResponse($"stored derivation path of build {id} does not parse: {error}"), statusCode: 500);
+        if (!DerivationAterm.TryParse(storeDir, Encoding.UTF8.GetBytes(b.DrvText), path!.Name[..^4], out var drv, out var parseError))
+            return Results.Json(new ErrorResponse($"stored derivation of build {id} does not parse: {parseError!.Message}"), statusCode: 500);
+        return Results.Text(DerivationJson.Serialize([new(path, drv!)]), "application/json");
     }
 
     private static async Task<IResult> SubmitAsync(SubmitBuildBody body, DerivationIntake intake, BuildSubmitter submitter, BuildViews views, CancellationToken ct)

@@ -63,6 +63,25 @@ public sealed class UiApiTests
         page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid()).ToArray();
 
     [Fact]
+    public async Task BuildDerivation_AsNixShowDerivation_UnknownBuild404()
+    {
+        await using var h = await UiHarness.StartAsync();
+        var id = await h.SubmitAsync("hello");
+        using var client = h.Client();
+        var drvPath = (await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}")).GetProperty("drvPath").GetString()!;
+
+        var shown = await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}/derivation");
+
+        var drv = Assert.Single(shown.EnumerateObject());
+        Assert.Equal(drvPath, drv.Name);
+        Assert.Equal("/bin/sh", drv.Value.GetProperty("builder").GetString());
+        Assert.Equal("x86_64-linux", drv.Value.GetProperty("system").GetString());
+        Assert.Equal("hello", drv.Value.GetProperty("env").GetProperty("name").GetString());
+        Assert.StartsWith("/nix/store/", drv.Value.GetProperty("outputs").GetProperty("out").GetProperty("path").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/api/builds/{Guid.NewGuid()}/derivation")).StatusCode);
+    }
+
+    [Fact]
     public async Task WorkerActions_KnownWorker_SendCommands_UnknownWorker_404()
     {
         await using var h = await UiHarness.StartAsync();

@@ -32,6 +32,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
 
         // No worker for this system is online yet: the build waits in its queue.
         await Assertions.Expect(badge).ToHaveTextAsync("queued");
+        await Assertions.Expect(page.Locator("#drv [data-field=Arguments]")).ToContainTextAsync("echo compiling-part-one");
         await page.EvaluateAsync("() => { window.loadedOnce = true; }");
         await ShotAsync(page, "live-build-queued");
 

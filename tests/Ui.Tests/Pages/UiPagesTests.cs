@@ -66,6 +66,10 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
 
         await page.GotoAsync($"{h.BaseUrl}/#/build/{hello}");
         await Assertions.Expect(page.Locator("#log")).ToContainTextAsync("unpacking sources");
+        await Assertions.Expect(page.Locator("#drv [data-field=Builder]")).ToHaveTextAsync("/bin/sh");
+        await Assertions.Expect(page.Locator("#drv [data-field=Outputs]")).ToContainTextAsync("-hello");
+        await page.Locator("#drv details summary").ClickAsync();
+        await Assertions.Expect(page.Locator("#drv details")).ToContainTextAsync("x86_64-linux");
         await ShotAsync(page, "build");
     }
 

@@ -182,7 +182,8 @@ function builds(initialState) {
 }
 
 function build(id) {
-  main.innerHTML = `<p><a href="#/builds">← Builds</a></p><div id="head"></div><h2>Timeline</h2><div id="phases" class="phases"></div><h2>Attempts</h2><ol id="attempts" class="timeline"></ol><h2>Outputs</h2><div id="outputs"></div><h2>Log</h2><pre id="log" class="log" tabindex="0" aria-label="Build log"></pre>`;
+  main.innerHTML = `<p><a href="#/builds">← Builds</a></p><div id="head"></div><h2>Derivation</h2><div id="drv"><p class="muted">Loading…</p></div><h2>Timeline</h2><div id="phases" class="phases"></div><h2>Attempts</h2><ol id="attempts" class="timeline"></ol><h2>Outputs</h2><div id="outputs"></div><h2>Log</h2><pre id="log" class="log" tabindex="0" aria-label="Build log"></pre>`;
+  showDerivation(id);
   if (logBuild !== id) { logBuild = id; logCursor = 0; }
   logCursor = 0;
   const log = document.getElementById("log");
@@ -225,6 +226,24 @@ function build(id) {
     if (!log.textContent) log.textContent = "";
     log.dataset.state = b.state;
   } };
+}
+
+// A derivation never changes: fetched once per page (GET /api/builds/{id}/derivation, nix show-derivation's JSON).
+async function showDerivation(id) {
+  const el = document.getElementById("drv");
+  try {
+    const [, d] = Object.entries(await api(`/api/builds/${id}/derivation`))[0];
+    const list = (items, render) => items.length ? items.map(render).join("<br>") : "—";
+    const rows = [
+      ["System", esc(d.system)], ["Builder", `<span class="mono">${esc(d.builder)}</span>`],
+      ["Arguments", list(d.args, a => `<code>${esc(a)}</code>`)],
+      ["Outputs", list(Object.entries(d.outputs), ([n, o]) => `${esc(n)} <span class="mono">${esc(o.path || "(content-addressed)")}</span>${o.hash ? ` fixed ${esc(o.hashAlgo)}:${esc(o.hash)}` : ""}`)],
+      ["Input derivations", list(Object.entries(d.inputDrvs), ([p, outs]) => `<span class="mono" title="${esc(p)}">${esc(drvName(p))}</span> (${outs.map(esc).join(", ")})`)],
+      ["Input sources", list(d.inputSrcs, p => `<span class="mono">${esc(p)}</span>`)]];
+    const env = Object.entries(d.env);
+    el.innerHTML = `<dl class="kv">${rows.map(([k, v]) => `<dt>${k}</dt><dd data-field="${esc(k)}">${v}</dd>`).join("")}</dl>
+      <details class="env"><summary>Environment (${env.length} variables)</summary><dl class="kv">${env.map(([k, v]) => `<dt class="mono">${esc(k)}</dt><dd class="mono">${esc(v)}</dd>`).join("")}</dl></details>`;
+  } catch (err) { el.innerHTML = `<p class="error">derivation unavailable: ${esc(err.message)}</p>`; }
 }
 
 // Phases as a proportional bar (each at least visible) plus a list with exact durations.
