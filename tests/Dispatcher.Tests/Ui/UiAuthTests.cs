@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using BuildFarm.Dispatcher.Ui;
 
 namespace BuildFarm.Dispatcher.Tests.Ui;
@@ -24,6 +26,40 @@ public sealed class UiAuthTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(path)).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync(path)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await right.GetAsync(path)).StatusCode);
+    }
+
+    [Fact]
+    public async Task EveryMappedRoute_WithoutOrWithWrongToken_401_AndNothingChanges()
+    {
+        await using var h = await UiHarness.StartAsync(Token);
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        var id = await h.SubmitAsync("hello");
+        using var anonymous = h.Client();
+        using var wrong = h.Client("wrong");
+        using var right = h.Client(Token);
+        var routes = h.Routes();
+        // Every API page, action, metric and asset the dispatcher maps: a new route is covered without editing this test.
+        Assert.Contains(("POST", "/api/builds"), routes);
+        Assert.Contains(("GET", "/api/workers/probe"), routes);
+        Assert.Contains(("POST", "/api/graphs/{id:guid}/cancel"), routes);
+
+        foreach (var (method, pattern) in routes.Where(r => r.Pattern is not ("/health" or "/login")))
+        {
+            var path = pattern.Replace("{id:guid}", id.ToString(), StringComparison.Ordinal).Replace("{name}", "w1", StringComparison.Ordinal)
+                .Replace("{file}", "app.js", StringComparison.Ordinal);
+            Assert.DoesNotContain("{", path, StringComparison.Ordinal);
+            foreach (var client in new[] { anonymous, wrong })
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method == "GET" ? null : JsonContent.Create(new { }) };
+                using var response = await client.SendAsync(request);
+                Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} without the right token: {(int)response.StatusCode}");
+            }
+        }
+
+        Assert.Empty(h.WorkerControl.Commands);
+        var build = await right.GetFromJsonAsync<JsonElement>($"/api/builds/{id}");
+        Assert.Equal("queued", build.GetProperty("state").GetString());
+        Assert.Equal(1, (await right.GetFromJsonAsync<JsonElement>("/api/builds/search")).GetProperty("total").GetInt32());
     }
 
     [Fact]

@@ -15,6 +15,9 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using BuildFarm.Dispatcher.Metrics;
@@ -91,6 +94,13 @@ internal sealed class UiHarness : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         return new UiHarness(dir, app, db, lifecycle, control);
     }
+
+    /// <summary>Every route the app maps, as (HTTP method, route pattern), read from ASP.NET Core's endpoint table.</summary>
+    public IReadOnlyList<(string Method, string Pattern)> Routes() =>
+        _app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, "/" + e.RoutePattern.RawText!.TrimStart('/'))))
+            .Distinct()
+            .ToList();
 
     public HttpClient Client(string? bearer = null)
     {
