@@ -21,7 +21,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         await connection.OpenAsync(cancellationToken);
         await using (var cmd = connection.CreateCommand())
         {
-            cmd.CommandText = LifecycleSchema.Sql;
+            cmd.CommandText = LifecycleSchema.Sql + MonitoringSchema.Sql;
             await cmd.ExecuteNonQueryAsync(cancellationToken);
         }
 

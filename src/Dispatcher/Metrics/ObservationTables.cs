@@ -13,34 +13,13 @@ internal sealed record HeartbeatClock(string Worker, DateTimeOffset SentAt, Date
 }
 
 /// <summary>
-/// Monitoring-only tables beside the lifecycle's (created here, never read by the state machine): what the
-/// events carry that the lifecycle does not keep. Losing a row loses a chart point, never a build.
+/// Monitoring-only tables beside the lifecycle's (created with them, see <see cref="MonitoringSchema"/>; never read by
+/// the state machine): what the events carry that the lifecycle does not keep.
 /// </summary>
 internal static class ObservationTables
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS attempt_phases (
-            build_id TEXT NOT NULL,
-            attempt INTEGER NOT NULL,
-            worker TEXT NOT NULL,
-            input_fetch_ms INTEGER NOT NULL,
-            build_ms INTEGER NOT NULL,
-            upload_ms INTEGER NOT NULL,
-            accept_ms INTEGER NOT NULL,
-            PRIMARY KEY(build_id, attempt, worker)
-        );
-        CREATE TABLE IF NOT EXISTS worker_clock (
-            name TEXT PRIMARY KEY,
-            sent_at INTEGER NOT NULL,
-            received_at INTEGER NOT NULL
-        );
-        """;
-
-    public static Task EnsureAsync(DbSession s) => s.ExecuteAsync(Schema);
-
     public static async Task RecordPhasesAsync(DbSession s, AttemptPhases p)
     {
-        await EnsureAsync(s);
         await s.ExecuteAsync(
             """
             INSERT INTO attempt_phases (build_id, attempt, worker, input_fetch_ms, build_ms, upload_ms, accept_ms) VALUES ($b, $a, $w, $i, $bu, $u, $ac)
@@ -52,7 +31,6 @@ internal static class ObservationTables
 
     public static async Task RecordHeartbeatAsync(DbSession s, HeartbeatClock c)
     {
-        await EnsureAsync(s);
         await s.ExecuteAsync(
             "INSERT INTO worker_clock (name, sent_at, received_at) VALUES ($n, $s, $r) ON CONFLICT(name) DO UPDATE SET sent_at = $s, received_at = $r",
             ("$n", c.Worker), ("$s", BuildTable.Ms(c.SentAt)), ("$r", BuildTable.Ms(c.ReceivedAt)));
@@ -60,7 +38,6 @@ internal static class ObservationTables
 
     public static async Task<List<AttemptPhases>> PhasesAsync(DbSession s, Guid? build = null)
     {
-        await EnsureAsync(s);
         return await s.QueryAsync(
             "SELECT build_id, attempt, worker, input_fetch_ms, build_ms, upload_ms, accept_ms FROM attempt_phases" + (build is null ? "" : " WHERE build_id = $b"),
             r => new AttemptPhases(Guid.Parse(r.GetString(0)), r.GetInt32(1), r.GetString(2), TimeSpan.FromMilliseconds(r.GetInt64(3)),
@@ -70,7 +47,6 @@ internal static class ObservationTables
 
     public static async Task<Dictionary<string, HeartbeatClock>> ClocksAsync(DbSession s)
     {
-        await EnsureAsync(s);
         return (await s.QueryAsync("SELECT name, sent_at, received_at FROM worker_clock",
             r => new HeartbeatClock(r.GetString(0), BuildTable.FromMs(r, 1)!.Value, BuildTable.FromMs(r, 2)!.Value))).ToDictionary(c => c.Worker, StringComparer.Ordinal);
     }

@@ -10,19 +10,8 @@ namespace BuildFarm.Dispatcher.Metrics;
 /// </summary>
 internal static class TransferTables
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS attempt_transfer (
-            build_id TEXT NOT NULL,
-            attempt INTEGER NOT NULL,
-            worker TEXT NOT NULL,
-            input_bytes INTEGER NOT NULL,
-            PRIMARY KEY(build_id, attempt, worker)
-        );
-        """;
-
     public static async Task RecordInputBytesAsync(DbSession s, Guid buildId, int attempt, string worker, long bytes)
     {
-        await s.ExecuteAsync(Schema);
         await s.ExecuteAsync(
             """
             INSERT INTO attempt_transfer (build_id, attempt, worker, input_bytes) VALUES ($b, $a, $w, $n)
@@ -34,7 +23,6 @@ internal static class TransferTables
     /// <summary>Input NAR bytes workers pulled from the origin, per worker.</summary>
     public static async Task<List<(string Worker, long Bytes)>> InputBytesByWorkerAsync(DbSession s)
     {
-        await s.ExecuteAsync(Schema);
         return await s.QueryAsync("SELECT worker, SUM(input_bytes) FROM attempt_transfer GROUP BY worker ORDER BY worker", r => (r.GetString(0), r.GetInt64(1)));
     }
 
