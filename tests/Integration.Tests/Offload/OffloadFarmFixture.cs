@@ -103,14 +103,17 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         return worker;
     }
 
-    /// <summary>Waits until the dispatcher lists the worker as online (its first heartbeat arrived).</summary>
+    /// <summary>
+    /// Waits until the dispatcher lists the worker as online from a heartbeat of this process (a worker of the same
+    /// name that a test stopped a moment ago may still be listed as online).
+    /// </summary>
     internal async Task WaitOnlineAsync(FarmWorker worker)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
         {
             var workers = await Api.GetFromJsonAsync<List<WorkerView>>("api/workers") ?? [];
-            if (workers.Any(w => w.Name == worker.Name && w.Online))
+            if (workers.Any(w => w.Name == worker.Name && w.Online && w.LastSeen >= worker.StartedAt))
                 return;
             if (worker.Process.HasExited || DateTime.UtcNow > deadline)
                 throw new TimeoutException($"worker {worker.Name} did not come online (exited: {worker.Process.HasExited}); output:\n{worker.Process.Output}");
