@@ -137,4 +137,25 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 33");
         await ShotAsync(page, "builds-phone");
     }
+
+    [Fact]
+    public async Task Login_WithTokenConfigured_FormRefusesWrongTokenAndLetsTheRightOneIn()
+    {
+        await using var h = await UiHarness.StartAsync(token: "ui-s3cret");
+        await h.HeartbeatAsync("builder-1", UiHarness.Caps("x86_64-linux"));
+        var page = await PageAsync();
+
+        await page.GotoAsync(h.BaseUrl + "/#/workers");
+        await Assertions.Expect(page.GetByLabel("Access token")).ToBeFocusedAsync();
+        await ShotAsync(page, "login");
+        await page.GetByLabel("Access token").FillAsync("guess");
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync("Wrong token.");
+        await page.GetByLabel("Access token").FillAsync("ui-s3cret");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("[data-count=running]")).ToHaveTextAsync("0");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Workers" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tr[data-worker=builder-1] .badge")).ToHaveTextAsync("online");
+    }
 }
