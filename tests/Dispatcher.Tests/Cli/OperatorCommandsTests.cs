@@ -185,8 +185,7 @@ public sealed class OperatorCommandsTests
 
         Assert.Equal(2, r.ExitCode);
         var text = r.StdoutText;
-        var w1 = text[text.IndexOf("\nw1:", StringComparison.Ordinal)..text.IndexOf("\nw2:", StringComparison.Ordinal)];
-        var w2 = text[text.IndexOf("\nw2:", StringComparison.Ordinal)..];
+        var (w1, w2) = (ProbeReport.Section(text, "w1"), ProbeReport.Section(text, "w2"));
         Assert.Contains("w1: clock skew", w1);
         Assert.Matches(@"clock skew:\s+\+1[12]\d\.\d{3} s", w1);
         Assert.Contains("version:         1.2.3", w1);
@@ -229,9 +228,7 @@ public sealed class OperatorCommandsTests
 
         Assert.Equal(2, r.ExitCode);
         var text = r.StdoutText;
-        var w1 = text[text.IndexOf("\nw1:", StringComparison.Ordinal)..text.IndexOf("\nw2:", StringComparison.Ordinal)];
-        var w2 = text[text.IndexOf("\nw2:", StringComparison.Ordinal)..text.IndexOf("\nw3:", StringComparison.Ordinal)];
-        var w3 = text[text.IndexOf("\nw3:", StringComparison.Ordinal)..];
+        var (w1, w2, w3) = (ProbeReport.Section(text, "w1"), ProbeReport.Section(text, "w2"), ProbeReport.Section(text, "w3"));
         Assert.Contains("w1: ok", w1);
         Assert.Matches(@"answers probe:\s+yes, round trip \d+\.\d ms", w1);
         Assert.Matches(@"clock skew:\s+\+(19\.9|20\.0)\d\d s \(worker clock minus dispatcher clock, from the probe's round trip\)", w1);

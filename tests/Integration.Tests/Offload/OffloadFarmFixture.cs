@@ -80,6 +80,14 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         await WaitOnlineAsync(W2);
     }
 
+    /// <summary>The SHA256 fingerprint of a fresh host key that is not the origin's (a wrong pin).</summary>
+    internal async Task<string> UnrelatedHostKeyFingerprintAsync(string scratch)
+    {
+        var key = Path.Combine(Scratch(scratch), "other_host");
+        await NixOracle.RunTextAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key);
+        return (await NixOracle.RunTextAsync("ssh-keygen", "-l", "-E", "sha256", "-f", key + ".pub")).Split(' ')[1];
+    }
+
     /// <summary>Starts a worker; <paramref name="features"/> are both supported and mandatory (only builds requiring them).</summary>
     internal FarmWorker StartWorker(string name, string[]? features = null, string? pinnedFingerprint = null)
     {

@@ -12,9 +12,7 @@ public sealed class ProbeTests(OffloadFarmFixture farm)
     [Fact]
     public async Task Probe_LiveWorkers_ReachTheOriginOverSsh_WrongPinIsRefusedBeforeLogin()
     {
-        var otherKey = Path.Combine(farm.Scratch("probe-key"), "other_host");
-        await NixOracle.RunTextAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherKey);
-        var wrongFingerprint = (await NixOracle.RunTextAsync("ssh-keygen", "-l", "-E", "sha256", "-f", otherKey + ".pub")).Split(' ')[1];
+        var wrongFingerprint = await farm.UnrelatedHostKeyFingerprintAsync("probe-key");
         using var badhost = farm.StartWorker("badhost", ["badhost"], pinnedFingerprint: wrongFingerprint);
         await farm.WaitOnlineAsync(badhost);
         var callsBefore = farm.Origin.Calls().Count;
@@ -22,25 +20,16 @@ public sealed class ProbeTests(OffloadFarmFixture farm)
         var result = await farm.Origin.RunAsync("probe", "--url", farm.ApiUrl, "--wait", "30");
 
         Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}\n{result.Stdout}\n{result.Stderr}");
-        var text = result.Stdout;
-        string Section(string worker)
-        {
-            var start = text.IndexOf($"\n{worker}:", StringComparison.Ordinal);
-            Assert.True(start >= 0, $"no section for {worker}:\n{text}");
-            var end = text.IndexOf("\n\n", start + 1, StringComparison.Ordinal);
-            return end < 0 ? text[start..] : text[start..end];
-        }
-
         foreach (var good in new[] { farm.W1.Name, farm.W2.Name })
         {
-            var section = Section(good);
+            var section = ProbeReport.Section(result.Stdout, good);
             Assert.Contains($"{good}: ok", section);
             Assert.Matches(@"answers probe:\s+yes, round trip", section);
             Assert.Contains("reaches origin:  reachable: ", section);
             Assert.Contains($":{farm.Sshd.Port} answered over SSH", section);
         }
 
-        var bad = Section("badhost");
+        var bad = ProbeReport.Section(result.Stdout, "badhost");
         Assert.Contains("badhost: origin refused", bad);
         Assert.Contains("reaches origin:  refused: ", bad);
         Assert.Contains("not the one pinned", bad);

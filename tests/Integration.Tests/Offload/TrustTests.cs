@@ -11,9 +11,7 @@ public sealed class TrustTests(OffloadFarmFixture farm)
     {
         await farm.EnsureChainBuiltAsync();
         var (_, drv) = await farm.PrepareAsync("routed", feature: "badhost");
-        var otherKey = Path.Combine(farm.Scratch("badhost-key"), "other_host");
-        await NixOracle.RunTextAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherKey);
-        var wrongFingerprint = (await NixOracle.RunTextAsync("ssh-keygen", "-l", "-E", "sha256", "-f", otherKey + ".pub")).Split(' ')[1];
+        var wrongFingerprint = await farm.UnrelatedHostKeyFingerprintAsync("badhost-key");
         using var worker = farm.StartWorker("badhost", ["badhost"], pinnedFingerprint: wrongFingerprint);
         await farm.WaitOnlineAsync(worker);
         var originBefore = (await farm.Origin.ReadContentsAsync()).Describe();
