@@ -26,6 +26,7 @@ internal static class OperatorApi
             await views.PhasesAsync(id, ct) is { } phases ? Results.Ok(phases) : Results.NotFound(new ErrorResponse($"no build {id}")));
         api.MapGet("/stats/throughput", (int? minutes, OperatorViews views, CancellationToken ct) => views.ThroughputAsync(Math.Clamp(minutes ?? 60, 1, 24 * 60), ct));
         api.MapGet("/stats/classes", (int? minutes, OperatorViews views, CancellationToken ct) => views.ClassRatesAsync(Math.Clamp(minutes ?? 15, 1, 24 * 60), ct));
+        api.MapGet("/stats/backlog", (int? minutes, OperatorViews views, CancellationToken ct) => views.BacklogAsync(Math.Clamp(minutes ?? 60, 1, 24 * 60), ct));
         api.MapGet("/alerts", (OperatorViews views, CancellationToken ct) => views.AlertsAsync(ct));
         // wait=0 (default) reports what heartbeats told; wait=N also probes every live worker and waits up to N s.
         api.MapGet("/workers/probe", (WorkerProbe probe, double? wait, CancellationToken ct) =>

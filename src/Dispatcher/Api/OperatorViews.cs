@@ -28,6 +28,31 @@ internal sealed class OperatorViews(LifecycleDatabase db, BuildViews views, Time
         return new ThroughputView(from, minutes, points);
     }, cancellationToken);
 
+    /// <summary>
+    /// Queued and running counts at the end of each minute, rebuilt from the builds' own timestamps (no sampling): a
+    /// build was queued from submission until its current attempt started, and running from then until it finished.
+    /// A retried build counts as running since its latest start, so the gap between its attempts is not shown as queued.
+    /// </summary>
+    public Task<BacklogView> BacklogAsync(int minutes, CancellationToken cancellationToken) => db.RunAsync(async s =>
+    {
+        var now = BuildTable.Ms(time.GetUtcNow());
+        var end = now / 60_000 * 60_000 + 60_000;
+        var from = end - minutes * 60_000L;
+        var rows = await s.QueryAsync(
+            "SELECT submitted_at, started_at, finished_at FROM builds WHERE submitted_at < $end AND (finished_at IS NULL OR finished_at >= $from)",
+            r => (Submitted: r.GetInt64(0), Started: r.IsDBNull(1) ? (long?)null : r.GetInt64(1), Finished: r.IsDBNull(2) ? (long?)null : r.GetInt64(2)),
+            ("$end", end), ("$from", from));
+        var points = Enumerable.Range(1, minutes).Select(i =>
+        {
+            // The last point is "now", not the end of the current minute, which has not happened yet.
+            var at = Math.Min(from + i * 60_000L, now);
+            var alive = rows.Where(r => r.Submitted <= at && (r.Finished is null || r.Finished > at)).ToArray();
+            var running = alive.Count(r => r.Started is { } st && st <= at);
+            return new BacklogPoint(DateTimeOffset.FromUnixTimeMilliseconds(at), alive.Length - running, running);
+        }).ToArray();
+        return new BacklogView(DateTimeOffset.FromUnixTimeMilliseconds(from), minutes, points);
+    }, cancellationToken);
+
     public Task<ClassRatesView> ClassRatesAsync(int minutes, CancellationToken cancellationToken) => db.RunAsync(async s =>
     {
         var from = BuildTable.Ms(time.GetUtcNow().AddMinutes(-minutes));

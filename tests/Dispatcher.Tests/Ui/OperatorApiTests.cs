@@ -113,6 +113,39 @@ public sealed class OperatorApiTests
     }
 
     [Fact]
+    public async Task Backlog_QueuedAndRunningAtEachMinuteEnd_FromTheBuildsTimestamps()
+    {
+        // Expectations are in minutes relative to the start of the current minute: keep clear of a minute's end.
+        if (DateTime.UtcNow.Second >= 50)
+            await Task.Delay(TimeSpan.FromSeconds(61 - DateTime.UtcNow.Second));
+        await using var h = await UiHarness.StartAsync();
+        var now = DateTimeOffset.UtcNow;
+        var m = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
+        async Task SeedAsync(string name, double submitted, double? started, double? finished)
+        {
+            var id = await h.SubmitAsync(name);
+            long? At(double? minutes) => minutes is { } x ? BuildTable.Ms(m.AddMinutes(x)) : null;
+            await h.Db.RunAsync(s => s.ExecuteAsync(
+                "UPDATE builds SET submitted_at = $s, started_at = $st, finished_at = $f, state = $state WHERE id = $id",
+                ("$s", At(submitted)), ("$st", At(started)), ("$f", At(finished)),
+                ("$state", finished is not null ? "succeeded" : started is not null ? "running" : "queued"), ("$id", id.ToString())), CancellationToken.None);
+        }
+
+        await SeedAsync("a", -7.5, -5.5, -2.5);
+        await SeedAsync("b", -3.5, null, null);
+        await SeedAsync("c", -1.5, -0.5, null);
+        await SeedAsync("long-ago", -300, -299, -298);
+        using var client = h.Client();
+
+        var backlog = await client.GetFromJsonAsync<JsonElement>("/api/stats/backlog?minutes=10");
+
+        var points = backlog.GetProperty("points").EnumerateArray().Select(p => (p.GetProperty("queued").GetInt32(), p.GetProperty("running").GetInt32())).ToArray();
+        // At m-8 … m-1, m and now: a queued (m-7, m-6) then running until m-2.5; b queued from m-3.5; c queued, then running.
+        Assert.Equal([(0, 0), (1, 0), (1, 0), (0, 1), (0, 1), (1, 1), (1, 0), (2, 0), (1, 1), (1, 1)], points);
+        Assert.Equal(m.AddMinutes(-9), backlog.GetProperty("from").GetDateTimeOffset());
+    }
+
+    [Fact]
     public async Task ClassRates_SubmittedAndFinished_PerClass()
     {
         await using var h = await UiHarness.StartAsync();

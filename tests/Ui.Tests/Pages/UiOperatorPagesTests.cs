@@ -60,6 +60,10 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
         await Assertions.Expect(page.Locator("#throughput svg")).ToHaveAttributeAsync("aria-label", new System.Text.RegularExpressions.Regex("^14 builds finished in the last 60 minutes"));
         await Assertions.Expect(page.Locator("#alerts li[data-kind=no-capable-worker]")).ToContainTextAsync("aarch64-linux");
         await Assertions.Expect(page.Locator("#alerts li[data-kind=worker-silent]")).ToContainTextAsync("old-box");
+        // Now: arm-thing waits (no aarch64 worker) and hello runs on builder-1.
+        await Assertions.Expect(page.Locator("#backlog [data-now=queued]")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.Locator("#backlog [data-now=running]")).ToHaveTextAsync("1");
+        Assert.Equal(60, await page.Locator("#backlog svg g[data-minute]").CountAsync());
         await ShotAsync(page, "overview-chart-alerts");
     }
 

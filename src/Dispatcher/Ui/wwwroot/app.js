@@ -49,11 +49,13 @@ const navPage = { build: "builds", graph: "graphs" };
 function overview() {
   main.innerHTML = `<h1>Overview</h1><div id="cards" class="cards"></div><h2>Alerts</h2><ul id="alerts" class="alerts"></ul>
     <h2 id="tp-title">Builds finished per minute, last hour</h2><figure id="throughput" class="chart" aria-labelledby="tp-title"></figure>
+    <h2 id="bl-title">Queued and running, last hour</h2><figure id="backlog" class="chart" aria-labelledby="bl-title"></figure>
     <h2>Oldest waiting build</h2><div id="oldest"></div>`;
   return { async refresh() {
-    const [counts, workers, alerts, oldest, throughput] = await Promise.all([
+    const [counts, workers, alerts, oldest, throughput, backlog] = await Promise.all([
       Promise.all(["queued", "running", "succeeded", "failed"].map(s => api(`/api/builds/search?state=${s}&limit=1`).then(p => [s, p.total]))),
-      api("/api/workers"), api("/api/alerts"), api("/api/builds/search?state=queued&limit=1&oldest=1"), api("/api/stats/throughput?minutes=60")]);
+      api("/api/workers"), api("/api/alerts"), api("/api/builds/search?state=queued&limit=1&oldest=1"), api("/api/stats/throughput?minutes=60"),
+      api("/api/stats/backlog?minutes=60")]);
     const online = workers.filter(w => w.online);
     const slots = online.reduce((n, w) => n + w.slots, 0);
     const used = counts.find(c => c[0] === "running")[1];
@@ -65,6 +67,7 @@ function overview() {
       ? alerts.map(a => `<li class="${esc(a.severity)}" data-kind="${esc(a.kind)}"><strong>${esc(a.kind.replace(/-/g, " "))}</strong> · ${esc(a.message)}</li>`).join("")
       : `<li class="ok">No alerts.</li>`;
     document.getElementById("throughput").innerHTML = chart(throughput.points);
+    document.getElementById("backlog").innerHTML = backlogChart(backlog.points);
     const b = oldest.items[0];
     document.getElementById("oldest").innerHTML = b ? `<a href="#/build/${b.id}">${esc(drvName(b.drvPath))}</a> · ${esc(b.system)} · submitted ${when(b.submittedAt)}` : `<span class="muted">Nothing is waiting.</span>`;
   } };
@@ -89,6 +92,26 @@ function chart(points) {
     <text x="${left - 4}" y="${top + 10}" text-anchor="end">${max}</text><text x="${left - 4}" y="${H - bottom}" text-anchor="end">0</text>
     <text x="${left}" y="${H - 4}">−${n} min</text><text x="${W}" y="${H - 4}" text-anchor="end">now</text>${bars}</svg>
     <figcaption class="muted"><span class="key succeeded"></span> succeeded <span class="key failed"></span> failed <span class="key cancelled"></span> cancelled · <span data-sum>${sum}</span> in the last hour</figcaption>`;
+}
+
+// Queued and running at the end of each minute as two step lines; one <title> per minute for the tooltip.
+function backlogChart(points) {
+  const W = 720, H = 160, left = 34, bottom = 20, top = 8, n = points.length, bw = (W - left) / Math.max(1, n);
+  const max = Math.max(1, ...points.map(p => Math.max(p.queued, p.running)));
+  const y = v => (H - bottom) - v / max * (H - bottom - top);
+  const line = k => points.map((p, i) => `${left + i * bw},${y(p[k])} ${left + (i + 1) * bw},${y(p[k])}`).join(" ");
+  const now = points[n - 1] ?? { queued: 0, running: 0 };
+  const minutes = points.map((p, i) => {
+    const t = new Date(p.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return `<g data-minute="${esc(p.at)}" data-queued="${p.queued}" data-running="${p.running}"><title>${t}: ${p.queued} queued, ${p.running} running</title>`
+      + `<rect class="hit" x="${left + i * bw}" y="${top}" width="${bw}" height="${H - bottom - top}"></rect></g>`;
+  }).join("");
+  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="Queued and running builds over the last ${n} minutes: now ${now.queued} queued and ${now.running} running, at most ${max}" preserveAspectRatio="none">
+    <line class="axis" x1="${left}" y1="${H - bottom}" x2="${W}" y2="${H - bottom}"></line>
+    <text x="${left - 4}" y="${top + 10}" text-anchor="end">${max}</text><text x="${left - 4}" y="${H - bottom}" text-anchor="end">0</text>
+    <text x="${left}" y="${H - 4}">−${n} min</text><text x="${W}" y="${H - 4}" text-anchor="end">now</text>${minutes}
+    <polyline class="queued" points="${line("queued")}"></polyline><polyline class="running" points="${line("running")}"></polyline></svg>
+    <figcaption class="muted"><span class="key queued"></span> queued <span class="key running"></span> running · now <span data-now="queued">${now.queued}</span> queued, <span data-now="running">${now.running}</span> running</figcaption>`;
 }
 
 const dur = s => s < 1 ? `${Math.round(s * 1000)} ms` : s < 60 ? `${s.toFixed(1)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
