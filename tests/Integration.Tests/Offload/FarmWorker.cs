@@ -33,21 +33,7 @@ internal sealed class FarmWorker : IDisposable
     public Task<StoreContents> ReadStoreAsync() => StoreContents.ReadAsync(Setup.StoreRoot);
 
     /// <summary>The agent's own log events (compact JSON, one per line): message template, rendered text, properties.</summary>
-    public IReadOnlyList<JsonElement> LogEvents()
-    {
-        if (!File.Exists(Setup.JsonLog))
-            return [];
-        using var stream = new FileStream(Setup.JsonLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        var events = new List<JsonElement>();
-        while (reader.ReadLine() is { } line)
-        {
-            if (line.Length > 0)
-                events.Add(JsonDocument.Parse(line).RootElement.Clone());
-        }
-
-        return events;
-    }
+    public IReadOnlyList<JsonElement> LogEvents() => CompactJsonLog.Read(Setup.JsonLog);
 
     public void Dispose() => Process.Dispose();
 }

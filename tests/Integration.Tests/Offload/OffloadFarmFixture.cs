@@ -49,6 +49,9 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
 
     internal string TrustedWorkerKeysFile => _dir.Combine("keys", "trusted-workers.pub");
 
+    /// <summary>The dispatcher's compact JSON log (<c>Dispatcher:LogFile</c>).</summary>
+    internal string DispatcherJsonLog => _dir.Combine("dispatcher.log.json");
+
     internal string TrustedInputKeysFile => _dir.Combine("keys", "trusted-inputs.pub");
 
     internal string Scratch(string name)
