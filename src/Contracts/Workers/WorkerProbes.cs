@@ -24,6 +24,10 @@ public sealed record ProbeWorkers(Guid ProbeId, OriginEndpoint? Origin, DateTime
 /// or <c>not-asked</c> (the probe named no origin).
 /// </param>
 /// <param name="OriginDetail">What was tried and what came back, for an operator.</param>
+/// <param name="Signature">
+/// <c>name:base64</c> Ed25519 signature by the worker's output-signing key over <see cref="SignedText"/>, so the
+/// dispatcher can tell whether it trusts the key before the worker has built anything.
+/// </param>
 public sealed record WorkerProbed(
     Guid ProbeId,
     string WorkerName,
@@ -31,4 +35,12 @@ public sealed record WorkerProbed(
     DateTimeOffset ReceivedAt,
     DateTimeOffset AnsweredAt,
     string OriginStatus,
-    string OriginDetail);
+    string OriginDetail,
+    string? Signature = null)
+{
+    /// <summary>
+    /// What <see cref="Signature"/> signs: the probe and the worker's name. Its prefix keeps it apart from Nix's narinfo
+    /// fingerprint (<c>1;path;…</c>), so a probe answer can never stand in for a store path's signature.
+    /// </summary>
+    public static string SignedText(Guid probeId, string workerName) => $"buildfarm-probe;{probeId:D};{workerName}";
+}

@@ -68,7 +68,7 @@ internal sealed class WorkerProbe(
             var view = new WorkerProbeView(w.Name, w.Online, state, w.LastSeen, Math.Round((now - w.LastSeen).TotalSeconds, 1), skew, w.Version,
                 status, detail, "unknown", "not probed: ask with ?wait=SECONDS (buildfarm probe does)");
             if (answers.TryGetValue(w.Name, out var answer))
-                view = WithAnswer(view, answer, sentAt);
+                view = WithKey(WithAnswer(view, answer, sentAt), answer.Probed, trusted, keysFile, keysError);
             else if (wait > TimeSpan.Zero)
                 view = view with { Answered = false, OriginDetail = w.Online ? $"no answer to the probe within {wait.TotalSeconds:0.#} s" : $"not probed: {state}" };
             probes.Add(view);
@@ -95,6 +95,23 @@ internal sealed class WorkerProbe(
             OriginReachable = p.OriginStatus,
             OriginDetail = p.OriginDetail,
         };
+    }
+
+    /// <summary>
+    /// A signed answer decides the key status live (even for a worker that has built nothing yet); without trusted keys
+    /// configured it still names the key the worker signs with.
+    /// </summary>
+    private static WorkerProbeView WithKey(WorkerProbeView view, WorkerProbed answer, TrustedKeys? trusted, string? keysFile, string? keysError)
+    {
+        if (answer.Signature is not { } signature || keysError is not null)
+            return view;
+        var signer = signature.Split(':')[0];
+        if (keysFile is null)
+            return view with { KeyStatus = "not-checked", KeyDetail = $"no {TrustedKeysKey} configured; it signs with '{signer}'" };
+        var check = trusted!.VerifyAny(WorkerProbed.SignedText(answer.ProbeId, answer.WorkerName), [signature]);
+        return check.IsValid
+            ? view with { KeyStatus = "trusted", KeyDetail = $"probe answer {check.Reason}" }
+            : view with { KeyStatus = "untrusted", KeyDetail = $"probe answer: {check.Reason}" };
     }
 
     /// <summary>Checks the signatures on the worker's most recent successful output against the trusted worker keys.</summary>

@@ -4,6 +4,7 @@ using BuildFarm.Contracts.Workers;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Events;
 using BuildFarm.Worker.Heartbeat;
+using BuildFarm.Worker.Keys;
 using BuildFarm.Worker.Offload;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -14,12 +15,13 @@ namespace BuildFarm.Worker.Control;
 /// <summary>
 /// Answers <see cref="ProbeWorkers"/> with <see cref="WorkerProbed"/> after reaching the probe's origin the way a
 /// build would: the same <see cref="OriginRegistry"/> checks (pinned host and fingerprint) and pooled SSH session,
-/// then the origin's <c>buildfarm --version</c>. The command is acked when the answer is published; a worker that
+/// then the origin's <c>buildfarm --version</c>; the answer is signed with the worker's output key. The command is acked when the answer is published; a worker that
 /// dies before that simply does not answer, which the dispatcher reports as "no answer".
 /// </summary>
 internal sealed class ProbeWorkersConsumer(
     IOptions<WorkerOptions> options,
     OriginRegistry origins,
+    WorkerKeys keys,
     EventPublisher events,
     TimeProvider time,
     ILogger logger) : IConsumer<ProbeWorkers>
@@ -35,8 +37,10 @@ internal sealed class ProbeWorkersConsumer(
             ? ("not-asked", "the dispatcher has no origin configured, so none was checked")
             : await CheckOriginAsync(probe.Origin, context.CancellationToken);
         logger.Information("Probe {ProbeId}: origin {OriginStatus} ({OriginDetail})", probe.ProbeId, status, detail);
+        var name = options.Value.Name;
         await events.PublishAsync(
-            new WorkerProbed(probe.ProbeId, options.Value.Name, HeartbeatService.Version, received, time.GetUtcNow(), status, detail),
+            new WorkerProbed(probe.ProbeId, name, HeartbeatService.Version, received, time.GetUtcNow(), status, detail,
+                keys.SigningKey.Sign(WorkerProbed.SignedText(probe.ProbeId, name))),
             context.CancellationToken);
     }
 

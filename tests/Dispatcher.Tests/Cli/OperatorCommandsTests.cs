@@ -217,12 +217,16 @@ public sealed class OperatorCommandsTests
     [Fact]
     public async Task Probe_Live_ReportsAnswersOriginReachAndProbeSkew_SilentWorkerFails()
     {
-        await using var h = await UiHarness.StartAsync();
+        using var dir = new TempDirectory("probe-live");
+        var w1Key = SigningKey.Generate("w1-key");
+        var keysFile = dir.Combine("trusted-worker-keys");
+        await File.WriteAllTextAsync(keysFile, w1Key.PublicKey + "\n");
+        await using var h = await UiHarness.StartAsync(config: new Dictionary<string, string?> { ["Dispatcher:TrustedWorkerKeysFile"] = keysFile });
         foreach (var name in new[] { "w1", "w2", "w3" })
             await h.HeartbeatAtAsync(name, UiHarness.Caps("x86_64-linux"), DateTimeOffset.UtcNow);
         h.AnswerProbes(
-            ("w1", "reachable", "origin@o:22 answered over SSH in 12 ms: buildfarm 2.0.0", TimeSpan.FromSeconds(20)),
-            ("w3", "refused", "origin o:22 refused: it is not pinned", TimeSpan.Zero));
+            ("w1", "reachable", "origin@o:22 answered over SSH in 12 ms: buildfarm 2.0.0", TimeSpan.FromSeconds(20), w1Key),
+            ("w3", "refused", "origin o:22 refused: it is not pinned", TimeSpan.Zero, SigningKey.Generate("w3-stranger")));
 
         var r = await CliRun.RunAsync("probe", "--url", h.BaseUrl, "--wait", "2");
 
@@ -237,7 +241,10 @@ public sealed class OperatorCommandsTests
         Assert.Contains("w2: no answer", w2);
         Assert.Contains("answers probe:   no answer within 2 s", w2);
         Assert.Contains("reaches origin:  unknown: no answer to the probe within 2 s", w2);
-        Assert.Contains("w3: origin refused", w3);
+        Assert.Contains("key:             trusted: probe answer signed by trusted key 'w1-key'", w1);
+        Assert.Contains("key:             unknown: ", w2);
+        Assert.Contains("w3: untrusted key, origin refused", w3);
+        Assert.Contains("key:             untrusted: probe answer: signature by 'w3-stranger': no trusted key has that name", w3);
         Assert.Contains("reaches origin:  refused: origin o:22 refused", w3);
         Assert.Equal(["probe"], h.WorkerControl.Commands.Select(c => c.Trim()).ToArray());
     }

@@ -12,6 +12,7 @@ using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Dispatcher.Ui;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -169,9 +170,9 @@ internal sealed class UiHarness : IAsyncDisposable
 
     /// <summary>
     /// Makes the listed workers answer live probes through the same <see cref="ProbeReplies"/> the broker consumer
-    /// feeds, each with its clock <c>ClockOffset</c> ahead of the dispatcher's.
+    /// feeds, each with its clock <c>ClockOffset</c> ahead of the dispatcher's and its answer signed by <c>Key</c>.
     /// </summary>
-    public void AnswerProbes(params (string Worker, string OriginStatus, string Detail, TimeSpan ClockOffset)[] answers)
+    public void AnswerProbes(params (string Worker, string OriginStatus, string Detail, TimeSpan ClockOffset, SigningKey? Key)[] answers)
     {
         var replies = _app.Services.GetRequiredService<ProbeReplies>();
         WorkerControl.OnProbe = probe =>
@@ -179,7 +180,8 @@ internal sealed class UiHarness : IAsyncDisposable
             foreach (var a in answers)
             {
                 var received = DateTimeOffset.UtcNow + a.ClockOffset;
-                replies.Deliver(new WorkerProbed(probe.ProbeId, a.Worker, "2.0.0", received, received.AddMilliseconds(1), a.OriginStatus, a.Detail));
+                replies.Deliver(new WorkerProbed(probe.ProbeId, a.Worker, "2.0.0", received, received.AddMilliseconds(1), a.OriginStatus, a.Detail,
+                    a.Key?.Sign(WorkerProbed.SignedText(probe.ProbeId, a.Worker))));
             }
 
             return Task.CompletedTask;

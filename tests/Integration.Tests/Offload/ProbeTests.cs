@@ -27,6 +27,7 @@ public sealed class ProbeTests(OffloadFarmFixture farm)
             Assert.Matches(@"answers probe:\s+yes, round trip", section);
             Assert.Contains("reaches origin:  reachable: ", section);
             Assert.Contains($":{farm.Sshd.Port} answered over SSH", section);
+            Assert.Contains("key:             trusted: probe answer signed by trusted key", section);
         }
 
         var bad = ProbeReport.Section(result.Stdout, "badhost");
