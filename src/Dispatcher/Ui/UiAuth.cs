@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -10,7 +11,7 @@ namespace BuildFarm.Dispatcher.Ui;
 /// Token auth for the API and the UI: a bearer header (CLI, Prometheus) or the cookie the login form sets (browser).
 /// /health and the login form itself stay open. No token configured = open (only allowed on loopback).
 /// </summary>
-internal static class UiAuth
+internal static partial class UiAuth
 {
     public const string CookieName = "buildfarm_token";
 
@@ -67,10 +68,12 @@ internal static class UiAuth
         {
             var form = await context.Request.ReadFormAsync(context.RequestAborted);
             var given = form["token"].ToString();
+            // Back to the page that asked for the login: only a UI route of this site (a fragment), never another URL.
+            var next = UiRoute().IsMatch(form["next"].ToString()) ? form["next"].ToString() : "";
             if (ui.Token.Length == 0 || !Same(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(ui.Token)))
-                return Results.Content(LoginPage(true), "text/html; charset=utf-8", statusCode: StatusCodes.Status401Unauthorized);
+                return Results.Content(LoginPage(true, next), "text/html; charset=utf-8", statusCode: StatusCodes.Status401Unauthorized);
             context.Response.Cookies.Append(CookieName, given, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps, Path = "/" });
-            return Results.Redirect("/");
+            return Results.Redirect("/" + next);
         }).DisableAntiforgery();
     }
 
@@ -82,14 +85,19 @@ internal static class UiAuth
         return request.Cookies.TryGetValue(CookieName, out var cookie) && Same(Encoding.UTF8.GetBytes(cookie), expected);
     }
 
+    [GeneratedRegex(@"^#/[A-Za-z0-9/_.:%=&?-]{0,200}$")]
+    private static partial Regex UiRoute();
+
     private static bool Same(byte[] a, byte[] b) => CryptographicOperations.FixedTimeEquals(a, b);
 
-    private static string LoginPage(bool failed) => $$"""
+    /// <summary>The form; <paramref name="next"/> (a checked <c>#/…</c> route) survives a wrong try, the page's own hash wins.</summary>
+    private static string LoginPage(bool failed, string next = "") => $$"""
         <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
         <title>BuildFarm · sign in</title><link rel="stylesheet" href="/ui/app.css"></head>
         <body><main class="login"><h1>BuildFarm</h1>
         <form method="post" action="/login"><label for="token">Access token</label>
         <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+        <input type="hidden" name="next" id="next" value="{{WebUtility.HtmlEncode(next)}}"><script>if (location.hash) document.getElementById("next").value = location.hash;</script>
         <button type="submit">Sign in</button>{{(failed ? "<p class=\"error\" role=\"alert\">Wrong token.</p>" : "")}}</form></main></body></html>
         """;
 }

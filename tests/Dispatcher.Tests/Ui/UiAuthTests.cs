@@ -88,6 +88,11 @@ public sealed class UiAuthTests
         Assert.Equal(HttpStatusCode.Unauthorized, bad.StatusCode);
         var good = await client.PostAsync("/login", new FormUrlEncodedContent([new("token", Token)]));
         Assert.Equal(HttpStatusCode.Redirect, good.StatusCode);
+        Assert.Equal("/", good.Headers.Location?.OriginalString);
+        var back = await client.PostAsync("/login", new FormUrlEncodedContent([new("token", Token), new("next", "#/build/42")]));
+        Assert.Equal("/#/build/42", back.Headers.Location?.OriginalString);
+        var elsewhere = await client.PostAsync("/login", new FormUrlEncodedContent([new("token", Token), new("next", "https://evil.example/")]));
+        Assert.Equal("/", elsewhere.Headers.Location?.OriginalString);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/workers")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/")).StatusCode);
     }

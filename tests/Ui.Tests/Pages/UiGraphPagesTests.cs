@@ -42,7 +42,7 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
         var page = await PageAsync();
         await page.GotoAsync(h.BaseUrl + "/");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "Graphs" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "Graphs", Exact = true }).ClickAsync();
         var row = page.Locator($"tr[data-graph='{graph}']");
         await Assertions.Expect(row).ToContainTextAsync("app.drv");
         await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("running");

@@ -50,15 +50,15 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
         await Assertions.Expect(page.Locator("#alerts")).ToContainTextAsync("aarch64-linux");
         await ShotAsync(page, "overview");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "Queues" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "Queues", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("tr.stand-out")).ToContainTextAsync("aarch64-linux");
         await ShotAsync(page, "queues");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "Workers" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "Workers", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("tr[data-worker=builder-1]")).ToContainTextAsync("1 / 4");
         await ShotAsync(page, "workers");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "Builds" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "Builds", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 33");
         await page.GetByRole(AriaRole.Button, new() { Name = "Older →" }).ClickAsync();
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("26–33 of 33");
@@ -139,6 +139,26 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     }
 
     [Fact]
+    public async Task WorkersAndQueues_CountsLinkToTheirFilteredBuilds()
+    {
+        var (h, _, _, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await PageAsync();
+        await page.GotoAsync(h.BaseUrl + "/#/workers");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "builds on builder-2" }).ClickAsync();
+
+        // builder-2: 15 of the 30 libs and the failed "broken".
+        await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–16 of 16");
+        await Assertions.Expect(page.GetByLabel("Worker")).ToHaveValueAsync("builder-2");
+        await page.GotoAsync(h.BaseUrl + "/#/queues");
+        await page.GetByRole(AriaRole.Link, new() { Name = "queued builds of aarch64-linux" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–1 of 1");
+        await Assertions.Expect(page.Locator("#rows tr").First.Locator("td").First).ToHaveTextAsync("arm-thing.drv");
+        await Assertions.Expect(page.GetByLabel("State")).ToHaveValueAsync("queued");
+    }
+
+    [Fact]
     public async Task Login_WithTokenConfigured_FormRefusesWrongTokenAndLetsTheRightOneIn()
     {
         await using var h = await UiHarness.StartAsync(token: "ui-s3cret");
@@ -154,8 +174,8 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
         await page.GetByLabel("Access token").FillAsync("ui-s3cret");
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
 
-        await Assertions.Expect(page.Locator("[data-count=running]")).ToHaveTextAsync("0");
-        await page.GetByRole(AriaRole.Link, new() { Name = "Workers" }).ClickAsync();
+        // Back on the page that asked for the login (the wrong try kept it too).
         await Assertions.Expect(page.Locator("tr[data-worker=builder-1] .badge")).ToHaveTextAsync("online");
+        Assert.EndsWith("/#/workers", page.Url, StringComparison.Ordinal);
     }
 }

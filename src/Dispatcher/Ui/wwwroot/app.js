@@ -33,10 +33,11 @@ async function tick() {
 
 function go() {
   clearInterval(timer);
-  const hash = location.hash.replace(/^#/, "") || "/";
-  const [, page, arg] = hash.split("/");
+  // #/page/arg?key=value: the query pre-fills filters (e.g. #/builds?worker=w1 from the Workers page).
+  const [path, query = ""] = (location.hash.replace(/^#/, "") || "/").split("?");
+  const [, page, arg] = path.split("/");
   const pages = { "": overview, queues, workers, builds, build, graphs, graph };
-  route = (pages[page] ?? overview)(decodeURIComponent(arg ?? ""));
+  route = (pages[page] ?? overview)(decodeURIComponent(arg ?? ""), new URLSearchParams(query));
   document.querySelectorAll("nav a").forEach(a => a.toggleAttribute("aria-current", a.dataset.page === (navPage[page] ?? (page || "overview"))));
   document.querySelectorAll("nav a[aria-current]").forEach(a => a.setAttribute("aria-current", "page"));
   tick();
@@ -126,7 +127,7 @@ function queues() {
       const oldest = queued.items.find(b => [b.system, ...b.features.split(" ").filter(x => x)].join(" ") === key);
       const stand = c.queued > 0 && c.onlineWorkers.length === 0;
       const rate = rates.classes.find(r => r.key === c.key) ?? { inPerMinute: 0, outPerMinute: 0 };
-      return `<tr data-class="${esc(c.key)}"${stand ? ' class="stand-out"' : ""}>` + td("Class", esc(c.key), "mono") + td("Queue", esc(c.queue), "mono") + td("Queued", c.queued)
+      return `<tr data-class="${esc(c.key)}"${stand ? ' class="stand-out"' : ""}>` + td("Class", esc(c.key), "mono") + td("Queue", esc(c.queue), "mono") + td("Queued", `<a href="#/builds/queued?system=${encodeURIComponent(c.system)}" aria-label="queued builds of ${esc(c.system)}">${c.queued}</a>`)
         + td("Running", c.running) + td("In /min", rate.inPerMinute.toFixed(2), "rate-in") + td("Out /min", rate.outPerMinute.toFixed(2), "rate-out")
         + td("Oldest wait", oldest ? when(oldest.submittedAt) : "—")
         + td("Consumers", c.onlineWorkers.length ? c.onlineWorkers.map(esc).join(", ") : `<span class="error">none online</span>`)
@@ -153,13 +154,13 @@ function workers() {
       return `<tr data-worker="${esc(w.name)}">` + td("Name", `<strong>${esc(w.name)}</strong>`, "nowrap") + td("State", badge(state) + (w.note ? `<div class="muted">${esc(w.note)}</div>` : ""))
         + td("Systems", w.systems.map(esc).join(", ")) + td("Features", [...w.supportedFeatures, ...w.mandatoryFeatures.map(f => f + " (mandatory)")].map(esc).join(", ") || "—")
         + td("Slots", `${used} / ${w.slots}`) + td("Speed", w.speedFactor) + td("Load", w.load.toFixed(2)) + td("Free disk", bytes(w.freeDiskBytes))
-        + td("Version", version(w.version), "mono nowrap") + td("Last heartbeat", when(w.lastSeen)) + td("Done / failed", `${w.buildsDone} / ${w.buildsFailed}`)
+        + td("Version", version(w.version), "mono nowrap") + td("Last heartbeat", when(w.lastSeen)) + td("Done / failed", `<a href="#/builds?worker=${encodeURIComponent(w.name)}" aria-label="builds on ${esc(w.name)}: ${w.buildsDone} done, ${w.buildsFailed} failed">${w.buildsDone} / ${w.buildsFailed}</a>`)
         + td("Actions", `<button data-action="drain" data-worker="${esc(w.name)}">Drain</button> <button data-action="pause" data-worker="${esc(w.name)}">Pause</button> <button data-action="resume" data-worker="${esc(w.name)}">Resume</button>`) + `</tr>`;
     }).join("") || `<tr><td colspan="12" class="muted">No worker has reported yet.</td></tr>`;
   } };
 }
 
-function builds(initialState) {
+function builds(initialState, params) {
   let offset = 0, sort = "time", dir = "desc"; const limit = 25;
   const th = (label, key) => `<th data-sort-key="${key}"><button type="button" class="sort" data-sort="${key}">${label}<span class="arrow" aria-hidden="true"></span></button></th>`;
   main.innerHTML = `<h1>Builds</h1>
@@ -176,6 +177,7 @@ function builds(initialState) {
     <div class="pager"><button id="prev" type="button">← Newer</button><span id="pos" class="muted"></span><button id="next" type="button">Older →</button></div>`;
   const form = document.getElementById("filters");
   form.state.value = initialState || "";
+  for (const k of ["name", "system", "worker"]) form[k].value = params?.get(k) ?? "";
   let total = 0;
   form.onsubmit = e => { e.preventDefault(); offset = 0; tick(); };
   document.getElementById("prev").onclick = () => { offset = Math.max(0, offset - limit); tick(); };
