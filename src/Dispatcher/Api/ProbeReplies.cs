@@ -33,13 +33,19 @@ internal sealed class ProbeReplies(TimeProvider time)
     {
         private readonly ConcurrentDictionary<string, Answer> _answers = new(StringComparer.Ordinal);
         private readonly SemaphoreSlim _arrived = new(0);
+        private readonly Lock _gate = new();
+        private bool _closed;
 
         public IReadOnlyDictionary<string, Answer> Answers => _answers;
 
+        /// <summary>From the consumer's thread; an answer racing the end of the round is dropped, never thrown on.</summary>
         internal void Add(WorkerProbed answer, DateTimeOffset arrivedAt)
         {
-            if (_answers.TryAdd(answer.WorkerName, new Answer(answer, arrivedAt)))
-                _arrived.Release();
+            lock (_gate)
+            {
+                if (!_closed && _answers.TryAdd(answer.WorkerName, new Answer(answer, arrivedAt)))
+                    _arrived.Release();
+            }
         }
 
         /// <summary>Returns when every one of <paramref name="workers"/> answered or <paramref name="wait"/> passed.</summary>
@@ -57,7 +63,11 @@ internal sealed class ProbeReplies(TimeProvider time)
         public void Dispose()
         {
             owner._rounds.TryRemove(probeId, out _);
-            _arrived.Dispose();
+            lock (_gate)
+            {
+                _closed = true;
+                _arrived.Dispose();
+            }
         }
     }
 }
