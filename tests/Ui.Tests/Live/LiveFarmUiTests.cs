@@ -122,6 +122,33 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
     }
 
     [Fact]
+    public async Task WorkersPage_ProbeButton_ShowsTheLiveWorkersAnswer()
+    {
+        var workers = await farm.StartWorkersAsync("uiprobe-linux", "uiprobe-a");
+        try
+        {
+            var page = await PageAsync(1280);
+            await page.GotoAsync($"{farm.BaseUrl}/#/workers");
+
+            await page.GetByRole(AriaRole.Button, new() { Name = "Probe workers" }).ClickAsync();
+
+            // This farm has no origin and no trusted worker keys: the worker answers over the broker, signs its answer,
+            // and was not asked to reach an origin.
+            var row = page.Locator("#probe tr[data-worker=uiprobe-a]");
+            await Assertions.Expect(row.Locator(".answered")).ToContainTextAsync("yes, ");
+            await Assertions.Expect(row.Locator(".origin")).ToContainTextAsync("not-asked");
+            await Assertions.Expect(row.Locator(".keycheck")).ToContainTextAsync("it signs with 'uiprobe-a-1'");
+            await Assertions.Expect(page.Locator("#probe")).ToContainTextAsync("Origin: none configured");
+            await ShotAsync(page, "live-workers-probe");
+        }
+        finally
+        {
+            foreach (var w in workers)
+                w.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task BuildsPage_NameAndStateFilter_FindsTheLiveBuild()
     {
         const string system = "uifilter-linux";

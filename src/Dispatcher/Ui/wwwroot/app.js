@@ -137,7 +137,9 @@ function queues() {
 }
 
 function workers() {
-  main.innerHTML = `<h1>Workers</h1><div class="table-wrap"><table class="stack"><thead><tr><th>Name</th><th>State</th><th>Systems</th><th>Features</th><th>Slots</th><th>Speed</th><th>Load</th><th>Free disk</th><th>Version</th><th>Last heartbeat</th><th>Done / failed</th><th>Actions</th></tr></thead><tbody id="rows"></tbody></table></div><p id="msg" role="status"></p>`;
+  main.innerHTML = `<h1>Workers</h1><div class="table-wrap"><table class="stack"><thead><tr><th>Name</th><th>State</th><th>Systems</th><th>Features</th><th>Slots</th><th>Speed</th><th>Load</th><th>Free disk</th><th>Version</th><th>Last heartbeat</th><th>Done / failed</th><th>Actions</th></tr></thead><tbody id="rows"></tbody></table></div><p id="msg" role="status"></p>
+    <h2>Probe</h2><p><button id="probe-run" type="button">Probe workers</button> <span class="muted">asks every live worker to answer and to reach the origin over SSH, like <code>buildfarm probe</code></span></p><div id="probe" aria-live="polite"></div>`;
+  document.getElementById("probe-run").onclick = () => probe();
   main.onclick = async e => {
     const btn = e.target.closest("button[data-action]"); if (!btn) return;
     const note = btn.dataset.action === "resume" ? null : prompt(`Note for ${btn.dataset.action} of ${btn.dataset.worker} (shown on this page):`, "");
@@ -158,6 +160,24 @@ function workers() {
         + td("Actions", `<button data-action="drain" data-worker="${esc(w.name)}">Drain</button> <button data-action="pause" data-worker="${esc(w.name)}">Pause</button> <button data-action="resume" data-worker="${esc(w.name)}">Resume</button>`) + `</tr>`;
     }).join("") || `<tr><td colspan="12" class="muted">No worker has reported yet.</td></tr>`;
   } };
+}
+
+// The live probe (GET /api/workers/probe?wait=…): rendered once per click, not polled.
+async function probe() {
+  const out = document.getElementById("probe"), btn = document.getElementById("probe-run");
+  btn.disabled = true; out.innerHTML = `<p class="muted">Probing…</p>`;
+  try {
+    const p = await api("/api/workers/probe?wait=10");
+    const ok = s => s === "reachable" || s === "trusted" ? "good" : s === "unreachable" || s === "refused" || s === "untrusted" ? "error" : "muted";
+    out.innerHTML = `<p class="muted">Origin: ${esc(p.origin ?? "none configured")} · waited up to ${p.waitSeconds} s</p><div class="table-wrap"><table class="stack probe"><thead><tr><th style="width:14%">Worker</th><th style="width:13%">Answered</th><th style="width:11%">Clock skew</th><th style="width:34%">Reaches origin</th><th style="width:28%">Key</th></tr></thead><tbody>`
+      + p.workers.map(w => `<tr data-worker="${esc(w.name)}">` + td("Worker", `<strong>${esc(w.name)}</strong>`)
+        + td("Answered", w.answered ? `yes, ${w.roundTripMs} ms` : w.online ? `<span class="error">no answer</span>` : esc(w.state), "answered")
+        + td("Clock skew", w.clockSkewSeconds == null ? "—" : `${w.clockSkewSeconds > 0 ? "+" : ""}${w.clockSkewSeconds.toFixed(3)} s`)
+        + td("Reaches origin", `<span class="${ok(w.originReachable)}">${esc(w.originReachable)}</span><div class="muted">${esc(w.originDetail)}</div>`, "origin")
+        + td("Key", `<span class="${ok(w.keyStatus)}">${esc(w.keyStatus)}</span><div class="muted">${esc(w.keyDetail)}</div>`, "keycheck") + `</tr>`).join("")
+      + `</tbody></table></div>`;
+  } catch (err) { out.innerHTML = `<p class="error">probe failed: ${esc(err.message)}</p>`; }
+  finally { btn.disabled = false; }
 }
 
 function builds(initialState, params) {
