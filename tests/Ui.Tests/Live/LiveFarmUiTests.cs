@@ -95,6 +95,8 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             // it stays there while the held build runs (drain finishes running builds, then the agent exits).
             await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("draining");
             await Assertions.Expect(row).ToContainTextAsync("disk swap at noon");
+            await Assertions.Expect(row.Locator("button[data-action=drain]")).ToBeDisabledAsync();
+            await Assertions.Expect(row.Locator("button[data-action=resume]")).ToBeDisabledAsync();
             await Assertions.Expect(page.Locator("tr[data-worker=uidrain-b] .badge")).ToHaveTextAsync("online");
             await ShotAsync(page, "live-workers-draining");
 

@@ -157,7 +157,7 @@ function workers() {
         + td("Systems", w.systems.map(esc).join(", ")) + td("Features", [...w.supportedFeatures, ...w.mandatoryFeatures.map(f => f + " (mandatory)")].map(esc).join(", ") || "—")
         + td("Slots", `${used} / ${w.slots}`) + td("Speed", w.speedFactor) + td("Load", w.load.toFixed(2)) + td("Free disk", bytes(w.freeDiskBytes))
         + td("Version", version(w.version), "mono nowrap") + td("Last heartbeat", when(w.lastSeen)) + td("Done / failed", `<a href="#/builds?worker=${encodeURIComponent(w.name)}" aria-label="builds on ${esc(w.name)}: ${w.buildsDone} done, ${w.buildsFailed} failed">${w.buildsDone} / ${w.buildsFailed}</a>`)
-        + td("Actions", `<button data-action="drain" data-worker="${esc(w.name)}">Drain</button> <button data-action="pause" data-worker="${esc(w.name)}">Pause</button> <button data-action="resume" data-worker="${esc(w.name)}">Resume</button>`) + `</tr>`;
+        + td("Actions", actions(w, state)) + `</tr>`;
     }).join("") || `<tr><td colspan="12" class="muted">No worker has reported yet.</td></tr>`;
   } };
 }
@@ -178,6 +178,12 @@ async function probe() {
       + `</tbody></table></div>`;
   } catch (err) { out.innerHTML = `<p class="error">probe failed: ${esc(err.message)}</p>`; }
   finally { btn.disabled = false; }
+}
+
+// Only what can apply: a drain is one-way (finish, then exit), resume undoes a pause, nothing reaches a stopped worker.
+function actions(w, state) {
+  const can = { drain: state === "online" || state === "paused", pause: state === "online", resume: state === "paused" };
+  return ["drain", "pause", "resume"].map(a => `<button data-action="${a}" data-worker="${esc(w.name)}"${can[a] ? "" : " disabled"}>${a[0].toUpperCase() + a.slice(1)}</button>`).join(" ");
 }
 
 function builds(initialState, params) {
