@@ -91,6 +91,38 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     }
 
     [Fact]
+    public async Task BuildPage_LogSlowerThanThePollInterval_ShowsEachChunkOnce()
+    {
+        var (h, hello, _, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await PageAsync();
+        // Every log request takes longer than the 1.5 s poll interval, as on a loaded dispatcher.
+        var answered = 0;
+        await page.RouteAsync("**/api/builds/*/log*", async route =>
+        {
+            await Task.Delay(2500);
+            await route.ContinueAsync();
+        });
+        page.RequestFinished += (_, request) =>
+        {
+            if (request.Url.Contains("/log?", StringComparison.Ordinal))
+                Interlocked.Increment(ref answered);
+        };
+
+        await page.GotoAsync($"{h.BaseUrl}/#/build/{hello}");
+        await Assertions.Expect(page.Locator("#log")).ToContainTextAsync("unpacking sources");
+        var seen = answered;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (answered < seen + 4)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"only {answered - seen} more log polls finished in 60 s");
+            await Task.Delay(200);
+        }
+
+        await Assertions.Expect(page.Locator("#log")).ToHaveTextAsync("unpacking sources\n");
+    }
+
+    [Fact]
     public async Task BuildsFilter_FindsBuildByNameAndState()
     {
         var (h, _, failed, _) = await SeedAsync();

@@ -26,9 +26,15 @@ async function api(path, options) {
 
 function setLive(ok, msg) { live.textContent = msg; live.classList.toggle("err", !ok); }
 
+// One refresh of a page at a time: on a slow dispatcher a poll can outlast the interval, and two overlapping
+// refreshes of a build page would both append the same log chunks.
 async function tick() {
-  try { await route.refresh(); setLive(true, `live · updated ${new Date().toLocaleTimeString()}`); }
+  const r = route;
+  if (r.busy) return;
+  r.busy = true;
+  try { await r.refresh(); setLive(true, `live · updated ${new Date().toLocaleTimeString()}`); }
   catch (e) { setLive(false, `not updating: ${e.message}`); }
+  finally { r.busy = false; }
 }
 
 function go() {
