@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Paths;
+using BuildFarm.Store.Streams;
 
 namespace BuildFarm.Store.Local;
 
@@ -10,7 +11,7 @@ namespace BuildFarm.Store.Local;
 /// NAR streams through it. The last 31 bytes of each write are carried into the next one, so a digest split across
 /// chunks is still found. Candidates are indexed by their first 8 bytes; only a hit compares the whole digest.
 /// </summary>
-internal sealed class ReferenceScanner : Stream
+internal sealed class ReferenceScanner : WriteOnlyStream
 {
     private const int Width = StorePath.DigestLength;
     private static readonly bool[] IsNix32 = BuildAlphabet();
@@ -35,20 +36,6 @@ internal sealed class ReferenceScanner : Stream
     /// <summary>The candidates seen so far, sorted.</summary>
     public IReadOnlyList<StorePath> Found => [.. _found.Order(StorePath.Ordinal)];
 
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
@@ -70,19 +57,6 @@ internal sealed class ReferenceScanner : Stream
         Write(buffer.Span);
         return ValueTask.CompletedTask;
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     private void Scan(ReadOnlySpan<byte> data)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using BuildFarm.Store.Streams;
 
 namespace BuildFarm.Store.Quarantine;
 
@@ -6,24 +7,10 @@ namespace BuildFarm.Store.Quarantine;
 /// Reads the body of one upload (<c>&lt;length&gt;\n&lt;bytes&gt;</c> chunks up to <c>0\n</c>) from the serve stream
 /// as a plain stream that ends at the terminator, leaving the underlying stream at the next upload's header.
 /// </summary>
-public sealed class ChunkedReadStream(Stream input) : Stream
+public sealed class ChunkedReadStream(Stream input) : ReadOnlyStream
 {
     private long _left;
     private bool _done;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -47,16 +34,5 @@ public sealed class ChunkedReadStream(Stream input) : Stream
         return n;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
     public override void Flush() => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

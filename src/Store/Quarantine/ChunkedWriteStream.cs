@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using BuildFarm.Store.Streams;
 
 namespace BuildFarm.Store.Quarantine;
 
@@ -7,22 +8,8 @@ namespace BuildFarm.Store.Quarantine;
 /// Writes one upload's body to the serve stream as <c>&lt;length&gt;\n&lt;bytes&gt;</c> chunks; <see cref="CompleteAsync"/>
 /// writes the <c>0\n</c> terminator. The underlying stream stays open for the next upload.
 /// </summary>
-public sealed class ChunkedWriteStream(Stream output) : Stream
+public sealed class ChunkedWriteStream(Stream output) : WriteOnlyStream
 {
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (buffer.Length > 0)
@@ -34,11 +21,6 @@ public sealed class ChunkedWriteStream(Stream output) : Stream
         }
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
     /// <summary>Ends the body and flushes the underlying stream.</summary>
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
@@ -46,15 +28,5 @@ public sealed class ChunkedWriteStream(Stream output) : Stream
         await output.FlushAsync(cancellationToken);
     }
 
-    public override void Flush()
-    {
-    }
-
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Renci.SshNet;
+using BuildFarm.Store.Streams;
 
 namespace BuildFarm.Transfer.Exec;
 
@@ -8,18 +9,10 @@ namespace BuildFarm.Transfer.Exec;
 /// byte was written, which would leave e.g. <c>cat &gt; file</c> waiting forever on an empty upload; for that case
 /// this sends the EOF itself through the command's channel.
 /// </summary>
-internal sealed class ExecInputStream(SshCommand command) : Stream
+internal sealed class ExecInputStream(SshCommand command) : WriteOnlyStream
 {
     private readonly Stream _inner = command.CreateInputStream();
     private long _written;
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
 
     public override long Position
     {
@@ -39,19 +32,6 @@ internal sealed class ExecInputStream(SshCommand command) : Stream
         await Task.Run(() => _inner.Write(buffer.Span), cancellationToken);
         _written += buffer.Length;
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

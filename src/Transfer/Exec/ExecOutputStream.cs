@@ -1,3 +1,5 @@
+using BuildFarm.Store.Streams;
+
 namespace BuildFarm.Transfer.Exec;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace BuildFarm.Transfer.Exec;
 /// end of stream; at end of stream this looks at how the command ended and throws for a lost connection or a
 /// cancellation, so a truncated stream never passes for a complete one.
 /// </summary>
-internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : Stream
+internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : ReadOnlyStream
 {
     private long _peak;
     private long _read;
@@ -13,14 +15,6 @@ internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : St
     public long PeakBuffered => Interlocked.Read(ref _peak);
 
     public long BytesRead => Interlocked.Read(ref _read);
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
 
     public override long Position
     {
@@ -51,19 +45,6 @@ internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : St
         Interlocked.Add(ref _read, n);
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     private void SampleBacklog()
     {

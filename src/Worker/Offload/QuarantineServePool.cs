@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using BuildFarm.Store.Quarantine;
+using BuildFarm.Store.Streams;
 using BuildFarm.Transfer.Errors;
 using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
@@ -164,23 +165,9 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
     }
 
     /// <summary>The channel's stdin, remembering whether a write to it failed (as opposed to the archive writer).</summary>
-    private sealed class ChannelWriter(Stream inner) : Stream
+    private sealed class ChannelWriter(Stream inner) : WriteOnlyStream
     {
         public bool Failed { get; private set; }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -194,21 +181,6 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
                 throw;
             }
         }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
