@@ -1,4 +1,3 @@
-using System.Text;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Store.Derivations;
@@ -32,19 +31,17 @@ internal static class DispatcherApi
         return app;
     }
 
-    /// <summary>The build's stored <c>.drv</c>, parsed and written as Nix's <c>nix show-derivation</c> prints it.</summary>
-    private static async Task<IResult> DerivationAsync(Guid id, LifecycleDatabase db, CancellationToken ct)
+    /// <summary>The build's stored <c>.drv</c>, parsed by the submission intake and written as Nix's <c>nix show-derivation</c> prints it.</summary>
+    private static async Task<IResult> DerivationAsync(Guid id, LifecycleDatabase db, DerivationIntake intake, CancellationToken ct)
     {
         var b = await db.RunAsync(s => BuildTable.GetAsync(s, id), ct);
         if (b is null)
             return NotFound(id);
-        var storeDir = new StoreDirectory(b.StoreDir);
-        // Every stored text passed the same parser at submission; failing here means the database was edited.
-        if (!StorePath.TryParse(storeDir, b.DrvPath, out var path, out var error))
-            return Results.Json(new ErrorResponse($"stored derivation path of build {id} does not parse: {error}"), statusCode: 500);
-        if (!DerivationAterm.TryParse(storeDir, Encoding.UTF8.GetBytes(b.DrvText), path!.Name[..^4], out var drv, out var parseError))
-            return Results.Json(new ErrorResponse($"stored derivation of build {id} does not parse: {parseError!.Message}"), statusCode: 500);
-        return Results.Text(DerivationJson.Serialize([new(path, drv!)]), "application/json");
+        // Every stored text passed the same intake at submission; failing here means the database was edited.
+        var (drv, error) = await intake.ResolveAsync(b.DrvPath, b.DrvText, ct);
+        if (drv is null)
+            return Results.Json(new ErrorResponse($"stored derivation of build {id} does not parse: {error}"), statusCode: 500);
+        return Results.Text(DerivationJson.Serialize([new(StorePath.Parse(new StoreDirectory(b.StoreDir), drv.DrvPath), drv.Drv)]), "application/json");
     }
 
     private static async Task<IResult> SubmitAsync(SubmitBuildBody body, DerivationIntake intake, BuildSubmitter submitter, BuildViews views, CancellationToken ct)
