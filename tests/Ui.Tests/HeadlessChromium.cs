@@ -29,6 +29,17 @@ public sealed class HeadlessChromium : IAsyncLifetime
         Directory.CreateDirectory(ScreenshotDir);
     }
 
+    /// <summary>A page in a fresh context (own cookies) with the given viewport and, if given, browser time zone.</summary>
+    public async Task<IPage> NewPageAsync(int width = 1280, int height = 800, string? timezoneId = null)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height }, TimezoneId = timezoneId });
+        return await context.NewPageAsync();
+    }
+
+    /// <summary>A full-page screenshot as <c>artifacts/screenshots/NAME.png</c>.</summary>
+    public static Task<byte[]> ShotAsync(IPage page, string name) =>
+        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDir, name + ".png"), FullPage = true });
+
     public async Task DisposeAsync()
     {
         await Browser.DisposeAsync();

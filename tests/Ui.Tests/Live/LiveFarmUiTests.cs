@@ -25,7 +25,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
         var drv = await ShellDerivation.CreateAsync("live-hello", system,
             $"echo compiling-part-one; while [ ! -e {gate} ]; do /bin/sleep 0.2; done; echo linking-part-two; echo done > $out");
         var id = await farm.SubmitAsync(drv, waitForCapacity: true);
-        var page = await PageAsync(1280);
+        var page = await chromium.NewPageAsync(1280, 900);
         await page.GotoAsync($"{farm.BaseUrl}/#/build/{id}");
         var badge = page.Locator("h1 .badge");
         var log = page.Locator("#log");
@@ -34,7 +34,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
         await Assertions.Expect(badge).ToHaveTextAsync("queued");
         await Assertions.Expect(page.Locator("#drv [data-field=Arguments]")).ToContainTextAsync("echo compiling-part-one");
         await page.EvaluateAsync("() => { window.loadedOnce = true; }");
-        await ShotAsync(page, "live-build-queued");
+        await HeadlessChromium.ShotAsync(page, "live-build-queued");
 
         var workers = await farm.StartWorkersAsync(system, "uilive-a");
         try
@@ -43,7 +43,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             await Assertions.Expect(log).ToContainTextAsync("compiling-part-one");
             await Assertions.Expect(log).Not.ToContainTextAsync("linking-part-two");
             await Assertions.Expect(page.Locator("#head")).ToContainTextAsync("uilive-a");
-            await ShotAsync(page, "live-build-running");
+            await HeadlessChromium.ShotAsync(page, "live-build-running");
 
             await File.WriteAllTextAsync(gate, "");
 
@@ -52,12 +52,12 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             await Assertions.Expect(page.Locator("#outputs")).ToContainTextAsync(drv.OutPath);
             await Assertions.Expect(page.Locator("#attempts")).ToContainTextAsync("succeeded");
             Assert.True(await page.EvaluateAsync<bool>("() => window.loadedOnce === true"), "the page was reloaded");
-            await ShotAsync(page, "live-build-succeeded");
+            await HeadlessChromium.ShotAsync(page, "live-build-succeeded");
 
-            var phone = await PageAsync(390);
+            var phone = await chromium.NewPageAsync(390, 900);
             await phone.GotoAsync($"{farm.BaseUrl}/#/build/{id}");
             await Assertions.Expect(phone.Locator("h1 .badge")).ToHaveTextAsync("succeeded");
-            await ShotAsync(phone, "live-build-succeeded-phone");
+            await HeadlessChromium.ShotAsync(phone, "live-build-succeeded-phone");
         }
         finally
         {
@@ -81,7 +81,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
                 $"while [ ! -e {gate} ]; do /bin/sleep 0.2; done; echo done > $out"));
             Assert.Equal("uidrain-a", (await farm.WaitRunningAsync(held, Generous)).Worker);
             workers.AddRange(await farm.StartWorkersAsync(system, 2, "uidrain-b"));
-            var page = await PageAsync(1280);
+            var page = await chromium.NewPageAsync(1280, 900);
             await page.GotoAsync($"{farm.BaseUrl}/#/workers");
             var row = page.Locator("tr[data-worker=uidrain-a]");
             await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("online");
@@ -98,7 +98,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             await Assertions.Expect(row.Locator("button[data-action=drain]")).ToBeDisabledAsync();
             await Assertions.Expect(row.Locator("button[data-action=resume]")).ToBeDisabledAsync();
             await Assertions.Expect(page.Locator("tr[data-worker=uidrain-b] .badge")).ToHaveTextAsync("online");
-            await ShotAsync(page, "live-workers-draining");
+            await HeadlessChromium.ShotAsync(page, "live-workers-draining");
 
             var ids = new List<Guid>();
             for (var i = 0; i < 4; i++)
@@ -114,7 +114,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             var heldView = Assert.Single(await farm.WaitFinishedAsync([held], Generous));
             Assert.Equal(("succeeded", "uidrain-a", 1), (heldView.State, heldView.Worker, heldView.Attempt));
             await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("offline");
-            await ShotAsync(page, "live-workers-drained");
+            await HeadlessChromium.ShotAsync(page, "live-workers-drained");
         }
         finally
         {
@@ -129,7 +129,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
         var workers = await farm.StartWorkersAsync("uiprobe-linux", "uiprobe-a");
         try
         {
-            var page = await PageAsync(1280);
+            var page = await chromium.NewPageAsync(1280, 900);
             await page.GotoAsync($"{farm.BaseUrl}/#/workers");
 
             await page.GetByRole(AriaRole.Button, new() { Name = "Probe workers" }).ClickAsync();
@@ -141,7 +141,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             await Assertions.Expect(row.Locator(".origin")).ToContainTextAsync("not-asked");
             await Assertions.Expect(row.Locator(".keycheck")).ToContainTextAsync("it signs with 'uiprobe-a-1'");
             await Assertions.Expect(page.Locator("#probe")).ToContainTextAsync("Origin: none configured");
-            await ShotAsync(page, "live-workers-probe");
+            await HeadlessChromium.ShotAsync(page, "live-workers-probe");
         }
         finally
         {
@@ -162,7 +162,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             for (var i = 0; i < 3; i++)
                 others.Add(await farm.SubmitAsync(await ShellDerivation.CreateAsync($"haystack-{i}", system, "echo done > $out")));
             await farm.WaitFinishedAsync(others, Generous);
-            var page = await PageAsync(1280);
+            var page = await chromium.NewPageAsync(1280, 900);
             await page.GotoAsync($"{farm.BaseUrl}/#/builds");
             await Assertions.Expect(page.Locator("#rows tr").First.Locator("td").First).Not.ToHaveTextAsync("No build matches.");
 
@@ -176,7 +176,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             await Assertions.Expect(rows.First.Locator(".badge")).ToHaveTextAsync("succeeded");
             await Assertions.Expect(rows.First).ToContainTextAsync("uifilter-a");
             await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–1 of 1");
-            await ShotAsync(page, "live-builds-filtered");
+            await HeadlessChromium.ShotAsync(page, "live-builds-filtered");
 
             await page.GetByLabel("State").SelectOptionAsync("failed");
             await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
@@ -193,13 +193,4 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
                 w.Dispose();
         }
     }
-
-    private async Task<IPage> PageAsync(int width)
-    {
-        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = 900 } });
-        return await context.NewPageAsync();
-    }
-
-    private static Task<byte[]> ShotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDir, name + ".png"), FullPage = true });
 }

@@ -25,21 +25,12 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
         return (h, graph);
     }
 
-    private async Task<IPage> PageAsync(int width = 1280, int height = 800)
-    {
-        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
-        return await context.NewPageAsync();
-    }
-
-    private static Task<byte[]> ShotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDir, name + ".png"), FullPage = true });
-
     [Fact]
     public async Task GraphsPage_ListsTheGraphWithCounts_AndItsPageShowsNodeStatesByLevel()
     {
         var (h, graph) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
         await page.GotoAsync(h.BaseUrl + "/");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Graphs", Exact = true }).ClickAsync();
@@ -52,7 +43,7 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
         await Assertions.Expect(row.Locator("[data-count=failed]")).ToHaveTextAsync("0");
         await Assertions.Expect(row.Locator("[data-count=total]")).ToHaveTextAsync("4");
         await Assertions.Expect(page.Locator("nav a[aria-current=page]")).ToHaveTextAsync("Graphs");
-        await ShotAsync(page, "graphs");
+        await HeadlessChromium.ShotAsync(page, "graphs");
 
         await row.GetByRole(AriaRole.Link, new() { Name = "app.drv" }).ClickAsync();
         await Assertions.Expect(page.Locator("#head h1 .badge")).ToHaveTextAsync("running");
@@ -71,7 +62,7 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
         Assert.Equal(["base.drv", "libbar.drv", "libfoo.drv", "app.drv"], await page.Locator("#nodes tr").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.node)"));
         await Assertions.Expect(page.Locator("#nodes tr[data-node='app.drv'] td[data-label=Inputs]")).ToHaveTextAsync("libbar.drv, libfoo.drv");
         await Assertions.Expect(page.Locator("#nodes tr[data-node='app.drv'] td[data-label=Build]")).ToHaveTextAsync("—");
-        await ShotAsync(page, "graph");
+        await HeadlessChromium.ShotAsync(page, "graph");
 
         // Live: libfoo finishing shows up without a reload; its build link opens the build's page.
         var libfoo = (await h.GraphNodeBuildAsync(graph, "libfoo"))!.Value;
@@ -88,10 +79,10 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
     {
         var (h, graph) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync(390, 844);
+        var page = await chromium.NewPageAsync(390, 844);
         await page.GotoAsync($"{h.BaseUrl}/#/graphs");
         await Assertions.Expect(page.Locator($"tr[data-graph='{graph}'] [data-count=total]")).ToHaveTextAsync("4");
-        await ShotAsync(page, "graphs-phone");
+        await HeadlessChromium.ShotAsync(page, "graphs-phone");
 
         // Tab from the top of the page to the graph's link and follow it with Enter.
         var link = page.Locator($"tr[data-graph='{graph}'] a");
@@ -103,6 +94,6 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
 
         var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
         Assert.True(scrollWidth <= 390, $"the graph page is {scrollWidth} px wide at a 390 px viewport (horizontal scrolling)");
-        await ShotAsync(page, "graph-phone");
+        await HeadlessChromium.ShotAsync(page, "graph-phone");
     }
 }

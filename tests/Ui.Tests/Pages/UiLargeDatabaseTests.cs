@@ -13,6 +13,9 @@ public sealed class UiLargeDatabaseTests(HeadlessChromium chromium) : IClassFixt
 {
     private const int BulkBuilds = 10_000;
 
+    /// <summary>The browser's time zone, so the datetime-local filter values below mean the instants the seed used.</summary>
+    private const string Utc = "UTC";
+
     /// <summary>
     /// Seeds through SQL (the lifecycle would take minutes for 10,000): build i (1-based) was submitted at
     /// <paramref name="minute"/> − i minutes + 30 s, every tenth failed, the rest succeeded on builder-1.
@@ -29,20 +32,6 @@ public sealed class UiLargeDatabaseTests(HeadlessChromium chromium) : IClassFixt
         """,
         ("$count", BulkBuilds), ("$m", BuildTable.Ms(minute))), CancellationToken.None);
 
-    private async Task<IPage> PageAsync(int width)
-    {
-        // UTC in the browser, so the datetime-local filter values below mean the instants the seed used.
-        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            ViewportSize = new ViewportSize { Width = width, Height = 900 },
-            TimezoneId = "UTC",
-        });
-        return await context.NewPageAsync();
-    }
-
-    private static Task<byte[]> ShotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDir, name + ".png"), FullPage = true });
-
     private static string Local(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm", CultureInfo.InvariantCulture);
 
     [Fact]
@@ -54,12 +43,12 @@ public sealed class UiLargeDatabaseTests(HeadlessChromium chromium) : IClassFixt
         var minute = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
         await SeedAsync(h, minute);
         await h.SubmitAsync("fresh-one");
-        var page = await PageAsync(1280);
+        var page = await chromium.NewPageAsync(1280, 900, Utc);
 
         await page.GotoAsync(h.BaseUrl + "/");
         await Assertions.Expect(page.Locator("[data-count=succeeded]")).ToHaveTextAsync("9000");
         await Assertions.Expect(page.Locator("[data-count=failed]")).ToHaveTextAsync("1000");
-        await ShotAsync(page, "large-overview");
+        await HeadlessChromium.ShotAsync(page, "large-overview");
 
         await page.GotoAsync(h.BaseUrl + "/#/builds");
         var rows = page.Locator("#rows tr");
@@ -77,7 +66,7 @@ public sealed class UiLargeDatabaseTests(HeadlessChromium chromium) : IClassFixt
 
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 120");
         await Assertions.Expect(rows.First.Locator("td").First).ToHaveTextAsync("bulk-00061.drv");
-        await ShotAsync(page, "large-builds-time-filter");
+        await HeadlessChromium.ShotAsync(page, "large-builds-time-filter");
 
         await page.GetByLabel("State").SelectOptionAsync("failed");
         await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
@@ -99,13 +88,13 @@ public sealed class UiLargeDatabaseTests(HeadlessChromium chromium) : IClassFixt
         await using var h = await UiHarness.StartAsync();
         var now = DateTimeOffset.UtcNow;
         await SeedAsync(h, new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero));
-        var page = await PageAsync(390);
+        var page = await chromium.NewPageAsync(390, 900, Utc);
 
         await page.GotoAsync(h.BaseUrl + "/#/builds");
 
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 10000");
         var scrollWidth = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
         Assert.True(scrollWidth <= 390, $"the builds page is {scrollWidth} px wide at a 390 px viewport (horizontal scrolling)");
-        await ShotAsync(page, "large-builds-phone");
+        await HeadlessChromium.ShotAsync(page, "large-builds-phone");
     }
 }

@@ -37,21 +37,12 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
         return new Seeded(h, failed, timed);
     }
 
-    private async Task<IPage> PageAsync()
-    {
-        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        return await context.NewPageAsync();
-    }
-
-    private static Task<byte[]> ShotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDir, name + ".png"), FullPage = true });
-
     [Fact]
     public async Task Overview_ThroughputChartAndAlerts_FromTheApi()
     {
         var seeded = await SeedAsync();
         await using var h = seeded.Harness;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync(height: 900);
 
         await page.GotoAsync(h.BaseUrl + "/");
 
@@ -64,7 +55,7 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
         await Assertions.Expect(page.Locator("#backlog [data-now=queued]")).ToHaveTextAsync("1");
         await Assertions.Expect(page.Locator("#backlog [data-now=running]")).ToHaveTextAsync("1");
         Assert.Equal(60, await page.Locator("#backlog svg g[data-minute]").CountAsync());
-        await ShotAsync(page, "overview-chart-alerts");
+        await HeadlessChromium.ShotAsync(page, "overview-chart-alerts");
     }
 
     [Fact]
@@ -72,19 +63,19 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
     {
         var seeded = await SeedAsync();
         await using var h = seeded.Harness;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync(height: 900);
 
         await page.GotoAsync(h.BaseUrl + "/#/queues");
         // 15 x86_64 builds submitted and 14 finished in the 15-minute window.
         await Assertions.Expect(page.Locator("tr[data-class=x86_64-linux] .rate-in")).ToHaveTextAsync("1.00");
         await Assertions.Expect(page.Locator("tr[data-class=x86_64-linux] .rate-out")).ToHaveTextAsync("0.93");
         await Assertions.Expect(page.Locator("tr[data-class=aarch64-linux] .rate-out")).ToHaveTextAsync("0.00");
-        await ShotAsync(page, "queues-rates");
+        await HeadlessChromium.ShotAsync(page, "queues-rates");
 
         await page.GotoAsync(h.BaseUrl + "/#/workers");
         await Assertions.Expect(page.Locator("tr[data-worker=old-box] .badge")).ToHaveTextAsync("dead");
         await Assertions.Expect(page.Locator("tr[data-worker=builder-1] .badge")).ToHaveTextAsync("online");
-        await ShotAsync(page, "workers-dead");
+        await HeadlessChromium.ShotAsync(page, "workers-dead");
     }
 
     [Fact]
@@ -92,7 +83,7 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
     {
         var seeded = await SeedAsync();
         await using var h = seeded.Harness;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync(height: 900);
 
         await page.GotoAsync($"{h.BaseUrl}/#/build/{seeded.Timed}");
 
@@ -102,7 +93,7 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
         await Assertions.Expect(page.Locator("li[data-phase='queued']")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("li[data-phase='import']")).ToBeVisibleAsync();
         Assert.Equal(5, await page.Locator(".phase-bar .ph").CountAsync());
-        await ShotAsync(page, "build-phases");
+        await HeadlessChromium.ShotAsync(page, "build-phases");
     }
 
     [Fact]
@@ -110,10 +101,10 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
     {
         var seeded = await SeedAsync();
         await using var h = seeded.Harness;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync(height: 900);
         await page.GotoAsync($"{h.BaseUrl}/#/build/{seeded.Failed}");
         await Assertions.Expect(page.Locator("h1 .badge")).ToHaveTextAsync("failed");
-        await ShotAsync(page, "build-failed-retry");
+        await HeadlessChromium.ShotAsync(page, "build-failed-retry");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Retry build" }).ClickAsync();
 
@@ -121,7 +112,7 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
         await Assertions.Expect(page.Locator("#head")).ToContainTextAsync("broken.drv");
         Assert.DoesNotContain(seeded.Failed.ToString(), page.Url, StringComparison.Ordinal);
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Retry build" })).ToHaveCountAsync(0);
-        await ShotAsync(page, "build-retried");
+        await HeadlessChromium.ShotAsync(page, "build-retried");
     }
 
     [Fact]
@@ -129,7 +120,7 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
     {
         var seeded = await SeedAsync();
         await using var h = seeded.Harness;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync(height: 900);
         await page.GotoAsync($"{h.BaseUrl}/#/builds");
         var firstName = page.Locator("#rows tr").First.Locator("td").First;
         await Assertions.Expect(firstName).ToHaveTextAsync("arm-thing.drv");
@@ -145,7 +136,7 @@ public sealed class UiOperatorPagesTests(HeadlessChromium chromium) : IClassFixt
         await page.GetByRole(AriaRole.Button, new() { Name = "State" }).ClickAsync();
         await Assertions.Expect(page.Locator("#rows tr").First.Locator(".badge")).ToHaveTextAsync("failed");
         await Assertions.Expect(page.Locator("#rows tr").Nth(1).Locator(".badge")).ToHaveTextAsync("queued");
-        await ShotAsync(page, "builds-sorted-state");
+        await HeadlessChromium.ShotAsync(page, "builds-sorted-state");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Submitted" }).ClickAsync();
         await Assertions.Expect(page.Locator("th[data-sort-key=time]")).ToHaveAttributeAsync("aria-sort", "descending");

@@ -28,41 +28,32 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
         return (h, hello, failed, waiting);
     }
 
-    private async Task<IPage> PageAsync(int width = 1280, int height = 800)
-    {
-        var context = await chromium.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
-        return await context.NewPageAsync();
-    }
-
-    private static Task<byte[]> ShotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessChromium.ScreenshotDir, name + ".png"), FullPage = true });
-
     [Fact]
     public async Task EveryPage_RendersSeededData_AndScreenshots()
     {
         var (h, hello, _, _) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
 
         await page.GotoAsync(h.BaseUrl + "/");
         await Assertions.Expect(page.Locator("[data-count=running]")).ToHaveTextAsync("1");
         await Assertions.Expect(page.Locator("[data-count=succeeded]")).ToHaveTextAsync("30");
         await Assertions.Expect(page.Locator("#alerts")).ToContainTextAsync("aarch64-linux");
-        await ShotAsync(page, "overview");
+        await HeadlessChromium.ShotAsync(page, "overview");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Queues", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("tr.stand-out")).ToContainTextAsync("aarch64-linux");
-        await ShotAsync(page, "queues");
+        await HeadlessChromium.ShotAsync(page, "queues");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Workers", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("tr[data-worker=builder-1]")).ToContainTextAsync("1 / 4");
-        await ShotAsync(page, "workers");
+        await HeadlessChromium.ShotAsync(page, "workers");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Builds", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 33");
         await page.GetByRole(AriaRole.Button, new() { Name = "Older →" }).ClickAsync();
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("26–33 of 33");
-        await ShotAsync(page, "builds");
+        await HeadlessChromium.ShotAsync(page, "builds");
 
         await page.GotoAsync($"{h.BaseUrl}/#/build/{hello}");
         await Assertions.Expect(page.Locator("#log")).ToContainTextAsync("unpacking sources");
@@ -70,7 +61,7 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
         await Assertions.Expect(page.Locator("#drv [data-field=Outputs]")).ToContainTextAsync("-hello");
         await page.Locator("#drv details summary").ClickAsync();
         await Assertions.Expect(page.Locator("#drv details")).ToContainTextAsync("x86_64-linux");
-        await ShotAsync(page, "build");
+        await HeadlessChromium.ShotAsync(page, "build");
     }
 
     [Fact]
@@ -78,7 +69,7 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         var (h, hello, _, _) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
         await page.GotoAsync($"{h.BaseUrl}/#/build/{hello}");
         await Assertions.Expect(page.Locator("h1 .badge")).ToHaveTextAsync("running");
 
@@ -95,7 +86,7 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         var (h, hello, _, _) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
         // Every log request takes longer than the 1.5 s poll interval, as on a loaded dispatcher.
         var answered = 0;
         await page.RouteAsync("**/api/builds/*/log*", async route =>
@@ -127,7 +118,7 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         var (h, _, failed, _) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
         await page.GotoAsync($"{h.BaseUrl}/#/builds");
         await page.GetByLabel("Name").FillAsync("broken");
         await page.GetByLabel("State").SelectOptionAsync("failed");
@@ -143,7 +134,7 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         var (h, _, _, _) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync("maintenance");
         await page.GotoAsync($"{h.BaseUrl}/#/workers");
         await page.Locator("tr[data-worker=builder-2] button[data-action=drain]").ClickAsync();
@@ -156,18 +147,18 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         var (h, _, _, _) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync(390, 844);
+        var page = await chromium.NewPageAsync(390, 844);
         await page.GotoAsync(h.BaseUrl + "/");
         await Assertions.Expect(page.Locator("[data-count=running]")).ToHaveTextAsync("1");
-        await ShotAsync(page, "overview-phone");
+        await HeadlessChromium.ShotAsync(page, "overview-phone");
         await page.GotoAsync($"{h.BaseUrl}/#/workers");
         await Assertions.Expect(page.Locator("tr[data-worker=builder-1]")).ToBeVisibleAsync();
         var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
         Assert.True(scrollWidth <= 390, $"page is {scrollWidth} px wide at a 390 px viewport (horizontal scrolling)");
-        await ShotAsync(page, "workers-phone");
+        await HeadlessChromium.ShotAsync(page, "workers-phone");
         await page.GotoAsync($"{h.BaseUrl}/#/builds");
         await Assertions.Expect(page.Locator("#pos")).ToHaveTextAsync("1–25 of 33");
-        await ShotAsync(page, "builds-phone");
+        await HeadlessChromium.ShotAsync(page, "builds-phone");
     }
 
     [Fact]
@@ -175,7 +166,7 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         var (h, _, _, _) = await SeedAsync();
         await using var _h = h;
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
         await page.GotoAsync(h.BaseUrl + "/#/workers");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "builds on builder-2" }).ClickAsync();
@@ -195,11 +186,11 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         await using var h = await UiHarness.StartAsync(token: "ui-s3cret");
         await h.HeartbeatAsync("builder-1", UiHarness.Caps("x86_64-linux"));
-        var page = await PageAsync();
+        var page = await chromium.NewPageAsync();
 
         await page.GotoAsync(h.BaseUrl + "/#/workers");
         await Assertions.Expect(page.GetByLabel("Access token")).ToBeFocusedAsync();
-        await ShotAsync(page, "login");
+        await HeadlessChromium.ShotAsync(page, "login");
         await page.GetByLabel("Access token").FillAsync("guess");
         await page.Keyboard.PressAsync("Enter");
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync("Wrong token.");
