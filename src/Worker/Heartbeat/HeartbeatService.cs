@@ -20,6 +20,7 @@ internal sealed class HeartbeatService(
     EventPublisher events,
     WorkerState state,
     RunningBuilds running,
+    OfflineAnnouncer offline,
     TimeProvider time,
     ILogger logger) : BackgroundService
 {
@@ -79,7 +80,7 @@ internal sealed class HeartbeatService(
         {
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             budget.CancelAfter(budgetTime);
-            await events.PublishAsync(Status(o), budget.Token);
+            await offline.BeatWhileOnlineAsync(ct => events.PublishAsync(Status(o), ct), budget.Token);
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
