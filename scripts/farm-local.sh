@@ -17,10 +17,12 @@ BFW="$ROOT/artifacts/bin/buildfarm-worker"
 FARM_STANDARD_WORKERS='plain x86_64-linux - - 2 1;i686 i686-linux - - 1 1;kvm x86_64-linux kvm,big-parallel - 2 2'
 FARM_SPARE_KEYS=4
 
+# 10000-19999: below the kernel's ephemeral ports (no outgoing connection takes one between pick and bind) and apart
+# from the 20000-32000 the test harness claims (tests/Testing/FreePort.cs), so a farm and a test run never collide.
 farm_free_port() {
   local p
   while true; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % 10000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

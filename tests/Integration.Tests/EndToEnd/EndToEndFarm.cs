@@ -15,12 +15,19 @@ namespace BuildFarm.Integration.Tests.EndToEnd;
 /// </summary>
 public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 {
-    /// <summary>Workers heartbeat every second; 6 s without one tolerates a loaded machine, yet finds a dead worker soon.</summary>
-    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(6);
-
+    private readonly TimeSpan _leaseDuration;
     private readonly TempDirectory _dir = new("e2e-farm");
     private readonly SigningKey _dispatcherKey = SigningKey.Generate("dispatcher-e2e-1");
     private WebApplication? _app;
+
+    /// <summary>Workers heartbeat every second; 6 s without one tolerates a loaded machine, yet finds a dead worker soon.</summary>
+    public EndToEndFarm()
+        : this(TimeSpan.FromSeconds(6))
+    {
+    }
+
+    /// <summary>A farm whose lease (and online window) is <paramref name="leaseDuration"/>, for tests that kill no worker.</summary>
+    internal EndToEndFarm(TimeSpan leaseDuration) => _leaseDuration = leaseDuration;
 
     internal RabbitMqServer Broker { get; private set; } = null!;
 
@@ -42,7 +49,7 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
             ["Dispatcher:SigningKeyFile"] = _dir.Combine("dispatcher.sec"),
             ["Dispatcher:Root"] = _dir.Combine("origin"),
             ["Dispatcher:HeartbeatInterval"] = "00:00:01",
-            ["Dispatcher:LeaseDuration"] = LeaseDuration.ToString("c", CultureInfo.InvariantCulture),
+            ["Dispatcher:LeaseDuration"] = _leaseDuration.ToString("c", CultureInfo.InvariantCulture),
             ["Dispatcher:SweepInterval"] = "00:00:00.250",
             ["Dispatcher:MaxAttempts"] = "5",
         });

@@ -10,9 +10,10 @@ namespace BuildFarm.Ui.Tests.Live;
 /// state the page shows comes from a real worker building a real derivation. Each test owns a system name, so the
 /// tests share one farm without taking each other's builds.
 /// </summary>
-public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium) : IClassFixture<EndToEndFarm>, IClassFixture<HeadlessChromium>
+public sealed class LiveFarmUiTests(LiveUiFarm live, HeadlessChromium chromium) : IClassFixture<LiveUiFarm>, IClassFixture<HeadlessChromium>
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(180);
+    private readonly EndToEndFarm _farm = live.Farm;
 
     [Fact]
     public async Task BuildPage_LiveBuild_MovesThroughStatesAndStreamsLogWithoutReload()
@@ -24,9 +25,9 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
         // the test needs to see the first line streamed before the build ends.
         var drv = await ShellDerivation.CreateAsync("live-hello", system,
             $"echo compiling-part-one; while [ ! -e {gate} ]; do /bin/sleep 0.2; done; echo linking-part-two; echo done > $out");
-        var id = await farm.SubmitAsync(drv, waitForCapacity: true);
+        var id = await _farm.SubmitAsync(drv, waitForCapacity: true);
         var page = await chromium.NewPageAsync(1280, 900);
-        await page.GotoAsync($"{farm.BaseUrl}/#/build/{id}");
+        await page.GotoAsync($"{_farm.BaseUrl}/#/build/{id}");
         var badge = page.Locator("h1 .badge");
         var log = page.Locator("#log");
 
@@ -36,7 +37,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
         await page.EvaluateAsync("() => { window.loadedOnce = true; }");
         await HeadlessChromium.ShotAsync(page, "live-build-queued");
 
-        var workers = await farm.StartWorkersAsync(system, "uilive-a");
+        var workers = await _farm.StartWorkersAsync(system, "uilive-a");
         try
         {
             await Assertions.Expect(badge).ToHaveTextAsync("running", new() { Timeout = 90_000 });
@@ -55,7 +56,7 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
             await HeadlessChromium.ShotAsync(page, "live-build-succeeded");
 
             var phone = await chromium.NewPageAsync(390, 900);
-            await phone.GotoAsync($"{farm.BaseUrl}/#/build/{id}");
+            await phone.GotoAsync($"{_farm.BaseUrl}/#/build/{id}");
             await Assertions.Expect(phone.Locator("h1 .badge")).ToHaveTextAsync("succeeded");
             await HeadlessChromium.ShotAsync(phone, "live-build-succeeded-phone");
         }
@@ -74,15 +75,15 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
         var gate = scratch.Combine("gate");
         // uidrain-a has two slots and runs one gated build, so it has room for more when it is drained: only the
         // drain keeps the later builds off it. uidrain-b joins once the gated build runs on uidrain-a.
-        var workers = (await farm.StartWorkersAsync(system, 2, "uidrain-a")).ToList();
+        var workers = (await _farm.StartWorkersAsync(system, 2, "uidrain-a")).ToList();
         try
         {
-            var held = await farm.SubmitAsync(await ShellDerivation.CreateAsync("held-by-a", system,
+            var held = await _farm.SubmitAsync(await ShellDerivation.CreateAsync("held-by-a", system,
                 $"while [ ! -e {gate} ]; do /bin/sleep 0.2; done; echo done > $out"));
-            Assert.Equal("uidrain-a", (await farm.WaitRunningAsync(held, Generous)).Worker);
-            workers.AddRange(await farm.StartWorkersAsync(system, 2, "uidrain-b"));
+            Assert.Equal("uidrain-a", (await _farm.WaitRunningAsync(held, Generous)).Worker);
+            workers.AddRange(await _farm.StartWorkersAsync(system, 2, "uidrain-b"));
             var page = await chromium.NewPageAsync(1280, 900);
-            await page.GotoAsync($"{farm.BaseUrl}/#/workers");
+            await page.GotoAsync($"{_farm.BaseUrl}/#/workers");
             var row = page.Locator("tr[data-worker=uidrain-a]");
             await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("online");
             await Assertions.Expect(row).ToContainTextAsync("1 / 2");
@@ -102,16 +103,16 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
 
             var ids = new List<Guid>();
             for (var i = 0; i < 4; i++)
-                ids.Add(await farm.SubmitAsync(await ShellDerivation.CreateAsync($"after-drain-{i}", system, "echo done > $out")));
-            var views = await farm.WaitFinishedAsync(ids, Generous);
+                ids.Add(await _farm.SubmitAsync(await ShellDerivation.CreateAsync($"after-drain-{i}", system, "echo done > $out")));
+            var views = await _farm.WaitFinishedAsync(ids, Generous);
 
             Assert.All(views, v => Assert.Equal(("succeeded", "uidrain-b"), (v.State, v.Worker)));
             Assert.All(views, v => Assert.DoesNotContain(v.Attempts, a => a.Worker == "uidrain-a"));
-            Assert.Equal("running", (await farm.GetAsync(held)).State);
+            Assert.Equal("running", (await _farm.GetAsync(held)).State);
 
             await File.WriteAllTextAsync(gate, "");
 
-            var heldView = Assert.Single(await farm.WaitFinishedAsync([held], Generous));
+            var heldView = Assert.Single(await _farm.WaitFinishedAsync([held], Generous));
             Assert.Equal(("succeeded", "uidrain-a", 1), (heldView.State, heldView.Worker, heldView.Attempt));
             await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("offline");
             await HeadlessChromium.ShotAsync(page, "live-workers-drained");
@@ -126,11 +127,11 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
     [Fact]
     public async Task WorkersPage_ProbeButton_ShowsTheLiveWorkersAnswer()
     {
-        var workers = await farm.StartWorkersAsync("uiprobe-linux", "uiprobe-a");
+        var workers = await _farm.StartWorkersAsync("uiprobe-linux", "uiprobe-a");
         try
         {
             var page = await chromium.NewPageAsync(1280, 900);
-            await page.GotoAsync($"{farm.BaseUrl}/#/workers");
+            await page.GotoAsync($"{_farm.BaseUrl}/#/workers");
 
             await page.GetByRole(AriaRole.Button, new() { Name = "Probe workers" }).ClickAsync();
 
@@ -154,16 +155,16 @@ public sealed class LiveFarmUiTests(EndToEndFarm farm, HeadlessChromium chromium
     public async Task BuildsPage_NameAndStateFilter_FindsTheLiveBuild()
     {
         const string system = "uifilter-linux";
-        var workers = await farm.StartWorkersAsync(system, "uifilter-a");
+        var workers = await _farm.StartWorkersAsync(system, "uifilter-a");
         try
         {
-            var wanted = await farm.SubmitAsync(await ShellDerivation.CreateAsync("needle-7f3a", system, "echo done > $out"));
+            var wanted = await _farm.SubmitAsync(await ShellDerivation.CreateAsync("needle-7f3a", system, "echo done > $out"));
             var others = new List<Guid> { wanted };
             for (var i = 0; i < 3; i++)
-                others.Add(await farm.SubmitAsync(await ShellDerivation.CreateAsync($"haystack-{i}", system, "echo done > $out")));
-            await farm.WaitFinishedAsync(others, Generous);
+                others.Add(await _farm.SubmitAsync(await ShellDerivation.CreateAsync($"haystack-{i}", system, "echo done > $out")));
+            await _farm.WaitFinishedAsync(others, Generous);
             var page = await chromium.NewPageAsync(1280, 900);
-            await page.GotoAsync($"{farm.BaseUrl}/#/builds");
+            await page.GotoAsync($"{_farm.BaseUrl}/#/builds");
             await Assertions.Expect(page.Locator("#rows tr").First.Locator("td").First).Not.ToHaveTextAsync("No build matches.");
 
             await page.GetByLabel("Name").FillAsync("needle-7f3a");
