@@ -83,8 +83,17 @@ public sealed class OutputQuarantine
         return File.Exists(file) ? new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous) : null;
     }
 
-    /// <summary>Removes an attempt's file after import or rejection.</summary>
-    public void Delete(Guid buildId, int attempt) => File.Delete(FileFor(buildId, attempt));
+    /// <summary>Removes an attempt's file after import or rejection; none there (not even the folder, as after a failed first build) is fine.</summary>
+    public void Delete(Guid buildId, int attempt)
+    {
+        try
+        {
+            File.Delete(FileFor(buildId, attempt));
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
 
     /// <summary>
     /// Every file in the quarantine folder that belongs to an attempt (complete or <c>.part</c>), with its last write
