@@ -36,8 +36,7 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time, Bu
     public Task<List<WorkerView>> WorkersAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
     {
         var now = time.GetUtcNow();
-        // Workers silent for longer than Ui:ForgetDeadWorkersAfter are aged out of every view (their row stays).
-        return (await WorkerTable.ListAsync(s)).Where(w => now - w.LastSeen <= ui.ForgetDeadWorkersAfter).Select(w => new WorkerView(
+        return Remembered(await WorkerTable.ListAsync(s), now).Select(w => new WorkerView(
             w.Name, w.Capabilities.Systems, w.Capabilities.SupportedFeatures, w.Capabilities.MandatoryFeatures, w.Capabilities.Slots,
             w.Capabilities.SpeedFactor, w.State, CapacityCheck.IsOnline(w, now, lifecycle.Settings.OnlineWindow), w.FirstSeen, w.LastSeen,
             w.Version, w.Load, w.FreeDiskBytes, w.Draining, w.Paused, w.Note, w.BuildsDone, w.BuildsFailed)).ToList();
@@ -47,7 +46,7 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time, Bu
     public Task<List<ClassView>> ClassesAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
     {
         var now = time.GetUtcNow();
-        var workers = await WorkerTable.ListAsync(s);
+        var workers = Remembered(await WorkerTable.ListAsync(s), now).ToList();
         var open = await BuildTable.ListAsync(s, "state IN ('queued', 'running')");
         var classes = workers.SelectMany(w => SafeClasses(w)).Concat(open.Select(b => new BuildClass(b.System, b.Features)))
             .Distinct().OrderBy(c => c.Key, StringComparer.Ordinal);
@@ -60,6 +59,13 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time, Bu
                 inClass.Count(b => b.State == BuildState.Queued), inClass.Count(b => b.State == BuildState.Running));
         }).ToList();
     }, cancellationToken);
+
+    /// <summary>
+    /// Workers silent for longer than Ui:ForgetDeadWorkersAfter are aged out of every view (workers, classes and the
+    /// alerts built on them, metrics, probe); their row stays.
+    /// </summary>
+    private IEnumerable<WorkerRecord> Remembered(IEnumerable<WorkerRecord> workers, DateTimeOffset now) =>
+        workers.Where(w => now - w.LastSeen <= ui.ForgetDeadWorkersAfter);
 
     private BuildView ToView(BuildRecord b, IReadOnlyList<WorkerRecord> workers, IEnumerable<AttemptRecord> attempts, IEnumerable<OutputRecord> outputs)
     {

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace BuildFarm.Dispatcher.Api;
 
-/// <summary>The dispatcher's small JSON API (used by <c>buildfarm submit</c>; the UI comes later).</summary>
+/// <summary>The dispatcher's core JSON API: submit, read and cancel builds, list workers and classes (docs/api.md).</summary>
 internal static class DispatcherApi
 {
     public static IEndpointRouteBuilder MapDispatcherApi(this IEndpointRouteBuilder app)
@@ -46,8 +46,8 @@ internal static class DispatcherApi
 
     private static async Task<IResult> SubmitAsync(SubmitBuildBody body, DerivationIntake intake, BuildSubmitter submitter, BuildViews views, CancellationToken ct)
     {
-        if (body.TimeoutSeconds < 0 || body.MaxSilentSeconds < 0)
-            return Results.BadRequest(new ErrorResponse("timeoutSeconds and maxSilentSeconds must be 0 (none) or positive"));
+        if (SubmitLimits.Check(body.TimeoutSeconds, body.MaxSilentSeconds) is { } badLimits)
+            return Results.BadRequest(new ErrorResponse(badLimits));
         var (drv, error) = await intake.ResolveAsync(body.DrvPath, body.DrvText, ct);
         if (drv is null)
             return Results.BadRequest(new ErrorResponse(error!));

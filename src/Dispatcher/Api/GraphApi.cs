@@ -26,8 +26,8 @@ internal static class GraphApi
 
     private static async Task<IResult> SubmitAsync(SubmitGraphBody body, GraphScheduler scheduler, GraphViews views, CancellationToken ct)
     {
-        if (body.TimeoutSeconds < 0 || body.MaxSilentSeconds < 0)
-            return Results.BadRequest(new ErrorResponse("timeoutSeconds and maxSilentSeconds must be 0 (none) or positive"));
+        if (SubmitLimits.Check(body.TimeoutSeconds, body.MaxSilentSeconds) is { } badLimits)
+            return Results.BadRequest(new ErrorResponse(badLimits));
         var (id, error) = await scheduler.CreateAsync(new GraphRequest(body.Targets ?? [], body.KeepGoing, new SubmitSettings(
             body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds))), ct);
         if (id is not { } graphId)

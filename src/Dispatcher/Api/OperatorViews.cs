@@ -156,7 +156,8 @@ internal sealed class OperatorViews(LifecycleDatabase db, BuildViews views, Time
         }
         catch (ArgumentException)
         {
-            return system + (features.Length == 0 ? "" : "+" + features.Replace(' ', ','));
+            // A row no BuildClass accepts (the database was edited): keyed in the same shape, so it still groups alone.
+            return system + (features.Length == 0 ? "" : "." + features.Replace(' ', '+'));
         }
     }
 }

@@ -44,7 +44,8 @@ internal sealed partial class BuildLifecycle
         if (cancel is not null)
         {
             log.Warning("Ignored claim of {BuildId} attempt {Attempt} by {Worker}: {Reason}", e.BuildId, e.Attempt, e.WorkerName, cancel.Reason);
-            await control.CancelBuildAsync(cancel, cancellationToken);
+            // Not retried by redelivering BuildStarted: the loser's next heartbeat that lists the attempt repeats it.
+            await TrySendCancelAsync(cancel, cancellationToken);
         }
         else
         {
@@ -144,15 +145,52 @@ internal sealed partial class BuildLifecycle
     public Task OnLogAsync(BuildLogEmitted e, CancellationToken cancellationToken) =>
         db.RunAsync(s => LogTable.AppendAsync(s, e.BuildId, e.Attempt, e.WorkerName, e.Sequence, e.Text, settings.MaxLogBytesPerBuild), cancellationToken);
 
-    /// <summary>Registers/refreshes the worker and renews the leases of the builds it lists.</summary>
-    public Task OnStatusAsync(WorkerStatusReported e, CancellationToken cancellationToken) =>
-        db.RunAsync(async s =>
+    /// <summary>
+    /// Registers/refreshes the worker and renews the leases of the builds it lists. A listed attempt the dispatcher no
+    /// longer wants (see <see cref="Unwanted"/>) is cancelled on that worker again, after the commit: a CancelBuild
+    /// that never reached the worker, or an attempt whose lease ran out while its worker was slow to beat, stops at
+    /// the next heartbeat instead of holding a slot until it ends. A failed send is only logged; the next beat retries.
+    /// </summary>
+    public async Task OnStatusAsync(WorkerStatusReported e, CancellationToken cancellationToken)
+    {
+        var cancels = await db.RunAsync(async s =>
         {
             var now = time.GetUtcNow();
             await WorkerTable.UpsertAsync(s, e, now);
+            var unwanted = new List<CancelBuild>();
             foreach (var r in e.RunningBuilds)
+            {
                 await BuildTable.RenewLeaseAsync(s, r.BuildId, r.Attempt, e.WorkerName, now + settings.LeaseDuration);
+                if (Unwanted(await BuildTable.GetAsync(s, r.BuildId), r, e.WorkerName) is { } why)
+                    unwanted.Add(new CancelBuild(r.BuildId, why, e.WorkerName, r.Attempt));
+            }
+
+            return unwanted;
         }, cancellationToken);
+        foreach (var c in cancels)
+        {
+            Log.ForContext("BuildId", c.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", c.Attempt)
+                .Warning("Worker {Worker} still runs {BuildId} attempt {Attempt}, which is no longer wanted ({Reason}): cancelling it there", e.WorkerName, c.BuildId, c.Attempt, c.Reason);
+            await TrySendCancelAsync(c, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Why a worker should stop an attempt it reports running, or null. A build finished by this very attempt's own
+    /// result is left alone: its heartbeat may simply have been sent before the result.
+    /// </summary>
+    private static string? Unwanted(BuildRecord? b, RunningBuild r, string worker)
+    {
+        if (b is null)
+            return null;
+        if (b.State == BuildState.Cancelled)
+            return "the build was cancelled";
+        if (r.Attempt != b.Attempt)
+            return $"attempt {r.Attempt} is stale (current attempt is {b.Attempt})";
+        if (b.Worker is not null && b.Worker != worker)
+            return $"attempt {r.Attempt} runs on {b.Worker}";
+        return null;
+    }
 
     /// <summary>A worker said goodbye: anything still recorded as running there is lost now, not at lease expiry.</summary>
     public async Task OnWentOfflineAsync(WorkerWentOffline e, CancellationToken cancellationToken)

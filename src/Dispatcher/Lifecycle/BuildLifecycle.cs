@@ -74,8 +74,22 @@ internal sealed partial class BuildLifecycle(
         if (cancel is null)
             return false;
         Log.ForContext("BuildId", id).Information("Build {BuildId} cancelled: {Reason}", id, reason);
-        await control.CancelBuildAsync(cancel, cancellationToken);
+        // The cancel is committed: a send that fails now is repeated at the worker's next heartbeat (OnStatusAsync).
+        await TrySendCancelAsync(cancel, cancellationToken);
         return true;
+    }
+
+    private async Task TrySendCancelAsync(CancelBuild cancel, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await control.CancelBuildAsync(cancel, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.ForContext("BuildId", cancel.BuildId).Warning(e,
+                "Could not send CancelBuild for {BuildId}; the worker is told again at its next heartbeat that lists it", cancel.BuildId);
+        }
     }
 
     /// <summary>Publishes every queued attempt not yet confirmed by the broker (start-up and periodic sweep).</summary>
@@ -116,11 +130,5 @@ internal sealed partial class BuildLifecycle(
         {
             _publishing.TryRemove((b.Id, b.Attempt), out _);
         }
-    }
-
-    private async Task SendCancelsAsync(IEnumerable<CancelBuild> cancels, CancellationToken cancellationToken)
-    {
-        foreach (var c in cancels)
-            await control.CancelBuildAsync(c, cancellationToken);
     }
 }

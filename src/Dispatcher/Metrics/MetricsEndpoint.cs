@@ -10,7 +10,8 @@ namespace BuildFarm.Dispatcher.Metrics;
 
 /// <summary>
 /// <c>/metrics</c> (Prometheus text format 0.0.4), computed from the lifecycle DB on each scrape, and <c>/health</c>
-/// (200 when the DB answers). Gauges only: the DB is the truth, so a restart loses nothing.
+/// (200 when the DB answers). Gauges, counters and histograms alike are computed from stored rows, never held in
+/// memory: the DB is the truth, so a restart resets no counter.
 /// </summary>
 internal static class MetricsEndpoint
 {

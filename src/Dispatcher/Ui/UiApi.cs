@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Lifecycle;
 using Microsoft.AspNetCore.Builder;
@@ -11,7 +12,7 @@ namespace BuildFarm.Dispatcher.Ui;
 public sealed record WorkerActionBody(string? Note);
 
 /// <summary>API routes the UI needs beyond the dispatcher's own: paged build search and worker actions.</summary>
-internal static class UiApi
+internal static partial class UiApi
 {
     public static IEndpointRouteBuilder MapUiApi(this IEndpointRouteBuilder app)
     {
@@ -37,13 +38,17 @@ internal static class UiApi
         return app;
     }
 
-    /// <summary>An absent filter is null; a present one must be an ISO 8601 instant (without an offset it is UTC).</summary>
+    /// <summary>
+    /// An absent filter is null; a present one must be an ISO 8601 date or instant (without an offset it is UTC). The
+    /// shape is checked first, because DateTimeOffset.TryParse alone also takes "11/29/2026" and other culture forms.
+    /// </summary>
     private static bool TryInstant(string? text, out DateTimeOffset? value)
     {
         value = null;
         if (string.IsNullOrWhiteSpace(text))
             return true;
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+        if (!Iso8601().IsMatch(text)
+            || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
             return false;
         value = parsed;
         return true;
@@ -54,8 +59,11 @@ internal static class UiApi
     {
         var workers = await views.WorkersAsync(ct);
         if (!workers.Any(w => w.Name == name))
-            return Results.NotFound(new ErrorResponse($"no worker named '{name}' has ever reported to this dispatcher"));
+            return Results.NotFound(new ErrorResponse($"no worker named '{name}' is known here: it never reported, or has been silent longer than Ui:ForgetDeadWorkersAfter"));
         await send(ct);
         return Results.Accepted($"/api/workers", new { worker = name, action, sent = true });
     }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})?)?$")]
+    private static partial Regex Iso8601();
 }

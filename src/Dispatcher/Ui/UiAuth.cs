@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using BuildFarm.Dispatcher.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -66,7 +67,18 @@ internal static partial class UiAuth
         app.MapGet("/login", () => Results.Content(LoginPage(false), "text/html; charset=utf-8"));
         app.MapPost("/login", async (HttpContext context) =>
         {
-            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            if (!context.Request.HasFormContentType)
+                return Results.BadRequest(new ErrorResponse("POST /login takes a form (application/x-www-form-urlencoded) with the field 'token'"));
+            IFormCollection form;
+            try
+            {
+                form = await context.Request.ReadFormAsync(context.RequestAborted);
+            }
+            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException)
+            {
+                return Results.BadRequest(new ErrorResponse("the login form could not be read: " + e.Message));
+            }
+
             var given = form["token"].ToString();
             // Back to the page that asked for the login: only a UI route of this site (a fragment), never another URL.
             var next = UiRoute().IsMatch(form["next"].ToString()) ? form["next"].ToString() : "";

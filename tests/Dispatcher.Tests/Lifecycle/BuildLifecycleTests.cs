@@ -177,6 +177,61 @@ public sealed class BuildLifecycleTests
     }
 
     [Fact]
+    public async Task Cancel_BrokerDown_StillCancelled_AndTheWorkersNextHeartbeatGetsTheCancel()
+    {
+        await using var h = await LifecycleHarness.CreateAsync();
+        await h.HeartbeatAsync("w1", X86);
+        var id = await h.SubmitAsync();
+        await h.StartAsync(id, 1, "w1");
+        h.Control.Failing = true;
+
+        Assert.True(await h.Lifecycle.CancelAsync(id, "operator", CancellationToken.None));
+        Assert.Equal(BuildState.Cancelled, (await h.GetAsync(id))!.State);
+        Assert.Empty(h.Control.Cancels);
+
+        h.Control.Failing = false;
+        await h.HeartbeatAsync("w1", X86, new RunningBuild(id, 1));
+        var again = Assert.Single(h.Control.Cancels);
+        Assert.Equal((id, "w1", 1, "the build was cancelled"), (again.BuildId, again.WorkerName, again.Attempt, again.Reason));
+    }
+
+    [Fact]
+    public async Task Heartbeat_ListsAttemptWhoseLeaseExpired_ThatAttemptIsCancelledOnlyThere()
+    {
+        await using var h = await LifecycleHarness.CreateAsync();
+        await h.HeartbeatAsync("w1", X86);
+        var id = await h.SubmitAsync();
+        await h.StartAsync(id, 1, "w1");
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, await h.Lifecycle.SweepLeasesAsync(CancellationToken.None));
+        await h.StartAsync(id, 2, "w2");
+
+        // w1 was only slow: it still runs attempt 1, which is now a zombie beside w2's attempt 2.
+        await h.HeartbeatAsync("w1", X86, new RunningBuild(id, 1));
+        await h.HeartbeatAsync("w2", X86, new RunningBuild(id, 2));
+
+        var cancel = Assert.Single(h.Control.Cancels);
+        Assert.Equal((id, "w1", 1), (cancel.BuildId, cancel.WorkerName, cancel.Attempt));
+        Assert.Contains("stale", cancel.Reason, StringComparison.Ordinal);
+        Assert.Equal((BuildState.Running, "w2", 2), ((await h.GetAsync(id))!.State, (await h.GetAsync(id))!.Worker, (await h.GetAsync(id))!.Attempt));
+    }
+
+    [Fact]
+    public async Task Heartbeat_SentBeforeTheAttemptsOwnSuccess_NoCancel()
+    {
+        await using var h = await LifecycleHarness.CreateAsync();
+        await h.HeartbeatAsync("w1", X86);
+        var id = await h.SubmitAsync();
+        await h.StartAsync(id, 1, "w1");
+        await h.SucceedAsync(id, 1, "w1");
+
+        await h.HeartbeatAsync("w1", X86, new RunningBuild(id, 1));
+
+        Assert.Empty(h.Control.Cancels);
+        Assert.Equal(BuildState.Succeeded, (await h.GetAsync(id))!.State);
+    }
+
+    [Fact]
     public async Task Log_BeyondBound_TruncatedWithOneNoteAndRedeliveryIgnored()
     {
         await using var h = await LifecycleHarness.CreateAsync(LifecycleSettings.Default with { MaxLogBytesPerBuild = 10 });

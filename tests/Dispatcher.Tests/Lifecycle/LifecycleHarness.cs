@@ -95,8 +95,13 @@ internal sealed class RecordingControl : IControlPublisher
 {
     public ConcurrentQueue<CancelBuild> Cancels { get; } = new();
 
+    /// <summary>While set, sending throws as if the broker were unreachable.</summary>
+    public bool Failing { get; set; }
+
     public Task CancelBuildAsync(CancelBuild command, CancellationToken cancellationToken)
     {
+        if (Failing)
+            throw new IOException("broker unreachable (test)");
         Cancels.Enqueue(command);
         return Task.CompletedTask;
     }

@@ -200,7 +200,7 @@ public sealed class OperatorApiTests
         await using var h = await UiHarness.StartAsync();
         await h.HeartbeatAsync("fresh", UiHarness.Caps("x86_64-linux"));
         await h.HeartbeatAsync("dead", UiHarness.Caps("x86_64-linux"));
-        await h.HeartbeatAsync("gone", UiHarness.Caps("x86_64-linux"));
+        await h.HeartbeatAsync("gone", UiHarness.Caps("riscv64-linux"));
         await SetLastSeenAsync(h, "dead", DateTimeOffset.UtcNow.AddHours(-2));
         await SetLastSeenAsync(h, "gone", DateTimeOffset.UtcNow.AddHours(-25));
         using var client = h.Client();
@@ -212,6 +212,15 @@ public sealed class OperatorApiTests
         Assert.False(workers["dead"].GetProperty("online").GetBoolean());
         Assert.True(workers["fresh"].GetProperty("online").GetBoolean());
         Assert.DoesNotContain("gone", metrics);
+        // Aged out of the classes (and so of the no-capable-worker alert) too, and no longer a target for actions.
+        var classes = await client.GetStringAsync("/api/classes");
+        Assert.Contains("\"dead\"", classes);
+        Assert.DoesNotContain("gone", classes);
+        Assert.DoesNotContain("riscv64-linux", classes);
+        using var drain = await client.PostAsJsonAsync("/api/workers/gone/drain", new { note = "x" });
+        Assert.Equal(HttpStatusCode.NotFound, drain.StatusCode);
+        Assert.Contains("Ui:ForgetDeadWorkersAfter", await drain.Content.ReadAsStringAsync());
+        Assert.Empty(h.WorkerControl.Commands);
     }
 
     private static Task<int> SetLastSeenAsync(UiHarness h, string worker, DateTimeOffset at) =>

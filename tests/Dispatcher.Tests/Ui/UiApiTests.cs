@@ -53,6 +53,36 @@ public sealed class UiApiTests
         var bad = await client.GetAsync("/api/builds/search?since=yesterday-ish");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("ISO 8601", await bad.Content.ReadAsStringAsync());
+        // A culture's date form is not ISO 8601, even where DateTimeOffset.TryParse would take it.
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/builds/search?until=11/29/2026")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/builds/search?since=29%20Nov%202026")).StatusCode);
+        var day = await client.GetFromJsonAsync<JsonElement>($"/api/builds/search?since={now.AddDays(-2):yyyy-MM-dd}");
+        Assert.Contains(yesterday, Ids(day));
+    }
+
+    [Theory]
+    [InlineData("/api/builds", "timeoutSeconds", 1e300)]
+    [InlineData("/api/builds", "maxSilentSeconds", -1)]
+    [InlineData("/api/graphs", "timeoutSeconds", 1e20)]
+    [InlineData("/api/graphs", "maxSilentSeconds", 31_536_001)]
+    public async Task Submit_LimitOutOfRange_400NamingTheLimitsAndNothingStored(string route, string field, double seconds)
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        using var client = h.Client();
+        var body = new Dictionary<string, object>
+        {
+            ["drvPath"] = "/nix/store/00000000000000000000000000000000-x.drv",
+            ["targets"] = new[] { "/nix/store/00000000000000000000000000000000-x.drv" },
+            [field] = seconds,
+        };
+
+        using var response = await client.PostAsJsonAsync(route, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("at most 31536000", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>("/api/builds/search")).GetProperty("total").GetInt32());
+        Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>("/api/graphs")).GetArrayLength());
     }
 
     private static Task<int> BackdateAsync(UiHarness h, Guid id, DateTimeOffset submittedAt) =>

@@ -121,4 +121,17 @@ public sealed class UiAuthTests
         if (!ok)
             Assert.Contains("Ui:Token", error);
     }
+
+    [Fact]
+    public async Task LoginPost_NotAForm_400AndNoCookie()
+    {
+        await using var h = await UiHarness.StartAsync(Token);
+        using var client = h.Client();
+
+        using var response = await client.PostAsJsonAsync("/login", new { token = Token });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("application/x-www-form-urlencoded", await response.Content.ReadAsStringAsync());
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+    }
 }

@@ -203,4 +203,27 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
         await Assertions.Expect(page.Locator("tr[data-worker=builder-1] .badge")).ToHaveTextAsync("online");
         Assert.EndsWith("/#/workers", page.Url, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task SignedOutWhilePolling_GoesToLoginAndBackToTheSamePage()
+    {
+        await using var h = await UiHarness.StartAsync(token: "ui-s3cret");
+        var hello = await h.SubmitAsync("hello");
+        var page = await chromium.NewPageAsync();
+        await page.GotoAsync(h.BaseUrl + "/login");
+        await page.GetByLabel("Access token").FillAsync("ui-s3cret");
+        await page.Keyboard.PressAsync("Enter");
+        await page.GotoAsync($"{h.BaseUrl}/#/build/{hello}");
+        await Assertions.Expect(page.Locator("h1 .badge")).ToHaveTextAsync("queued");
+
+        // The cookie goes (as when the token is rotated): the next poll's 401 leads to the login form, keeping the route.
+        await page.Context.ClearCookiesAsync();
+
+        await Assertions.Expect(page.GetByLabel("Access token")).ToBeVisibleAsync();
+        Assert.EndsWith($"/login#/build/{hello}", page.Url, StringComparison.Ordinal);
+        await page.GetByLabel("Access token").FillAsync("ui-s3cret");
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator("h1 .badge")).ToHaveTextAsync("queued");
+        Assert.EndsWith($"/#/build/{hello}", page.Url, StringComparison.Ordinal);
+    }
 }

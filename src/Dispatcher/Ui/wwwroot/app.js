@@ -18,7 +18,8 @@ const td = (label, html, cls) => `<td data-label="${esc(label)}"${cls ? ` class=
 
 async function api(path, options) {
   const r = await fetch(path, { credentials: "same-origin", headers: { "Accept": "application/json", "Content-Type": "application/json" }, ...options });
-  if (r.status === 401) { location.href = "/login"; throw new Error("not signed in"); }
+  // Signed out while a page polls (token changed, cookie gone): the login page takes the route to return to from the hash.
+  if (r.status === 401) { location.href = "/login" + location.hash; throw new Error("not signed in"); }
   const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
   if (!r.ok) throw new Error(body?.error ?? `${r.status} ${path}`);
   return body;
