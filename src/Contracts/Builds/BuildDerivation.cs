@@ -15,7 +15,11 @@ namespace BuildFarm.Contracts.Builds;
 /// <param name="WantedOutputs">Output ids to build (e.g. <c>out</c>, <c>dev</c>).</param>
 /// <param name="Origin">Where to pull missing inputs from and send outputs to; null when inputs are already local.</param>
 /// <param name="Limits">Timeouts the worker enforces.</param>
-/// <param name="Priority">Higher runs first among waiting builds of a class (0 = normal).</param>
+/// <param name="Priority">
+/// The submitter's priority (0 = normal), recorded and shown. It orders only the dispatcher's own publishing (several
+/// requests published at once, as after a broker outage: higher first); class queues are first-in first-out quorum
+/// queues, so it never overtakes a request already queued.
+/// </param>
 /// <param name="RequestedAt">When the dispatcher published this attempt.</param>
 public sealed record BuildDerivation(
     Guid BuildId,

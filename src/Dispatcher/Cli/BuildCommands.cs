@@ -20,7 +20,7 @@ internal static class BuildCommands
         var keepGoing = new Option<bool>("--keep-going", "-k") { Description = "After a failure, keep building everything that does not depend on it" };
         var wait = new Option<bool>("--wait-for-capacity") { Description = "Queue builds even when no known worker can run them (else such a derivation fails at once)" };
         var json = new Option<bool>("--json") { Description = "Print the final graph (every node, its state, build and outputs) as JSON on stdout" };
-        var priority = new Option<int>("--priority") { Description = "Higher runs first among waiting builds of a class" };
+        var priority = new Option<int>("--priority") { Description = "Recorded and shown; orders only the dispatcher's own publishing (higher first), not builds already queued" };
         var timeout = new Option<double>("--timeout") { Description = "Per-build timeout in seconds (0 = none)" };
         var silent = new Option<double>("--max-silent-time") { Description = "Seconds without log output before a build is killed (0 = none)" };
         var command = new Command("build", "Build derivations and everything they need on the farm, in dependency order") { files, url, keepGoing, wait, json, priority, timeout, silent };

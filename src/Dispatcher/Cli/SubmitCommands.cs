@@ -19,7 +19,7 @@ internal static class SubmitCommands
         var file = new Argument<string>("drv") { Description = ".drv file, or its logical store path (read from the store's root)" };
         var url = Operator.ApiConnection.UrlOption();
         var token = Operator.ApiConnection.TokenOption();
-        var priority = new Option<int>("--priority") { Description = "Higher runs first among waiting builds of its class" };
+        var priority = new Option<int>("--priority") { Description = "Recorded and shown; orders only the dispatcher's own publishing (higher first), not builds already queued" };
         var wait = new Option<bool>("--wait-for-capacity") { Description = "Queue even when no known worker can build it" };
         var timeout = new Option<double>("--timeout") { Description = "Build timeout in seconds (0 = none)" };
         var silent = new Option<double>("--max-silent-time") { Description = "Seconds without log output before the build is killed (0 = none)" };
