@@ -2,11 +2,12 @@ using OriginEndpoint = BuildFarm.Contracts.Builds.OriginEndpoint;
 using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
+using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Dispatcher.Offload;
 
 /// <summary>The origin as requests carry it, and the worker keys whose returned outputs the origin accepts.</summary>
-internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedWorkerKeys WorkerKeys)
+internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeysFile WorkerKeys)
 {
     /// <summary>
     /// Resolves <c>Dispatcher:Origin</c> and <c>Dispatcher:TrustedWorkerKeysFile</c>: null when no origin is
@@ -23,15 +24,15 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedWorkerKeys W
         if (string.IsNullOrWhiteSpace(o.User))
             errors.Add("Dispatcher:Origin:User is empty: give the login user workers use on the origin (e.g. buildfarm)");
         var fingerprint = ResolveFingerprint(o, errors);
-        TrustedWorkerKeys? keys = null;
+        TrustedKeysFile? keys = null;
         if (string.IsNullOrWhiteSpace(options.TrustedWorkerKeysFile))
             errors.Add("Dispatcher:TrustedWorkerKeysFile is empty but Dispatcher:Origin is set: give a file of the workers' public keys (name:base64, one a line) whose returned outputs are accepted");
         else if (!File.Exists(options.TrustedWorkerKeysFile))
             errors.Add($"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' does not exist");
         else
         {
-            // Re-read on every import when it changes (TrustedWorkerKeys); at start-up a bad file refuses to start.
-            keys = TrustedWorkerKeys.Load(options.TrustedWorkerKeysFile, out var problem);
+            // Re-read on every import when it changes (TrustedKeysFile); at start-up a bad file refuses to start.
+            keys = TrustedKeysFile.Load(options.TrustedWorkerKeysFile, out var problem);
             if (problem is not null)
                 errors.Add("Dispatcher:TrustedWorkerKeysFile: " + problem);
         }

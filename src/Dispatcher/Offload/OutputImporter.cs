@@ -5,6 +5,7 @@ using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
+using BuildFarm.Transfer.Trust;
 using Serilog;
 
 namespace BuildFarm.Dispatcher.Offload;
@@ -13,10 +14,10 @@ namespace BuildFarm.Dispatcher.Offload;
 /// Step 6 of the offload path: imports an attempt's quarantine archive into the origin store with the trusted worker
 /// keys (every signature and NAR hash, all or nothing), then checks that every output the event names is valid with
 /// the event's NAR hash. A mismatch after the import removes what this import added, so a rejection leaves the
-/// origin store as it was. The trusted keys are taken afresh for every import (<see cref="TrustedWorkerKeys.Current"/>),
+/// origin store as it was. The trusted keys are taken afresh for every import (<see cref="TrustedKeysFile.Current"/>),
 /// so a key added to or removed from the file counts from the next import on.
 /// </summary>
-internal sealed class OutputImporter(OriginStore origin, TrustedWorkerKeys workerKeys, TimeProvider time) : IOutputImporter
+internal sealed class OutputImporter(OriginStore origin, TrustedKeysFile workerKeys, TimeProvider time) : IOutputImporter
 {
     private readonly OutputQuarantine _quarantine = new(origin.Layout);
 

@@ -1,6 +1,7 @@
 using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Origins;
 using BuildFarm.Transfer.Resilience;
+using BuildFarm.Transfer.Trust;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Outputs;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, OriginSession> _sessions = new(StringComparer.Ordinal);
-    private TrustedKeys? _trusted;
+    private TrustedKeysFile? _trusted;
     private bool _disposed;
 
     /// <summary>The session for <paramref name="origin"/>; throws <see cref="OffloadException"/> with the reason when refused.</summary>
@@ -55,7 +56,9 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
                 return session;
             try
             {
-                _trusted ??= TrustedKeys.Parse(File.ReadAllText(o.TrustedInputKeysFile), o.TrustedInputKeysFile);
+                // Loaded once, then re-read by every input import when the file changed (a bad rewrite keeps the last good keys).
+                _trusted ??= TrustedKeysFile.Load(o.TrustedInputKeysFile, out var problem, logger)
+                    ?? throw new OffloadException($"origin {origin.User}@{where} is unusable: Origins:TrustedInputKeysFile {problem}");
                 var endpoint = new OriginEndpoint(origin.Host, origin.Port, origin.User, o.PrivateKeyFile, pinned, origin.RemoteCommand)
                 {
                     Compression = o.Compression,

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using BuildFarm.Store.Archives;
 using BuildFarm.Store.Hashing;
-using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Fetch;
 using BuildFarm.Transfer.Origins;
+using BuildFarm.Transfer.Trust;
 using BuildFarm.Worker.Outputs;
 using Serilog;
 
@@ -17,11 +17,11 @@ namespace BuildFarm.Worker.Offload;
 internal sealed class OriginSession : IAsyncDisposable
 {
     private readonly WorkerStore _store;
-    private readonly TrustedKeys _trusted;
+    private readonly TrustedKeysFile _trusted;
     private readonly ILogger _log;
     private long _bytesFetched;
 
-    public OriginSession(OriginClient client, WorkerStore store, TrustedKeys trusted, QuarantineServePool.Settings uploads, ILogger logger)
+    public OriginSession(OriginClient client, WorkerStore store, TrustedKeysFile trusted, QuarantineServePool.Settings uploads, ILogger logger)
     {
         Client = client;
         _store = store;
@@ -80,7 +80,7 @@ internal sealed class OriginSession : IAsyncDisposable
                 var counting = new CountingReadStream(stdout);
                 try
                 {
-                    return await ArchiveImporter.ImportAsync(store, counting, new ImportOptions(_trusted, true, expected), ct);
+                    return await ArchiveImporter.ImportAsync(store, counting, new ImportOptions(_trusted.Current(), true, expected), ct);
                 }
                 finally
                 {

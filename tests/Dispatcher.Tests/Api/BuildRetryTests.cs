@@ -11,6 +11,7 @@ using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
+using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Dispatcher.Tests.Api;
 
@@ -33,7 +34,7 @@ public sealed class BuildRetryTests : IAsyncLifetime, IDisposable
         _origin = new OriginStore(layout, TimeProvider.System);
         _lifecycle = new BuildLifecycle(_db, _publisher, new RecordingControl(), TimeProvider.System, LifecycleSettings.Default);
         _intake = new DerivationIntake(layout);
-        _submitter = new BuildSubmitter(_lifecycle, _origin, new OriginConfig(Endpoint, TrustedWorkerKeys.Fixed(new TrustedKeys([]))));
+        _submitter = new BuildSubmitter(_lifecycle, _origin, new OriginConfig(Endpoint, TrustedKeysFile.Fixed(new TrustedKeys([]))));
         await _lifecycle.OnStatusAsync(
             new WorkerStatusReported("w1", new WorkerCapabilities(["x86_64-linux"], [], [], 2, 1), [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow),
             CancellationToken.None);

@@ -13,6 +13,7 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
+using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Dispatcher.Tests.Metrics;
 
@@ -35,7 +36,7 @@ public sealed class TransferMetricsTests : IAsyncLifetime, IDisposable
         _originStore = new OriginStore(_origin, TimeProvider.System);
         _db = await LifecycleDatabase.OpenAsync(_dir.Combine("dispatcher.db"), CancellationToken.None);
         _lifecycle = new BuildLifecycle(_db, new RecordingPublisher(), new RecordingControl(), TimeProvider.System, LifecycleSettings.Default,
-            new OutputImporter(_originStore, TrustedWorkerKeys.Fixed(new TrustedKeys([_key.PublicKey])), TimeProvider.System));
+            new OutputImporter(_originStore, TrustedKeysFile.Fixed(new TrustedKeys([_key.PublicKey])), TimeProvider.System));
         await _lifecycle.OnStatusAsync(
             new WorkerStatusReported("w1", new WorkerCapabilities(["x86_64-linux"], [], [], 2, 1), [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow),
             CancellationToken.None);

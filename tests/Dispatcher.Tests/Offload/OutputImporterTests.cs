@@ -6,6 +6,7 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
+using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Dispatcher.Tests.Offload;
 
@@ -24,7 +25,7 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
         _origin = StoreLayout.Create("/nix/store", _dir.Combine("origin"));
         _worker = await LocalStore.OpenAsync(StoreLayout.Create("/nix/store", _dir.Combine("worker")));
         _originStore = new OriginStore(_origin, TimeProvider.System);
-        _importer = new OutputImporter(_originStore, TrustedWorkerKeys.Fixed(new TrustedKeys([_key.PublicKey])), TimeProvider.System);
+        _importer = new OutputImporter(_originStore, TrustedKeysFile.Fixed(new TrustedKeys([_key.PublicKey])), TimeProvider.System);
     }
 
     [Fact]
@@ -65,7 +66,7 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
         var file = _dir.Combine("trusted-workers");
         var other = SigningKey.Generate("worker-0");
         await File.WriteAllTextAsync(file, other.PublicKey + "\n");
-        var keys = TrustedWorkerKeys.Load(file, out var problem);
+        var keys = TrustedKeysFile.Load(file, out var problem);
         Assert.Null(problem);
         var importer = new OutputImporter(_originStore, keys!, TimeProvider.System);
         var (e, path) = await ReturnAsync("newcomer");

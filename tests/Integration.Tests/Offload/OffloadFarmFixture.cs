@@ -16,7 +16,7 @@ namespace BuildFarm.Integration.Tests.Offload;
 public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
 {
     /// <summary>Workers whose keys exist from the start (the dispatcher and the workers read key files once).</summary>
-    private static readonly string[] KnownWorkers = ["w1", "w2", "fresh", "badhost", "untrusted", "outage"];
+    private static readonly string[] KnownWorkers = ["w1", "w2", "fresh", "badhost", "untrusted", "outage", "rekey"];
 
     private readonly TempDirectory _dir = new("offload");
     private readonly Dictionary<string, string> _workerKeyFiles = [];
@@ -91,8 +91,11 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         return (await NixOracle.RunTextAsync("ssh-keygen", "-l", "-E", "sha256", "-f", key + ".pub")).Split(' ')[1];
     }
 
-    /// <summary>Starts a worker; <paramref name="features"/> are both supported and mandatory (only builds requiring them).</summary>
-    internal FarmWorker StartWorker(string name, string[]? features = null, string? pinnedFingerprint = null)
+    /// <summary>
+    /// Starts a worker; <paramref name="features"/> are both supported and mandatory (only builds requiring them).
+    /// <paramref name="trustedInputKeysFile"/> replaces the farm's shared <see cref="TrustedInputKeysFile"/>.
+    /// </summary>
+    internal FarmWorker StartWorker(string name, string[]? features = null, string? pinnedFingerprint = null, string? trustedInputKeysFile = null)
     {
         if (!_workerKeyFiles.TryGetValue(name, out var keyFile))
             throw new ArgumentException($"no key for worker {name}; known: {string.Join(", ", KnownWorkers)}", nameof(name));
@@ -103,7 +106,7 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
             Broker.AmqpUri,
             keyFile,
             _dir.Combine("keys", "dispatcher.pub"),
-            TrustedInputKeysFile,
+            trustedInputKeysFile ?? TrustedInputKeysFile,
             Sshd.ClientKeyPath,
             Sshd.Host,
             Sshd.Port,

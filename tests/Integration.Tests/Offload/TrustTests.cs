@@ -1,3 +1,4 @@
+using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
 namespace BuildFarm.Integration.Tests.Offload;
@@ -45,6 +46,30 @@ public sealed class TrustTests(OffloadFarmFixture farm)
         Assert.DoesNotContain(output, origin.ValidPaths.Keys);
         Assert.Equal(originBefore, origin.Describe());
         Assert.True((await worker.ReadStoreAsync()).ValidPaths.ContainsKey(output), "the worker did build it");
+    }
+
+    [Fact]
+    public async Task Pull_OriginKeysTrustedWhileTheWorkerRuns_NextBuildPullsWithoutARestart()
+    {
+        await farm.EnsureChainBuiltAsync();
+        var (_, drv) = await farm.PrepareAsync("routed", feature: "rekey");
+        // The worker starts trusting one unrelated key: the chain outputs it must pull carry no signature it trusts.
+        var trust = Path.Combine(farm.Scratch("rekey"), "trusted-inputs.pub");
+        await File.WriteAllTextAsync(trust, SigningKey.Generate("someone-else-1").PublicKey + "\n");
+        using var worker = farm.StartWorker("rekey", ["rekey"], trustedInputKeysFile: trust);
+        await farm.WaitOnlineAsync(worker);
+
+        var refused = await farm.BuildAsync([drv]);
+        Assert.True(refused.ExitCode != 0, "inputs without a trusted signature were imported:\n" + refused.Stderr);
+        Assert.Contains("signature", refused.Stderr + worker.Process.Output, StringComparison.OrdinalIgnoreCase);
+
+        // The operator trusts the origin's keys: the running worker reads the file again at its next import.
+        File.Copy(farm.TrustedInputKeysFile, trust, overwrite: true);
+        var accepted = await farm.BuildAsync([drv]);
+
+        Assert.True(accepted.ExitCode == 0, "the new trust file was not used:\n" + accepted.Stderr + "\n" + farm.DiagnosticText());
+        Assert.False(worker.Process.HasExited);
+        Assert.Contains("Reloaded trusted keys from " + trust, worker.Process.Output.Replace("\"", "", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
     [Theory]

@@ -1,16 +1,16 @@
 using System.Collections.Concurrent;
-using BuildFarm.Dispatcher.Offload;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
+using BuildFarm.Transfer.Trust;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
 
-namespace BuildFarm.Dispatcher.Tests.Offload;
+namespace BuildFarm.Transfer.Tests.Trust;
 
-public sealed class TrustedWorkerKeysTests : IDisposable
+public sealed class TrustedKeysFileTests : IDisposable
 {
-    private readonly TempDirectory _dir = new("trusted-worker-keys");
+    private readonly TempDirectory _dir = new("trusted-keys-file");
     private readonly CapturingSink _log = new();
     private readonly SigningKey _first = SigningKey.Generate("worker-1");
     private readonly SigningKey _second = SigningKey.Generate("worker-2");
@@ -69,17 +69,17 @@ public sealed class TrustedWorkerKeysTests : IDisposable
     {
         System.IO.File.WriteAllText(File, "worker-1:broken\n");
 
-        Assert.Null(TrustedWorkerKeys.Load(File, out var problem));
+        Assert.Null(TrustedKeysFile.Load(File, out var problem));
 
         Assert.StartsWith($"{File}:1: ", problem, StringComparison.Ordinal);
     }
 
     public void Dispose() => _dir.Dispose();
 
-    private TrustedWorkerKeys LoadWith(SigningKey key)
+    private TrustedKeysFile LoadWith(SigningKey key)
     {
         System.IO.File.WriteAllText(File, key.PublicKey + "\n");
-        var keys = TrustedWorkerKeys.Load(File, out var problem, _log.CreateLogger());
+        var keys = TrustedKeysFile.Load(File, out var problem, _log.CreateLogger());
         Assert.Null(problem);
         Assert.Equal([key.Name], Names(keys!.Current()));
         Assert.Empty(_log.Events);

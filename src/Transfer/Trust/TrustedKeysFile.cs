@@ -2,19 +2,20 @@ using BuildFarm.Store.Signing;
 using Serilog;
 using ILogger = Serilog.ILogger;
 
-namespace BuildFarm.Dispatcher.Offload;
+namespace BuildFarm.Transfer.Trust;
 
 /// <summary>
-/// The worker keys whose returned outputs the origin accepts, read from <c>Dispatcher:TrustedWorkerKeysFile</c> and
-/// re-read when the file changes, so authorizing (or removing) a worker needs no restart.
+/// A file of trusted public keys (<c>name:base64</c>, one a line), re-read when it changes, so trusting or revoking a
+/// key needs no restart: the dispatcher's <c>Dispatcher:TrustedWorkerKeysFile</c> (whose signed outputs it imports)
+/// and a worker's <c>Origins:TrustedInputKeysFile</c> (whose signed inputs it imports).
 /// </summary>
 /// <remarks>
 /// <see cref="Current"/> compares the file's bytes with those of the last read on every call (one small read per
 /// import, no watcher, no timestamp granularity to trip over). A file that cannot be read, does not parse or holds
 /// no key keeps the last good set and logs one error per distinct problem: a half-written rewrite never revokes every
-/// worker, and the next call after the write completes picks up the new set.
+/// key, and the next call after the write completes picks up the new set.
 /// </remarks>
-internal sealed class TrustedWorkerKeys
+public sealed class TrustedKeysFile
 {
     private readonly Lock _gate = new();
     private readonly string? _file;
@@ -23,7 +24,7 @@ internal sealed class TrustedWorkerKeys
     private byte[] _lastBytes;
     private string? _lastProblem;
 
-    private TrustedWorkerKeys(string? file, TrustedKeys keys, byte[] bytes, ILogger? log)
+    private TrustedKeysFile(string? file, TrustedKeys keys, byte[] bytes, ILogger? log)
     {
         _file = file;
         _keys = keys;
@@ -35,13 +36,13 @@ internal sealed class TrustedWorkerKeys
     public string? File => _file;
 
     /// <summary>A set that never changes (tests, callers without a file).</summary>
-    public static TrustedWorkerKeys Fixed(TrustedKeys keys) => new(null, keys, [], null);
+    public static TrustedKeysFile Fixed(TrustedKeys keys) => new(null, keys, [], null);
 
     /// <summary>
     /// Reads the file once (start-up): a problem is returned, naming the file and line, and nothing is created.
     /// <paramref name="log"/> defaults to Serilog's static logger at the time of each message.
     /// </summary>
-    public static TrustedWorkerKeys? Load(string file, out string? problem, ILogger? log = null)
+    public static TrustedKeysFile? Load(string file, out string? problem, ILogger? log = null)
     {
         byte[] bytes;
         try
@@ -55,7 +56,7 @@ internal sealed class TrustedWorkerKeys
         }
 
         var keys = Parse(file, bytes, out problem);
-        return keys is null ? null : new TrustedWorkerKeys(file, keys, bytes, log);
+        return keys is null ? null : new TrustedKeysFile(file, keys, bytes, log);
     }
 
     /// <summary>The current set: the file's keys if it changed and is good, else the last good set.</summary>
@@ -91,7 +92,7 @@ internal sealed class TrustedWorkerKeys
             _lastBytes = bytes;
             _lastProblem = null;
             (_log ?? Log.Logger).Information(
-                "Reloaded trusted worker keys from {File}: {Count} keys, added {Added}, removed {Removed}",
+                "Reloaded trusted keys from {File}: {Count} keys, added {Added}, removed {Removed}",
                 _file, keys.Keys.Count, after.Except(before).Order(StringComparer.Ordinal).ToArray(), before.Except(after).Order(StringComparer.Ordinal).ToArray());
             return _keys;
         }
@@ -102,7 +103,7 @@ internal sealed class TrustedWorkerKeys
         try
         {
             var keys = TrustedKeys.Parse(System.Text.Encoding.UTF8.GetString(bytes), file);
-            problem = keys.Keys.Count == 0 ? $"'{file}' holds no key: add each worker's public key (name:base64)" : null;
+            problem = keys.Keys.Count == 0 ? $"'{file}' holds no key: add the trusted public key(s), name:base64, one a line" : null;
             return problem is null ? keys : null;
         }
         catch (FormatException e)
@@ -119,7 +120,7 @@ internal sealed class TrustedWorkerKeys
             return;
         _lastProblem = problem;
         (_log ?? Log.Logger).Error(
-            "Trusted worker keys file {File} is unusable, keeping the last good {Count} keys: {Problem}",
+            "Trusted keys file {File} is unusable, keeping the last good {Count} keys: {Problem}",
             _file, _keys.Keys.Count, problem);
     }
 }
