@@ -86,7 +86,7 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
 
         // Tab from the top of the page to the graph's link and follow it with Enter.
         var link = page.Locator($"tr[data-graph='{graph}'] a");
-        for (var i = 0; i < 20 && !await link.EvaluateAsync<bool>("a => a === document.activeElement"); i++)
+        for (var i = 0; i < 40 && !await link.EvaluateAsync<bool>("a => a === document.activeElement"); i++)
             await page.Keyboard.PressAsync("Tab");
         await Assertions.Expect(link).ToBeFocusedAsync();
         await page.Keyboard.PressAsync("Enter");

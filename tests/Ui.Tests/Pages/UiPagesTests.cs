@@ -225,4 +225,27 @@ public sealed class UiPagesTests(HeadlessChromium chromium) : IClassFixture<Head
         await Assertions.Expect(page.Locator("h1 .badge")).ToHaveTextAsync("queued");
         Assert.EndsWith($"/#/build/{hello}", page.Url, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task WorkersPage_FocusedButton_KeepsTheFocusWhenAPollRewritesTheTable()
+    {
+        var (h, _, _, _) = await SeedAsync();
+        await using var _h = h;
+        var page = await chromium.NewPageAsync();
+        await page.GotoAsync($"{h.BaseUrl}/#/workers");
+        var row = page.Locator("tr[data-worker=builder-2]");
+        var pause = row.Locator("button[data-action=pause]");
+        await Assertions.Expect(pause).ToBeEnabledAsync();
+        await pause.FocusAsync();
+        await row.EvaluateAsync("tr => { tr.dataset.before = 'yes'; }");
+
+        // The worker now reports more slots: the next poll rewrites the row, focused button and all.
+        await h.HeartbeatAsync("builder-2", UiHarness.Caps("x86_64-linux", slots: 6));
+
+        await Assertions.Expect(row).ToContainTextAsync("/ 6");
+        Assert.Null(await row.GetAttributeAsync("data-before"));
+        await Assertions.Expect(pause).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync("Shift+Tab");
+        await Assertions.Expect(row.Locator("button[data-action=drain]")).ToBeFocusedAsync();
+    }
 }

@@ -28,14 +28,33 @@ async function api(path, options) {
 function setLive(ok, msg) { live.textContent = msg; live.classList.toggle("err", !ok); }
 
 // One refresh of a page at a time: on a slow dispatcher a poll can outlast the interval, and two overlapping
-// refreshes of a build page would both append the same log chunks.
+// refreshes of a build page would both append the same log chunks. A refresh rewrites tables, which drops the
+// keyboard focus of whoever tabbed into them: it is put back on the same link or button of the new content.
 async function tick() {
   const r = route;
   if (r.busy) return;
   r.busy = true;
+  const focus = focusKey(document.activeElement);
   try { await r.refresh(); setLive(true, `live · updated ${new Date().toLocaleTimeString()}`); }
   catch (e) { setLive(false, `not updating: ${e.message}`); }
-  finally { r.busy = false; }
+  finally {
+    r.busy = false;
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (focus && lost && route === r) main.querySelector(focus)?.focus({ preventScroll: true });
+  }
+}
+
+// What identifies a focused element of the page across a re-render: its id, else its tag with its link target,
+// action and name, inside the row of the same data-* key (data-worker, data-graph, data-node…).
+function focusKey(e) {
+  if (!e || e === document.body || !main.contains(e)) return null;
+  if (e.id) return `#${CSS.escape(e.id)}`;
+  let key = e.tagName.toLowerCase();
+  for (const a of ["href", "data-action", "name"])
+    if (e.hasAttribute(a)) key += `[${a}="${CSS.escape(e.getAttribute(a))}"]`;
+  const row = e.closest("tr");
+  const id = row && [...row.attributes].find(a => a.name.startsWith("data-") && a.name !== "data-state");
+  return id ? `tr[${id.name}="${CSS.escape(id.value)}"] ${key}` : key;
 }
 
 function go() {
