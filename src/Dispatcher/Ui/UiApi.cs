@@ -54,13 +54,27 @@ internal static partial class UiApi
         return true;
     }
 
-    /// <summary>Only known workers; 202 once the command is confirmed by the broker (the worker applies it on receipt).</summary>
+    /// <summary>
+    /// Only known workers; 202 once the command is confirmed by the broker (the worker applies it on receipt). When
+    /// the broker does not confirm it, 503: the command may still arrive, and sending it again is harmless (drain,
+    /// pause and resume are idempotent on the worker).
+    /// </summary>
     private static async Task<IResult> ActAsync(string name, BuildViews views, Func<CancellationToken, Task> send, string action, CancellationToken ct)
     {
         var workers = await views.WorkersAsync(ct);
         if (!workers.Any(w => w.Name == name))
             return Results.NotFound(new ErrorResponse($"no worker named '{name}' is known here: it never reported, or has been silent longer than Ui:ForgetDeadWorkersAfter"));
-        await send(ct);
+        try
+        {
+            await send(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Serilog.Log.ForContext("Worker", name).Warning(e, "The broker did not confirm {Action} for {Worker}", action, name);
+            return Results.Json(new ErrorResponse($"{action} for '{name}' was not confirmed by the broker ({e.Message}); it may still arrive, and sending it again is safe"),
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
         return Results.Accepted($"/api/workers", new { worker = name, action, sent = true });
     }
 

@@ -127,6 +127,25 @@ public sealed class UiApiTests
         Assert.Equal(["drain w1 disk swap", "pause w1", "resume w1"], h.WorkerControl.Commands.ToArray());
     }
 
+    [Theory]
+    [InlineData("drain")]
+    [InlineData("pause")]
+    [InlineData("resume")]
+    public async Task WorkerAction_BrokerDoesNotConfirm_503WithJsonSayingItIsSafeToRetry(string action)
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        using var client = h.Client();
+        h.WorkerControl.Failing = true;
+
+        using var response = await client.PostAsJsonAsync($"/api/workers/w1/{action}", new { note = "x" });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+        Assert.Contains($"{action} for 'w1' was not confirmed by the broker", error, StringComparison.Ordinal);
+        Assert.Contains("sending it again is safe", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Metrics_ReportStatesQueuesSlotsAndAttempts()
     {

@@ -240,8 +240,13 @@ internal sealed class RecordingWorkerControl : IWorkerControl
             await OnProbe(probe);
     }
 
+    /// <summary>While set, every command throws as if the broker did not confirm it.</summary>
+    public bool Failing { get; set; }
+
     private Task Record(string command)
     {
+        if (Failing)
+            throw new IOException("broker did not confirm (test)");
         Commands.Enqueue(command.TrimEnd());
         return Task.CompletedTask;
     }
