@@ -1,5 +1,5 @@
-using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Origins;
+using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Worker.Configuration;
 
@@ -22,17 +22,11 @@ internal static class OriginsValidation
         {
             p.Add($"Origins:TrustedInputKeysFile '{o.TrustedInputKeysFile}' does not exist");
         }
-        else
+        else if (TrustedKeysFile.Load(o.TrustedInputKeysFile, out var problem) is null)
         {
-            try
-            {
-                if (TrustedKeys.Parse(File.ReadAllText(o.TrustedInputKeysFile), o.TrustedInputKeysFile).Keys.Count == 0)
-                    p.Add($"Origins:TrustedInputKeysFile '{o.TrustedInputKeysFile}' holds no key: add the origin store's public key (name:base64)");
-            }
-            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
-            {
-                p.Add($"Origins:TrustedInputKeysFile is unusable: {e.Message}");
-            }
+            // The same loader the input imports use (and re-read when the file changes), so start-up refuses exactly
+            // what a pull would.
+            p.Add("Origins:TrustedInputKeysFile: " + problem);
         }
 
         for (var i = 0; i < o.PinnedHostKeys.Count; i++)

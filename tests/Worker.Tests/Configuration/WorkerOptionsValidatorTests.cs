@@ -56,6 +56,24 @@ public sealed class WorkerOptionsValidatorTests
         Assert.Contains(problems, p => p.Contains("Origins:MaxRetryAttempts = -1", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("# only a comment\n", "holds no key")]
+    [InlineData("origin-1:not-base64!\n", "origin-1")]
+    public void Problems_TrustedInputKeysFileUnusable_NamesTheFileAndWhy(string text, string why)
+    {
+        using var dir = new TempDirectory("cfg");
+        var file = dir.Combine("inputs.pub");
+        File.WriteAllText(file, text);
+        var o = Valid();
+        o.Origins.PinnedHostKeys.Add(new PinnedHostKey { Host = "origin", Port = 22, Fingerprint = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" });
+        o.Origins.TrustedInputKeysFile = file;
+
+        var problem = Assert.Single(WorkerOptionsValidator.Problems(o), p => p.StartsWith("Origins:TrustedInputKeysFile", StringComparison.Ordinal));
+
+        Assert.Contains(file, problem, StringComparison.Ordinal);
+        Assert.Contains(why, problem, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Problems_NoOrigins_NothingRequired()
     {
