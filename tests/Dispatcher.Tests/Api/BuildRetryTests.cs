@@ -2,7 +2,6 @@ using System.Text;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Api;
-using BuildFarm.Dispatcher.Cli;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Offload;
 using BuildFarm.Dispatcher.Submission;

@@ -4,7 +4,6 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using System.Collections.Immutable;
 using BuildFarm.Dispatcher.Api;
-using BuildFarm.Dispatcher.Cli;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Offload;
