@@ -1,7 +1,7 @@
 namespace BuildFarm.Dispatcher.Lifecycle;
 
 /// <summary>
-/// Tables the monitoring side keeps beside the lifecycle's (Metrics/ObservationTables, Metrics/TransferTables), created
+/// Tables the monitoring side keeps beside the lifecycle's (<see cref="AttemptPhaseTable"/>, <see cref="WorkerClockTable"/>, <see cref="AttemptTransferTable"/>), created
 /// and migrated with them when the database opens. The state machine never reads them: losing a row loses a chart point, never a build.
 /// </summary>
 internal static class MonitoringSchema
