@@ -18,9 +18,10 @@ internal static partial class BuildRoutes
 {
     public static IEndpointRouteBuilder MapBuildRoutes(this IEndpointRouteBuilder app)
     {
+        // The collection itself outside the group, so its pattern stays "/api/builds" (a group's "" would be "/api/builds/").
+        app.MapPost("/api/builds", SubmitAsync);
+        app.MapGet("/api/builds", async (BuildViews views, int? limit, CancellationToken ct) => Results.Ok(await views.RecentAsync(Math.Clamp(limit ?? 100, 1, 1000), ct)));
         var api = app.MapGroup("/api/builds");
-        api.MapPost("", SubmitAsync);
-        api.MapGet("", async (BuildViews views, int? limit, CancellationToken ct) => Results.Ok(await views.RecentAsync(Math.Clamp(limit ?? 100, 1, 1000), ct)));
         api.MapGet("/search", SearchAsync);
         api.MapGet("/{id:guid}", async (Guid id, BuildViews views, CancellationToken ct) =>
             await views.GetAsync(id, ct) is { } view ? Results.Ok(view) : NotFound(id));

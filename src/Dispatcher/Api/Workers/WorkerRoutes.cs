@@ -9,8 +9,8 @@ internal static class WorkerRoutes
 {
     public static IEndpointRouteBuilder MapWorkerRoutes(this IEndpointRouteBuilder app)
     {
+        app.MapGet("/api/workers", async (WorkerViews views, CancellationToken ct) => Results.Ok(await views.ListAsync(ct)));
         var api = app.MapGroup("/api/workers");
-        api.MapGet("", async (WorkerViews views, CancellationToken ct) => Results.Ok(await views.ListAsync(ct)));
         // wait=0 (default) reports what heartbeats told; wait=N also probes every live worker and waits up to N s.
         api.MapGet("/probe", (WorkerProbe probe, double? wait, CancellationToken ct) =>
             probe.ProbeAsync(TimeSpan.FromSeconds(Math.Clamp(wait ?? 0, 0, 60)), ct));
