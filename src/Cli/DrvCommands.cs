@@ -29,7 +29,9 @@ internal static class DrvCommands
         {
             var layout = globals.Layout(result);
             var parsed = await DerivationFiles.ReadAsync(layout.StoreDir, result.GetValue(file)!, ct);
-            await output.WriteLineAsync(DerivationJson.Serialize(DerivationPaths.DrvPath(layout.StoreDir, parsed), parsed));
+            // Raw bytes, as nix show-derivation prints them (values need not be UTF-8).
+            var json = DerivationJson.SerializeBytes(DerivationPaths.DrvPath(layout.StoreDir, parsed), parsed);
+            await WriteBytesAsync(output, [.. json, (byte)'\n'], ct);
         }));
         return command;
     }
@@ -83,6 +85,25 @@ internal static class DrvCommands
             await output.WriteLineAsync(top.DrvPath.FullPath);
         }));
         return command;
+    }
+
+    private static async Task WriteBytesAsync(TextWriter output, byte[] bytes, CancellationToken ct)
+    {
+        await output.FlushAsync(ct);
+        if (output is StreamWriter writer)
+        {
+            await writer.BaseStream.WriteAsync(bytes, ct);
+            await writer.BaseStream.FlushAsync(ct);
+        }
+        else if (ReferenceEquals(output, Console.Out))
+        {
+            await using var stdout = Console.OpenStandardOutput();
+            await stdout.WriteAsync(bytes, ct);
+        }
+        else
+        {
+            await output.WriteAsync(NixBytes.Decode(bytes));
+        }
     }
 
     /// <summary>Runs a command body through the shared handler: user-facing failures go to stderr, exit code 1.</summary>

@@ -7,11 +7,10 @@ namespace BuildFarm.Store.Derivations;
 /// <summary>
 /// Reads the ATerm of a <c>.drv</c> file like Nix's <c>parseDerivation</c>, but strictly: every failure is a
 /// <see cref="DerivationFormatException"/> with the byte offset and what was expected. Unlike Nix it also rejects
-/// duplicate keys, trailing bytes, invalid UTF-8 and fixed outputs whose path does not match their hash.
+/// duplicate keys, trailing bytes and fixed outputs whose path does not match their hash.
 /// </summary>
 internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly List<Action<string>> _nameChecks = [];
     private int _pos;
 
@@ -191,14 +190,8 @@ internal sealed class AtermReader(StoreDirectory storeDir, byte[] input)
             bytes.Add(b);
         }
 
-        try
-        {
-            return (StrictUtf8.GetString(bytes.ToArray()), start);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Error($"{what} is not valid UTF-8", start);
-        }
+        // Nix strings are bytes: non-UTF-8 bytes are kept (see NixBytes), as Nix keeps and hashes them.
+        return (NixBytes.Decode(bytes.ToArray()), start);
     }
 
     private bool TryConsume(byte b)

@@ -3,7 +3,7 @@ namespace BuildFarm.Store.Derivations;
 /// <summary>
 /// Orders strings by Unicode code point, which is the byte order of their UTF-8 encoding: the order of Nix's
 /// <c>std::map&lt;std::string, …&gt;</c>. (Ordinal UTF-16 order differs for characters above U+E000 versus
-/// surrogate pairs.)
+/// surrogate pairs.) Strings holding non-UTF-8 bytes (<see cref="NixBytes"/>) compare by their bytes.
 /// </summary>
 public sealed class CodePointComparer : IComparer<string>
 {
@@ -17,6 +17,8 @@ public sealed class CodePointComparer : IComparer<string>
             return -1;
         if (y is null)
             return 1;
+        if (!NixBytes.IsUtf8(x) || !NixBytes.IsUtf8(y))
+            return NixBytes.Encode(x).AsSpan().SequenceCompareTo(NixBytes.Encode(y));
         var n = Math.Min(x.Length, y.Length);
         for (var i = 0; i < n; i++)
         {

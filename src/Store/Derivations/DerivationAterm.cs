@@ -19,7 +19,7 @@ public static class DerivationAterm
         new AtermReader(storeDir, text.ToArray()).ReadDerivation(name);
 
     public static Derivation Parse(StoreDirectory storeDir, string text, string? name) =>
-        Parse(storeDir, Encoding.UTF8.GetBytes(text), name);
+        Parse(storeDir, NixBytes.Encode(text), name);
 
     public static bool TryParse(StoreDirectory storeDir, ReadOnlySpan<byte> text, string? name, out Derivation? derivation, out DerivationFormatException? error)
     {
@@ -39,7 +39,7 @@ public static class DerivationAterm
 
     public static string Print(Derivation drv) => Print(drv, maskOutputs: false, actualInputs: null);
 
-    public static byte[] PrintBytes(Derivation drv) => Encoding.UTF8.GetBytes(Print(drv));
+    public static byte[] PrintBytes(Derivation drv) => NixBytes.Encode(Print(drv));
 
     /// <summary>
     /// Nix's <c>Derivation::unparse</c>. <paramref name="maskOutputs"/> blanks output paths and the env entries

@@ -75,7 +75,7 @@ public sealed class DerivationHasher(StoreDirectory storeDir, Func<StorePath, Ca
         }
 
         var aterm = DerivationAterm.Print(drv, maskOutputs, inputs.Select(i => KeyValuePair.Create(i.Key, (IEnumerable<string>)i.Value)));
-        var hash = NixHash.Sha256(aterm);
+        var hash = NixHash.Sha256(NixBytes.Encode(aterm));
         return new DerivationHashModulo(drv.Outputs.ToImmutableSortedDictionary(o => o.Key, _ => hash, CodePointComparer.Instance), deferred);
     }
 

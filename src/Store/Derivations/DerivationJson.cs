@@ -1,81 +1,78 @@
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using BuildFarm.Store.Paths;
 
 namespace BuildFarm.Store.Derivations;
 
-/// <summary>The JSON that Nix 2.8's <c>nix show-derivation</c> prints: an object keyed by <c>.drv</c> path.</summary>
+/// <summary>
+/// The JSON that Nix 2.8's <c>nix show-derivation</c> prints, byte for byte: an object keyed by <c>.drv</c> path,
+/// written with Nix's own writer (<see cref="NixJsonWriter"/>), so strings that are not UTF-8 come out as their raw
+/// bytes, exactly as Nix prints them.
+/// </summary>
 public static class DerivationJson
 {
-    private static readonly JsonWriterOptions Options = new()
+    public static byte[] SerializeBytes(IEnumerable<KeyValuePair<StorePath, Derivation>> derivations)
     {
-        Indented = true,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
-    public static string Serialize(IEnumerable<KeyValuePair<StorePath, Derivation>> derivations)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, Options))
+        var w = new NixJsonWriter(indent: true);
+        w.StartObject();
+        foreach (var (path, drv) in derivations.OrderBy(d => d.Key, StorePath.Ordinal))
         {
-            w.WriteStartObject();
-            foreach (var (path, drv) in derivations.OrderBy(d => d.Key, StorePath.Ordinal))
-            {
-                w.WritePropertyName(path.FullPath);
-                Write(w, drv);
-            }
-
-            w.WriteEndObject();
+            w.StartObject(path.FullPath);
+            Write(w, drv);
+            w.EndObject();
         }
 
-        return Encoding.UTF8.GetString(buffer.ToArray());
+        w.EndObject();
+        return w.ToArray();
     }
+
+    /// <summary>The same JSON as a string; bytes that are not UTF-8 are carried as <see cref="NixBytes"/> escapes.</summary>
+    public static string Serialize(IEnumerable<KeyValuePair<StorePath, Derivation>> derivations) =>
+        NixBytes.Decode(SerializeBytes(derivations));
 
     public static string Serialize(StorePath drvPath, Derivation drv) => Serialize([KeyValuePair.Create(drvPath, drv)]);
 
-    /// <summary>Writes one derivation's object (the value under its <c>.drv</c> path).</summary>
-    public static void Write(Utf8JsonWriter w, Derivation drv)
+    public static byte[] SerializeBytes(StorePath drvPath, Derivation drv) => SerializeBytes([KeyValuePair.Create(drvPath, drv)]);
+
+    private static void Write(NixJsonWriter w, Derivation drv)
     {
-        w.WriteStartObject();
-        w.WriteStartObject("outputs");
+        w.StartObject("outputs");
         foreach (var (id, output) in drv.Outputs)
         {
-            w.WriteStartObject(id);
+            w.StartObject(id);
             if (output.Path is not null)
-                w.WriteString("path", output.Path.FullPath);
+                w.String("path", output.Path.FullPath);
             if (output.HashAlgo.Length > 0)
-                w.WriteString("hashAlgo", output.HashAlgo);
+                w.String("hashAlgo", output.HashAlgo);
             if (output.Kind == DerivationOutputKind.Fixed)
-                w.WriteString("hash", output.Hash);
-            w.WriteEndObject();
+                w.String("hash", output.Hash);
+            if (output.Kind == DerivationOutputKind.Impure)
+                w.Bool("impure", true);
+            w.EndObject();
         }
 
-        w.WriteEndObject();
-        w.WriteStartArray("inputSrcs");
+        w.EndObject();
+        w.StartArray("inputSrcs");
         foreach (var src in drv.InputSrcs)
-            w.WriteStringValue(src.FullPath);
-        w.WriteEndArray();
-        w.WriteStartObject("inputDrvs");
+            w.StringValue(src.FullPath);
+        w.EndArray();
+        w.StartObject("inputDrvs");
         foreach (var (path, outputs) in drv.InputDrvs)
         {
-            w.WriteStartArray(path.FullPath);
+            w.StartArray(path.FullPath);
             foreach (var o in outputs)
-                w.WriteStringValue(o);
-            w.WriteEndArray();
+                w.StringValue(o);
+            w.EndArray();
         }
 
-        w.WriteEndObject();
-        w.WriteString("system", drv.System);
-        w.WriteString("builder", drv.Builder);
-        w.WriteStartArray("args");
+        w.EndObject();
+        w.String("system", drv.System);
+        w.String("builder", drv.Builder);
+        w.StartArray("args");
         foreach (var a in drv.Args)
-            w.WriteStringValue(a);
-        w.WriteEndArray();
-        w.WriteStartObject("env");
+            w.StringValue(a);
+        w.EndArray();
+        w.StartObject("env");
         foreach (var (k, v) in drv.Env)
-            w.WriteString(k, v);
-        w.WriteEndObject();
-        w.WriteEndObject();
+            w.String(k, v);
+        w.EndObject();
     }
 }
