@@ -53,6 +53,7 @@ internal sealed class AtermDerivationReader : IDerivationReader
             drv.System,
             drv.Builder,
             drv.Args,
-            drv.Env);
+            drv.Env,
+            drv);
     }
 }

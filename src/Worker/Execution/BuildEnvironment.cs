@@ -1,29 +1,36 @@
-using System.Globalization;
+using BuildFarm.Store.Derivations;
+using BuildFarm.Worker.Derivations;
 
 namespace BuildFarm.Worker.Execution;
 
 /// <summary>
-/// The builder's environment with Nix's semantics: exactly the derivation's env plus the build-dir variables,
-/// <c>HOME=/homeless-shelter</c>, <c>PATH=/path-not-set</c>, <c>NIX_STORE</c>, <c>NIX_BUILD_CORES</c> and each
-/// output id bound to its path. Nothing is inherited from the worker process.
+/// The builder's environment, arguments and build-directory files with Nix 2.8's semantics
+/// (<see cref="BuilderSetupFactory"/>): nothing is inherited from the worker process except the
+/// <c>impureEnvVars</c> of a fixed-output derivation.
 /// </summary>
 internal static class BuildEnvironment
 {
-    public static Dictionary<string, string> Create(BuildPlan plan, string buildDir, int cores)
+    /// <summary>
+    /// Writes passAsFile, exportReferencesGraph and structured-attribute files into <paramref name="buildDir"/> and
+    /// returns the environment and arguments. <paramref name="outputs"/>: output id → where the builder writes it.
+    /// </summary>
+    /// <exception cref="DerivationAttributeException">when Nix would refuse the derivation (its message).</exception>
+    public static BuilderSetup Create(BuildPlan plan, string buildDir, int cores, IReadOnlyDictionary<string, string> outputs)
     {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        var recipe = plan.Recipe;
+        var kinds = recipe.Parsed is { } drv
+            ? drv.Outputs.Values.Select(o => o.Kind).ToList()
+            : [recipe.Env.ContainsKey("outputHash") ? DerivationOutputKind.Fixed : DerivationOutputKind.InputAddressed];
+        var context = new BuilderContext(
+            plan.DrvPath, plan.StoreDir, outputs, buildDir, cores, Environment.GetEnvironmentVariable,
+            new HashSet<string>(plan.InputFacts.Keys, StringComparer.Ordinal), plan.InputFacts);
+        var setup = BuilderSetupFactory.Create(recipe.Env, recipe.Args, [.. recipe.Outputs.Keys], kinds, context);
+        foreach (var (name, contents) in setup.Files)
         {
-            ["PATH"] = "/path-not-set",
-            ["HOME"] = "/homeless-shelter",
-            ["NIX_STORE"] = plan.StoreDir,
-            ["NIX_BUILD_CORES"] = cores.ToString(CultureInfo.InvariantCulture),
-        };
-        foreach (var (k, v) in plan.Recipe.Env)
-            env[k] = v;
-        foreach (var name in new[] { "NIX_BUILD_TOP", "TMPDIR", "TEMPDIR", "TMP", "TEMP", "PWD" })
-            env[name] = buildDir;
-        foreach (var (id, path) in plan.OutputPhysicalPaths)
-            env[id] = path;
-        return env;
+            var path = Path.Combine(buildDir, name);
+            File.WriteAllBytes(path, contents);
+        }
+
+        return setup;
     }
 }

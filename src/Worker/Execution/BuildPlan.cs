@@ -1,4 +1,5 @@
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Worker.Derivations;
 
 namespace BuildFarm.Worker.Execution;
 
@@ -13,7 +14,14 @@ internal sealed record BuildPlan(
     string StoreDir,
     BuildRecipe Recipe,
     IReadOnlyDictionary<string, string> OutputPhysicalPaths,
-    BuildLimits Limits);
+    BuildLimits Limits)
+{
+    /// <summary>
+    /// The worker store's facts of the input closure (path → references, NAR hash and size), filled in before the
+    /// builder runs when the derivation uses <c>exportReferencesGraph</c>; empty otherwise.
+    /// </summary>
+    public IReadOnlyDictionary<string, PathFacts> InputFacts { get; init; } = new Dictionary<string, PathFacts>();
+}
 
 /// <summary>How running the builder ended.</summary>
 internal enum ExecutionOutcome

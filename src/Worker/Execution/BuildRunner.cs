@@ -3,6 +3,7 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Derivations;
 using BuildFarm.Worker.Events;
 using BuildFarm.Worker.Lifecycle;
 using BuildFarm.Worker.Offload;
@@ -119,6 +120,8 @@ internal sealed class BuildRunner(
             if (pulled.MissingPaths > 0)
                 log.Line($"[buildfarm: pulled {pulled.MissingPaths} input path(s) from {request.Origin?.Host}:{request.Origin?.Port} in {pulled.Elapsed}]");
             _log.Information("Building {DrvPath} (attempt {Attempt})", request.DrvPath, request.Attempt);
+            if (ReferenceGraph.IsUsed(plan.Recipe.Env))
+                plan = plan with { InputFacts = await registrar.QueryFactsAsync(request.InputClosure.Select(i => i.Path), handle.Cancelled) };
             var buildClock = Stopwatch.StartNew();
             var result = await executor.RunAsync(plan, log, handle.Cancelled);
             return await OutcomeAsync(request, plan, result, pulled, buildClock.Elapsed, log, handle);
@@ -154,6 +157,12 @@ internal sealed class BuildRunner(
         {
             var uploadClock = Stopwatch.StartNew();
             var candidates = request.InputClosure.Select(i => i.Path).Concat(plan.Recipe.InputSrcs).ToList();
+            if (await OutputCheckRun.CheckAsync(plan, request.WantedOutputs, candidates, registrar.QueryFactsAsync, handle.Cancelled) is { } refused)
+            {
+                log.Line($"error: {refused}");
+                return Failed(request, BuildFailureKind.BuildFailure, 0, refused, log);
+            }
+
             var outputs = await registrar.RegisterAsync(plan, request.WantedOutputs, candidates, handle.Cancelled);
             await uploader.UploadAsync(request, outputs, handle.Cancelled);
             var timings = new PhaseTimings(pulled.Elapsed, buildTime, uploadClock.Elapsed);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Derivations;
 using Microsoft.Extensions.Options;
 using Serilog;
 
@@ -23,16 +24,28 @@ internal sealed class LocalExecutor(IOptions<WorkerOptions> options, TimeProvide
         try
         {
             var cores = o.BuildCores > 0 ? o.BuildCores : Environment.ProcessorCount;
-            return await RunBuilderAsync(plan, BuildEnvironment.Create(plan, buildDir, cores), buildDir, log, cancellationToken);
+            BuilderSetup setup;
+            try
+            {
+                setup = BuildEnvironment.Create(plan, buildDir, cores, plan.OutputPhysicalPaths);
+            }
+            catch (DerivationAttributeException e)
+            {
+                log.Line($"error: {e.Message}");
+                return new ExecutionResult(ExecutionOutcome.Failed, null, e.Message);
+            }
+
+            return await RunBuilderAsync(plan, setup, buildDir, log, cancellationToken);
         }
         finally
         {
             BuildDirectories.TryDelete(buildDir);
+            File.Delete(buildDir + ".exec");
         }
     }
 
     private async Task<ExecutionResult> RunBuilderAsync(
-        BuildPlan plan, Dictionary<string, string> env, string buildDir, IBuildLog log, CancellationToken cancellationToken)
+        BuildPlan plan, BuilderSetup setup, string buildDir, IBuildLog log, CancellationToken cancellationToken)
     {
         var psi = new ProcessStartInfo(ProcessGroup.Setsid)
         {
@@ -42,12 +55,7 @@ internal sealed class LocalExecutor(IOptions<WorkerOptions> options, TimeProvide
             RedirectStandardError = true,
             WorkingDirectory = buildDir,
         };
-        psi.ArgumentList.Add(plan.Recipe.Builder);
-        foreach (var a in plan.Recipe.Args)
-            psi.ArgumentList.Add(a);
-        psi.Environment.Clear();
-        foreach (var (k, v) in env)
-            psi.Environment[k] = v;
+        ByteExactExec.Prepare(psi, plan.Recipe.Builder, setup, buildDir + ".exec");
 
         using var timeout = new CancellationTokenSource(Positive(plan.Limits.Timeout), time);
         using var silence = new CancellationTokenSource(Positive(plan.Limits.MaxSilentTime), time);

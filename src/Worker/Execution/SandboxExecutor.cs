@@ -1,5 +1,6 @@
 using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Derivations;
 using BuildFarm.Worker.Sandbox;
 using Microsoft.Extensions.Options;
 
@@ -22,13 +23,21 @@ internal sealed class SandboxExecutor(IBuildRunner runner, IOptions<WorkerOption
         try
         {
             var cores = o.BuildCores > 0 ? o.BuildCores : Environment.ProcessorCount;
-            var env = BuildEnvironment.Create(plan, buildDir, cores);
-            // Inside the sandbox the store is at its logical place: outputs are named by their logical paths.
-            foreach (var (id, path) in plan.Recipe.Outputs)
-                env[id] = path;
+            BuilderSetup setup;
+            try
+            {
+                // Inside the sandbox the store is at its logical place: outputs are named by their logical paths.
+                setup = BuildEnvironment.Create(plan, buildDir, cores, plan.Recipe.Outputs);
+            }
+            catch (DerivationAttributeException e)
+            {
+                log.Line($"error: {e.Message}");
+                return new ExecutionResult(ExecutionOutcome.Failed, null, e.Message);
+            }
+
             var layout = StoreLayout.Create(o.Store.StoreDir, o.Store.Root);
             var spec = new SandboxSpec(
-                plan.Recipe.Builder, plan.Recipe.Args, env, plan.StoreDir, layout.PhysicalStoreDir, buildDir,
+                plan.Recipe.Builder, setup.Args, setup.Env, plan.StoreDir, layout.PhysicalStoreDir, buildDir,
                 AllowNetwork: plan.Recipe.Env.ContainsKey("outputHash"), plan.Limits.Timeout, plan.Limits.MaxSilentTime);
             var lines = new LogLineSplitter(log);
             var result = await runner.RunAsync(

@@ -1,4 +1,5 @@
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Worker.Derivations;
 using BuildFarm.Worker.Execution;
 
 namespace BuildFarm.Worker.Outputs;
@@ -12,6 +13,13 @@ internal interface IOutputRegistrar
     /// every wanted one is valid (nothing to build), else null.
     /// </summary>
     Task<(IDisposable Lock, IReadOnlyList<BuiltOutput>? AlreadyValid)> PrepareAsync(BuildPlan plan, IReadOnlyList<string> wantedOutputs, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// References, NAR hash and size of each given path valid in the worker's store (for exportReferencesGraph and output checks);
+    /// paths the store does not hold are left out.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, PathFacts>> QueryFactsAsync(IEnumerable<string> paths, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyDictionary<string, PathFacts>>(new Dictionary<string, PathFacts>());
 
     /// <param name="plan">The attempt whose builder exited 0 and produced every wanted output.</param>
     /// <param name="wantedOutputs">Output ids to register.</param>

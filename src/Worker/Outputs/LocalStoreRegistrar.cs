@@ -1,6 +1,7 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
+using BuildFarm.Worker.Derivations;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Keys;
 
@@ -36,6 +37,19 @@ internal sealed class LocalStoreRegistrar(WorkerStore workerStore, WorkerKeys ke
             locks.Dispose();
             throw;
         }
+    }
+
+    public async Task<IReadOnlyDictionary<string, PathFacts>> QueryFactsAsync(IEnumerable<string> paths, CancellationToken cancellationToken)
+    {
+        var store = await StoreAsync(cancellationToken);
+        var facts = new Dictionary<string, PathFacts>(StringComparer.Ordinal);
+        foreach (var p in paths)
+        {
+            if (StorePath.TryParse(store.StoreDir, p, out var path, out _) && await store.QueryPathInfoAsync(path!, cancellationToken) is { } info)
+                facts[p] = new PathFacts(p, info.NarHash.ToString(), info.NarSize, [.. info.References.Select(r => r.FullPath)]);
+        }
+
+        return facts;
     }
 
     public async Task<IReadOnlyList<BuiltOutput>> RegisterAsync(
