@@ -16,7 +16,8 @@ internal static class OutputCheckRun
         Func<IEnumerable<string>, CancellationToken, Task<IReadOnlyDictionary<string, PathFacts>>> queryFacts,
         CancellationToken cancellationToken)
     {
-        if (!OutputChecks.AreDeclared(plan.Recipe.Env))
+        // Outputs referring to each other in a cycle are refused as Nix refuses them (registerOutputs' topoSort).
+        if (!OutputChecks.AreDeclared(plan.Recipe.Env) && plan.Recipe.Outputs.Count < 2)
             return null;
         var storeDir = new StoreDirectory(plan.StoreDir);
         var candidates = inputClosure.Concat(plan.Recipe.Outputs.Values)
@@ -29,7 +30,44 @@ internal static class OutputCheckRun
             outputs[id] = new PathFacts(plan.Recipe.Outputs[id], hash.ToString(), size, [.. references.Select(r => r.FullPath)]);
         }
 
+        if (Cycle(plan, outputs) is { } cycle)
+            return cycle;
+        if (!OutputChecks.AreDeclared(plan.Recipe.Env))
+            return null;
         var store = await queryFacts(inputClosure, cancellationToken);
         return OutputChecks.Check(plan.DrvPath, plan.StoreDir, plan.Recipe.Env, outputs, store);
+    }
+
+    /// <summary>Nix's <c>topoSort</c> over output ids (visited in sorted order), with its cycle message.</summary>
+    private static string? Cycle(BuildPlan plan, IReadOnlyDictionary<string, PathFacts> outputs)
+    {
+        var idByPath = outputs.ToDictionary(o => o.Value.Path, o => o.Key, StringComparer.Ordinal);
+        var visited = new HashSet<string>(StringComparer.Ordinal);
+        var parents = new HashSet<string>(StringComparer.Ordinal);
+        string? Visit(string id, string? parent)
+        {
+            if (parents.Contains(id))
+                return $"cycle detected in build of '{plan.DrvPath}' in the references of output '{id}' from output '{parent}'";
+            if (!visited.Add(id))
+                return null;
+            parents.Add(id);
+            var children = outputs[id].References.Where(idByPath.ContainsKey).Select(r => idByPath[r]).Order(StringComparer.Ordinal);
+            foreach (var child in children)
+            {
+                if (child != id && Visit(child, id) is { } error)
+                    return error;
+            }
+
+            parents.Remove(id);
+            return null;
+        }
+
+        foreach (var id in outputs.Keys.Order(StringComparer.Ordinal))
+        {
+            if (Visit(id, null) is { } error)
+                return error;
+        }
+
+        return null;
     }
 }

@@ -37,14 +37,17 @@ internal static partial class StructuredAttrs
                 {
                     var info = facts[p];
                     var closureSize = ReferenceGraph.Closure([p], new HashSet<string>(facts.Keys), facts).Sum(q => facts[q].NarSize);
-                    list.Add(new JsonObject
+                    var entry = new JsonObject
                     {
                         ["path"] = p,
                         ["narHash"] = info.NarHash,
                         ["narSize"] = info.NarSize,
                         ["references"] = new JsonArray([.. info.References.Order(StringComparer.Ordinal).Select(r => (JsonNode)r)]),
                         ["closureSize"] = closureSize,
-                    });
+                    };
+                    if (info.Ca is not null)
+                        entry["ca"] = info.Ca;
+                    list.Add(entry);
                 }
 
                 json[name] = list;

@@ -24,6 +24,12 @@ internal sealed class LocalExecutor(IOptions<WorkerOptions> options, TimeProvide
         try
         {
             var cores = o.BuildCores > 0 ? o.BuildCores : Environment.ProcessorCount;
+            if (Refusals.Check(plan.DrvPath, plan.Recipe.Builder, plan.Recipe.Env, sandboxed: false) is { } refusal)
+            {
+                log.Line($"error: {refusal}");
+                return new ExecutionResult(ExecutionOutcome.Failed, null, refusal);
+            }
+
             BuilderSetup setup;
             try
             {

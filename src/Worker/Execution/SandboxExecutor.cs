@@ -23,6 +23,12 @@ internal sealed class SandboxExecutor(IBuildRunner runner, IOptions<WorkerOption
         try
         {
             var cores = o.BuildCores > 0 ? o.BuildCores : Environment.ProcessorCount;
+            if (Refusals.Check(plan.DrvPath, plan.Recipe.Builder, plan.Recipe.Env, sandboxed: true) is { } refusal)
+            {
+                log.Line($"error: {refusal}");
+                return new ExecutionResult(ExecutionOutcome.Failed, null, refusal);
+            }
+
             BuilderSetup setup;
             try
             {

@@ -1,0 +1,55 @@
+using System.Text;
+using BuildFarm.Testing;
+
+namespace BuildFarm.Worker.Tests.Derivations;
+
+/// <summary>
+/// contract.nix instantiated once per test class by the real nix-instantiate, with a fresh nonce (the store is
+/// shared) and a static busybox added to /nix/store as every builder's shell.
+/// </summary>
+public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
+{
+    public static readonly string[] Attrs =
+    [
+        "env", "passAsFile", "dep", "graph", "structured", "impure", "impureIgnored", "multi", "selfRef", "allowedRefs",
+        "allowedRefsOk", "disallowedReqs", "disallowedRefs", "badSpec", "maxSize", "maxClosure", "builtin", "cycle", "maxClosureBad",
+    ];
+
+    private readonly TempDirectory _dir = new("bf19-corpus");
+
+    public string Busybox { get; private set; } = "";
+
+    public IReadOnlyDictionary<string, string> DrvPaths { get; private set; } = new Dictionary<string, string>();
+
+    public async Task InitializeAsync()
+    {
+        var bin = Directory.CreateDirectory(_dir.Combine("busybox", "bin")).FullName;
+        File.Copy("/bin/busybox", Path.Combine(bin, "busybox"));
+        File.CreateSymbolicLink(Path.Combine(bin, "sh"), "busybox");
+        Busybox = await NixOracle.RunTextAsync("nix-store", "--add", _dir.Combine("busybox"));
+
+        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("hello1"u8));
+        var parts = source.Replace("@IMPURE_HASH@", hash, StringComparison.Ordinal).Split("@LATIN1@");
+        var bytes = new List<byte>();
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (i > 0)
+                bytes.AddRange([0xE9, 0xFF]);
+            bytes.AddRange(Encoding.ASCII.GetBytes(parts[i]));
+        }
+
+        var file = _dir.Combine("contract.nix");
+        await File.WriteAllBytesAsync(file, [.. bytes]);
+        var nonce = Guid.NewGuid().ToString("N")[..10];
+        List<string> args = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", Busybox];
+        foreach (var a in Attrs)
+            args.AddRange(["-A", a]);
+        var lines = (await NixOracle.RunTextAsync("nix-instantiate", [.. args])).Split('\n');
+        DrvPaths = Attrs.Zip(lines).ToDictionary(p => p.First, p => p.Second.Trim());
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    public void Dispose() => _dir.Dispose();
+}
