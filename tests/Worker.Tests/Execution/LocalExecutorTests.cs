@@ -47,6 +47,8 @@ public sealed class LocalExecutorTests : IDisposable
         Assert.Equal("3", env["NIX_BUILD_CORES"]);
         Assert.Equal(plan.StoreDir, env["NIX_STORE"]);
         Assert.Equal("hello world", env["greeting"]);
+        Assert.Equal("2", env["NIX_LOG_FD"]);
+        Assert.Equal("xterm-256color", env["TERM"]);
         Assert.Equal(plan.Recipe.Outputs["out"], env["out"]);
         var top = env["NIX_BUILD_TOP"];
         Assert.StartsWith(_dir.Combine("builds"), top, StringComparison.Ordinal);
