@@ -6,8 +6,8 @@ using BuildFarm.Store.Paths;
 namespace BuildFarm.Store.NixDb;
 
 /// <summary>
-/// The machine's real Nix store as an <see cref="IStore"/>: files in <c>/nix/store</c> (or under a physical root,
-/// like <c>local?root=DIR</c>), metadata read from Nix's own database, paths made valid by Nix's own
+/// The machine's real Nix store as an <see cref="IStore"/>: files in <c>/nix/store</c> (or another store directory
+/// with its state beside it, as <c>NIX_STORE_DIR</c> and <c>NIX_STATE_DIR</c> give), metadata read from Nix's own database, paths made valid by Nix's own
 /// <c>nix-store --register-validity --hash-given</c>. Registration takes no path lock, so importing an output works
 /// while nix-daemon holds <c>/nix/store/&lt;path&gt;.lock</c> for the build its hook is running.
 /// </summary>
@@ -34,11 +34,14 @@ public sealed class NixStore : IStore
 
     /// <summary>
     /// Opens the Nix store of <paramref name="layout"/> (its database must exist: Nix creates it on first use).
-    /// Temporary entries are locked under BuildFarm's own state directory (<c>&lt;root&gt;/nix/var/buildfarm/locks</c>), never
-    /// in Nix's lock namespace.
+    /// Temporary entries are locked under BuildFarm's own state directory (<c>/nix/var/buildfarm/locks</c>), never
+    /// in Nix's lock namespace. A physical root is refused: Nix 2.8's <c>nix-store --register-validity</c> and
+    /// <c>--dump</c> ignore <c>local?root=</c> and would read the logical paths.
     /// </summary>
     public static NixStore Open(StoreLayout layout, string? databaseFile = null, string nixStoreProgram = "nix-store")
     {
+        if (layout.Root.Length > 0)
+            throw new StoreException($"the Nix store cannot be used under a physical root ({layout.Root}): Nix 2.8's nix-store --register-validity ignores local?root=; give the store directory itself (e.g. /nix/store) with no root");
         var file = string.IsNullOrEmpty(databaseFile) ? NixDatabase.DefaultFile(layout) : databaseFile;
         if (!File.Exists(file))
             throw new StoreException($"Nix's database {file} does not exist: is Nix installed and its store at {layout.PhysicalStoreDir} initialised (any nix-store command as root does it)?");
@@ -46,7 +49,7 @@ public sealed class NixStore : IStore
             throw new StoreException($"the Nix store directory {layout.PhysicalStoreDir} does not exist");
         var locks = Path.Combine(LocalStore.StateDirectory(layout), "locks");
         Directory.CreateDirectory(locks);
-        return new NixStore(layout, new NixDatabase(file, layout.StoreDir), new NixStoreCommand(nixStoreProgram, layout.Root), new PathLocks(locks));
+        return new NixStore(layout, new NixDatabase(file, layout.StoreDir), new NixStoreCommand(nixStoreProgram, layout.StoreDir.Path), new PathLocks(locks));
     }
 
     public StorePath ParsePath(string text) =>

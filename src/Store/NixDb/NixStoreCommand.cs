@@ -4,12 +4,16 @@ using BuildFarm.Store.Local;
 namespace BuildFarm.Store.NixDb;
 
 /// <summary>
-/// Runs Nix's own <c>nix-store</c> against exactly this store (<c>--store local</c>, or <c>local?root=R</c> for a
-/// store under a physical root), never through a daemon: the commands used here need direct database access.
+/// Runs Nix's own <c>nix-store</c> against exactly this store, never through a daemon (the commands used here need
+/// direct database access): <c>--store local</c> for <c>/nix/store</c>, <c>local?store=DIR&amp;state=…/var/nix</c> for
+/// another store directory (as <c>NIX_STORE_DIR</c>/<c>NIX_STATE_DIR</c> would give).
 /// </summary>
-internal sealed class NixStoreCommand(string program, string root)
+internal sealed class NixStoreCommand(string program, string storeDir)
 {
-    public string StoreUri => root.Length == 0 ? "local" : "local?root=" + root;
+    public string StoreUri => StoreUriFor(storeDir);
+
+    public static string StoreUriFor(string storeDir) =>
+        storeDir == "/nix/store" ? "local" : $"local?store={storeDir}&state={Path.GetDirectoryName(storeDir)}/var/nix";
 
     /// <summary>Runs <c>nix-store --store URI ARGS</c> with <paramref name="stdin"/>; a non-zero exit is a <see cref="StoreException"/> naming the command and Nix's message.</summary>
     public async Task<string> RunAsync(IReadOnlyList<string> args, string stdin, CancellationToken cancellationToken)
