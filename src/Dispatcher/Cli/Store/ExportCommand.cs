@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BuildFarm.Store.Archives;
+using BuildFarm.Transfer.Fetch;
 
 namespace BuildFarm.Dispatcher.Cli.Store;
 
@@ -21,6 +22,16 @@ internal static class ExportCommand
         {
             var store = await StoreCli.OpenAnyAsync(globals, result, cancellationToken);
             var selected = StoreCli.ParsePaths(store, result.GetRequiredValue(paths));
+            foreach (var path in selected)
+            {
+                if (!await store.IsValidAsync(path, cancellationToken))
+                {
+                    // A distinct status: a worker fetching inputs fails the build at once instead of retrying.
+                    await result.InvocationConfiguration.Error.WriteLineAsync($"buildfarm store export: path '{path}' is not valid in the store at {store.Layout.PhysicalStoreDir}");
+                    return MissingInputException.OriginExitCode;
+                }
+            }
+
             var key = await StoreCli.LoadSigningKeyAsync(globals, result, cancellationToken);
             if (key is not null && !result.GetValue(signed))
                 throw new CliError("--signing-key-file signs the signed form only: add --signed (nix-store --export's form carries no signatures)");
