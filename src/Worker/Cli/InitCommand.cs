@@ -49,8 +49,6 @@ internal static class InitCommand
             List("--origin-key", "Public key NAME:BASE64 trusted on input paths, written to --trusted-input-keys-file (default: the --dispatcher-key(s))"),
             Text("--trusted-input-keys-file", "File of keys trusted on input paths (must exist unless keys are given)"),
         };
-        foreach (var list in lists.Values)
-            command.Options.Add(list);
         var unsandboxed = new Option<bool>("--allow-unsandboxed") { Description = "Let builders run without the sandbox when it is not possible here" };
         var destdir = new Option<string?>("--destdir") { Description = "Write every file below DIR; the paths inside the files stay those of the real machine" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Check only; files this command or the installer makes (keys, trusted key files) may be missing" };

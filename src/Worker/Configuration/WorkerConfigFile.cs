@@ -18,6 +18,8 @@ internal static class WorkerConfigFile
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Converters = { new JsonStringEnumConverter() },
         WriteIndented = true,
+        // Keys and fingerprints hold '+' and '/': written as they are, not as \u002B (the JSON is not embedded in HTML).
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     private static readonly HashSet<string> AlwaysWritten =
@@ -27,7 +29,7 @@ internal static class WorkerConfigFile
     {
         var written = JsonSerializer.SerializeToNode(options, Json)!.AsObject();
         var defaults = JsonSerializer.SerializeToNode(new WorkerOptions(), Json)!.AsObject();
-        DropDefaults(written, defaults, AlwaysWritten);
+        DropDefaults(written, defaults);
         return written.ToJsonString(Json) + "\n";
     }
 
@@ -35,22 +37,33 @@ internal static class WorkerConfigFile
     public static WorkerOptions Copy(WorkerOptions options) =>
         JsonSerializer.Deserialize<WorkerOptions>(JsonSerializer.Serialize(options, Json), Json)!;
 
-    private static void DropDefaults(JsonObject written, JsonObject defaults, HashSet<string>? keep = null)
+    /// <summary>Empty strings equal to their default ("not set") always go; other defaults go unless kept.</summary>
+    private static void DropDefaults(JsonObject written, JsonObject defaults, bool keepAll = false)
     {
         foreach (var (key, value) in written.ToList())
         {
-            if (keep?.Contains(key) == true)
-                continue;
+            var keep = keepAll || (defaults.Parent is null && AlwaysWritten.Contains(key));
             var fallback = defaults[key];
             if (value is JsonObject section && fallback is JsonObject sectionDefaults)
             {
-                DropDefaults(section, sectionDefaults);
-                if (section.Count == 0)
+                DropDefaults(section, sectionDefaults, keep);
+                if (section.Count == 0 && !keep)
                     written.Remove(key);
             }
-            else if (JsonNode.DeepEquals(value, fallback))
+            else if (JsonNode.DeepEquals(value, fallback) && (!keep || value is JsonValue v && v.TryGetValue<string>(out var text) && text.Length == 0))
             {
                 written.Remove(key);
+            }
+            else if (value is JsonArray items)
+            {
+                foreach (var item in items.OfType<JsonObject>())
+                {
+                    foreach (var (itemKey, itemValue) in item.ToList())
+                    {
+                        if (itemValue is JsonValue iv && iv.TryGetValue<string>(out var s) && s.Length == 0)
+                            item.Remove(itemKey);
+                    }
+                }
             }
         }
     }
