@@ -246,13 +246,13 @@ cmd_add_worker() {
 # The example graph (examples/graph): busybox into the origin store, the specs with its path, `drv add` of the
 # top, every source and .drv signed by the dispatcher (workers trust it for inputs). Prints the top .drv path.
 farm_example_drv() {
-  local bb="$FARM/examples/busybox" specs="$FARM/examples/specs" busybox drv
-  mkdir -p "$bb/bin" "$specs"
+  local bb="$FARM/examples/busybox" spec_dir="$FARM/examples/specs" busybox drv f
+  mkdir -p "$bb/bin" "$spec_dir"
   [ -f "$bb/bin/busybox" ] || cp /bin/busybox "$bb/bin/busybox"
   ln -sf busybox "$bb/bin/sh"
   busybox=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store add "$bb")
-  for f in "$ROOT"/examples/graph/*.json; do sed "s|@BUSYBOX@|$busybox|g" "$f" > "$specs/$(basename "$f")"; done
-  drv=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv add "$specs/release.json")
+  for f in "$ROOT"/examples/graph/*.json; do sed "s|@BUSYBOX@|$busybox|g" "$f" > "$spec_dir/$(basename "$f")"; done
+  drv=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv add "$spec_dir/release.json")
   # shellcheck disable=SC2046
   "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store sign --key-file "$FARM/keys/dispatcher.sec" \
     $("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store closure "$drv") >/dev/null
