@@ -4,9 +4,9 @@ namespace BuildFarm.Integration.Tests.Deployment;
 
 /// <summary>
 /// Runs packaging/install-worker.sh against a scratch --destdir. The binary directory holds small wrappers that run
-/// the real <c>buildfarm-worker</c> and <c>buildfarm</c> built next to this test (the script checks, keys and writes
-/// worker.json through <c>buildfarm-worker init</c> and prints the public key with <c>buildfarm keys public</c>),
-/// so the unit names a directory of the test's own.
+/// the published <c>buildfarm-worker</c> and <c>buildfarm</c> (artifacts/bin, which <c>./farm test</c> publishes
+/// first): the script checks, keys and writes worker.json through <c>buildfarm-worker init</c> and prints the public
+/// key with <c>buildfarm keys public</c>. The wrappers let the unit name a directory of the test's own.
 /// </summary>
 internal sealed class InstallWorkerRun : IDisposable
 {
@@ -40,9 +40,9 @@ internal sealed class InstallWorkerRun : IDisposable
 
     private void WriteWrapper(string name)
     {
-        var real = Path.Combine(AppContext.BaseDirectory, name);
+        var real = Path.Combine(RepoPaths.Bin, name);
         if (!File.Exists(real))
-            throw new InvalidOperationException($"{real} is missing: the test project must reference the project of '{name}'");
+            throw new InvalidOperationException($"{real} is missing: publish with ./farm build (./farm test does)");
         var path = Path.Combine(BinDir, name);
         File.WriteAllText(path, $"#!/bin/sh\nexec '{real}' \"$@\"\n");
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);

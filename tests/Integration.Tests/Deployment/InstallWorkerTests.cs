@@ -100,11 +100,11 @@ public sealed class InstallWorkerTests
         Assert.Contains("user buildfarm-worker not created", result.Stdout, StringComparison.Ordinal);
     }
 
-    /// <summary>The real <c>buildfarm keys generate</c> and <c>buildfarm-worker</c> (built next to this test).</summary>
+    /// <summary>The published binaries themselves as --binary-dir (what an installation from artifacts/bin does).</summary>
     [Fact]
-    public async Task InstallWorker_RealBuildfarmBinaries_GeneratesAKeyNixAccepts()
+    public async Task InstallWorker_PublishedBinaries_GeneratesAKeyNixAccepts()
     {
-        using var run = new InstallWorkerRun { BinaryDir = AppContext.BaseDirectory.TrimEnd('/') };
+        using var run = new InstallWorkerRun { BinaryDir = RepoPaths.Bin };
 
         var result = await run.RunAsync(FullFlags(FixedDispatcherKey));
 
