@@ -259,7 +259,9 @@ echo "Check the machine: sudo -u $WORKER_USER $binary_dir/buildfarm-worker check
 echo "Authorize this worker on the dispatcher by adding its public key to the dispatcher's trusted worker keys:"
 echo "public key: $public"
 if [ -n "$origin_login" ]; then
-  echo "Let it log in to the origin $origin: add this line to the authorized_keys of the origin's login user (Dispatcher:Origin:User):"
+  origin_shown="$origin"
+  [[ "$origin" =~ :[0-9]+$ ]] || origin_shown="$origin:22"
+  echo "Let it log in to the origin $origin_shown: add this line to the authorized_keys of the origin's login user (Dispatcher:Origin:User):"
   echo "origin login key: $origin_login"
 else
   echo "No --origin: this worker runs only requests whose inputs are already in its store."

@@ -76,6 +76,8 @@ internal sealed class WorkerInit(string configFile, string? destdir, TextWriter 
     /// <summary>The worker's checks on a copy whose files are those about to be written (staged) or already there.</summary>
     private List<string> Validate(WorkerOptions options, string stage, bool dryRun)
     {
+        // Each path maps to its staged copy (written here) or to its place below destdir; `shown` maps back, so a
+        // problem names the path of the real machine, never the scratch one.
         var shown = new Dictionary<string, string>(StringComparer.Ordinal);
         string Map(string path)
         {
