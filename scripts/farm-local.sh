@@ -7,7 +7,7 @@
 #   keys/               dispatcher key pair, worker keys (standard workers + spares for add-worker), trust files
 #   origin/             the origin store (logical /nix/store) the dispatcher owns and workers pull from over SSH
 #   workers/NAME/       each worker's config, physical store (root/) and build dirs
-#   env, dispatcher.url what artifacts/bin/buildfarm reads when run from the repository root (or FARM_DIR)
+#   env, dispatcher.url what artifacts/bin/buildfarm reads when FARM_DIR names this directory
 # Ports are free loopback ports chosen at start, so several farms (tests) can run side by side.
 
 FARM="${FARM_DIR:-$ROOT/.farm}"
@@ -203,6 +203,7 @@ cmd_up() {
   farm_wait_workers "${names[@]}"
   log "farm up"
   echo "UI and API      $(cat "$FARM/dispatcher.url")"
+  echo "CLI             export FARM_DIR=$FARM   # then: artifacts/bin/buildfarm status"
   echo "RabbitMQ        $(farm_amqp)"
   echo "origin sshd     127.0.0.1:$(cat "$FARM/ssh/port") (host key $(cat "$FARM/ssh/fingerprint"))"
   local joined; joined=$(IFS=,; echo "${summary[*]}")
