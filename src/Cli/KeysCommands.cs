@@ -9,6 +9,7 @@ internal static class KeysCommands
         _ = globals;
         var keys = new Command("keys", "Ed25519 signing keys in Nix's name:base64 format");
         keys.Subcommands.Add(Keys.GenerateKeyCommand.Create());
+        keys.Subcommands.Add(Keys.PublicKeyCommand.Create());
         return keys;
     }
 }
