@@ -32,7 +32,12 @@ internal sealed class DerivationIntake(StoreLayout layout)
             var file = File.Exists(physical) ? physical : path.FullPath;
             if (!File.Exists(file))
                 return (null, $"{path} is neither at {physical} nor at {path.FullPath}; send its text as drvText");
-            drvText = await File.ReadAllTextAsync(file, Encoding.UTF8, cancellationToken);
+            var bytes = await File.ReadAllBytesAsync(file, cancellationToken);
+            // Nix strings are bytes, but build requests carry DrvText as UTF-8 text (JSON, SQLite): a .drv with other
+            // bytes would reach the worker altered and be built wrong, so it is refused here (issue 19).
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+                return (null, $"{path} holds bytes that are not UTF-8 (e.g. Latin-1 in an attribute); the farm cannot carry it to a worker unaltered yet: build it with Nix itself");
+            drvText = Encoding.UTF8.GetString(bytes);
         }
 
         var name = path is null ? "unknown" : path.Name[..^4];
