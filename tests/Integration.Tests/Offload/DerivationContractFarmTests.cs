@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using BuildFarm.Store.Signing;
+using BuildFarm.Testing;
+
+namespace BuildFarm.Integration.Tests.Offload;
+
+/// <summary>
+/// Issue 19 through a whole farm: derivations of tests/Worker.Tests/Derivations/contract.nix (passAsFile,
+/// exportReferencesGraph, outputs referring to each other, allowedReferences) instantiated in a private Nix store,
+/// built with <c>buildfarm build</c> by a sandboxed worker, and compared with Nix's own build of the same
+/// derivations in a second store: same NAR hashes, and the refusal Nix makes.
+/// </summary>
+public sealed class DerivationContractFarmTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("bf19-farm");
+
+    private string StoreDir => _dir.Combine("nix", "store");
+
+    private string Uri => $"local?store={StoreDir}&state={_dir.Combine("nix", "var", "nix")}";
+
+    private string Reference => $"local?store={StoreDir}&state={_dir.Combine("ref", "state")}&real={_dir.Combine("ref", "store")}";
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Build_ContractCorpus_SameNarsAsNixAndNixsRefusal()
+    {
+        var brokerTask = RabbitMqServer.StartNewAsync();
+        using var sshd = await SshdServer.StartAsync();
+        await using var broker = await brokerTask;
+        string[] attrs = ["passAsFile", "graph", "multi", "allowedRefs"];
+        var drvs = await InstantiateAsync(Uri, attrs);
+        await InstantiateAsync(Reference, attrs);
+        await KeyAsync("dispatcher-bf19-1");
+        await KeyAsync("worker-bf19-1");
+        var apiUrl = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
+        using var dispatcher = ChildProcess.Start("dispatcher", RepoPaths.Buildfarm, ["serve", "--config", WriteDispatcher(broker.AmqpUri, apiUrl, sshd)]);
+        using var worker = ChildProcess.Start("worker", RepoPaths.BuildfarmWorker, ["run", "--config", WriteWorker(broker.AmqpUri, sshd)]);
+        using var api = new HttpClient { BaseAddress = new System.Uri(apiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) };
+        await WaitOnlineAsync(api, dispatcher, worker);
+
+        foreach (var attr in attrs[..3])
+        {
+            var build = await ProcessRunner.RunAsync(RepoPaths.Buildfarm, ["--store-dir", StoreDir, "--nix", "build", "--url", apiUrl, drvs[attr]], timeout: TimeSpan.FromMinutes(4));
+            Assert.True(build.ExitCode == 0, $"{attr}: buildfarm build exited {build.ExitCode}:\n{build.Stderr}\n== worker\n{worker.Output}");
+            (await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvs[attr]], timeout: TimeSpan.FromMinutes(2))).EnsureSuccess("nix-store --realise (reference)");
+            foreach (var built in (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvs[attr])).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                Assert.Equal(await NarHashAsync(Reference, built), await NarHashAsync(Uri, built));
+        }
+
+        var refused = await ProcessRunner.RunAsync(RepoPaths.Buildfarm, ["--store-dir", StoreDir, "--nix", "build", "--url", apiUrl, drvs["allowedRefs"]], timeout: TimeSpan.FromMinutes(4));
+        var nix = await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvs["allowedRefs"]], timeout: TimeSpan.FromMinutes(2));
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.NotEqual(0, nix.ExitCode);
+        var output = (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvs["allowedRefs"])).Trim();
+        var message = $"output '{output}' is not allowed to refer to the following paths";
+        Assert.Contains(message, nix.Stderr, StringComparison.Ordinal);
+        Assert.Contains(message, refused.Stderr + refused.Stdout, StringComparison.Ordinal);
+        Assert.False((await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", output])).ExitCode == 0, "a refused output must not become valid");
+    }
+
+    private async Task<Dictionary<string, string>> InstantiateAsync(string store, string[] attrs)
+    {
+        var bb = _dir.Combine("busybox");
+        if (!Directory.Exists(bb))
+        {
+            Directory.CreateDirectory(Path.Combine(bb, "bin"));
+            File.Copy("/bin/busybox", Path.Combine(bb, "bin", "busybox"));
+            File.CreateSymbolicLink(Path.Combine(bb, "bin", "sh"), "busybox");
+            Directory.CreateDirectory(StoreDir);
+        }
+
+        var busybox = (await NixAsync(store, "nix-store", "--add", bb)).Trim();
+        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
+        var file = _dir.Combine("contract.nix");
+        // The farm's requests carry DrvText as UTF-8: this corpus uses no Latin-1 bytes (docs/offload.md).
+        await File.WriteAllTextAsync(file, source.Replace("@LATIN1@", "e", StringComparison.Ordinal).Replace("@IMPURE_HASH@", new string('0', 64), StringComparison.Ordinal), Encoding.ASCII);
+        List<string> args = ["--store", store, file, "--argstr", "nonce", "farm", "--argstr", "busybox", busybox];
+        foreach (var a in attrs)
+            args.AddRange(["-A", a]);
+        var lines = (await ProcessRunner.RunAsync("nix-instantiate", args)).EnsureSuccess("nix-instantiate").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return attrs.Zip(lines).ToDictionary(p => p.First, p => p.Second.Trim());
+    }
+
+    private static async Task<string?> NarHashAsync(string store, string path) =>
+        JsonDocument.Parse(await NixAsync(store, "nix", "path-info", "--json", path)).RootElement[0].GetProperty("narHash").GetString();
+
+    private static async Task<string> NixAsync(string store, string program, params string[] args) =>
+        (await ProcessRunner.RunAsync(program, ["--store", store, .. args])).EnsureSuccess(program + " " + string.Join(' ', args)).Stdout;
+
+    private async Task KeyAsync(string name)
+    {
+        var key = SigningKey.Generate(name);
+        Directory.CreateDirectory(_dir.Combine("keys"));
+        await File.WriteAllTextAsync(_dir.Combine("keys", name + ".sec"), key + "\n");
+        await File.WriteAllTextAsync(_dir.Combine("keys", name + ".pub"), key.PublicKey + "\n");
+    }
+
+    private string WriteDispatcher(string amqpUri, string listenUrl, SshdServer sshd)
+    {
+        var config = new
+        {
+            Broker = new { Uri = amqpUri },
+            Dispatcher = new
+            {
+                ListenUrl = listenUrl,
+                DatabasePath = _dir.Combine("dispatcher.db"),
+                SigningKeyFile = _dir.Combine("keys", "dispatcher-bf19-1.sec"),
+                StoreDir,
+                HeartbeatInterval = "00:00:01",
+                LeaseDuration = "00:00:20",
+                SweepInterval = "00:00:00.250",
+                TrustedWorkerKeysFile = _dir.Combine("keys", "worker-bf19-1.pub"),
+                Origin = new { Store = "nix", sshd.Host, sshd.Port, sshd.User, sshd.HostKeyFingerprint },
+            },
+        };
+        var file = _dir.Combine("dispatcher.json");
+        File.WriteAllText(file, JsonSerializer.Serialize(config));
+        return file;
+    }
+
+    private string WriteWorker(string amqpUri, SshdServer sshd)
+    {
+        var config = new
+        {
+            Name = "wbf19",
+            Systems = new[] { "x86_64-linux" },
+            Slots = 2,
+            Store = new { StoreDir, Root = _dir.Combine("worker", "root") },
+            Keys = new { SigningKeyFile = _dir.Combine("keys", "worker-bf19-1.sec"), TrustedDispatcherKeysFile = _dir.Combine("keys", "dispatcher-bf19-1.pub") },
+            Broker = new { Uri = amqpUri },
+            HeartbeatInterval = "00:00:01",
+            BuildDir = _dir.Combine("worker", "builds"),
+            Origins = new
+            {
+                PrivateKeyFile = sshd.ClientKeyPath,
+                PinnedHostKeys = new[] { new { sshd.Host, sshd.Port, Fingerprint = sshd.HostKeyFingerprint } },
+                TrustedInputKeysFile = _dir.Combine("keys", "dispatcher-bf19-1.pub"),
+            },
+        };
+        Directory.CreateDirectory(_dir.Combine("worker"));
+        var file = _dir.Combine("worker", "worker.json");
+        File.WriteAllText(file, JsonSerializer.Serialize(config));
+        return file;
+    }
+
+    private static async Task WaitOnlineAsync(HttpClient api, ChildProcess dispatcher, ChildProcess worker)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            try
+            {
+                var json = await api.GetStringAsync("api/workers");
+                if (JsonDocument.Parse(json).RootElement.EnumerateArray().Any(w => w.GetProperty("name").GetString() == "wbf19" && w.GetProperty("online").GetBoolean()))
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            if (dispatcher.HasExited || worker.HasExited || DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the dispatcher did not list worker wbf19 as online\n== dispatcher\n{dispatcher.Output}\n== worker\n{worker.Output}");
+            await Task.Delay(200);
+        }
+    }
+}
