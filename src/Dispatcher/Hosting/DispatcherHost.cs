@@ -43,6 +43,7 @@ internal static class DispatcherHost
         app.UseBuildFarmUi();
         app.MapDispatcherApi();
         app.MapGraphApi();
+        app.MapHookApi();
         return app;
     }
 }
