@@ -92,6 +92,7 @@ internal sealed class UiHarness : IAsyncDisposable
         app.UseBuildFarmUi();
         app.MapDispatcherApi();
         app.MapGraphApi();
+        app.MapHookApi();
         await app.StartAsync(cancellationToken);
         return new UiHarness(dir, app, db, lifecycle, control);
     }
