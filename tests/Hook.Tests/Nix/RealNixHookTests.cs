@@ -110,4 +110,38 @@ public sealed class RealNixHookTests : IDisposable
         Assert.Contains("error: it broke", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("builder exited with code 2", result.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task NixBuild_InterruptedWithCtrlC_DaemonKillsTheHookAndItsBuildStreamCloses()
+    {
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var farm = new FakeDispatcher(
+            _ => new HookDecideResponse("accept", "buildfarm/w1", "free"),
+            async response =>
+            {
+                for (var i = 0; i < 600; i++)
+                {
+                    await FakeDispatcher.WriteEventAsync(response, new HookBuildEvent($"tick {i}\n", null));
+                    streaming.TrySetResult();
+                    await Task.Delay(100);
+                }
+            });
+        var expression = await ExpressionAsync("x86_64-linux", "sleep 60");
+        var start = new System.Diagnostics.ProcessStartInfo("nix-build") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { expression, "--no-out-link", "--max-jobs", "0", "--option", "build-hook", await HookScriptAsync(), "--option", "substituters", "" })
+            start.ArgumentList.Add(a);
+        start.Environment["BUILDFARM_URL"] = farm.Url;
+        start.Environment["BUILDFARM_HOOK_CONFIG"] = Path.Combine(_dir.Path, "no-hook.json");
+        using var nix = System.Diagnostics.Process.Start(start)!;
+        var stderr = nix.StandardError.ReadToEndAsync();
+
+        await streaming.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        (await ProcessRunner.RunAsync("kill", ["-INT", nix.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])).EnsureSuccess("kill -INT nix-build");
+
+        // The daemon SIGKILLs the hook's process group: the only sign the farm gets is the stream closing.
+        await farm.StreamBroken.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await nix.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.NotEqual(0, nix.ExitCode);
+        Assert.Contains("interrupted by the user", await stderr, StringComparison.Ordinal);
+    }
 }
