@@ -173,7 +173,7 @@ farm_start_dispatcher() {
     "Origin": {
       "Host": "127.0.0.1", "Port": $(cat "$FARM/ssh/port"), "User": "$(id -un)",
       "HostKeyFingerprint": "$(cat "$FARM/ssh/fingerprint")",
-      "RemoteCommand": "$BF --store-dir $STORE_DIR --root $FARM/origin"
+      "RemoteCommand": "$BF --store-dir $STORE_DIR --root $FARM/origin --signing-key-file $FARM/keys/dispatcher.sec"
     },
     "LogFile": "$FARM/logs/dispatcher.json.log"
   }

@@ -28,6 +28,25 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
             errors.Add($"Dispatcher:MaxAttempts '{o.MaxAttempts}' must be between 1 and 100 (default 3)");
         if (o.MaxLogBytesPerBuild < 1024)
             errors.Add($"Dispatcher:MaxLogBytesPerBuild '{o.MaxLogBytesPerBuild}' must be at least 1024 (default 10485760)");
+        ValidateOriginStore(o, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateOriginStore(DispatcherOptions o, List<string> errors)
+    {
+        var kind = o.Origin.Store.Trim();
+        if (!string.Equals(kind, OriginOptions.LocalStoreKind, StringComparison.OrdinalIgnoreCase) && !o.Origin.IsNixStore)
+        {
+            errors.Add($"Dispatcher:Origin:Store '{o.Origin.Store}' is not a store kind: use 'local' (BuildFarm's own store under Dispatcher:Root) or 'nix' (this machine's Nix store at Dispatcher:StoreDir)");
+            return;
+        }
+
+        if (!o.Origin.IsNixStore)
+            return;
+        var database = Offload.NixOrigin.From(o)!.DatabaseFile;
+        if (!Directory.Exists(o.StoreDir))
+            errors.Add($"Dispatcher:StoreDir '{o.StoreDir}' does not exist, but Dispatcher:Origin:Store is 'nix': give the Nix store's directory (e.g. /nix/store)");
+        else if (!File.Exists(database))
+            errors.Add($"Dispatcher:Origin:Store is 'nix' but Nix's database {database} does not exist: is Nix installed and its store at {o.StoreDir} initialised (any nix-store command as root does it)?");
     }
 }

@@ -32,9 +32,10 @@ internal static class DispatcherRegistration
         services.AddSingleton<RabbitBuildRequestPublisher>();
         services.AddSingleton<IBuildRequestPublisher>(sp => sp.GetRequiredService<RabbitBuildRequestPublisher>());
         services.AddSingleton<IControlPublisher>(sp => sp.GetRequiredService<MassTransitControlPublisher>());
-        var layout = StoreLayout.Create(options.StoreDir, options.Root);
+        var nix = NixOrigin.From(options);
+        var layout = StoreLayout.Create(options.StoreDir, nix is null ? options.Root : "");
         var origin = OriginConfig.Resolve(options, []);
-        services.AddSingleton(sp => new OriginStore(layout, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new OriginStore(layout, sp.GetRequiredService<TimeProvider>(), nix));
         services.AddSingleton(sp => new BuildLifecycle(
             sp.GetRequiredService<LifecycleDatabase>(), sp.GetRequiredService<IBuildRequestPublisher>(), sp.GetRequiredService<IControlPublisher>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LifecycleSettings>(),

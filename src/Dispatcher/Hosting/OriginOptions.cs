@@ -24,6 +24,20 @@ public sealed class OriginOptions
     /// <summary>The <c>buildfarm</c> command on the origin with its store flags; empty = this executable with the dispatcher's StoreDir and Root.</summary>
     public string RemoteCommand { get; set; } = "";
 
+    /// <summary>
+    /// Which store is the origin: <c>local</c> (default) = BuildFarm's own store under <c>Dispatcher:Root</c>;
+    /// <c>nix</c> = this machine's Nix store at <c>Dispatcher:StoreDir</c> (e.g. <c>/nix/store</c>), read from Nix's own
+    /// database (<c>&lt;parent of StoreDir&gt;/var/nix/db/db.sqlite</c>, as Nix keeps it), outputs registered with <c>nix-store --register-validity</c>; <c>Dispatcher:Root</c> is then not used.
+    /// </summary>
+    public string Store { get; set; } = LocalStoreKind;
+
+    public const string LocalStoreKind = "local";
+
+    public const string NixStoreKind = "nix";
+
+    /// <summary>True when the origin store is the machine's Nix store.</summary>
+    public bool IsNixStore => string.Equals(Store.Trim(), NixStoreKind, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>True when an origin is configured.</summary>
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Host);
 }

@@ -39,18 +39,22 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeysFile Wor
 
         if (errors.Count > before || fingerprint is null || keys is null)
             return null;
-        var command = string.IsNullOrWhiteSpace(o.RemoteCommand) ? DefaultRemoteCommand(options.StoreDir, options.Root) : o.RemoteCommand.Trim();
+        var command = string.IsNullOrWhiteSpace(o.RemoteCommand) ? DefaultRemoteCommand(options) : o.RemoteCommand.Trim();
         return new OriginConfig(new OriginEndpoint(o.Host.Trim(), o.Port, o.User.Trim(), fingerprint, command), keys);
     }
 
-    /// <summary>This executable (or <c>dotnet buildfarm.dll</c>) with the origin store's flags.</summary>
-    public static string DefaultRemoteCommand(string storeDir, string root)
+    /// <summary>
+    /// This executable (or <c>dotnet buildfarm.dll</c>) with the origin store's flags: the store (<c>--nix</c>, or
+    /// <c>--root</c>) and the dispatcher's signing key, with which the origin signs every path it serves.
+    /// </summary>
+    public static string DefaultRemoteCommand(DispatcherOptions options)
     {
         var process = Environment.ProcessPath ?? "buildfarm";
         var self = Path.GetFileNameWithoutExtension(process) == "dotnet"
             ? ShellCommand.Quote(process) + " " + ShellCommand.Quote(typeof(OriginConfig).Assembly.Location)
             : ShellCommand.Quote(process);
-        return ShellCommand.Join(self, ["--store-dir", storeDir, "--root", root]);
+        string[] store = options.Origin.IsNixStore ? ["--store-dir", options.StoreDir, "--nix"] : ["--store-dir", options.StoreDir, "--root", options.Root];
+        return ShellCommand.Join(self, [.. store, "--signing-key-file", options.SigningKeyFile]);
     }
 
     /// <summary>OpenSSH's fingerprint of a public key line (<c>type base64 [comment]</c>), as <c>ssh-keygen -lf</c> prints it.</summary>

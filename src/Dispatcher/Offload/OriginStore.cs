@@ -1,29 +1,36 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Local;
+using BuildFarm.Store.NixDb;
 using BuildFarm.Store.Paths;
 
 namespace BuildFarm.Dispatcher.Offload;
 
 /// <summary>
 /// The dispatcher's view of its origin store: reads derivations, answers which outputs are valid, and computes the
-/// input closure a request carries (every path with the NAR hash and size the origin vouches for).
+/// input closure a request carries (every path with the NAR hash and size the origin vouches for). The store is
+/// BuildFarm's own <see cref="LocalStore"/>, or with <paramref name="nix"/> the machine's Nix store.
 /// </summary>
-internal sealed class OriginStore(StoreLayout layout, TimeProvider time) : IDisposable
+internal sealed class OriginStore(StoreLayout layout, TimeProvider time, NixOrigin? nix = null) : IDisposable
 {
     private readonly SemaphoreSlim _openGate = new(1, 1);
-    private LocalStore? _store;
+    private IStore? _store;
 
     public StoreLayout Layout => layout;
 
-    public async Task<LocalStore> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>True when the origin is the machine's Nix store.</summary>
+    public bool IsNix => nix is not null;
+
+    public async Task<IStore> OpenAsync(CancellationToken cancellationToken)
     {
         if (_store is { } open)
             return open;
         await _openGate.WaitAsync(cancellationToken);
         try
         {
-            return _store ??= await LocalStore.OpenAsync(layout, time, cancellationToken);
+            return _store ??= nix is null
+                ? await LocalStore.OpenAsync(layout, time, cancellationToken)
+                : NixStore.Open(layout, nix.DatabaseFile);
         }
         finally
         {
@@ -36,7 +43,9 @@ internal sealed class OriginStore(StoreLayout layout, TimeProvider time) : IDisp
     {
         var physical = layout.PhysicalPath(drvPath);
         if (!File.Exists(physical))
-            return (null, null, $"derivation {drvPath} is not in the origin store (no file {physical}); import it with: nix-store --export $(nix-store -qR {drvPath}) | buildfarm store import --no-check-sigs");
+            return (null, null, nix is null
+                ? $"derivation {drvPath} is not in the origin store (no file {physical}); import it with: nix-store --export $(nix-store -qR {drvPath}) | buildfarm store import --no-check-sigs"
+                : $"derivation {drvPath} is not in the Nix store (no file {physical}); create it with nix-instantiate");
         var bytes = await File.ReadAllBytesAsync(physical, cancellationToken);
         if (!DerivationAterm.TryParse(layout.StoreDir, bytes, drvPath.Name[..^4], out var drv, out var error))
             return (null, null, $"{drvPath}: {error!.Message}");

@@ -70,7 +70,7 @@ internal sealed class OutputImporter(OriginStore origin, TrustedKeysFile workerK
         }
     }
 
-    private static async Task<string?> CheckAsync(LocalStore store, List<(BuiltOutput Event, StorePath Path, bool WasValid)> outputs, IReadOnlyList<StorePath> imported, CancellationToken cancellationToken)
+    private static async Task<string?> CheckAsync(IStore store, List<(BuiltOutput Event, StorePath Path, bool WasValid)> outputs, IReadOnlyList<StorePath> imported, CancellationToken cancellationToken)
     {
         var inArchive = imported.ToHashSet();
         foreach (var (o, path, _) in outputs)
@@ -88,7 +88,7 @@ internal sealed class OutputImporter(OriginStore origin, TrustedKeysFile workerK
     }
 
     /// <summary>Deletes, referrers first, the archive's paths this import made valid.</summary>
-    private static async Task RollBackAsync(LocalStore store, List<(BuiltOutput Event, StorePath Path, bool WasValid)> outputs, IReadOnlyList<StorePath> imported, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    private static async Task RollBackAsync(IStore store, List<(BuiltOutput Event, StorePath Path, bool WasValid)> outputs, IReadOnlyList<StorePath> imported, DateTimeOffset startedAt, CancellationToken cancellationToken)
     {
         var validBefore = outputs.Where(o => o.WasValid).Select(o => o.Path).ToHashSet();
         foreach (var path in imported.Reverse())

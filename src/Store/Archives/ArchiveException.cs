@@ -18,4 +18,10 @@ public sealed class ArchiveException : StoreException
         : base(message, innerException)
     {
     }
+
+    /// <summary>
+    /// True when a path was refused for its signatures (unsigned, or no signature by a trusted key): sending the same
+    /// archive again cannot succeed, unlike a truncated or corrupt transfer.
+    /// </summary>
+    public bool Untrusted { get; init; }
 }

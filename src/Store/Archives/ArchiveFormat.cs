@@ -11,7 +11,13 @@ public enum ArchiveFormat
 }
 
 /// <summary>What to export: the given paths, or their whole closure; in which form.</summary>
-public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExport, bool Closure = false);
+/// <param name="Format">Nix's export form, or BuildFarm's signed form.</param>
+/// <param name="Closure">Export the paths' whole closure.</param>
+/// <param name="SigningKey">
+/// Signed form only: sign every path with this key as it is written (an origin signing what it serves), replacing an
+/// older signature by the same key name; the recorded signatures are sent as well.
+/// </param>
+public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExport, bool Closure = false, Signing.SigningKey? SigningKey = null);
 
 /// <summary>
 /// How to import. With <paramref name="CheckSignatures"/> every path needs a valid signature by one of

@@ -15,7 +15,7 @@ namespace BuildFarm.Store.Archives;
 public static class ArchiveImporter
 {
     /// <returns>The archive's paths in archive order (including ones that were already valid).</returns>
-    public static async Task<IReadOnlyList<StorePath>> ImportAsync(LocalStore store, Stream input, ImportOptions options, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<StorePath>> ImportAsync(IStore store, Stream input, ImportOptions options, CancellationToken cancellationToken)
     {
         if (options.CheckSignatures && options.TrustedKeys is null)
             throw new ArchiveException("cannot check signatures without trusted keys: pass trusted keys, or disable signature checks");
@@ -55,7 +55,7 @@ public static class ArchiveImporter
             : throw new ArchiveException($"archive is malformed at byte offset {start}: expected 1 (another path) or 0 (end), got {marker}");
     }
 
-    private static async Task<StagedEntry> ReadNixEntryAsync(LocalStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
+    private static async Task<StagedEntry> ReadNixEntryAsync(IStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
     {
         var what = $"entry #{index + 1}";
         var staged = store.CreateStagedPath();
@@ -72,7 +72,7 @@ public static class ArchiveImporter
             if (await reader.ReadU64Async($"the legacy signature flag of {path}", cancellationToken) != 0)
                 throw new ArchiveException($"archive is malformed at byte offset {start}: {path} carries a legacy Nix signature, which is not supported");
             if (options.CheckSignatures)
-                throw new ArchiveException($"path '{path}' is unsigned (a nix-store --export archive carries no signatures): import it with --no-check-sigs (then sign it), or export it in the signed form");
+                throw new ArchiveException($"path '{path}' is unsigned (a nix-store --export archive carries no signatures): import it with --no-check-sigs (then sign it), or export it in the signed form") { Untrusted = true };
             CheckExpected(path, hash, options);
             var info = new ValidPathInfo(path, hash, size, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [], default);
             return new StagedEntry(staged, info);
@@ -84,7 +84,7 @@ public static class ArchiveImporter
         }
     }
 
-    private static async Task<StagedEntry> ReadSignedEntryAsync(LocalStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
+    private static async Task<StagedEntry> ReadSignedEntryAsync(IStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
     {
         var what = $"entry #{index + 1}";
         var path = Parse(store, await reader.ReadStringAsync($"the path of {what}", cancellationToken), what);
@@ -101,7 +101,7 @@ public static class ArchiveImporter
         {
             var check = options.TrustedKeys!.VerifyAny(info.Fingerprint, info.Signatures);
             if (!check.IsValid)
-                throw new ArchiveException($"path '{path}' is not signed by a trusted key: {check.Reason}");
+                throw new ArchiveException($"path '{path}' is not signed by a trusted key: {check.Reason}") { Untrusted = true };
         }
 
         var staged = store.CreateStagedPath();
@@ -130,13 +130,13 @@ public static class ArchiveImporter
             throw new ArchiveException($"path '{path}' has NAR hash {narHash} in the archive, but {wanted} was expected");
     }
 
-    private static async Task<StorePath?> ReadDeriverAsync(LocalStore store, WireReader reader, StorePath path, CancellationToken cancellationToken)
+    private static async Task<StorePath?> ReadDeriverAsync(IStore store, WireReader reader, StorePath path, CancellationToken cancellationToken)
     {
         var text = await reader.ReadStringAsync($"the deriver of {path}", cancellationToken);
         return text.Length == 0 ? null : Parse(store, text, $"the deriver of {path}");
     }
 
-    private static StorePath Parse(LocalStore store, string text, string what) =>
+    private static StorePath Parse(IStore store, string text, string what) =>
         StorePath.TryParse(store.StoreDir, text, out var path, out var error) ? path!
             : throw new ArchiveException($"{what} is rejected: {error}");
 }

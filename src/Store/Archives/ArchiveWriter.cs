@@ -1,6 +1,7 @@
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Nar;
 using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
 
 namespace BuildFarm.Store.Archives;
 
@@ -13,7 +14,7 @@ public static class ArchiveWriter
 {
     /// <returns>The paths written, in archive order.</returns>
     public static async Task<IReadOnlyList<StorePath>> ExportAsync(
-        LocalStore store, IEnumerable<StorePath> paths, Stream output, ExportOptions options, CancellationToken cancellationToken)
+        IStore store, IEnumerable<StorePath> paths, Stream output, ExportOptions options, CancellationToken cancellationToken)
     {
         var selected = options.Closure ? await store.QueryClosureAsync(paths, cancellationToken) : [.. paths.Distinct()];
         var ordered = await store.SortTopologicallyAsync(selected, cancellationToken);
@@ -30,7 +31,7 @@ public static class ArchiveWriter
                 await WireWriter.WriteU64Async(output, (ulong)info.NarSize, cancellationToken);
                 await WireWriter.WriteStringsAsync(output, [.. info.References.Select(r => r.FullPath)], cancellationToken);
                 await WireWriter.WriteStringAsync(output, info.Deriver?.FullPath ?? "", cancellationToken);
-                await WireWriter.WriteStringsAsync(output, info.Signatures, cancellationToken);
+                await WireWriter.WriteStringsAsync(output, Signatures(info, options.SigningKey), cancellationToken);
                 await WriteCheckedNarAsync(store, info, output, cancellationToken);
             }
             else
@@ -49,7 +50,16 @@ public static class ArchiveWriter
         return ordered;
     }
 
-    private static async Task WriteCheckedNarAsync(LocalStore store, ValidPathInfo info, Stream output, CancellationToken cancellationToken)
+    /// <summary>The path's recorded signatures, plus (the origin signing what it serves) one by the export's key.</summary>
+    private static IReadOnlyList<string> Signatures(ValidPathInfo info, SigningKey? key)
+    {
+        if (key is null)
+            return info.Signatures;
+        var own = key.Sign(info.Fingerprint);
+        return [.. info.Signatures.Where(s => !s.StartsWith(key.Name + ":", StringComparison.Ordinal)), own];
+    }
+
+    private static async Task WriteCheckedNarAsync(IStore store, ValidPathInfo info, Stream output, CancellationToken cancellationToken)
     {
         await using var hashing = new HashingStream(output, leaveOpen: true);
         await NarWriter.WriteAsync(store.PhysicalPath(info.Path), hashing, cancellationToken);

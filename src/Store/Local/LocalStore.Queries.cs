@@ -54,36 +54,6 @@ public sealed partial class LocalStore
     /// Orders valid paths so that every path comes after the paths it references (among those given); ties are
     /// broken by path so the order is deterministic.
     /// </summary>
-    public async Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken)
-    {
-        var set = paths.ToHashSet();
-        var references = new Dictionary<StorePath, IReadOnlyList<StorePath>>();
-        foreach (var path in set)
-            references[path] = await QueryReferencesAsync(path, cancellationToken);
-        var result = new List<StorePath>();
-        var state = new Dictionary<StorePath, bool>();
-        foreach (var path in set.Order(StorePath.Ordinal))
-            Visit(path);
-        return result;
-
-        void Visit(StorePath path)
-        {
-            if (state.TryGetValue(path, out var done))
-            {
-                if (!done)
-                    throw new StoreException($"reference cycle through '{path}'");
-                return;
-            }
-
-            state[path] = false;
-            foreach (var reference in references[path])
-            {
-                if (reference != path && set.Contains(reference))
-                    Visit(reference);
-            }
-
-            state[path] = true;
-            result.Add(path);
-        }
-    }
+    public Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken) =>
+        StoreGraph.SortTopologicallyAsync(paths, QueryReferencesAsync, cancellationToken);
 }

@@ -8,7 +8,7 @@ namespace BuildFarm.Store.Local;
 /// A path is valid exactly when its row is committed; its files are renamed into place before that, so a crash in
 /// between leaves an entry without a row, which the next <see cref="OpenAsync"/> deletes.
 /// </summary>
-public sealed partial class LocalStore
+public sealed partial class LocalStore : IStore
 {
     private readonly StoreDatabase _db;
     private readonly PathLocks _locks;

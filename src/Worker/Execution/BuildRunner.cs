@@ -109,7 +109,7 @@ internal sealed class BuildRunner(
             catch (OffloadException e)
             {
                 log.Line($"[buildfarm: {e.Message}]");
-                return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
+                return Failed(request, e.Permanent ? BuildFailureKind.Rejected : BuildFailureKind.Infrastructure, null, e.Message, log);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
             {

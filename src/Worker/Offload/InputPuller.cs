@@ -57,11 +57,12 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
         }
         catch (MissingInputException e)
         {
-            throw new OffloadException($"origin {session.Name} did not send input path(s) {string.Join(", ", e.Paths.Select(k => k.Split(' ')[0]))}", e);
+            throw new OffloadException($"origin {session.Name} did not send input path(s) {string.Join(", ", e.Paths.Select(k => k.Split(' ')[0]))}", e) { Permanent = true };
         }
         catch (Exception e) when (e is not OffloadException)
         {
-            throw new OffloadException($"fetching {missing.Count} input path(s) from origin {session.Name} failed: {e.Message}", e);
+            var permanent = Permanently(e);
+            throw new OffloadException($"fetching {missing.Count} input path(s) from origin {session.Name} failed: {(permanent ?? e).Message}", e) { Permanent = permanent is not null };
         }
 
         // A concurrent build may have imported the same path under another hash claim: check ours held.
@@ -73,6 +74,23 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
             "Pulled {MissingCount} missing input paths ({NarBytes} NAR bytes) of {DrvPath} from origin {Origin} in {InputFetchTime}",
             missing.Count, bytes, request.DrvPath, session.Name, clock.Elapsed);
         return new InputPullReport(clock.Elapsed, missing.Count, bytes);
+    }
+
+    /// <summary>
+    /// The refusal in <paramref name="e"/>'s chain that no retry can fix: an input no trusted key signed, or one the
+    /// origin does not have (its export exits <see cref="MissingInputException.OriginExitCode"/>); null otherwise.
+    /// </summary>
+    private static Exception? Permanently(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is Store.Archives.ArchiveException { Untrusted: true })
+                return x;
+            if (x is Transfer.Errors.RemoteCommandFailedException { Exit.ExitCode: MissingInputException.OriginExitCode } missing)
+                return new OffloadException("the origin does not have every input: " + missing.Exit.Stderr.Trim());
+        }
+
+        return null;
     }
 
     /// <summary>Closure entries not valid here; a valid path whose hash differs from the request's is refused.</summary>

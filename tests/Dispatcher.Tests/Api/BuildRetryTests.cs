@@ -95,7 +95,7 @@ public sealed class BuildRetryTests : IAsyncLifetime, IDisposable
     /// <summary>A derivation whose input source (builder.sh) references another source (lib.sh): a closure of two.</summary>
     private async Task<StorePath> WriteDerivationWithSourcesAsync()
     {
-        var store = await _origin.OpenAsync(CancellationToken.None);
+        var store = (BuildFarm.Store.Local.LocalStore)await _origin.OpenAsync(CancellationToken.None);
         var lib = await store.AddTextAsync("lib.sh", Encoding.UTF8.GetBytes("greet() { echo hi; }\n"), [], CancellationToken.None);
         var builder = await store.AddTextAsync("builder.sh", Encoding.UTF8.GetBytes($". {lib.FullPath}\ngreet > $out\n"), [lib], CancellationToken.None);
         var compiler = new DerivationSpecCompiler(store.StoreDir, (_, _) => throw new InvalidOperationException("no input derivations"));

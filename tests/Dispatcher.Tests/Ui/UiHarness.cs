@@ -159,7 +159,7 @@ internal sealed class UiHarness : IAsyncDisposable
         var origin = _app.Services.GetRequiredService<OriginStore>();
         var compiler = new DerivationSpecCompiler(origin.Layout.StoreDir, (_, _) => throw new InvalidOperationException("no external inputs"));
         var compiled = await compiler.CompileAsync(Spec(target), CancellationToken.None);
-        await new DrvStoreWriter(await origin.OpenAsync(CancellationToken.None)).WriteAsync(compiler.Compiled, CancellationToken.None);
+        await new DrvStoreWriter((BuildFarm.Store.Local.LocalStore)await origin.OpenAsync(CancellationToken.None)).WriteAsync(compiler.Compiled, CancellationToken.None);
         var (id, error) = await Graphs.CreateAsync(new GraphRequest([compiled.DrvPath.FullPath], false, new SubmitSettings(0, true, TimeSpan.Zero, TimeSpan.Zero)), CancellationToken.None);
         return id ?? throw new InvalidOperationException(error);
     }

@@ -68,8 +68,10 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         Graph = await NixGraph.InstantiateAsync(Scratch("nix"), "", "routed", NixGraph.GraphAttributes);
         ReferenceHashes = await Graph.ReferenceHashesAsync(Graph.GraphDrvs);
         WriteKeys();
-        Origin = new OriginStore(_dir.Combine("origin"));
-        await Origin.ImportFromNixAsync(Graph.GraphDrvs, DispatcherSecretKeyFile);
+        // Issue 13's manual path: imported unsigned (nix-store --export | store import --no-check-sigs); the origin
+        // signs what it serves with the dispatcher's key (RemoteCommand with --signing-key-file).
+        Origin = new OriginStore(_dir.Combine("origin"), DispatcherSecretKeyFile);
+        await Origin.ImportFromNixAsync(Graph.GraphDrvs, null);
         Broker = await broker;
         Sshd = await sshd;
         ApiUrl = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
@@ -164,13 +166,13 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
 
     /// <summary>
     /// Instantiates <paramref name="attribute"/> of graph.nix with <paramref name="salt"/> and <paramref name="feature"/>,
-    /// imports its .drv closure into the origin (signed by the origin key) and returns the graph and the .drv path.
+    /// imports its .drv closure into the origin (unsigned: the origin signs its exports) and returns the graph and the .drv path.
     /// </summary>
     internal async Task<(NixGraph Graph, string Drv)> PrepareAsync(string attribute, string salt = "", string feature = "routed")
     {
         var graph = await NixGraph.InstantiateAsync(Scratch("nix"), salt, feature, attribute);
         var drv = graph.Drv(attribute);
-        await Origin.ImportFromNixAsync([drv], DispatcherSecretKeyFile);
+        await Origin.ImportFromNixAsync([drv], null);
         return (graph, drv);
     }
 

@@ -14,14 +14,19 @@ namespace BuildFarm.Integration.Tests.Offload;
 /// </summary>
 internal sealed class OriginStore
 {
-    public OriginStore(string dir)
+    /// <param name="dir">Where the store root, the control files and the wrapper go.</param>
+    /// <param name="signingKeyFile">
+    /// When set, the wrapper runs buildfarm with <c>--signing-key-file</c>: the origin signs every path it exports, as
+    /// the dispatcher's default RemoteCommand does, so paths imported unsigned are served signed.
+    /// </param>
+    public OriginStore(string dir, string? signingKeyFile = null)
     {
         Root = Path.Combine(dir, "root");
         ControlDirectory = Path.Combine(dir, "control");
         RemoteCommand = Path.Combine(dir, "remote-buildfarm.sh");
         Directory.CreateDirectory(Root);
         Directory.CreateDirectory(ControlDirectory);
-        File.WriteAllText(RemoteCommand, WrapperScript(RepoPaths.Buildfarm, Root, ControlDirectory));
+        File.WriteAllText(RemoteCommand, WrapperScript(RepoPaths.Buildfarm, Root, ControlDirectory, signingKeyFile is null ? "" : "--signing-key-file '" + signingKeyFile + "'"));
         File.SetUnixFileMode(RemoteCommand, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
     }
 
@@ -41,10 +46,11 @@ internal sealed class OriginStore
         ProcessRunner.RunAsync(RepoPaths.Buildfarm, ["--store-dir", StoreContents.StoreDir, "--root", Root, .. args], timeout: TimeSpan.FromMinutes(3));
 
     /// <summary>
-    /// <c>nix-store --export $(nix-store -qR DRVS) | buildfarm store import --no-check-sigs</c>, then signs every imported
-    /// path with <paramref name="secretKeyFile"/> (the origin's key, which workers trust for inputs).
+    /// <c>nix-store --export $(nix-store -qR DRVS) | buildfarm store import --no-check-sigs</c>, then, with
+    /// <paramref name="secretKeyFile"/>, signs every imported path with it (the origin's key, which workers trust for
+    /// inputs); without, the paths stay unsigned (the origin's exports sign them: the manual path of docs/offload.md).
     /// </summary>
-    public async Task<string[]> ImportFromNixAsync(IEnumerable<string> drvs, string secretKeyFile)
+    public async Task<string[]> ImportFromNixAsync(IEnumerable<string> drvs, string? secretKeyFile)
     {
         var closure = await NixGraph.DrvClosureAsync(drvs);
         var archive = await NixOracle.RunBytesAsync("nix-store", ["--export", .. closure]);
@@ -54,7 +60,8 @@ internal sealed class OriginStore
             stdin: archive,
             timeout: TimeSpan.FromMinutes(3));
         import.EnsureSuccess("buildfarm store import --no-check-sigs (origin)");
-        (await RunAsync(["store", "sign", "--key-file", secretKeyFile, .. closure])).EnsureSuccess("buildfarm store sign (origin)");
+        if (secretKeyFile is not null)
+            (await RunAsync(["store", "sign", "--key-file", secretKeyFile, .. closure])).EnsureSuccess("buildfarm store sign (origin)");
         return closure;
     }
 
@@ -83,13 +90,13 @@ internal sealed class OriginStore
         }
     }
 
-    private static string WrapperScript(string buildfarm, string root, string control) => $$"""
+    private static string WrapperScript(string buildfarm, string root, string control, string signing) => $$"""
         #!/bin/sh
         # RemoteCommand of the offload tests: the real buildfarm on the origin store, with hooks (see OriginStore.cs).
         CTL='{{control}}'
         BF='{{buildfarm}}'
         echo "$*" >> "$CTL/calls.log"
-        run() { exec "$BF" --store-dir /nix/store --root '{{root}}' "$@"; }
+        run() { exec "$BF" --store-dir /nix/store --root '{{root}}' {{signing}} "$@"; }
         case "$2" in
           export)
             if [ -e "$CTL/hold-export" ]; then

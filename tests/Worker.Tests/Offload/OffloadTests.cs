@@ -114,6 +114,39 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
         Assert.DoesNotContain(world.Calls(), c => c.Contains("quarantine-", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Offload_InputsSignedByAnUntrustedKey_RejectedAtOnceWithTheReason()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        var settings = world.WorkerSettings();
+        await File.WriteAllTextAsync(settings["Origins:TrustedInputKeysFile"]!, SigningKey.Generate("someone-else-1").PublicKey + "\n");
+        await using var worker = await StartWorkerAsync("offload-untrusted", "offloaduntrusted-linux", settings);
+
+        var request = await world.RequestAsync("offloaduntrusted-linux", "untrusted");
+        await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+        var failed = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(request.BuildId, "the build with untrusted inputs", ResultTimeout));
+
+        // No other worker would trust them more: final, not an infrastructure failure to retry.
+        Assert.Equal(BuildFailureKind.Rejected, failed.Kind);
+        Assert.Contains("is not signed by a trusted key: signature by 'origin-test-1': no trusted key has that name", failed.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Offload_InputMissingAtOrigin_RejectedAtOnceNamingThePath()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        await using var worker = await StartWorkerAsync("offload-missing", "offloadmissing-linux", world.WorkerSettings());
+        var gone = farm.StoreDir + "/" + new string('1', 32) + "-gone";
+
+        var request = await world.RequestAsync("offloadmissing-linux", "missing");
+        request = request with { InputClosure = [.. request.InputClosure, new InputPath(gone, "sha256:" + new string('1', 52), 120)] };
+        await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+        var failed = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(request.BuildId, "the build with an input the origin lacks", ResultTimeout));
+
+        Assert.Equal(BuildFailureKind.Rejected, failed.Kind);
+        Assert.Contains($"path '{gone}' is not valid", failed.Reason, StringComparison.Ordinal);
+    }
+
     private async Task<TestWorker> StartWorkerAsync(string name, string system, Dictionary<string, string?> settings)
     {
         var worker = await TestWorker.StartAsync(farm.Broker.AmqpUri, farm.StoreDir, farm.DispatcherKey.PublicKey, name, [system], extraSettings: settings);

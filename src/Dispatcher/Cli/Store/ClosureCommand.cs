@@ -11,7 +11,7 @@ internal static class ClosureCommand
         var command = new Command("closure", "Print the closure of paths (themselves and everything they reference), sorted") { paths };
         command.SetAction((result, cancellationToken) => CliErrorHandler.RunAsync(result, "store closure", async () =>
         {
-            var store = await StoreCli.OpenAsync(globals, result, cancellationToken);
+            var store = await StoreCli.OpenAnyAsync(globals, result, cancellationToken);
             var closure = await store.QueryClosureAsync(StoreCli.ParsePaths(store, result.GetRequiredValue(paths)), cancellationToken);
             foreach (var path in closure)
                 await result.InvocationConfiguration.Output.WriteLineAsync(path.FullPath);

@@ -21,7 +21,7 @@ internal static class ImportCommand
             if (check && keysFile is null)
                 throw new CliError("every imported path must be signed by a trusted key: pass --trusted-keys FILE (or --no-check-sigs to accept unsigned paths)");
             var keys = keysFile is null ? null : await StoreCli.LoadTrustedKeysAsync(keysFile, cancellationToken);
-            var store = await StoreCli.OpenAsync(globals, result, cancellationToken);
+            var store = await StoreCli.OpenAnyAsync(globals, result, cancellationToken);
             await using var stdin = Console.OpenStandardInput();
             var imported = await ArchiveImporter.ImportAsync(store, stdin, new ImportOptions(keys, check), cancellationToken);
             foreach (var path in imported)

@@ -12,7 +12,7 @@ internal static class InfoCommand
         var command = new Command("info", "Show a valid path's NAR hash and size, references, deriver, signatures") { path };
         command.SetAction((result, cancellationToken) => CliErrorHandler.RunAsync(result, "store info", async () =>
         {
-            var store = await StoreCli.OpenAsync(globals, result, cancellationToken);
+            var store = await StoreCli.OpenAnyAsync(globals, result, cancellationToken);
             var info = await store.GetPathInfoAsync(StoreCli.ParsePath(store, result.GetRequiredValue(path)), cancellationToken);
             var output = result.InvocationConfiguration.Output;
             await output.WriteLineAsync($"StorePath: {info.Path}");

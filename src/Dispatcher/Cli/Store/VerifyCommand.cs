@@ -19,7 +19,7 @@ internal static class VerifyCommand
         {
             var keysFile = result.GetValue(trustedKeys);
             var keys = keysFile is null ? null : await StoreCli.LoadTrustedKeysAsync(keysFile, cancellationToken);
-            var store = await StoreCli.OpenAsync(globals, result, cancellationToken);
+            var store = await StoreCli.OpenAnyAsync(globals, result, cancellationToken);
             var failed = 0;
             foreach (var path in StoreCli.ParsePaths(store, result.GetRequiredValue(paths)))
             {

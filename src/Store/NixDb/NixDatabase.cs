@@ -1,0 +1,132 @@
+using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Paths;
+using Microsoft.Data.Sqlite;
+
+namespace BuildFarm.Store.NixDb;
+
+/// <summary>
+/// Reads Nix's own database (<c>/nix/var/nix/db/db.sqlite</c>, the schema of Nix 2.8: <c>ValidPaths</c>, <c>Refs</c>)
+/// read-only. Nix keeps it in WAL mode, so these short reads never block nix-daemon's writers; a reader that meets a
+/// lock (a non-WAL database, a checkpoint) waits up to the busy timeout instead of failing. Nothing here writes: the
+/// only write BuildFarm makes to Nix's database is <see cref="NixSignatureWriter"/>'s.
+/// </summary>
+public sealed class NixDatabase
+{
+    private const int BusyTimeoutSeconds = 30;
+
+    private readonly string _connectionString;
+
+    public NixDatabase(string file, StoreDirectory storeDir)
+    {
+        File = file;
+        StoreDir = storeDir;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = file,
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+            DefaultTimeout = BusyTimeoutSeconds,
+        }.ToString();
+    }
+
+    public string File { get; }
+
+    public StoreDirectory StoreDir { get; }
+
+    /// <summary><c>&lt;root&gt;&lt;parent of storeDir&gt;/var/nix/db/db.sqlite</c>, where Nix keeps it (e.g. <c>/nix/var/nix/db/db.sqlite</c>).</summary>
+    public static string DefaultFile(StoreLayout layout)
+    {
+        var parent = Path.GetDirectoryName(layout.StoreDir.Path) ?? "/";
+        return layout.Root + (parent == "/" ? "" : parent) + "/var/nix/db/db.sqlite";
+    }
+
+    public async Task<bool> IsValidAsync(StorePath path, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM ValidPaths WHERE path = $p";
+        command.Parameters.AddWithValue("$p", path.FullPath);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>The path's row with its references, or null when it is not valid.</summary>
+    public async Task<ValidPathInfo?> QueryPathInfoAsync(StorePath path, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await QueryAsync(connection, path, cancellationToken);
+    }
+
+    /// <summary>Every path reachable from <paramref name="roots"/>, roots included, sorted; a root or reference that is not valid is an error.</summary>
+    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var seen = new HashSet<StorePath>();
+        var pending = new Stack<StorePath>(roots);
+        while (pending.TryPop(out var path))
+        {
+            if (!seen.Add(path))
+                continue;
+            var info = await QueryAsync(connection, path, cancellationToken)
+                ?? throw new StoreException($"path '{path}' is not valid in the Nix store (database {File})");
+            foreach (var reference in info.References)
+                pending.Push(reference);
+        }
+
+        return [.. seen.Order(StorePath.Ordinal)];
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        if (!System.IO.File.Exists(File))
+            throw new StoreException($"Nix's database {File} does not exist: is Nix installed and its store initialised (any nix-store command as root does it)?");
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    private async Task<ValidPathInfo?> QueryAsync(SqliteConnection connection, StorePath path, CancellationToken cancellationToken)
+    {
+        long id;
+        ValidPathInfo info;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT id, hash, registrationTime, deriver, narSize, sigs FROM ValidPaths WHERE path = $p";
+            command.Parameters.AddWithValue("$p", path.FullPath);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+                return null;
+            id = reader.GetInt64(0);
+            var hashText = reader.GetString(1);
+            // Nix stores "sha256:<hex>"; NixHash reads hex, nix32 and base64 bodies alike.
+            if (!NixHash.TryParse(hashText, out var narHash))
+                throw new StoreException($"Nix's database {File} gives '{path}' a hash this store cannot read: '{hashText}' (only sha256 is supported)");
+            var deriver = reader.IsDBNull(3) ? null : reader.GetString(3);
+            var narSize = reader.IsDBNull(4) ? 0 : reader.GetInt64(4);
+            var sigs = reader.IsDBNull(5) ? "" : reader.GetString(5);
+            info = new ValidPathInfo(
+                path,
+                narHash,
+                narSize,
+                [],
+                string.IsNullOrEmpty(deriver) ? null : Parse(deriver, $"the deriver of {path}"),
+                [.. sigs.Split(' ', StringSplitOptions.RemoveEmptyEntries)],
+                DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2)));
+        }
+
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT v.path FROM Refs r JOIN ValidPaths v ON v.id = r.reference WHERE r.referrer = $id";
+            command.Parameters.AddWithValue("$id", id);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var references = new List<StorePath>();
+            while (await reader.ReadAsync(cancellationToken))
+                references.Add(Parse(reader.GetString(0), $"a reference of {path}"));
+            return info with { References = [.. references.Distinct().Order(StorePath.Ordinal)] };
+        }
+    }
+
+    private StorePath Parse(string text, string what) =>
+        StorePath.TryParse(StoreDir, text, out var path, out var error) ? path!
+            : throw new StoreException($"Nix's database {File} has {what} that is not a path of {StoreDir.Path}: {error}");
+}
