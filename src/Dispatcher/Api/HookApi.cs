@@ -7,6 +7,8 @@ using BuildFarm.Messaging.Routing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace BuildFarm.Dispatcher.Api;
@@ -27,7 +29,7 @@ internal static partial class HookApi
         return app;
     }
 
-    private static async Task<IResult> DecideAsync(HookDecideRequest body, BuildLifecycle lifecycle, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> DecideAsync(HookDecideRequest body, BuildLifecycle lifecycle, TimeProvider time, IServiceProvider services, CancellationToken ct)
     {
         BuildClass buildClass;
         try
@@ -41,7 +43,10 @@ internal static partial class HookApi
 
         var (workers, open) = await lifecycle.Database.RunAsync(async s =>
             (await WorkerTable.ListAsync(s), await BuildTable.ListAsync(s, "state IN ('queued', 'running')")), ct);
-        return Results.Ok(HookDecider.Decide(workers, open, buildClass, time.GetUtcNow(), lifecycle.Settings.OnlineWindow));
+        // The bus sees a lost broker connection at once; heartbeats and unconfirmed requests only after a while.
+        var health = services.GetService<IBusControl>()?.CheckHealth();
+        var brokerTrouble = health is null || health.Status == BusHealthStatus.Healthy ? null : $"the dispatcher's broker connection is {health.Status.ToString().ToLowerInvariant()}: {health.Description}";
+        return Results.Ok(HookDecider.Decide(workers, open, buildClass, time.GetUtcNow(), lifecycle.Settings.OnlineWindow, brokerTrouble));
     }
 
     /// <summary>

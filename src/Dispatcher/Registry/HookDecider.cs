@@ -8,7 +8,8 @@ namespace BuildFarm.Dispatcher.Registry;
 /// The answer to a daemon's build hook (docs/hook.md), from the dispatcher's live records only (worker heartbeats
 /// and slots, open builds): no probe, so it takes milliseconds. Decline when no worker ever seen could run the
 /// class; postpone when capable workers exist but none is online and taking work, when their slots are all taken
-/// by running and already-queued builds, or when the broker has stopped confirming requests; accept otherwise.
+/// by running and already-queued builds, or when the broker is unreachable (the bus says so, or it has stopped
+/// confirming requests); accept otherwise.
 /// </summary>
 internal static class HookDecider
 {
@@ -16,13 +17,17 @@ internal static class HookDecider
     public static readonly TimeSpan BrokerStallAfter = TimeSpan.FromSeconds(10);
 
     public static HookDecideResponse Decide(
-        IReadOnlyList<WorkerRecord> workers, IReadOnlyList<BuildRecord> open, BuildClass buildClass, DateTimeOffset now, TimeSpan onlineWindow)
+        IReadOnlyList<WorkerRecord> workers, IReadOnlyList<BuildRecord> open, BuildClass buildClass, DateTimeOffset now, TimeSpan onlineWindow,
+        string? brokerTrouble = null)
     {
         if (CapacityCheck.Refusal(workers, buildClass) is { } refusal)
         {
             var cut = refusal.IndexOf(" (submit with", StringComparison.Ordinal);
             return new("decline", "", cut > 0 ? refusal[..cut] : refusal);
         }
+
+        if (brokerTrouble is not null)
+            return new("postpone", "", brokerTrouble);
 
         var capable = CapacityCheck.Capable(workers, buildClass);
         var taking = capable.Where(w => CapacityCheck.IsOnline(w, now, onlineWindow) && !w.Draining && !w.Paused).ToArray();

@@ -75,4 +75,21 @@ public sealed class HookDeciderTests
         Assert.Equal("postpone", d.Verdict);
         Assert.Contains("broker", d.Reason, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Decide_BusReportsTheBrokerLost_PostponesWithThatReason()
+    {
+        var d = HookDecider.Decide([Worker("w1", slots: 8)], [], Plain, Now, Window, "the dispatcher's broker connection is unhealthy: down");
+
+        Assert.Equal("postpone", d.Verdict);
+        Assert.Equal("the dispatcher's broker connection is unhealthy: down", d.Reason);
+    }
+
+    [Fact]
+    public void Decide_BrokerLostButNoMachineCouldEverBuildIt_StillDeclines()
+    {
+        var d = HookDecider.Decide([Worker("w1")], [], new BuildClass("mips64el-linux", []), Now, Window, "the dispatcher's broker connection is unhealthy");
+
+        Assert.Equal("decline", d.Verdict);
+    }
 }

@@ -36,6 +36,7 @@ public sealed class NixHookTests(NixHookFarmFixture farm)
               kvm = mk "kvm" { requiredSystemFeatures = [ "kvm" ]; args = [ "-c" "read x < ${multi.dev}; echo $x-kvm > $out" ]; };
               top = mk "top" { args = [ "-c" "read a < ${kvm}; read b < ${multi}; echo building top; echo $a $b > $out" ]; };
               impossible = derivation { name = "impossible-{{nonce}}"; system = "mips64el-linux"; builder = sh; args = [ "-c" "echo no > $out" ]; };
+              lone = mk "lone" { args = [ "-c" "echo lone > $out" ]; };
               failing = mk "failing" { args = [ "-c" "echo about to fail on the farm; exit 3" ]; };
               slow = mk "slow" { args = [ "-c" "echo slow started; sleep 60; echo x > $out" ]; };
               busy = builtins.listToAttrs (map (i: { name = "b${toString i}"; value = mk "busy${toString i}" { args = [ "-c" "sleep 2; echo ${toString i} > $out" ]; }; }) [ 1 2 3 ]);
@@ -205,6 +206,48 @@ public sealed class NixHookTests(NixHookFarmFixture farm)
         Assert.Contains("build hook", cancelled.FailureReason, StringComparison.Ordinal);
         await nix.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Contains("interrupted by the user", await stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NixBuild_BrokerDown_PostponedThenDeclinedAfterThePostponeLimit()
+    {
+        var expression = GraphExpression(Nonce());
+        var lone = await DrvAsync(expression, "lone");
+        await farm.Broker.StopAsync();
+        try
+        {
+            await WaitForDecisionAsync(d => d.Verdict == "postpone" && d.Reason.Contains("broker", StringComparison.Ordinal), "postpone naming the broker");
+
+            var result = await NixBuildAsync(expression, "lone", new Dictionary<string, string> { ["BUILDFARM_HOOK_POSTPONE_LIMIT"] = "3" });
+
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains("waiting for a machine to build", result.Stderr, StringComparison.Ordinal);
+            Assert.Contains("declined after postponing for", result.Stderr, StringComparison.Ordinal);
+            Assert.Contains("broker", result.Stderr, StringComparison.Ordinal);
+            Assert.Null(await BuildOfAsync(lone));
+        }
+        finally
+        {
+            await farm.Broker.StartAsync();
+            // The farm is shared: the next test needs the workers back.
+            await WaitForDecisionAsync(d => d.Verdict == "accept", "accept once the broker is back", TimeSpan.FromSeconds(120));
+        }
+    }
+
+    private async Task<HookDecideResponse> WaitForDecisionAsync(Func<HookDecideResponse, bool> wanted, string what, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
+        HookDecideResponse? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await farm.Api.PostAsJsonAsync("api/hook/decide", new HookDecideRequest("x86_64-linux", [], null));
+            last = await response.Content.ReadFromJsonAsync<HookDecideResponse>();
+            if (last is not null && wanted(last))
+                return last;
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"/api/hook/decide did not answer {what} (last: {last})\n{farm.DiagnosticText()}");
     }
 
     private async Task<BuildView?> BuildOfAsync(string drv) => (await farm.BuildsAsync()).FirstOrDefault(b => b.DrvPath == drv);
