@@ -69,20 +69,12 @@ public sealed class NixHookSession(IHookFarm farm, PostponeBudget budget)
         }
     }
 
-    /// <summary>A string whose length word was already read (to tell a clean end of stdin from a message).</summary>
+    /// <summary>A command whose length word was already read (to tell a clean end of stdin from a message).</summary>
     private static async Task<string> ReadTailAsync(NixWireReader reader, ulong length, CancellationToken cancellationToken)
     {
         if (length > 64)
             throw new InvalidDataException($"the daemon sent a {length}-byte command where the hook expects 'try'");
-        var padded = (int)((length + 7) & ~7UL);
-        var bytes = new byte[padded];
-        for (var i = 0; i < padded; i += 8)
-        {
-            var word = await reader.ReadU64Async("the command", cancellationToken);
-            BitConverter.TryWriteBytes(bytes.AsSpan(i, 8), word);
-        }
-
-        return Encoding.UTF8.GetString(bytes, 0, (int)length);
+        return await reader.ReadStringBodyAsync(length, "the command", cancellationToken);
     }
 
     internal static async Task WriteLinesAsync(Stream stream, CancellationToken cancellationToken, params string[] lines)

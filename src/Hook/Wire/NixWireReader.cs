@@ -29,9 +29,12 @@ public sealed class NixWireReader(Stream stream)
     public async Task<ulong> ReadU64Async(string what, CancellationToken cancellationToken) =>
         await TryReadU64Async(cancellationToken) ?? throw new EndOfStreamException($"the daemon closed the hook's stdin before {what}");
 
-    public async Task<string> ReadStringAsync(string what, CancellationToken cancellationToken)
+    public async Task<string> ReadStringAsync(string what, CancellationToken cancellationToken) =>
+        await ReadStringBodyAsync(await ReadU64Async(what, cancellationToken), what, cancellationToken);
+
+    /// <summary>The bytes and padding of a string whose length word was already read.</summary>
+    public async Task<string> ReadStringBodyAsync(ulong length, string what, CancellationToken cancellationToken)
     {
-        var length = await ReadU64Async(what, cancellationToken);
         if (length > MaxString)
             throw new InvalidDataException($"{what}: string of {length} bytes is longer than {MaxString}");
         var padded = (int)((length + 7) & ~7UL);
