@@ -51,7 +51,7 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeysFile Wor
     {
         var process = Environment.ProcessPath ?? "buildfarm";
         var self = Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? ShellCommand.Quote(process) + " " + ShellCommand.Quote(typeof(OriginConfig).Assembly.Location)
+            ? ShellCommand.Quote(process) + " " + ShellCommand.Quote((System.Reflection.Assembly.GetEntryAssembly() ?? typeof(OriginConfig).Assembly).Location)
             : ShellCommand.Quote(process);
         string[] store = options.Origin.IsNixStore ? ["--store-dir", options.StoreDir, "--nix"] : ["--store-dir", options.StoreDir, "--root", options.Root];
         return ShellCommand.Join(self, [.. store, "--signing-key-file", options.SigningKeyFile]);

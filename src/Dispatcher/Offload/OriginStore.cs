@@ -18,9 +18,6 @@ internal sealed class OriginStore(StoreLayout layout, TimeProvider time, NixOrig
 
     public StoreLayout Layout => layout;
 
-    /// <summary>True when the origin is the machine's Nix store.</summary>
-    public bool IsNix => nix is not null;
-
     public async Task<IStore> OpenAsync(CancellationToken cancellationToken)
     {
         if (_store is { } open)

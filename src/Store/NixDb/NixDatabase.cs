@@ -81,8 +81,16 @@ public sealed class NixDatabase
         if (!System.IO.File.Exists(File))
             throw new StoreException($"Nix's database {File} does not exist: is Nix installed and its store initialised (any nix-store command as root does it)?");
         var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch (SqliteException e)
+        {
+            await connection.DisposeAsync();
+            throw new StoreException($"cannot read Nix's database {File}: {e.Message} (reading it needs write access to its directory for SQLite's WAL index: run as root or the Nix store's owner)", e);
+        }
     }
 
     private async Task<ValidPathInfo?> QueryAsync(SqliteConnection connection, StorePath path, CancellationToken cancellationToken)

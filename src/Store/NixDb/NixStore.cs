@@ -90,6 +90,22 @@ public sealed class NixStore : IStore
                 throw new StoreException($"path '{entry.Info.Path}' appears twice in one batch");
         }
 
+        // BuildFarm's own lock per path (never Nix's /nix/store/<path>.lock, which the daemon may hold for the build
+        // whose outputs these are): two imports of the same paths, e.g. a redelivered event, take turns.
+        var locks = await _stagingLocks.AcquireAllAsync(batch.Select(p => p.BaseName), cancellationToken);
+        try
+        {
+            return await CommitLockedAsync(entries, batch, cancellationToken);
+        }
+        finally
+        {
+            foreach (var held in locks)
+                held.Dispose();
+        }
+    }
+
+    private async Task<IReadOnlyList<StorePath>> CommitLockedAsync(IReadOnlyList<StagedEntry> entries, HashSet<StorePath> batch, CancellationToken cancellationToken)
+    {
         var toAdd = new List<StagedEntry>();
         foreach (var entry in entries)
         {

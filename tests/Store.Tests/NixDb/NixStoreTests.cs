@@ -107,7 +107,7 @@ public sealed class NixStoreTests
         // Unique names (a fresh seed, content with a GUID), so concurrent tests never touch the same paths.
         var (nix, seed) = await NixTestStore.OpenRealAsync();
         using var _ = nix;
-        var added = await ImportAndCheckAsync(nix, seed);
+        var added = await ImportAndCheckAsync(nix, seed, holdNixsLock: true);
         foreach (var path in added.Reverse().Append(seed))
             (await nix.NixAsync("nix-store", "--delete", path.FullPath)).EnsureSuccess("nix-store --delete");
     }
@@ -157,14 +157,19 @@ public sealed class NixStoreTests
         Assert.NotEqual(0, (await nix.NixAsync("nix-store", "--check-validity", output.FullPath)).ExitCode);
     }
 
-    private static async Task<IReadOnlyList<StorePath>> ImportAndCheckAsync(NixTestStore nix, StorePath seed)
+    // holdNixsLock: another process holds <store>/<output>.lock during the import, as nix-daemon does while its hook runs.
+    private static async Task<IReadOnlyList<StorePath>> ImportAndCheckAsync(NixTestStore nix, StorePath seed, bool holdNixsLock = false)
     {
         using var worker = await nix.CreateLocalAsync();
         var key = SigningKey.Generate("worker-1");
         var output = await AddOutputAsync(worker, nix, seed, key, "out-" + Guid.NewGuid());
         var archive = await SignedArchiveAsync(worker, output);
+        var lockFile = Path.Combine(nix.Layout.PhysicalStoreDir, output.BaseName + ".lock");
+        using var holder = holdNixsLock ? ChildProcess.Start("flock", "flock", [lockFile, "sleep", "120"]) : null;
+        if (holder is not null)
+            await WaitUntilAsync(() => File.Exists(lockFile), "flock to create " + lockFile);
 
-        var imported = await ArchiveImporter.ImportAsync(nix.Store, archive, new ImportOptions(new TrustedKeys([key.PublicKey])), None);
+        var imported = await ArchiveImporter.ImportAsync(nix.Store, archive, new ImportOptions(new TrustedKeys([key.PublicKey])), None).WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.Equal([seed, output], imported);
         (await nix.NixAsync("nix-store", "--check-validity", output.FullPath)).EnsureSuccess("nix-store --check-validity");
@@ -179,6 +184,12 @@ public sealed class NixStoreTests
         Assert.Equal(CanonicalTime, File.GetLastWriteTimeUtc(physical));
         Assert.Equal((UnixFileMode)0b100_100_100, File.GetUnixFileMode(physical));
         Assert.DoesNotContain(nix.PhysicalEntries(), n => n.StartsWith(StagedPath.Prefix, StringComparison.Ordinal));
+        if (holder is not null)
+        {
+            holder.Dispose();
+            File.Delete(lockFile);
+        }
+
         return [output];
     }
 
