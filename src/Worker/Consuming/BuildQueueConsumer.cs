@@ -25,7 +25,7 @@ internal sealed partial class BuildQueueConsumer(
     SlotGate slots,
     WorkerState state,
     RunningBuilds running,
-    BuildRunner runner,
+    AttemptRunner runner,
     EventPublisher events,
     OfflineAnnouncer offline,
     TimeProvider time,

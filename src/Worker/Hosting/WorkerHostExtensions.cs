@@ -67,7 +67,7 @@ internal static class WorkerHostExtensions
         services.TryAddSingleton<IInputProvider, InputPuller>();
         services.TryAddSingleton<IOutputRegistrar, LocalStoreRegistrar>();
         services.TryAddSingleton<IOutputUploader, OriginOutputUploader>();
-        services.AddSingleton<BuildRunner>();
+        services.AddSingleton<AttemptRunner>();
 
         services.AddMassTransit(x =>
         {

@@ -15,7 +15,7 @@ namespace BuildFarm.Worker.Offload;
 /// per build when the origin's buildfarm is too old for that. Without an origin the outputs stay in the worker's store.
 /// </summary>
 /// <remarks>
-/// Delivery: <see cref="Execution.BuildRunner"/> publishes BuildSucceeded only after this returns, i.e. after the
+/// Delivery: <see cref="Execution.AttemptRunner"/> publishes BuildSucceeded only after this returns, i.e. after the
 /// origin answered ok (or quarantine-put exited 0), which means the quarantine file is complete and fsynced. If the
 /// worker dies mid-upload the origin keeps at most a <c>.part</c> file and the attempt is republished after its lease
 /// runs out. A retried upload (Polly, transient failures) rewrites the whole file.

@@ -25,12 +25,4 @@ internal static class SandboxScript
         echo "buildfarm-sandbox: ready" >&2
         exec "$@" </dev/null 2>&1
         """;
-
-    /// <summary>No namespaces: only enter the build dir and exec. Parameters: builddir exec-args…</summary>
-    public const string Unsandboxed = """
-        cd "$1" || { echo "buildfarm-sandbox: cannot enter build directory $1" >&2; exit 125; }
-        shift
-        echo "buildfarm-sandbox: ready" >&2
-        exec "$@" </dev/null 2>&1
-        """;
 }

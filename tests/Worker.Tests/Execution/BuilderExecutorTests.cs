@@ -2,12 +2,15 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Testing;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Supervision;
 using BuildFarm.Worker.Tests.Farm;
+using BuildFarm.Worker.Tests.Supervision;
 using Microsoft.Extensions.Options;
 
 namespace BuildFarm.Worker.Tests.Execution;
 
-public sealed class LocalExecutorTests : IDisposable
+/// <summary>The executor as production runs it without a sandbox (<see cref="UnsandboxedRunner"/>).</summary>
+public sealed class BuilderExecutorTests : IDisposable
 {
     private readonly TempDirectory _dir = new("executor");
 
@@ -32,7 +35,7 @@ public sealed class LocalExecutorTests : IDisposable
         var plan = new BuildPlan(request.BuildId, 1, request.DrvPath, store, recipe, recipe.Outputs, request.Limits);
         var options = Options.Create(new WorkerOptions { BuildDir = _dir.Combine("builds"), BuildCores = 3 });
         var log = new Lines();
-        var result = await new LocalExecutor(options, TimeProvider.System, Serilog.Core.Logger.None).RunAsync(plan, log, ct);
+        var result = await new BuilderExecutor(new UnsandboxedRunner(), options).RunAsync(plan, log, ct);
         return (plan, result, log);
     }
 
@@ -80,6 +83,26 @@ public sealed class LocalExecutorTests : IDisposable
         var (_, result, _) = await RunAsync("echo start; /bin/sleep 30", maxSilent: TimeSpan.FromSeconds(1));
         Assert.Equal(ExecutionOutcome.TimedOut, result.Outcome);
         Assert.Contains("max-silent-time", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_TimeoutWithBackgroundChild_KillsTheChildToo()
+    {
+        var token = $"bf-tree-{Guid.NewGuid():N}";
+        var (_, result, _) = await RunAsync($"/bin/sh -c '/bin/sleep 3600; : {token}' & echo started; wait", timeout: TimeSpan.FromSeconds(2));
+
+        Assert.Equal(ExecutionOutcome.TimedOut, result.Outcome);
+        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
+    }
+
+    [Fact]
+    public async Task Run_BuilderExitsLeavingBackgroundChild_ChildKilled()
+    {
+        var token = $"bf-tree-{Guid.NewGuid():N}";
+        var (_, result, _) = await RunAsync($"/bin/sh -c '/bin/sleep 3600; : {token}' >/dev/null 2>&1 & echo out > $out");
+
+        Assert.Equal(ExecutionOutcome.Succeeded, result.Outcome);
+        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
     }
 
     public void Dispose() => _dir.Dispose();

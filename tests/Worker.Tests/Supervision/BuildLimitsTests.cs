@@ -1,21 +1,22 @@
 using BuildFarm.Testing;
 using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Supervision;
 
-namespace BuildFarm.Worker.Tests.Sandbox;
+namespace BuildFarm.Worker.Tests.Supervision;
 
 /// <summary>Timeout, max-silent-time and cancellation kill the whole tree, for both runners.</summary>
 public sealed class BuildLimitsTests
 {
     public static TheoryData<string> Runners => new() { "sandboxed", "unsandboxed" };
 
-    private static IBuildRunner Runner(string kind) => kind == "sandboxed" ? new SandboxRunner() : new UnsandboxedRunner();
+    private static IBuilderRunner Runner(string kind) => kind == "sandboxed" ? new SandboxRunner() : new UnsandboxedRunner();
 
     /// <summary>A builder that leaves a background child (its command line carries the token) and waits for it.</summary>
     private static string TreeScript(string token) =>
         $"/bin/busybox sh -c '/bin/busybox sleep 3600; : {token}' & echo started; wait";
 
-    private static SandboxSpec Spec(string kind, TempDirectory dir, string script, TimeSpan timeout, TimeSpan maxSilent) =>
-        SandboxTestKit.Shell(script, dir.Path, kind == "sandboxed" ? dir.Path : "/nix/store", timeout: timeout, maxSilent: maxSilent);
+    private static BuilderSpec Spec(string kind, TempDirectory dir, string script, TimeSpan timeout, TimeSpan maxSilent) =>
+        BuilderTestKit.Shell(script, dir.Path, kind == "sandboxed" ? dir.Path : "/nix/store", timeout: timeout, maxSilent: maxSilent);
 
     [Theory]
     [MemberData(nameof(Runners))]
@@ -27,12 +28,12 @@ public sealed class BuildLimitsTests
 
         var run = Runner(kind).RunAsync(Spec(kind, dir, TreeScript(token), TimeSpan.FromSeconds(3), TimeSpan.Zero), log.OnLog, CancellationToken.None);
         await log.WaitForAsync("started", run);
-        Assert.NotEmpty(SandboxTestKit.LiveProcessesWith(token));
+        Assert.NotEmpty(BuilderTestKit.LiveProcessesWith(token));
         var result = await run;
 
-        Assert.Equal(SandboxOutcome.TimedOut, result.Outcome);
+        Assert.Equal(BuilderOutcome.TimedOut, result.Outcome);
         Assert.Contains("timed out after 3 s", result.Error, StringComparison.Ordinal);
-        Assert.Empty(SandboxTestKit.LiveProcessesWith(token));
+        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
     }
 
     [Theory]
@@ -46,12 +47,12 @@ public sealed class BuildLimitsTests
 
         var run = Runner(kind).RunAsync(Spec(kind, dir, TreeScript(token), TimeSpan.FromMinutes(5), TimeSpan.Zero), log.OnLog, cts.Token);
         await log.WaitForAsync("started", run);
-        Assert.NotEmpty(SandboxTestKit.LiveProcessesWith(token));
+        Assert.NotEmpty(BuilderTestKit.LiveProcessesWith(token));
         await cts.CancelAsync();
         var result = await run;
 
-        Assert.Equal(SandboxOutcome.Cancelled, result.Outcome);
-        Assert.Empty(SandboxTestKit.LiveProcessesWith(token));
+        Assert.Equal(BuilderOutcome.Cancelled, result.Outcome);
+        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
     }
 
     [Theory]
@@ -64,9 +65,9 @@ public sealed class BuildLimitsTests
 
         var result = await Runner(kind).RunAsync(Spec(kind, dir, TreeScript(token), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1)), log.OnLog, CancellationToken.None);
 
-        Assert.Equal(SandboxOutcome.Silent, result.Outcome);
+        Assert.Equal(BuilderOutcome.Silent, result.Outcome);
         Assert.Equal("started\n", log.Text);
-        Assert.Empty(SandboxTestKit.LiveProcessesWith(token));
+        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
     }
 
     [Fact]

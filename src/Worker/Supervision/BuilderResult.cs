@@ -1,15 +1,15 @@
-namespace BuildFarm.Worker.Sandbox;
+namespace BuildFarm.Worker.Supervision;
 
 /// <summary>How a builder run ended.</summary>
-public enum SandboxOutcome
+public enum BuilderOutcome
 {
-    /// <summary>The builder ran and exited by itself; see <see cref="SandboxResult.ExitCode"/>.</summary>
+    /// <summary>The builder ran and exited by itself; see <see cref="BuilderResult.ExitCode"/>.</summary>
     Exited,
 
-    /// <summary>Killed (whole tree) after <see cref="SandboxSpec.Timeout"/>.</summary>
+    /// <summary>Killed (whole tree) after <see cref="BuilderSpec.Timeout"/>.</summary>
     TimedOut,
 
-    /// <summary>Killed (whole tree) after <see cref="SandboxSpec.MaxSilentTime"/> without output.</summary>
+    /// <summary>Killed (whole tree) after <see cref="BuilderSpec.MaxSilentTime"/> without output.</summary>
     Silent,
 
     /// <summary>Killed (whole tree) because the caller's token was cancelled.</summary>
@@ -18,8 +18,8 @@ public enum SandboxOutcome
     /// <summary>The spec can never run anywhere (e.g. an environment name containing '='): a build failure.</summary>
     Rejected,
 
-    /// <summary>The machine could not set up the sandbox (unshare, mount, missing store dir): an infrastructure
-    /// failure, worth retrying on another worker. The builder never started.</summary>
+    /// <summary>The machine could not start the builder (unshare, mount, missing store dir, setsid): an
+    /// infrastructure failure, worth retrying on another worker. The builder never started.</summary>
     SetupFailed,
 }
 
@@ -30,8 +30,8 @@ public enum SandboxOutcome
 /// <param name="Error">What went wrong, for every outcome other than a builder that exited: reaches the user verbatim.</param>
 /// <param name="Elapsed">Wall-clock time from launch to the end of the whole tree.</param>
 /// <param name="LogBytes">Bytes of combined stdout/stderr passed to the log callback.</param>
-public sealed record SandboxResult(SandboxOutcome Outcome, int? ExitCode, string? Error, TimeSpan Elapsed, long LogBytes)
+public sealed record BuilderResult(BuilderOutcome Outcome, int? ExitCode, string? Error, TimeSpan Elapsed, long LogBytes)
 {
     /// <summary>The builder exited 0.</summary>
-    public bool Succeeded => Outcome == SandboxOutcome.Exited && ExitCode == 0;
+    public bool Succeeded => Outcome == BuilderOutcome.Exited && ExitCode == 0;
 }

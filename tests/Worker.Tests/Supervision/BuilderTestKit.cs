@@ -1,16 +1,17 @@
 using System.Text;
 using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Supervision;
 
-namespace BuildFarm.Worker.Tests.Sandbox;
+namespace BuildFarm.Worker.Tests.Supervision;
 
 /// <summary>Builders written as busybox shell scripts, a log collector with waits, and a /proc scan.</summary>
-internal static class SandboxTestKit
+internal static class BuilderTestKit
 {
     public const string Busybox = "/bin/busybox";
     public static readonly TimeSpan LogWait = TimeSpan.FromSeconds(30);
 
     /// <summary>A spec running <c>busybox sh -c SCRIPT</c> with an empty environment except BUILD=<paramref name="buildDir"/>.</summary>
-    public static SandboxSpec Shell(string script, string buildDir, string physicalStore, string logicalStore = "/nix/store",
+    public static BuilderSpec Shell(string script, string buildDir, string physicalStore, string logicalStore = "/nix/store",
         bool allowNetwork = false, TimeSpan? timeout = null, TimeSpan? maxSilent = null) =>
         new(Busybox, ["sh", "-c", script], new Dictionary<string, string> { ["BUILD"] = buildDir },
             logicalStore, physicalStore, buildDir, allowNetwork, timeout ?? TimeSpan.FromSeconds(60), maxSilent ?? TimeSpan.Zero);
@@ -86,8 +87,8 @@ internal sealed class LogCollector
                 seen.TrySetResult();
         }
 
-        var first = await Task.WhenAny(seen.Task, running, Task.Delay(SandboxTestKit.LogWait));
+        var first = await Task.WhenAny(seen.Task, running, Task.Delay(BuilderTestKit.LogWait));
         if (first != seen.Task)
-            throw new TimeoutException($"waited for '{text}' in the build log, but {(first == running ? "the build ended first" : $"it did not appear within {SandboxTestKit.LogWait}")}; log so far: {Text}");
+            throw new TimeoutException($"waited for '{text}' in the build log, but {(first == running ? "the build ended first" : $"it did not appear within {BuilderTestKit.LogWait}")}; log so far: {Text}");
     }
 }

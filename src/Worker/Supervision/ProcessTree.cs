@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace BuildFarm.Worker.Sandbox;
+namespace BuildFarm.Worker.Supervision;
 
 /// <summary>How to kill everything a build started, given the process .NET launched.</summary>
 internal abstract class ProcessTree
@@ -48,8 +48,9 @@ internal sealed class PidNamespaceTree : ProcessTree
 }
 
 /// <summary>
-/// Unsandboxed builds run in their own session (<c>setsid</c>), so the launched process's pid is the process group of
-/// the build. A child that calls setsid itself escapes this; only the PID namespace of the real sandbox is airtight.
+/// Unsandboxed builds run in their own session (started through <c>setsid</c>, which execs in place, so the launched
+/// process's pid is the session and process group of the build); killing the group reaches every descendant that did
+/// not start a session of its own. Such a child escapes; only the PID namespace of the real sandbox is airtight.
 /// </summary>
 internal sealed class ProcessGroupTree : ProcessTree
 {

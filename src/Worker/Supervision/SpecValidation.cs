@@ -1,10 +1,10 @@
-namespace BuildFarm.Worker.Sandbox;
+namespace BuildFarm.Worker.Supervision;
 
 /// <summary>Checks of a spec that do not depend on the machine: a failure here is a permanent build failure.</summary>
 internal static class SpecValidation
 {
     /// <summary>Null when the spec can be executed, otherwise why not.</summary>
-    public static string? Problem(SandboxSpec spec)
+    public static string? Problem(BuilderSpec spec)
     {
         // Relative builders would be looked up on PATH by env (execvp), unlike Nix's execve: require absolute ones.
         if (!spec.Builder.StartsWith('/') || spec.Builder.Contains('\0', StringComparison.Ordinal))
@@ -38,7 +38,7 @@ internal static class SpecValidation
     /// names) would be read as one more assignment: it goes through busybox <c>setpriv --</c>, which without
     /// options is a plain exec (one more exec, so only when needed).
     /// </summary>
-    public static IEnumerable<string> ExecArgs(SandboxSpec spec, string busybox)
+    public static IEnumerable<string> ExecArgs(BuilderSpec spec, string busybox)
     {
         yield return busybox;
         yield return "env";

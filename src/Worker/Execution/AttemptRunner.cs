@@ -14,12 +14,13 @@ using Serilog.Context;
 namespace BuildFarm.Worker.Execution;
 
 /// <summary>
-/// Runs one claimed attempt to its end and reports it: BuildSucceeded (outputs hashed, signed and handed to the
-/// uploader first) or BuildFailed with the kind that tells the dispatcher whether retrying elsewhere can help.
+/// Runs one claimed attempt (inputs, builder, outputs; the builder process itself is an
+/// <see cref="Supervision.IBuilderRunner"/>'s) to its end and reports it: BuildSucceeded (outputs hashed, signed and
+/// handed to the uploader first) or BuildFailed with the kind that tells the dispatcher whether retrying elsewhere can help.
 /// A build cancelled by CancelBuild reports nothing (the dispatcher already decided); an aborted one reports
 /// Infrastructure so the dispatcher republishes it at once.
 /// </summary>
-internal sealed class BuildRunner(
+internal sealed class AttemptRunner(
     IOptions<WorkerOptions> options,
     IBuildExecutor executor,
     IInputProvider inputs,
@@ -31,7 +32,7 @@ internal sealed class BuildRunner(
     ILogger logger)
 {
     private static readonly TimeSpan PublishBudget = TimeSpan.FromMinutes(2);
-    private readonly ILogger _log = logger.ForContext<BuildRunner>();
+    private readonly ILogger _log = logger.ForContext<AttemptRunner>();
 
     public async Task RunAsync(BuildDerivation request, BuildRecipe recipe, RunningBuildHandle handle)
     {
