@@ -5,7 +5,7 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Events;
 using BuildFarm.Worker.Lifecycle;
-using BuildFarm.Worker.Offload;
+using BuildFarm.Worker.Origins;
 using BuildFarm.Worker.Outputs;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -86,7 +86,7 @@ internal sealed class AttemptRunner(
         {
             return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
         }
-        catch (OffloadException e)
+        catch (OriginException e)
         {
             return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
         }
@@ -107,7 +107,7 @@ internal sealed class AttemptRunner(
             {
                 return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
             }
-            catch (OffloadException e)
+            catch (OriginException e)
             {
                 log.Line($"[buildfarm: {e.Message}]");
                 return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
@@ -164,7 +164,7 @@ internal sealed class AttemptRunner(
         {
             return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
         }
-        catch (OffloadException e)
+        catch (OriginException e)
         {
             log.Line($"[buildfarm: {e.Message}]");
             return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);

@@ -4,9 +4,10 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Archives;
 using BuildFarm.Transfer.Errors;
 using BuildFarm.Worker.Outputs;
+using BuildFarm.Worker.Storage;
 using Serilog;
 
-namespace BuildFarm.Worker.Offload;
+namespace BuildFarm.Worker.Origins;
 
 /// <summary>
 /// Step 4 of docs/offload.md: the signed archive of the outputs (outputs only: their references are inputs the
@@ -67,7 +68,7 @@ internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore w
         }
         catch (Exception e)
         {
-            throw new OffloadException($"returning {paths.Count} output path(s) to origin {session.Name} failed: {e.Message}", e);
+            throw new OriginException($"returning {paths.Count} output path(s) to origin {session.Name} failed: {e.Message}", e);
         }
 
         _log.Information(

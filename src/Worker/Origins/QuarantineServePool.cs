@@ -5,7 +5,7 @@ using BuildFarm.Transfer.Errors;
 using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
 
-namespace BuildFarm.Worker.Offload;
+namespace BuildFarm.Worker.Origins;
 
 /// <summary>
 /// Long-lived <c>store quarantine-serve</c> processes on one origin, each carrying uploads one after another

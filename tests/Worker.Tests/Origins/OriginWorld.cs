@@ -8,7 +8,7 @@ using BuildFarm.Testing;
 using BuildFarm.Worker.Tests.Farm;
 using RequestOrigin = BuildFarm.Contracts.Builds.OriginEndpoint;
 
-namespace BuildFarm.Worker.Tests.Offload;
+namespace BuildFarm.Worker.Tests.Origins;
 
 /// <summary>
 /// An origin for offload tests: a real sshd whose login runs the published <c>buildfarm</c> (through a wrapper that

@@ -3,12 +3,12 @@ using BuildFarm.Transfer.Origins;
 using BuildFarm.Transfer.Resilience;
 using BuildFarm.Transfer.Trust;
 using BuildFarm.Worker.Configuration;
-using BuildFarm.Worker.Outputs;
+using BuildFarm.Worker.Storage;
 using Microsoft.Extensions.Options;
 using Serilog;
 using RequestOrigin = BuildFarm.Contracts.Builds.OriginEndpoint;
 
-namespace BuildFarm.Worker.Offload;
+namespace BuildFarm.Worker.Origins;
 
 /// <summary>
 /// Turns a request's <c>Origin</c> into the shared <see cref="OriginSession"/> of that origin, after checking it
@@ -23,13 +23,13 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
     private TrustedKeysFile? _trusted;
     private bool _disposed;
 
-    /// <summary>The session for <paramref name="origin"/>; throws <see cref="OffloadException"/> with the reason when refused.</summary>
+    /// <summary>The session for <paramref name="origin"/>; throws <see cref="OriginException"/> with the reason when refused.</summary>
     public OriginSession Resolve(RequestOrigin origin)
     {
         var o = options.Value.Origins;
         var where = $"{origin.Host}:{origin.Port}";
         if (o.PinnedHostKeys.Count == 0)
-            throw new OffloadException($"origin {where} refused: this worker has no Origins:PinnedHostKeys, so it cannot pull inputs from or return outputs to any origin");
+            throw new OriginException($"origin {where} refused: this worker has no Origins:PinnedHostKeys, so it cannot pull inputs from or return outputs to any origin");
         var pinned = o.PinnedHostKeys
             .Where(p => string.Equals(p.Host, origin.Host, StringComparison.OrdinalIgnoreCase) && p.Port == origin.Port)
             .Select(p => p.ResolveFingerprint(out _))
@@ -39,12 +39,12 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
         if (pinned.Count == 0)
         {
             var known = string.Join(", ", o.PinnedHostKeys.Select(p => $"{p.Host}:{p.Port}"));
-            throw new OffloadException($"origin {where} refused: it is not pinned in this worker's Origins:PinnedHostKeys (pinned: {known})");
+            throw new OriginException($"origin {where} refused: it is not pinned in this worker's Origins:PinnedHostKeys (pinned: {known})");
         }
 
         if (!HostKeyFingerprint.TryParse(origin.HostKeyFingerprint, out var requested, out _) || !pinned.Contains(requested))
         {
-            throw new OffloadException(
+            throw new OriginException(
                 $"origin {where} refused: the request's host key fingerprint '{origin.HostKeyFingerprint}' is not the one pinned in this worker's config ({string.Join(", ", pinned)})");
         }
 
@@ -58,7 +58,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
             {
                 // Loaded once, then re-read by every input import when the file changed (a bad rewrite keeps the last good keys).
                 _trusted ??= TrustedKeysFile.Load(o.TrustedInputKeysFile, out var problem, logger)
-                    ?? throw new OffloadException($"origin {origin.User}@{where} is unusable: Origins:TrustedInputKeysFile {problem}");
+                    ?? throw new OriginException($"origin {origin.User}@{where} is unusable: Origins:TrustedInputKeysFile {problem}");
                 var endpoint = new OriginEndpoint(origin.Host, origin.Port, origin.User, o.PrivateKeyFile, pinned, origin.RemoteCommand)
                 {
                     Compression = o.Compression,
@@ -77,7 +77,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
             }
             catch (Exception e) when (e is InvalidOriginEndpointException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {
-                throw new OffloadException($"origin {origin.User}@{where} is unusable with this worker's Origins config: {e.Message}", e);
+                throw new OriginException($"origin {origin.User}@{where} is unusable with this worker's Origins config: {e.Message}", e);
             }
 
             _sessions[key] = session;

@@ -3,10 +3,10 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Transfer.Fetch;
-using BuildFarm.Worker.Outputs;
+using BuildFarm.Worker.Storage;
 using Serilog;
 
-namespace BuildFarm.Worker.Offload;
+namespace BuildFarm.Worker.Origins;
 
 /// <summary>What pulling a request's inputs did.</summary>
 /// <param name="Elapsed">Time spent (zero when nothing was missing).</param>
@@ -20,7 +20,7 @@ internal sealed record InputPullReport(TimeSpan Elapsed, int MissingPaths, long 
 /// <summary>Makes a request's input closure valid in the worker's store before its builder runs.</summary>
 internal interface IInputProvider
 {
-    /// <summary>Throws <see cref="OffloadException"/> (reason for an infrastructure failure) when inputs cannot be had.</summary>
+    /// <summary>Throws <see cref="OriginException"/> (reason for an infrastructure failure) when inputs cannot be had.</summary>
     Task<InputPullReport> EnsureInputsAsync(BuildDerivation request, CancellationToken cancellationToken);
 }
 
@@ -57,17 +57,17 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
         }
         catch (MissingInputException e)
         {
-            throw new OffloadException($"origin {session.Name} did not send input path(s) {string.Join(", ", e.Paths.Select(k => k.Split(' ')[0]))}", e);
+            throw new OriginException($"origin {session.Name} did not send input path(s) {string.Join(", ", e.Paths.Select(k => k.Split(' ')[0]))}", e);
         }
-        catch (Exception e) when (e is not OffloadException)
+        catch (Exception e) when (e is not OriginException)
         {
-            throw new OffloadException($"fetching {missing.Count} input path(s) from origin {session.Name} failed: {e.Message}", e);
+            throw new OriginException($"fetching {missing.Count} input path(s) from origin {session.Name} failed: {e.Message}", e);
         }
 
         // A concurrent build may have imported the same path under another hash claim: check ours held.
         var still = await MissingAsync(store, request, cancellationToken);
         if (still.Count > 0)
-            throw new OffloadException($"input path(s) {string.Join(", ", still.Select(i => i.Path))} are still missing after fetching from origin {session.Name}");
+            throw new OriginException($"input path(s) {string.Join(", ", still.Select(i => i.Path))} are still missing after fetching from origin {session.Name}");
         var bytes = missing.Sum(i => i.NarSize);
         _log.Information(
             "Pulled {MissingCount} missing input paths ({NarBytes} NAR bytes) of {DrvPath} from origin {Origin} in {InputFetchTime}",
@@ -82,7 +82,7 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
         foreach (var input in request.InputClosure.DistinctBy(i => i.Path, StringComparer.Ordinal))
         {
             if (!NixHash.TryParse(input.NarHash, out var wanted))
-                throw new OffloadException($"the request's input closure gives '{input.Path}' a malformed NAR hash '{input.NarHash}'");
+                throw new OriginException($"the request's input closure gives '{input.Path}' a malformed NAR hash '{input.NarHash}'");
             Store.Paths.StorePath path;
             try
             {
@@ -90,13 +90,13 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
             }
             catch (Exception e) when (e is FormatException or ArgumentException or StoreException)
             {
-                throw new OffloadException($"the request's input closure has an invalid store path '{input.Path}': {e.Message}", e);
+                throw new OriginException($"the request's input closure has an invalid store path '{input.Path}': {e.Message}", e);
             }
 
             if (await store.QueryPathInfoAsync(path, cancellationToken) is not { } info)
                 missing.Add(input with { NarHash = wanted.ToString() });
             else if (!info.NarHash.Equals(wanted))
-                throw new OffloadException($"input '{input.Path}' is in this worker's store with NAR hash {info.NarHash}, but the request expects {wanted}");
+                throw new OriginException($"input '{input.Path}' is in this worker's store with NAR hash {info.NarHash}, but the request expects {wanted}");
         }
 
         return missing;

@@ -4,10 +4,10 @@ using BuildFarm.Store.Hashing;
 using BuildFarm.Transfer.Fetch;
 using BuildFarm.Transfer.Origins;
 using BuildFarm.Transfer.Trust;
-using BuildFarm.Worker.Outputs;
+using BuildFarm.Worker.Storage;
 using Serilog;
 
-namespace BuildFarm.Worker.Offload;
+namespace BuildFarm.Worker.Origins;
 
 /// <summary>
 /// Everything the worker shares per origin across builds and slots: the pooled SSH client (with its Polly retry and

@@ -5,7 +5,7 @@ using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Worker.Tests.Farm;
 
-namespace BuildFarm.Worker.Tests.Offload;
+namespace BuildFarm.Worker.Tests.Origins;
 
 /// <summary>
 /// The worker side of docs/offload.md end to end: real RabbitMQ, real sshd running the published

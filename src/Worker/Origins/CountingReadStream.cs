@@ -1,6 +1,6 @@
 using BuildFarm.Store.Streams;
 
-namespace BuildFarm.Worker.Offload;
+namespace BuildFarm.Worker.Origins;
 
 /// <summary>A read-only pass-through that counts the bytes read (for the transfer log).</summary>
 internal sealed class CountingReadStream(Stream inner) : ReadOnlyStream

@@ -3,9 +3,12 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace BuildFarm.Worker.Outputs;
+namespace BuildFarm.Worker.Storage;
 
-/// <summary>The worker's own <see cref="LocalStore"/>, opened once on first use and shared by every build and slot.</summary>
+/// <summary>
+/// The worker's own <see cref="LocalStore"/>: pulled inputs are imported into it, builders write their outputs into it
+/// and outputs are registered and served from it. Opened once on first use and shared by every build and slot.
+/// </summary>
 internal sealed class WorkerStore(IOptions<WorkerOptions> options, TimeProvider time) : IDisposable
 {
     private readonly SemaphoreSlim _open = new(1, 1);
