@@ -1,12 +1,11 @@
+using BuildFarm.Contracts.Builds;
 using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Origins;
 using BuildFarm.Transfer.Resilience;
-using BuildFarm.Transfer.Trust;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Storage;
 using Microsoft.Extensions.Options;
 using Serilog;
-using RequestOrigin = BuildFarm.Contracts.Builds.OriginEndpoint;
 
 namespace BuildFarm.Worker.Origins;
 
@@ -24,7 +23,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
     private bool _disposed;
 
     /// <summary>The session for <paramref name="origin"/>; throws <see cref="OriginException"/> with the reason when refused.</summary>
-    public OriginSession Resolve(RequestOrigin origin)
+    public OriginSession Resolve(OriginEndpoint origin)
     {
         var o = options.Value.Origins;
         var where = $"{origin.Host}:{origin.Port}";
@@ -59,7 +58,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
                 // Loaded once, then re-read by every input import when the file changed (a bad rewrite keeps the last good keys).
                 _trusted ??= TrustedKeysFile.Load(o.TrustedInputKeysFile, out var problem, logger)
                     ?? throw new OriginException($"origin {origin.User}@{where} is unusable: Origins:TrustedInputKeysFile {problem}");
-                var endpoint = new OriginEndpoint(origin.Host, origin.Port, origin.User, o.PrivateKeyFile, pinned, origin.RemoteCommand)
+                var settings = new OriginConnectionSettings(origin.Host, origin.Port, origin.User, o.PrivateKeyFile, pinned, origin.RemoteCommand)
                 {
                     Compression = o.Compression,
                     MaxConnections = o.MaxConnections,
@@ -73,9 +72,9 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
                     MaxDelay = o.RetryMaxDelay,
                     BreakDuration = o.CircuitBreakDuration,
                 };
-                session = new OriginSession(new OriginClient(endpoint, resilience, logger, time), store, _trusted, new QuarantineServePool.Settings(o.UploadSessionIdle, time), logger);
+                session = new OriginSession(new OriginClient(settings, resilience, logger, time), store, _trusted, new QuarantineServePool.Settings(o.UploadSessionIdle, time), logger);
             }
-            catch (Exception e) when (e is InvalidOriginEndpointException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is InvalidOriginConnectionSettingsException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {
                 throw new OriginException($"origin {origin.User}@{where} is unusable with this worker's Origins config: {e.Message}", e);
             }

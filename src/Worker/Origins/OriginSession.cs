@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using BuildFarm.Store.Archives;
 using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Fetch;
 using BuildFarm.Transfer.Origins;
-using BuildFarm.Transfer.Trust;
 using BuildFarm.Worker.Storage;
 using Serilog;
 
@@ -38,7 +38,7 @@ internal sealed class OriginSession : IAsyncDisposable
     /// <summary>Long-lived quarantine-serve processes that carry returned outputs.</summary>
     public QuarantineServePool Uploads { get; }
 
-    public string Name => Client.Endpoint.Name;
+    public string Name => Client.Settings.Name;
 
     /// <summary>Archive bytes received from this origin so far.</summary>
     public long BytesFetched => Interlocked.Read(ref _bytesFetched);

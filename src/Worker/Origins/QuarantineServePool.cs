@@ -25,7 +25,7 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
     private static readonly TimeSpan FailureWait = TimeSpan.FromSeconds(5);
     private readonly ConcurrentQueue<(ServeProcess Process, long IdleSince)> _idle = new();
     private readonly CancellationTokenSource _lifetime = new();
-    private readonly int _maxIdle = Math.Clamp(client.Endpoint.MaxConnections * client.Endpoint.ChannelsPerConnection / 4, 1, 4);
+    private readonly int _maxIdle = Math.Clamp(client.Settings.MaxConnections * client.Settings.ChannelsPerConnection / 4, 1, 4);
     private int _unsupported;
 
     public bool Unsupported => Volatile.Read(ref _unsupported) != 0;
@@ -89,7 +89,7 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
         // the process it runs on, see ServeProcess).
         var command = client.BuildfarmCommand(["store", "quarantine-serve"]);
         var process = await client.StartAsync(command, _lifetime.Token);
-        return new ServeProcess(client.Endpoint.Name, command, process);
+        return new ServeProcess(client.Settings.Name, command, process);
     }
 
     /// <summary>One remote quarantine-serve: its stdin held open between uploads, replies read line by line.</summary>

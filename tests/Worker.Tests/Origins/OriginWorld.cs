@@ -6,7 +6,6 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 using BuildFarm.Worker.Tests.Farm;
-using RequestOrigin = BuildFarm.Contracts.Builds.OriginEndpoint;
 
 namespace BuildFarm.Worker.Tests.Origins;
 
@@ -99,7 +98,7 @@ internal sealed class OriginWorld : IAsyncDisposable
             closure.Add(new InputPath(path.FullPath, hash, info.NarSize));
         }
 
-        var origin = new RequestOrigin(Sshd.Host, Sshd.Port, Sshd.User, requestFingerprint ?? Sshd.HostKeyFingerprint, RemoteCommand);
+        var origin = new OriginEndpoint(Sshd.Host, Sshd.Port, Sshd.User, requestFingerprint ?? Sshd.HostKeyFingerprint, RemoteCommand);
         return new BuildDerivation(
             Guid.NewGuid(), 1, compiled.DrvPath.FullPath, compiled.Aterm, StoreDir, system, [], closure, ["out"], origin,
             new BuildLimits(TimeSpan.FromMinutes(5), TimeSpan.Zero), 0, DateTimeOffset.UtcNow);

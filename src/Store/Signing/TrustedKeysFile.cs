@@ -1,8 +1,7 @@
-using BuildFarm.Store.Signing;
 using Serilog;
 using ILogger = Serilog.ILogger;
 
-namespace BuildFarm.Transfer.Trust;
+namespace BuildFarm.Store.Signing;
 
 /// <summary>
 /// A file of trusted public keys (<c>name:base64</c>, one a line), re-read when it changes, so trusting or revoking a

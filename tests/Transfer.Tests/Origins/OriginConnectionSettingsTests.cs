@@ -2,17 +2,17 @@ using BuildFarm.Transfer.Origins;
 
 namespace BuildFarm.Transfer.Tests.Origins;
 
-public sealed class OriginEndpointTests
+public sealed class OriginConnectionSettingsTests
 {
     [Fact]
     public void Validate_EverythingWrong_NamesEachSettingAndValue()
     {
-        var endpoint = new OriginEndpoint("", 70000, "", "/nonexistent/key", ["MD5:ab:cd", "SHA256:tooshort"], "")
+        var settings = new OriginConnectionSettings("", 70000, "", "/nonexistent/key", ["MD5:ab:cd", "SHA256:tooshort"], "")
         {
             MaxConnections = 0,
         };
 
-        var errors = endpoint.Validate();
+        var errors = settings.Validate();
 
         Assert.Contains(errors, e => e.StartsWith("Host is empty", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("Port 70000 is out of range", StringComparison.Ordinal));
@@ -22,7 +22,7 @@ public sealed class OriginEndpointTests
         Assert.Contains(errors, e => e.Contains("'SHA256:tooshort' is invalid", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("RemoteCommand is empty", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("MaxConnections 0", StringComparison.Ordinal));
-        var thrown = Assert.Throws<InvalidOriginEndpointException>(() => endpoint.EnsureValid());
+        var thrown = Assert.Throws<InvalidOriginConnectionSettingsException>(() => settings.EnsureValid());
         Assert.Equal(errors, thrown.Errors);
     }
 
@@ -31,9 +31,9 @@ public sealed class OriginEndpointTests
     {
         using var key = new Testing.TempDirectory();
         File.WriteAllText(key.Combine("id"), "x");
-        var endpoint = new OriginEndpoint("origin", 22, "bf", key.Combine("id"), []);
+        var settings = new OriginConnectionSettings("origin", 22, "bf", key.Combine("id"), []);
 
-        var error = Assert.Single(endpoint.Validate());
+        var error = Assert.Single(settings.Validate());
 
         Assert.Contains("ssh-keygen -lf", error, StringComparison.Ordinal);
     }

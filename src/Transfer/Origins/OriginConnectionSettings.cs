@@ -1,6 +1,10 @@
 namespace BuildFarm.Transfer.Origins;
 
-/// <summary>How to reach one origin store over SSH, and how to run <c>buildfarm</c> there.</summary>
+/// <summary>
+/// How this machine connects to one origin store over SSH (key, pinned host keys, pool sizes), and how to run
+/// <c>buildfarm</c> there. Not the contract record <c>Contracts.Builds.OriginEndpoint</c>, which is where the dispatcher
+/// says an origin is; a worker builds these settings from that record and its own config.
+/// </summary>
 /// <param name="Host">DNS name or address of the origin's sshd.</param>
 /// <param name="Port">TCP port of the origin's sshd (1..65535).</param>
 /// <param name="User">Login user on the origin.</param>
@@ -14,7 +18,7 @@ namespace BuildFarm.Transfer.Origins;
 /// <c>/usr/local/bin/buildfarm --store-dir /nix/store --root /var/lib/buildfarm/origin</c>. Passed to the remote
 /// shell verbatim; arguments appended to it are shell-quoted.
 /// </param>
-public sealed record OriginEndpoint(
+public sealed record OriginConnectionSettings(
     string Host,
     int Port,
     string User,
@@ -40,7 +44,7 @@ public sealed record OriginEndpoint(
     /// <summary>A short name for logs and errors: <c>user@host:port</c>.</summary>
     public string Name => $"{User}@{Host}:{Port}";
 
-    /// <summary>Every problem with this endpoint, each naming the setting, the bad value and what would be valid.</summary>
+    /// <summary>Every problem with these settings, each naming the setting, the bad value and what would be valid.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -83,12 +87,12 @@ public sealed record OriginEndpoint(
         return errors;
     }
 
-    /// <summary>Throws <see cref="InvalidOriginEndpointException"/> listing every problem, if there is any.</summary>
-    public OriginEndpoint EnsureValid()
+    /// <summary>Throws <see cref="InvalidOriginConnectionSettingsException"/> listing every problem, if there is any.</summary>
+    public OriginConnectionSettings EnsureValid()
     {
         var errors = Validate();
         if (errors.Count > 0)
-            throw new InvalidOriginEndpointException(this, errors);
+            throw new InvalidOriginConnectionSettingsException(this, errors);
         return this;
     }
 }

@@ -1,12 +1,11 @@
 using System.Collections.Concurrent;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
-using BuildFarm.Transfer.Trust;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
 
-namespace BuildFarm.Transfer.Tests.Trust;
+namespace BuildFarm.Store.Tests.Signing;
 
 public sealed class TrustedKeysFileTests : IDisposable
 {
