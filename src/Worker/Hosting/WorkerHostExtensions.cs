@@ -101,6 +101,7 @@ internal static class WorkerHostExtensions
         });
 
         // Registered after MassTransit: started after the bus is up, stopped before it goes down.
+        services.AddSingleton<BuildClaim>();
         services.AddSingleton<BuildQueueConsumer>();
         services.AddHostedService(sp => sp.GetRequiredService<BuildQueueConsumer>());
         services.AddHostedService<HeartbeatService>();

@@ -1,20 +1,42 @@
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Events;
+using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Lifecycle;
+using Microsoft.Extensions.Options;
 using RabbitMQ.Client.Events;
+using Serilog;
 using Serilog.Context;
 
 namespace BuildFarm.Worker.Consuming;
 
-internal sealed partial class BuildQueueConsumer
+/// <summary>
+/// The claim protocol for one delivery of a class queue: verify → take a slot → publish BuildStarted
+/// (broker-confirmed) → ack, then run the attempt in the background. The ack follows the delivery within about a
+/// second, so the broker's consumer_timeout never applies to long builds; from the ack on, the build is protected by
+/// the dispatcher's lease (renewed by heartbeats), not by the broker.
+/// </summary>
+internal sealed class BuildClaim(
+    IOptions<WorkerOptions> options,
+    RequestVerifier verifier,
+    SlotGate slots,
+    WorkerState state,
+    RunningBuilds running,
+    AttemptRunner runner,
+    EventPublisher events,
+    TimeProvider time,
+    ILogger logger)
 {
-    /// <summary>
-    /// The claim protocol: verify → take a slot → publish BuildStarted (broker-confirmed) → ack. The ack follows
-    /// the delivery within about a second, so the broker's consumer_timeout never applies to long builds; from the
-    /// ack on, the build is protected by the dispatcher's lease (renewed by heartbeats), not by the broker.
-    /// </summary>
-    private async Task OnDeliveryAsync(ClassConsumer consumer, BasicDeliverEventArgs ea)
+    private static readonly TimeSpan ClaimBudget = TimeSpan.FromSeconds(30);
+    // Logged as the consumer it serves, as before it was its own type (log queries filter by SourceContext).
+    private readonly ILogger _log = logger.ForContext<BuildQueueConsumer>();
+
+    /// <param name="consumer">The class consumer the delivery came from.</param>
+    /// <param name="ea">The delivery.</param>
+    /// <param name="pauseConsumers">Stops every class consumer (before a refused delivery is requeued).</param>
+    /// <param name="ct">The consumers are stopping.</param>
+    public async Task OnDeliveryAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, Func<CancellationToken, Task> pauseConsumers, CancellationToken ct)
     {
-        var ct = _stopping.Token;
         var verdict = verifier.Verify(ea.Body, consumer.Class);
         if (!verdict.Accepted)
         {
@@ -37,7 +59,7 @@ internal sealed partial class BuildQueueConsumer
         if (!state.TakesBuilds || !slots.TryTake())
         {
             // Pause first, then requeue: otherwise the broker could hand the message straight back to us.
-            await ReconcileAfterRefusalAsync(ct);
+            await pauseConsumers(ct);
             await consumer.Channel.BasicNackAsync(ea.DeliveryTag, multiple: false, requeue: true, ct);
             _log.Debug("No free slot for {DrvPath}: consumers paused, request requeued", request.DrvPath);
             return;
@@ -75,7 +97,7 @@ internal sealed partial class BuildQueueConsumer
         handle.Completion = Task.Run(() => RunClaimedAsync(request, verdict.Recipe!, handle), CancellationToken.None);
     }
 
-    private async Task RunClaimedAsync(BuildDerivation request, Execution.BuildRecipe recipe, RunningBuildHandle handle)
+    private async Task RunClaimedAsync(BuildDerivation request, BuildRecipe recipe, RunningBuildHandle handle)
     {
         try
         {
@@ -101,23 +123,6 @@ internal sealed partial class BuildQueueConsumer
             handle.Dispose();
             slots.Release();
         }
-    }
-
-    private async Task ReconcileAfterRefusalAsync(CancellationToken ct)
-    {
-        await _reconcile.WaitAsync(ct);
-        try
-        {
-            foreach (var c in _consumers)
-                await c.StopAsync(ct);
-        }
-        finally
-        {
-            _reconcile.Release();
-        }
-
-        // A slot may have freed between the refusal and the pause: converge again.
-        Follow();
     }
 
     private async Task RejectAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, RequestVerdict verdict, CancellationToken ct)
