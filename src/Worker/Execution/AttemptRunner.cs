@@ -70,53 +70,29 @@ internal sealed class AttemptRunner(
 
     private async Task<object?> BuildAsync(BuildDerivation request, BuildPlan plan, BuildLogStream log, RunningBuildHandle handle)
     {
-        IDisposable outputLock;
-        try
+        var prepared = await PhaseAsync("the worker's store is unusable", logOriginFailure: false, request, log, handle, async () =>
         {
-            (outputLock, var alreadyValid) = await registrar.PrepareAsync(plan, request.WantedOutputs, handle.Cancelled);
-            if (alreadyValid is not null)
-            {
-                outputLock.Dispose();
-                log.Line("[buildfarm: every wanted output is already valid in this worker's store; nothing to build]");
-                await uploader.UploadAsync(request, alreadyValid, handle.Cancelled);
-                return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, alreadyValid, new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), time.GetUtcNow(), 0);
-            }
-        }
-        catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
-        {
-            return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
-        }
-        catch (OriginException e)
-        {
-            return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
-        {
-            return Failed(request, BuildFailureKind.Infrastructure, null, $"the worker's store is unusable: {e.Message}", log);
-        }
+            var (outputLock, alreadyValid) = await registrar.PrepareAsync(plan, request.WantedOutputs, handle.Cancelled);
+            if (alreadyValid is null)
+                return (Lock: outputLock, Done: (BuildSucceeded?)null);
+            outputLock.Dispose();
+            log.Line("[buildfarm: every wanted output is already valid in this worker's store; nothing to build]");
+            await uploader.UploadAsync(request, alreadyValid, handle.Cancelled);
+            return (Lock: (IDisposable?)null, Done: new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, alreadyValid, new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), time.GetUtcNow(), 0));
+        });
+        if (prepared.Ended)
+            return prepared.Outcome;
+        if (prepared.Value.Lock is not { } outputLock)
+            return prepared.Value.Done;
 
         using (outputLock)
         {
             // Inputs are pulled while the outputs are locked: a concurrent attempt of the same outputs waits for us.
-            InputPullReport pulled;
-            try
-            {
-                pulled = await inputs.EnsureInputsAsync(request, handle.Cancelled);
-            }
-            catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
-            {
-                return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
-            }
-            catch (OriginException e)
-            {
-                log.Line($"[buildfarm: {e.Message}]");
-                return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
-            {
-                return Failed(request, BuildFailureKind.Infrastructure, null, $"pulling the inputs into the worker's store failed: {e.Message}", log);
-            }
-
+            var pull = await PhaseAsync("pulling the inputs into the worker's store failed", logOriginFailure: true, request, log, handle,
+                () => inputs.EnsureInputsAsync(request, handle.Cancelled));
+            if (pull.Ended)
+                return pull.Outcome;
+            var pulled = pull.Value;
             if (pulled.MissingPaths > 0)
                 log.Line($"[buildfarm: pulled {pulled.MissingPaths} input path(s) from {request.Origin?.Host}:{request.Origin?.Port} in {pulled.Elapsed}]");
             _log.Information("Building {DrvPath} (attempt {Attempt})", request.DrvPath, request.Attempt);
@@ -151,7 +127,7 @@ internal sealed class AttemptRunner(
             return Failed(request, BuildFailureKind.BuildFailure, 0, $"builder exited 0 but did not produce output {what}", log);
         }
 
-        try
+        var returned = await PhaseAsync("registering or returning the outputs failed", logOriginFailure: true, request, log, handle, async () =>
         {
             var uploadClock = Stopwatch.StartNew();
             var candidates = request.InputClosure.Select(i => i.Path).Concat(plan.Recipe.InputSrcs).ToList();
@@ -159,19 +135,36 @@ internal sealed class AttemptRunner(
             await uploader.UploadAsync(request, outputs, handle.Cancelled);
             var timings = new PhaseTimings(pulled.Elapsed, buildTime, uploadClock.Elapsed);
             return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, outputs, timings, time.GetUtcNow(), pulled.FetchedBytes);
+        });
+        return returned.Ended ? returned.Outcome : returned.Value;
+    }
+
+    /// <summary>
+    /// Runs one phase that works on the worker's store or an origin. A failure ends the attempt (Ended): cancelled
+    /// reports nothing (null), unless the worker is aborting (Infrastructure, so the dispatcher republishes at once);
+    /// an origin's refusal or transfer failure and an unusable store are Infrastructure, with
+    /// <paramref name="storeFailure"/> naming the phase.
+    /// </summary>
+    private async Task<(bool Ended, T Value, object? Outcome)> PhaseAsync<T>(
+        string storeFailure, bool logOriginFailure, BuildDerivation request, BuildLogStream log, RunningBuildHandle handle, Func<Task<T>> run)
+    {
+        try
+        {
+            return (false, await run(), null);
         }
         catch (OperationCanceledException) when (handle.Cancelled.IsCancellationRequested)
         {
-            return state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null;
+            return (true, default!, state.Aborting ? Failed(request, BuildFailureKind.Infrastructure, null, "worker aborted", log) : null);
         }
         catch (OriginException e)
         {
-            log.Line($"[buildfarm: {e.Message}]");
-            return Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log);
+            if (logOriginFailure)
+                log.Line($"[buildfarm: {e.Message}]");
+            return (true, default!, Failed(request, BuildFailureKind.Infrastructure, null, e.Message, log));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
         {
-            return Failed(request, BuildFailureKind.Infrastructure, null, $"registering or returning the outputs failed: {e.Message}", log);
+            return (true, default!, Failed(request, BuildFailureKind.Infrastructure, null, $"{storeFailure}: {e.Message}", log));
         }
     }
 

@@ -24,10 +24,8 @@ public sealed class SandboxRunner(SandboxTools? tools = null, TimeProvider? time
 
     public Task<BuilderResult> RunAsync(BuilderSpec spec, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        ArgumentNullException.ThrowIfNull(onLog);
-        if (SpecValidation.Problem(spec) is { } problem)
-            return Task.FromResult(new BuilderResult(BuilderOutcome.Rejected, null, problem, TimeSpan.Zero, 0));
+        if (SpecValidation.Rejection(spec, onLog) is { } rejected)
+            return rejected;
 
         // The unshare process gets an empty environment: the builder's variables (LD_PRELOAD…) must not reach host
         // tools; env -i hands them to the builder alone.

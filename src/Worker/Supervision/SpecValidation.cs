@@ -3,6 +3,17 @@ namespace BuildFarm.Worker.Supervision;
 /// <summary>Checks of a spec that do not depend on the machine: a failure here is a permanent build failure.</summary>
 internal static class SpecValidation
 {
+    /// <summary>
+    /// The result of a spec that can never run (arguments checked), or null when it can: the first step of every
+    /// <see cref="IBuilderRunner"/>.
+    /// </summary>
+    public static Task<BuilderResult>? Rejection(BuilderSpec spec, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(onLog);
+        return Problem(spec) is { } problem ? Task.FromResult(new BuilderResult(BuilderOutcome.Rejected, null, problem, TimeSpan.Zero, 0)) : null;
+    }
+
     /// <summary>Null when the spec can be executed, otherwise why not.</summary>
     public static string? Problem(BuilderSpec spec)
     {

@@ -21,10 +21,8 @@ public sealed class UnsandboxedRunner(TimeProvider? time = null) : IBuilderRunne
 
     public Task<BuilderResult> RunAsync(BuilderSpec spec, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        ArgumentNullException.ThrowIfNull(onLog);
-        if (SpecValidation.Problem(spec) is { } problem)
-            return Task.FromResult(new BuilderResult(BuilderOutcome.Rejected, null, problem, TimeSpan.Zero, 0));
+        if (SpecValidation.Rejection(spec, onLog) is { } rejected)
+            return rejected;
 
         var psi = new ProcessStartInfo(Setsid) { WorkingDirectory = spec.BuildDir };
         psi.ArgumentList.Add(spec.Builder);
