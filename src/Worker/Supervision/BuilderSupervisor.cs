@@ -64,7 +64,7 @@ internal static class BuilderSupervisor
             var watch = new BuildWatch(process, tree, time);
             using var log = new SerialLog(onLog, watch, cancellationToken);
             using var drain = new CancellationTokenSource();
-            Task<string> setupDiagnostics;
+            Task<string>? setupDiagnostics = null;
             Task pump;
             if (stderrRole == StderrRole.SetupDiagnostics)
             {
@@ -74,7 +74,6 @@ internal static class BuilderSupervisor
             else
             {
                 // Two pipes into one log: each forwards whole lines, so lines of stdout and stderr never mix.
-                setupDiagnostics = Task.FromResult(ReadyMarker);
                 pump = Task.WhenAll(
                     PumpAsync(process.StandardOutput.BaseStream, wholeLines: true, watch, log, drain.Token),
                     PumpAsync(process.StandardError.BaseStream, wholeLines: true, watch, log, drain.Token));
@@ -95,14 +94,14 @@ internal static class BuilderSupervisor
             await watchdog;
             drain.CancelAfter(DrainGrace);
             await pump;
-            var diagnostics = await ReadOrEmptyAsync(setupDiagnostics);
+            var diagnostics = setupDiagnostics is null ? null : await ReadOrEmptyAsync(setupDiagnostics);
 
             if (watch.LogFailure is { } failure && !(failure is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 throw new InvalidOperationException("the build log consumer failed; the build was killed", failure);
             var elapsed = time.GetElapsedTime(started);
             if (watch.KilledFor is { } reason)
                 return new BuilderResult(reason, process.ExitCode, watch.KillMessage, elapsed, watch.LogBytes);
-            if (!diagnostics.Contains(ReadyMarker, StringComparison.Ordinal))
+            if (diagnostics is not null && !diagnostics.Contains(ReadyMarker, StringComparison.Ordinal))
             {
                 var why = diagnostics.Trim();
                 return new BuilderResult(BuilderOutcome.SetupFailed, null,
