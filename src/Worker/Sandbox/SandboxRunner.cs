@@ -41,7 +41,7 @@ public sealed class SandboxRunner(SandboxTools? tools = null, TimeProvider? time
             "--", _tools.Busybox, "sh", "-c", SandboxScript.Sandboxed, "buildfarm-sandbox",
             _tools.Busybox, spec.PhysicalStoreDir, spec.LogicalStoreDir, spec.BuildDir, spec.AllowNetwork ? "0" : "1",
         ];
-        foreach (var a in script.Concat(SpecValidation.ExecArgs(spec, _tools.Busybox)))
+        foreach (var a in script.Concat(SandboxScript.ExecArgs(spec, _tools.Busybox)))
             psi.ArgumentList.Add(a);
         return BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.SetupDiagnostics, spec, onLog, _time, cancellationToken);
     }
