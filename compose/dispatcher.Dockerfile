@@ -6,7 +6,7 @@ COPY global.json nuget.config Directory.Build.props Directory.Packages.props ./
 COPY src/ src/
 # nuget.config also names a local feed directory; it must exist (empty) for restore to proceed.
 RUN mkdir -p /opt/nuget/packages \
- && dotnet publish src/Dispatcher/BuildFarm.Dispatcher.csproj -c Release -o /out --nologo
+ && dotnet publish src/Cli/BuildFarm.Cli.csproj -c Release -o /out --nologo
 
 # The dispatcher hosts an ASP.NET Core API, so it needs the aspnet runtime. The container is also the origin: an
 # sshd (started by the entry point as root) through which workers pull inputs and return outputs, logging in as

@@ -18,7 +18,7 @@ keydir="$1"; shift
 [ $# -gt 0 ] || { echo "init-keys.sh: usage: init-keys.sh KEYDIR WORKER..." >&2; exit 2; }
 readonly DISPATCHER_UID=10001 WORKER_UID=10002
 
-# generate NAME OWNER: NAME.secret (0600, OWNER) via `buildfarm keys generate`, NAME.public (0644).
+# generate NAME OWNER: NAME.secret (0600, OWNER) via `buildfarm keys generate`, NAME.public (0644) via `buildfarm keys public`.
 generate() {
   local name="$1" owner="$2" secret
   if [ ! -s "$keydir/$name.secret" ]; then
@@ -27,9 +27,7 @@ generate() {
     (umask 077 && printf '%s\n' "$secret" >"$keydir/$name.secret")
     echo "generated key $name"
   fi
-  secret="$(tr -d '\n' <"$keydir/$name.secret")"
-  # Ed25519 secret key = seed (32 bytes) || public key (32 bytes), as in Nix.
-  printf '%s:%s\n' "$name" "$(printf '%s' "${secret#*:}" | base64 -d | tail -c 32 | base64 -w0)" >"$keydir/$name.public"
+  buildfarm keys public "$keydir/$name.secret" >"$keydir/$name.public"
   chown "$owner:$owner" "$keydir/$name.secret"
   chmod 0600 "$keydir/$name.secret"
   chmod 0644 "$keydir/$name.public"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Turns a Debian machine into a BuildFarm worker: a system user, directories, an Ed25519 signing key,
-# /etc/buildfarm/worker.json from the flags, the systemd unit (enabled and started). With --origin also an SSH key
+# /etc/buildfarm/worker.json from the flags, the systemd unit (enabled and started). The flags are checked, the key
+# made and worker.json written by `buildfarm-worker init` (the worker's own options type and validator); this script
+# orchestrates: user, directories, ownership, the origin login key (ssh-keygen), the unit. With --origin also an SSH key
 # to log in to the origin store, the origin's pinned host key(s) and the keys trusted on input paths (the config's
 # Origins section). Prints the public keys to authorize on the dispatcher and on the origin. Idempotent: rerunning
 # rewrites the config and unit and keeps the existing keys.
@@ -107,137 +109,41 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# ---- validation (every message names the flag, the bad value and what would be valid) ---------------------
-# Splits a comma list, drops empty items and duplicates, checks each against a pattern.
-split_list() {
-  local flag="$1" list="$2" pattern="$3" what="$4" item seen=" "
-  local -a items
-  IFS=',' read -r -a items <<<"$list"
-  for item in "${items[@]}"; do
-    item="${item// /}"
-    [ -n "$item" ] || continue
-    [[ "$item" =~ $pattern ]] || die "$flag: '$item' is not $what"
-    case "$seen" in *" $item "*) continue ;; esac
-    seen+="$item "
-    printf '%s\n' "$item"
-  done
-}
-
-[ -n "$name" ] || die "--name is required (e.g. --name builder-1)"
-[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] ||
-  die "--name: '$name' is not a valid worker name (letters, digits, '.', '_', '-'; at most 64 characters)"
-
-if [ -z "$systems" ]; then
-  case "$(uname -m)" in
-    x86_64) systems="x86_64-linux" ;;
-    aarch64) systems="aarch64-linux" ;;
-    *) systems="$(uname -m)-linux" ;;
-  esac
-fi
-# to_array NAME TEXT: one array item per line of TEXT (none for empty TEXT).
-to_array() {
-  local -n target="$1"
-  target=()
-  [ -z "$2" ] || mapfile -t target <<<"$2"
-}
-out="$(split_list --systems "$systems" '^[a-z0-9_]+-[a-z0-9_]+$' 'a system like x86_64-linux')" || exit 2
-to_array system_list "$out"
-[ ${#system_list[@]} -gt 0 ] || die "--systems: no system given (e.g. --systems x86_64-linux,i686-linux)"
-feature_pattern='^[A-Za-z0-9][A-Za-z0-9._+-]*$'
-out="$(split_list --features "$features" "$feature_pattern" 'a feature name like kvm')" || exit 2
-to_array feature_list "$out"
-out="$(split_list --mandatory-features "$mandatory" "$feature_pattern" 'a feature name like benchmark')" || exit 2
-to_array mandatory_list "$out"
-
-if [ -z "$slots" ]; then slots="$(nproc 2>/dev/null || echo 1)"; fi
-[[ "$slots" =~ ^[1-9][0-9]{0,3}$ ]] && [ "$slots" -le 1024 ] || die "--slots: '$slots' is not a whole number from 1 to 1024"
-[[ "$speed" =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ ! "$speed" =~ ^0+(\.0+)?$ ]] ||
-  die "--speed: '$speed' is not a number greater than 0 (e.g. 1, 2.5)"
-awk -v s="$speed" 'BEGIN { exit !(s <= 100) }' || die "--speed: '$speed' is too large (at most 100)"
-
-[ -n "$broker_uri" ] || die "--broker-uri is required (e.g. --broker-uri amqp://buildfarm:secret@broker:5672/)"
-IFS=',' read -r -a broker_nodes <<<"$broker_uri"
-for node in "${broker_nodes[@]}"; do
-  node="${node// /}"
-  [[ "$node" =~ ^amqps?://[^/?#]+(/.*)?$ ]] ||
-    die "--broker-uri: '$node' is not an amqp:// or amqps:// URI (e.g. amqp://user:password@host:5672/)"
-done
-
-check_dir() {
-  local flag="$1" dir="$2"
-  [[ "$dir" == /* ]] || die "$flag: '$dir' is not an absolute path"
-  [[ "$dir" != */ || "$dir" == / ]] || die "$flag: '$dir' must not end with '/'"
-  [[ "/$dir/" != */../* && "/$dir/" != */./* ]] || die "$flag: '$dir' must not contain '.' or '..' components"
-  [[ "$dir" =~ ^[A-Za-z0-9._/+-]+$ ]] || die "$flag: '$dir' may only contain letters, digits and . _ / + -"
-}
-check_dir --store-dir "$store_dir"
-[ "$store_dir" != / ] || die "--store-dir: '/' cannot be a store directory (e.g. /nix/store)"
-check_dir --root "$root"
-check_dir --binary-dir "$binary_dir"
-case "$destdir" in /*) ;; *) destdir="$(pwd)/$destdir" ;; esac
-destdir="${destdir%/}"
-check_dir --destdir "${destdir:-/}"
-
+# ---- validation: buildfarm-worker init checks the flags the way the worker checks its config --------------
+# (every message names the flag, the bad value and what would be valid); nothing is written before it agrees.
 [ ${#dispatcher_keys[@]} -gt 0 ] ||
   die "--dispatcher-key is required: the dispatcher's public key NAME:BASE64 (on the dispatcher: cat its .public key file)"
-# check_public_key FLAG KEY: an Ed25519 public key NAME:BASE64 (32 bytes), as Nix writes them.
-check_public_key() {
-  [[ "$2" =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=$ ]] &&
-    [ "$(printf '%s' "${2#*:}" | base64 -d 2>/dev/null | wc -c)" -eq 32 ] ||
-    die "$1: '$2' is not an Ed25519 public key NAME:BASE64 (32 bytes, e.g. dispatcher-1:q5qA...Rvw=)"
-}
-for key in "${dispatcher_keys[@]}"; do check_public_key --dispatcher-key "$key"; done
-
-# ---- the origin: every check before anything is written --------------------------------------------------
-# OpenSSH's fingerprint of a public key line: SHA256: + unpadded base64 of SHA-256(the decoded key blob).
-fingerprint_of_line() {
-  local blob hex
-  blob="$(printf '%s\n' "$1" | awk '{ print ($2 != "" ? $2 : $1) }')"
-  printf '%s' "$blob" | base64 -d >/dev/null 2>&1 || return 1
-  [ "$(printf '%s' "$blob" | base64 -d | wc -c)" -ge 8 ] || return 1
-  hex="$(printf '%s' "$blob" | base64 -d | sha256sum | cut -c1-64)"
-  # shellcheck disable=SC2059 # the format is the \xNN escapes of the digest
-  printf "SHA256:%s" "$(printf "$(printf '%s' "$hex" | sed 's/../\\x&/g')" | base64 -w0 | tr -d '=')"
-}
-origin_host="" origin_port=22 pins=()
-if [ -n "$origin" ]; then
-  if [[ "$origin" =~ ^\[([0-9A-Fa-f:.]+)\](:([0-9]+))?$ ]] || [[ "$origin" =~ ^([A-Za-z0-9][A-Za-z0-9._-]*)(:([0-9]+))?$ ]]; then
-    origin_host="${BASH_REMATCH[1]}"
-    origin_port="${BASH_REMATCH[3]:-22}"
-  else
-    die "--origin: '$origin' is not HOST or HOST:PORT (e.g. origin.example.org, origin.example.org:2222, [2001:db8::1]:22)"
-  fi
-  [[ "$origin_port" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$origin_port" -le 65535 ] ||
-    die "--origin: port '$origin_port' of '$origin' is not a port from 1 to 65535"
-  for fp in "${origin_host_keys[@]}"; do
-    fp="${fp// /}"
-    [[ "$fp" =~ ^SHA256:[A-Za-z0-9+/]{43}=?$ ]] ||
-      die "--origin-host-key: '$fp' is not an OpenSSH fingerprint SHA256:BASE64 (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"
-    pins+=("${fp%=}")
-  done
-  for file in "${origin_host_key_files[@]}"; do
-    [ -f "$file" ] && [ -r "$file" ] ||
-      die "--origin-host-key-file: '$file' is not a readable file (copy /etc/ssh/ssh_host_ed25519_key.pub from the origin)"
-    line="$(grep -v '^[[:space:]]*\(#\|$\)' "$file" | head -n 1 || true)"
-    fp="$(fingerprint_of_line "$line")" ||
-      die "--origin-host-key-file: '$file' holds no OpenSSH public key line ('ssh-ed25519 AAAA... comment')"
-    pins+=("$fp")
-  done
-  [ ${#pins[@]} -gt 0 ] ||
-    die "--origin $origin needs its host key: --origin-host-key SHA256:BASE64 or --origin-host-key-file FILE (on the origin: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"
-  mapfile -t pins < <(printf '%s\n' "${pins[@]}" | awk '!seen[$0]++')
-  [ ${#origin_keys[@]} -gt 0 ] || origin_keys=("${dispatcher_keys[@]}")
-  for key in "${origin_keys[@]}"; do check_public_key --origin-key "$key"; done
-  command -v ssh-keygen >/dev/null ||
-    die "--origin: ssh-keygen is missing; it makes the key this worker logs in to the origin with (apt-get install openssh-client)"
-else
-  for flag_used in origin-host-key:${#origin_host_keys[@]} origin-host-key-file:${#origin_host_key_files[@]} origin-key:${#origin_keys[@]}; do
-    [ "${flag_used#*:}" -eq 0 ] || die "--${flag_used%%:*} needs --origin HOST[:PORT]: the origin these keys belong to"
-  done
-fi
-
+case "$destdir" in /*) ;; *) destdir="$(pwd)/$destdir" ;; esac
+destdir="${destdir%/}"
 [ -x "$binary_dir/buildfarm-worker" ] ||
   die "--binary-dir: '$binary_dir' has no executable buildfarm-worker (publish with ./farm build and pass --binary-dir artifacts/bin, or copy artifacts/bin to /opt/buildfarm/bin)"
+[ -x "$binary_dir/buildfarm" ] ||
+  die "--binary-dir: '$binary_dir' has no executable buildfarm (it prints the signing key's public half: buildfarm keys public; pass --binary-dir)"
+if [ -n "$origin" ]; then
+  command -v ssh-keygen >/dev/null ||
+    die "--origin: ssh-keygen is missing; it makes the key this worker logs in to the origin with (apt-get install openssh-client)"
+fi
+
+secret_file="$KEY_DIR/signing.secret"
+public_file="$KEY_DIR/signing.public"
+origin_key_file="$KEY_DIR/origin_ed25519"
+init_flags=(--config "$CONFIG" --name "$name" --broker-uri "$broker_uri" --store-dir "$store_dir" --root "$root"
+  --signing-key-file "$secret_file" --trusted-dispatcher-keys-file "$TRUSTED_KEYS")
+[ -z "$destdir" ] || init_flags+=(--destdir "$destdir")
+[ -z "$systems" ] || init_flags+=(--systems "$systems")
+[ -z "$features" ] || init_flags+=(--features "$features")
+[ -z "$mandatory" ] || init_flags+=(--mandatory-features "$mandatory")
+[ -z "$slots" ] || init_flags+=(--slots "$slots")
+init_flags+=(--speed "$speed")
+[ "$allow_unsandboxed" -eq 0 ] || init_flags+=(--allow-unsandboxed)
+for key in "${dispatcher_keys[@]}"; do init_flags+=(--dispatcher-key "$key"); done
+for fp in "${origin_host_keys[@]}"; do init_flags+=(--origin-host-key "$fp"); done
+for file in "${origin_host_key_files[@]}"; do init_flags+=(--origin-host-key-file "$file"); done
+for key in "${origin_keys[@]}"; do init_flags+=(--origin-key "$key"); done
+if [ -n "$origin" ]; then
+  init_flags+=(--origin "$origin" --origin-private-key-file "$origin_key_file" --trusted-input-keys-file "$TRUSTED_INPUT_KEYS")
+fi
+"$binary_dir/buildfarm-worker" init "${init_flags[@]}" --dry-run || exit 2
 
 real_install=0
 if [ -z "$destdir" ]; then
@@ -289,36 +195,10 @@ make_dir "$root$store_dir" 0755 user
 make_dir "$UNIT_DIR" 0755 root
 make_dir "$UNIT_DIR/$UNIT.d" 0755 root
 
-# Signing key: kept when present (its public half is what the dispatcher trusts), generated otherwise.
-secret_file="$KEY_DIR/signing.secret"
-public_file="$KEY_DIR/signing.public"
-secret_pattern="^[A-Za-z0-9._-]+:[A-Za-z0-9+/]{86}==$"
-if [ -f "$destdir$secret_file" ]; then
-  secret="$(tr -d '\n' <"$destdir$secret_file")"
-  [[ "$secret" =~ $secret_pattern ]] ||
-    die "existing $destdir$secret_file is not an Ed25519 secret key NAME:BASE64 (64 bytes); move it away to generate a new one"
-  note "kept the existing signing key $secret_file"
-else
-  [ -x "$binary_dir/buildfarm" ] ||
-    die "cannot generate the signing key: '$binary_dir/buildfarm' is missing (it provides 'buildfarm keys generate'; pass --binary-dir)"
-  generated="$("$binary_dir/buildfarm" keys generate --name "$name")" ||
-    die "'$binary_dir/buildfarm keys generate --name $name' failed"
-  secret="$(printf '%s\n' "$generated" | grep -oE "^$name:[A-Za-z0-9+/]{86}==" | head -n 1 || true)"
-  [ -n "$secret" ] ||
-    die "'buildfarm keys generate --name $name' printed no secret key '$name:BASE64' (64 bytes) on stdout"
-  printf '%s\n' "$secret" | (umask 077 && put_file "$secret_file" 0600 user)
-  note "generated signing key $secret_file"
-fi
-key_name="${secret%%:*}"
-# Ed25519 secret key = seed (32 bytes) || public key (32 bytes), as in Nix.
-public="$key_name:$(printf '%s' "${secret#*:}" | base64 -d | tail -c 32 | base64 -w0)"
-printf '%s\n' "$public" | put_file "$public_file" 0644 user
-
 # The SSH key this worker logs in to the origin with (only with --origin); kept when present, its public half goes
 # into the origin's authorized_keys.
-origin_key_file="$KEY_DIR/origin_ed25519"
 origin_login=""
-if [ -n "$origin_host" ]; then
+if [ -n "$origin" ]; then
   if [ -f "$destdir$origin_key_file" ] && [ -f "$destdir$origin_key_file.pub" ]; then
     note "kept the existing origin login key $origin_key_file"
   else
@@ -333,75 +213,18 @@ if [ -n "$origin_host" ]; then
   origin_login="$(head -n 1 "$destdir$origin_key_file.pub")"
 fi
 
-json_string() {
-  local s="$1"
-  s="${s//\\/\\\\}"
-  s="${s//\"/\\\"}"
-  printf '"%s"' "$s"
-}
-json_array() {
-  local first=1 item
-  printf '['
-  for item in "$@"; do
-    [ "$first" -eq 1 ] || printf ', '
-    first=0
-    json_string "$item"
-  done
-  printf ']'
-}
-bool() { if [ "$1" -eq 1 ]; then printf true; else printf false; fi; }
-
-printf '%s\n' "${dispatcher_keys[@]}" | put_file "$TRUSTED_KEYS" 0644 root
-note "wrote $TRUSTED_KEYS"
-origins_json=""
-if [ -n "$origin_host" ]; then
-  printf '%s\n' "${origin_keys[@]}" | put_file "$TRUSTED_INPUT_KEYS" 0644 root
-  note "wrote $TRUSTED_INPUT_KEYS"
-  pin_json=""
-  for fp in "${pins[@]}"; do
-    [ -z "$pin_json" ] || pin_json+=","
-    pin_json+=$'\n'"      { \"host\": $(json_string "$origin_host"), \"port\": $origin_port, \"fingerprint\": $(json_string "$fp") }"
-  done
-  origins_json=$(cat <<ORIGINS
-,
-  "origins": {
-    "privateKeyFile": $(json_string "$origin_key_file"),
-    "pinnedHostKeys": [$pin_json
-    ],
-    "trustedInputKeysFile": $(json_string "$TRUSTED_INPUT_KEYS")
-  }
-ORIGINS
-)
+# The signing key (kept when present, made otherwise), the trusted key files and worker.json: buildfarm-worker init.
+"$binary_dir/buildfarm-worker" init "${init_flags[@]}" | sed 's/^/  /'
+if [ "$real_install" -eq 1 ]; then
+  chown "$WORKER_USER:$WORKER_USER" "$secret_file"
+  chown "root:$WORKER_USER" "$CONFIG"
 fi
+public="$("$binary_dir/buildfarm" keys public "$destdir$secret_file")"
+printf '%s\n' "$public" | put_file "$public_file" 0644 user
 if [ -e "$destdir$LEGACY_ORIGIN_HOST_KEYS" ]; then
   rm -f "$destdir$LEGACY_ORIGIN_HOST_KEYS"
   note "removed $LEGACY_ORIGIN_HOST_KEYS (the pins are in $CONFIG now)"
 fi
-
-# Keys are those of BuildFarm.Worker.Configuration.WorkerOptions (the worker rejects unknown keys in `check`).
-put_file "$CONFIG" 0640 group <<JSON
-{
-  "name": $(json_string "$name"),
-  "systems": $(json_array "${system_list[@]}"),
-  "supportedFeatures": $(json_array "${feature_list[@]}"),
-  "mandatoryFeatures": $(json_array "${mandatory_list[@]}"),
-  "slots": $slots,
-  "speedFactor": $speed,
-  "store": {
-    "storeDir": $(json_string "$store_dir"),
-    "root": $(json_string "$root")
-  },
-  "keys": {
-    "signingKeyFile": $(json_string "$secret_file"),
-    "trustedDispatcherKeysFile": $(json_string "$TRUSTED_KEYS")
-  },
-  "broker": {
-    "uri": $(json_string "$broker_uri")
-  },
-  "allowUnsandboxed": $(bool "$allow_unsandboxed")$origins_json
-}
-JSON
-note "wrote $CONFIG"
 
 [ -f "$SCRIPT_DIR/$UNIT" ] || die "the unit file $SCRIPT_DIR/$UNIT is missing next to this script"
 put_file "$UNIT_DIR/$UNIT" 0644 root <"$SCRIPT_DIR/$UNIT"
@@ -436,7 +259,9 @@ echo "Check the machine: sudo -u $WORKER_USER $binary_dir/buildfarm-worker check
 echo "Authorize this worker on the dispatcher by adding its public key to the dispatcher's trusted worker keys:"
 echo "public key: $public"
 if [ -n "$origin_login" ]; then
-  echo "Let it log in to the origin $origin_host:$origin_port: add this line to the authorized_keys of the origin's login user (Dispatcher:Origin:User):"
+  origin_shown="$origin"
+  [[ "$origin" =~ :[0-9]+$ ]] || origin_shown="$origin:22"
+  echo "Let it log in to the origin $origin_shown: add this line to the authorized_keys of the origin's login user (Dispatcher:Origin:User):"
   echo "origin login key: $origin_login"
 else
   echo "No --origin: this worker runs only requests whose inputs are already in its store."

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # ./farm up / demo / add-worker / down: a local farm on loopback (sourced by ./farm; uses log, ensure_packages,
 # cmd_build). Every process is started with setsid (own process group) and its pid recorded in $FARM/pids/;
 # `down` stops exactly those groups. $FARM is $FARM_DIR, default .farm/ in the repository. State:
@@ -6,7 +7,7 @@
 #   keys/               dispatcher key pair, worker keys (standard workers + spares for add-worker), trust files
 #   origin/             the origin store (logical /nix/store) the dispatcher owns and workers pull from over SSH
 #   workers/NAME/       each worker's config, physical store (root/) and build dirs
-#   env, dispatcher.url what artifacts/bin/buildfarm reads when run from the repository root (or FARM_DIR)
+#   env, dispatcher.url what artifacts/bin/buildfarm reads when FARM_DIR names this directory
 # Ports are free loopback ports chosen at start, so several farms (tests) can run side by side.
 
 FARM="${FARM_DIR:-$ROOT/.farm}"
@@ -17,15 +18,8 @@ BFW="$ROOT/artifacts/bin/buildfarm-worker"
 FARM_STANDARD_WORKERS='plain x86_64-linux - - 2 1;i686 i686-linux - - 1 1;kvm x86_64-linux kvm,big-parallel - 2 2'
 FARM_SPARE_KEYS=4
 
-# 10000-19999: below the kernel's ephemeral ports (no outgoing connection takes one between pick and bind) and apart
-# from the 20000-32000 the test harness claims (tests/Testing/FreePort.cs), so a farm and a test run never collide.
-farm_free_port() {
-  local p
-  while true; do
-    p=$((10000 + RANDOM % 10000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+# shellcheck source=scripts/lib/local-servers.sh
+source "$ROOT/scripts/lib/local-servers.sh"
 
 farm_alive() { [ -f "$FARM/pids/$1.pid" ] && kill -0 "$(cat "$FARM/pids/$1.pid")" 2>/dev/null; }
 
@@ -37,20 +31,7 @@ farm_start() { # name, command...
 }
 
 farm_wait_port() { # port, what, pid-name
-  for _ in $(seq 1 450); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    if [ -n "${3:-}" ] && ! farm_alive "$3"; then
-      echo "$2 exited before listening on port $1; its log ($FARM/logs/$3.log):" >&2
-      tail -n 20 "$FARM/logs/$3.log" >&2; return 1
-    fi
-    sleep 0.2
-  done
-  echo "gave up waiting for $2 on port $1 (see $FARM/logs/)" >&2; return 1
-}
-
-farm_json_list() { # a,b -> ["a","b"]; - -> []
-  [ "$1" = - ] && { echo '[]'; return; }
-  echo "[\"${1//,/\",\"}\"]"
+  local_wait_port "$1" "$2" "$(cat "$FARM/pids/$3.pid")" "$FARM/logs/$3.log"
 }
 
 farm_key() { # file-stem key-name: a Nix-format Ed25519 pair stem.sec / stem.pub, kept when it exists
@@ -59,8 +40,10 @@ farm_key() { # file-stem key-name: a Nix-format Ed25519 pair stem.sec / stem.pub
 }
 
 farm_rabbit_env() {
-  export HOME="$FARM/rabbit/home" RABBITMQ_NODENAME="$(cat "$FARM/rabbit/node")" \
-    RABBITMQ_NODE_PORT="$(cat "$FARM/rabbit/port")" RABBITMQ_DIST_PORT="$(cat "$FARM/rabbit/dist-port")" \
+  RABBITMQ_NODENAME="$(cat "$FARM/rabbit/node")"
+  RABBITMQ_NODE_PORT="$(cat "$FARM/rabbit/port")"
+  RABBITMQ_DIST_PORT="$(cat "$FARM/rabbit/dist-port")"
+  export HOME="$FARM/rabbit/home" RABBITMQ_NODENAME RABBITMQ_NODE_PORT RABBITMQ_DIST_PORT \
     RABBITMQ_MNESIA_BASE="$FARM/rabbit/mnesia" RABBITMQ_LOG_BASE="$FARM/rabbit/log" \
     RABBITMQ_ENABLED_PLUGINS_FILE="$FARM/rabbit/enabled_plugins" RABBITMQ_CONFIG_FILE="$FARM/rabbit/rabbitmq"
 }
@@ -71,7 +54,7 @@ farm_start_rabbit() {
   farm_alive rabbit && return 0
   mkdir -p "$FARM/rabbit/home"
   [ -f "$FARM/rabbit/node" ] || echo "bffarm$RANDOM@localhost" > "$FARM/rabbit/node"
-  farm_free_port > "$FARM/rabbit/port"; farm_free_port > "$FARM/rabbit/dist-port"
+  local_free_port > "$FARM/rabbit/port"; local_free_port > "$FARM/rabbit/dist-port"
   printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$(cat "$FARM/rabbit/port")" > "$FARM/rabbit/rabbitmq.conf"
   echo '[].' > "$FARM/rabbit/enabled_plugins"
   (farm_rabbit_env; farm_start rabbit /usr/lib/rabbitmq/bin/rabbitmq-server)
@@ -83,29 +66,13 @@ farm_start_rabbit() {
 # The origin's sshd: workers log in with the farm's client key and run the origin's buildfarm (RemoteCommand).
 farm_start_sshd() {
   local dir="$FARM/ssh"
-  mkdir -p "$dir" /run/sshd
-  [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-origin-host -f "$dir/host_ed25519"
-  [ -f "$dir/worker_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-workers -f "$dir/worker_ed25519"
-  cp "$dir/worker_ed25519.pub" "$dir/authorized_keys"
-  ssh-keygen -l -E sha256 -f "$dir/host_ed25519.pub" | cut -d' ' -f2 > "$dir/fingerprint"
+  mkdir -p "$dir"
+  if ! farm_alive sshd; then
+    local_free_port > "$dir/port"
+    local_sshd_prepare "$dir" "$(cat "$dir/port")" "$dir/worker_ed25519"
+  fi
+  local_sshd_fingerprint "$dir" > "$dir/fingerprint"
   farm_alive sshd && return 0
-  farm_free_port > "$dir/port"
-  cat > "$dir/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $(cat "$dir/port")
-HostKey $dir/host_ed25519
-AuthorizedKeysFile $dir/authorized_keys
-PidFile $dir/sshd.pid
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-StrictModes no
-UsePAM no
-MaxSessions 32
-MaxStartups 100
-CONF
-  /usr/sbin/sshd -t -f "$dir/sshd_config"
   farm_start sshd /usr/sbin/sshd -D -e -f "$dir/sshd_config"
   log "starting the origin's sshd on 127.0.0.1:$(cat "$dir/port") (host key $(cat "$dir/fingerprint"))"
   farm_wait_port "$(cat "$dir/port")" sshd sshd
@@ -117,7 +84,7 @@ CONF
 farm_keys() {
   mkdir -p "$FARM/keys"
   farm_key "$FARM/keys/dispatcher" dispatcher-1
-  local spec name i f
+  local spec specs name i f
   IFS=';' read -ra specs <<< "${FARM_WORKERS:-$FARM_STANDARD_WORKERS}"
   for spec in "${specs[@]}"; do
     name=${spec%% *}; farm_key "$FARM/keys/worker-$name" "$name-1"
@@ -132,26 +99,18 @@ farm_keys() {
 farm_sandbox_possible() { [ -d "$STORE_DIR" ] && unshare -m -p -n -f true 2>/dev/null; }
 
 farm_worker_config() { # name systems features mandatory slots speed [key-stem]
-  local dir="$FARM/workers/$1" key=${7:-$FARM/keys/worker-$1} unsandboxed=false
-  farm_sandbox_possible || unsandboxed=true
+  local dir="$FARM/workers/$1" key=${7:-$FARM/keys/worker-$1} flags=()
+  farm_sandbox_possible || flags+=(--allow-unsandboxed)
+  [ "$3" = - ] || flags+=(--features "$3")
+  [ "$4" = - ] || flags+=(--mandatory-features "$4")
   mkdir -p "$dir/root" "$dir/builds"
-  cat > "$dir/worker.json" <<JSON
-{
-  "Name": "$1", "Systems": $(farm_json_list "$2"), "SupportedFeatures": $(farm_json_list "$3"),
-  "MandatoryFeatures": $(farm_json_list "$4"), "Slots": $5, "SpeedFactor": $6,
-  "Store": { "StoreDir": "$STORE_DIR", "Root": "$dir/root" },
-  "Keys": { "SigningKeyFile": "$key.sec", "TrustedDispatcherKeysFile": "$FARM/keys/dispatcher.pub" },
-  "Broker": { "Uri": "$(farm_amqp)" },
-  "Origins": {
-    "PrivateKeyFile": "$FARM/ssh/worker_ed25519",
-    "PinnedHostKeys": [ { "Host": "127.0.0.1", "Port": $(cat "$FARM/ssh/port"), "Fingerprint": "$(cat "$FARM/ssh/fingerprint")" } ],
-    "TrustedInputKeysFile": "$FARM/keys/trusted-inputs.pub"
-  },
-  "HeartbeatInterval": "00:00:02",
-  "BuildDir": "$dir/builds", "AllowUnsandboxed": $unsandboxed,
-  "Logs": { "JsonFile": "$dir/worker.json.log" }
-}
-JSON
+  # The origin's pin is computed from its host public key; the key files exist (farm_keys, farm_start_sshd).
+  "$BFW" init --config "$dir/worker.json" --name "$1" --systems "$2" --slots "$5" --speed "$6" "${flags[@]}" \
+    --store-dir "$STORE_DIR" --root "$dir/root" --build-dir "$dir/builds" --broker-uri "$(farm_amqp)" \
+    --signing-key-file "$key.sec" --trusted-dispatcher-keys-file "$FARM/keys/dispatcher.pub" \
+    --origin "127.0.0.1:$(cat "$FARM/ssh/port")" --origin-host-key-file "$FARM/ssh/host_ed25519.pub" \
+    --origin-private-key-file "$FARM/ssh/worker_ed25519" --trusted-input-keys-file "$FARM/keys/trusted-inputs.pub" \
+    --heartbeat-interval 00:00:02 --log-file "$dir/worker.json.log" >/dev/null
 }
 
 farm_start_worker() { # name systems features mandatory slots speed [key-stem]
@@ -161,7 +120,7 @@ farm_start_worker() { # name systems features mandatory slots speed [key-stem]
 
 farm_start_dispatcher() {
   farm_alive dispatcher && return 0
-  local port; port=$(farm_free_port)
+  local port; port=$(local_free_port)
   cat > "$FARM/dispatcher.json" <<JSON
 {
   "Broker": { "Uri": "$(farm_amqp)" },
@@ -188,11 +147,10 @@ JSON
 # Waits until the dispatcher lists every named worker as online (its first heartbeat arrived).
 farm_wait_workers() {
   local url; url=$(cat "$FARM/dispatcher.url")
-  local name json
+  local name
   for name in "$@"; do
     for _ in $(seq 1 300); do
-      json=$(curl -fsS "$url/api/workers" 2>/dev/null || true)
-      echo "$json" | grep -q "\"name\":\"$name\"[^{}]*\"online\":true" && continue 2
+      curl -fsS "$url/api/workers" 2>/dev/null | jq -e --arg name "$name" 'any(.[]; .name == $name and .online)' >/dev/null && continue 2
       if ! farm_alive "worker-$name"; then
         echo "worker $name exited; its log ($FARM/logs/worker-$name.log):" >&2
         tail -n 20 "$FARM/logs/worker-$name.log" >&2; return 1
@@ -218,7 +176,7 @@ farm_parse_common() { # sets STORE_DIR, NO_INSTALL, NO_BUILD; leaves the rest in
 farm_prepare() {
   [ "$NO_INSTALL" = 1 ] || ensure_packages
   if [ "$NO_BUILD" = 1 ]; then
-    [ -x "$BF" ] && [ -x "$BFW" ] || { echo "--no-build: $BF or $BFW missing (run ./farm build)" >&2; return 1; }
+    if [ ! -x "$BF" ] || [ ! -x "$BFW" ]; then echo "--no-build: $BF or $BFW missing (run ./farm build)" >&2; return 1; fi
   elif [ ! -x "$BF" ] || [ ! -x "$BFW" ] || [ -n "$(find src -newer "$BF" -type f -print -quit)" ]; then
     cmd_build
   fi
@@ -234,7 +192,7 @@ cmd_up() {
   farm_start_sshd
   printf 'BUILDFARM_STORE_DIR=%s\nBUILDFARM_ROOT=%s\n' "$STORE_DIR" "$FARM/origin" > "$FARM/env"
   farm_start_dispatcher
-  local spec names=() summary=()
+  local spec specs w names=() summary=()
   IFS=';' read -ra specs <<< "${FARM_WORKERS:-$FARM_STANDARD_WORKERS}"
   for spec in "${specs[@]}"; do
     read -r -a w <<< "$spec"
@@ -245,9 +203,11 @@ cmd_up() {
   farm_wait_workers "${names[@]}"
   log "farm up"
   echo "UI and API      $(cat "$FARM/dispatcher.url")"
+  echo "CLI             export FARM_DIR=$FARM   # then: artifacts/bin/buildfarm status"
   echo "RabbitMQ        $(farm_amqp)"
   echo "origin sshd     127.0.0.1:$(cat "$FARM/ssh/port") (host key $(cat "$FARM/ssh/fingerprint"))"
-  echo "workers         $(IFS=,; echo "${summary[*]}" | sed 's/),/), /g')"
+  local joined; joined=$(IFS=,; echo "${summary[*]}")
+  echo "workers         ${joined//),/), }"
   echo "store           $STORE_DIR under $FARM/origin (workers: $FARM/workers/*/root); logs in $FARM/logs/"
   farm_sandbox_possible || echo "note            builds run unsandboxed (no user/mount namespaces here)"
 }
@@ -256,7 +216,9 @@ cmd_up() {
 # the running farm, with one of the spare keys the dispatcher already trusts; nothing else restarts.
 cmd_add_worker() {
   local name=${1:-}; shift || true
-  [ -n "$name" ] && [ -f "$FARM/dispatcher.url" ] || { echo "usage: ./farm add-worker NAME [--systems S] [--features F] [--mandatory F] [--slots N] [--speed X] (on a running farm)" >&2; return 2; }
+  if [ -z "$name" ] || [ ! -f "$FARM/dispatcher.url" ]; then
+    echo "usage: ./farm add-worker NAME [--systems S] [--features F] [--mandatory F] [--slots N] [--speed X] (on a running farm)" >&2; return 2
+  fi
   local systems=x86_64-linux features=- mandatory=- slots=1 speed=1
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -285,13 +247,13 @@ cmd_add_worker() {
 # The example graph (examples/graph): busybox into the origin store, the specs with its path, `drv add` of the
 # top, every source and .drv signed by the dispatcher (workers trust it for inputs). Prints the top .drv path.
 farm_example_drv() {
-  local bb="$FARM/examples/busybox" specs="$FARM/examples/specs" busybox drv
-  mkdir -p "$bb/bin" "$specs"
+  local bb="$FARM/examples/busybox" spec_dir="$FARM/examples/specs" busybox drv f
+  mkdir -p "$bb/bin" "$spec_dir"
   [ -f "$bb/bin/busybox" ] || cp /bin/busybox "$bb/bin/busybox"
   ln -sf busybox "$bb/bin/sh"
   busybox=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store add "$bb")
-  for f in "$ROOT"/examples/graph/*.json; do sed "s|@BUSYBOX@|$busybox|g" "$f" > "$specs/$(basename "$f")"; done
-  drv=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv add "$specs/release.json")
+  for f in "$ROOT"/examples/graph/*.json; do sed "s|@BUSYBOX@|$busybox|g" "$f" > "$spec_dir/$(basename "$f")"; done
+  drv=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv add "$spec_dir/release.json")
   # shellcheck disable=SC2046
   "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store sign --key-file "$FARM/keys/dispatcher.sec" \
     $("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store closure "$drv") >/dev/null

@@ -16,42 +16,29 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SIZE_MIB="${1:-512}"
 BF="$ROOT/artifacts/bin/buildfarm"
 BFW="$ROOT/artifacts/bin/buildfarm-worker"
-[ -x "$BF" ] && [ -x "$BFW" ] || { echo "run ./farm build first (needs $BF and $BFW)" >&2; exit 1; }
+if [ ! -x "$BF" ] || [ ! -x "$BFW" ]; then echo "run ./farm build first (needs $BF and $BFW)" >&2; exit 1; fi
 USER="$(id -un)"
 WORK="$(mktemp -d /tmp/bf-bench-pull-XXXXXX)"
 SSHD_PID=""
 NIX_PATHS=()
 cleanup() {
-  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
-  [ ${#NIX_PATHS[@]} -gt 0 ] && nix-store --delete "${NIX_PATHS[@]}" >/dev/null 2>&1 || true
+  if [ -n "$SSHD_PID" ]; then kill "$SSHD_PID" 2>/dev/null || true; fi
+  if [ ${#NIX_PATHS[@]} -gt 0 ]; then nix-store --delete "${NIX_PATHS[@]}" >/dev/null 2>&1 || true; fi
   chmod -R u+w "$WORK" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# --- sshd (as bench/transfer/run.sh)
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/host" -C bench-host
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/client" -C bench-client
-cp "$WORK/client.pub" "$WORK/authorized_keys"
-cat > "$WORK/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $WORK/host
-AuthorizedKeysFile $WORK/authorized_keys
-PidFile $WORK/sshd.pid
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-StrictModes no
-UsePAM no
-CONF
-mkdir -p /run/sshd
-/usr/sbin/sshd -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.log" &
+# --- sshd (scripts/lib/local-servers.sh)
+# shellcheck source=scripts/lib/local-servers.sh
+source "$ROOT/scripts/lib/local-servers.sh"
+PORT="$(local_free_port)"
+local_sshd_prepare "$WORK/sshd" "$PORT" "$WORK/client"
+/usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config" 2>"$WORK/sshd.log" &
 SSHD_PID=$!
-FINGERPRINT="$(ssh-keygen -l -E sha256 -f "$WORK/host.pub" | awk '{print $2}')"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
-echo "[127.0.0.1]:$PORT $(cat "$WORK/host.pub")" > "$WORK/known_hosts"
-SSHOPTS="-p $PORT -i $WORK/client -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$WORK/known_hosts -o BatchMode=yes"
+FINGERPRINT="$(local_sshd_fingerprint "$WORK/sshd")"
+local_wait_port "$PORT" sshd "$SSHD_PID" "$WORK/sshd.log"
+SSHOPTS="-p $PORT -i $WORK/client -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$WORK/sshd/known_hosts -o BatchMode=yes"
 SSH="ssh $SSHOPTS $USER@127.0.0.1"
 
 # --- the closure

@@ -18,25 +18,25 @@ JOBS=$((2 * SLOTS))
 WORK="$(mktemp -d /tmp/bf-bench-throughput-XXXXXX)"
 PIDS=()
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done; echo "gave up waiting for $2 on port $1 (logs in $WORK)" >&2; return 1; }
+# shellcheck source=scripts/lib/local-servers.sh
+source "$ROOT/scripts/lib/local-servers.sh"
 start() { local name=$1; shift; setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null & PIDS+=($!); disown; }
 now() { date +%s.%N; }
 cleanup() {
   local p
-  [ "${FARM_STARTED:-0}" = 1 ] && "$ROOT/farm" down > /dev/null 2>&1 || true
+  if [ "${FARM_STARTED:-0}" = 1 ]; then "$ROOT/farm" down > /dev/null 2>&1 || true; fi
   for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$p" 2>/dev/null || true
   done
-  [ "${KEEP:-0}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
 [ "${SKIP_BUILD:-0}" = 1 ] || "$ROOT/farm" build >&2
-BF="$ROOT/artifacts/bin/buildfarm"; WORKER="$ROOT/artifacts/bin/buildfarm-worker"
-for tool in nix-store nix-instantiate sshd busybox curl python3 sqlite3; do command -v "$tool" >/dev/null || { echo "$tool not found" >&2; exit 1; }; done
+BF="$ROOT/artifacts/bin/buildfarm"
+for tool in nix-store nix-instantiate sshd busybox curl sqlite3; do command -v "$tool" >/dev/null || { echo "$tool not found" >&2; exit 1; }; done
 
 # --- the derivations: one static busybox in /nix/store, N distinct drvs per side -------------------------------------
 mkdir -p "$WORK/bench-busybox"; cp "$(command -v busybox)" "$WORK/bench-busybox/busybox"
@@ -94,30 +94,17 @@ read -r bf_p50 bf_p99 < <(sqlite3 "$FARM_DIR/dispatcher.db" \
 [ "$bf_failed" = 0 ] || { echo "BuildFarm: $bf_failed builds failed, e.g.:" >&2; sqlite3 "$FARM_DIR/dispatcher.db" "SELECT failure_reason FROM builds WHERE state = 'failed' LIMIT 3" >&2; }
 
 # --- Nix: remote builder over ssh to a private sshd on loopback, remote store local?root=DIR ------------------------
-SPORT=$(free_port)
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/host" -C bench-host
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/client" -C bench-client
-cp "$WORK/client.pub" "$WORK/authorized_keys"
-cat > "$WORK/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $SPORT
-HostKey $WORK/host
-AuthorizedKeysFile $WORK/authorized_keys
-PidFile $WORK/sshd.pid
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-StrictModes no
-UsePAM no
-MaxStartups 100
-MaxSessions 100
-CONF
-mkdir -p /run/sshd "$WORK/nix-remote"
-start sshd /usr/sbin/sshd -D -e -f "$WORK/sshd_config"
-wait_port "$SPORT" sshd
-echo "[127.0.0.1]:$SPORT $(cat "$WORK/host.pub")" > "$WORK/known_hosts"
-export NIX_SSHOPTS="-p $SPORT -o UserKnownHostsFile=$WORK/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
+SPORT=$(local_free_port)
+local_sshd_prepare "$WORK/sshd" "$SPORT" "$WORK/client"
+mkdir -p "$WORK/nix-remote"
+start sshd /usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config"
+local_wait_port "$SPORT" sshd "${PIDS[-1]}" "$WORK/sshd.log"
+export NIX_SSHOPTS="-p $SPORT -o UserKnownHostsFile=$WORK/sshd/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
 BUILDERS="ssh://root@127.0.0.1?remote-store=local%3Froot%3D$WORK/nix-remote x86_64-linux $WORK/client $JOBS"
-nix_realise() { nix-store -r --max-jobs 0 --builders "$BUILDERS" --option substituters "" --no-build-output $(cat "$1") > "$WORK/nix.out" 2> "$WORK/nix.err"; }
+nix_realise() {
+  local drvs; mapfile -t drvs < "$1"
+  nix-store -r --max-jobs 0 --builders "$BUILDERS" --option substituters "" --no-build-output "${drvs[@]}" > "$WORK/nix.out" 2> "$WORK/nix.err"
+}
 nix_realise "$WORK/nix-warm.drvs"   # warm-up: copies busybox to the remote store once, not timed
 t2=$(now); nix_rc=0; nix_realise "$WORK/nix.drvs" || nix_rc=$?; t3=$(now)
 nix_ok=$(wc -l < "$WORK/nix.out")

@@ -9,29 +9,17 @@ SIZE_MIB="${1:-512}"
 USER="${USER:-$(id -un)}"
 WORK="$(mktemp -d /tmp/bf-bench-transfer-XXXXXX)"
 SSHD_PID=""
-cleanup() { [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { if [ -n "$SSHD_PID" ]; then kill "$SSHD_PID" 2>/dev/null || true; fi; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/host" -C bench-host
-ssh-keygen -q -t ed25519 -N '' -f "$WORK/client" -C bench-client
-cp "$WORK/client.pub" "$WORK/authorized_keys"
-cat > "$WORK/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $WORK/host
-AuthorizedKeysFile $WORK/authorized_keys
-PidFile $WORK/sshd.pid
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-StrictModes no
-UsePAM no
-CONF
-mkdir -p /run/sshd
-/usr/sbin/sshd -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.log" &
+# shellcheck source=scripts/lib/local-servers.sh
+source "$ROOT/scripts/lib/local-servers.sh"
+PORT="$(local_free_port)"
+local_sshd_prepare "$WORK/sshd" "$PORT" "$WORK/client"
+/usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config" 2>"$WORK/sshd.log" &
 SSHD_PID=$!
-FINGERPRINT="$(ssh-keygen -l -E sha256 -f "$WORK/host.pub" | awk '{print $2}')"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+FINGERPRINT="$(local_sshd_fingerprint "$WORK/sshd")"
+local_wait_port "$PORT" sshd "$SSHD_PID" "$WORK/sshd.log"
 
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/payload"
 BYTES=$((SIZE_MIB * 1024 * 1024))
@@ -40,8 +28,7 @@ echo "== building buildfarm-worker (Release)" >&2
 dotnet build "$ROOT/src/Worker/BuildFarm.Worker.csproj" -c Release --nologo -v quiet >&2
 WORKER="$ROOT/artifacts/build/bin/BuildFarm.Worker/release/buildfarm-worker"
 
-SSH=(ssh -p "$PORT" -i "$WORK/client" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$WORK/known_hosts" -o BatchMode=yes)
-echo "[127.0.0.1]:$PORT $(cat "$WORK/host.pub")" > "$WORK/known_hosts"
+SSH=(ssh -p "$PORT" -i "$WORK/client" -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$WORK/sshd/known_hosts" -o BatchMode=yes)
 "${SSH[@]}" "$USER@127.0.0.1" true   # warm up (page cache, first connection)
 
 echo "payload: $SIZE_MIB MiB of random bytes; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"

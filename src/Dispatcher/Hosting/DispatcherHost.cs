@@ -26,7 +26,7 @@ internal static class DispatcherHost
             throw new InvalidOperationException("invalid dispatcher configuration" + (configFile is null ? "" : $" in {configFile}") + ":\n  " + string.Join("\n  ", errors));
         var options = builder.Configuration.GetSection(DispatcherOptions.Section).Get<DispatcherOptions>() ?? new DispatcherOptions();
         builder.WebHost.UseUrls(options.ListenUrl);
-        builder.Services.AddBuildFarmUi(builder.Configuration);
+        builder.Services.AddDispatcherApi(builder.Configuration);
         builder.Services.AddSerilog((_, lc) =>
         {
             lc.MinimumLevel.Information()
@@ -40,9 +40,8 @@ internal static class DispatcherHost
         configureServices?.Invoke(builder.Services);
         builder.AddDispatcher();
         var app = builder.Build();
-        app.UseBuildFarmUi();
         app.MapDispatcherApi();
-        app.MapGraphApi();
+        app.MapUiAssets();
         return app;
     }
 }

@@ -2,13 +2,16 @@ using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Events;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Metrics;
 using BuildFarm.Dispatcher.Offload;
 using BuildFarm.Dispatcher.Publishing;
 using BuildFarm.Dispatcher.Submission;
+using BuildFarm.Dispatcher.Ui;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Store.Paths;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -40,11 +43,9 @@ internal static class DispatcherRegistration
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LifecycleSettings>(),
             origin is null ? null : new OutputImporter(sp.GetRequiredService<OriginStore>(), origin.WorkerKeys, sp.GetRequiredService<TimeProvider>())));
         services.AddSingleton(sp => new BuildSubmitter(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<OriginStore>(), origin));
-        services.AddSingleton<BuildViews>();
         services.AddSingleton(new DerivationIntake(layout));
         services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));
         services.AddSingleton<GraphScheduler>();
-        services.AddSingleton<GraphViews>();
         services.AddHostedService(sp => new GraphSweeper(sp.GetRequiredService<GraphScheduler>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         if (origin is not null)
         {
@@ -53,6 +54,7 @@ internal static class DispatcherRegistration
         }
 
         services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
+        services.TryAddSingleton<EventObserver>();
         services.AddDispatcherEvents(broker);
         return builder;
     }
@@ -77,7 +79,7 @@ internal static class DispatcherRegistration
             if (result.Failed)
                 errors.AddRange(result.Failures);
             OriginConfig.Resolve(options, errors);
-            if (BuildFarm.Dispatcher.Ui.UiAuth.CheckListen(options.ListenUrl, configuration.GetSection(BuildFarm.Dispatcher.Ui.UiOptions.Section).Get<BuildFarm.Dispatcher.Ui.UiOptions>() ?? new()) is { } listenError)
+            if (ApiAuth.CheckListen(options.ListenUrl, configuration.GetSection(UiOptions.Section).Get<UiOptions>() ?? new()) is { } listenError)
                 errors.Add(listenError);
             if (errors.Count == 0)
                 RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile).Dispose();

@@ -20,4 +20,20 @@ internal static class AttemptTable
         r => new AttemptRecord(r.GetInt32(0), r.GetString(1), BuildTable.FromMs(r, 2), BuildTable.FromMs(r, 3), r.GetString(4),
             r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetInt32(6)),
         ("$b", build.ToString()));
+
+    public static Task<List<(string Outcome, long Count)>> CountByOutcomeAsync(DbSession s) =>
+        s.QueryAsync("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome", r => (r.GetString(0), r.GetInt64(1)));
+
+    /// <summary>
+    /// Each worker's last <paramref name="window"/> finished attempts (running, ignored and cancelled ones do not
+    /// count), newest first: only those leave the database, however long the history.
+    /// </summary>
+    public static Task<List<(string Worker, string Outcome)>> RecentOutcomesAsync(DbSession s, int window) => s.QueryAsync(
+        """
+        SELECT worker, outcome FROM (
+            SELECT worker, outcome, id, ROW_NUMBER() OVER (PARTITION BY worker ORDER BY id DESC) AS n
+            FROM attempts WHERE outcome NOT IN ('running', 'ignored', 'cancelled'))
+        WHERE n <= $window ORDER BY id DESC
+        """,
+        r => (r.GetString(0), r.GetString(1)), ("$window", window));
 }

@@ -1,11 +1,109 @@
 using System.Globalization;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
 using Serilog;
 
 namespace BuildFarm.Dispatcher.Lifecycle;
 
-/// <summary>Leases: a running attempt lives while its worker's heartbeats list it; an expired lease means lost.</summary>
+/// <summary>
+/// Who holds a build: the first claim of an attempt takes its lease, the worker's heartbeats renew it, and an attempt
+/// is lost when its lease expires or its worker says goodbye. Losing one retries or fails the build (<see cref="RetryOrFailAsync"/>).
+/// </summary>
 internal sealed partial class BuildLifecycle
 {
+    public async Task OnStartedAsync(BuildStarted e, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
+        var cancel = await db.RunAsync<CancelBuild?>(async s =>
+        {
+            var b = await BuildTable.GetAsync(s, e.BuildId);
+            if (b is null)
+                return null;
+            string? ignored = null;
+            if (BuildState.IsFinished(b.State))
+                ignored = $"claim after the build was {b.State}";
+            else if (e.Attempt != b.Attempt)
+                ignored = $"claim of stale attempt {e.Attempt} (current attempt is {b.Attempt})";
+            else if (b.State == BuildState.Running && b.Worker != e.WorkerName)
+                ignored = $"duplicate claim: attempt {b.Attempt} already runs on {b.Worker}";
+            if (ignored is not null)
+            {
+                await AttemptTable.InsertAsync(s, e.BuildId, e.Attempt, e.WorkerName, e.StartedAt, now, "ignored", ignored, null);
+                return new CancelBuild(e.BuildId, ignored, e.WorkerName, e.Attempt);
+            }
+
+            if (b.State == BuildState.Running)
+            {
+                // The same worker's claim again (redelivered before its ack): idempotent.
+                await BuildTable.RenewLeaseAsync(s, b.Id, b.Attempt, e.WorkerName, now + settings.LeaseDuration);
+                return null;
+            }
+
+            // First claim of the current attempt wins; from here the lease, not the broker, protects the build.
+            await BuildTable.ClaimAsync(s, b.Id, e.WorkerName, e.StartedAt, now + settings.LeaseDuration);
+            await AttemptTable.InsertAsync(s, b.Id, b.Attempt, e.WorkerName, e.StartedAt, null, "running", null, null);
+            return null;
+        }, cancellationToken);
+        if (cancel is not null)
+        {
+            log.Warning("Ignored claim of {BuildId} attempt {Attempt} by {Worker}: {Reason}", e.BuildId, e.Attempt, e.WorkerName, cancel.Reason);
+            // Not retried by redelivering BuildStarted: the loser's next heartbeat that lists the attempt repeats it.
+            await TrySendCancelAsync(cancel, cancellationToken);
+        }
+        else
+        {
+            log.Information("Build {BuildId} attempt {Attempt} started on {Worker}", e.BuildId, e.Attempt, e.WorkerName);
+        }
+    }
+
+    /// <summary>
+    /// Registers/refreshes the worker and renews the leases of the builds it lists. A listed attempt the dispatcher no
+    /// longer wants (see <see cref="Unwanted"/>) is cancelled on that worker again, after the commit: a CancelBuild
+    /// that never reached the worker, or an attempt whose lease ran out while its worker was slow to beat, stops at
+    /// the next heartbeat instead of holding a slot until it ends. A failed send is only logged; the next beat retries.
+    /// </summary>
+    public async Task OnStatusAsync(WorkerStatusReported e, CancellationToken cancellationToken)
+    {
+        var cancels = await db.RunAsync(async s =>
+        {
+            var now = time.GetUtcNow();
+            await WorkerTable.UpsertAsync(s, e, now);
+            var unwanted = new List<CancelBuild>();
+            foreach (var r in e.RunningBuilds)
+            {
+                await BuildTable.RenewLeaseAsync(s, r.BuildId, r.Attempt, e.WorkerName, now + settings.LeaseDuration);
+                if (Unwanted(await BuildTable.GetAsync(s, r.BuildId), r, e.WorkerName) is { } why)
+                    unwanted.Add(new CancelBuild(r.BuildId, why, e.WorkerName, r.Attempt));
+            }
+
+            return unwanted;
+        }, cancellationToken);
+        foreach (var c in cancels)
+        {
+            Log.ForContext("BuildId", c.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", c.Attempt)
+                .Warning("Worker {Worker} still runs {BuildId} attempt {Attempt}, which is no longer wanted ({Reason}): cancelling it there", e.WorkerName, c.BuildId, c.Attempt, c.Reason);
+            await TrySendCancelAsync(c, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Why a worker should stop an attempt it reports running, or null. A build finished by this very attempt's own
+    /// result is left alone: its heartbeat may simply have been sent before the result.
+    /// </summary>
+    private static string? Unwanted(BuildRecord? b, RunningBuild r, string worker)
+    {
+        if (b is null)
+            return null;
+        if (b.State == BuildState.Cancelled)
+            return "the build was cancelled";
+        if (r.Attempt != b.Attempt)
+            return $"attempt {r.Attempt} is stale (current attempt is {b.Attempt})";
+        if (b.Worker is not null && b.Worker != worker)
+            return $"attempt {r.Attempt} runs on {b.Worker}";
+        return null;
+    }
+
     /// <summary>
     /// Marks every running attempt whose lease expired as lost and republishes the next attempt (or fails the build
     /// once <see cref="LifecycleSettings.MaxAttempts"/> are used). Returns how many attempts were lost.
@@ -36,23 +134,25 @@ internal sealed partial class BuildLifecycle
         return lost;
     }
 
-    /// <summary>
-    /// After an infrastructure loss: requeue as attempt+1 (returned, to publish after commit) or, at the limit, fail
-    /// with a reason that lists every attempt.
-    /// </summary>
-    private async Task<BuildRecord?> RetryOrFailAsync(DbSession s, BuildRecord b, DateTimeOffset now)
+    /// <summary>A worker said goodbye: anything still recorded as running there is lost now, not at lease expiry.</summary>
+    public async Task OnWentOfflineAsync(WorkerWentOffline e, CancellationToken cancellationToken)
     {
-        if (b.Attempt < settings.MaxAttempts)
+        var republish = await db.RunAsync(async s =>
         {
-            await BuildTable.RequeueAsync(s, b.Id, b.Attempt + 1);
-            return b with { Attempt = b.Attempt + 1, State = BuildState.Queued, Worker = null, Published = false };
-        }
+            await WorkerTable.MarkOfflineAsync(s, e.WorkerName, e.Reason);
+            var now = time.GetUtcNow();
+            var list = new List<BuildRecord>();
+            foreach (var b in await BuildTable.ListAsync(s, "state = 'running' AND worker = $w", ("$w", e.WorkerName)))
+            {
+                await AttemptTable.FinishAsync(s, b.Id, b.Attempt, e.WorkerName, now, "lost", $"worker {e.WorkerName} went offline: {e.Reason}", null);
+                if (await RetryOrFailAsync(s, b, now) is { } next)
+                    list.Add(next);
+            }
 
-        var attempts = (await AttemptTable.ListAsync(s, b.Id)).Where(a => a.Outcome != "ignored").ToArray();
-        var listed = string.Join("; ", attempts.Select(a => $"attempt {a.Attempt} on {a.Worker}: {a.Outcome}{(a.Reason is null ? "" : " (" + a.Reason + ")")}"));
-        var reason = $"gave up after {b.Attempt} attempts (limit {settings.MaxAttempts}): {listed}";
-        await BuildTable.FinishAsync(s, b.Id, BuildState.Failed, "Infrastructure", reason, null, null, now);
-        Log.ForContext("BuildId", b.Id).Error("Build {BuildId} failed: {Reason}", b.Id, reason);
-        return null;
+            return list;
+        }, cancellationToken);
+        Log.ForContext("Worker", e.WorkerName).Information("Worker {Worker} went offline: {Reason}", e.WorkerName, e.Reason);
+        foreach (var b in republish)
+            await PublishAsync(b, cancellationToken);
     }
 }

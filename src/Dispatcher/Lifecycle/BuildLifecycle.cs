@@ -131,4 +131,24 @@ internal sealed partial class BuildLifecycle(
             _publishing.TryRemove((b.Id, b.Attempt), out _);
         }
     }
+
+    /// <summary>
+    /// After an infrastructure loss: requeue as attempt+1 (returned, to publish after commit) or, at the limit, fail
+    /// with a reason that lists every attempt.
+    /// </summary>
+    private async Task<BuildRecord?> RetryOrFailAsync(DbSession s, BuildRecord b, DateTimeOffset now)
+    {
+        if (b.Attempt < settings.MaxAttempts)
+        {
+            await BuildTable.RequeueAsync(s, b.Id, b.Attempt + 1);
+            return b with { Attempt = b.Attempt + 1, State = BuildState.Queued, Worker = null, Published = false };
+        }
+
+        var attempts = (await AttemptTable.ListAsync(s, b.Id)).Where(a => a.Outcome != "ignored").ToArray();
+        var listed = string.Join("; ", attempts.Select(a => $"attempt {a.Attempt} on {a.Worker}: {a.Outcome}{(a.Reason is null ? "" : " (" + a.Reason + ")")}"));
+        var reason = $"gave up after {b.Attempt} attempts (limit {settings.MaxAttempts}): {listed}";
+        await BuildTable.FinishAsync(s, b.Id, BuildState.Failed, "Infrastructure", reason, null, null, now);
+        Log.ForContext("BuildId", b.Id).Error("Build {BuildId} failed: {Reason}", b.Id, reason);
+        return null;
+    }
 }

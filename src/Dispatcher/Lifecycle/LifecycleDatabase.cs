@@ -1,3 +1,4 @@
+using BuildFarm.Store.Schema;
 using Microsoft.Data.Sqlite;
 
 namespace BuildFarm.Dispatcher.Lifecycle;
@@ -13,16 +14,22 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     private LifecycleDatabase(SqliteConnection connection) => _connection = connection;
 
+    /// <summary>Opens the database, creating or migrating its schema; one written by a newer dispatcher is refused (<see cref="SchemaVersionException"/>).</summary>
     public static async Task<LifecycleDatabase> OpenAsync(string path, CancellationToken cancellationToken)
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
         await connection.OpenAsync(cancellationToken);
-        await using (var cmd = connection.CreateCommand())
+        try
         {
-            cmd.CommandText = LifecycleSchema.Sql + MonitoringSchema.Sql;
-            await cmd.ExecuteNonQueryAsync(cancellationToken);
+            await SchemaMigrations.ExecuteAsync(connection, null, LifecycleSchema.Pragmas, cancellationToken);
+            await SchemaMigrations.MigrateAsync(connection, LifecycleSchema.Migrations, $"dispatcher database {full}", cancellationToken);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
         }
 
         return new LifecycleDatabase(connection);

@@ -1,16 +1,38 @@
+using BuildFarm.Store.Schema;
+
 namespace BuildFarm.Dispatcher.Lifecycle;
 
 /// <summary>
 /// The dispatcher's durable truth. Timestamps are Unix milliseconds (UTC) from the injected TimeProvider.
 /// A build row is inserted before its request is published (<c>published = 0</c>), so a crash between the two is
-/// repaired by the start-up sweep, which republishes the same attempt.
+/// repaired by the start-up sweep, which republishes the same attempt. The schema is versioned
+/// (<see cref="Migrations"/>, <c>PRAGMA user_version</c>); the monitoring tables are part of it (<see cref="MonitoringSchema"/>).
 /// </summary>
 internal static class LifecycleSchema
 {
-    public const string Sql = """
+    /// <summary>Per-connection settings, run at every open, outside any migration.</summary>
+    public const string Pragmas = """
         PRAGMA journal_mode = WAL;
         PRAGMA synchronous = NORMAL;
         PRAGMA foreign_keys = ON;
+        """;
+
+    /// <summary>
+    /// The database's steps, oldest first; a new schema is a new step at the end, never an edit of a released one.
+    /// Version 1 is the schema of every database made before versions were recorded. Such a database (version 0)
+    /// already has most of it, so the step only creates what is missing, and adds <c>graphs.wait_for_capacity</c> to
+    /// one made before that column existed (its graphs did not wait for capacity: 0).
+    /// </summary>
+    public static IReadOnlyList<Migration> Migrations { get; } =
+    [
+        new(1, "builds, attempts, logs, outputs, inputs, graphs, workers and the monitoring tables", async (connection, transaction, cancellationToken) =>
+        {
+            await SchemaMigrations.ExecuteAsync(connection, transaction, Version1 + MonitoringSchema.Version1, cancellationToken);
+            await SchemaMigrations.AddColumnIfMissingAsync(connection, transaction, "graphs", "wait_for_capacity", "INTEGER NOT NULL DEFAULT 0", cancellationToken);
+        }),
+    ];
+
+    private const string Version1 = """
         CREATE TABLE IF NOT EXISTS builds (
             id TEXT PRIMARY KEY,
             drv_path TEXT NOT NULL,

@@ -1,12 +1,13 @@
 namespace BuildFarm.Dispatcher.Lifecycle;
 
 /// <summary>
-/// Tables the monitoring side keeps beside the lifecycle's (Metrics/ObservationTables, Metrics/TransferTables), created
-/// when the database opens. The state machine never reads them: losing a row loses a chart point, never a build.
+/// Tables the monitoring side keeps beside the lifecycle's (<see cref="AttemptPhaseTable"/>, <see cref="WorkerClockTable"/>, <see cref="AttemptTransferTable"/>), created
+/// and migrated with them when the database opens. The state machine never reads them: losing a row loses a chart point, never a build.
 /// </summary>
 internal static class MonitoringSchema
 {
-    public const string Sql = """
+    /// <summary>The monitoring part of schema version 1 (see <see cref="LifecycleSchema.Migrations"/>).</summary>
+    public const string Version1 = """
         CREATE TABLE IF NOT EXISTS attempt_phases (
             build_id TEXT NOT NULL,
             attempt INTEGER NOT NULL,

@@ -1,12 +1,15 @@
 using System.Text.Json;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Messaging.Requests;
+using Microsoft.Data.Sqlite;
 
 namespace BuildFarm.Dispatcher.Lifecycle;
 
 /// <summary>SQL over <c>outputs</c>: imported once, from the result that finished the build.</summary>
 internal static class OutputTable
 {
+    private const string Columns = "o.name, o.path, o.nar_hash, o.nar_size, o.refs, o.signatures";
+
     public static async Task InsertAsync(DbSession s, Guid build, IEnumerable<BuiltOutput> outputs)
     {
         foreach (var o in outputs)
@@ -18,9 +21,25 @@ internal static class OutputTable
         }
     }
 
-    public static Task<List<OutputRecord>> ListAsync(DbSession s, Guid build) => s.QueryAsync(
-        "SELECT name, path, nar_hash, nar_size, refs, signatures FROM outputs WHERE build_id = $b ORDER BY name",
-        r => new OutputRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
-            JsonSerializer.Deserialize<string[]>(r.GetString(4), MessagingJson.Options)!, JsonSerializer.Deserialize<string[]>(r.GetString(5), MessagingJson.Options)!),
-        ("$b", build.ToString()));
+    public static Task<List<OutputRecord>> ListAsync(DbSession s, Guid build) =>
+        s.QueryAsync($"SELECT {Columns} FROM outputs o WHERE o.build_id = $b ORDER BY o.name", Read, ("$b", build.ToString()));
+
+    /// <summary>An output of the worker's most recently finished successful build (null before its first).</summary>
+    public static async Task<OutputRecord?> LatestOfWorkerAsync(DbSession s, string worker) => (await s.QueryAsync(
+        $"""
+        SELECT {Columns} FROM outputs o JOIN builds b ON b.id = o.build_id
+        WHERE b.worker = $w AND b.state = 'succeeded' ORDER BY b.finished_at DESC LIMIT 1
+        """,
+        Read, ("$w", worker))).SingleOrDefault();
+
+    /// <summary>NAR bytes of the outputs the dispatcher imported into the origin store (succeeded builds that had an origin).</summary>
+    public static async Task<long> BytesImportedAsync(DbSession s) => (long)(await s.ScalarAsync(
+        """
+        SELECT COALESCE(SUM(o.nar_size), 0) FROM outputs o
+        JOIN builds b ON b.id = o.build_id AND b.state = 'succeeded'
+        JOIN build_inputs i ON i.build_id = o.build_id
+        """) ?? 0L);
+
+    private static OutputRecord Read(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
+        JsonSerializer.Deserialize<string[]>(r.GetString(4), MessagingJson.Options)!, JsonSerializer.Deserialize<string[]>(r.GetString(5), MessagingJson.Options)!);
 }

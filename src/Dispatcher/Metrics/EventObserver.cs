@@ -22,11 +22,11 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time)
         {
             await db.RunAsync(async s =>
             {
-                await ObservationTables.RecordPhasesAsync(s, new AttemptPhases(
+                await AttemptPhaseTable.RecordAsync(s, new AttemptPhases(
                     e.BuildId, e.Attempt, e.WorkerName, e.Timings.InputFetch, e.Timings.Build, e.Timings.Upload, accept));
                 // Null from a worker that predates the field: nothing known, so nothing counted (not a zero).
                 if (e.InputBytesFetched is { } fetched)
-                    await TransferTables.RecordInputBytesAsync(s, e.BuildId, e.Attempt, e.WorkerName, fetched);
+                    await AttemptTransferTable.RecordInputBytesAsync(s, e.BuildId, e.Attempt, e.WorkerName, fetched);
             }, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -40,7 +40,7 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time)
         await handle(cancellationToken);
         try
         {
-            await db.RunAsync(s => ObservationTables.RecordHeartbeatAsync(s, new HeartbeatClock(e.WorkerName, e.SentAt, time.GetUtcNow())), cancellationToken);
+            await db.RunAsync(s => WorkerClockTable.RecordAsync(s, new HeartbeatClock(e.WorkerName, e.SentAt, time.GetUtcNow())), cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -17,8 +17,8 @@ internal static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async (LifecycleDatabase db, BuildViews views, CancellationToken ct) =>
-            Results.Text(await RenderAsync(db, views, ct), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", async (LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct) =>
+            Results.Text(await RenderAsync(db, workerViews, classViews, ct), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/health", async (LifecycleDatabase db, CancellationToken ct) =>
         {
             await db.RunAsync(s => s.ScalarAsync("SELECT 1"), ct);
@@ -27,13 +27,13 @@ internal static class MetricsEndpoint
         return app;
     }
 
-    public static async Task<string> RenderAsync(LifecycleDatabase db, BuildViews views, CancellationToken ct)
+    public static async Task<string> RenderAsync(LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct)
     {
-        var byState = await db.RunAsync(s => s.QueryAsync("SELECT state, COUNT(*) FROM builds GROUP BY state", r => (r.GetString(0), r.GetInt64(1))), ct);
-        var byOutcome = await db.RunAsync(s => s.QueryAsync("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome", r => (r.GetString(0), r.GetInt64(1))), ct);
-        var running = await db.RunAsync(s => s.QueryAsync("SELECT worker, COUNT(*) FROM builds WHERE state = 'running' AND worker IS NOT NULL GROUP BY worker", r => (r.GetString(0), r.GetInt64(1))), ct);
-        var classes = await views.ClassesAsync(ct);
-        var workers = await views.WorkersAsync(ct);
+        var byState = await db.RunAsync(BuildStatistics.CountByStateAsync, ct);
+        var byOutcome = await db.RunAsync(AttemptTable.CountByOutcomeAsync, ct);
+        var running = await db.RunAsync(BuildStatistics.RunningByWorkerAsync, ct);
+        var classes = await classViews.ListAsync(ct);
+        var workers = await workerViews.ListAsync(ct);
         var sb = new StringBuilder();
         Family(sb, "buildfarm_builds", "Builds in the database by state.");
         foreach (var state in new[] { "queued", "running", "succeeded", "failed", "cancelled" })

@@ -19,11 +19,9 @@ internal static class PhaseMetrics
     {
         var (queued, phases, outcomes) = await db.RunAsync(async s =>
         {
-            var q = await s.QueryAsync("SELECT started_at - submitted_at FROM builds WHERE started_at IS NOT NULL", r => r.GetInt64(0) / 1000.0);
-            var p = await ObservationTables.PhasesAsync(s);
-            var o = await s.QueryAsync(
-                "SELECT CASE WHEN state = 'failed' THEN COALESCE(failure_kind, 'failed') ELSE state END, COUNT(*) FROM builds WHERE state IN ('succeeded', 'failed', 'cancelled') GROUP BY 1",
-                r => (r.GetString(0), r.GetInt64(1)));
+            var q = await BuildStatistics.QueuedSecondsAsync(s);
+            var p = await AttemptPhaseTable.ListAsync(s);
+            var o = await BuildStatistics.FinishedByOutcomeAsync(s);
             return (q, p, o);
         }, ct);
         MetricsEndpoint.Family(sb, "buildfarm_builds_finished_total", "Finished builds by outcome (succeeded, cancelled, or the failure kind).", "counter");

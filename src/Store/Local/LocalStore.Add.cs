@@ -4,6 +4,7 @@ using BuildFarm.Store.Paths;
 
 namespace BuildFarm.Store.Local;
 
+/// <summary>What enters the store: added files and texts, outputs registered in place, and signatures on valid paths.</summary>
 public sealed partial class LocalStore
 {
     /// <summary>
@@ -95,29 +96,5 @@ public sealed partial class LocalStore
             ?? throw new StoreException($"cannot sign '{path}': it is not valid in the store");
         await InsertSignaturesAsync(connection, transaction, id, signatures, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-    }
-
-    /// <summary>Deletes a valid path that no other valid path references (the row first, then the files).</summary>
-    public async Task DeleteAsync(StorePath path, CancellationToken cancellationToken)
-    {
-        using var held = await LockPathAsync(path, cancellationToken);
-        await using (var connection = await _db.OpenAsync(cancellationToken))
-        {
-            await using var transaction = StoreDatabase.BeginWrite(connection);
-            var id = await StoreDatabase.PathIdAsync(connection, transaction, path, cancellationToken)
-                ?? throw new StoreException($"cannot delete '{path}': it is not valid in the store");
-            var referrers = (await _db.ReferrersAsync(connection, transaction, path, cancellationToken)).Where(r => r != path).ToList();
-            if (referrers.Count > 0)
-                throw new StoreException($"cannot delete '{path}': still referenced by {string.Join(", ", referrers)}");
-            await using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "DELETE FROM Refs WHERE referrer = $id; DELETE FROM ValidPaths WHERE id = $id;";
-            command.Parameters.AddWithValue("$id", id);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-        }
-
-        // Checkpoint: the path is invalid now; a crash before the next line leaves a leftover for OpenAsync.
-        StoreFiles.Delete(PhysicalPath(path));
     }
 }

@@ -37,7 +37,7 @@ public sealed partial class LocalStore
     }
 
     /// <summary>
-    /// Opens (creating directories and schema) and deletes invalid leftovers: temp entries and store entries without
+    /// Opens (creating directories, creating or migrating the schema) and deletes invalid leftovers: temp entries and store entries without
     /// a row, unless another process holds their lock (a staging add or a builder writing its output in place).
     /// Refuses a non-empty store directory that has no database yet, rather than deleting what it does not own.
     /// </summary>
@@ -51,7 +51,7 @@ public sealed partial class LocalStore
         Directory.CreateDirectory(layout.PhysicalStoreDir);
         Directory.CreateDirectory(Path.Combine(state, "locks"));
         var db = new StoreDatabase(dbFile, layout.StoreDir);
-        await db.CreateSchemaAsync(cancellationToken);
+        await db.MigrateAsync(cancellationToken);
         var store = new LocalStore(layout, db, new PathLocks(Path.Combine(state, "locks")), time ?? TimeProvider.System);
         await store.DeleteInvalidLeftoversAsync(cancellationToken);
         return store;
@@ -69,29 +69,6 @@ public sealed partial class LocalStore
     /// </summary>
     public async Task<FileLock> LockPathAsync(StorePath path, CancellationToken cancellationToken) =>
         await _locks.AcquireAsync(path.BaseName, cancellationToken);
-
-    private async Task DeleteInvalidLeftoversAsync(CancellationToken cancellationToken)
-    {
-        // Under the writer lock nobody is between "renamed into place" and "row committed", so an entry without a
-        // row is either a crash leftover or locked by its (live) owner.
-        await using var connection = await _db.OpenAsync(cancellationToken);
-        await using var transaction = StoreDatabase.BeginWrite(connection);
-        var valid = await StoreDatabase.AllPathsAsync(connection, transaction, cancellationToken);
-        foreach (var entry in Directory.EnumerateFileSystemEntries(Layout.PhysicalStoreDir))
-        {
-            var name = Path.GetFileName(entry);
-            if (valid.Contains(StoreDir.Path + "/" + name))
-                continue;
-            using var held = _locks.TryAcquire(name);
-            if (held is null)
-                continue;
-            StoreFiles.Delete(entry);
-            if (name.StartsWith(StagedPath.Prefix, StringComparison.Ordinal))
-                File.Delete(held.File);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-    }
 
     private static string Layout_Join(string root, string parent, string relative) =>
         (root + (parent == "/" ? "" : parent) + "/" + relative).Replace("//", "/", StringComparison.Ordinal);

@@ -1,5 +1,6 @@
 using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Paths;
+using BuildFarm.Store.Schema;
 using Microsoft.Data.Sqlite;
 
 namespace BuildFarm.Store.Local;
@@ -13,7 +14,8 @@ internal sealed class StoreDatabase(string file, StoreDirectory storeDir)
 {
     private const int BusyTimeoutSeconds = 60;
 
-    private const string Schema = """
+    /// <summary>Version 1: the schema every store had before versions were recorded (unversioned stores are at version 0).</summary>
+    private const string Version1 = """
         CREATE TABLE IF NOT EXISTS ValidPaths (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             path TEXT UNIQUE NOT NULL,
@@ -44,13 +46,28 @@ internal sealed class StoreDatabase(string file, StoreDirectory storeDir)
 
     public StoreDirectory StoreDir { get; } = storeDir;
 
-    public async Task CreateSchemaAsync(CancellationToken cancellationToken)
+    /// <summary>The schema's steps, oldest first; a new schema is a new step at the end, never an edit of a released one.</summary>
+    public static IReadOnlyList<Migration> Migrations { get; } =
+    [
+        Migration.Sql(1, "valid paths, references and signatures", Version1),
+    ];
+
+    /// <summary>
+    /// Creates or migrates the schema (see <see cref="SchemaMigrations"/>); a database written by a newer buildfarm is
+    /// refused with a <see cref="StoreException"/> that says so.
+    /// </summary>
+    public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
-        await using var transaction = BeginWrite(connection);
-        await ExecuteAsync(connection, transaction, Schema, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        try
+        {
+            await SchemaMigrations.MigrateAsync(connection, Migrations, $"store database {File}", cancellationToken);
+        }
+        catch (SchemaVersionException e)
+        {
+            throw new StoreException(e.Message, e);
+        }
     }
 
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -65,13 +82,8 @@ internal sealed class StoreDatabase(string file, StoreDirectory storeDir)
     public static SqliteTransaction BeginWrite(SqliteConnection connection) =>
         connection.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: false);
 
-    public static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    private static Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken) =>
+        SchemaMigrations.ExecuteAsync(connection, transaction, sql, cancellationToken);
 
     public static async Task<long?> PathIdAsync(SqliteConnection connection, SqliteTransaction? transaction, StorePath path, CancellationToken cancellationToken)
     {

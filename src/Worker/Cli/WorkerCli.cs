@@ -10,6 +10,7 @@ internal static class WorkerCli
         var root = new RootCommand("BuildFarm worker agent: builds derivations it can run, taken from the farm's queues.");
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
+        root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(DebugSshCatCommand.Create());
         return root;
     }

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
-using BuildFarm.Dispatcher.Cli;
+using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Offload;

@@ -99,8 +99,11 @@ public sealed class TransferMetricsTests : IAsyncLifetime, IDisposable
         Assert.Equal(42, roundTripped.InputBytesFetched);
     }
 
-    private Task<string> RenderAsync() =>
-        MetricsEndpoint.RenderAsync(_db, new BuildViews(_lifecycle, TimeProvider.System, new UiOptions()), CancellationToken.None);
+    private Task<string> RenderAsync()
+    {
+        var workers = new WorkerViews(_lifecycle, TimeProvider.System, new UiOptions());
+        return MetricsEndpoint.RenderAsync(_db, workers, new ClassViews(_lifecycle, workers, TimeProvider.System), CancellationToken.None);
+    }
 
     private static double Sample(string text, string series)
     {

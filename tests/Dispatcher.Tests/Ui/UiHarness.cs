@@ -4,7 +4,6 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using System.Collections.Immutable;
 using BuildFarm.Dispatcher.Api;
-using BuildFarm.Dispatcher.Cli;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Offload;
@@ -73,25 +72,20 @@ internal sealed class UiHarness : IAsyncDisposable
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(db);
         builder.Services.AddSingleton(lifecycle);
-        builder.Services.AddSingleton<BuildViews>();
         var origin = StoreLayout.Create("/nix/store", dir.Combine("origin"));
         builder.Services.AddSingleton(new DerivationIntake(origin));
         builder.Services.AddSingleton(_ => new OriginStore(origin, TimeProvider.System));
         builder.Services.AddSingleton(sp => new BuildSubmitter(lifecycle, sp.GetRequiredService<OriginStore>(), null));
         builder.Services.AddSingleton<IWorkerControl>(control);
         builder.Services.AddSingleton(new UiOptions { Token = token });
-        builder.Services.AddSingleton<OperatorViews>();
-        builder.Services.AddSingleton<ProbeReplies>();
-        builder.Services.AddSingleton<WorkerProbe>();
-        builder.Services.AddSingleton<BuildRetry>();
         builder.Services.AddSingleton<EventObserver>();
         builder.Services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));
         builder.Services.AddSingleton<GraphScheduler>();
-        builder.Services.AddSingleton<GraphViews>();
+        // The host's own registration and mapping, after the recording worker control and the token above.
+        builder.Services.AddDispatcherApi(builder.Configuration);
         var app = builder.Build();
-        app.UseBuildFarmUi();
         app.MapDispatcherApi();
-        app.MapGraphApi();
+        app.MapUiAssets();
         await app.StartAsync(cancellationToken);
         return new UiHarness(dir, app, db, lifecycle, control);
     }
@@ -187,6 +181,10 @@ internal sealed class UiHarness : IAsyncDisposable
             return Task.CompletedTask;
         };
     }
+
+    /// <summary>Makes a worker's last heartbeat <paramref name="at"/>, as if it had been silent since.</summary>
+    public Task SetLastSeenAsync(string worker, DateTimeOffset at) =>
+        Db.RunAsync(s => s.ExecuteAsync("UPDATE workers SET last_seen = $t WHERE name = $n", ("$t", BuildTable.Ms(at)), ("$n", worker)), CancellationToken.None);
 
     public Task TickGraphsAsync() => Graphs.TickAsync(CancellationToken.None);
 

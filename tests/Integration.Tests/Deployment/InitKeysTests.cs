@@ -7,7 +7,7 @@ public sealed class InitKeysTests
     private static async Task<int> OwnerOfAsync(string path) =>
         int.Parse((await ProcessRunner.RunAsync("stat", ["-c", "%u", path])).EnsureSuccess("stat").Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>compose/init-keys.sh with the same Nix-backed <c>buildfarm keys generate</c> as the installer test.</summary>
+    /// <summary>compose/init-keys.sh with the real <c>buildfarm</c> (keys generate, keys public) on PATH, as in the installer test.</summary>
     [Fact]
     public async Task InitKeys_TwoWorkers_WritesKeysAndTrustFilesAndKeepsThemOnRerun()
     {

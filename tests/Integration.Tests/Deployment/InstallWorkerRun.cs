@@ -3,28 +3,22 @@ using BuildFarm.Testing;
 namespace BuildFarm.Integration.Tests.Deployment;
 
 /// <summary>
-/// Runs packaging/install-worker.sh against a scratch --destdir. The binary directory holds a stand-in
-/// <c>buildfarm-worker</c> (the script only checks it is executable and names it in the unit) and a
-/// <c>buildfarm</c> whose <c>keys generate --name N</c> is Nix's <c>nix key generate-secret --key-name N</c>:
-/// the same contract (the secret key NAME:BASE64 on stdout) from the reference implementation.
+/// Runs packaging/install-worker.sh against a scratch --destdir. The binary directory holds small wrappers that run
+/// the published <c>buildfarm-worker</c> and <c>buildfarm</c> (artifacts/bin, which <c>./farm test</c> publishes
+/// first): the script checks, keys and writes worker.json through <c>buildfarm-worker init</c> and prints the public
+/// key with <c>buildfarm keys public</c>. The wrappers let the unit name a directory of the test's own.
 /// </summary>
 internal sealed class InstallWorkerRun : IDisposable
 {
     private readonly TempDirectory _temp = new("bf-install");
 
-    public InstallWorkerRun(bool withKeyGenerator = true)
+    public InstallWorkerRun(bool withBuildfarm = true)
     {
         Directory.CreateDirectory(BinDir);
         Directory.CreateDirectory(DestDir);
-        WriteExecutable("buildfarm-worker", "#!/bin/sh\nexit 0\n");
-        if (withKeyGenerator)
-        {
-            WriteExecutable("buildfarm", """
-                #!/bin/sh
-                [ "$1 $2 $3" = "keys generate --name" ] || { echo "unexpected arguments: $*" >&2; exit 64; }
-                nix key generate-secret --key-name "$4" && echo
-                """);
-        }
+        WriteWrapper("buildfarm-worker");
+        if (withBuildfarm)
+            WriteWrapper("buildfarm");
     }
 
     public string BinDir => _temp.Combine("bin");
@@ -36,7 +30,7 @@ internal sealed class InstallWorkerRun : IDisposable
     /// <summary>A file below the scratch root, by its path on the real machine.</summary>
     public string InRoot(string absolutePath) => DestDir + absolutePath;
 
-    /// <summary>The --binary-dir passed: the stand-ins by default.</summary>
+    /// <summary>The --binary-dir passed: the wrappers by default.</summary>
     public string BinaryDir { get; set; } = "";
 
     public Task<ProcessResult> RunAsync(params string[] flags) =>
@@ -44,10 +38,13 @@ internal sealed class InstallWorkerRun : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private void WriteExecutable(string name, string text)
+    private void WriteWrapper(string name)
     {
+        var real = Path.Combine(RepoPaths.Bin, name);
+        if (!File.Exists(real))
+            throw new InvalidOperationException($"{real} is missing: publish with ./farm build (./farm test does)");
         var path = Path.Combine(BinDir, name);
-        File.WriteAllText(path, text);
+        File.WriteAllText(path, $"#!/bin/sh\nexec '{real}' \"$@\"\n");
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 }

@@ -100,11 +100,11 @@ public sealed class InstallWorkerTests
         Assert.Contains("user buildfarm-worker not created", result.Stdout, StringComparison.Ordinal);
     }
 
-    /// <summary>The real <c>buildfarm keys generate</c> and <c>buildfarm-worker</c> (built next to this test).</summary>
+    /// <summary>The published binaries themselves as --binary-dir (what an installation from artifacts/bin does).</summary>
     [Fact]
-    public async Task InstallWorker_RealBuildfarmBinaries_GeneratesAKeyNixAccepts()
+    public async Task InstallWorker_PublishedBinaries_GeneratesAKeyNixAccepts()
     {
-        using var run = new InstallWorkerRun { BinaryDir = AppContext.BaseDirectory.TrimEnd('/') };
+        using var run = new InstallWorkerRun { BinaryDir = RepoPaths.Bin };
 
         var result = await run.RunAsync(FullFlags(FixedDispatcherKey));
 
@@ -145,20 +145,20 @@ public sealed class InstallWorkerTests
     }
 
     [Theory]
-    [InlineData("--slots", "0", "--slots: '0' is not a whole number")]
-    [InlineData("--slots", "2000", "--slots: '2000' is not a whole number from 1 to 1024")]
-    [InlineData("--speed", "fast", "--speed: 'fast' is not a number greater than 0")]
-    [InlineData("--systems", "x86_64", "--systems: 'x86_64' is not a system like x86_64-linux")]
-    [InlineData("--broker-uri", "http://rabbit:5672/", "--broker-uri: 'http://rabbit:5672/' is not an amqp://")]
-    [InlineData("--dispatcher-key", "dispatcher-1:notakey", "--dispatcher-key: 'dispatcher-1:notakey' is not an Ed25519 public key")]
-    [InlineData("--origin-host-key", "MD5:ab:cd", "--origin-host-key: 'MD5:ab:cd' is not an OpenSSH fingerprint")]
-    [InlineData("--origin-host-key", "SHA256:tooShort", "--origin-host-key: 'SHA256:tooShort' is not an OpenSSH fingerprint SHA256:BASE64")]
-    [InlineData("--origin", "origin.example:70000", "--origin: port '70000' of 'origin.example:70000' is not a port from 1 to 65535")]
-    [InlineData("--origin", "user@origin", "--origin: 'user@origin' is not HOST or HOST:PORT")]
-    [InlineData("--origin-host-key-file", "/nonexistent/host.pub", "--origin-host-key-file: '/nonexistent/host.pub' is not a readable file")]
-    [InlineData("--origin-key", "origin:AAAA", "--origin-key: 'origin:AAAA' is not an Ed25519 public key")]
-    [InlineData("--store-dir", "nix/store", "--store-dir: 'nix/store' is not an absolute path")]
-    [InlineData("--frobnicate", "1", "unknown flag '--frobnicate'")]
+    [InlineData("--slots", "0", "buildfarm-worker init: error: --slots: Slots = 0 is invalid: must be between 1 and 1024")]
+    [InlineData("--slots", "2000", "buildfarm-worker init: error: --slots: Slots = 2000 is invalid: must be between 1 and 1024")]
+    [InlineData("--speed", "fast", "buildfarm-worker init: error: --speed: 'fast' is not a number greater than 0")]
+    [InlineData("--systems", "x86.64", "buildfarm-worker init: error: --systems: Systems item 'x86.64' is invalid")]
+    [InlineData("--broker-uri", "http://rabbit:5672/", "buildfarm-worker init: error: --broker-uri: Broker:Uri 'http://rabbit:5672/' is not an amqp://")]
+    [InlineData("--dispatcher-key", "dispatcher-1:notakey", "buildfarm-worker init: error: --dispatcher-key: 'dispatcher-1:notakey' is not an Ed25519 public key")]
+    [InlineData("--origin-host-key", "MD5:ab:cd", "buildfarm-worker init: error: --origin-host-key: 'MD5:ab:cd' is not an OpenSSH fingerprint")]
+    [InlineData("--origin-host-key", "SHA256:tooShort", "buildfarm-worker init: error: --origin-host-key: 'SHA256:tooShort' is not an OpenSSH fingerprint SHA256:BASE64")]
+    [InlineData("--origin", "origin.example:70000", "buildfarm-worker init: error: --origin: port '70000' of 'origin.example:70000' is not a port from 1 to 65535")]
+    [InlineData("--origin", "user@origin", "buildfarm-worker init: error: --origin: 'user@origin' is not HOST or HOST:PORT")]
+    [InlineData("--origin-host-key-file", "/nonexistent/host.pub", "buildfarm-worker init: error: --origin-host-key-file: '/nonexistent/host.pub' is not a readable file")]
+    [InlineData("--origin-key", "origin:AAAA", "buildfarm-worker init: error: --origin-key: 'origin:AAAA' is not an Ed25519 public key")]
+    [InlineData("--store-dir", "nix/store", "buildfarm-worker init: error: --store-dir: Store:StoreDir 'nix/store' is invalid")]
+    [InlineData("--frobnicate", "1", "install-worker.sh: error: unknown flag '--frobnicate'")]
     public async Task InstallWorker_BadFlag_FailsWithTheReasonAndCreatesNothing(string flag, string value, string message)
     {
         using var run = new InstallWorkerRun();
@@ -172,13 +172,13 @@ public sealed class InstallWorkerTests
         var result = await run.RunAsync([.. flags]);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("install-worker.sh: error: " + message, result.Stderr, StringComparison.Ordinal);
+        Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(run.DestDir));
     }
 
     [Theory]
-    [InlineData("--origin-host-key", "--origin-host-key needs --origin HOST[:PORT]")]
-    [InlineData("--origin", "--origin origin.example needs its host key")]
+    [InlineData("--origin-host-key", "buildfarm-worker init: error: --origin-host-key needs --origin HOST[:PORT]")]
+    [InlineData("--origin", "buildfarm-worker init: error: --origin origin.example needs its host key")]
     public async Task InstallWorker_OriginWithoutHostKeyOrKeyWithoutOrigin_FailsAndCreatesNothing(string kept, string message)
     {
         using var run = new InstallWorkerRun();
@@ -189,20 +189,20 @@ public sealed class InstallWorkerTests
         var result = await run.RunAsync([.. flags]);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("install-worker.sh: error: " + message, result.Stderr, StringComparison.Ordinal);
+        Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.EnumerateFileSystemEntries(run.DestDir));
     }
 
     [Fact]
-    public async Task InstallWorker_NoKeyGenerator_SaysWhatIsMissing()
+    public async Task InstallWorker_NoBuildfarmBinary_SaysWhatIsMissingAndCreatesNothing()
     {
-        using var run = new InstallWorkerRun(withKeyGenerator: false);
+        using var run = new InstallWorkerRun(withBuildfarm: false);
 
         var result = await run.RunAsync(FullFlags(FixedDispatcherKey));
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains($"cannot generate the signing key: '{run.BinDir}/buildfarm' is missing", result.Stderr, StringComparison.Ordinal);
-        Assert.False(File.Exists(run.InRoot(Config)));
+        Assert.Contains($"--binary-dir: '{run.BinDir}' has no executable buildfarm (it prints the signing key's public half", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(run.DestDir));
     }
 
     private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString() ?? "")];

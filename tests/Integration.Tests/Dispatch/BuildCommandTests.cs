@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using BuildFarm.Dispatcher.Api;
-using BuildFarm.Dispatcher.Cli;
+using BuildFarm.Cli;
 
 namespace BuildFarm.Integration.Tests.Dispatch;
 
@@ -49,7 +49,7 @@ public sealed class BuildCommandTests(OffloadFixture farm) : IClassFixture<Offlo
     {
         await using var output = new StringWriter();
         await using var error = new StringWriter();
-        var exit = await DispatcherCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        var exit = await BuildFarmCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
         return (exit, output.ToString(), error.ToString());
     }
 }

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Net.Http.Json;
 using BuildFarm.Dispatcher.Api;
-using BuildFarm.Dispatcher.Cli;
 using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Local;

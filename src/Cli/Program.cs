@@ -1,0 +1,3 @@
+using BuildFarm.Cli;
+
+return await BuildFarmCli.Build().Parse(args).InvokeAsync();

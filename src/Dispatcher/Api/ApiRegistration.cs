@@ -1,0 +1,48 @@
+using BuildFarm.Dispatcher.Metrics;
+using BuildFarm.Dispatcher.Ui;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace BuildFarm.Dispatcher.Api;
+
+/// <summary>
+/// One call each to wire the HTTP API into the dispatcher host: its read-side services, then auth, every resource's
+/// routes (one home per resource: Builds/, Workers/, Classes/, Graphs/, Stats/, Alerts/), /metrics and /health.
+/// </summary>
+internal static class ApiRegistration
+{
+    /// <summary>Everything is added only when absent, so a host (or a test) may register its own first.</summary>
+    public static IServiceCollection AddDispatcherApi(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(configuration.GetSection(UiOptions.Section).Get<UiOptions>() ?? new UiOptions());
+        services.TryAddSingleton<IWorkerControl, MassTransitWorkerControl>();
+        services.TryAddSingleton<BuildViews>();
+        services.TryAddSingleton<BuildRetry>();
+        services.TryAddSingleton<WorkerViews>();
+        services.TryAddSingleton<ProbeReplies>();
+        services.TryAddSingleton<WorkerProbe>();
+        services.TryAddSingleton<ClassViews>();
+        services.TryAddSingleton<GraphViews>();
+        services.TryAddSingleton<StatsViews>();
+        services.TryAddSingleton<AlertViews>();
+        return services;
+    }
+
+    /// <summary>The auth middleware first: it must run before every endpoint, the UI's included.</summary>
+    public static WebApplication MapDispatcherApi(this WebApplication app)
+    {
+        var ui = app.Services.GetRequiredService<UiOptions>();
+        app.UseApiAuth(ui);
+        app.MapLogin(ui);
+        app.MapBuildRoutes();
+        app.MapWorkerRoutes();
+        app.MapClassRoutes();
+        app.MapGraphRoutes();
+        app.MapStatsRoutes();
+        app.MapAlertRoutes();
+        app.MapMetrics();
+        return app;
+    }
+}

@@ -1,0 +1,42 @@
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Dispatcher.Registry;
+using BuildFarm.Messaging.Routing;
+
+namespace BuildFarm.Dispatcher.Api;
+
+/// <summary>A routing class: its queue, who can run it, and what waits in it.</summary>
+public sealed record ClassView(string Key, string Queue, string System, IReadOnlyList<string> Features, IReadOnlyList<string> CapableWorkers, IReadOnlyList<string> OnlineWorkers, int Queued, int Running);
+
+/// <summary>Read side of routing classes (<c>GET /api/classes</c>, the alerts and <c>/metrics</c>).</summary>
+internal sealed class ClassViews(BuildLifecycle lifecycle, WorkerViews workerViews, TimeProvider time)
+{
+    /// <summary>Every class some remembered worker consumes or some unfinished build waits in.</summary>
+    public Task<List<ClassView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
+    {
+        var now = time.GetUtcNow();
+        var workers = await workerViews.RememberedAsync(s, now);
+        var open = await BuildTable.ListAsync(s, "state IN ('queued', 'running')");
+        var classes = workers.SelectMany(w => SafeClasses(w)).Concat(open.Select(b => new BuildClass(b.System, b.Features)))
+            .Distinct().OrderBy(c => c.Key, StringComparer.Ordinal);
+        return classes.Select(c =>
+        {
+            var capable = CapacityCheck.Capable(workers, c);
+            var inClass = open.Where(b => new BuildClass(b.System, b.Features).Equals(c)).ToArray();
+            return new ClassView(c.Key, c.QueueName, c.System, c.Features, capable.Select(w => w.Name).ToArray(),
+                capable.Where(w => workerViews.IsOnline(w, now)).Select(w => w.Name).ToArray(),
+                inClass.Count(b => b.State == BuildState.Queued), inClass.Count(b => b.State == BuildState.Running));
+        }).ToList();
+    }, cancellationToken);
+
+    private static IEnumerable<BuildClass> SafeClasses(WorkerRecord w)
+    {
+        try
+        {
+            return CapabilityMatcher.EnumerateClasses(w.Capabilities);
+        }
+        catch (ArgumentException)
+        {
+            return [];
+        }
+    }
+}

@@ -1,0 +1,50 @@
+namespace BuildFarm.Dispatcher.Api;
+
+public sealed record WorkerView(
+    string Name,
+    IReadOnlyList<string> Systems,
+    IReadOnlyList<string> SupportedFeatures,
+    IReadOnlyList<string> MandatoryFeatures,
+    int Slots,
+    double SpeedFactor,
+    string State,
+    bool Online,
+    DateTimeOffset FirstSeen,
+    DateTimeOffset LastSeen,
+    string Version,
+    double Load,
+    long FreeDiskBytes,
+    bool Draining,
+    bool Paused,
+    string? Note,
+    int BuildsDone,
+    int BuildsFailed);
+
+/// <summary>POST /api/workers/{name}/drain|pause body (optional note shown on the Workers page).</summary>
+public sealed record WorkerActionBody(string? Note);
+
+/// <summary>
+/// What the dispatcher knows about reaching one worker (<c>buildfarm probe</c>). <see cref="KeyStatus"/>: <c>trusted</c>,
+/// <c>untrusted</c>, <c>unknown</c> (no signed output yet) or <c>not-checked</c> (no trusted worker keys configured).
+/// <see cref="Answered"/> is null without a live probe (<c>wait=0</c>), else whether the worker answered in time.
+/// <see cref="OriginReachable"/>: the worker's own check (<c>reachable</c>, <c>unreachable</c>, <c>refused</c>,
+/// <c>not-asked</c>) or <c>unknown</c> when it did not answer or was not asked. <see cref="ClockSkewSeconds"/> comes
+/// from the probe's four timestamps (transit removed) when it answered, else from its last heartbeat (transit included).
+/// </summary>
+public sealed record WorkerProbeView(
+    string Name,
+    bool Online,
+    string State,
+    DateTimeOffset LastSeen,
+    double LastHeartbeatAgeSeconds,
+    double? ClockSkewSeconds,
+    string Version,
+    string KeyStatus,
+    string KeyDetail,
+    string OriginReachable,
+    string OriginDetail,
+    bool? Answered = null,
+    double? RoundTripMs = null);
+
+/// <summary>GET /api/workers/probe: <see cref="Origin"/> is what workers were asked to reach (null: none configured).</summary>
+public sealed record ProbeView(DateTimeOffset DispatcherTime, string? TrustedWorkerKeysFile, IReadOnlyList<WorkerProbeView> Workers, double WaitSeconds = 0, string? Origin = null);

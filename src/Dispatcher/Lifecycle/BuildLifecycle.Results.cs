@@ -1,0 +1,122 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
+using Serilog;
+
+namespace BuildFarm.Dispatcher.Lifecycle;
+
+/// <summary>What an attempt reports: its log, then its success or failure. Stray results (unknown build, stale attempt, finished build) are recorded, never applied.</summary>
+internal sealed partial class BuildLifecycle
+{
+    public async Task OnSucceededAsync(BuildSucceeded e, CancellationToken cancellationToken)
+    {
+        var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
+        string? rejected = null;
+        if (importer is not null)
+        {
+            var current = await db.RunAsync(async s =>
+                await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null && await BuildInputTable.HasOriginAsync(s, b.Id),
+                cancellationToken);
+            if (current)
+            {
+                // Outside the transaction: the import may take long and must not hold the lifecycle's gate. If we die
+                // after the import but before the commit below, the redelivered event imports again: the paths are
+                // valid already and the archive's are the same, so nothing changes.
+                var started = time.GetTimestamp();
+                rejected = await importer.ImportAsync(e, cancellationToken);
+                log.Information("Import of {BuildId} attempt {Attempt} outputs took {ImportSeconds:0.000} s: {Verdict}",
+                    e.BuildId, e.Attempt, time.GetElapsedTime(started).TotalSeconds, rejected ?? "accepted");
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var applied = await db.RunAsync(async s =>
+        {
+            var b = await BuildTable.GetAsync(s, e.BuildId);
+            if (b is null)
+                return false;
+            var stray = StrayReason(b, e.Attempt, e.WorkerName);
+            if (stray is not null)
+            {
+                await AttemptTable.InsertAsync(s, e.BuildId, e.Attempt, e.WorkerName, null, e.FinishedAt, "ignored", "success ignored: " + stray, null);
+                return false;
+            }
+
+            if (rejected is not null)
+            {
+                // A rejected result is final: another worker would not make a forged or corrupt upload trustworthy.
+                await CloseAttemptAsync(s, b, e.WorkerName, e.FinishedAt, nameof(BuildFailureKind.Rejected), rejected, null);
+                await BuildTable.FinishAsync(s, b.Id, BuildState.Failed, nameof(BuildFailureKind.Rejected), $"Rejected on {e.WorkerName}: {rejected}", null, e.WorkerName, now);
+                await WorkerTable.CountAsync(s, e.WorkerName, succeeded: false);
+                return true;
+            }
+
+            await CloseAttemptAsync(s, b, e.WorkerName, e.FinishedAt, "succeeded", null, null);
+            await OutputTable.InsertAsync(s, b.Id, e.Outputs);
+            await BuildTable.FinishAsync(s, b.Id, BuildState.Succeeded, null, null, 0, e.WorkerName, now);
+            await WorkerTable.CountAsync(s, e.WorkerName, succeeded: true);
+            return true;
+        }, cancellationToken);
+        // Checkpoint: the verdict is committed; the quarantine file is no longer needed whatever it was.
+        importer?.Discard(e.BuildId, e.Attempt);
+        if (!applied)
+            log.Information("Ignored success of {BuildId} attempt {Attempt} from {Worker}", e.BuildId, e.Attempt, e.WorkerName);
+        else if (rejected is not null)
+            log.Warning("Build {BuildId} attempt {Attempt} from {Worker} failed: {Reason}", e.BuildId, e.Attempt, e.WorkerName, rejected);
+        else
+            log.Information("Build {BuildId} attempt {Attempt} succeeded on {Worker}", e.BuildId, e.Attempt, e.WorkerName);
+    }
+
+    public async Task OnFailedAsync(BuildFailed e, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
+        var republish = await db.RunAsync(async s =>
+        {
+            var b = await BuildTable.GetAsync(s, e.BuildId);
+            if (b is null)
+                return null;
+            var stray = StrayReason(b, e.Attempt, e.WorkerName);
+            if (stray is not null)
+            {
+                await AttemptTable.InsertAsync(s, e.BuildId, e.Attempt, e.WorkerName, null, e.FinishedAt, "ignored", $"{e.Kind} ignored: {stray}: {e.Reason}", e.ExitCode);
+                return null;
+            }
+
+            await CloseAttemptAsync(s, b, e.WorkerName, e.FinishedAt, e.Kind.ToString(), e.Reason, e.ExitCode);
+            await WorkerTable.CountAsync(s, e.WorkerName, succeeded: false);
+            if (e.Kind == BuildFailureKind.Infrastructure)
+                return await RetryOrFailAsync(s, b, now);
+            await BuildTable.FinishAsync(s, b.Id, BuildState.Failed, e.Kind.ToString(), $"{e.Kind} on {e.WorkerName}: {e.Reason}", e.ExitCode, e.WorkerName, now);
+            return null;
+        }, cancellationToken);
+        // An upload that made it to quarantine before the attempt failed is never imported.
+        importer?.Discard(e.BuildId, e.Attempt);
+        log.Information("Build {BuildId} attempt {Attempt} failed on {Worker} ({Kind}): {Reason}", e.BuildId, e.Attempt, e.WorkerName, e.Kind, e.Reason);
+        if (republish is not null)
+            await PublishAsync(republish, cancellationToken);
+    }
+
+    public Task OnLogAsync(BuildLogEmitted e, CancellationToken cancellationToken) =>
+        db.RunAsync(s => LogTable.AppendAsync(s, e.BuildId, e.Attempt, e.WorkerName, e.Sequence, e.Text, settings.MaxLogBytesPerBuild), cancellationToken);
+
+    /// <summary>Null when a result for (attempt, worker) is the current one; otherwise why it is ignored.</summary>
+    private static string? StrayReason(BuildRecord b, int attempt, string worker)
+    {
+        if (BuildState.IsFinished(b.State))
+            return $"the build was already {b.State}";
+        if (attempt != b.Attempt)
+            return $"stale attempt {attempt} (current attempt is {b.Attempt})";
+        if (b.Worker is not null && b.Worker != worker)
+            return $"attempt {attempt} is claimed by {b.Worker}";
+        return null;
+    }
+
+    /// <summary>Closes the claimant's attempt row; a result that overtook its own BuildStarted gets a row of its own.</summary>
+    private static async Task CloseAttemptAsync(DbSession s, BuildRecord b, string worker, DateTimeOffset finished, string outcome, string? reason, int? exitCode)
+    {
+        if (b.Worker is null)
+            await AttemptTable.InsertAsync(s, b.Id, b.Attempt, worker, null, finished, outcome, reason, exitCode);
+        else
+            await AttemptTable.FinishAsync(s, b.Id, b.Attempt, worker, finished, outcome, reason, exitCode);
+    }
+}

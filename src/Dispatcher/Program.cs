@@ -1,3 +1,0 @@
-using BuildFarm.Dispatcher.Cli;
-
-return await DispatcherCli.Build().Parse(args).InvokeAsync();

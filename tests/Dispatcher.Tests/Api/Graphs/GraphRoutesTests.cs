@@ -1,0 +1,40 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using BuildFarm.Dispatcher.Tests.Ui;
+
+namespace BuildFarm.Dispatcher.Tests.Api.Graphs;
+
+/// <summary>The fields of /api/graphs and /api/graphs/{id} the UI's Graphs pages read, over a real graph in the harness.</summary>
+public sealed class GraphRoutesTests
+{
+    [Fact]
+    public async Task Graphs_ListAndDetail_CarryCountsNodesDependenciesAndBuildIds()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        var graph = await h.CreateGraphAsync("app", new Dictionary<string, string[]> { ["app"] = ["lib"] });
+        var lib = (await h.GraphNodeBuildAsync(graph, "lib"))!.Value;
+        await h.StartBuildAsync(lib, "w1");
+        await h.FailAsync(lib, "w1");
+        await h.TickGraphsAsync();
+        using var client = h.Client();
+
+        var list = await client.GetFromJsonAsync<JsonElement>("/api/graphs");
+        var detail = await client.GetFromJsonAsync<JsonElement>($"/api/graphs/{graph}");
+
+        var row = Assert.Single(list.EnumerateArray());
+        Assert.Equal(graph, row.GetProperty("id").GetGuid());
+        Assert.Equal("failed", row.GetProperty("state").GetString());
+        Assert.EndsWith("-app.drv", row.GetProperty("targets")[0].GetString(), StringComparison.Ordinal);
+        var counts = row.GetProperty("counts");
+        Assert.Equal((2, 1, 1, 0), (counts.GetProperty("total").GetInt32(), counts.GetProperty("failed").GetInt32(),
+            counts.GetProperty("dependencyFailed").GetInt32(), counts.GetProperty("succeeded").GetInt32()));
+        Assert.True(row.TryGetProperty("createdAt", out _));
+        var nodes = detail.GetProperty("nodes").EnumerateArray().ToDictionary(n => n.GetProperty("drvPath").GetString()![^7..]);
+        Assert.Equal(lib, nodes["lib.drv"].GetProperty("buildId").GetGuid());
+        Assert.Equal("failed", nodes["lib.drv"].GetProperty("state").GetString());
+        Assert.Equal("dependency-failed", nodes["app.drv"].GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.Null, nodes["app.drv"].GetProperty("buildId").ValueKind);
+        Assert.Equal(nodes["lib.drv"].GetProperty("drvPath").GetString(), Assert.Single(nodes["app.drv"].GetProperty("dependencies").EnumerateArray()).GetString());
+    }
+}

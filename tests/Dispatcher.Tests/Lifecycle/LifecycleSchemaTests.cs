@@ -1,0 +1,139 @@
+using BuildFarm.Dispatcher.Graphs;
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Store.Schema;
+using BuildFarm.Testing;
+using Microsoft.Data.Sqlite;
+
+namespace BuildFarm.Dispatcher.Tests.Lifecycle;
+
+/// <summary>
+/// Schema versions of the dispatcher database: databases made by the unversioned schema (Schemas/unversioned.sql, the
+/// DDL every dispatcher ran before versions existed) are migrated in place, and one newer than the code is refused.
+/// </summary>
+public sealed class LifecycleSchemaTests
+{
+    private static readonly Guid BuildId = Guid.Parse("0f4b1a52-7d5e-4d0e-9a59-2f5f2b6f8a01");
+    /// <summary>The line of <c>graphs</c> that databases made before graphs could wait for capacity lack.</summary>
+    private const string WaitForCapacityColumn = "    wait_for_capacity INTEGER NOT NULL,\n";
+
+    private static readonly Guid GraphId = Guid.Parse("6c0e8d1e-1c1e-4bb0-8d2e-0d3c1a9b7f02");
+
+    [Fact]
+    public async Task OpenAsync_UnversionedDatabase_IsVersion1WithTheSameSchemaAndKeepsItsRows()
+    {
+        using var dir = new TempDirectory("schema");
+        var old = dir.Combine("old.db");
+        await CreateAsync(old, UnversionedSql());
+
+        await using (var db = await LifecycleDatabase.OpenAsync(old, CancellationToken.None))
+        {
+            var build = await db.RunAsync(s => BuildTable.GetAsync(s, BuildId), CancellationToken.None);
+            Assert.Equal("/nix/store/00000000000000000000000000000000-old.drv", build!.DrvPath);
+        }
+
+        await using (var fresh = await LifecycleDatabase.OpenAsync(dir.Combine("fresh.db"), CancellationToken.None))
+        {
+        }
+
+        Assert.Equal(1, await VersionAsync(old));
+        Assert.Equal(1, await VersionAsync(dir.Combine("fresh.db")));
+        Assert.Equal(await SchemaAsync(dir.Combine("fresh.db")), await SchemaAsync(old));
+    }
+
+    [Fact]
+    public async Task OpenAsync_DatabaseMadeBeforeGraphsWaitForCapacity_GainsTheColumnWithOldGraphsNotWaiting()
+    {
+        using var dir = new TempDirectory("schema");
+        var old = dir.Combine("old.db");
+        var sql = UnversionedSql();
+        Assert.Contains(WaitForCapacityColumn, sql, StringComparison.Ordinal);
+        await CreateAsync(old, sql.Replace(WaitForCapacityColumn, "", StringComparison.Ordinal));
+        Assert.DoesNotContain("wait_for_capacity", await TableSqlAsync(old, "graphs"), StringComparison.Ordinal);
+
+        await using var db = await LifecycleDatabase.OpenAsync(old, CancellationToken.None);
+
+        var graph = await db.RunAsync(s => GraphTable.GetAsync(s, GraphId), CancellationToken.None);
+        Assert.False(graph!.WaitForCapacity);
+        Assert.Equal("running", graph.State);
+        var waiting = graph with { Id = Guid.NewGuid(), WaitForCapacity = true };
+        await db.RunAsync(s => GraphTable.InsertAsync(s, waiting, []), CancellationToken.None);
+        Assert.True((await db.RunAsync(s => GraphTable.GetAsync(s, waiting.Id), CancellationToken.None))!.WaitForCapacity);
+        Assert.Equal(1, await VersionAsync(old));
+    }
+
+    [Fact]
+    public async Task OpenAsync_VersionedDatabase_IsOpenedAgainWithoutChange()
+    {
+        using var dir = new TempDirectory("schema");
+        var file = dir.Combine("dispatcher.db");
+        await (await LifecycleDatabase.OpenAsync(file, CancellationToken.None)).DisposeAsync();
+        var before = await SchemaAsync(file);
+
+        await (await LifecycleDatabase.OpenAsync(file, CancellationToken.None)).DisposeAsync();
+
+        Assert.Equal(before, await SchemaAsync(file));
+        Assert.Equal(LifecycleSchema.Migrations.Count, await VersionAsync(file));
+    }
+
+    [Fact]
+    public async Task OpenAsync_DatabaseNewerThanTheCode_IsRefusedAndLeftUntouched()
+    {
+        using var dir = new TempDirectory("schema");
+        var file = dir.Combine("dispatcher.db");
+        var newer = LifecycleSchema.Migrations.Count + 1;
+        await CreateAsync(file, $"CREATE TABLE from_the_future (x INTEGER); PRAGMA user_version = {newer};");
+
+        var e = await Assert.ThrowsAsync<SchemaVersionException>(() => LifecycleDatabase.OpenAsync(file, CancellationToken.None));
+
+        Assert.Contains($"dispatcher database {file} has schema version {newer}", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"knows versions up to {LifecycleSchema.Migrations.Count}", e.Message, StringComparison.Ordinal);
+        Assert.Equal(newer, await VersionAsync(file));
+        Assert.Equal(["from_the_future"], (await SchemaAsync(file)).Select(t => t.Name));
+    }
+
+    private static string UnversionedSql() =>
+        File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "Dispatcher.Tests", "Lifecycle", "Schemas", "unversioned.sql"));
+
+    /// <summary>A database as an older dispatcher left it: its DDL plus, when it has the tables, one build and one graph.</summary>
+    private static async Task CreateAsync(string file, string ddl)
+    {
+        await using var connection = Connect(file);
+        await connection.OpenAsync();
+        await SchemaMigrations.ExecuteAsync(connection, null, ddl, CancellationToken.None);
+        if (!ddl.Contains("CREATE TABLE IF NOT EXISTS builds", StringComparison.Ordinal))
+            return;
+        var (waitColumn, waitValue) = ddl.Contains(WaitForCapacityColumn, StringComparison.Ordinal) ? (", wait_for_capacity", ", 0") : ("", "");
+        await SchemaMigrations.ExecuteAsync(connection, null, $"""
+            INSERT INTO builds (id, drv_path, drv_text, store_dir, system, features, wanted_outputs, state, attempt, submitted_at)
+            VALUES ('{BuildId}', '/nix/store/00000000000000000000000000000000-old.drv', 'Derive()', '/nix/store', 'x86_64-linux', '', 'out', 'queued', 1, 1700000000000);
+            INSERT INTO graphs (id, targets, keep_going, priority, timeout_ms, max_silent_ms{waitColumn}, state, created_at)
+            VALUES ('{GraphId}', '[]', 0, 0, 0, 0{waitValue}, 'running', 1700000000000);
+            """, CancellationToken.None);
+    }
+
+    private static async Task<int> VersionAsync(string file)
+    {
+        await using var connection = Connect(file);
+        await connection.OpenAsync();
+        return await SchemaMigrations.VersionAsync(connection, null, CancellationToken.None);
+    }
+
+    private static async Task<string> TableSqlAsync(string file, string table) =>
+        (await SchemaAsync(file)).Single(t => t.Name == table).Sql;
+
+    /// <summary>Every table and index with the DDL SQLite keeps for it, by name.</summary>
+    private static async Task<List<(string Name, string Sql)>> SchemaAsync(string file)
+    {
+        await using var connection = Connect(file);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name";
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<(string, string)>();
+        while (await reader.ReadAsync())
+            rows.Add((reader.GetString(0), reader.GetString(1)));
+        return rows;
+    }
+
+    private static SqliteConnection Connect(string file) => new(new SqliteConnectionStringBuilder { DataSource = file, Pooling = false }.ToString());
+}

@@ -1,0 +1,133 @@
+-- The dispatcher database as every version before schema versions made it (LifecycleSchema.Sql + MonitoringSchema.Sql
+-- of commit acdc459), frozen here: an unversioned database (user_version 0) must migrate from exactly this.
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS builds (
+    id TEXT PRIMARY KEY,
+    drv_path TEXT NOT NULL,
+    drv_text TEXT NOT NULL,
+    store_dir TEXT NOT NULL,
+    system TEXT NOT NULL,
+    features TEXT NOT NULL,             -- space separated, sorted
+    wanted_outputs TEXT NOT NULL,       -- space separated
+    state TEXT NOT NULL,                -- queued | running | succeeded | failed | cancelled
+    attempt INTEGER NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    lease_expires_at INTEGER,
+    priority INTEGER NOT NULL DEFAULT 0,
+    timeout_ms INTEGER NOT NULL DEFAULT 0,
+    max_silent_ms INTEGER NOT NULL DEFAULT 0,
+    wait_for_capacity INTEGER NOT NULL DEFAULT 0,
+    failure_kind TEXT,
+    failure_reason TEXT,
+    exit_code INTEGER,
+    submitted_at INTEGER NOT NULL,
+    published_at INTEGER,
+    started_at INTEGER,
+    finished_at INTEGER,
+    log_bytes INTEGER NOT NULL DEFAULT 0,
+    log_truncated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS builds_state ON builds(state, lease_expires_at);
+CREATE INDEX IF NOT EXISTS builds_submitted ON builds(submitted_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    build_id TEXT NOT NULL REFERENCES builds(id),
+    attempt INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    outcome TEXT NOT NULL,              -- running | succeeded | BuildFailure | Timeout | Infrastructure | Rejected | lost | cancelled | ignored
+    reason TEXT,
+    exit_code INTEGER
+);
+CREATE INDEX IF NOT EXISTS attempts_build ON attempts(build_id, attempt);
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    build_id TEXT NOT NULL REFERENCES builds(id),
+    attempt INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    worker_seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    UNIQUE(build_id, attempt, worker, worker_seq)
+);
+CREATE TABLE IF NOT EXISTS outputs (
+    build_id TEXT NOT NULL REFERENCES builds(id),
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    nar_hash TEXT NOT NULL,
+    nar_size INTEGER NOT NULL,
+    refs TEXT NOT NULL,                 -- JSON array
+    signatures TEXT NOT NULL,           -- JSON array
+    PRIMARY KEY(build_id, name)
+);
+CREATE TABLE IF NOT EXISTS build_inputs (
+    build_id TEXT PRIMARY KEY REFERENCES builds(id),
+    origin TEXT NOT NULL,               -- JSON OriginEndpoint
+    closure TEXT NOT NULL               -- JSON array of InputPath
+);
+CREATE TABLE IF NOT EXISTS graphs (
+    id TEXT PRIMARY KEY,
+    targets TEXT NOT NULL,              -- JSON array of .drv paths
+    keep_going INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    max_silent_ms INTEGER NOT NULL,
+    wait_for_capacity INTEGER NOT NULL,
+    state TEXT NOT NULL,                -- running | succeeded | failed | cancelled
+    created_at INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS graphs_state ON graphs(state);
+CREATE TABLE IF NOT EXISTS graph_nodes (
+    graph_id TEXT NOT NULL REFERENCES graphs(id),
+    drv_path TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    deps TEXT NOT NULL,                 -- JSON array of .drv paths (nodes of the same graph)
+    wanted_outputs TEXT NOT NULL,       -- JSON array
+    output_paths TEXT NOT NULL,         -- JSON object: output name -> store path
+    is_target INTEGER NOT NULL,
+    state TEXT NOT NULL,                -- skipped | waiting | submitted | succeeded | failed | dependency-failed | stopped
+    build_id TEXT,                      -- set before the build is submitted (same id), so a restart resubmits it once
+    reason TEXT,
+    PRIMARY KEY(graph_id, drv_path)
+);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    capabilities TEXT NOT NULL,         -- JSON WorkerCapabilities
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    state TEXT NOT NULL,                -- online | offline
+    version TEXT NOT NULL,
+    load REAL NOT NULL,
+    free_disk INTEGER NOT NULL,
+    draining INTEGER NOT NULL,
+    paused INTEGER NOT NULL,
+    note TEXT,
+    builds_done INTEGER NOT NULL DEFAULT 0,
+    builds_failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS attempt_phases (
+    build_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    input_fetch_ms INTEGER NOT NULL,
+    build_ms INTEGER NOT NULL,
+    upload_ms INTEGER NOT NULL,
+    accept_ms INTEGER NOT NULL,
+    PRIMARY KEY(build_id, attempt, worker)
+);
+CREATE TABLE IF NOT EXISTS worker_clock (
+    name TEXT PRIMARY KEY,
+    sent_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempt_transfer (
+    build_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    input_bytes INTEGER NOT NULL,
+    PRIMARY KEY(build_id, attempt, worker)
+);
