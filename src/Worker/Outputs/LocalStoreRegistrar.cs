@@ -3,6 +3,7 @@ using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Keys;
+using BuildFarm.Worker.Storage;
 
 namespace BuildFarm.Worker.Outputs;
 
