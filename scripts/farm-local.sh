@@ -182,16 +182,33 @@ farm_prepare() {
   fi
 }
 
+# ./farm up --nix: the dispatcher's origin is this machine's Nix store (read from Nix's database, signed as served,
+# outputs made valid in it), and Nix hands builds to the farm through `buildfarm nix-hook` (docs/hook.md). Nix 2.8
+# execs build-hook as a bare path, so a script carries the subcommand and the hook's config file.
+farm_nix_hook() {
+  export BUILDFARM_DISPATCHER__Origin__Store=nix
+  export BUILDFARM_DISPATCHER__Origin__RemoteCommand="$BF --store-dir $STORE_DIR --nix --signing-key-file $FARM/keys/dispatcher.sec"
+  printf '{ "url": "%s" }\n' "$(cat "$FARM/dispatcher.url" 2>/dev/null)" > "$FARM/hook.json"
+  # shellcheck disable=SC2016 # the script expands its own variables
+  printf '#!/bin/sh\nexport BUILDFARM_HOOK_CONFIG="${BUILDFARM_HOOK_CONFIG:-%s}"\nexec %s nix-hook "$@"\n' "$FARM/hook.json" "$BF" > "$FARM/nix-hook"
+  chmod 755 "$FARM/nix-hook"
+}
+
 cmd_up() {
-  farm_parse_common "$@"
-  [ ${#FARM_ARGS[@]} -eq 0 ] || { echo "./farm up: unknown option ${FARM_ARGS[0]} (valid: --store-dir DIR --no-install --no-build)" >&2; return 2; }
+  local nix=0 a rest=()
+  for a in "$@"; do if [ "$a" = --nix ]; then nix=1; else rest+=("$a"); fi; done
+  farm_parse_common "${rest[@]}"
+  [ ${#FARM_ARGS[@]} -eq 0 ] || { echo "./farm up: unknown option ${FARM_ARGS[0]} (valid: --nix --store-dir DIR --no-install --no-build)" >&2; return 2; }
+  [ "$nix" = 0 ] || [ "$STORE_DIR" = /nix/store ] || { echo "./farm up --nix: the Nix store is /nix/store, not $STORE_DIR" >&2; return 2; }
   farm_prepare
   mkdir -p "$FARM/origin" "$FARM/logs"
   farm_keys
   farm_start_rabbit
   farm_start_sshd
   printf 'BUILDFARM_STORE_DIR=%s\nBUILDFARM_ROOT=%s\n' "$STORE_DIR" "$FARM/origin" > "$FARM/env"
+  [ "$nix" = 0 ] || farm_nix_hook
   farm_start_dispatcher
+  [ "$nix" = 0 ] || farm_nix_hook
   local spec specs w names=() summary=()
   IFS=';' read -ra specs <<< "${FARM_WORKERS:-$FARM_STANDARD_WORKERS}"
   for spec in "${specs[@]}"; do
@@ -208,8 +225,14 @@ cmd_up() {
   echo "origin sshd     127.0.0.1:$(cat "$FARM/ssh/port") (host key $(cat "$FARM/ssh/fingerprint"))"
   local joined; joined=$(IFS=,; echo "${summary[*]}")
   echo "workers         ${joined//),/), }"
-  echo "store           $STORE_DIR under $FARM/origin (workers: $FARM/workers/*/root); logs in $FARM/logs/"
+  echo "store           $STORE_DIR under $( [ "$nix" = 1 ] && echo "/ (the machine's Nix store)" || echo "$FARM/origin") (workers: $FARM/workers/*/root); logs in $FARM/logs/"
   farm_sandbox_possible || echo "note            builds run unsandboxed (no user/mount namespaces here)"
+  if [ "$nix" = 1 ]; then
+    echo "# Nix hands its builds to this farm with (nix.conf, or --option build-hook on the command line):"
+    echo "build-hook = $FARM/nix-hook"
+    echo "export BUILDFARM_URL=$(cat "$FARM/dispatcher.url")"
+    echo "export BUILDFARM_HOOK_CONFIG=$FARM/hook.json"
+  fi
 }
 
 # ./farm add-worker NAME [--systems S] [--features F] [--mandatory F] [--slots N] [--speed X]: one more worker on

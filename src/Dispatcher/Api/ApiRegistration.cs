@@ -9,7 +9,7 @@ namespace BuildFarm.Dispatcher.Api;
 
 /// <summary>
 /// One call each to wire the HTTP API into the dispatcher host: its read-side services, then auth, every resource's
-/// routes (one home per resource: Builds/, Workers/, Classes/, Graphs/, Stats/, Alerts/), /metrics and /health.
+/// routes (one home per resource: Builds/, Workers/, Classes/, Graphs/, Stats/, Alerts/, Hook/), /metrics and /health.
 /// </summary>
 internal static class ApiRegistration
 {
@@ -42,6 +42,7 @@ internal static class ApiRegistration
         app.MapGraphRoutes();
         app.MapStatsRoutes();
         app.MapAlertRoutes();
+        app.MapHookRoutes();
         app.MapMetrics();
         return app;
     }

@@ -1,8 +1,8 @@
-using OriginEndpoint = BuildFarm.Contracts.Builds.OriginEndpoint;
+using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Hosting;
+using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
-using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Dispatcher.Offload;
 

@@ -5,7 +5,7 @@ using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
-using BuildFarm.Transfer.Trust;
+using BuildFarm.Store.Signing;
 using Serilog;
 
 namespace BuildFarm.Dispatcher.Offload;

@@ -12,14 +12,14 @@ namespace BuildFarm.Transfer.Connections;
 /// </summary>
 internal sealed class HostKeyPinning
 {
-    private readonly OriginEndpoint _endpoint;
+    private readonly OriginConnectionSettings _settings;
     private readonly HashSet<string> _pinned;
 
-    public HostKeyPinning(OriginEndpoint endpoint)
+    public HostKeyPinning(OriginConnectionSettings settings)
     {
-        _endpoint = endpoint;
+        _settings = settings;
         _pinned = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var fingerprint in endpoint.HostKeyFingerprints)
+        foreach (var fingerprint in settings.HostKeyFingerprints)
         {
             if (HostKeyFingerprint.TryParse(fingerprint, out var canonical, out _))
                 _pinned.Add(canonical);
@@ -37,7 +37,7 @@ internal sealed class HostKeyPinning
     public void ThrowIfRefused()
     {
         if (Refused)
-            throw new HostKeyMismatchException(_endpoint.Name, [.. _pinned], Presented ?? "(none)", PresentedKeyType ?? "unknown");
+            throw new HostKeyMismatchException(_settings.Name, [.. _pinned], Presented ?? "(none)", PresentedKeyType ?? "unknown");
     }
 
     private void OnHostKeyReceived(object? sender, HostKeyEventArgs e)

@@ -8,12 +8,12 @@ namespace BuildFarm.Transfer.Connections;
 /// <summary>
 /// Connections to one origin, shared by every build and slot of a worker. A lease is one exec channel: channels are
 /// packed onto open connections first, and a new connection is opened only when all are full, up to
-/// <see cref="OriginEndpoint.MaxConnections"/>; past that, callers wait for a free channel. A connection that drops is
+/// <see cref="OriginConnectionSettings.MaxConnections"/>; past that, callers wait for a free channel. A connection that drops is
 /// dropped from the pool (closed when its last channel is released) and replaced on the next lease.
 /// </summary>
 public sealed class OriginConnectionPool : IAsyncDisposable
 {
-    private readonly OriginEndpoint _endpoint;
+    private readonly OriginConnectionSettings _settings;
     private readonly ILogger _logger;
     private readonly IPrivateKeySource _key;
     private readonly SemaphoreSlim _capacity;
@@ -26,23 +26,23 @@ public sealed class OriginConnectionPool : IAsyncDisposable
     private int _activeChannels;
     private bool _disposed;
 
-    public OriginConnectionPool(OriginEndpoint endpoint, ILogger? logger = null)
+    public OriginConnectionPool(OriginConnectionSettings settings, ILogger? logger = null)
     {
-        _endpoint = endpoint.EnsureValid();
+        _settings = settings.EnsureValid();
         _logger = (logger ?? Log.Logger).ForContext<OriginConnectionPool>();
         try
         {
-            _key = new PrivateKeyFile(endpoint.PrivateKeyFile);
+            _key = new PrivateKeyFile(settings.PrivateKeyFile);
         }
         catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new InvalidOriginEndpointException(endpoint, [$"PrivateKeyFile '{endpoint.PrivateKeyFile}' cannot be loaded: {e.Message}"]);
+            throw new InvalidOriginConnectionSettingsException(settings, [$"PrivateKeyFile '{settings.PrivateKeyFile}' cannot be loaded: {e.Message}"]);
         }
 
-        _capacity = new SemaphoreSlim(endpoint.MaxConnections * endpoint.ChannelsPerConnection);
+        _capacity = new SemaphoreSlim(settings.MaxConnections * settings.ChannelsPerConnection);
     }
 
-    public OriginEndpoint Endpoint => _endpoint;
+    public OriginConnectionSettings Settings => _settings;
 
     /// <summary>Connections opened since the pool was created (reconnects included).</summary>
     public long ConnectionsOpened => Interlocked.Read(ref _opened);
@@ -80,7 +80,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
                 if (TryLeaseOnOpenConnection() is { } reused)
                     return reused;
                 var id = Interlocked.Increment(ref _nextId);
-                var connection = await SshConnection.OpenAsync(_endpoint, _key, id, _logger, linked.Token);
+                var connection = await SshConnection.OpenAsync(_settings, _key, id, _logger, linked.Token);
                 Interlocked.Increment(ref _opened);
                 lock (_gate)
                 {
@@ -122,7 +122,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
 
         if (close)
         {
-            _logger.Information("Closing broken connection {ConnectionId} to origin {Origin}", connection.Id, _endpoint.Name);
+            _logger.Information("Closing broken connection {ConnectionId} to origin {Origin}", connection.Id, _settings.Name);
             connection.Dispose();
         }
 
@@ -145,7 +145,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
                     continue;
                 }
 
-                if (lease is null && c.ActiveChannels < _endpoint.ChannelsPerConnection)
+                if (lease is null && c.ActiveChannels < _settings.ChannelsPerConnection)
                     lease = LeaseOn(c);
             }
 
@@ -155,7 +155,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
 
         foreach (var c in dead)
         {
-            _logger.Information("Dropping disconnected connection {ConnectionId} to origin {Origin}", c.Id, _endpoint.Name);
+            _logger.Information("Dropping disconnected connection {ConnectionId} to origin {Origin}", c.Id, _settings.Name);
             c.Dispose();
         }
 

@@ -30,16 +30,16 @@ internal sealed class SshConnection : IDisposable
     public void MarkBroken() => Interlocked.Exchange(ref _broken, 1);
 
     public static async Task<SshConnection> OpenAsync(
-        OriginEndpoint endpoint, IPrivateKeySource key, int id, ILogger logger, CancellationToken cancellationToken)
+        OriginConnectionSettings settings, IPrivateKeySource key, int id, ILogger logger, CancellationToken cancellationToken)
     {
-        var info = new ConnectionInfo(endpoint.Host, endpoint.Port, endpoint.User, new PrivateKeyAuthenticationMethod(endpoint.User, key))
+        var info = new ConnectionInfo(settings.Host, settings.Port, settings.User, new PrivateKeyAuthenticationMethod(settings.User, key))
         {
-            Timeout = endpoint.ConnectTimeout,
+            Timeout = settings.ConnectTimeout,
             // Our pool never exceeds ChannelsPerConnection; keep SSH.NET's own session semaphore out of the way.
-            MaxSessions = Math.Max(endpoint.ChannelsPerConnection, 1),
+            MaxSessions = Math.Max(settings.ChannelsPerConnection, 1),
             RetryAttempts = 1,
         };
-        if (endpoint.Compression == TransferCompression.SshZlib)
+        if (settings.Compression == TransferCompression.SshZlib)
         {
             // SSH.NET proposes "none" first, so the server never picks zlib; propose only zlib@openssh.com.
             var zlib = info.CompressionAlgorithms["zlib@openssh.com"];
@@ -47,8 +47,8 @@ internal sealed class SshConnection : IDisposable
             info.CompressionAlgorithms.Add("zlib@openssh.com", zlib);
         }
 
-        var client = new SshClient(info) { KeepAliveInterval = endpoint.KeepAliveInterval };
-        var pinning = new HostKeyPinning(endpoint);
+        var client = new SshClient(info) { KeepAliveInterval = settings.KeepAliveInterval };
+        var pinning = new HostKeyPinning(settings);
         pinning.Attach(client);
         try
         {
@@ -68,7 +68,7 @@ internal sealed class SshConnection : IDisposable
 
         logger.Information(
             "Connected to origin {Origin} (connection {ConnectionId}, host key {HostKey}, compression {Compression})",
-            endpoint.Name, id, pinning.Presented, info.CurrentClientCompressionAlgorithm);
+            settings.Name, id, pinning.Presented, info.CurrentClientCompressionAlgorithm);
         return new SshConnection(id, client);
     }
 

@@ -16,14 +16,14 @@ public sealed class OriginClient : IAsyncDisposable
     private const int CapturedStdoutLimit = 1024 * 1024;
     private static readonly TimeSpan FailedExitWait = TimeSpan.FromSeconds(5);
 
-    public OriginClient(OriginEndpoint endpoint, TransferResilienceOptions? resilience = null, ILogger? logger = null, TimeProvider? timeProvider = null)
+    public OriginClient(OriginConnectionSettings settings, TransferResilienceOptions? resilience = null, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
-        Endpoint = endpoint.EnsureValid();
-        Pool = new OriginConnectionPool(endpoint, logger);
-        Resilience = new OriginResilience(endpoint.Name, resilience ?? new TransferResilienceOptions(), logger, timeProvider);
+        Settings = settings.EnsureValid();
+        Pool = new OriginConnectionPool(settings, logger);
+        Resilience = new OriginResilience(settings.Name, resilience ?? new TransferResilienceOptions(), logger, timeProvider);
     }
 
-    public OriginEndpoint Endpoint { get; }
+    public OriginConnectionSettings Settings { get; }
 
     public OriginConnectionPool Pool { get; }
 
@@ -36,7 +36,7 @@ public sealed class OriginClient : IAsyncDisposable
     public async Task<RemoteProcess> StartAsync(string command, CancellationToken lifetime)
     {
         var lease = await Pool.AcquireAsync(lifetime);
-        return await RemoteProcess.StartAsync(Endpoint.Name, lease, command, lifetime);
+        return await RemoteProcess.StartAsync(Settings.Name, lease, command, lifetime);
     }
 
     /// <summary>
@@ -47,7 +47,7 @@ public sealed class OriginClient : IAsyncDisposable
     /// </summary>
     public Task<T> DownloadAsync<T>(string command, Func<Stream, CancellationToken, Task<T>> readStdout, CancellationToken cancellationToken)
     {
-        var gzip = Endpoint.Compression == TransferCompression.RemoteGzip;
+        var gzip = Settings.Compression == TransferCompression.RemoteGzip;
         var remote = gzip ? ShellCommand.GzipStdout(command) : command;
         return Resilience.ExecuteAsync(
             async ct =>
@@ -71,7 +71,7 @@ public sealed class OriginClient : IAsyncDisposable
                     // A reader failing on a short or empty stream usually means the remote command failed (not
                     // found, refused, crashed): its exit status and stderr say why better than "truncated archive".
                     if (await process.TryFailedExitAsync(FailedExitWait, ct) is { } failed)
-                        throw new RemoteCommandFailedException(Endpoint.Name, command, failed, e);
+                        throw new RemoteCommandFailedException(Settings.Name, command, failed, e);
                     throw;
                 }
 
@@ -106,8 +106,8 @@ public sealed class OriginClient : IAsyncDisposable
     public Task<string> RunAsync(string command, CancellationToken cancellationToken) =>
         DownloadAsync(command, (stdout, ct) => BoundedText.DrainAsync(stdout, CapturedStdoutLimit, ct), cancellationToken);
 
-    /// <summary>The origin's <c>buildfarm</c> invocation (<see cref="OriginEndpoint.RemoteCommand"/>) with quoted arguments.</summary>
-    public string BuildfarmCommand(params IEnumerable<string> arguments) => ShellCommand.Join(Endpoint.RemoteCommand, arguments);
+    /// <summary>The origin's <c>buildfarm</c> invocation (<see cref="OriginConnectionSettings.RemoteCommand"/>) with quoted arguments.</summary>
+    public string BuildfarmCommand(params IEnumerable<string> arguments) => ShellCommand.Join(Settings.RemoteCommand, arguments);
 
     public ValueTask DisposeAsync() => Pool.DisposeAsync();
 
@@ -115,6 +115,6 @@ public sealed class OriginClient : IAsyncDisposable
     {
         var exit = await process.WaitForExitAsync(cancellationToken);
         if (!exit.Succeeded)
-            throw new RemoteCommandFailedException(Endpoint.Name, command, exit);
+            throw new RemoteCommandFailedException(Settings.Name, command, exit);
     }
 }

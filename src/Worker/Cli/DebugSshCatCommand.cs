@@ -28,7 +28,7 @@ internal static class DebugSshCatCommand
         };
         sshCat.SetAction(async (result, cancellationToken) =>
         {
-            var endpoint = new OriginEndpoint(
+            var endpoint = new OriginConnectionSettings(
                 result.GetValue(host)!, result.GetValue(port), result.GetValue(user)!, result.GetValue(key)!, result.GetValue(fingerprint)!)
             {
                 Compression = result.GetValue(compression),
@@ -54,7 +54,7 @@ internal static class DebugSshCatCommand
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes in {seconds:0.000} s: {bytes / seconds / 1e6:0.0} MB/s"));
                 return 0;
             }
-            catch (Exception e) when (e is InvalidOriginEndpointException or HostKeyMismatchException or RemoteCommandFailedException or TransferInfrastructureException)
+            catch (Exception e) when (e is InvalidOriginConnectionSettingsException or HostKeyMismatchException or RemoteCommandFailedException or TransferInfrastructureException)
             {
                 await Console.Error.WriteLineAsync(e.Message);
                 return 1;

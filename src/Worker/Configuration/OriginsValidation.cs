@@ -1,5 +1,5 @@
+using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Origins;
-using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Worker.Configuration;
 

@@ -1,37 +1,29 @@
-using BuildFarm.Contracts.Builds;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Messaging.Routing;
 using BuildFarm.Worker.Configuration;
-using BuildFarm.Worker.Events;
-using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Lifecycle;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
 using Serilog;
-using Serilog.Context;
 
 namespace BuildFarm.Worker.Consuming;
 
 /// <summary>
 /// Takes build requests from every class queue this worker can run. Consumers run only while the worker takes
 /// builds and has a free slot; a delivery that finds no free slot pauses all consumers first and is then
-/// requeued, so the broker hands it to another consumer.
+/// requeued, so the broker hands it to another consumer. Each delivery goes through <see cref="BuildClaim"/>.
 /// </summary>
-internal sealed partial class BuildQueueConsumer(
+internal sealed class BuildQueueConsumer(
     IOptions<WorkerOptions> options,
-    RequestVerifier verifier,
+    BuildClaim claim,
     SlotGate slots,
     WorkerState state,
     RunningBuilds running,
-    BuildRunner runner,
-    EventPublisher events,
     OfflineAnnouncer offline,
     TimeProvider time,
     ILogger logger) : IHostedService, IAsyncDisposable
 {
-    private static readonly TimeSpan ClaimBudget = TimeSpan.FromSeconds(30);
     private readonly ILogger _log = logger.ForContext<BuildQueueConsumer>();
     private readonly SemaphoreSlim _reconcile = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -52,7 +44,7 @@ internal sealed partial class BuildQueueConsumer(
             await channel.BasicQosAsync(0, 1, global: false, cancellationToken);
             await BuildQueueDeclarations.DeclareClassQueueAsync(channel, buildClass, cancellationToken);
             var consumer = new ClassConsumer(buildClass, channel, priority);
-            consumer.Consumer.ReceivedAsync += (_, ea) => OnDeliveryAsync(consumer, ea);
+            consumer.Consumer.ReceivedAsync += (_, ea) => claim.OnDeliveryAsync(consumer, ea, ReconcileAfterRefusalAsync, _stopping.Token);
             _consumers.Add(consumer);
         }
 
@@ -135,5 +127,23 @@ internal sealed partial class BuildQueueConsumer(
         {
             _reconcile.Release();
         }
+    }
+
+    /// <summary>Stops every consumer after a refused delivery, then converges again.</summary>
+    private async Task ReconcileAfterRefusalAsync(CancellationToken ct)
+    {
+        await _reconcile.WaitAsync(ct);
+        try
+        {
+            foreach (var c in _consumers)
+                await c.StopAsync(ct);
+        }
+        finally
+        {
+            _reconcile.Release();
+        }
+
+        // A slot may have freed between the refusal and the pause: converge again.
+        Follow();
     }
 }

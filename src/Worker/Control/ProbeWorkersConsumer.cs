@@ -5,7 +5,7 @@ using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Events;
 using BuildFarm.Worker.Heartbeat;
 using BuildFarm.Worker.Keys;
-using BuildFarm.Worker.Offload;
+using BuildFarm.Worker.Origins;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -52,7 +52,7 @@ internal sealed class ProbeWorkersConsumer(
         {
             session = origins.Resolve(origin);
         }
-        catch (OffloadException e)
+        catch (OriginException e)
         {
             return ("refused", e.Message);
         }

@@ -36,9 +36,8 @@ internal enum ExecutionOutcome
 internal sealed record ExecutionResult(ExecutionOutcome Outcome, int? ExitCode, string Reason);
 
 /// <summary>
-/// Runs a builder. The unsandboxed <see cref="LocalExecutor"/> is the only one in this issue; the sandbox
-/// (namespaces, store bind mounts) comes as another implementation selected in <c>AddWorker()</c>.
-/// Implementations must kill every process of the build when the cancellation token fires.
+/// Runs a builder: <see cref="BuilderExecutor"/> (sandboxed or not), chosen by <see cref="ExecutorSelection"/> in
+/// <c>AddWorker()</c>. Implementations must kill every process of the build when the cancellation token fires.
 /// </summary>
 internal interface IBuildExecutor
 {

@@ -1,6 +1,7 @@
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Lifecycle;
 using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Supervision;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -9,7 +10,7 @@ namespace BuildFarm.Worker.Execution;
 
 /// <summary>
 /// Chooses how builders run, once at start-up (a hosted service started before the build consumers): the sandbox
-/// when a real probe build works here; otherwise the unsandboxed <see cref="LocalExecutor"/> only if
+/// when a real probe build works here; otherwise the <see cref="UnsandboxedRunner"/> only if
 /// <c>AllowUnsandboxed</c> is true (with a warning); otherwise none: the worker starts paused with the reason as its
 /// note (so it takes nothing from the queues), and any build that reaches it anyway (after a ResumeWorker) fails as
 /// Infrastructure with the probe's reason, so the dispatcher retries it on another worker.
@@ -30,13 +31,13 @@ internal sealed class ExecutorSelection(
         var probe = await SandboxRunner.ProbeAsync(null, o.Store.StoreDir, cancellationToken);
         if (probe.Available)
         {
-            _selected = new SandboxExecutor(new SandboxRunner(null, time), options);
+            _selected = new BuilderExecutor(new SandboxRunner(null, time), options);
             Sandboxed = true;
             _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
         }
         else if (o.AllowUnsandboxed)
         {
-            _selected = new LocalExecutor(options, time, logger);
+            _selected = new BuilderExecutor(new UnsandboxedRunner(time), options);
             _log.Warning(
                 "The build sandbox is not available ({SandboxReason}); AllowUnsandboxed is true, so builders run UNSANDBOXED with this worker's rights (network, whole filesystem)",
                 probe.Reason);

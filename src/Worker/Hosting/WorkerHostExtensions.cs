@@ -7,8 +7,9 @@ using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Heartbeat;
 using BuildFarm.Worker.Keys;
 using BuildFarm.Worker.Lifecycle;
-using BuildFarm.Worker.Offload;
+using BuildFarm.Worker.Origins;
 using BuildFarm.Worker.Outputs;
+using BuildFarm.Worker.Storage;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,7 +59,7 @@ internal static class WorkerHostExtensions
                 sp.GetRequiredService<IDerivationReader>());
         });
         // Builders run in the sandbox when the start-up probe works (ExecutorSelection); inputs come from the request's
-        // origin and outputs go back to it over pooled SSH (Offload/); outputs are registered and signed in WorkerStore.
+        // origin and outputs go back to it over pooled SSH (Origins/); outputs are registered and signed in WorkerStore (Storage/).
         services.AddSingleton<WorkerStore>();
         services.AddSingleton<ExecutorSelection>();
         services.AddHostedService(sp => sp.GetRequiredService<ExecutorSelection>());
@@ -67,7 +68,7 @@ internal static class WorkerHostExtensions
         services.TryAddSingleton<IInputProvider, InputPuller>();
         services.TryAddSingleton<IOutputRegistrar, LocalStoreRegistrar>();
         services.TryAddSingleton<IOutputUploader, OriginOutputUploader>();
-        services.AddSingleton<BuildRunner>();
+        services.AddSingleton<AttemptRunner>();
 
         services.AddMassTransit(x =>
         {
@@ -100,6 +101,7 @@ internal static class WorkerHostExtensions
         });
 
         // Registered after MassTransit: started after the bus is up, stopped before it goes down.
+        services.AddSingleton<BuildClaim>();
         services.AddSingleton<BuildQueueConsumer>();
         services.AddHostedService(sp => sp.GetRequiredService<BuildQueueConsumer>());
         services.AddHostedService<HeartbeatService>();

@@ -3,7 +3,7 @@ using BuildFarm.Contracts.Builds;
 namespace BuildFarm.Worker.Outputs;
 
 /// <summary>
-/// Sends a successful build's outputs back to the origin store (<see cref="Offload.OriginOutputUploader"/> over SSH;
+/// Sends a successful build's outputs back to the origin store (<see cref="Origins.OriginOutputUploader"/> over SSH;
 /// requests without an origin keep them in the worker's store). BuildSucceeded is published only after this returns,
 /// so "succeeded" means "outputs are safely at the origin".
 /// </summary>

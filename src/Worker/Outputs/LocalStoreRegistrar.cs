@@ -4,6 +4,7 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Derivations;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Keys;
+using BuildFarm.Worker.Storage;
 
 namespace BuildFarm.Worker.Outputs;
 

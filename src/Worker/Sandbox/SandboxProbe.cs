@@ -1,4 +1,5 @@
 using System.Text;
+using BuildFarm.Worker.Supervision;
 
 namespace BuildFarm.Worker.Sandbox;
 
@@ -32,7 +33,7 @@ internal static class SandboxProbe
             var logical = Directory.CreateDirectory(Path.Combine(root.FullName, "logical")).FullName;
             var build = Directory.CreateDirectory(Path.Combine(root.FullName, "build")).FullName;
             await File.WriteAllTextAsync(Path.Combine(phys, "probe-marker"), "", cancellationToken);
-            var spec = new SandboxSpec(tools.Busybox, ["sh", "-c", Check, "probe", logical, tools.Busybox], new Dictionary<string, string>(),
+            var spec = new BuilderSpec(tools.Busybox, ["sh", "-c", Check, "probe", logical, tools.Busybox], new Dictionary<string, string>(),
                 logical, phys, build, AllowNetwork: false, TimeSpan.FromSeconds(30), TimeSpan.Zero);
             var log = new StringBuilder();
             var result = await new SandboxRunner(tools).RunAsync(spec, (chunk, _) =>

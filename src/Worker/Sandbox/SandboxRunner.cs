@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using BuildFarm.Worker.Supervision;
 
 namespace BuildFarm.Worker.Sandbox;
 
@@ -9,22 +10,22 @@ namespace BuildFarm.Worker.Sandbox;
 /// <item>mount: private (nothing propagates to the host), the physical store bind-mounted at the logical store
 /// directory, a namespace-local /proc. This is not a chroot: the rest of the host's filesystem stays visible.</item>
 /// <item>PID: the builder tree cannot outlive the build; killing the namespace's init kills all of it.</item>
-/// <item>network (unless <see cref="SandboxSpec.AllowNetwork"/>): only loopback, up.</item>
+/// <item>network (unless <see cref="BuilderSpec.AllowNetwork"/>): only loopback, up.</item>
 /// </list>
 /// The build directory is seen at its host path (as Nix without its own sandbox does), so the caller computes
-/// NIX_BUILD_TOP/TMPDIR/PWD from <see cref="SandboxSpec.BuildDir"/>.
+/// NIX_BUILD_TOP/TMPDIR/PWD from <see cref="BuilderSpec.BuildDir"/>.
 /// </summary>
-public sealed class SandboxRunner(SandboxTools? tools = null, TimeProvider? time = null) : IBuildRunner
+public sealed class SandboxRunner(SandboxTools? tools = null, TimeProvider? time = null) : IBuilderRunner
 {
     private readonly SandboxTools _tools = tools ?? SandboxTools.Default;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
-    public Task<SandboxResult> RunAsync(SandboxSpec spec, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
+    public bool SeesLogicalStore => true;
+
+    public Task<BuilderResult> RunAsync(BuilderSpec spec, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        ArgumentNullException.ThrowIfNull(onLog);
-        if (SpecValidation.Problem(spec) is { } problem)
-            return Task.FromResult(new SandboxResult(SandboxOutcome.Rejected, null, problem, TimeSpan.Zero, 0));
+        if (SpecValidation.Rejection(spec, onLog) is { } rejected)
+            return rejected;
 
         // The unshare process gets an empty environment: the builder's variables (LD_PRELOAD…) must not reach host
         // tools; env -i hands them to the builder alone.
@@ -40,9 +41,9 @@ public sealed class SandboxRunner(SandboxTools? tools = null, TimeProvider? time
             "--", _tools.Busybox, "sh", "-c", SandboxScript.Sandboxed, "buildfarm-sandbox",
             _tools.Busybox, spec.PhysicalStoreDir, spec.LogicalStoreDir, spec.BuildDir, spec.AllowNetwork ? "0" : "1",
         ];
-        foreach (var a in script.Concat(SpecValidation.ExecArgs(spec, _tools.Busybox)))
+        foreach (var a in script.Concat(SandboxScript.ExecArgs(spec, _tools.Busybox)))
             psi.ArgumentList.Add(a);
-        return BuildSupervisor.RunAsync(psi, spec, PidNamespaceTree.Instance, onLog, _time, cancellationToken);
+        return BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.SetupDiagnostics, spec, onLog, _time, cancellationToken);
     }
 
     /// <summary>

@@ -1,7 +1,10 @@
+using BuildFarm.Worker.Supervision;
+
 namespace BuildFarm.Worker.Sandbox;
 
 /// <summary>
-/// The shell scripts run by static busybox between namespace creation and the builder. Every value arrives as a
+/// The shell scripts run by static busybox between namespace creation and the builder, and the exec line that ends
+/// them (<see cref="ExecArgs"/>). Every value arrives as a
 /// positional parameter (never spliced into the script), and the scripts only ever exec absolute paths.
 /// </summary>
 internal static class SandboxScript
@@ -26,11 +29,29 @@ internal static class SandboxScript
         exec "$@" </dev/null 2>&1
         """;
 
-    /// <summary>No namespaces: only enter the build dir and exec. Parameters: builddir exec-args…</summary>
-    public const string Unsandboxed = """
-        cd "$1" || { echo "buildfarm-sandbox: cannot enter build directory $1" >&2; exit 125; }
-        shift
-        echo "buildfarm-sandbox: ready" >&2
-        exec "$@" </dev/null 2>&1
-        """;
+    /// <summary>
+    /// <c>env -i -- NAME=VALUE… BUILDER ARGS…</c>: the exact environment, then the builder (absolute, so never read
+    /// as an option). A builder path containing '=' (legal in store
+    /// names) would be read as one more assignment: it goes through busybox <c>setpriv --</c>, which without
+    /// options is a plain exec (one more exec, so only when needed).
+    /// </summary>
+    public static IEnumerable<string> ExecArgs(BuilderSpec spec, string busybox)
+    {
+        yield return busybox;
+        yield return "env";
+        yield return "-i";
+        yield return "--";
+        foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
+            yield return name + "=" + value;
+        if (spec.Builder.Contains('=', StringComparison.Ordinal))
+        {
+            yield return busybox;
+            yield return "setpriv";
+            yield return "--";
+        }
+
+        yield return spec.Builder;
+        foreach (var a in spec.Args)
+            yield return a;
+    }
 }

@@ -13,7 +13,6 @@ using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
-using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Dispatcher.Tests.Metrics;
 

@@ -57,8 +57,8 @@ public sealed class InputFetcherTests
             for p in "$@"; do echo "$p"; done
             """);
         File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var endpoint = Endpoints.For(server) with { RemoteCommand = fake + " --store-dir /nix/store" };
-        await using var origin = new OriginClient(endpoint, new TransferResilienceOptions { MaxRetryAttempts = 0 });
+        var settings = ConnectionSettings.For(server) with { RemoteCommand = fake + " --store-dir /nix/store" };
+        await using var origin = new OriginClient(settings, new TransferResilienceOptions { MaxRetryAttempts = 0 });
         var sink = new LineSink();
         using var fetcher = InputFetcher.ForOrigin(origin, sink);
 

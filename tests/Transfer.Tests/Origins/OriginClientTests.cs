@@ -22,7 +22,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         var file = Path.Combine(Server.DataDirectory, "large.bin");
         await ProcessRunner.ShellAsync($"head -c {size} /dev/urandom > {file}").ContinueWith(t => t.Result.EnsureSuccess("make file"));
         var expected = await HashFileAsync(file);
-        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
 
         await using var process = await origin.StartAsync($"head -c {size} {file}", CancellationToken.None);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -48,9 +48,9 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     [Fact]
     public async Task StartAsync_WrongPinnedKey_RefusesNamingBothFingerprints()
     {
-        var bogus = Endpoints.BogusFingerprint();
+        var bogus = ConnectionSettings.BogusFingerprint();
         var acceptedBefore = Server.AcceptedConnections;
-        await using var origin = new OriginClient(Endpoints.For(Server, bogus));
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, bogus));
 
         var refused = await Assert.ThrowsAsync<HostKeyMismatchException>(() => origin.RunAsync("echo should-not-run", CancellationToken.None));
 
@@ -66,7 +66,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     public async Task StartAsync_ConcurrentCommands_ShareOneConnection()
     {
         const int concurrent = 6;
-        await using var origin = new OriginClient(Endpoints.For(Server) with { ChannelsPerConnection = 8 }, NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server) with { ChannelsPerConnection = 8 }, NoRetry);
         var acceptedBefore = Server.AcceptedConnections;
 
         // All commands are running at once: each waits for a line on stdin before printing.
@@ -102,7 +102,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         var source = local.Combine("upload.bin");
         await File.WriteAllBytesAsync(source, RandomNumberGenerator.GetBytes(16 * 1024 * 1024));
         var remote = Path.Combine(Server.DataDirectory, "uploaded.bin");
-        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
 
         var stdout = await origin.UploadAsync(
             $"cat > {remote} && sha256sum {remote}",
@@ -120,7 +120,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     [Fact]
     public async Task UploadAsync_EmptyInput_RemoteSeesEndOfFile()
     {
-        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
 
         var stdout = await origin.UploadAsync("wc -c", (_, _) => Task.CompletedTask, CancellationToken.None);
 
@@ -130,7 +130,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     [Fact]
     public async Task DownloadAsync_CommandFails_ThrowsWithExitCodeAndStderrWithoutRetry()
     {
-        await using var origin = new OriginClient(Endpoints.For(Server));
+        await using var origin = new OriginClient(ConnectionSettings.For(Server));
 
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(
             () => origin.RunAsync("echo 'no such path' >&2; exit 3", CancellationToken.None));
@@ -143,7 +143,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     [Fact]
     public async Task DownloadAsync_ReaderFailsOnOutputOfFailedCommand_ReportsExitAndStderr()
     {
-        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
 
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(() => origin.DownloadAsync<int>(
             "echo 'buildfarm: command not found' >&2; exit 127",
@@ -163,7 +163,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     [Fact]
     public async Task DownloadAsync_ReaderFailsOnOutputOfSucceededCommand_KeepsReaderError()
     {
-        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
 
         await Assert.ThrowsAsync<InvalidDataException>(() => origin.DownloadAsync<int>(
             "echo not-an-archive",
@@ -174,7 +174,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     [Fact]
     public async Task StartAsync_CancelledWhileStreaming_ThrowsCancelledAndConnectionStaysUsable()
     {
-        await using var origin = new OriginClient(Endpoints.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
         using var cts = new CancellationTokenSource();
         await using var process = await origin.StartAsync("cat /dev/zero", cts.Token);
         var buffer = new byte[65536];
@@ -205,7 +205,7 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     {
         var file = Path.Combine(Server.DataDirectory, $"text-{compression}.txt");
         await File.WriteAllLinesAsync(file, Enumerable.Range(0, 200_000).Select(i => $"line {i} of a compressible file"));
-        await using var origin = new OriginClient(Endpoints.For(Server) with { Compression = compression }, NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server) with { Compression = compression }, NoRetry);
 
         var hash = await origin.DownloadAsync(
             $"cat {file}",

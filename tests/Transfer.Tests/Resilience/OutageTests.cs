@@ -21,7 +21,7 @@ public sealed class OutageTests
             MaxDelay = TimeSpan.FromSeconds(3),
             MinimumThroughput = 50,
         };
-        await using var origin = new OriginClient(Endpoints.For(server), options, log.CreateLogger());
+        await using var origin = new OriginClient(ConnectionSettings.For(server), options, log.CreateLogger());
         Assert.Equal("before\n", await origin.RunAsync("echo before", CancellationToken.None));
 
         var outage = server.StopForAsync(TimeSpan.FromSeconds(10));
@@ -32,7 +32,7 @@ public sealed class OutageTests
         Assert.True(origin.Resilience.Retries >= 2, $"expected retries during the outage, saw {origin.Resilience.Retries}");
         var retries = log.WithTemplate("Transfer to {Origin} failed").ToList();
         Assert.Equal(origin.Resilience.Retries, retries.Count);
-        Assert.All(retries, e => Assert.Equal(origin.Endpoint.Name, e.Properties["Origin"].ToString().Trim('"')));
+        Assert.All(retries, e => Assert.Equal(origin.Settings.Name, e.Properties["Origin"].ToString().Trim('"')));
         // The dropped connection was replaced, not reused.
         Assert.Equal(2, origin.Pool.ConnectionsOpened);
         Assert.Equal(0, origin.Resilience.CircuitOpenings);
@@ -53,7 +53,7 @@ public sealed class OutageTests
             SamplingDuration = TimeSpan.FromSeconds(60),
             BreakDuration = TimeSpan.FromSeconds(60),
         };
-        await using var origin = new OriginClient(Endpoints.For(server), options, log.CreateLogger());
+        await using var origin = new OriginClient(ConnectionSettings.For(server), options, log.CreateLogger());
         server.Stop();
 
         // First call: 3 attempts, all refused; retries exhausted.

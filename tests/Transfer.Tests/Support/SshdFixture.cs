@@ -17,9 +17,9 @@ public sealed class SshdFixture : IAsyncLifetime
     }
 }
 
-public static class Endpoints
+public static class ConnectionSettings
 {
-    public static OriginEndpoint For(SshdServer server, string? fingerprint = null) =>
+    public static OriginConnectionSettings For(SshdServer server, string? fingerprint = null) =>
         new(server.Host, server.Port, server.User, server.ClientKeyPath, [fingerprint ?? server.HostKeyFingerprint])
         {
             ConnectTimeout = TimeSpan.FromSeconds(10),

@@ -6,13 +6,14 @@ using BuildFarm.Testing;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Derivations;
 using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Supervision;
 using Microsoft.Extensions.Options;
 
 namespace BuildFarm.Worker.Tests.Derivations;
 
 /// <summary>
 /// Issue 19's proof: every derivation of contract.nix is built by the worker's build path (the .drv text read as
-/// the worker reads a request, <see cref="LocalExecutor"/> with Nix's environment and build-directory files, the
+/// the worker reads a request, <see cref="BuilderExecutor"/> over the <see cref="UnsandboxedRunner"/> with Nix's environment and build-directory files, the
 /// output checks before registration) and by the real nix-build; outputs are compared NAR for NAR, refusals by
 /// message. The worker builds first, its outputs are dumped and removed, then Nix builds the same paths.
 /// </summary>
@@ -126,7 +127,7 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
         Environment.SetEnvironmentVariable("BF19_IMPURE", ImpureValue);
         try
         {
-            var result = await new LocalExecutor(options, TimeProvider.System, Serilog.Core.Logger.None).RunAsync(plan, log, CancellationToken.None);
+            var result = await new BuilderExecutor(new UnsandboxedRunner(), options).RunAsync(plan, log, CancellationToken.None);
             if (result.Outcome != ExecutionOutcome.Succeeded)
                 return new Outcome(null, result.Reason + "\n" + string.Join("\n", log.All));
             var refused = await OutputCheckRun.CheckAsync(

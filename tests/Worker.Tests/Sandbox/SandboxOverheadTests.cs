@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using BuildFarm.Testing;
 using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Supervision;
+using BuildFarm.Worker.Tests.Supervision;
 using Xunit.Abstractions;
 
 namespace BuildFarm.Worker.Tests.Sandbox;
@@ -17,18 +19,18 @@ public sealed class SandboxOverheadTests(ITestOutputHelper output)
     public async Task RunAsync_FiftyTrivialBuildsEach_AllSucceedAndNoMountLeaks()
     {
         using var dir = new TempDirectory("sbx-overhead");
-        var hostMounts = SandboxTestKit.HostMounts();
-        var spec = new SandboxSpec(SandboxTestKit.Busybox, ["true"], new Dictionary<string, string>(),
+        var hostMounts = BuilderTestKit.HostMounts();
+        var spec = new BuilderSpec(BuilderTestKit.Busybox, ["true"], new Dictionary<string, string>(),
             "/nix/store", dir.Path, dir.Path, false, TimeSpan.FromSeconds(60), TimeSpan.Zero);
 
         var sandboxed = await TimeBuildsAsync(new SandboxRunner(), spec);
         var unsandboxed = await TimeBuildsAsync(new UnsandboxedRunner(), spec with { PhysicalStoreDir = "/nix/store" });
 
-        Assert.Equal(hostMounts, SandboxTestKit.HostMounts());
+        Assert.Equal(hostMounts, BuilderTestKit.HostMounts());
         output.WriteLine($"per build: sandboxed {sandboxed.TotalMilliseconds / Builds:0.0} ms, unsandboxed {unsandboxed.TotalMilliseconds / Builds:0.0} ms, overhead {(sandboxed - unsandboxed).TotalMilliseconds / Builds:0.0} ms");
     }
 
-    private static async Task<TimeSpan> TimeBuildsAsync(IBuildRunner runner, SandboxSpec spec)
+    private static async Task<TimeSpan> TimeBuildsAsync(IBuilderRunner runner, BuilderSpec spec)
     {
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < Builds; i++)

@@ -1,4 +1,6 @@
 using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Supervision;
+using BuildFarm.Worker.Tests.Supervision;
 
 namespace BuildFarm.Worker.Tests.Sandbox;
 

@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.RegularExpressions;
 using BuildFarm.Testing;
 using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Supervision;
+using BuildFarm.Worker.Tests.Supervision;
 
 namespace BuildFarm.Worker.Tests.Sandbox;
 
@@ -22,7 +24,7 @@ public sealed class SandboxRunnerIsolationTests
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
+        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
             $"/bin/busybox cat /proc/net/dev; if /bin/busybox nc -w 2 127.0.0.1 {port} </dev/null; then echo CONNECTED; else echo REFUSED; fi",
             dir.Path, dir.Path), log.OnLog, CancellationToken.None);
 
@@ -47,7 +49,7 @@ public sealed class SandboxRunnerIsolationTests
         });
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
+        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
             $"/bin/busybox cat /proc/net/dev; echo hello | /bin/busybox nc -w 2 127.0.0.1 {port} && echo CONNECTED",
             dir.Path, dir.Path, allowNetwork: true), log.OnLog, CancellationToken.None);
 
@@ -64,7 +66,7 @@ public sealed class SandboxRunnerIsolationTests
         // A builder path containing '=' (legal in store names) must not be read as one more assignment by env.
         var binDir = Directory.CreateDirectory(dir.Combine("bin=odd")).FullName;
         var builder = Path.Combine(binDir, "busybox");
-        File.CreateSymbolicLink(builder, SandboxTestKit.Busybox);
+        File.CreateSymbolicLink(builder, BuilderTestKit.Busybox);
         var env = new Dictionary<string, string>
         {
             ["PATH"] = "/path-not-set",
@@ -74,7 +76,7 @@ public sealed class SandboxRunnerIsolationTests
             ["spaces and\nnewline"] = "a b\nc=d",
             ["empty"] = "",
         };
-        var spec = new SandboxSpec(builder, ["env", "-0"], env, "/nix/store", dir.Path, dir.Path, false, TimeSpan.FromSeconds(60), TimeSpan.Zero);
+        var spec = new BuilderSpec(builder, ["env", "-0"], env, "/nix/store", dir.Path, dir.Path, false, TimeSpan.FromSeconds(60), TimeSpan.Zero);
         var log = new LogCollector();
 
         var result = await new SandboxRunner().RunAsync(spec, log.OnLog, CancellationToken.None);
@@ -90,10 +92,10 @@ public sealed class SandboxRunnerIsolationTests
         using var dir = new TempDirectory("sbx-exit");
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
+        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
             "echo one; echo two >&2; echo three; exit 7", dir.Path, dir.Path), log.OnLog, CancellationToken.None);
 
-        Assert.Equal(SandboxOutcome.Exited, result.Outcome);
+        Assert.Equal(BuilderOutcome.Exited, result.Outcome);
         Assert.Equal(7, result.ExitCode);
         Assert.Equal("one\ntwo\nthree\n", log.Text);
         Assert.Equal(Encoding.UTF8.GetByteCount(log.Text), result.LogBytes);
@@ -105,12 +107,12 @@ public sealed class SandboxRunnerIsolationTests
     public async Task RunAsync_InvalidSpec_RejectedWithoutRunning(string envName, string builder, string expected)
     {
         using var dir = new TempDirectory("sbx-reject");
-        var spec = SandboxTestKit.Shell("echo ran", dir.Path, dir.Path) with { Builder = builder, Env = new Dictionary<string, string> { [envName] = "c" } };
+        var spec = BuilderTestKit.Shell("echo ran", dir.Path, dir.Path) with { Builder = builder, Env = new Dictionary<string, string> { [envName] = "c" } };
         var log = new LogCollector();
 
         var result = await new SandboxRunner().RunAsync(spec, log.OnLog, CancellationToken.None);
 
-        Assert.Equal(SandboxOutcome.Rejected, result.Outcome);
+        Assert.Equal(BuilderOutcome.Rejected, result.Outcome);
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);
         Assert.Equal("", log.Text);
     }

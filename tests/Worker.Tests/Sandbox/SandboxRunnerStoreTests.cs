@@ -1,5 +1,7 @@
 using BuildFarm.Testing;
 using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Supervision;
+using BuildFarm.Worker.Tests.Supervision;
 
 namespace BuildFarm.Worker.Tests.Sandbox;
 
@@ -16,10 +18,10 @@ public sealed class SandboxRunnerStoreTests
         var name = $"bf-sandbox-{Guid.NewGuid():N}";
         await File.WriteAllTextAsync(Path.Combine(phys, name), "from the physical store\n");
         var hostListing = Directory.GetFileSystemEntries(HostStore).Order(StringComparer.Ordinal).ToArray();
-        var hostMounts = SandboxTestKit.HostMounts();
+        var hostMounts = BuilderTestKit.HostMounts();
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell(
+        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
             $"cat /nix/store/{name}; echo built > /nix/store/{name}-out; pwd", build, phys), log.OnLog, CancellationToken.None);
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
@@ -27,7 +29,7 @@ public sealed class SandboxRunnerStoreTests
         Assert.Equal("built\n", await File.ReadAllTextAsync(Path.Combine(phys, name + "-out")));
         Assert.False(File.Exists(Path.Combine(HostStore, name + "-out")), "the output leaked into the host's /nix/store");
         Assert.Equal(hostListing, Directory.GetFileSystemEntries(HostStore).Order(StringComparer.Ordinal).ToArray());
-        Assert.Equal(hostMounts, SandboxTestKit.HostMounts());
+        Assert.Equal(hostMounts, BuilderTestKit.HostMounts());
     }
 
     [Fact]
@@ -35,8 +37,8 @@ public sealed class SandboxRunnerStoreTests
     {
         using var dir = new TempDirectory("sbx-two");
         var name = $"bf-sandbox-{Guid.NewGuid():N}";
-        var hostMounts = SandboxTestKit.HostMounts();
-        var runs = new List<(Task<SandboxResult> Run, LogCollector Log, string Build)>();
+        var hostMounts = BuilderTestKit.HostMounts();
+        var runs = new List<(Task<BuilderResult> Run, LogCollector Log, string Build)>();
         foreach (var id in new[] { "one", "two" })
         {
             var phys = Directory.CreateDirectory(dir.Combine(id, "phys")).FullName;
@@ -45,13 +47,13 @@ public sealed class SandboxRunnerStoreTests
             // Each builder reports what it sees, then waits until the test has looked at the host while both run.
             var script = $"echo \"sees $(cat /nix/store/{name})\"; while [ ! -e \"$BUILD/go\" ]; do /bin/busybox sleep 0.05; done; echo \"still $(cat /nix/store/{name})\"";
             var log = new LogCollector();
-            runs.Add((new SandboxRunner().RunAsync(SandboxTestKit.Shell(script, build, phys), log.OnLog, CancellationToken.None), log, build));
+            runs.Add((new SandboxRunner().RunAsync(BuilderTestKit.Shell(script, build, phys), log.OnLog, CancellationToken.None), log, build));
         }
 
         await runs[0].Log.WaitForAsync("sees one", runs[0].Run);
         await runs[1].Log.WaitForAsync("sees two", runs[1].Run);
         Assert.False(File.Exists(Path.Combine(HostStore, name)), "a sandbox's store is visible on the host");
-        Assert.Equal(hostMounts, SandboxTestKit.HostMounts());
+        Assert.Equal(hostMounts, BuilderTestKit.HostMounts());
         foreach (var (_, _, build) in runs)
             await File.WriteAllTextAsync(Path.Combine(build, "go"), "");
         var results = await Task.WhenAll(runs.Select(r => r.Run));
@@ -70,9 +72,9 @@ public sealed class SandboxRunnerStoreTests
         var missing = dir.Combine("no", "such", "store");
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(SandboxTestKit.Shell("echo ran", build, phys, missing), log.OnLog, CancellationToken.None);
+        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell("echo ran", build, phys, missing), log.OnLog, CancellationToken.None);
 
-        Assert.Equal(SandboxOutcome.SetupFailed, result.Outcome);
+        Assert.Equal(BuilderOutcome.SetupFailed, result.Outcome);
         Assert.Null(result.ExitCode);
         Assert.Contains($"logical store directory {missing} does not exist", result.Error, StringComparison.Ordinal);
         Assert.Equal("", log.Text);

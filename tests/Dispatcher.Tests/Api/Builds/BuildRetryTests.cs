@@ -10,7 +10,6 @@ using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
-using BuildFarm.Transfer.Trust;
 
 namespace BuildFarm.Dispatcher.Tests.Api.Builds;
 

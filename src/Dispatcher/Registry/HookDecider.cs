@@ -1,0 +1,57 @@
+using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Hook.Farm;
+using BuildFarm.Messaging.Routing;
+
+namespace BuildFarm.Dispatcher.Registry;
+
+/// <summary>
+/// The answer to a daemon's build hook (docs/hook.md), from the dispatcher's live records only (worker heartbeats
+/// and slots, open builds): no probe, so it takes milliseconds. Decline when no worker ever seen could run the
+/// class; postpone when capable workers exist but none is online and taking work, when their slots are all taken
+/// by running and already-queued builds, or when the broker is unreachable (the bus says so, or it has stopped
+/// confirming requests); accept otherwise.
+/// </summary>
+internal static class HookDecider
+{
+    /// <summary>A queued build the broker has not confirmed for this long means the broker is down.</summary>
+    public static readonly TimeSpan BrokerStallAfter = TimeSpan.FromSeconds(10);
+
+    public static HookDecideResponse Decide(
+        IReadOnlyList<WorkerRecord> workers, IReadOnlyList<BuildRecord> open, BuildClass buildClass, DateTimeOffset now, TimeSpan onlineWindow,
+        string? brokerTrouble = null)
+    {
+        if (CapacityCheck.Refusal(workers, buildClass) is { } refusal)
+        {
+            var cut = refusal.IndexOf(" (submit with", StringComparison.Ordinal);
+            return new("decline", "", cut > 0 ? refusal[..cut] : refusal);
+        }
+
+        if (brokerTrouble is not null)
+            return new("postpone", "", brokerTrouble);
+
+        var capable = CapacityCheck.Capable(workers, buildClass);
+        var taking = capable.Where(w => CapacityCheck.IsOnline(w, now, onlineWindow) && !w.Draining && !w.Paused).ToArray();
+        if (taking.Length == 0)
+            return new("postpone", "", $"capable workers exist ({string.Join(", ", capable.Select(w => $"{w.Name}: {Why(w, now, onlineWindow)}"))}) but none is taking work now");
+
+        var stalled = open.Where(b => b.State == BuildState.Queued && !b.Published && now - b.SubmittedAt > BrokerStallAfter).ToArray();
+        if (stalled.Length > 0)
+            return new("postpone", "", $"the broker has not confirmed {stalled.Length} build request(s) for up to {(now - stalled.Min(b => b.SubmittedAt)).TotalSeconds:0} s");
+
+        var free = taking
+            .Select(w => (Worker: w, Free: w.Capabilities.Slots - open.Count(b => b.State == BuildState.Running && b.Worker == w.Name)))
+            .Where(x => x.Free > 0)
+            .OrderByDescending(x => x.Worker.Capabilities.SpeedFactor).ThenByDescending(x => x.Free)
+            .ToArray();
+        var freeSlots = free.Sum(x => x.Free);
+        // Builds already queued that these workers could take compete for the same slots.
+        var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => CapabilityMatcher.CanRun(w.Capabilities, new BuildClass(b.System, b.Features))));
+        if (freeSlots > queuedAhead)
+            return new("accept", $"buildfarm/{free[0].Worker.Name}", $"{freeSlots} free slot(s) on capable workers, {queuedAhead} build(s) queued ahead");
+        var slots = taking.Sum(w => w.Capabilities.Slots);
+        return new("postpone", "", $"all {slots} slot(s) of the capable workers ({string.Join(", ", taking.Select(w => w.Name))}) are taken; {queuedAhead} build(s) queued ahead");
+    }
+
+    private static string Why(WorkerRecord w, DateTimeOffset now, TimeSpan onlineWindow) =>
+        w.Draining ? "draining" : w.Paused ? "paused" : $"not heard from for {(now - w.LastSeen).TotalSeconds:0} s";
+}

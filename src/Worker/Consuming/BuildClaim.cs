@@ -1,0 +1,146 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Events;
+using BuildFarm.Worker.Execution;
+using BuildFarm.Worker.Lifecycle;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client.Events;
+using Serilog;
+using Serilog.Context;
+
+namespace BuildFarm.Worker.Consuming;
+
+/// <summary>
+/// The claim protocol for one delivery of a class queue: verify → take a slot → publish BuildStarted
+/// (broker-confirmed) → ack, then run the attempt in the background. The ack follows the delivery within about a
+/// second, so the broker's consumer_timeout never applies to long builds; from the ack on, the build is protected by
+/// the dispatcher's lease (renewed by heartbeats), not by the broker.
+/// </summary>
+internal sealed class BuildClaim(
+    IOptions<WorkerOptions> options,
+    RequestVerifier verifier,
+    SlotGate slots,
+    WorkerState state,
+    RunningBuilds running,
+    AttemptRunner runner,
+    EventPublisher events,
+    TimeProvider time,
+    ILogger logger)
+{
+    private static readonly TimeSpan ClaimBudget = TimeSpan.FromSeconds(30);
+    // Logged as the consumer it serves, as before it was its own type (log queries filter by SourceContext).
+    private readonly ILogger _log = logger.ForContext<BuildQueueConsumer>();
+
+    /// <param name="consumer">The class consumer the delivery came from.</param>
+    /// <param name="ea">The delivery.</param>
+    /// <param name="pauseConsumers">Stops every class consumer (before a refused delivery is requeued).</param>
+    /// <param name="ct">The consumers are stopping.</param>
+    public async Task OnDeliveryAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, Func<CancellationToken, Task> pauseConsumers, CancellationToken ct)
+    {
+        var verdict = verifier.Verify(ea.Body, consumer.Class);
+        if (!verdict.Accepted)
+        {
+            await RejectAsync(consumer, ea, verdict, ct);
+            return;
+        }
+
+        var request = verdict.Request!;
+        using var _ = LogContext.PushProperty("BuildId", request.BuildId);
+        using var __ = LogContext.PushProperty("DrvPath", request.DrvPath);
+        using var ___ = LogContext.PushProperty("Attempt", request.Attempt);
+        if (running.TryGet(request.BuildId, out var existing) && existing!.Attempt == request.Attempt)
+        {
+            // A redelivery of an attempt we already claimed (the channel broke before our ack): drop it.
+            await consumer.Channel.BasicAckAsync(ea.DeliveryTag, multiple: false, ct);
+            _log.Information("Dropped a redelivery of {DrvPath} attempt {Attempt}, already running here", request.DrvPath, request.Attempt);
+            return;
+        }
+
+        if (!state.TakesBuilds || !slots.TryTake())
+        {
+            // Pause first, then requeue: otherwise the broker could hand the message straight back to us.
+            await pauseConsumers(ct);
+            await consumer.Channel.BasicNackAsync(ea.DeliveryTag, multiple: false, requeue: true, ct);
+            _log.Debug("No free slot for {DrvPath}: consumers paused, request requeued", request.DrvPath);
+            return;
+        }
+
+        var handle = new RunningBuildHandle(request.BuildId, request.Attempt, request.DrvPath);
+        try
+        {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            budget.CancelAfter(ClaimBudget);
+            await events.PublishAsync(new BuildStarted(request.BuildId, request.Attempt, options.Value.Name, time.GetUtcNow()), budget.Token);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nothing ran and nothing was acked: the broker keeps the request for another consumer.
+            handle.Dispose();
+            slots.Release();
+            _log.Warning(e, "Could not publish BuildStarted for {DrvPath}; request requeued", request.DrvPath);
+            await consumer.Channel.BasicNackAsync(ea.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
+            return;
+        }
+
+        running.TryAdd(handle);
+        try
+        {
+            await consumer.Channel.BasicAckAsync(ea.DeliveryTag, multiple: false, ct);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The broker will redeliver (maybe elsewhere): a duplicate claim of this attempt, which the dispatcher
+            // resolves by cancelling the loser. We keep building meanwhile.
+            _log.Warning(e, "Ack of {DrvPath} failed after BuildStarted; a duplicate claim may follow", request.DrvPath);
+        }
+
+        handle.Completion = Task.Run(() => RunClaimedAsync(request, verdict.Recipe!, handle), CancellationToken.None);
+    }
+
+    private async Task RunClaimedAsync(BuildDerivation request, BuildRecipe recipe, RunningBuildHandle handle)
+    {
+        try
+        {
+            await runner.RunAsync(request, recipe, handle);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log.Error(e, "Build {BuildId} of {DrvPath} ended with an unexpected error", request.BuildId, request.DrvPath);
+            try
+            {
+                using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30), time);
+                await events.PublishAsync(new BuildFailed(request.BuildId, request.Attempt, options.Value.Name, BuildFailureKind.Infrastructure,
+                    null, $"worker error: {e.Message}", "", time.GetUtcNow()), budget.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _log.Error("Could not report the failure of {BuildId}; its lease will expire", request.BuildId);
+            }
+        }
+        finally
+        {
+            running.Remove(handle);
+            handle.Dispose();
+            slots.Release();
+        }
+    }
+
+    private async Task RejectAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, RequestVerdict verdict, CancellationToken ct)
+    {
+        // requeue:false dead-letters it to buildfarm.dead → buildfarm.dead-letters for inspection.
+        await consumer.Channel.BasicRejectAsync(ea.DeliveryTag, requeue: false, ct);
+        var request = verdict.Request;
+        if (request is null)
+        {
+            _log.Warning("Dead-lettered a request from {Queue}: {Reason}", consumer.Class.QueueName, verdict.RejectReason);
+            return;
+        }
+
+        using var _ = LogContext.PushProperty("BuildId", request.BuildId);
+        _log.Warning("Dead-lettered request {BuildId} from {Queue}: {Reason}", request.BuildId, consumer.Class.QueueName, verdict.RejectReason);
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        budget.CancelAfter(ClaimBudget);
+        await events.PublishAsync(new BuildFailed(request.BuildId, request.Attempt, options.Value.Name, BuildFailureKind.Rejected, null,
+            verdict.RejectReason!, "", time.GetUtcNow()), budget.Token);
+    }
+}

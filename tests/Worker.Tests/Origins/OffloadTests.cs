@@ -1,0 +1,166 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Store.Archives;
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Quarantine;
+using BuildFarm.Store.Signing;
+using BuildFarm.Worker.Tests.Farm;
+
+namespace BuildFarm.Worker.Tests.Origins;
+
+/// <summary>
+/// The worker side of docs/offload.md end to end: real RabbitMQ, real sshd running the published
+/// <c>buildfarm</c> against an origin store, the sandbox, the worker's own empty store.
+/// </summary>
+public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
+{
+    private static readonly TimeSpan ResultTimeout = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task Offload_EmptyWorkerStore_PullsExactlyTheMissingInputsOnceAndQuarantinesSignedOutputs()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        await using var worker = await StartWorkerAsync("offload-ok", "offloadok-linux", world.WorkerSettings());
+
+        var first = await world.RequestAsync("offloadok-linux", "first");
+        await farm.Publisher.PublishAsync(first, farm.DispatcherKey);
+        var built = Succeeded(await farm.Events.WaitForResultAsync(first.BuildId, "the first offloaded build", ResultTimeout));
+
+        // Exactly the two missing inputs crossed, in one export; the outputs went to one long-lived quarantine-serve.
+        var calls = world.Calls();
+        var export = Assert.Single(calls, c => c.Contains(" store export ", StringComparison.Ordinal));
+        var exported = export.Split(' ').SkipWhile(a => a != "--signed").Skip(1).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(new[] { world.Busybox.FullPath, world.Source.FullPath }.Order(StringComparer.Ordinal), exported);
+        Assert.Single(calls, c => c.Contains("store quarantine-serve", StringComparison.Ordinal));
+        Assert.DoesNotContain(calls, c => c.Contains("quarantine-put", StringComparison.Ordinal));
+        Assert.True(built.Timings.InputFetch > TimeSpan.Zero);
+        var pulledNar = first.InputClosure.Where(i => i.Path == world.Busybox.FullPath || i.Path == world.Source.FullPath).Sum(i => i.NarSize);
+        Assert.True(pulledNar > 0, "the request gives the pulled inputs' NAR sizes");
+        Assert.Equal(pulledNar, built.InputBytesFetched);
+        var workerStore = await LocalStore.OpenAsync(world.WorkerLayout);
+        Assert.True(await workerStore.IsValidAsync(world.Busybox, CancellationToken.None));
+        Assert.True(await workerStore.IsValidAsync(world.Source, CancellationToken.None));
+
+        // The quarantine file is a signed archive of the outputs only, importable with the worker's key alone.
+        var output = Assert.Single(built.Outputs);
+        Assert.Contains(world.Busybox.FullPath, output.References);
+        await using (var archive = new OutputQuarantine(world.OriginLayout).OpenOrNull(first.BuildId, 1))
+        {
+            Assert.NotNull(archive);
+            var imported = await ArchiveImporter.ImportAsync(world.Origin, archive, new ImportOptions(new TrustedKeys([worker.PublicKey])), CancellationToken.None);
+            Assert.Equal([output.Path], imported.Select(p => p.FullPath));
+        }
+
+        var info = await world.Origin.GetPathInfoAsync(world.Origin.ParsePath(output.Path), CancellationToken.None);
+        Assert.Equal(output.NarHash, info.NarHash.ToString());
+        Assert.Equal("hello from the origin\n", await File.ReadAllTextAsync(Path.Combine(world.Origin.PhysicalPath(info.Path), "greeting")));
+
+        // A second build needing the same inputs transfers nothing.
+        var second = await world.RequestAsync("offloadok-linux", "second");
+        await farm.Publisher.PublishAsync(second, farm.DispatcherKey);
+        Assert.Equal(0, Succeeded(await farm.Events.WaitForResultAsync(second.BuildId, "the second offloaded build", ResultTimeout)).InputBytesFetched);
+        Assert.Single(world.Calls(), c => c.Contains(" store export ", StringComparison.Ordinal));
+        // ... and its outputs travelled over the same quarantine-serve process: no new remote command at all.
+        Assert.Single(world.Calls(), c => c.Contains("store quarantine-serve", StringComparison.Ordinal));
+        Assert.True(File.Exists(new OutputQuarantine(world.OriginLayout).FileFor(second.BuildId, 1)), "the second attempt's quarantine file");
+    }
+
+    [Fact]
+    public async Task Offload_WrongPinnedHostKey_RefusedAsInfrastructureNothingFetched()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        var bogus = BogusFingerprint();
+        await using var worker = await StartWorkerAsync("offload-pin", "offloadpin-linux", world.WorkerSettings(pinnedFingerprint: bogus));
+
+        // The dispatcher names the pinned key, but sshd presents another one: the handshake is refused.
+        var mismatch = await world.RequestAsync("offloadpin-linux", "mismatch", requestFingerprint: bogus);
+        await farm.Publisher.PublishAsync(mismatch, farm.DispatcherKey);
+        var failed = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(mismatch.BuildId, "the build from a wrongly pinned origin", ResultTimeout));
+        Assert.Equal(BuildFailureKind.Infrastructure, failed.Kind);
+        Assert.Contains($"{world.Sshd.Host}:{world.Sshd.Port}", failed.Reason, StringComparison.Ordinal);
+        Assert.Contains(world.Sshd.HostKeyFingerprint, failed.Reason, StringComparison.Ordinal);
+
+        // The request names a key other than the worker's pin: refused before connecting.
+        var other = await world.RequestAsync("offloadpin-linux", "other", requestFingerprint: world.Sshd.HostKeyFingerprint);
+        await farm.Publisher.PublishAsync(other, farm.DispatcherKey);
+        var refused = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(other.BuildId, "the build naming an unpinned key", ResultTimeout));
+        Assert.Equal(BuildFailureKind.Infrastructure, refused.Kind);
+        Assert.Contains("is not the one pinned in this worker's config", refused.Reason, StringComparison.Ordinal);
+
+        Assert.Empty(world.Calls());
+        var workerStore = await LocalStore.OpenAsync(world.WorkerLayout);
+        Assert.False(await workerStore.IsValidAsync(world.Busybox, CancellationToken.None));
+        Assert.False(await workerStore.IsValidAsync(world.Source, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Offload_InputNarHashDiffersFromRequest_RefusedAndWorkerStoreUnchanged()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        await using var worker = await StartWorkerAsync("offload-hash", "offloadhash-linux", world.WorkerSettings());
+        var busyboxInfo = await world.Origin.GetPathInfoAsync(world.Busybox, CancellationToken.None);
+
+        var request = await world.RequestAsync("offloadhash-linux", "badhash", sourceNarHash: busyboxInfo.NarHash.ToString());
+        await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+        var failed = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(request.BuildId, "the build with a wrong input hash", ResultTimeout));
+
+        Assert.Equal(BuildFailureKind.Infrastructure, failed.Kind);
+        Assert.Contains(world.Source.FullPath, failed.Reason, StringComparison.Ordinal);
+        Assert.Contains("NAR hash", failed.Reason, StringComparison.Ordinal);
+        Assert.Contains($"{world.Sshd.Host}:{world.Sshd.Port}", failed.Reason, StringComparison.Ordinal);
+        var workerStore = await LocalStore.OpenAsync(world.WorkerLayout);
+        Assert.False(await workerStore.IsValidAsync(world.Busybox, CancellationToken.None));
+        Assert.False(await workerStore.IsValidAsync(world.Source, CancellationToken.None));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(world.WorkerLayout.PhysicalStoreDir));
+        Assert.DoesNotContain(world.Calls(), c => c.Contains("quarantine-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Offload_InputsSignedByAnUntrustedKey_RejectedAtOnceWithTheReason()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        var settings = world.WorkerSettings();
+        await File.WriteAllTextAsync(settings["Origins:TrustedInputKeysFile"]!, SigningKey.Generate("someone-else-1").PublicKey + "\n");
+        await using var worker = await StartWorkerAsync("offload-untrusted", "offloaduntrusted-linux", settings);
+
+        var request = await world.RequestAsync("offloaduntrusted-linux", "untrusted");
+        await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+        var failed = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(request.BuildId, "the build with untrusted inputs", ResultTimeout));
+
+        // No other worker would trust them more: final, not an infrastructure failure to retry.
+        Assert.Equal(BuildFailureKind.Rejected, failed.Kind);
+        Assert.Contains("is not signed by a trusted key: signature by 'origin-test-1': no trusted key has that name", failed.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Offload_InputMissingAtOrigin_RejectedAtOnceNamingThePath()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        await using var worker = await StartWorkerAsync("offload-missing", "offloadmissing-linux", world.WorkerSettings());
+        var gone = farm.StoreDir + "/" + new string('1', 32) + "-gone";
+
+        var request = await world.RequestAsync("offloadmissing-linux", "missing");
+        request = request with { InputClosure = [.. request.InputClosure, new InputPath(gone, "sha256:" + new string('1', 52), 120)] };
+        await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+        var failed = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(request.BuildId, "the build with an input the origin lacks", ResultTimeout));
+
+        Assert.Equal(BuildFailureKind.Rejected, failed.Kind);
+        Assert.Contains($"path '{gone}' is not valid", failed.Reason, StringComparison.Ordinal);
+    }
+
+    private async Task<TestWorker> StartWorkerAsync(string name, string system, Dictionary<string, string?> settings)
+    {
+        var worker = await TestWorker.StartAsync(farm.Broker.AmqpUri, farm.StoreDir, farm.DispatcherKey.PublicKey, name, [system], extraSettings: settings);
+        await farm.WaitOnlineAsync(name);
+        return worker;
+    }
+
+    private static BuildSucceeded Succeeded(object result) => result switch
+    {
+        BuildSucceeded s => s,
+        BuildFailed f => throw new Xunit.Sdk.XunitException($"build failed ({f.Kind}): {f.Reason}\n{f.LogTail}"),
+        _ => throw new Xunit.Sdk.XunitException($"unexpected result {result}"),
+    };
+
+    private static string BogusFingerprint() =>
+        "SHA256:" + Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Guid.NewGuid().ToByteArray())).TrimEnd('=');
+}

@@ -1,0 +1,137 @@
+using System.Collections.Immutable;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Store.Derivations;
+using BuildFarm.Store.Local;
+using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
+using BuildFarm.Testing;
+using BuildFarm.Worker.Tests.Farm;
+
+namespace BuildFarm.Worker.Tests.Origins;
+
+/// <summary>
+/// An origin for offload tests: a real sshd whose login runs the published <c>buildfarm</c> (through a wrapper that
+/// logs every invocation) against an origin store in a temp dir, holding a static busybox and a source file, both
+/// signed by the origin key. The worker gets its own empty store (same logical directory, another root).
+/// </summary>
+internal sealed class OriginWorld : IAsyncDisposable
+{
+    private readonly TempDirectory _dir = new("offload");
+
+    private OriginWorld(SshdServer sshd, string storeDir)
+    {
+        Sshd = sshd;
+        StoreDir = storeDir;
+        OriginLayout = StoreLayout.Create(storeDir, _dir.Combine("origin-root"));
+        WorkerLayout = StoreLayout.Create(storeDir, _dir.Combine("worker-root"));
+    }
+
+    public SshdServer Sshd { get; }
+
+    public string StoreDir { get; }
+
+    public StoreLayout OriginLayout { get; }
+
+    public StoreLayout WorkerLayout { get; }
+
+    public SigningKey OriginKey { get; } = SigningKey.Generate("origin-test-1");
+
+    public LocalStore Origin { get; private set; } = null!;
+
+    public StorePath Busybox { get; private set; } = null!;
+
+    public StorePath Source { get; private set; } = null!;
+
+    /// <summary>Every invocation of <c>buildfarm</c> on the origin, one line of arguments each.</summary>
+    public string CallsLog => _dir.Combine("calls.log");
+
+    public string RemoteCommand => $"{_dir.Combine("buildfarm-wrapper")} --store-dir {StoreDir} --root {OriginLayout.Root}";
+
+    public static async Task<OriginWorld> CreateAsync(string storeDir)
+    {
+        var world = new OriginWorld(await SshdServer.StartAsync(), storeDir);
+        await world.InitAsync();
+        return world;
+    }
+
+    public string[] Calls() => File.Exists(CallsLog) ? File.ReadAllLines(CallsLog) : [];
+
+    /// <summary>Worker settings: its own store root and the origin pinned with <paramref name="pinnedFingerprint"/>.</summary>
+    public Dictionary<string, string?> WorkerSettings(string? pinnedFingerprint = null)
+    {
+        File.WriteAllText(_dir.Combine("inputs.pub"), OriginKey.PublicKey + "\n");
+        return new Dictionary<string, string?>
+        {
+            ["Store:Root"] = WorkerLayout.Root,
+            ["Origins:PrivateKeyFile"] = Sshd.ClientKeyPath,
+            ["Origins:TrustedInputKeysFile"] = _dir.Combine("inputs.pub"),
+            ["Origins:PinnedHostKeys:0:Host"] = Sshd.Host,
+            ["Origins:PinnedHostKeys:0:Port"] = Sshd.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Origins:PinnedHostKeys:0:Fingerprint"] = pinnedFingerprint ?? Sshd.HostKeyFingerprint,
+            ["Origins:MaxRetryAttempts"] = "1",
+            ["Origins:RetryBaseDelay"] = "00:00:00.200",
+            ["Origins:ConnectTimeout"] = "00:00:20",
+        };
+    }
+
+    /// <summary>A derivation built by the origin's busybox from the origin's source file; its output references busybox.</summary>
+    public async Task<BuildDerivation> RequestAsync(string system, string tag, string? requestFingerprint = null, string? sourceNarHash = null)
+    {
+        var bb = Busybox.FullPath + "/bin/busybox";
+        var script = $"\"{bb}\" mkdir \"$out\" && \"{bb}\" cat \"{Source.FullPath}\" > \"$out/greeting\" && echo \"{bb}\" > \"$out/tool\" && echo built {tag}";
+        var spec = new DerivationSpec
+        {
+            Name = "offload-" + tag,
+            System = system,
+            Builder = bb,
+            Args = ["sh", "-c", script],
+            InputSrcs = [Busybox.FullPath, Source.FullPath],
+            Env = ImmutableSortedDictionary<string, string>.Empty.WithComparers(CodePointComparer.Instance).Add("nonce", Guid.NewGuid().ToString("N")),
+        };
+        var compiled = await new DerivationSpecCompiler(new StoreDirectory(StoreDir), (p, _) => throw new InvalidOperationException($"no input drv {p}"))
+            .CompileAsync(spec, CancellationToken.None);
+        var closure = new List<InputPath>();
+        foreach (var path in new[] { Busybox, Source })
+        {
+            var info = await Origin.GetPathInfoAsync(path, CancellationToken.None);
+            var hash = path == Source && sourceNarHash is not null ? sourceNarHash : info.NarHash.ToString();
+            closure.Add(new InputPath(path.FullPath, hash, info.NarSize));
+        }
+
+        var origin = new OriginEndpoint(Sshd.Host, Sshd.Port, Sshd.User, requestFingerprint ?? Sshd.HostKeyFingerprint, RemoteCommand);
+        return new BuildDerivation(
+            Guid.NewGuid(), 1, compiled.DrvPath.FullPath, compiled.Aterm, StoreDir, system, [], closure, ["out"], origin,
+            new BuildLimits(TimeSpan.FromMinutes(5), TimeSpan.Zero), 0, DateTimeOffset.UtcNow);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Sshd.Dispose();
+        await Task.Yield();
+        _dir.Dispose();
+    }
+
+    private async Task InitAsync()
+    {
+        var ct = CancellationToken.None;
+        Origin = await LocalStore.OpenAsync(OriginLayout, null, ct);
+        // A directory, so the program's own name stays "busybox" (busybox picks its applet from argv[0]).
+        var tree = Directory.CreateDirectory(_dir.Combine("busybox-tree", "bin")).FullName;
+        File.Copy("/bin/busybox", Path.Combine(tree, "busybox"));
+        Busybox = await Origin.AddPathAsync(Path.GetDirectoryName(tree)!, ct, "busybox");
+        Source = await Origin.AddTextAsync("greeting.txt", "hello from the origin\n"u8.ToArray(), [], ct);
+        foreach (var path in new[] { Busybox, Source })
+        {
+            var info = await Origin.GetPathInfoAsync(path, ct);
+            await Origin.AddSignaturesAsync(path, [OriginKey.Sign(info.Fingerprint)], ct);
+        }
+
+        var wrapper = _dir.Combine("buildfarm-wrapper");
+        await File.WriteAllTextAsync(wrapper, $"""
+            #!/bin/sh
+            echo "$*" >> {CallsLog}
+            exec {RepoPaths.Buildfarm} "$@"
+            """, ct);
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+}
