@@ -95,7 +95,22 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
 
     private sealed record Outcome(Dictionary<string, byte[]>? Nars, string? Error);
 
-    private async Task<Outcome> WorkerBuildAsync(string drvPath)
+    [Theory]
+    [InlineData("env")]
+    [InlineData("passAsFile")]
+    [InlineData("structured")]
+    public async Task Build_Sandboxed_SameOutputsAsNixBuild(string attr)
+    {
+        var drvPath = corpus.DrvPaths[attr];
+        var ours = await WorkerBuildAsync(drvPath, new Worker.Sandbox.SandboxRunner());
+        Assert.True(ours.Error is null, $"sandboxed worker refused {attr}: {ours.Error}");
+        var nix = await NixBuildAsync(drvPath);
+        Assert.True(nix.Error is null, $"nix-build failed {attr}: {nix.Error}");
+        foreach (var (id, nar) in nix.Nars!)
+            Assert.True(nar.AsSpan().SequenceEqual(ours.Nars![id]), $"{attr}: output '{id}' differs:\nworker: {Printable(ours.Nars[id])}\nnix:    {Printable(nar)}");
+    }
+
+    private async Task<Outcome> WorkerBuildAsync(string drvPath, IBuilderRunner? runner = null)
     {
         // The request's DrvText: the .drv bytes, non-UTF-8 bytes kept (NixBytes).
         var text = NixBytes.Decode(await File.ReadAllBytesAsync(drvPath));
@@ -127,7 +142,7 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
         Environment.SetEnvironmentVariable("BF19_IMPURE", ImpureValue);
         try
         {
-            var result = await new BuilderExecutor(new UnsandboxedRunner(), options).RunAsync(plan, log, CancellationToken.None);
+            var result = await new BuilderExecutor(runner ?? new UnsandboxedRunner(), options).RunAsync(plan, log, CancellationToken.None);
             if (result.Outcome != ExecutionOutcome.Succeeded)
                 return new Outcome(null, result.Reason + "\n" + string.Join("\n", log.All));
             var refused = await OutputCheckRun.CheckAsync(
