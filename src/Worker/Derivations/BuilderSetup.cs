@@ -33,16 +33,11 @@ internal static class BuilderSetupFactory
     /// The builder's environment and build-directory files exactly as Nix 2.8 makes them, or a
     /// <see cref="DerivationAttributeException"/> with Nix's message when Nix would refuse the derivation.
     /// </summary>
-    public static BuilderSetup Create(Derivation drv, BuilderContext context) =>
-        Create(drv.Env, drv.Args, drv.Outputs.Keys.ToList(), drv.Outputs.Values.Select(o => o.Kind).ToList(), context);
-
-    /// <inheritdoc cref="Create(Derivation, BuilderContext)"/>
     public static BuilderSetup Create(
         IReadOnlyDictionary<string, string> drvEnv, IReadOnlyList<string> drvArgs, IReadOnlyList<string> outputIds,
         IReadOnlyList<DerivationOutputKind> outputKinds, BuilderContext context)
     {
-        var drv = (Env: drvEnv, Args: drvArgs);
-        var attrs = DerivationAttributes.Parse(context.DrvPath, drv.Env, out var jsonError);
+        var attrs = DerivationAttributes.Parse(context.DrvPath, drvEnv, out var jsonError);
         if (jsonError is not null)
             throw new DerivationAttributeException(jsonError);
         var rewrites = outputIds.ToDictionary(HashPlaceholder, id => context.Outputs[id], StringComparer.Ordinal);
@@ -56,8 +51,8 @@ internal static class BuilderSetupFactory
         var files = new List<(string, byte[])>();
         if (attrs.Structured is null)
         {
-            var passAsFile = DerivationAttributes.Tokenize(drv.Env.GetValueOrDefault("passAsFile", "")).ToHashSet(StringComparer.Ordinal);
-            foreach (var (name, value) in drv.Env)
+            var passAsFile = DerivationAttributes.Tokenize(drvEnv.GetValueOrDefault("passAsFile", "")).ToHashSet(StringComparer.Ordinal);
+            foreach (var (name, value) in drvEnv)
             {
                 if (!passAsFile.Contains(name))
                 {
@@ -97,14 +92,14 @@ internal static class BuilderSetupFactory
             files.Add((".attrs.json", NixBytes.Encode(Rewrite(NixBytes.Decode(StructuredAttrs.Dump(json)), rewrites))));
             env["NIX_ATTRS_JSON_FILE"] = context.BuildDir + "/.attrs.json";
         }
-        else if (drv.Env.TryGetValue("exportReferencesGraph", out var graph))
+        else if (drvEnv.TryGetValue("exportReferencesGraph", out var graph))
         {
             files.AddRange(ReferenceGraph.Files(graph, context.StoreDir, context.InputPaths, context.Facts));
         }
 
         foreach (var key in env.Keys.ToList())
             env[key] = Rewrite(env[key], rewrites);
-        return new BuilderSetup(env, [.. drv.Args.Select(a => Rewrite(a, rewrites))], files);
+        return new BuilderSetup(env, [.. drvArgs.Select(a => Rewrite(a, rewrites))], files);
     }
 
     /// <summary>Nix's <c>hashPlaceholder</c>: <c>/</c> + nix32(sha256("nix-output:" + id)).</summary>

@@ -21,6 +21,9 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
 
     public IReadOnlyDictionary<string, string> DrvPaths { get; private set; } = new Dictionary<string, string>();
 
+    /// <summary>The same derivations with another nonce, for the sandboxed builds (the first set ends valid in the store).</summary>
+    public IReadOnlyDictionary<string, string> SandboxedDrvPaths { get; private set; } = new Dictionary<string, string>();
+
     public async Task InitializeAsync()
     {
         var bin = Directory.CreateDirectory(_dir.Combine("busybox", "bin")).FullName;
@@ -41,12 +44,18 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
 
         var file = _dir.Combine("contract.nix");
         await File.WriteAllBytesAsync(file, [.. bytes]);
+        DrvPaths = await InstantiateAsync(file);
+        SandboxedDrvPaths = await InstantiateAsync(file);
+    }
+
+    private async Task<Dictionary<string, string>> InstantiateAsync(string file)
+    {
         var nonce = Guid.NewGuid().ToString("N")[..10];
         List<string> args = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", Busybox];
         foreach (var a in Attrs)
             args.AddRange(["-A", a]);
         var lines = (await NixOracle.RunTextAsync("nix-instantiate", [.. args])).Split('\n');
-        DrvPaths = Attrs.Zip(lines).ToDictionary(p => p.First, p => p.Second.Trim());
+        return Attrs.Zip(lines).ToDictionary(p => p.First, p => p.Second.Trim());
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

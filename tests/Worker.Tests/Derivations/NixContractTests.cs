@@ -101,7 +101,7 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
     [InlineData("structured")]
     public async Task Build_Sandboxed_SameOutputsAsNixBuild(string attr)
     {
-        var drvPath = corpus.DrvPaths[attr];
+        var drvPath = corpus.SandboxedDrvPaths[attr];
         var ours = await WorkerBuildAsync(drvPath, new Worker.Sandbox.SandboxRunner());
         Assert.True(ours.Error is null, $"sandboxed worker refused {attr}: {ours.Error}");
         var nix = await NixBuildAsync(drvPath);
