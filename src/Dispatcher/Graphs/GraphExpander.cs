@@ -1,4 +1,4 @@
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
 

@@ -1,5 +1,5 @@
 using BuildFarm.Dispatcher.Lifecycle;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Store.Paths;
 using Serilog;

@@ -1,3 +1,5 @@
+using BuildFarm.Dispatcher.Origin;
+
 namespace BuildFarm.Dispatcher.Hosting;
 
 /// <summary>The <c>Dispatcher</c> section of <c>buildfarm serve</c>'s config file (the broker is the <c>Broker</c> section).</summary>

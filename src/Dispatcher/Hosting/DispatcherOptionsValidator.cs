@@ -35,7 +35,7 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
     private static void ValidateOriginStore(DispatcherOptions o, List<string> errors)
     {
         var kind = o.Origin.Store.Trim();
-        if (!string.Equals(kind, OriginOptions.LocalStoreKind, StringComparison.OrdinalIgnoreCase) && !o.Origin.IsNixStore)
+        if (!string.Equals(kind, Origin.OriginOptions.LocalStoreKind, StringComparison.OrdinalIgnoreCase) && !o.Origin.IsNixStore)
         {
             errors.Add($"Dispatcher:Origin:Store '{o.Origin.Store}' is not a store kind: use 'local' (BuildFarm's own store under Dispatcher:Root) or 'nix' (this machine's Nix store at Dispatcher:StoreDir)");
             return;
@@ -43,7 +43,7 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
 
         if (!o.Origin.IsNixStore)
             return;
-        var database = Offload.NixOrigin.From(o)!.DatabaseFile;
+        var database = Origin.NixOrigin.From(o)!.DatabaseFile;
         if (!Directory.Exists(o.StoreDir))
             errors.Add($"Dispatcher:StoreDir '{o.StoreDir}' does not exist, but Dispatcher:Origin:Store is 'nix': give the Nix store's directory (e.g. /nix/store)");
         else if (!File.Exists(database))

@@ -3,7 +3,7 @@ using BuildFarm.Dispatcher.Events;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Metrics;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Publishing;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Dispatcher.Ui;

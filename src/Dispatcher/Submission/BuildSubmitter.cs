@@ -1,6 +1,6 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Lifecycle;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 
 namespace BuildFarm.Dispatcher.Submission;
 

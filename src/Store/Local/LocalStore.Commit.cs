@@ -17,15 +17,9 @@ public sealed partial class LocalStore
     /// <returns>The paths of the batch, in batch order.</returns>
     public async Task<IReadOnlyList<StorePath>> CommitStagedAsync(IReadOnlyList<StagedEntry> entries, CancellationToken cancellationToken)
     {
-        var batch = new HashSet<StorePath>();
+        var batch = StagedEntry.BatchPaths(entries, StoreDir);
         foreach (var entry in entries)
-        {
-            if (entry.Info.Path.StoreDir != StoreDir)
-                throw new StoreException($"path '{entry.Info.Path}' is not in the store directory {StoreDir.Path}");
-            if (!batch.Add(entry.Info.Path))
-                throw new StoreException($"path '{entry.Info.Path}' appears twice in one batch");
             StoreFiles.SyncTree(entry.Staged.PhysicalPath);
-        }
 
         var locks = await _locks.AcquireAllAsync(batch.Select(p => p.BaseName), cancellationToken);
         var renamed = new List<string>();

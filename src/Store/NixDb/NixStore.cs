@@ -81,14 +81,7 @@ public sealed class NixStore : IStore
     /// </summary>
     public async Task<IReadOnlyList<StorePath>> CommitStagedAsync(IReadOnlyList<StagedEntry> entries, CancellationToken cancellationToken)
     {
-        var batch = new HashSet<StorePath>();
-        foreach (var entry in entries)
-        {
-            if (entry.Info.Path.StoreDir != StoreDir)
-                throw new StoreException($"path '{entry.Info.Path}' is not in the store directory {StoreDir.Path}");
-            if (!batch.Add(entry.Info.Path))
-                throw new StoreException($"path '{entry.Info.Path}' appears twice in one batch");
-        }
+        var batch = StagedEntry.BatchPaths(entries, StoreDir);
 
         // BuildFarm's own lock per path (never Nix's /nix/store/<path>.lock, which the daemon may hold for the build
         // whose outputs these are): two imports of the same paths, e.g. a redelivered event, take turns.

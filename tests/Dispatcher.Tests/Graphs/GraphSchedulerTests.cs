@@ -4,7 +4,7 @@ using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Dispatcher.Tests.Lifecycle;
 using BuildFarm.Store.Derivations;

@@ -6,7 +6,7 @@ using System.Collections.Immutable;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Dispatcher.Ui;
 using BuildFarm.Store.Derivations;

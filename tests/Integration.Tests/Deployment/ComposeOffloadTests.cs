@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using BuildFarm.Dispatcher.Hosting;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Testing;
 using BuildFarm.Worker.Configuration;
 using Microsoft.Extensions.Configuration;

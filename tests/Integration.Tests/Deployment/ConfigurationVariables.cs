@@ -23,8 +23,8 @@ internal static class ConfigurationVariables
     [
         ("BUILDFARM_WORKER__", "", "BuildFarm.Worker.Configuration.WorkerOptions, buildfarm-worker"),
         ("BUILDFARM_DISPATCHER__", "Broker", "BuildFarm.Messaging.Broker.BrokerOptions, BuildFarm.Messaging"),
-        ("BUILDFARM_DISPATCHER__", "Ui", "BuildFarm.Dispatcher.Ui.UiOptions, buildfarm"),
-        ("BUILDFARM_DISPATCHER__", "", "BuildFarm.Dispatcher.Hosting.DispatcherOptions, buildfarm"),
+        ("BUILDFARM_DISPATCHER__", "Ui", "BuildFarm.Dispatcher.Ui.UiOptions, BuildFarm.Dispatcher"),
+        ("BUILDFARM_DISPATCHER__", "", "BuildFarm.Dispatcher.Hosting.DispatcherOptions, BuildFarm.Dispatcher"),
     ];
 
     private static readonly Lazy<string> Sources = new(() => string.Join('\n',

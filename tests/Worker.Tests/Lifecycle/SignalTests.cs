@@ -26,7 +26,8 @@ public sealed class SignalTests(FarmFixture farm) : IClassFixture<FarmFixture>
         var (worker, build) = await StartBuildingAsync("proc-drain", "sigdrain-linux", 3);
         using var _ = worker;
         await worker.SignalAsync("TERM");
-        Assert.IsType<BuildSucceeded>(await farm.Events.WaitForResultAsync(build.BuildId, "the build to finish after SIGTERM"));
+        var result = await farm.Events.WaitForResultAsync(build.BuildId, "the build to finish after SIGTERM");
+        Assert.True(result is BuildSucceeded, $"expected BuildSucceeded, got {result}; worker output: {worker.Output}");
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         var offline = await farm.Events.WaitForAsync<WorkerWentOffline>(o => o.WorkerName == "proc-drain", "WorkerWentOffline of the drained process");
         Assert.Equal("drained", offline.Reason);

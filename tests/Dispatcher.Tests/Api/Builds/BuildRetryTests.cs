@@ -3,7 +3,7 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Lifecycle;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Dispatcher.Tests.Lifecycle;
 using BuildFarm.Store.Derivations;

@@ -1,5 +1,5 @@
 using BuildFarm.Contracts.Builds;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Store.Archives;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
@@ -7,7 +7,7 @@ using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
-namespace BuildFarm.Dispatcher.Tests.Offload;
+namespace BuildFarm.Dispatcher.Tests.Origin;
 
 /// <summary>The dispatcher's import of quarantined outputs over real stores on disk.</summary>
 public sealed class OutputImporterTests : IAsyncLifetime, IDisposable

@@ -1,4 +1,4 @@
-namespace BuildFarm.Dispatcher.Hosting;
+namespace BuildFarm.Dispatcher.Origin;
 
 /// <summary>
 /// The <c>Dispatcher:Origin</c> section: how workers reach this dispatcher's origin store over SSH to pull inputs and

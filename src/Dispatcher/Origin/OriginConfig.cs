@@ -4,7 +4,7 @@ using BuildFarm.Store.Signing;
 using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
 
-namespace BuildFarm.Dispatcher.Offload;
+namespace BuildFarm.Dispatcher.Origin;
 
 /// <summary>The origin as requests carry it, and the worker keys whose returned outputs the origin accepts.</summary>
 internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeysFile WorkerKeys)

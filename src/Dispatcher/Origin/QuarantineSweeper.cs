@@ -3,7 +3,7 @@ using BuildFarm.Store.Quarantine;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 
-namespace BuildFarm.Dispatcher.Offload;
+namespace BuildFarm.Dispatcher.Origin;
 
 /// <summary>
 /// Removes quarantine files nobody will import: a <c>.part</c> not written for <paramref name="grace"/> (its upload

@@ -2,7 +2,7 @@ using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Store.NixDb;
 using BuildFarm.Store.Paths;
 
-namespace BuildFarm.Dispatcher.Offload;
+namespace BuildFarm.Dispatcher.Origin;
 
 /// <summary>The origin is the machine's Nix store (<c>Dispatcher:Origin:Store</c> = <c>nix</c>), with this database.</summary>
 internal sealed record NixOrigin(string DatabaseFile)

@@ -8,7 +8,7 @@ using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using Serilog;
 
-namespace BuildFarm.Dispatcher.Offload;
+namespace BuildFarm.Dispatcher.Origin;
 
 /// <summary>
 /// Step 6 of the offload path: imports an attempt's quarantine archive into the origin store with the trusted worker

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Hosting;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Store.Archives;
 using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
@@ -10,7 +10,7 @@ using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
-namespace BuildFarm.Dispatcher.Tests.Offload;
+namespace BuildFarm.Dispatcher.Tests.Origin;
 
 /// <summary>
 /// The dispatcher with a real Nix store (Nix 2.8) as its origin: a private one in a temp directory

@@ -1,8 +1,8 @@
 using BuildFarm.Dispatcher.Hosting;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Testing;
 
-namespace BuildFarm.Dispatcher.Tests.Offload;
+namespace BuildFarm.Dispatcher.Tests.Origin;
 
 public sealed class OriginConfigTests : IDisposable
 {

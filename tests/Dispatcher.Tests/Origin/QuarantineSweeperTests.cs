@@ -1,11 +1,11 @@
 using BuildFarm.Contracts.Builds;
-using BuildFarm.Dispatcher.Offload;
+using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Tests.Lifecycle;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
 using BuildFarm.Testing;
 
-namespace BuildFarm.Dispatcher.Tests.Offload;
+namespace BuildFarm.Dispatcher.Tests.Origin;
 
 /// <summary>The quarantine sweep over real files and a real lifecycle database.</summary>
 public sealed class QuarantineSweeperTests : IAsyncLifetime, IDisposable

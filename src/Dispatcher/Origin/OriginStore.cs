@@ -4,7 +4,7 @@ using BuildFarm.Store.Local;
 using BuildFarm.Store.NixDb;
 using BuildFarm.Store.Paths;
 
-namespace BuildFarm.Dispatcher.Offload;
+namespace BuildFarm.Dispatcher.Origin;
 
 /// <summary>
 /// The dispatcher's view of its origin store: reads derivations, answers which outputs are valid, and computes the
