@@ -1,0 +1,55 @@
+using System.Text;
+using System.Text.Json;
+using BuildFarm.Testing;
+
+namespace BuildFarm.Integration.Tests.Hook;
+
+/// <summary>
+/// Issue 19 through the daemon build hook: the real nix-build (<c>--max-jobs 0</c>) hands derivations of
+/// tests/Worker.Tests/Derivations/contract.nix to the farm; Nix's own build of the same derivations in a second store
+/// (same store directory, own state and files) gives the same NARs, and the same refusal.
+/// </summary>
+[Collection(NixHookFarmDefinition.Name)]
+public sealed class DerivationContractHookTests(NixHookFarmFixture farm)
+{
+    [Fact]
+    public async Task NixBuild_ContractCorpusThroughHook_SameNarsAndRefusalAsNix()
+    {
+        var nonce = Guid.NewGuid().ToString("N")[..10];
+        var scratch = farm.Scratch("bf19-" + nonce);
+        var reference = $"local?store=/nix/store&state={Path.Combine(scratch, "ref-state")}&real={Path.Combine(scratch, "ref-store")}";
+        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
+        var file = Path.Combine(scratch, "contract.nix");
+        // Requests carry DrvText as UTF-8, so this corpus has no Latin-1 bytes (docs/offload.md).
+        await File.WriteAllTextAsync(file, source.Replace("@LATIN1@", "e", StringComparison.Ordinal).Replace("@IMPURE_HASH@", new string('0', 64), StringComparison.Ordinal), Encoding.ASCII);
+        (await ProcessRunner.RunAsync("nix", ["--extra-experimental-features", "nix-command", "copy", "--no-check-sigs", "--to", reference, farm.Busybox])).EnsureSuccess("nix copy busybox (reference)");
+        string[] common = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", farm.Busybox];
+
+        foreach (var attr in new[] { "passAsFile", "graph", "multi" })
+        {
+            var built = await ProcessRunner.RunAsync("nix-build", [.. common, "-A", attr, "--max-jobs", "0", "--option", "substituters", "", "--no-out-link", "--option", "build-hook", farm.HookScript], timeout: TimeSpan.FromMinutes(4));
+            Assert.True(built.ExitCode == 0, $"{attr}: nix-build through the hook exited {built.ExitCode}:\n{built.Stderr}\n{farm.DiagnosticText()}");
+            var drv = await NixOracle.RunTextAsync("nix-instantiate", [.. common, "-A", attr]);
+            (await ProcessRunner.RunAsync("nix-store", ["--store", reference, "--realise", await InstantiateInAsync(reference, common, attr)], timeout: TimeSpan.FromMinutes(2)))
+                .EnsureSuccess($"{attr}: nix-store --realise (reference)");
+            foreach (var output in (await NixOracle.RunTextAsync("nix-store", "--query", "--outputs", drv)).Split('\n'))
+                Assert.Equal(await NarHashAsync(reference, output), await NarHashAsync("auto", output));
+        }
+
+        var refused = await ProcessRunner.RunAsync("nix-build", [.. common, "-A", "allowedRefs", "--max-jobs", "0", "--option", "substituters", "", "--no-out-link", "--option", "build-hook", farm.HookScript], timeout: TimeSpan.FromMinutes(4));
+        var nix = await ProcessRunner.RunAsync("nix-store", ["--store", reference, "--realise", await InstantiateInAsync(reference, common, "allowedRefs")], timeout: TimeSpan.FromMinutes(2));
+        var outPath = await NixOracle.RunTextAsync("nix-store", "--query", "--outputs", await NixOracle.RunTextAsync("nix-instantiate", [.. common, "-A", "allowedRefs"]));
+        var message = $"output '{outPath}' is not allowed to refer to the following paths";
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains(message, nix.Stderr, StringComparison.Ordinal);
+        Assert.Contains(message, refused.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await ProcessRunner.RunAsync("nix-store", ["--check-validity", outPath])).ExitCode);
+    }
+
+    private static async Task<string> InstantiateInAsync(string store, string[] common, string attr) =>
+        (await ProcessRunner.RunAsync("nix-instantiate", ["--store", store, .. common, "-A", attr])).EnsureSuccess("nix-instantiate (reference)").Stdout.Trim();
+
+    private static async Task<string?> NarHashAsync(string store, string path) =>
+        JsonDocument.Parse((await ProcessRunner.RunAsync("nix", ["--extra-experimental-features", "nix-command", "path-info", "--store", store, "--json", path]))
+            .EnsureSuccess("nix path-info " + path).Stdout).RootElement[0].GetProperty("narHash").GetString();
+}
