@@ -277,22 +277,22 @@ cmd_demo() {
   [ "$NO_INSTALL" = 1 ] && up_flags+=(--no-install)
   [ "$NO_BUILD" = 1 ] && up_flags+=(--no-build)
   cmd_up "${up_flags[@]}"
-  local expr="$ROOT/examples/nix/demo.nix" url out p
+  local expr="$ROOT/examples/nix/demo.nix" url out
   url=$(cat "$FARM/dispatcher.url")
   local nix_args=(--max-jobs 0 --option build-hook "$FARM/nix-hook" --option substituters '' --out-link "$FARM/result")
   [ -z "${FARM_DEMO_NONCE:-}" ] || nix_args+=(--argstr nonce "$FARM_DEMO_NONCE")
   if ! nix-build "$expr" "${nix_args[@]}" --dry-run 2>&1 | grep -q 'will be built'; then
     log "nix-build finds every output of examples/nix/demo.nix valid in /nix/store: nothing to rebuild"
   fi
-  log "nix-build examples/nix/demo.nix ${nix_args[*]} (UI: $url)"
+  log "nix-build examples/nix/demo.nix --max-jobs 0 --option build-hook $FARM/nix-hook --option substituters '' --out-link $FARM/result${FARM_DEMO_NONCE:+ --argstr nonce $FARM_DEMO_NONCE}"
   out=$(BUILDFARM_URL=$url BUILDFARM_HOOK_CONFIG=$FARM/hook.json nix-build "$expr" "${nix_args[@]}")
   log "result"
   echo "$out   (valid in /nix/store; GC root $FARM/result)"
   sed 's/^/  | /' "$out/summary"
   log "which worker built each derivation (buildfarm status --recent 10)"
   "$BF" status --url "$url" --recent 10 | sed -n '/^recent builds/,$p'
-  log "signatures (nix path-info --sigs): each output signed by the worker that built it"
-  for p in $(cat "$out/refs") "$out"; do nix path-info --sigs "$p"; done
+  log "signatures (nix path-info --sigs -r): each output signed by the worker that built it"
+  nix path-info --sigs -r "$out"
   log "the farm keeps running: UI $url — ./farm down stops it"
 }
 
