@@ -22,6 +22,8 @@ public sealed class FarmDemoTests
 
         """;
 
+    private static readonly string[] Workers = ["plain", "i686", "kvm"];
+
     private static readonly string[] Derivations = ["greeting", "numbers", "words", "legacy-i686", "banner", "stats", "vm-test", "release"];
 
     [Fact]
@@ -48,7 +50,7 @@ public sealed class FarmDemoTests
         {
             var build = Assert.Single(builds, b => b.DrvPath.EndsWith($"-demo-{nonce}-{name}.drv", StringComparison.Ordinal));
             Assert.Equal("succeeded", build.State);
-            Assert.Contains(build.Worker, new[] { "plain", "i686", "kvm" });
+            Assert.Contains(build.Worker, Workers);
         }
 
         Assert.Equal("kvm", Assert.Single(builds, b => b.DrvPath.EndsWith("-vm-test.drv", StringComparison.Ordinal)).Worker);
