@@ -273,6 +273,10 @@ cmd_add_worker() {
 cmd_demo() {
   farm_parse_common "$@"
   [ ${#FARM_ARGS[@]} -eq 0 ] || { echo "./farm demo: unknown option ${FARM_ARGS[0]} (valid: --no-install --no-build)" >&2; return 2; }
+  # A dispatcher already running from `./farm up` (without --nix) serves its private origin, which Nix cannot use.
+  if farm_alive dispatcher && ! tr '\0' '\n' < "/proc/$(cat "$FARM/pids/dispatcher.pid")/environ" | grep -qx 'BUILDFARM_DISPATCHER__Origin__Store=nix'; then
+    echo "./farm demo: the farm in $FARM runs with a private origin (./farm up without --nix): ./farm down first" >&2; return 1
+  fi
   local up_flags=(--nix --store-dir "$STORE_DIR")
   [ "$NO_INSTALL" = 1 ] && up_flags+=(--no-install)
   [ "$NO_BUILD" = 1 ] && up_flags+=(--no-build)
