@@ -267,59 +267,37 @@ cmd_add_worker() {
   log "worker $name online ($systems; features $features; $slots slots), signing with $(basename "$key")"
 }
 
-# The example graph (examples/graph): busybox into the origin store, the specs with its path, `drv add` of the
-# top, every source and .drv signed by the dispatcher (workers trust it for inputs). Prints the top .drv path.
-farm_example_drv() {
-  local bb="$FARM/examples/busybox" spec_dir="$FARM/examples/specs" busybox drv f
-  mkdir -p "$bb/bin" "$spec_dir"
-  [ -f "$bb/bin/busybox" ] || cp /bin/busybox "$bb/bin/busybox"
-  ln -sf busybox "$bb/bin/sh"
-  busybox=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store add "$bb")
-  for f in "$ROOT"/examples/graph/*.json; do sed "s|@BUSYBOX@|$busybox|g" "$f" > "$spec_dir/$(basename "$f")"; done
-  drv=$("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv add "$spec_dir/release.json")
-  # shellcheck disable=SC2046
-  "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store sign --key-file "$FARM/keys/dispatcher.sec" \
-    $("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store closure "$drv") >/dev/null
-  echo "$drv"
-}
-
-# The one build step (switch here): the whole graph through the dispatcher; inputs travel over SSH, outputs come
-# back into the origin store. Progress goes to stderr, the output paths to stdout.
-farm_build_graph() { # drv...
-  if ! "$BF" build --help >/dev/null 2>&1; then
-    echo "this buildfarm has no 'build' command yet (whole-graph builds land with the dispatcher's offload work)" >&2
-    return 1
-  fi
-  "$BF" build --url "$(cat "$FARM/dispatcher.url")" "$@"
-}
-
+# ./farm demo: the farm with this machine's /nix/store as origin (`./farm up --nix`), then a plain nix-build of the
+# example graph written as a Nix expression (examples/nix/demo.nix), every derivation handed to the farm by the
+# build hook (--max-jobs 0: nothing builds locally). FARM_DEMO_NONCE (tests only) renames the derivations.
 cmd_demo() {
   farm_parse_common "$@"
-  [ ${#FARM_ARGS[@]} -eq 0 ] || { echo "./farm demo: unknown option ${FARM_ARGS[0]} (valid: --store-dir DIR --no-install --no-build)" >&2; return 2; }
-  local up_flags=(--store-dir "$STORE_DIR")
+  [ ${#FARM_ARGS[@]} -eq 0 ] || { echo "./farm demo: unknown option ${FARM_ARGS[0]} (valid: --no-install --no-build)" >&2; return 2; }
+  # A dispatcher already running from `./farm up` (without --nix) serves its private origin, which Nix cannot use.
+  if farm_alive dispatcher && ! tr '\0' '\n' < "/proc/$(cat "$FARM/pids/dispatcher.pid")/environ" | grep -qx 'BUILDFARM_DISPATCHER__Origin__Store=nix'; then
+    echo "./farm demo: the farm in $FARM runs with a private origin (./farm up without --nix): ./farm down first" >&2; return 1
+  fi
+  local up_flags=(--nix --store-dir "$STORE_DIR")
   [ "$NO_INSTALL" = 1 ] && up_flags+=(--no-install)
   [ "$NO_BUILD" = 1 ] && up_flags+=(--no-build)
   cmd_up "${up_flags[@]}"
-  log "adding the example graph (examples/graph) to the origin store"
-  local drv outs out before=0 total=0
-  drv=$(farm_example_drv)
-  echo "$drv"
-  # shellcheck disable=SC2207
-  outs=($("$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" drv outputs "$FARM/origin$drv" | awk '{print $NF}'))
-  for out in "${outs[@]}"; do
-    total=$((total + 1))
-    "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store info "$out" >/dev/null 2>&1 && before=$((before + 1))
-  done
-  [ "$before" -gt 0 ] && [ "$before" -eq "$total" ] && log "already built at the origin: nothing to rebuild"
-  log "building the graph on the farm (UI: $(cat "$FARM/dispatcher.url"))"
-  farm_build_graph "$drv"
+  local expr="$ROOT/examples/nix/demo.nix" url out
+  url=$(cat "$FARM/dispatcher.url")
+  local nix_args=(--max-jobs 0 --option build-hook "$FARM/nix-hook" --option substituters '' --out-link "$FARM/result")
+  [ -z "${FARM_DEMO_NONCE:-}" ] || nix_args+=(--argstr nonce "$FARM_DEMO_NONCE")
+  if ! nix-build "$expr" "${nix_args[@]}" --dry-run 2>&1 | grep -q 'will be built'; then
+    log "nix-build finds every output of examples/nix/demo.nix valid in /nix/store: nothing to rebuild"
+  fi
+  log "nix-build examples/nix/demo.nix --max-jobs 0 --option build-hook $FARM/nix-hook --option substituters '' --out-link $FARM/result${FARM_DEMO_NONCE:+ --argstr nonce $FARM_DEMO_NONCE}"
+  out=$(BUILDFARM_URL=$url BUILDFARM_HOOK_CONFIG=$FARM/hook.json nix-build "$expr" "${nix_args[@]}")
   log "result"
-  for out in "${outs[@]}"; do
-    "$BF" --store-dir "$STORE_DIR" --root "$FARM/origin" store info "$out" >/dev/null
-    echo "$out   (at the origin: $FARM/origin$out)"
-  done
-  [ -f "$FARM/origin${outs[0]}/summary" ] && sed 's/^/  | /' "$FARM/origin${outs[0]}/summary"
-  log "the farm keeps running: UI $(cat "$FARM/dispatcher.url") — ./farm down stops it"
+  echo "$out   (valid in /nix/store; GC root $FARM/result)"
+  sed 's/^/  | /' "$out/summary"
+  log "which worker built each derivation (buildfarm status --recent 10)"
+  "$BF" status --url "$url" --recent 10 | sed -n '/^recent builds/,$p'
+  log "signatures (nix path-info --sigs -r): each output signed by the worker that built it"
+  nix path-info --sigs -r "$out"
+  log "the farm keeps running: UI $url — ./farm down stops it"
 }
 
 farm_stop() { # pid-name, seconds, [signalled: 1 when SIGTERM was sent already]

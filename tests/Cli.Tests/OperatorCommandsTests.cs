@@ -38,6 +38,27 @@ public sealed class OperatorCommandsTests
     }
 
     [Fact]
+    public async Task Status_Recent_ListsFinishedBuildsWithTheirWorkerAndState()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        var done = await h.SubmitAsync("done-one");
+        await h.StartBuildAsync(done, "w1");
+        await h.SucceedAsync(done, "w1");
+        await h.SubmitAsync("waiting-one");
+
+        var without = await CliRun.RunAsync("status", "--url", h.BaseUrl);
+        var with = await CliRun.RunAsync("status", "--url", h.BaseUrl, "--recent", "5");
+
+        Assert.Equal(0, with.ExitCode);
+        Assert.DoesNotContain("recent builds", without.StdoutText, StringComparison.Ordinal);
+        Assert.Contains("recent builds (2, newest first):", with.StdoutText, StringComparison.Ordinal);
+        var lines = with.StdoutText.Split('\n');
+        Assert.Matches(@"-done-one\.drv\s+succeeded\s+w1\s+1\s", Assert.Single(lines, l => l.Contains("-done-one.drv", StringComparison.Ordinal)));
+        Assert.Matches(@"-waiting-one\.drv\s+\w+\s+-\s", Assert.Single(lines, l => l.Contains("-waiting-one.drv", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Status_DispatcherUnreachable_ExitsNonZeroNamingTheUrl()
     {
         var r = await CliRun.RunAsync("status", "--url", "http://127.0.0.1:9");

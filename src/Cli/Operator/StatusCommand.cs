@@ -8,13 +8,15 @@ namespace BuildFarm.Cli.Operator;
 
 /// <summary>
 /// <c>buildfarm status</c> (like <c>guix offload status</c>): workers with systems, features, slots in use, last
-/// heartbeat and state; classes with queue depth and consumers; running builds. Exit 1 when the dispatcher cannot be reached.
+/// heartbeat and state; classes with queue depth and consumers; running builds; with <c>--recent N</c> also the N
+/// most recent builds (which worker built what). Exit 1 when the dispatcher cannot be reached.
 /// </summary>
 internal static class StatusCommand
 {
     public static Command Create()
     {
-        var command = new Command("status", "Show the farm: workers, queues per class and running builds");
+        var recent = new Option<int>("--recent") { Description = "Also list the N most recent builds: derivation, state, worker (0: none)", DefaultValueFactory = _ => 0 };
+        var command = new Command("status", "Show the farm: workers, queues per class and running builds") { recent };
         var endpoint = DispatcherClient.AddOptions(command);
         command.SetAction((result, ct) => CliErrorHandler.RunAsync(result, "status", async () =>
         {
@@ -44,6 +46,17 @@ internal static class StatusCommand
                 {
                     b.Id.ToString(), b.DrvPath, b.Worker ?? "-", TextTable.Invariant($"{b.Attempt}"), b.StartedAt is { } st ? TextTable.Ago(st, now) : "-",
                 }));
+            if (result.GetValue(recent) is > 0 and var count)
+            {
+                var builds = await api.GetAsync<List<BuildView>>(TextTable.Invariant($"api/builds?limit={Math.Min(count, 1000)}"), ct);
+                await output.WriteLineAsync(TextTable.Invariant($"\nrecent builds ({builds.Count}, newest first):"));
+                await TextTable.WriteAsync(output, ["DERIVATION", "STATE", "WORKER", "ATTEMPT", "FINISHED"],
+                    builds.Select(b => new[]
+                    {
+                        b.DrvPath, b.State, b.Worker ?? "-", TextTable.Invariant($"{b.Attempt}"), b.FinishedAt is { } f ? TextTable.Ago(f, now) : "-",
+                    }));
+            }
+
             return 0;
         }));
         return command;

@@ -14,8 +14,11 @@ public sealed class AddWorkerTests
     public async Task AddWorker_WhileGraphBuilds_NewWorkerTakesBuildsAndNothingRestarts()
     {
         // One one-slot worker that can run every node of the example graph.
-        using var farm = new LocalFarm(workers: "solo x86_64-linux,i686-linux kvm,big-parallel - 1 1");
-        var up = await farm.RunAsync(TimeSpan.FromMinutes(3), "up", "--no-install", "--no-build");
+        // The demo's derivations renamed (fresh paths in the shared /nix/store); its farm is `./farm up --nix`'s.
+        var nonce = Guid.NewGuid().ToString("N")[..10];
+        using var farm = new LocalFarm(workers: "solo x86_64-linux,i686-linux kvm,big-parallel - 1 1",
+            environment: new Dictionary<string, string> { ["FARM_DEMO_NONCE"] = nonce });
+        var up = await farm.RunAsync(TimeSpan.FromMinutes(3), "up", "--nix", "--no-install", "--no-build");
         Assert.True(up.ExitCode == 0, $"./farm up exited {up.ExitCode}\n{up.Stdout}\n{up.Stderr}\n{farm.Logs()}");
         var pidsBefore = Pids(farm);
 
@@ -32,7 +35,7 @@ public sealed class AddWorkerTests
         Assert.True(result.ExitCode == 0, $"./farm demo exited {result.ExitCode}\n{result.Stdout}\n{result.Stderr}\n{farm.Logs()}");
         var builds = await farm.BuildsAsync();
         Assert.Contains(builds, b => b.Worker == "extra" && b.State == "succeeded");
-        Assert.True(File.Exists(Path.Combine(farm.OriginPath(FarmDemoTests.ResultPath(result.Stdout, "-release")), "summary")));
+        Assert.True(File.Exists(Path.Combine(FarmDemoTests.ResultPath(result.Stdout, $"-demo-{nonce}-release"), "summary")));
         // Nothing that was running before restarted: same RabbitMQ, sshd, dispatcher and solo processes.
         foreach (var (name, pid) in pidsBefore)
             Assert.True(Pids(farm).GetValueOrDefault(name) == pid && IsAlive(pid), $"{name} (pid {pid}) was restarted or stopped");

@@ -15,9 +15,9 @@ internal sealed class LocalFarm : IDisposable
     private readonly Dictionary<string, string> _environment;
     private HttpClient? _api;
 
-    public LocalFarm(string? workers = null)
+    public LocalFarm(string? workers = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        _environment = new Dictionary<string, string> { ["FARM_DIR"] = Dir };
+        _environment = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { ["FARM_DIR"] = Dir };
         if (workers is not null)
             _environment["FARM_WORKERS"] = workers;
     }

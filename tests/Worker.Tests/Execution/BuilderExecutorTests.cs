@@ -94,7 +94,7 @@ public sealed class BuilderExecutorTests : IDisposable
         var (_, result, _) = await RunAsync($"/bin/sh -c '/bin/sleep 3600; : {token}' & echo started; wait", timeout: TimeSpan.FromSeconds(2));
 
         Assert.Equal(ExecutionOutcome.TimedOut, result.Outcome);
-        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
+        Assert.Empty(await BuilderTestKit.LiveProcessesAfterAsync(token));
     }
 
     [Fact]
@@ -104,7 +104,7 @@ public sealed class BuilderExecutorTests : IDisposable
         var (_, result, _) = await RunAsync($"/bin/sh -c '/bin/sleep 3600; : {token}' >/dev/null 2>&1 & echo out > $out");
 
         Assert.Equal(ExecutionOutcome.Succeeded, result.Outcome);
-        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
+        Assert.Empty(await BuilderTestKit.LiveProcessesAfterAsync(token));
     }
 
     public void Dispose() => _dir.Dispose();

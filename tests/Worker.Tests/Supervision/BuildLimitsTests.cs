@@ -33,7 +33,7 @@ public sealed class BuildLimitsTests
 
         Assert.Equal(BuilderOutcome.TimedOut, result.Outcome);
         Assert.Contains("timed out after 3 s", result.Error, StringComparison.Ordinal);
-        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
+        Assert.Empty(await BuilderTestKit.LiveProcessesAfterAsync(token));
     }
 
     [Theory]
@@ -52,7 +52,7 @@ public sealed class BuildLimitsTests
         var result = await run;
 
         Assert.Equal(BuilderOutcome.Cancelled, result.Outcome);
-        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
+        Assert.Empty(await BuilderTestKit.LiveProcessesAfterAsync(token));
     }
 
     [Theory]
@@ -67,7 +67,7 @@ public sealed class BuildLimitsTests
 
         Assert.Equal(BuilderOutcome.Silent, result.Outcome);
         Assert.Equal("started\n", log.Text);
-        Assert.Empty(BuilderTestKit.LiveProcessesWith(token));
+        Assert.Empty(await BuilderTestKit.LiveProcessesAfterAsync(token));
     }
 
     [Fact]

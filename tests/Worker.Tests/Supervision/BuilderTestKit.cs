@@ -16,6 +16,22 @@ internal static class BuilderTestKit
         new(Busybox, ["sh", "-c", script], new Dictionary<string, string> { ["BUILD"] = buildDir },
             logicalStore, physicalStore, buildDir, allowNetwork, timeout ?? TimeSpan.FromSeconds(60), maxSilent ?? TimeSpan.Zero);
 
+    /// <summary>
+    /// Waits until no live process carries <paramref name="token"/> (SIGKILL is delivered asynchronously: a killed
+    /// process may be seen for a moment under load) and returns those still alive after <paramref name="timeout"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<int>> LiveProcessesAfterAsync(string token, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var live = LiveProcessesWith(token);
+            if (live.Count == 0 || DateTime.UtcNow >= deadline)
+                return live;
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Pids of live (non-zombie) processes whose command line contains <paramref name="token"/>.</summary>
     public static IReadOnlyList<int> LiveProcessesWith(string token)
     {
