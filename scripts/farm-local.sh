@@ -232,6 +232,7 @@ cmd_up() {
   if [ "$nix" = 1 ]; then
     echo "# Nix hands its builds to this farm with (nix.conf, or --option build-hook on the command line):"
     echo "build-hook = $FARM/nix-hook"
+    echo "build-poll-interval = 0   # re-ask a postponed build at once, not after 5 s (docs/hook.md, Speed)"
     echo "export BUILDFARM_URL=$(cat "$FARM/dispatcher.url")"
     echo "export BUILDFARM_HOOK_CONFIG=$FARM/hook.json"
   fi
