@@ -13,6 +13,7 @@
 FARM="${FARM_DIR:-$ROOT/.farm}"
 BF="$ROOT/artifacts/bin/buildfarm"
 BFW="$ROOT/artifacts/bin/buildfarm-worker"
+BFH="$ROOT/artifacts/bin/buildfarm-hook"
 # Standard workers, "name systems features mandatory slots speed"; FARM_WORKERS replaces them
 # (';'-separated, lists ','-separated, '-' = none), e.g. FARM_WORKERS='solo x86_64-linux,i686-linux kvm - 1 1'.
 FARM_STANDARD_WORKERS='plain x86_64-linux - - 2 1;i686 i686-linux - - 1 1;kvm x86_64-linux kvm,big-parallel - 2 2'
@@ -177,20 +178,21 @@ farm_prepare() {
   [ "$NO_INSTALL" = 1 ] || ensure_packages
   if [ "$NO_BUILD" = 1 ]; then
     if [ ! -x "$BF" ] || [ ! -x "$BFW" ]; then echo "--no-build: $BF or $BFW missing (run ./farm build)" >&2; return 1; fi
-  elif [ ! -x "$BF" ] || [ ! -x "$BFW" ] || [ -n "$(find src -newer "$BF" -type f -print -quit)" ]; then
+  elif [ ! -x "$BF" ] || [ ! -x "$BFW" ] || [ ! -x "$BFH" ] || [ -n "$(find src -newer "$BF" -type f -print -quit)" ]; then
     cmd_build
   fi
 }
 
 # ./farm up --nix: the dispatcher's origin is this machine's Nix store (read from Nix's database, signed as served,
-# outputs made valid in it), and Nix hands builds to the farm through `buildfarm nix-hook` (docs/hook.md). Nix 2.8
-# execs build-hook as a bare path, so a script carries the subcommand and the hook's config file.
+# outputs made valid in it), and Nix hands builds to the farm through the NativeAOT `buildfarm-hook nix` (same
+# session as `buildfarm nix-hook`, started in milliseconds; docs/hook.md). Nix 2.8 execs build-hook as a bare path
+# with [basename, verbosity], so a script carries the hook's config file (which it could not find from argv).
 farm_nix_hook() {
   export BUILDFARM_DISPATCHER__Origin__Store=nix
   export BUILDFARM_DISPATCHER__Origin__RemoteCommand="$BF --store-dir $STORE_DIR --nix --signing-key-file $FARM/keys/dispatcher.sec"
   printf '{ "url": "%s" }\n' "$(cat "$FARM/dispatcher.url" 2>/dev/null)" > "$FARM/hook.json"
   # shellcheck disable=SC2016 # the script expands its own variables
-  printf '#!/bin/sh\nexport BUILDFARM_HOOK_CONFIG="${BUILDFARM_HOOK_CONFIG:-%s}"\nexec %s nix-hook "$@"\n' "$FARM/hook.json" "$BF" > "$FARM/nix-hook"
+  printf '#!/bin/sh\nexport BUILDFARM_HOOK_CONFIG="${BUILDFARM_HOOK_CONFIG:-%s}"\nexec %s nix "$@"\n' "$FARM/hook.json" "$BFH" > "$FARM/nix-hook"
   chmod 755 "$FARM/nix-hook"
 }
 
@@ -230,6 +232,7 @@ cmd_up() {
   if [ "$nix" = 1 ]; then
     echo "# Nix hands its builds to this farm with (nix.conf, or --option build-hook on the command line):"
     echo "build-hook = $FARM/nix-hook"
+    echo "build-poll-interval = 0   # re-ask a postponed build at once, not after 5 s (docs/hook.md, Speed)"
     echo "export BUILDFARM_URL=$(cat "$FARM/dispatcher.url")"
     echo "export BUILDFARM_HOOK_CONFIG=$FARM/hook.json"
   fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# nix-build through BuildFarm's build hook (`./farm up --nix`, `buildfarm nix-hook`) vs nix-build through Nix's own
+# nix-build through BuildFarm's build hook (`./farm up --nix`, `buildfarm-hook nix`, NativeAOT) vs nix-build through Nix's own
 # remote builder over SSH (`--builders ssh://…`), both with --max-jobs 0, plus a local `nix-build --max-jobs SLOTS`
 # for reference. Issue 13's bench: aim BuildFarm ≥ 10× Nix's remote builder.
 #   bench/hook/run.sh                              N=100 derivations per side, SLOTS=4 on each side
@@ -128,13 +128,18 @@ SH
     END { if (n < 2) { print "profile: fewer than 2 hooks matched"; exit }
       printf "profile, %d hook processes (one per accepted build), mean ms: hook start -> build submitted %.0f, submitted -> finished at the farm %.0f, finished -> hook exit %.0f; between two hook starts %.0f; tries per hook %.1f\n", n, a / n, b / n, c / n, g / (n - 1), tr / n }' \
     "$WORK/prof-db" "$WORK/prof-hooks" > "$WORK/prof-summary"
-  for _ in 1 2 3 4 5; do
-    curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' \
-      -d '{"system":"x86_64-linux","features":[],"drvPath":null}' "$API/api/hook/decide"
-  done | sort -n | awk '{ v[NR] = $1 * 1000 } END { printf "decision round trip (curl POST /api/hook/decide, 5 runs): median %.1f ms\n", v[3] }' >> "$WORK/prof-summary"
-  for _ in 1 2 3 4 5; do
-    a=$(date +%s%N); "$BF" nix-hook 3 < /dev/null > /dev/null 2>&1 || true; echo $(( ($(date +%s%N) - a) / 1000000 ))
-  done | sort -n | awk '{ v[NR] = $1 } END { printf "bare hook process (buildfarm nix-hook, stdin closed at once, 5 runs): median %d ms\n", v[3] }' >> "$WORK/prof-summary"
+  {
+    for _ in 1 2 3 4 5; do
+      curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' \
+        -d '{"system":"x86_64-linux","features":[],"drvPath":null}' "$API/api/hook/decide"
+    done | sort -n | awk '{ v[NR] = $1 * 1000 } END { printf "decision round trip (curl POST /api/hook/decide, 5 runs): median %.1f ms\n", v[3] }'
+    for _ in 1 2 3 4 5; do
+      a=$(date +%s%N); "$BF" nix-hook 3 < /dev/null > /dev/null 2>&1 || true; echo $(( ($(date +%s%N) - a) / 1000000 ))
+    done | sort -n | awk '{ v[NR] = $1 } END { printf "bare hook process (buildfarm nix-hook, stdin closed at once, 5 runs): median %d ms\n", v[3] }'
+    for _ in 1 2 3 4 5; do
+      a=$(date +%s%N); "$ROOT/artifacts/bin/buildfarm-hook" nix 3 < /dev/null > /dev/null 2>&1 || true; echo $(( ($(date +%s%N) - a) / 100000 ))
+    done | sort -n | awk '{ v[NR] = $1 } END { printf "bare hook process (NativeAOT buildfarm-hook nix, stdin closed at once, 5 runs): median %.1f ms\n", v[3] / 10 }'
+  } >> "$WORK/prof-summary"
 fi
 "$BF" status > "$WORK/bf-status.txt" 2>&1 || true   # the CLI's view, kept with KEEP=1
 "$ROOT/farm" down > "$WORK/farm-down.log" 2>&1; FARM_STARTED=0

@@ -46,11 +46,34 @@ public static class HookProcess
         }
     }
 
-    /// <summary>The daemon's builder-log pipe, which it puts on fd 4 of its hook; null when fd 4 is not open.</summary>
+    /// <summary>
+    /// The daemon's builder-log pipe, which it puts on fd 4 of its hook; null when fd 4 is not open or is not
+    /// inherited. Run by hand, fd 4 may be one of the .NET runtime's own descriptors (the NativeAOT runtime's signal
+    /// pipe: writing to it makes the runtime kill itself with the bytes as signal numbers); those are close-on-exec,
+    /// an fd the daemon passed through exec cannot be.
+    /// </summary>
     private static FileStream? OpenFd4()
     {
-        if (!File.Exists("/proc/self/fd/4"))
+        if (!File.Exists("/proc/self/fd/4") || !Inherited(4))
             return null;
         return new FileStream(new SafeFileHandle(4, ownsHandle: false), FileAccess.Write, 1);
+    }
+
+    private static bool Inherited(int fd)
+    {
+        const int CloseOnExec = 0x80000; // O_CLOEXEC, 02000000 octal in /proc/self/fdinfo's "flags:"
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/self/fdinfo/{fd}"))
+            {
+                if (line.StartsWith("flags:", StringComparison.Ordinal))
+                    return (Convert.ToInt32(line["flags:".Length..].Trim(), 8) & CloseOnExec) == 0;
+            }
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+        }
+
+        return false;
     }
 }

@@ -12,6 +12,9 @@ public static class RepoPaths
 
     public static string BuildfarmWorker => Path.Combine(Bin, "buildfarm-worker");
 
+    /// <summary>The NativeAOT build hook (<c>buildfarm-hook nix|guix</c>, src/HookHost).</summary>
+    public static string BuildfarmHook => Path.Combine(Bin, "buildfarm-hook");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -15,8 +15,6 @@ namespace BuildFarm.Hook.Farm;
 /// </summary>
 public sealed class HttpHookFarm(HttpClient http, string url, IStoreValidity? validity) : IHookFarm
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     public static HttpClient CreateHttp(HookSettings settings)
     {
         // No overall timeout: a build streams for as long as it runs; the decision has its own deadline below.
@@ -34,14 +32,14 @@ public sealed class HttpHookFarm(HttpClient http, string url, IStoreValidity? va
         deadline.CancelAfter(DecideTimeout);
         try
         {
-            using var response = await http.PostAsJsonAsync("api/hook/decide", new HookDecideRequest(candidate.System, candidate.Features, candidate.DrvPath), Json, deadline.Token);
+            using var response = await http.PostAsJsonAsync("api/hook/decide", new HookDecideRequest(candidate.System, candidate.Features, candidate.DrvPath), HookJsonContext.Default.HookDecideRequest, deadline.Token);
             if (response.StatusCode == HttpStatusCode.Unauthorized)
                 return Decline($"the dispatcher at {url} refused the hook's token (401): set \"token\" in the hook config or BUILDFARM_TOKEN");
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
                 return new HookDecision(HookVerdict.Postpone, "", $"the dispatcher at {url} is not ready (503)");
             if (!response.IsSuccessStatusCode)
                 return Decline($"the dispatcher at {url} answered {(int)response.StatusCode} {response.ReasonPhrase} to /api/hook/decide");
-            var answer = await response.Content.ReadFromJsonAsync<HookDecideResponse>(Json, deadline.Token)
+            var answer = await response.Content.ReadFromJsonAsync(HookJsonContext.Default.HookDecideResponse, deadline.Token)
                 ?? throw new InvalidDataException("empty decision");
             return answer.Verdict switch
             {
@@ -67,7 +65,7 @@ public sealed class HttpHookFarm(HttpClient http, string url, IStoreValidity? va
     public async Task<HookBuildResult> BuildAsync(string drvPath, IReadOnlyList<string> wantedOutputs, Stream log, CancellationToken cancellationToken)
     {
         string? drvText = File.Exists(drvPath) ? await File.ReadAllTextAsync(drvPath, cancellationToken) : null;
-        using var request = new HttpRequestMessage(HttpMethod.Post, "api/hook/builds") { Content = JsonContent.Create(new HookBuildRequest(drvPath, drvText), options: Json) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/hook/builds") { Content = JsonContent.Create(new HookBuildRequest(drvPath, drvText), HookJsonContext.Default.HookBuildRequest) };
         HttpResponseMessage response;
         try
         {
@@ -90,7 +88,7 @@ public sealed class HttpHookFarm(HttpClient http, string url, IStoreValidity? va
                 {
                     if (line.Length == 0)
                         continue;
-                    var e = JsonSerializer.Deserialize<HookBuildEvent>(line, Json);
+                    var e = JsonSerializer.Deserialize(line, HookJsonContext.Default.HookBuildEvent);
                     if (e?.Log is { Length: > 0 } text)
                     {
                         await log.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);

@@ -30,7 +30,8 @@ public sealed class NixHookFarmFixture : IAsyncLifetime, IDisposable
 
     internal HttpClient Api { get; private set; } = null!;
 
-    /// <summary>The executable Nix runs as build-hook (Nix 2.8 execs a bare path: the script adds <c>nix-hook</c>).</summary>
+    /// <summary>The executable Nix runs as build-hook (Nix 2.8 execs a bare path: the script adds the config file and
+    /// runs the NativeAOT <c>buildfarm-hook nix</c>, as <c>./farm up --nix</c> does).</summary>
     internal string HookScript => _dir.Combine("nix-hook");
 
     internal string HookConfig => _dir.Combine("hook.json");
@@ -57,7 +58,7 @@ public sealed class NixHookFarmFixture : IAsyncLifetime, IDisposable
         Api = new HttpClient { BaseAddress = new Uri(ApiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) };
         Dispatcher = ChildProcess.Start("dispatcher", RepoPaths.Buildfarm, ["serve", "--config", WriteDispatcherConfig()]);
         await File.WriteAllTextAsync(HookConfig, JsonSerializer.Serialize(new { url = ApiUrl }));
-        await File.WriteAllTextAsync(HookScript, $"#!/bin/sh\nexport BUILDFARM_HOOK_CONFIG='{HookConfig}'\nexec '{RepoPaths.Buildfarm}' nix-hook \"$@\"\n");
+        await File.WriteAllTextAsync(HookScript, $"#!/bin/sh\nexport BUILDFARM_HOOK_CONFIG='{HookConfig}'\nexec '{RepoPaths.BuildfarmHook}' nix \"$@\"\n");
         File.SetUnixFileMode(HookScript, (UnixFileMode)0b111_101_101);
         await WaitForApiAsync();
         foreach (var (name, features) in new[] { ("plain", Array.Empty<string>()), ("kvm", new[] { "kvm" }) })

@@ -147,6 +147,23 @@ public sealed class NixHookTests(NixHookFarmFixture farm)
     }
 
     [Fact]
+    public async Task NixBuild_BuildHookIsTheNativeSymlink_BuildsOnTheFarmWithoutAScript()
+    {
+        // Nix execs build-hook with argv [basename, verbosity]: the NativeAOT hook dispatches on its name.
+        var symlink = Path.Combine(RepoPaths.Bin, "buildfarm-nix-hook");
+        var expression = GraphExpression(Nonce());
+
+        var result = await ProcessRunner.RunAsync("nix-build", [expression, "-A", "lone", .. HookOptions, "--option", "build-hook", symlink],
+            environment: new Dictionary<string, string> { ["BUILDFARM_HOOK_CONFIG"] = farm.HookConfig }, timeout: TimeSpan.FromMinutes(4));
+
+        Assert.True(result.ExitCode == 0, $"nix-build exited {result.ExitCode}:\n{result.Stderr}");
+        Assert.Contains("on 'buildfarm/", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal("lone", (await File.ReadAllTextAsync(result.Stdout.Trim())).Trim());
+        var drv = await DrvAsync(expression, "lone");
+        Assert.Equal("succeeded", Assert.Single(await farm.BuildsAsync(), b => b.DrvPath == drv).State);
+    }
+
+    [Fact]
     public async Task NixBuild_MoreBuildsThanFreeSlots_PostponesThenBuildsThemAll()
     {
         var expression = GraphExpression(Nonce());
