@@ -286,12 +286,12 @@ cmd_demo() {
   cmd_up "${up_flags[@]}"
   local expr="$ROOT/examples/nix/demo.nix" url out
   url=$(cat "$FARM/dispatcher.url")
-  local nix_args=(--max-jobs 0 --option build-hook "$FARM/nix-hook" --option substituters '' --out-link "$FARM/result")
+  local nix_args=(--max-jobs 0 --option build-hook "$FARM/nix-hook" --option build-poll-interval 0 --option substituters '' --out-link "$FARM/result")
   [ -z "${FARM_DEMO_NONCE:-}" ] || nix_args+=(--argstr nonce "$FARM_DEMO_NONCE")
   if ! nix-build "$expr" "${nix_args[@]}" --dry-run 2>&1 | grep -q 'will be built'; then
     log "nix-build finds every output of examples/nix/demo.nix valid in /nix/store: nothing to rebuild"
   fi
-  log "nix-build examples/nix/demo.nix --max-jobs 0 --option build-hook $FARM/nix-hook --option substituters '' --out-link $FARM/result${FARM_DEMO_NONCE:+ --argstr nonce $FARM_DEMO_NONCE}"
+  log "nix-build examples/nix/demo.nix --max-jobs 0 --option build-hook $FARM/nix-hook --option build-poll-interval 0 --option substituters '' --out-link $FARM/result${FARM_DEMO_NONCE:+ --argstr nonce $FARM_DEMO_NONCE}"
   out=$(BUILDFARM_URL=$url BUILDFARM_HOOK_CONFIG=$FARM/hook.json nix-build "$expr" "${nix_args[@]}")
   log "result"
   echo "$out   (valid in /nix/store; GC root $FARM/result)"
