@@ -47,7 +47,12 @@ internal static class HookDecider
         // Builds already queued that these workers could take compete for the same slots.
         var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => CapabilityMatcher.CanRun(w.Capabilities, new BuildClass(b.System, b.Features))));
         if (freeSlots > queuedAhead)
-            return new("accept", $"buildfarm/{free[0].Worker.Name}", $"{freeSlots} free slot(s) on capable workers, {queuedAhead} build(s) queued ahead");
+        {
+            // The broker, not this answer, picks the worker: the machine line (Nix prints "building … on 'MACHINE'")
+            // names the farm and the capable workers with a free slot, fastest first.
+            return new("accept", $"buildfarm[{string.Join(',', free.Select(x => x.Worker.Name))}]", $"{freeSlots} free slot(s) on capable workers, {queuedAhead} build(s) queued ahead");
+        }
+
         var slots = taking.Sum(w => w.Capabilities.Slots);
         return new("postpone", "", $"all {slots} slot(s) of the capable workers ({string.Join(", ", taking.Select(w => w.Name))}) are taken; {queuedAhead} build(s) queued ahead");
     }

@@ -37,7 +37,7 @@ public sealed class HookDeciderTests
         var d = HookDecider.Decide([Worker("w1"), Worker("w2", features: ["kvm"])], [], Kvm, Now, Window);
 
         Assert.Equal("accept", d.Verdict);
-        Assert.Equal("buildfarm/w2", d.Machine);
+        Assert.Equal("buildfarm[w2]", d.Machine);
     }
 
     [Fact]
