@@ -59,13 +59,13 @@ public sealed class FarmDemoTests
         var top = Assert.Single(builds, b => b.DrvPath.EndsWith("-release.drv", StringComparison.Ordinal));
         Assert.Contains($"{top.Worker}-1:", await NixOracle.RunTextAsync("nix", "path-info", "--sigs", release), StringComparison.Ordinal);
         Assert.Contains(first.Stdout.Split('\n'), l => l.Contains($"-demo-{nonce}-vm-test.drv", StringComparison.Ordinal) && l.Contains(" kvm ", StringComparison.Ordinal));
-        Assert.Contains("on 'buildfarm/", first.Stderr, StringComparison.Ordinal);
+        Assert.Contains("on 'buildfarm[", first.Stderr, StringComparison.Ordinal);
 
         var second = await farm.RunAsync(TimeSpan.FromMinutes(3), "demo", "--no-install", "--no-build");
 
         Assert.True(second.ExitCode == 0, $"second ./farm demo exited {second.ExitCode}\n{second.Stdout}\n{second.Stderr}\n{farm.Logs()}");
         Assert.Contains("nothing to rebuild", second.Stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("on 'buildfarm/", second.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("on 'buildfarm[", second.Stderr, StringComparison.Ordinal);
         Assert.Equal(release, ResultPath(second.Stdout, $"-demo-{nonce}-release"));
         Assert.Equal(builds.Count, (await farm.BuildsAsync()).Count);
     }

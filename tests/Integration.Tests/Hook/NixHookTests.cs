@@ -69,7 +69,7 @@ public sealed class NixHookTests(NixHookFarmFixture farm)
         var result = await NixBuildAsync(expression, "top");
 
         Assert.True(result.ExitCode == 0, $"nix-build exited {result.ExitCode}:\n{result.Stderr}\n{farm.DiagnosticText()}");
-        Assert.Contains("on 'buildfarm/", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("on 'buildfarm[", result.Stderr, StringComparison.Ordinal);
         var builds = await farm.BuildsAsync();
         foreach (var (attribute, drv) in drvs)
         {
@@ -157,7 +157,7 @@ public sealed class NixHookTests(NixHookFarmFixture farm)
             environment: new Dictionary<string, string> { ["BUILDFARM_HOOK_CONFIG"] = farm.HookConfig }, timeout: TimeSpan.FromMinutes(4));
 
         Assert.True(result.ExitCode == 0, $"nix-build exited {result.ExitCode}:\n{result.Stderr}");
-        Assert.Contains("on 'buildfarm/", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("on 'buildfarm[", result.Stderr, StringComparison.Ordinal);
         Assert.Equal("lone", (await File.ReadAllTextAsync(result.Stdout.Trim())).Trim());
         var drv = await DrvAsync(expression, "lone");
         Assert.Equal("succeeded", Assert.Single(await farm.BuildsAsync(), b => b.DrvPath == drv).State);
