@@ -62,17 +62,9 @@ public sealed partial class LocalStore
         if (await IsValidAsync(path, cancellationToken))
             throw new StoreException($"cannot register '{path}': it is already valid");
         StoreFiles.Canonicalise(physical);
-        var scanner = new ReferenceScanner(referenceCandidates.Append(path));
-        NixHash narHash;
-        long narSize;
-        await using (var sink = new HashingStream(scanner))
-        {
-            await NarWriter.WriteAsync(physical, sink, cancellationToken);
-            (narHash, narSize) = (sink.GetHash(), sink.BytesCount);
-        }
-
+        var (narHash, narSize, references) = await OutputScan.ScanAsync(physical, referenceCandidates.Append(path), cancellationToken);
         StoreFiles.SyncTree(physical);
-        var info = new ValidPathInfo(path, narHash, narSize, scanner.Found, deriver, [], _time.GetUtcNow());
+        var info = new ValidPathInfo(path, narHash, narSize, references, deriver, [], _time.GetUtcNow());
         await using var connection = await _db.OpenAsync(cancellationToken);
         await using var transaction = StoreDatabase.BeginWrite(connection);
         foreach (var reference in info.References.Where(r => r != path))
