@@ -71,6 +71,20 @@ public sealed class NixOriginTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task ImportAsync_SignedByAKeyNotTrusted_RejectedAndNothingInNix()
+    {
+        var (e, path) = await ReturnAsync("stranger");
+        var trustsAnotherKey = new OutputImporter(_origin, TrustedKeysFile.Fixed(new TrustedKeys([SigningKey.Generate("worker-2").PublicKey])), TimeProvider.System);
+
+        var reason = await trustsAnotherKey.ImportAsync(e, CancellationToken.None);
+
+        Assert.StartsWith("outputs rejected: ", reason, StringComparison.Ordinal);
+        Assert.Contains(path.FullPath, reason, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", path.FullPath])).ExitCode);
+        Assert.False(Path.Exists(_nix.PhysicalPath(path)));
+    }
+
+    [Fact]
     public async Task ImportAsync_EventHashDiffersFromArchive_RejectedAndGoneFromNix()
     {
         var (e, path) = await ReturnAsync("liar");
