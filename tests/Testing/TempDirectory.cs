@@ -1,11 +1,16 @@
 namespace BuildFarm.Testing;
 
-/// <summary>A fresh directory under /tmp, deleted (best effort) on dispose.</summary>
+/// <summary>
+/// A fresh directory under /tmp, deleted (best effort) on dispose. Mode 0755 like a store's parents on a real machine:
+/// the build sandbox resolves bind-mount sources as the unprivileged build user.
+/// </summary>
 public sealed class TempDirectory : IDisposable
 {
     public TempDirectory(string prefix = "bf")
     {
         Path = Directory.CreateTempSubdirectory(prefix + "-").FullName;
+        File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
     }
 
     public string Path { get; }

@@ -53,6 +53,9 @@ public sealed class WorkerOptions
     /// </summary>
     public bool AllowUnsandboxed { get; set; }
 
+    /// <summary>How the build sandbox runs builders: build users, extra paths, limits.</summary>
+    public SandboxSection Sandbox { get; set; } = new();
+
     /// <summary>Origin stores to pull inputs from and return outputs to over SSH. Default none.</summary>
     public OriginsSection Origins { get; set; } = new();
 
@@ -94,4 +97,33 @@ public sealed class LogSection
 
     /// <summary>Optional file for the agent's own log as compact JSON (one event per line). Default none.</summary>
     public string? JsonFile { get; set; }
+}
+
+/// <summary>
+/// The build sandbox (bubblewrap in a user namespace, as an unprivileged build user). Each running build gets its own
+/// host uid from <c>FirstUid</c> .. <c>FirstUid + Slots - 1</c> (no /etc/passwd entry needed, like Nix's
+/// <c>auto-allocate-uids</c>); inside, the builder is uid 1000 / gid 100 (<c>nixbld</c>), as in Nix's sandbox.
+/// </summary>
+public sealed class SandboxSection
+{
+    /// <summary>First host uid (and gid) of the build-user pool; must not be a real user's. Default 872415232 (Nix's auto-allocate-uids start).</summary>
+    public long FirstUid { get; set; } = 872415232;
+
+    /// <summary>
+    /// Host paths every build sees, read-only, as <c>INSIDE=OUTSIDE</c> or just <c>PATH</c> (Nix's <c>sandbox-paths</c>),
+    /// e.g. <c>/bin/sh=/bin/busybox</c>. Default none: a builder sees only its input closure.
+    /// </summary>
+    public List<string> ExtraPaths { get; set; } = [];
+
+    /// <summary>Most processes (threads included) one build may run at once (RLIMIT_NPROC of its build user). Default 8192.</summary>
+    public int MaxProcesses { get; set; } = 8192;
+
+    /// <summary>
+    /// Most bytes one build may write (build directory, /tmp and outputs together; also the largest single file);
+    /// a build over it is killed with a clear failure. 0 = no limit. Default 0.
+    /// </summary>
+    public long MaxDiskBytes { get; set; }
+
+    /// <summary>bubblewrap. Default <c>/usr/bin/bwrap</c>.</summary>
+    public string Bwrap { get; set; } = "/usr/bin/bwrap";
 }

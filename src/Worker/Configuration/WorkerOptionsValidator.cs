@@ -78,12 +78,31 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             p.Add($"Logs:BatchInterval = {o.Logs.BatchInterval} is invalid: must be between 00:00:00.010 and 00:00:10");
         if (o.BuildCores < 0)
             p.Add($"BuildCores = {o.BuildCores} is invalid: must be 0 (all cores) or more");
+        CheckSandbox(p, o.Sandbox, o.Slots);
         OriginsValidation.Check(p, o.Origins);
         return p;
     }
 
     public static WorkerCapabilities Capabilities(WorkerOptions o) =>
         new(o.Systems, o.SupportedFeatures, o.MandatoryFeatures, o.Slots, o.SpeedFactor);
+
+    private static void CheckSandbox(List<string> p, SandboxSection s, int slots)
+    {
+        if (s.FirstUid < 1000 || s.FirstUid + Math.Max(slots, 1) > uint.MaxValue - 1)
+            p.Add($"Sandbox:FirstUid = {s.FirstUid} is invalid: must be at least 1000 and leave Slots uids below 4294967294");
+        foreach (var entry in s.ExtraPaths)
+        {
+            if (Sandbox.ExtraPath.TryParse(entry, out _) is { } problem)
+                p.Add($"Sandbox:ExtraPaths item '{entry}' is invalid: {problem}");
+        }
+
+        if (s.MaxProcesses is < 16 or > 4_194_304)
+            p.Add($"Sandbox:MaxProcesses = {s.MaxProcesses} is invalid: must be between 16 and 4194304");
+        if (s.MaxDiskBytes is < 0 or (> 0 and < 1024 * 1024))
+            p.Add($"Sandbox:MaxDiskBytes = {s.MaxDiskBytes} is invalid: must be 0 (no limit) or at least 1048576");
+        if (!Path.IsPathRooted(s.Bwrap))
+            p.Add($"Sandbox:Bwrap '{s.Bwrap}' is invalid: must be an absolute path (apt-get install bubblewrap)");
+    }
 
     private static void CheckFeatures(List<string> p, string key, List<string> features)
     {

@@ -44,7 +44,11 @@ internal sealed class AttemptRunner(
         var layout = StoreLayout.Create(o.Store.StoreDir, o.Store.Root);
         var physical = recipe.Outputs.ToDictionary(
             kv => kv.Key, kv => layout.PhysicalPath(StorePath.Parse(layout.StoreDir, kv.Value)), StringComparer.Ordinal);
-        var plan = new BuildPlan(request.BuildId, request.Attempt, request.DrvPath, request.StoreDir, recipe, physical, request.Limits);
+        var plan = new BuildPlan(request.BuildId, request.Attempt, request.DrvPath, request.StoreDir, recipe, physical, request.Limits)
+        {
+            InputPaths = [.. request.InputClosure.Select(i => i.Path).Concat(recipe.InputSrcs).Distinct(StringComparer.Ordinal)],
+            RequiredFeatures = request.RequiredFeatures,
+        };
         var log = new BuildLogStream(request.BuildId, request.Attempt, o.Name, o.Logs.MaxBytesPerBuild, o.Logs.TailLines, o.Logs.BatchInterval, events, time);
         object? outcome;
         await using (log)

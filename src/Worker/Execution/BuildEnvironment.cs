@@ -12,17 +12,18 @@ internal static class BuildEnvironment
 {
     /// <summary>
     /// Writes passAsFile, exportReferencesGraph and structured-attribute files into <paramref name="buildDir"/> and
-    /// returns the environment and arguments. <paramref name="outputs"/>: output id → where the builder writes it.
+    /// returns the environment and arguments, naming the build directory as the builder sees it
+    /// (<paramref name="visibleBuildDir"/>). <paramref name="outputs"/>: output id → where the builder writes it.
     /// </summary>
     /// <exception cref="DerivationAttributeException">when Nix would refuse the derivation (its message).</exception>
-    public static BuilderSetup Create(BuildPlan plan, string buildDir, int cores, IReadOnlyDictionary<string, string> outputs)
+    public static BuilderSetup Create(BuildPlan plan, string buildDir, string visibleBuildDir, int cores, IReadOnlyDictionary<string, string> outputs)
     {
         var recipe = plan.Recipe;
         var kinds = recipe.Parsed is { } drv
             ? drv.Outputs.Values.Select(o => o.Kind).ToList()
             : [recipe.Env.ContainsKey("outputHash") ? DerivationOutputKind.Fixed : DerivationOutputKind.InputAddressed];
         var context = new BuilderContext(
-            plan.DrvPath, plan.StoreDir, outputs, buildDir, cores, Environment.GetEnvironmentVariable,
+            plan.DrvPath, plan.StoreDir, outputs, visibleBuildDir, cores, Environment.GetEnvironmentVariable,
             new HashSet<string>(plan.InputFacts.Keys, StringComparer.Ordinal), plan.InputFacts);
         var setup = BuilderSetupFactory.Create(recipe.Env, recipe.Args, [.. recipe.Outputs.Keys], kinds, context);
         foreach (var (name, contents) in setup.Files)

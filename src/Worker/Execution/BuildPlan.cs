@@ -21,6 +21,12 @@ internal sealed record BuildPlan(
     /// builder runs when the derivation uses <c>exportReferencesGraph</c>; empty otherwise.
     /// </summary>
     public IReadOnlyDictionary<string, PathFacts> InputFacts { get; init; } = new Dictionary<string, PathFacts>();
+
+    /// <summary>The input closure's logical paths: all a sandboxed builder sees of the store besides its outputs.</summary>
+    public IReadOnlyList<string> InputPaths { get; init; } = [];
+
+    /// <summary>The derivation's <c>requiredSystemFeatures</c> (a build requiring <c>kvm</c> gets <c>/dev/kvm</c>).</summary>
+    public IReadOnlyList<string> RequiredFeatures { get; init; } = [];
 }
 
 /// <summary>How running the builder ended.</summary>

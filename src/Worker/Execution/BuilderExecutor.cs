@@ -1,6 +1,7 @@
 using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Derivations;
+using BuildFarm.Worker.Sandbox;
 using BuildFarm.Worker.Supervision;
 using Microsoft.Extensions.Options;
 
@@ -30,10 +31,12 @@ internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOpti
                 return new ExecutionResult(ExecutionOutcome.Failed, null, refusal);
             }
 
+            // The builder's view of its build directory: Nix's /build in the sandbox, the host path without it.
+            var visibleBuildDir = runner.SeesLogicalStore ? BwrapArguments.BuildDir : buildDir;
             BuilderSetup setup;
             try
             {
-                setup = BuildEnvironment.Create(plan, buildDir, cores, runner.SeesLogicalStore ? plan.Recipe.Outputs : plan.OutputPhysicalPaths);
+                setup = BuildEnvironment.Create(plan, buildDir, visibleBuildDir, cores, runner.SeesLogicalStore ? plan.Recipe.Outputs : plan.OutputPhysicalPaths);
             }
             catch (DerivationAttributeException e)
             {
@@ -41,11 +44,17 @@ internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOpti
                 return new ExecutionResult(ExecutionOutcome.Failed, null, e.Message);
             }
 
-            var (builder, args, env) = ByteExactExec.Wrap(plan.Recipe.Builder, setup, ExecFile(buildDir));
+            // The sandbox hands bubblewrap every byte itself; unsandboxed, non-UTF-8 strings go through a file.
+            var (builder, args, env) = runner.SeesLogicalStore
+                ? (plan.Recipe.Builder, setup.Args, (IReadOnlyDictionary<string, string>)setup.Env)
+                : ByteExactExec.Wrap(plan.Recipe.Builder, setup, ExecFile(buildDir));
             var layout = StoreLayout.Create(o.Store.StoreDir, o.Store.Root);
             var spec = new BuilderSpec(
                 builder, args, env, plan.StoreDir, layout.PhysicalStoreDir, buildDir,
-                AllowNetwork: plan.Recipe.Env.ContainsKey("outputHash"), plan.Limits.Timeout, plan.Limits.MaxSilentTime);
+                AllowNetwork: plan.Recipe.Env.ContainsKey("outputHash"), plan.Limits.Timeout, plan.Limits.MaxSilentTime,
+                InputPaths: plan.InputPaths,
+                OutputPaths: [.. plan.Recipe.Outputs.Values],
+                Devices: plan.RequiredFeatures.Contains("kvm") ? ["/dev/kvm"] : []);
             var lines = new LogLineSplitter(log);
             var result = await runner.RunAsync(
                 spec,
@@ -75,6 +84,7 @@ internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOpti
         BuilderOutcome.TimedOut => new ExecutionResult(ExecutionOutcome.TimedOut, null, $"timed out after {plan.Limits.Timeout}"),
         BuilderOutcome.Silent => new ExecutionResult(ExecutionOutcome.TimedOut, null, $"no output for {plan.Limits.MaxSilentTime} (max-silent-time)"),
         BuilderOutcome.Cancelled => new ExecutionResult(ExecutionOutcome.Cancelled, null, "cancelled"),
+        BuilderOutcome.LimitExceeded => new ExecutionResult(ExecutionOutcome.Failed, r.ExitCode, r.Error ?? "the build exceeded a sandbox limit"),
         BuilderOutcome.Rejected => new ExecutionResult(ExecutionOutcome.Failed, null, r.Error ?? "the sandbox rejected the build"),
         _ when runner.SeesLogicalStore => new ExecutionResult(ExecutionOutcome.Infrastructure, null, $"the build sandbox could not be set up: {r.Error}"),
         _ => new ExecutionResult(ExecutionOutcome.Infrastructure, null, $"cannot start the builder: {r.Error}"),

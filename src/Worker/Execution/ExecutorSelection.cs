@@ -28,10 +28,11 @@ internal sealed class ExecutorSelection(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var probe = await SandboxRunner.ProbeAsync(null, o.Store.StoreDir, cancellationToken);
+        var settings = SandboxSettings.From(o);
+        var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, cancellationToken);
         if (probe.Available)
         {
-            _selected = new BuilderExecutor(new SandboxRunner(null, time), options);
+            _selected = new BuilderExecutor(new SandboxRunner(settings, time), options);
             Sandboxed = true;
             _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
         }

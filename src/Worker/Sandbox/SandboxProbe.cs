@@ -3,51 +3,86 @@ using BuildFarm.Worker.Supervision;
 
 namespace BuildFarm.Worker.Sandbox;
 
-/// <summary>Checks the sandbox by running a real, tiny sandboxed build.</summary>
+/// <summary>
+/// Checks the sandbox by running a real, tiny sandboxed build and asking, from inside, for what every build must get:
+/// PID 1, uid 1000 with no capability, no_new_privs, the seccomp filter, only loopback, only its input in the store,
+/// nothing of the host's files; and that its output comes back into the store, owned by the worker.
+/// </summary>
 internal static class SandboxProbe
 {
+    private const string InputName = "00000000000000000000000000000000-buildfarm-probe-input";
+    private const string OutputName = "11111111111111111111111111111111-buildfarm-probe-output";
+
     private const string Check = """
-        [ -e "$1/probe-marker" ] || { echo "bind mount not visible at $1"; exit 1; }
-        n=$("$2" grep -c : /proc/net/dev)
-        [ "$n" = 1 ] || { echo "network namespace has $n interfaces, expected only loopback"; exit 1; }
-        [ $$ = 1 ] || { echo "builder is pid $$, expected 1 in its own PID namespace"; exit 1; }
+        bb=$1 store=$2 seccomp=$3
+        fail() { echo "$*"; exit 1; }
+        [ $$ = 1 ] || fail "builder is pid $$, expected 1 in its own PID namespace"
+        [ "$("$bb" id -u)" = 1000 ] || fail "builder runs as uid $("$bb" id -u), expected 1000"
+        "$bb" grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder has capabilities: $("$bb" grep Cap /proc/self/status)"
+        "$bb" grep -q '^CapBnd:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder's capability bounding set is not empty"
+        "$bb" grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/self/status || fail "no_new_privs is not set"
+        if [ "$seccomp" = 1 ]; then "$bb" grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status || fail "no seccomp filter"; fi
+        n=$("$bb" grep -c : /proc/net/dev)
+        [ "$n" = 1 ] || fail "network namespace has $n interfaces, expected only loopback"
+        input=${bb%/*}
+        [ "$("$bb" ls "$store")" = "${input##*/}" ] || fail "the store shows more than the input: $("$bb" ls "$store")"
+        for p in /etc/shadow /root /home /var /usr /run; do [ -e $p ] && fail "host path $p is visible"; done
+        echo sandboxed > "$out" || fail "cannot write the output"
         """;
 
-    public static async Task<SandboxCapability> RunAsync(SandboxTools tools, string? logicalStoreDir, CancellationToken cancellationToken)
+    public static async Task<SandboxCapability> RunAsync(SandboxSettings settings, CancellationToken cancellationToken, string logicalStoreDir = "/nix/store")
     {
         if (!OperatingSystem.IsLinux())
             return new SandboxCapability(false, "the sandbox needs Linux namespaces");
-        foreach (var (what, path) in new[] { ("util-linux unshare", tools.Unshare), ("static busybox", tools.Busybox) })
+        foreach (var (what, path) in settings.Tools())
         {
             if (!File.Exists(path))
                 return new SandboxCapability(false, $"{what} not found at {path}");
         }
 
-        if (logicalStoreDir is not null && !Directory.Exists(logicalStoreDir))
-            return new SandboxCapability(false, $"logical store directory {logicalStoreDir} does not exist; create it (an empty directory is enough)");
-
         var root = Directory.CreateTempSubdirectory("buildfarm-sandbox-probe-");
         try
         {
-            var phys = Directory.CreateDirectory(Path.Combine(root.FullName, "phys")).FullName;
-            var logical = Directory.CreateDirectory(Path.Combine(root.FullName, "logical")).FullName;
-            var build = Directory.CreateDirectory(Path.Combine(root.FullName, "build")).FullName;
-            await File.WriteAllTextAsync(Path.Combine(phys, "probe-marker"), "", cancellationToken);
-            var spec = new BuilderSpec(tools.Busybox, ["sh", "-c", Check, "probe", logical, tools.Busybox], new Dictionary<string, string>(),
-                logical, phys, build, AllowNetwork: false, TimeSpan.FromSeconds(30), TimeSpan.Zero);
+            File.SetUnixFileMode(root.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute);
+            var phys = Directory.CreateDirectory(Path.Combine(root.FullName, "store")).FullName;
+            File.SetUnixFileMode(phys, File.GetUnixFileMode(phys) | UnixFileMode.OtherExecute | UnixFileMode.OtherRead);
+            var input = Directory.CreateDirectory(Path.Combine(phys, InputName)).FullName;
+            File.Copy(settings.Busybox, Path.Combine(input, "busybox"));
+            File.SetUnixFileMode(input, File.GetUnixFileMode(input) | UnixFileMode.OtherExecute | UnixFileMode.OtherRead);
+            var builds = Directory.CreateDirectory(Path.Combine(root.FullName, "builds")).FullName;
+            var build = Directory.CreateDirectory(Path.Combine(builds, "probe")).FullName;
+            var bb = $"{logicalStoreDir}/{InputName}/busybox";
+            var output = $"{logicalStoreDir}/{OutputName}";
+            var seccomp = SeccompProgram.Create(settings) is not null ? "1" : "0";
+            var spec = new BuilderSpec(bb, ["sh", "-c", Check, "probe", bb, logicalStoreDir, seccomp], new Dictionary<string, string> { ["out"] = output },
+                logicalStoreDir, phys, build, AllowNetwork: false, TimeSpan.FromSeconds(30), TimeSpan.Zero,
+                InputPaths: [$"{logicalStoreDir}/{InputName}"], OutputPaths: [output]);
             var log = new StringBuilder();
-            var result = await new SandboxRunner(tools).RunAsync(spec, (chunk, _) =>
+            var result = await new SandboxRunner(settings).RunAsync(spec, (chunk, _) =>
             {
                 log.Append(Encoding.UTF8.GetString(chunk.Span));
                 return ValueTask.CompletedTask;
             }, cancellationToken);
-            if (result.Succeeded)
-                return new SandboxCapability(true, "private mount, PID and network namespaces via " + tools.Unshare);
-            var detail = result.Error ?? $"probe builder exited {result.ExitCode}: {log.ToString().Trim()}";
-            return new SandboxCapability(false, $"cannot create a build sandbox as user {Environment.UserName} (needs root or CAP_SYS_ADMIN): {detail}");
+            var claimed = Path.Combine(phys, OutputName);
+            if (result.Succeeded && File.Exists(claimed) && File.ReadAllText(claimed) == "sandboxed\n")
+            {
+                return new SandboxCapability(true,
+                    $"bubblewrap as build users from uid {settings.FirstUid}: private root, user/mount/PID/IPC/UTS/network namespaces, no capabilities"
+                    + (seccomp == "1" ? ", seccomp" : ""));
+            }
+
+            var detail = result.Error ?? (result.Succeeded ? "the probe's output did not come back into the store" : $"probe builder exited {result.ExitCode}: {log.ToString().Trim()}");
+            return new SandboxCapability(false, $"cannot create a build sandbox as user {Environment.UserName} (needs root, or CAP_SETUID, CAP_SETGID, CAP_CHOWN and unprivileged user namespaces): {detail}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new SandboxCapability(false, $"cannot prepare the sandbox probe: {e.Message}");
         }
         finally
         {
+            Ownership.ChangeTree(root.FullName, Ownership.WorkerUid, Ownership.WorkerGid);
+            foreach (var d in root.EnumerateDirectories("*", SearchOption.AllDirectories))
+                d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
             root.Delete(recursive: true);
         }
     }

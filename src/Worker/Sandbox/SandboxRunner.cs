@@ -1,55 +1,171 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Worker.Supervision;
 
 namespace BuildFarm.Worker.Sandbox;
 
 /// <summary>
-/// Runs each builder in fresh Linux namespaces made by util-linux <c>unshare</c> (needs root or CAP_SYS_ADMIN; see
-/// <see cref="ProbeAsync"/>):
+/// Runs each builder in a private root made by bubblewrap, as an unprivileged build user (one host uid per running
+/// build from <see cref="BuildUserPool"/>; uid 1000, gid 100 inside, as in Nix's sandbox):
 /// <list type="bullet">
-/// <item>mount: private (nothing propagates to the host), the physical store bind-mounted at the logical store
-/// directory, a namespace-local /proc. This is not a chroot: the rest of the host's filesystem stays visible.</item>
-/// <item>PID: the builder tree cannot outlive the build; killing the namespace's init kills all of it.</item>
-/// <item>network (unless <see cref="BuilderSpec.AllowNetwork"/>): only loopback, up.</item>
+/// <item>new user, mount, PID, IPC, UTS, cgroup and (except fixed-output derivations) network namespaces; no
+/// capabilities (empty bounding set), no_new_privs, no further user namespaces, a seccomp filter;</item>
+/// <item>a root holding only the input closure (read-only), the build's private store directory where it creates
+/// its outputs, <c>/build</c>, <c>/tmp</c>, a minimal <c>/dev</c>, <c>/proc</c>, Nix's <c>/etc/passwd</c>,
+/// <c>group</c> and <c>hosts</c>, and the operator's extra paths; / and /dev read-only;</item>
+/// <item>the builder is PID 1: when it exits, or is killed, nothing it started survives;</item>
+/// <item>limits: RLIMIT_NPROC (the build user's processes), RLIMIT_FSIZE and a watch of the build's disk use.</item>
 /// </list>
-/// The build directory is seen at its host path (as Nix without its own sandbox does), so the caller computes
-/// NIX_BUILD_TOP/TMPDIR/PWD from <see cref="BuilderSpec.BuildDir"/>.
+/// After a successful exit the outputs the builder made are given back to the worker and moved into the physical
+/// store; everything else of the build is deleted.
 /// </summary>
-public sealed class SandboxRunner(SandboxTools? tools = null, TimeProvider? time = null) : IBuilderRunner
+public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider? time = null) : IBuilderRunner
 {
-    private readonly SandboxTools _tools = tools ?? SandboxTools.Default;
+    /// <summary>
+    /// Run as root by static busybox: opens bubblewrap's option file on fd 3 and the seccomp program on fd 4 (both
+    /// root's, opened before the uid changes), appends the builder's command line read NUL-separated from the
+    /// command file (bubblewrap takes the command only from its real arguments; <c>read -d ''</c> keeps every byte),
+    /// then execs the limits, the uid change and bubblewrap, with the builder's stderr merged into its stdout (one
+    /// ordered log, as Nix's single pipe).
+    /// </summary>
+    private const string Wrapper = """
+        exec 3<"$1" || exit 125
+        if [ -n "$2" ]; then exec 4<"$2" || exit 125; fi
+        command=$3
+        shift 3
+        while IFS= read -r -d '' word; do set -- "$@" "$word"; done < "$command"
+        exec "$@" </dev/null 2>&1
+        """;
+
+    private readonly SandboxSettings _settings = settings ?? SandboxSettings.Default;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public bool SeesLogicalStore => true;
 
-    public Task<BuilderResult> RunAsync(BuilderSpec spec, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
+    public async Task<BuilderResult> RunAsync(BuilderSpec spec, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
         if (SpecValidation.Rejection(spec, onLog) is { } rejected)
-            return rejected;
+            return await rejected;
+        if (_settings.Tools().FirstOrDefault(t => !File.Exists(t.Path)) is { Path: not null } missing)
+            return Failed($"{missing.What} not found at {missing.Path}");
 
-        // The unshare process gets an empty environment: the builder's variables (LD_PRELOAD…) must not reach host
-        // tools; env -i hands them to the builder alone.
-        var psi = new ProcessStartInfo(_tools.Unshare) { WorkingDirectory = "/" };
-        psi.Environment.Clear();
-        string[] namespaces = ["--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "--mount-proc"];
-        foreach (var a in namespaces)
-            psi.ArgumentList.Add(a);
-        if (!spec.AllowNetwork)
-            psi.ArgumentList.Add("--net");
-        string[] script =
-        [
-            "--", _tools.Busybox, "sh", "-c", SandboxScript.Sandboxed, "buildfarm-sandbox",
-            _tools.Busybox, spec.PhysicalStoreDir, spec.LogicalStoreDir, spec.BuildDir, spec.AllowNetwork ? "0" : "1",
-        ];
-        foreach (var a in script.Concat(SandboxScript.ExecArgs(spec, _tools.Busybox)))
-            psi.ArgumentList.Add(a);
-        return BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.SetupDiagnostics, spec, onLog, _time, cancellationToken);
+        BuildUser user;
+        SandboxArea area;
+        try
+        {
+            user = BuildUserPool.For(_settings.FirstUid).Rent();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Failed($"no build user for the sandbox: {e.Message}");
+        }
+
+        using (user)
+        {
+            try
+            {
+                area = SandboxArea.Create(spec, user.Uid);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Failed($"cannot prepare the sandbox beside {spec.BuildDir}: {e.Message}");
+            }
+
+            using (area)
+                return await RunInAreaAsync(spec, area, user, onLog, cancellationToken);
+        }
     }
 
     /// <summary>
-    /// Whether this machine can run sandboxed builds: runs a real one (bind mount, loopback-only network, PID
-    /// namespace) and reports why not. When <paramref name="logicalStoreDir"/> is given, it must also exist.
+    /// Whether this machine can run sandboxed builds: runs a real one and checks from inside what the builder gets
+    /// (uid, capabilities, PID 1, loopback only, nothing of the host) and reports why not.
     /// </summary>
-    public static Task<SandboxCapability> ProbeAsync(SandboxTools? tools = null, string? logicalStoreDir = null, CancellationToken cancellationToken = default) =>
-        SandboxProbe.RunAsync(tools ?? SandboxTools.Default, logicalStoreDir, cancellationToken);
+    public static Task<SandboxCapability> ProbeAsync(SandboxSettings? settings = null, string logicalStoreDir = "/nix/store", CancellationToken cancellationToken = default) =>
+        SandboxProbe.RunAsync(settings ?? SandboxSettings.Default, cancellationToken, logicalStoreDir);
+
+    private async Task<BuilderResult> RunInAreaAsync(
+        BuilderSpec spec, SandboxArea area, BuildUser user, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
+    {
+        var seccomp = SeccompProgram.Create(_settings);
+        if (seccomp is not null)
+            WritePrivate(area.SeccompFile, seccomp);
+        var (options, command) = BwrapArguments.Create(spec, area, _settings, seccomp is not null);
+        WritePrivate(area.ArgsFile, Words(options));
+        WritePrivate(area.CommandFile, Words(command));
+
+        var uid = user.Uid.ToString(CultureInfo.InvariantCulture);
+        var psi = new ProcessStartInfo(_settings.Busybox) { WorkingDirectory = "/" };
+        // The launcher gets an empty environment: nothing of the worker's reaches bubblewrap or the builder.
+        psi.Environment.Clear();
+        string[] words =
+        [
+            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, seccomp is null ? "" : area.SeccompFile, area.CommandFile,
+            _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
+            .. _settings.MaxDiskBytes > 0 ? [$"--fsize={_settings.MaxDiskBytes}"] : Array.Empty<string>(),
+            "--", _settings.Setpriv, $"--reuid={uid}", $"--regid={uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
+            "--", _settings.Bwrap, "--args", "3",
+        ];
+        foreach (var w in words)
+            psi.ArgumentList.Add(w);
+
+        // Bubblewrap's own errors come before anything of the builder's: remember how the log starts.
+        var head = new StringBuilder();
+        async ValueTask Log(ReadOnlyMemory<byte> chunk, CancellationToken ct)
+        {
+            if (head.Length < 256)
+                head.Append(Encoding.UTF8.GetString(chunk.Span[..Math.Min(chunk.Length, 256)]));
+            await onLog(chunk, ct);
+        }
+
+        var limits = _settings.MaxDiskBytes > 0
+            ? new ResourceWatch(_settings.DiskCheckInterval, () => DiskUse.OverLimit(_settings.MaxDiskBytes, spec.BuildDir, area.Store, area.Tmp))
+            : null;
+        var result = await BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.BuilderLog, spec, Log, _time, cancellationToken, limits);
+        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 1 && head.ToString().StartsWith("bwrap: ", StringComparison.Ordinal))
+            return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = head.ToString().Split('\n')[0] };
+        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 128 + 25 && _settings.MaxDiskBytes > 0)
+            return result with { Outcome = BuilderOutcome.LimitExceeded, Error = $"the build wrote a file larger than the sandbox's disk limit ({_settings.MaxDiskBytes} bytes, Sandbox:MaxDiskBytes)" };
+        if (!result.Succeeded)
+            return result;
+        try
+        {
+            foreach (var output in spec.OutputPaths ?? [])
+            {
+                var name = Path.GetFileName(output);
+                area.Claim(name, Path.Combine(spec.PhysicalStoreDir, name));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = $"cannot move the outputs out of the sandbox: {e.Message}" };
+        }
+
+        return result;
+    }
+
+    private static byte[] Words(IEnumerable<string> words)
+    {
+        using var bytes = new MemoryStream();
+        foreach (var word in words)
+        {
+            bytes.Write(NixBytes.Encode(word));
+            bytes.WriteByte(0);
+        }
+
+        return bytes.ToArray();
+    }
+
+    private static void WritePrivate(string path, byte[] bytes)
+    {
+        using var file = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        file.Write(bytes);
+    }
+
+    private static BuilderResult Failed(string why) => new(BuilderOutcome.SetupFailed, null, why, TimeSpan.Zero, 0);
 }

@@ -15,6 +15,9 @@ public enum BuilderOutcome
     /// <summary>Killed (whole tree) because the caller's token was cancelled.</summary>
     Cancelled,
 
+    /// <summary>Killed (whole tree), or stopped by a kernel limit, for using more than the sandbox allows (disk); a build failure.</summary>
+    LimitExceeded,
+
     /// <summary>The spec can never run anywhere (e.g. an environment name containing '='): a build failure.</summary>
     Rejected,
 
@@ -35,3 +38,6 @@ public sealed record BuilderResult(BuilderOutcome Outcome, int? ExitCode, string
     /// <summary>The builder exited 0.</summary>
     public bool Succeeded => Outcome == BuilderOutcome.Exited && ExitCode == 0;
 }
+
+/// <summary>A limit checked every <paramref name="Interval"/> while the builder runs: <paramref name="Check"/> returns why to kill it, or null.</summary>
+public sealed record ResourceWatch(TimeSpan Interval, Func<string?> Check);

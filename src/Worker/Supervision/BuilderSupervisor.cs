@@ -39,7 +39,8 @@ internal static class BuilderSupervisor
         BuilderSpec spec,
         Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog,
         TimeProvider time,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        ResourceWatch? resources = null)
     {
         var started = time.GetTimestamp();
         if (cancellationToken.IsCancellationRequested)
@@ -80,7 +81,7 @@ internal static class BuilderSupervisor
             }
 
             using var stopWatchdog = new CancellationTokenSource();
-            var watchdog = WatchAsync(watch, spec, time, stopWatchdog.Token);
+            var watchdog = Task.WhenAll(WatchAsync(watch, spec, time, stopWatchdog.Token), WatchResourcesAsync(watch, resources, time, stopWatchdog.Token));
             // Cancellation never abandons the wait: it kills the tree, and we return only once the tree is gone.
             using (cancellationToken.Register(() => watch.Kill(BuilderOutcome.Cancelled, "the build was cancelled")))
             {
@@ -184,6 +185,29 @@ internal static class BuilderSupervisor
 
                 var sleep = new[] { wallLeft, silentLeft, MaxWatchdogSleep }.Min();
                 await Task.Delay(sleep, time, stop);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The build ended first.
+        }
+    }
+
+    private static async Task WatchResourcesAsync(BuildWatch watch, ResourceWatch? resources, TimeProvider time, CancellationToken stop)
+    {
+        if (resources is null)
+            return;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(resources.Interval, time, stop);
+                // The check walks the build's files: off the timer's thread.
+                if (await Task.Run(resources.Check, stop) is { } exceeded)
+                {
+                    watch.Kill(BuilderOutcome.LimitExceeded, exceeded);
+                    return;
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

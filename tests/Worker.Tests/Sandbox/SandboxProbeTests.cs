@@ -1,34 +1,43 @@
 using BuildFarm.Worker.Sandbox;
-using BuildFarm.Worker.Supervision;
-using BuildFarm.Worker.Tests.Supervision;
 
 namespace BuildFarm.Worker.Tests.Sandbox;
 
 public sealed class SandboxProbeTests
 {
     [Fact]
-    public async Task ProbeAsync_RootWithUnshareAndBusybox_Available()
+    public async Task ProbeAsync_RootWithBubblewrap_AvailableAndSaysWhatItChecked()
     {
         var capability = await SandboxRunner.ProbeAsync(logicalStoreDir: "/nix/store");
+
+        Assert.True(capability.Available, capability.Reason);
+        Assert.Contains("private root", capability.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProbeAsync_OtherLogicalStoreDir_Available()
+    {
+        // The store directory builders see is made inside the sandbox: it need not exist on the host.
+        var capability = await SandboxRunner.ProbeAsync(logicalStoreDir: "/no/such/store");
 
         Assert.True(capability.Available, capability.Reason);
     }
 
     [Fact]
-    public async Task ProbeAsync_MissingLogicalStoreDir_UnavailableWithReason()
+    public async Task ProbeAsync_MissingBubblewrap_UnavailableWithReason()
     {
-        var capability = await SandboxRunner.ProbeAsync(logicalStoreDir: "/no/such/store");
+        var capability = await SandboxRunner.ProbeAsync(new SandboxSettings { Bwrap = "/no/such/bwrap" });
 
         Assert.False(capability.Available);
-        Assert.Contains("/no/such/store does not exist", capability.Reason, StringComparison.Ordinal);
+        Assert.Contains("bubblewrap (apt-get install bubblewrap) not found at /no/such/bwrap", capability.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task ProbeAsync_MissingUnshare_UnavailableWithReason()
+    public async Task ProbeAsync_UserNamespacesDisabled_UnavailableWithReason()
     {
-        var capability = await SandboxRunner.ProbeAsync(new SandboxTools(Unshare: "/no/such/unshare"));
+        // A build user that may not create a user namespace: what a machine with user.max_user_namespaces = 0 gives.
+        var capability = await SandboxRunner.ProbeAsync(new SandboxSettings { Setpriv = "/usr/bin/true" });
 
         Assert.False(capability.Available);
-        Assert.Contains("unshare not found at /no/such/unshare", capability.Reason, StringComparison.Ordinal);
+        Assert.Contains("cannot create a build sandbox", capability.Reason, StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,70 @@
+using BuildFarm.Worker.Supervision;
+
+namespace BuildFarm.Worker.Sandbox;
+
+/// <summary>
+/// The bubblewrap command line of one build, written NUL-separated to a file it reads with <c>--args</c> (so every
+/// byte of a derivation's strings reaches the builder, which a .NET argument list would re-encode as UTF-8). The
+/// order is bubblewrap's order of operations: mounts first, then the read-only remounts of / and /dev.
+/// </summary>
+internal static class BwrapArguments
+{
+    /// <summary>Nix's sandbox-build-dir.</summary>
+    public const string BuildDir = "/build";
+
+    /// <summary>Nix's sandboxUid and sandboxGid.</summary>
+    public const string Uid = "1000";
+
+    public const string Gid = "100";
+
+    /// <summary>Bubblewrap's options (read from its <c>--args</c> file) and the command that follows them.</summary>
+    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxArea area, SandboxSettings settings, bool seccomp)
+    {
+        var a = new List<string>
+        {
+            // A user namespace owned by the build user: the builder is uid 1000 with no capability on the host, and
+            // may not make namespaces of its own (no way to regain capabilities).
+            "--unshare-user", "--disable-userns", "--uid", Uid, "--gid", Gid,
+            "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "localhost",
+            // The builder is PID 1 of its namespace, as in Nix: when it exits the kernel kills everything it left.
+            "--as-pid-1", "--die-with-parent", "--new-session",
+        };
+        if (!spec.AllowNetwork)
+            a.Add("--unshare-net");
+        a.AddRange(["--bind", area.Store, spec.LogicalStoreDir]);
+        foreach (var input in (spec.InputPaths ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(input);
+            a.AddRange(["--ro-bind", Path.Combine(spec.PhysicalStoreDir, name), spec.LogicalStoreDir + "/" + name]);
+        }
+
+        a.AddRange(["--bind", spec.BuildDir, BuildDir, "--bind", area.Tmp, "/tmp"]);
+        if (spec.AllowNetwork)
+        {
+            // Fixed-output derivations fetch: the host's name resolution, as Nix gives them.
+            foreach (var file in new[] { "/etc/resolv.conf", "/etc/services", "/etc/hosts" })
+                a.AddRange(["--ro-bind-try", file, file]);
+        }
+        else
+        {
+            a.AddRange(["--ro-bind", Path.Combine(area.Etc, "hosts"), "/etc/hosts"]);
+        }
+
+        a.AddRange(["--ro-bind", Path.Combine(area.Etc, "passwd"), "/etc/passwd", "--ro-bind", Path.Combine(area.Etc, "group"), "/etc/group"]);
+        foreach (var extra in settings.ExtraPaths)
+            a.AddRange(["--ro-bind", extra.Outside, extra.Inside]);
+        a.AddRange(["--dev", "/dev"]);
+        foreach (var device in spec.Devices ?? [])
+            a.AddRange(["--dev-bind-try", device, device]);
+        a.AddRange(["--remount-ro", "/dev", "--perms", "1777", "--size", ShmBytes().ToString(System.Globalization.CultureInfo.InvariantCulture), "--tmpfs", "/dev/shm"]);
+        a.AddRange(["--proc", "/proc", "--remount-ro", "/", "--chdir", BuildDir, "--clearenv"]);
+        foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
+            a.AddRange(["--setenv", name, value]);
+        if (seccomp)
+            a.AddRange(["--seccomp", "4"]);
+        return (a, ["--", spec.Builder, .. spec.Args]);
+    }
+
+    /// <summary>Half the machine's memory, as Nix's sandbox-dev-shm-size default.</summary>
+    private static long ShmBytes() => Math.Max(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2, 1024 * 1024);
+}

@@ -1,0 +1,127 @@
+using System.Text;
+using BuildFarm.Worker.Supervision;
+
+namespace BuildFarm.Worker.Sandbox;
+
+/// <summary>
+/// The host side of one build's private root, beside its build directory (<c>BUILD.sandbox/</c>, root's, 0711):
+/// <c>store/</c> is the store directory the builder sees (root:build-group 1775 as in Nix, inputs bind-mounted into
+/// it read-only, outputs created in it), <c>tmp/</c> its /tmp, <c>etc/</c> the passwd, group and hosts files Nix
+/// gives builders, and the bubblewrap option, command and seccomp files (root's, 0600; opened before the uid changes).
+/// The build directory itself is handed to the build user. Dispose takes everything back and deletes the area.
+/// </summary>
+internal sealed class SandboxArea : IDisposable
+{
+    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode Traversable = Private | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+    private const UnixFileMode ReadOnly = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
+    private SandboxArea(string root) => Root = root;
+
+    public string Root { get; }
+
+    public string Store => Path.Combine(Root, "store");
+
+    public string Tmp => Path.Combine(Root, "tmp");
+
+    public string Etc => Path.Combine(Root, "etc");
+
+    public string ArgsFile => Path.Combine(Root, "args");
+
+    public string CommandFile => Path.Combine(Root, "command");
+
+    public string SeccompFile => Path.Combine(Root, "seccomp");
+
+    public static SandboxArea Create(BuilderSpec spec, long uid)
+    {
+        var area = new SandboxArea(spec.BuildDir + ".sandbox");
+        if (Directory.Exists(area.Root))
+            area.Delete();
+        // Bubblewrap resolves every bind source as the build user: the way down to the build directory must be open to it.
+        var parent = Path.GetDirectoryName(spec.BuildDir)!;
+        File.SetUnixFileMode(parent, File.GetUnixFileMode(parent) | UnixFileMode.OtherExecute);
+        Directory.CreateDirectory(area.Root, Traversable);
+        Directory.CreateDirectory(area.Store, Private);
+        Ownership.Change(area.Store, Ownership.WorkerUid, uid);
+        File.SetUnixFileMode(area.Store, Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+        Directory.CreateDirectory(area.Tmp, Private);
+        Ownership.Change(area.Tmp, uid, uid);
+        File.SetUnixFileMode(area.Tmp, Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+        Directory.CreateDirectory(area.Etc, Traversable);
+        // Exactly what Nix 2.8 writes (sandboxUid 1000, sandboxGid 100, home /build).
+        Write(Path.Combine(area.Etc, "passwd"),
+            "root:x:0:0:Nix build user:/build:/noshell\nnixbld:x:1000:100:Nix build user:/build:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n");
+        Write(Path.Combine(area.Etc, "group"), "root:x:0:\nnixbld:!:100:\nnogroup:x:65534:\n");
+        Write(Path.Combine(area.Etc, "hosts"), "127.0.0.1 localhost\n::1 localhost\n");
+        Ownership.ChangeTree(spec.BuildDir, uid, uid);
+        File.SetUnixFileMode(spec.BuildDir, Private);
+        return area;
+    }
+
+    /// <summary>
+    /// Moves the output at <paramref name="storeName"/> (if the builder made it) to <paramref name="target"/>, owned by
+    /// the worker again. Every process of the build is gone by now (its PID namespace died with the builder), so
+    /// nothing can change the tree between the owner change and the move.
+    /// </summary>
+    public bool Claim(string storeName, string target)
+    {
+        var made = Path.Combine(Store, storeName);
+        if (new FileInfo(made).LinkTarget is null && !Path.Exists(made))
+            return false;
+        Ownership.ChangeTree(made, Ownership.WorkerUid, Ownership.WorkerGid);
+        try
+        {
+            Directory.Move(made, target);
+        }
+        catch (IOException) when (Path.Exists(made))
+        {
+            // Another file system: copy, then delete the original.
+            CopyTree(made, target);
+        }
+
+        return true;
+    }
+
+    public void Dispose() => Delete();
+
+    private void Delete()
+    {
+        if (!Directory.Exists(Root))
+            return;
+        // The builder may have left read-only or foreign-mode directories: take them back before deleting.
+        Ownership.ChangeTree(Root, Ownership.WorkerUid, Ownership.WorkerGid);
+        foreach (var d in new DirectoryInfo(Root).EnumerateDirectories("*", SearchOption.AllDirectories))
+        {
+            if (d.LinkTarget is null)
+                d.UnixFileMode |= Private;
+        }
+
+        Directory.Delete(Root, recursive: true);
+    }
+
+    private static void Write(string path, string text)
+    {
+        File.WriteAllText(path, text, new UTF8Encoding(false));
+        File.SetUnixFileMode(path, ReadOnly);
+    }
+
+    private static void CopyTree(string source, string target)
+    {
+        var info = new FileInfo(source);
+        if (info.LinkTarget is { } link)
+            File.CreateSymbolicLink(target, link);
+        else if (Directory.Exists(source))
+        {
+            Directory.CreateDirectory(target);
+            foreach (var child in Directory.EnumerateFileSystemEntries(source))
+                CopyTree(child, Path.Combine(target, Path.GetFileName(child)));
+        }
+        else
+        {
+            File.Copy(source, target);
+            File.SetUnixFileMode(target, info.UnixFileMode);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using BuildFarm.Worker.Configuration;
+
+namespace BuildFarm.Worker.Sandbox;
+
+/// <summary>
+/// What the sandbox needs from the machine and the operator. Host tools: bubblewrap builds the namespaces and the
+/// private root; a static busybox shell opens the argument and seccomp files on descriptors (.NET cannot hand a child
+/// extra descriptors); util-linux <c>prlimit</c> and <c>setpriv</c> set the limits and become the build user.
+/// </summary>
+public sealed record SandboxSettings
+{
+    public static SandboxSettings Default { get; } = new();
+
+    public string Bwrap { get; init; } = "/usr/bin/bwrap";
+
+    public string Busybox { get; init; } = "/bin/busybox";
+
+    public string Setpriv { get; init; } = "/usr/bin/setpriv";
+
+    public string Prlimit { get; init; } = "/usr/bin/prlimit";
+
+    /// <summary>First host uid of the build users (see <see cref="SandboxSection.FirstUid"/>).</summary>
+    public long FirstUid { get; init; } = 872415232;
+
+    public IReadOnlyList<ExtraPath> ExtraPaths { get; init; } = [];
+
+    public int MaxProcesses { get; init; } = 8192;
+
+    /// <summary>0 = no limit.</summary>
+    public long MaxDiskBytes { get; init; }
+
+    /// <summary>How often a build's disk use is measured against <see cref="MaxDiskBytes"/>.</summary>
+    public TimeSpan DiskCheckInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Architectures whose system calls builders may make besides the machine's own (i386 on x86_64 for i686-linux builds).</summary>
+    public bool AllowI386 { get; init; }
+
+    /// <summary>The settings of a worker's validated options.</summary>
+    public static SandboxSettings From(WorkerOptions o) => new()
+    {
+        Bwrap = o.Sandbox.Bwrap,
+        FirstUid = o.Sandbox.FirstUid,
+        ExtraPaths = [.. o.Sandbox.ExtraPaths.Select(e => ExtraPath.TryParse(e, out var p) is null ? p! : throw new ArgumentException($"Sandbox:ExtraPaths item '{e}' is invalid"))],
+        MaxProcesses = o.Sandbox.MaxProcesses,
+        MaxDiskBytes = o.Sandbox.MaxDiskBytes,
+        AllowI386 = o.Systems.Contains("i686-linux"),
+    };
+
+    public IEnumerable<(string What, string Path)> Tools() =>
+        [("bubblewrap (apt-get install bubblewrap)", Bwrap), ("static busybox (apt-get install busybox-static)", Busybox),
+         ("util-linux setpriv", Setpriv), ("util-linux prlimit", Prlimit)];
+}
