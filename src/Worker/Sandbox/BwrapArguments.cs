@@ -31,6 +31,8 @@ internal static class BwrapArguments
         };
         if (!spec.AllowNetwork)
             a.Add("--unshare-net");
+        // /build and /tmp first: a store directory below them (odd, but valid) is then mounted on top, not hidden.
+        a.AddRange(["--bind", spec.BuildDir, BuildDir, "--bind", area.Tmp, "/tmp"]);
         a.AddRange(["--bind", area.Store, spec.LogicalStoreDir]);
         foreach (var input in (spec.InputPaths ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
@@ -38,7 +40,6 @@ internal static class BwrapArguments
             a.AddRange(["--ro-bind", Path.Combine(spec.PhysicalStoreDir, name), spec.LogicalStoreDir + "/" + name]);
         }
 
-        a.AddRange(["--bind", spec.BuildDir, BuildDir, "--bind", area.Tmp, "/tmp"]);
         if (spec.AllowNetwork)
         {
             // Fixed-output derivations fetch: the host's name resolution, as Nix gives them.

@@ -9,7 +9,7 @@ namespace BuildFarm.Integration.Tests.EndToEnd;
 
 /// <summary>
 /// The published <c>artifacts/bin/buildfarm-worker</c> (<c>./farm build</c>) as a child process with a JSON config
-/// like an operator writes: its own store under a private root (logical <c>/nix/store</c>), unsandboxed builders.
+/// like an operator writes: its own store under a private root (logical <c>/nix/store</c>), sandboxed builders (never a silent fallback: a worker that cannot sandbox starts paused).
 /// </summary>
 internal sealed class RealWorker : IDisposable
 {
@@ -60,7 +60,8 @@ internal sealed class RealWorker : IDisposable
             Broker = new { Uri = amqpUri },
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
-            AllowUnsandboxed = true,
+            AllowUnsandboxed = false,
+            Sandbox = new { ExtraPaths = new[] { "/bin/sh=/bin/busybox", "/bin/busybox" } },
         };
         File.WriteAllText(dir.Combine("worker.json"), JsonSerializer.Serialize(config));
         var psi = new ProcessStartInfo(RepoPaths.BuildfarmWorker) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };

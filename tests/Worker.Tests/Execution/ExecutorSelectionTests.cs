@@ -16,21 +16,21 @@ public sealed class ExecutorSelectionTests : IDisposable
     {
         var (selection, state) = Create(_dir.Path, allowUnsandboxed: false);
         await selection.StartAsync(CancellationToken.None);
-        Assert.True(selection.Sandboxed);
+        Assert.True(selection.Sandboxed, state.Note);
         Assert.False(state.Paused);
     }
 
     [Fact]
     public async Task Start_NoSandboxAndNotAllowed_PausedAndBuildsFailAsInfrastructureWithReason()
     {
-        var missing = _dir.Combine("no-such-store");
-        var (selection, state) = Create(missing, allowUnsandboxed: false);
+        var missing = _dir.Combine("no-such-bwrap");
+        var (selection, state) = Create(_dir.Path, allowUnsandboxed: false, bwrap: missing);
         await selection.StartAsync(CancellationToken.None);
 
         Assert.False(selection.Sandboxed);
         Assert.True(state.Paused);
         Assert.Contains(missing, state.Note, StringComparison.Ordinal);
-        var result = await selection.RunAsync(Plan(missing), new NullLog(), CancellationToken.None);
+        var result = await selection.RunAsync(Plan(_dir.Path), new NullLog(), CancellationToken.None);
         Assert.Equal(ExecutionOutcome.Infrastructure, result.Outcome);
         Assert.Contains("AllowUnsandboxed is false", result.Reason, StringComparison.Ordinal);
         Assert.Contains(missing, result.Reason, StringComparison.Ordinal);
@@ -39,19 +39,18 @@ public sealed class ExecutorSelectionTests : IDisposable
     [Fact]
     public async Task Start_NoSandboxButAllowed_RunsUnsandboxed()
     {
-        var missing = _dir.Combine("no-such-store");
-        var (selection, state) = Create(missing, allowUnsandboxed: true);
+        var (selection, state) = Create(_dir.Path, allowUnsandboxed: true, bwrap: _dir.Combine("no-such-bwrap"));
         await selection.StartAsync(CancellationToken.None);
 
         Assert.False(selection.Sandboxed);
         Assert.False(state.Paused);
-        var result = await selection.RunAsync(Plan(missing), new NullLog(), CancellationToken.None);
+        var result = await selection.RunAsync(Plan(_dir.Path), new NullLog(), CancellationToken.None);
         Assert.Equal(ExecutionOutcome.Succeeded, result.Outcome);
     }
 
     public void Dispose() => _dir.Dispose();
 
-    private (ExecutorSelection, WorkerState) Create(string storeDir, bool allowUnsandboxed)
+    private (ExecutorSelection, WorkerState) Create(string storeDir, bool allowUnsandboxed, string bwrap = "/usr/bin/bwrap")
     {
         var options = Options.Create(new WorkerOptions
         {
@@ -59,6 +58,7 @@ public sealed class ExecutorSelectionTests : IDisposable
             Store = new StoreSection { StoreDir = storeDir },
             BuildDir = _dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
+            Sandbox = new SandboxSection { Bwrap = bwrap },
         });
         var state = new WorkerState();
         return (new ExecutorSelection(options, state, TimeProvider.System, Serilog.Core.Logger.None), state);

@@ -55,7 +55,10 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
             ["Broker:Uri"] = amqpUri,
             ["HeartbeatInterval"] = "00:00:01",
             ["BuildDir"] = dir.Combine("builds"),
-            ["AllowUnsandboxed"] = "true",
+            // Builds must run in the real sandbox: a worker that cannot make one starts paused and the test fails.
+            ["AllowUnsandboxed"] = "false",
+            ["Sandbox:ExtraPaths:0"] = "/bin/sh=/bin/busybox",
+            ["Sandbox:ExtraPaths:1"] = "/bin/busybox",
             ["Logs:BatchInterval"] = "00:00:00.100",
         };
         void AddList(string key, string[]? items)

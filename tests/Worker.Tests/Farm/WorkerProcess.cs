@@ -32,7 +32,7 @@ internal sealed class WorkerProcess : IDisposable
     }
 
     /// <summary>Writes a config like an operator would and returns its path.</summary>
-    public static string WriteConfig(TempDirectory dir, string amqpUri, string storeDir, VerifyingKey dispatcherKey, string name, string system, bool allowUnsandboxed = true)
+    public static string WriteConfig(TempDirectory dir, string amqpUri, string storeDir, VerifyingKey dispatcherKey, string name, string system, bool allowUnsandboxed = false)
     {
         var signing = SigningKey.Generate(name + "-1");
         File.WriteAllText(dir.Combine("signing.key"), signing.ToString());
@@ -48,6 +48,7 @@ internal sealed class WorkerProcess : IDisposable
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
+            Sandbox = new { ExtraPaths = new[] { "/bin/sh=/bin/busybox", "/bin/busybox" } },
         };
         var file = dir.Combine("worker.json");
         File.WriteAllText(file, JsonSerializer.Serialize(config));

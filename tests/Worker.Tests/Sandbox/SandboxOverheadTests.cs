@@ -23,7 +23,7 @@ public sealed class SandboxOverheadTests(ITestOutputHelper output)
         var spec = new BuilderSpec(BuilderTestKit.Busybox, ["true"], new Dictionary<string, string>(),
             "/nix/store", dir.Path, dir.Path, false, TimeSpan.FromSeconds(60), TimeSpan.Zero);
 
-        var sandboxed = await TimeBuildsAsync(new SandboxRunner(), spec);
+        var sandboxed = await TimeBuildsAsync(new SandboxRunner(BuilderTestKit.Sandbox), spec);
         var unsandboxed = await TimeBuildsAsync(new UnsandboxedRunner(), spec with { PhysicalStoreDir = "/nix/store" });
 
         Assert.Equal(hostMounts, BuilderTestKit.HostMounts());

@@ -24,7 +24,7 @@ public sealed class SandboxRunnerIsolationTests
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(
             $"/bin/busybox cat /proc/net/dev; if /bin/busybox nc -w 2 127.0.0.1 {port} </dev/null; then echo CONNECTED; else echo REFUSED; fi",
             dir.Path, dir.Path), log.OnLog, CancellationToken.None);
 
@@ -49,7 +49,7 @@ public sealed class SandboxRunnerIsolationTests
         });
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(
             $"/bin/busybox cat /proc/net/dev; echo hello | /bin/busybox nc -w 2 127.0.0.1 {port} && echo CONNECTED",
             dir.Path, dir.Path, allowNetwork: true), log.OnLog, CancellationToken.None);
 
@@ -64,9 +64,7 @@ public sealed class SandboxRunnerIsolationTests
     {
         using var dir = new TempDirectory("sbx-env");
         // A builder path containing '=' (legal in store names) must not be read as one more assignment by env.
-        var binDir = Directory.CreateDirectory(dir.Combine("bin=odd")).FullName;
-        var builder = Path.Combine(binDir, "busybox");
-        File.CreateSymbolicLink(builder, BuilderTestKit.Busybox);
+        const string builder = "/opt/bin=odd/busybox";
         var env = new Dictionary<string, string>
         {
             ["PATH"] = "/path-not-set",
@@ -79,11 +77,13 @@ public sealed class SandboxRunnerIsolationTests
         var spec = new BuilderSpec(builder, ["env", "-0"], env, "/nix/store", dir.Path, dir.Path, false, TimeSpan.FromSeconds(60), TimeSpan.Zero);
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(spec, log.OnLog, CancellationToken.None);
+        var settings = BuilderTestKit.Sandbox with { ExtraPaths = [new ExtraPath(builder, BuilderTestKit.Busybox)] };
+        var result = await new SandboxRunner(settings).RunAsync(spec, log.OnLog, CancellationToken.None);
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
         var seen = log.Text.Split('\0', StringSplitOptions.RemoveEmptyEntries).Select(e => e.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-        Assert.Equal(env.OrderBy(e => e.Key, StringComparer.Ordinal), seen.OrderBy(e => e.Key, StringComparer.Ordinal));
+        // Bubblewrap sets PWD to the directory it starts the builder in, as Nix's environment does anyway.
+        Assert.Equal(env.Append(new("PWD", "/build")).OrderBy(e => e.Key, StringComparer.Ordinal), seen.OrderBy(e => e.Key, StringComparer.Ordinal));
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public sealed class SandboxRunnerIsolationTests
         using var dir = new TempDirectory("sbx-exit");
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(
             "echo one; echo two >&2; echo three; exit 7", dir.Path, dir.Path), log.OnLog, CancellationToken.None);
 
         Assert.Equal(BuilderOutcome.Exited, result.Outcome);
@@ -110,7 +110,7 @@ public sealed class SandboxRunnerIsolationTests
         var spec = BuilderTestKit.Shell("echo ran", dir.Path, dir.Path) with { Builder = builder, Env = new Dictionary<string, string> { [envName] = "c" } };
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(spec, log.OnLog, CancellationToken.None);
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(spec, log.OnLog, CancellationToken.None);
 
         Assert.Equal(BuilderOutcome.Rejected, result.Outcome);
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);

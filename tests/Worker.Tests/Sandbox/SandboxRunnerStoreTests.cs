@@ -10,74 +10,105 @@ public sealed class SandboxRunnerStoreTests
     private const string HostStore = "/nix/store";
 
     [Fact]
-    public async Task RunAsync_PhysicalStore_VisibleAtLogicalPathAndHostStoreUnchanged()
+    public async Task RunAsync_InputAndOutput_OnlyTheInputVisibleAndTheOutputMovedIntoThePhysicalStoreOwnedByTheWorker()
     {
         using var dir = new TempDirectory("sbx-store");
         var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
-        var build = Directory.CreateDirectory(dir.Combine("build")).FullName;
-        var name = $"bf-sandbox-{Guid.NewGuid():N}";
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var name = $"{Guid.NewGuid():N}"[..32] + "-input";
+        var other = $"{Guid.NewGuid():N}"[..32] + "-not-an-input";
         await File.WriteAllTextAsync(Path.Combine(phys, name), "from the physical store\n");
+        await File.WriteAllTextAsync(Path.Combine(phys, other), "secret\n");
+        var output = $"{HostStore}/{Guid.NewGuid():N}"[..(HostStore.Length + 33)] + "-out";
         var hostListing = Directory.GetFileSystemEntries(HostStore).Order(StringComparer.Ordinal).ToArray();
         var hostMounts = BuilderTestKit.HostMounts();
         var log = new LogCollector();
+        var spec = BuilderTestKit.Shell(
+            $"cat /nix/store/{name}; ls /nix/store; echo built > {output}; pwd; cat /nix/store/{other} || echo hidden; echo x > /nix/store/{name} || echo read-only",
+            build, phys) with { InputPaths = [$"{HostStore}/{name}"], OutputPaths = [output] };
 
-        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell(
-            $"cat /nix/store/{name}; echo built > /nix/store/{name}-out; pwd", build, phys), log.OnLog, CancellationToken.None);
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(spec, log.OnLog, CancellationToken.None);
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
-        Assert.Equal($"from the physical store\n{build}\n", log.Text);
-        Assert.Equal("built\n", await File.ReadAllTextAsync(Path.Combine(phys, name + "-out")));
-        Assert.False(File.Exists(Path.Combine(HostStore, name + "-out")), "the output leaked into the host's /nix/store");
+        Assert.StartsWith($"from the physical store\n{name}\n/build\n", log.Text, StringComparison.Ordinal);
+        Assert.Contains("hidden", log.Text, StringComparison.Ordinal);
+        Assert.Contains("read-only", log.Text, StringComparison.Ordinal);
+        var claimed = Path.Combine(phys, Path.GetFileName(output));
+        Assert.Equal("built\n", await File.ReadAllTextAsync(claimed));
+        Assert.Equal(0, BuilderTestKit.Owner(claimed));
+        Assert.Equal("from the physical store\n", await File.ReadAllTextAsync(Path.Combine(phys, name)));
+        Assert.False(Directory.Exists(build + ".sandbox"), "the sandbox's private root was left behind");
         Assert.Equal(hostListing, Directory.GetFileSystemEntries(HostStore).Order(StringComparer.Ordinal).ToArray());
         Assert.Equal(hostMounts, BuilderTestKit.HostMounts());
+    }
+
+    [Fact]
+    public async Task RunAsync_BuilderFails_NoOutputReachesTheStore()
+    {
+        using var dir = new TempDirectory("sbx-fail");
+        var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var output = $"{HostStore}/{new string('a', 32)}-out";
+        var log = new LogCollector();
+
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(
+            BuilderTestKit.Shell($"echo half > {output}; exit 3", build, phys) with { OutputPaths = [output] }, log.OnLog, CancellationToken.None);
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Empty(Directory.GetFileSystemEntries(phys));
+        Assert.False(Directory.Exists(build + ".sandbox"));
     }
 
     [Fact]
     public async Task RunAsync_TwoConcurrentSandboxesSameLogicalDir_EachSeesItsOwnStore()
     {
         using var dir = new TempDirectory("sbx-two");
-        var name = $"bf-sandbox-{Guid.NewGuid():N}";
+        var name = $"{Guid.NewGuid():N}"[..32] + "-input";
         var hostMounts = BuilderTestKit.HostMounts();
         var runs = new List<(Task<BuilderResult> Run, LogCollector Log, string Build)>();
         foreach (var id in new[] { "one", "two" })
         {
             var phys = Directory.CreateDirectory(dir.Combine(id, "phys")).FullName;
-            var build = Directory.CreateDirectory(dir.Combine(id, "build")).FullName;
+            var build = Directory.CreateDirectory(dir.Combine(id, "builds", "b")).FullName;
             await File.WriteAllTextAsync(Path.Combine(phys, name), id);
             // Each builder reports what it sees, then waits until the test has looked at the host while both run.
-            var script = $"echo \"sees $(cat /nix/store/{name})\"; while [ ! -e \"$BUILD/go\" ]; do /bin/busybox sleep 0.05; done; echo \"still $(cat /nix/store/{name})\"";
+            var script = $"echo \"sees $(cat /nix/store/{name}) as $(id -u)\"; while [ ! -e /build/go ]; do /bin/busybox sleep 0.05; done; echo \"still $(cat /nix/store/{name})\"";
             var log = new LogCollector();
-            runs.Add((new SandboxRunner().RunAsync(BuilderTestKit.Shell(script, build, phys), log.OnLog, CancellationToken.None), log, build));
+            var spec = BuilderTestKit.Shell(script, build, phys) with { InputPaths = [$"{HostStore}/{name}"] };
+            runs.Add((new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(spec, log.OnLog, CancellationToken.None), log, build));
         }
 
-        await runs[0].Log.WaitForAsync("sees one", runs[0].Run);
-        await runs[1].Log.WaitForAsync("sees two", runs[1].Run);
+        await runs[0].Log.WaitForAsync("sees one as 1000", runs[0].Run);
+        await runs[1].Log.WaitForAsync("sees two as 1000", runs[1].Run);
         Assert.False(File.Exists(Path.Combine(HostStore, name)), "a sandbox's store is visible on the host");
         Assert.Equal(hostMounts, BuilderTestKit.HostMounts());
+        // Two running builds never share a host uid.
+        Assert.NotEqual(BuilderTestKit.Owner(runs[0].Build), BuilderTestKit.Owner(runs[1].Build));
         foreach (var (_, _, build) in runs)
             await File.WriteAllTextAsync(Path.Combine(build, "go"), "");
         var results = await Task.WhenAll(runs.Select(r => r.Run));
 
         Assert.All(results, r => Assert.True(r.Succeeded, r.ToString()));
-        Assert.Equal("sees one\nstill one\n", runs[0].Log.Text);
-        Assert.Equal("sees two\nstill two\n", runs[1].Log.Text);
+        Assert.Equal("sees one as 1000\nstill one\n", runs[0].Log.Text);
+        Assert.Equal("sees two as 1000\nstill two\n", runs[1].Log.Text);
     }
 
     [Fact]
-    public async Task RunAsync_LogicalDirMissingOnHost_SetupFailedNamingIt()
+    public async Task RunAsync_InputMissingFromThePhysicalStore_SetupFailedNamingIt()
     {
         using var dir = new TempDirectory("sbx-missing");
         var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
-        var build = Directory.CreateDirectory(dir.Combine("build")).FullName;
-        var missing = dir.Combine("no", "such", "store");
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var missing = $"{HostStore}/{new string('b', 32)}-missing";
         var log = new LogCollector();
 
-        var result = await new SandboxRunner().RunAsync(BuilderTestKit.Shell("echo ran", build, phys, missing), log.OnLog, CancellationToken.None);
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(
+            BuilderTestKit.Shell("echo ran", build, phys) with { InputPaths = [missing] }, log.OnLog, CancellationToken.None);
 
         Assert.Equal(BuilderOutcome.SetupFailed, result.Outcome);
         Assert.Null(result.ExitCode);
-        Assert.Contains($"logical store directory {missing} does not exist", result.Error, StringComparison.Ordinal);
-        Assert.Equal("", log.Text);
-        Assert.False(Directory.Exists(missing));
+        Assert.Contains("bwrap: ", result.Error, StringComparison.Ordinal);
+        Assert.Contains(Path.GetFileName(missing), result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("ran", log.Text, StringComparison.Ordinal);
     }
 }

@@ -9,7 +9,7 @@ public sealed class BuildLimitsTests
 {
     public static TheoryData<string> Runners => new() { "sandboxed", "unsandboxed" };
 
-    private static IBuilderRunner Runner(string kind) => kind == "sandboxed" ? new SandboxRunner() : new UnsandboxedRunner();
+    private static IBuilderRunner Runner(string kind) => kind == "sandboxed" ? new SandboxRunner(BuilderTestKit.Sandbox) : new UnsandboxedRunner();
 
     /// <summary>A builder that leaves a background child (its command line carries the token) and waits for it.</summary>
     private static string TreeScript(string token) =>
@@ -78,7 +78,7 @@ public sealed class BuildLimitsTests
         // 3 s of output every 0.2 s under a 1.5 s silence limit: each output restarts the silence clock.
         var script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do echo $i; /bin/busybox sleep 0.2; done";
 
-        var result = await new SandboxRunner().RunAsync(Spec("sandboxed", dir, script, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1.5)), log.OnLog, CancellationToken.None);
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(Spec("sandboxed", dir, script, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1.5)), log.OnLog, CancellationToken.None);
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
         Assert.EndsWith("\n15\n", log.Text, StringComparison.Ordinal);

@@ -10,6 +10,9 @@ internal static class BuilderTestKit
     public const string Busybox = "/bin/busybox";
     public static readonly TimeSpan LogWait = TimeSpan.FromSeconds(30);
 
+    /// <summary>The sandbox with the host's static busybox visible at its own path (an operator's extra path).</summary>
+    public static readonly SandboxSettings Sandbox = new() { ExtraPaths = [new ExtraPath(Busybox, Busybox)] };
+
     /// <summary>A spec running <c>busybox sh -c SCRIPT</c> with an empty environment except BUILD=<paramref name="buildDir"/>.</summary>
     public static BuilderSpec Shell(string script, string buildDir, string physicalStore, string logicalStore = "/nix/store",
         bool allowNetwork = false, TimeSpan? timeout = null, TimeSpan? maxSilent = null) =>
@@ -54,6 +57,16 @@ internal static class BuilderTestKit
         }
 
         return found;
+    }
+
+    /// <summary>The owner uid of a file (not following symlinks), from <c>stat -c %u</c>.</summary>
+    public static long Owner(string path)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/stat", ["-c", "%u", path]) { RedirectStandardOutput = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return long.Parse(text.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Lines of /proc/self/mountinfo (the host's mount table as seen by the test).</summary>
