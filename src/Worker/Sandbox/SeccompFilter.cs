@@ -59,6 +59,16 @@ internal static class SeccompFilter
     };
 
     /// <summary>
+    /// The program for this machine and the systems the worker builds: i386 calls are admitted only on an x86_64
+    /// worker that offers <c>i686-linux</c> (there, Nix-style, a 32-bit builder runs natively).
+    /// </summary>
+    public static byte[] ForWorker(IEnumerable<string> systems)
+    {
+        var native = Native;
+        return Build(native, allowI386: native == SeccompArch.X86_64 && systems.Contains("i686-linux", StringComparer.Ordinal));
+    }
+
+    /// <summary>
     /// The program for a worker on <paramref name="native"/>; <paramref name="allowI386"/> (x86_64 only: a worker that
     /// builds i686-linux) also admits i386 calls, filtered by their own numbers.
     /// <para>

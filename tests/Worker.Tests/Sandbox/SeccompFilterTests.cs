@@ -151,6 +151,19 @@ public sealed class SeccompFilterTests
     }
 
     [Fact]
+    public void ForWorker_I686InSystems_AdmitsI386OnlyThen()
+    {
+        var with = SeccompFilter.ForWorker(["x86_64-linux", "i686-linux"]);
+        var without = SeccompFilter.ForWorker(["x86_64-linux"]);
+
+        Assert.Equal(Kill, Run(without, I386, 20, WithArg(0, 0)));
+        if (SeccompFilter.Native == SeccompArch.X86_64)
+            Assert.Equal(Eperm, Run(with, I386, 15, WithArg(1, SetUid | Mode755)));
+        else
+            Assert.Equal(Kill, Run(with, I386, 20, WithArg(0, 0)));
+    }
+
+    [Fact]
     public void Build_Aarch64WithI386_Throws()
     {
         Assert.Throws<ArgumentException>(() => SeccompFilter.Build(SeccompArch.Aarch64, allowI386: true));
