@@ -18,7 +18,7 @@ internal static class BwrapArguments
     public const string Gid = "100";
 
     /// <summary>Bubblewrap's options (read from its <c>--args</c> file) and the command that follows them.</summary>
-    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxArea area, SandboxSettings settings, bool seccomp)
+    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxArea area, SandboxSettings settings)
     {
         var a = new List<string>
         {
@@ -61,8 +61,8 @@ internal static class BwrapArguments
         a.AddRange(["--proc", "/proc", "--remount-ro", "/", "--chdir", BuildDir, "--clearenv"]);
         foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
             a.AddRange(["--setenv", name, value]);
-        if (seccomp)
-            a.AddRange(["--seccomp", "4"]);
+        // The filter is installed last, right before the builder's exec (fd 4, opened by the launcher).
+        a.AddRange(["--seccomp", "4"]);
         return (a, ["--", spec.Builder, .. spec.Args]);
     }
 

@@ -21,7 +21,7 @@ internal static class SandboxProbe
         "$bb" grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder has capabilities: $("$bb" grep Cap /proc/self/status)"
         "$bb" grep -q '^CapBnd:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder's capability bounding set is not empty"
         "$bb" grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/self/status || fail "no_new_privs is not set"
-        if [ "$seccomp" = 1 ]; then "$bb" grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status || fail "no seccomp filter"; fi
+        [ "$seccomp" = 1 ] && { "$bb" grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status || fail "no seccomp filter"; }
         n=$("$bb" grep -c : /proc/net/dev)
         [ "$n" = 1 ] || fail "network namespace has $n interfaces, expected only loopback"
         input=${bb%/*}
@@ -53,7 +53,7 @@ internal static class SandboxProbe
             var build = Directory.CreateDirectory(Path.Combine(builds, "probe")).FullName;
             var bb = $"{logicalStoreDir}/{InputName}/busybox";
             var output = $"{logicalStoreDir}/{OutputName}";
-            var seccomp = SeccompProgram.Create(settings) is not null ? "1" : "0";
+            const string seccomp = "1";
             var spec = new BuilderSpec(bb, ["sh", "-c", Check, "probe", bb, logicalStoreDir, seccomp], new Dictionary<string, string> { ["out"] = output },
                 logicalStoreDir, phys, build, AllowNetwork: false, TimeSpan.FromSeconds(30), TimeSpan.Zero,
                 InputPaths: [$"{logicalStoreDir}/{InputName}"], OutputPaths: [output]);
@@ -67,8 +67,7 @@ internal static class SandboxProbe
             if (result.Succeeded && File.Exists(claimed) && File.ReadAllText(claimed) == "sandboxed\n")
             {
                 return new SandboxCapability(true,
-                    $"bubblewrap as build users from uid {settings.FirstUid}: private root, user/mount/PID/IPC/UTS/network namespaces, no capabilities"
-                    + (seccomp == "1" ? ", seccomp" : ""));
+                    $"bubblewrap as build users from uid {settings.FirstUid}: private root, user/mount/PID/IPC/UTS/network namespaces, no capabilities, seccomp");
             }
 
             var detail = result.Error ?? (result.Succeeded ? "the probe's output did not come back into the store" : $"probe builder exited {result.ExitCode}: {log.ToString().Trim()}");

@@ -32,7 +32,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     /// </summary>
     private const string Wrapper = """
         exec 3<"$1" || exit 125
-        if [ -n "$2" ]; then exec 4<"$2" || exit 125; fi
+        exec 4<"$2" || exit 125
         command=$3
         shift 3
         while IFS= read -r -d '' word; do set -- "$@" "$word"; done < "$command"
@@ -88,10 +88,8 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     private async Task<BuilderResult> RunInAreaAsync(
         BuilderSpec spec, SandboxArea area, BuildUser user, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
-        var seccomp = SeccompProgram.Create(_settings);
-        if (seccomp is not null)
-            WritePrivate(area.SeccompFile, seccomp);
-        var (options, command) = BwrapArguments.Create(spec, area, _settings, seccomp is not null);
+        WritePrivate(area.SeccompFile, SeccompProgram.Create(_settings));
+        var (options, command) = BwrapArguments.Create(spec, area, _settings);
         WritePrivate(area.ArgsFile, Words(options));
         WritePrivate(area.CommandFile, Words(command));
 
@@ -101,7 +99,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         psi.Environment.Clear();
         string[] words =
         [
-            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, seccomp is null ? "" : area.SeccompFile, area.CommandFile,
+            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile,
             _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
             .. _settings.MaxDiskBytes > 0 ? [$"--fsize={_settings.MaxDiskBytes}"] : Array.Empty<string>(),
             "--", _settings.Setpriv, $"--reuid={uid}", $"--regid={uid}", "--clear-groups",
