@@ -14,14 +14,14 @@ internal static class SandboxProbe
     private const string OutputName = "11111111111111111111111111111111-buildfarm-probe-output";
 
     private const string Check = """
-        bb=$1 store=$2 seccomp=$3
+        bb=$1 store=$2
         fail() { echo "$*"; exit 1; }
         [ $$ = 1 ] || fail "builder is pid $$, expected 1 in its own PID namespace"
         [ "$("$bb" id -u)" = 1000 ] || fail "builder runs as uid $("$bb" id -u), expected 1000"
         "$bb" grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder has capabilities: $("$bb" grep Cap /proc/self/status)"
         "$bb" grep -q '^CapBnd:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder's capability bounding set is not empty"
         "$bb" grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/self/status || fail "no_new_privs is not set"
-        [ "$seccomp" = 1 ] && { "$bb" grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status || fail "no seccomp filter"; }
+        "$bb" grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status || fail "no seccomp filter"
         n=$("$bb" grep -c : /proc/net/dev)
         [ "$n" = 1 ] || fail "network namespace has $n interfaces, expected only loopback"
         input=${bb%/*}
@@ -53,8 +53,7 @@ internal static class SandboxProbe
             var build = Directory.CreateDirectory(Path.Combine(builds, "probe")).FullName;
             var bb = $"{logicalStoreDir}/{InputName}/busybox";
             var output = $"{logicalStoreDir}/{OutputName}";
-            const string seccomp = "1";
-            var spec = new BuilderSpec(bb, ["sh", "-c", Check, "probe", bb, logicalStoreDir, seccomp], new Dictionary<string, string> { ["out"] = output },
+            var spec = new BuilderSpec(bb, ["sh", "-c", Check, "probe", bb, logicalStoreDir], new Dictionary<string, string> { ["out"] = output },
                 logicalStoreDir, phys, build, AllowNetwork: false, TimeSpan.FromSeconds(30), TimeSpan.Zero,
                 InputPaths: [$"{logicalStoreDir}/{InputName}"], OutputPaths: [output]);
             var log = new StringBuilder();
