@@ -7,7 +7,7 @@ public sealed class SlotTests(FarmFixture farm) : IClassFixture<FarmFixture>
 {
     /// <summary>Each build appends "+" when it starts and "-" when it ends to one shared trace file.</summary>
     private static string TracedScript(string trace, int seconds) =>
-        $"echo + >> {trace}; /bin/sleep {seconds}; echo - >> {trace}; echo done > $out";
+        $"echo + >> {trace}; /bin/busybox sleep {seconds}; echo - >> {trace}; echo done > $out";
 
     private static int MaxConcurrent(string trace)
     {

@@ -104,7 +104,8 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
         var drvPath = corpus.SandboxedDrvPaths[attr];
         var ours = await WorkerBuildAsync(drvPath, new Worker.Sandbox.SandboxRunner());
         Assert.True(ours.Error is null, $"sandboxed worker refused {attr}: {ours.Error}");
-        var nix = await NixBuildAsync(drvPath);
+        // The oracle is Nix's own sandbox: same /build, same private store, same uid.
+        var nix = await NixBuildAsync(drvPath, sandbox: true);
         Assert.True(nix.Error is null, $"nix-build failed {attr}: {nix.Error}");
         foreach (var (id, nar) in nix.Nars!)
             Assert.True(nar.AsSpan().SequenceEqual(ours.Nars![id]), $"{attr}: output '{id}' differs:\nworker: {Printable(ours.Nars[id])}\nnix:    {Printable(nar)}");
@@ -136,6 +137,7 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
         var plan = new BuildPlan(Guid.NewGuid(), 1, drvPath, "/nix/store", recipe, recipe.Outputs, new BuildLimits(TimeSpan.FromMinutes(2), TimeSpan.Zero))
         {
             InputFacts = facts,
+            InputPaths = closure,
         };
         var options = Options.Create(new WorkerOptions { BuildDir = _dir.Combine("builds"), BuildCores = 2 });
         var log = new Lines();
@@ -172,10 +174,10 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
         return paths;
     }
 
-    private static async Task<Outcome> NixBuildAsync(string drvPath)
+    private static async Task<Outcome> NixBuildAsync(string drvPath, bool sandbox = false)
     {
         var run = await ProcessRunner.RunAsync(
-            "nix-build", [drvPath, "--no-out-link", "--option", "cores", "2"],
+            "nix-build", [drvPath, "--no-out-link", "--option", "cores", "2", "--option", "sandbox", sandbox ? "true" : "false"],
             environment: new Dictionary<string, string> { ["BF19_IMPURE"] = ImpureValue });
         if (run.ExitCode != 0)
             return new Outcome(null, run.Stderr);
