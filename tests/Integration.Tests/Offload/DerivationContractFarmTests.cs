@@ -69,6 +69,18 @@ public sealed partial class DerivationContractFarmTests : IDisposable
         var message = $"hash mismatch in fixed-output derivation '{drvs["fodBad"]}': specified: {specified} got: {got}";
         Assert.Contains(message, Squash(nix.Stderr), StringComparison.Ordinal);
         Assert.Contains(message, Squash(refused.Stderr + refused.Stdout), StringComparison.Ordinal);
+        // A build failure, not an infrastructure one: failed on its first attempt, not republished to another worker.
+        using (var api = new HttpClient { BaseAddress = new System.Uri(farm.ApiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) })
+        {
+            var builds = JsonDocument.Parse(await api.GetStringAsync("api/builds")).RootElement.EnumerateArray();
+            var id = builds.Single(b => b.GetProperty("drvPath").GetString() == drvs["fodBad"]).GetProperty("id").GetString();
+            var view = JsonDocument.Parse(await api.GetStringAsync($"api/builds/{id}")).RootElement;
+            Assert.Equal("failed", view.GetProperty("state").GetString());
+            Assert.Equal("BuildFailure", view.GetProperty("failureKind").GetString());
+            Assert.Equal(1, view.GetProperty("attempt").GetInt32());
+            Assert.Single(view.GetProperty("attempts").EnumerateArray());
+        }
+
         var output = (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvs["fodBad"])).Trim();
         Assert.False((await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", output])).ExitCode == 0, "a refused fixed output must not be imported at the origin");
         var workerStoreDir = _dir.Combine("worker", "root") + StoreDir;
