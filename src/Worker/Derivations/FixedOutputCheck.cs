@@ -1,4 +1,6 @@
 using BuildFarm.Store.Derivations;
+using BuildFarm.Store.Hashing;
+using BuildFarm.Worker.Execution;
 
 namespace BuildFarm.Worker.Derivations;
 
@@ -14,7 +16,7 @@ internal static class FixedOutputCheck
     /// The fixed outputs among <paramref name="outputIds"/> (id → declared hash), from the parsed <c>.drv</c>. A recipe
     /// without a parsed derivation (built by hand in tests) declares none.
     /// </summary>
-    public static IReadOnlyDictionary<string, FixedOutputHash> Declared(Execution.BuildRecipe recipe, IEnumerable<string> outputIds)
+    public static IReadOnlyDictionary<string, FixedOutputHash> Declared(BuildRecipe recipe, IEnumerable<string> outputIds)
     {
         var declared = new Dictionary<string, FixedOutputHash>(StringComparer.Ordinal);
         if (recipe.Parsed is not { } drv)
@@ -58,7 +60,7 @@ internal static class FixedOutputCheck
         if (facts.References.Count > 0)
             return $"illegal path references in fixed-output derivation '{drvPath}'";
         var got = wanted is { Recursive: true, Algorithm: OutputHashAlgorithm.Sha256 }
-            && Store.Hashing.NixHash.TryParse(facts.NarHash, out var narHash)
+            && NixHash.TryParse(facts.NarHash, out var narHash)
             ? new FixedOutputHash(OutputHashAlgorithm.Sha256, true, narHash.Bytes)
             : await FixedOutputHash.ComputeAsync(physicalPath, wanted.Algorithm, wanted.Recursive, cancellationToken);
         if (got.Hex == wanted.Hex)
