@@ -13,9 +13,11 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
     [
         "env", "passAsFile", "dep", "graph", "structured", "impure", "impureIgnored", "multi", "selfRef", "allowedRefs",
         "allowedRefsOk", "disallowedReqs", "disallowedRefs", "badSpec", "maxSize", "maxClosure", "builtin", "cycle", "maxClosureBad",
+        "fodFlat", "fodRecursive", "fodBad", "fodDir", "fodRef",
     ];
 
     private readonly TempDirectory _dir = new("bf19-corpus");
+    private string _fodTreeHash = "";
 
     public string Busybox { get; private set; } = "";
 
@@ -44,6 +46,7 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
 
         var file = _dir.Combine("contract.nix");
         await File.WriteAllBytesAsync(file, [.. bytes]);
+        _fodTreeHash = await ContractFixedOutput.TreeHashAsync(_dir.Path);
         DrvPaths = await InstantiateAsync(file);
         SandboxedDrvPaths = await InstantiateAsync(file);
     }
@@ -51,7 +54,7 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
     private async Task<Dictionary<string, string>> InstantiateAsync(string file)
     {
         var nonce = Guid.NewGuid().ToString("N")[..10];
-        List<string> args = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", Busybox];
+        List<string> args = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", Busybox, "--argstr", "fodTreeHash", _fodTreeHash];
         foreach (var a in Attrs)
             args.AddRange(["-A", a]);
         var lines = (await NixOracle.RunTextAsync("nix-instantiate", [.. args])).Split('\n');
