@@ -32,9 +32,14 @@ internal sealed class ExecutorSelection(
         var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, cancellationToken);
         if (probe.Available)
         {
-            _selected = new BuilderExecutor(new SandboxRunner(settings, time), options);
+            var firewall = await FixedOutputFirewall.InstallAsync(o, settings.Nft, cancellationToken);
+            _selected = new BuilderExecutor(new SandboxRunner(settings, time), options, firewall);
             Sandboxed = true;
             _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
+            if (firewall.Filtered)
+                _log.Information("Fixed-output builds get the host's network, filtered: {FirewallReason}", firewall.Reason);
+            else
+                _log.Warning("Fixed-output builds run without network: {FirewallReason}", firewall.Reason);
         }
         else if (o.AllowUnsandboxed)
         {
