@@ -5,13 +5,24 @@ namespace BuildFarm.Worker.Sandbox;
 /// <summary>lchown(2) over trees, never following symlinks: hands a build's directories to its build user and takes its outputs back.</summary>
 internal static class Ownership
 {
-    /// <summary>Changes the owner of <paramref name="path"/> and everything under it (symlinks themselves, not their targets).</summary>
+    /// <summary>
+    /// Changes the owner of <paramref name="path"/> and everything under it (symlinks themselves, not their targets),
+    /// top-down: a directory is taken first and opened to its new owner (u+rwx) before it is read, so a build's
+    /// mode-000 directory never stops a worker that holds CAP_CHOWN but not CAP_DAC_OVERRIDE.
+    /// </summary>
     public static void ChangeTree(string path, long uid, long gid)
     {
         Change(path, uid, gid);
-        if (new FileInfo(path).LinkTarget is null && Directory.Exists(path))
+        var info = new DirectoryInfo(path);
+        if (info.LinkTarget is not null || !info.Exists)
+            return;
+        if (uid == WorkerUid)
+            info.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        foreach (var entry in info.EnumerateFileSystemInfos())
         {
-            foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }))
+            if (entry is DirectoryInfo && entry.LinkTarget is null)
+                ChangeTree(entry.FullName, uid, gid);
+            else
                 Change(entry.FullName, uid, gid);
         }
     }

@@ -16,7 +16,9 @@ internal sealed class SandboxArea : IDisposable
     private const UnixFileMode Traversable = Private | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
     private const UnixFileMode ReadOnly = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
-    private SandboxArea(string root) => Root = root;
+    private readonly string _buildDir;
+
+    private SandboxArea(string root, string buildDir) => (Root, _buildDir) = (root, buildDir);
 
     public string Root { get; }
 
@@ -34,7 +36,7 @@ internal sealed class SandboxArea : IDisposable
 
     public static SandboxArea Create(BuilderSpec spec, long uid)
     {
-        var area = new SandboxArea(spec.BuildDir + ".sandbox");
+        var area = new SandboxArea(spec.BuildDir + ".sandbox", spec.BuildDir);
         if (Directory.Exists(area.Root))
             area.Delete();
         // Bubblewrap resolves every bind source as the build user: the way down to the build directory must be open to it.
@@ -84,19 +86,20 @@ internal sealed class SandboxArea : IDisposable
         return true;
     }
 
-    public void Dispose() => Delete();
+    /// <summary>Gives the build directory back to the worker (which deletes it) and deletes the private root.</summary>
+    public void Dispose()
+    {
+        if (Directory.Exists(_buildDir))
+            Ownership.ChangeTree(_buildDir, Ownership.WorkerUid, Ownership.WorkerGid);
+        Delete();
+    }
 
     private void Delete()
     {
         if (!Directory.Exists(Root))
             return;
-        // The builder may have left read-only or foreign-mode directories: take them back before deleting.
+        // The builder may have left read-only or mode-000 directories: take them back (opened) before deleting.
         Ownership.ChangeTree(Root, Ownership.WorkerUid, Ownership.WorkerGid);
-        foreach (var d in new DirectoryInfo(Root).EnumerateDirectories("*", SearchOption.AllDirectories))
-        {
-            if (d.LinkTarget is null)
-                d.UnixFileMode |= Private;
-        }
 
         Directory.Delete(Root, recursive: true);
     }

@@ -79,8 +79,6 @@ internal static class SandboxProbe
         finally
         {
             Ownership.ChangeTree(root.FullName, Ownership.WorkerUid, Ownership.WorkerGid);
-            foreach (var d in root.EnumerateDirectories("*", SearchOption.AllDirectories))
-                d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
             root.Delete(recursive: true);
         }
     }
