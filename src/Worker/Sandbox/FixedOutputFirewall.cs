@@ -65,8 +65,10 @@ public sealed class FixedOutputFirewall
             return new FixedOutputFirewall(false, $"cannot run {nft} (apt-get install nftables): {e.Message}");
         }
 
+        var remote = addresses.Where(a => !IPAddress.IsLoopback(a)).Distinct().ToList();
         return new FixedOutputFirewall(true,
-            $"nftables table inet {TableName(o.Sandbox.FirstUid)} rejects build users' connections to this machine and to {string.Join(", ", addresses)}");
+            $"nftables table inet {TableName(o.Sandbox.FirstUid)} rejects build users' connections to this machine"
+            + (remote.Count > 0 ? $" and to {string.Join(", ", remote)}" : ""));
     }
 
     /// <summary>The nftables script: replaces the table atomically (add, delete, define in one transaction).</summary>
