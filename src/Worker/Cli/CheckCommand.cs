@@ -1,3 +1,4 @@
+using BuildFarm.Store.Paths;
 using System.CommandLine;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Worker.Configuration;
@@ -72,7 +73,8 @@ internal static class CheckCommand
 
     private static async Task CheckSandboxAsync(WorkerOptions options, CheckReport report, CancellationToken cancellationToken)
     {
-        var capability = await SandboxRunner.ProbeAsync(SandboxSettings.From(options), options.Store.StoreDir, cancellationToken);
+        var capability = await SandboxRunner.ProbeAsync(SandboxSettings.From(options), options.Store.StoreDir,
+            [StoreLayout.Create(options.Store.StoreDir, options.Store.Root).PhysicalStoreDir, options.BuildDir], cancellationToken);
         if (capability.Available)
             report.Ok("sandbox", options.AllowUnsandboxed ? "possible (" + capability.Reason + "), but AllowUnsandboxed is true" : capability.Reason);
         else if (options.AllowUnsandboxed)

@@ -1,3 +1,4 @@
+using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Lifecycle;
 using BuildFarm.Worker.Sandbox;
@@ -29,7 +30,7 @@ internal sealed class ExecutorSelection(
     {
         var o = options.Value;
         var settings = SandboxSettings.From(o);
-        var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, cancellationToken);
+        var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, [StoreLayout.Create(o.Store.StoreDir, o.Store.Root).PhysicalStoreDir, o.BuildDir], cancellationToken);
         if (probe.Available)
         {
             var firewall = await FixedOutputFirewall.InstallAsync(o, settings.Nft, cancellationToken);

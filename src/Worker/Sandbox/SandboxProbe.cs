@@ -30,7 +30,20 @@ internal static class SandboxProbe
         echo sandboxed > "$out" || fail "cannot write the output"
         """;
 
-    public static async Task<SandboxCapability> RunAsync(SandboxSettings settings, CancellationToken cancellationToken, string logicalStoreDir = "/nix/store")
+    /// <summary>The first existing directory on the way to <paramref name="dir"/> that others may not traverse, or null.</summary>
+    internal static string? Unreachable(string dir)
+    {
+        for (var d = Path.GetFullPath(dir); !string.IsNullOrEmpty(d); d = Path.GetDirectoryName(d))
+        {
+            if (Directory.Exists(d) && (File.GetUnixFileMode(d) & UnixFileMode.OtherExecute) == 0)
+                return d;
+        }
+
+        return null;
+    }
+
+    public static async Task<SandboxCapability> RunAsync(
+        SandboxSettings settings, string logicalStoreDir, IReadOnlyList<string>? mustReach, CancellationToken cancellationToken)
     {
         if (!OperatingSystem.IsLinux())
             return new SandboxCapability(false, "the sandbox needs Linux namespaces");
@@ -38,6 +51,12 @@ internal static class SandboxProbe
         {
             if (!File.Exists(path))
                 return new SandboxCapability(false, $"{what} not found at {path}");
+        }
+
+        foreach (var dir in mustReach ?? [])
+        {
+            if (Unreachable(dir) is { } closed)
+                return new SandboxCapability(false, $"build users cannot reach {dir}: {closed} has no execute permission for others (chmod o+x {closed}; bubblewrap opens a build's inputs and build directory as its build user)");
         }
 
         var root = Directory.CreateTempSubdirectory("buildfarm-sandbox-probe-");

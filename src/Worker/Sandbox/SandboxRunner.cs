@@ -82,8 +82,10 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     /// Whether this machine can run sandboxed builds: runs a real one and checks from inside what the builder gets
     /// (uid, capabilities, PID 1, loopback only, nothing of the host) and reports why not.
     /// </summary>
-    public static Task<SandboxCapability> ProbeAsync(SandboxSettings? settings = null, string logicalStoreDir = "/nix/store", CancellationToken cancellationToken = default) =>
-        SandboxProbe.RunAsync(settings ?? SandboxSettings.Default, cancellationToken, logicalStoreDir);
+    /// <remarks><paramref name="mustReach"/>: the worker's physical store and build directory, which build users must be able to traverse to.</remarks>
+    public static Task<SandboxCapability> ProbeAsync(
+        SandboxSettings? settings = null, string logicalStoreDir = "/nix/store", IReadOnlyList<string>? mustReach = null, CancellationToken cancellationToken = default) =>
+        SandboxProbe.RunAsync(settings ?? SandboxSettings.Default, logicalStoreDir, mustReach, cancellationToken);
 
     private async Task<BuilderResult> RunInAreaAsync(
         BuilderSpec spec, SandboxArea area, BuildUser user, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
