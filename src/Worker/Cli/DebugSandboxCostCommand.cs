@@ -36,9 +36,7 @@ internal static class DebugSandboxCostCommand
             }
             finally
             {
-                foreach (var d in root.EnumerateDirectories("*", SearchOption.AllDirectories))
-                    d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-                root.Delete(recursive: true);
+                Execution.BuildDirectories.TryDelete(root.FullName);
             }
         });
         return command;

@@ -6,17 +6,21 @@ namespace BuildFarm.Worker.Sandbox;
 internal static class Ownership
 {
     /// <summary>
-    /// Changes the owner of <paramref name="path"/> and everything under it (symlinks themselves, not their targets),
-    /// top-down: a directory is taken first and opened to its new owner (u+rwx) before it is read, so a build's
-    /// mode-000 directory never stops a worker that holds CAP_CHOWN but not CAP_DAC_OVERRIDE.
+    /// Changes the owner of <paramref name="path"/> and everything under it (symlinks themselves, not their targets).
+    /// Giving a tree away goes bottom-up (the worker reads each directory while it is still its own); taking one
+    /// back goes top-down, opening each directory to the worker (u+rwx) before reading it, so a build's mode-000
+    /// directory never stops a worker that holds CAP_CHOWN but not CAP_DAC_OVERRIDE.
     /// </summary>
     public static void ChangeTree(string path, long uid, long gid)
     {
-        Change(path, uid, gid);
         var info = new DirectoryInfo(path);
-        if (info.LinkTarget is not null || !info.Exists)
+        var directory = info.LinkTarget is null && info.Exists;
+        var takingBack = uid == WorkerUid;
+        if (takingBack || !directory)
+            Change(path, uid, gid);
+        if (!directory)
             return;
-        if (uid == WorkerUid)
+        if (takingBack)
             info.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         foreach (var entry in info.EnumerateFileSystemInfos())
         {
@@ -25,6 +29,9 @@ internal static class Ownership
             else
                 Change(entry.FullName, uid, gid);
         }
+
+        if (!takingBack)
+            Change(path, uid, gid);
     }
 
     /// <summary>The worker's effective uid and gid: owners of everything in its store.</summary>

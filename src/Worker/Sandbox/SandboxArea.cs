@@ -41,24 +41,26 @@ internal sealed class SandboxArea : IDisposable
             area.Delete();
         // Bubblewrap resolves every bind source as the build user: the way down to the build directory must be open to it.
         var parent = Path.GetDirectoryName(spec.BuildDir)!;
-        File.SetUnixFileMode(parent, File.GetUnixFileMode(parent) | UnixFileMode.OtherExecute);
+        if ((File.GetUnixFileMode(parent) & UnixFileMode.OtherExecute) == 0)
+            File.SetUnixFileMode(parent, File.GetUnixFileMode(parent) | UnixFileMode.OtherExecute);
         Directory.CreateDirectory(area.Root, Traversable);
         Directory.CreateDirectory(area.Store, Private);
         Ownership.Change(area.Store, Ownership.WorkerUid, uid);
         File.SetUnixFileMode(area.Store, Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+        // Modes before owners: once a directory is the build user's, only CAP_FOWNER could change its mode.
         Directory.CreateDirectory(area.Tmp, Private);
-        Ownership.Change(area.Tmp, uid, uid);
         File.SetUnixFileMode(area.Tmp, Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+        Ownership.Change(area.Tmp, uid, uid);
         Directory.CreateDirectory(area.Etc, Traversable);
         // Exactly what Nix 2.8 writes (sandboxUid 1000, sandboxGid 100, home /build).
         Write(Path.Combine(area.Etc, "passwd"),
             "root:x:0:0:Nix build user:/build:/noshell\nnixbld:x:1000:100:Nix build user:/build:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n");
         Write(Path.Combine(area.Etc, "group"), "root:x:0:\nnixbld:!:100:\nnogroup:x:65534:\n");
         Write(Path.Combine(area.Etc, "hosts"), "127.0.0.1 localhost\n::1 localhost\n");
-        Ownership.ChangeTree(spec.BuildDir, uid, uid);
         File.SetUnixFileMode(spec.BuildDir, Private);
+        Ownership.ChangeTree(spec.BuildDir, uid, uid);
         return area;
     }
 
