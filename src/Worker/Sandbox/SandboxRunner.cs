@@ -124,8 +124,12 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
             ? new ResourceWatch(_settings.DiskCheckInterval, () => DiskUse.OverLimit(_settings.MaxDiskBytes, spec.BuildDir, area.Store, area.Tmp))
             : null;
         var result = await BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.BuilderLog, spec, Log, _time, cancellationToken, limits);
-        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 1 && head.ToString().StartsWith("bwrap: ", StringComparison.Ordinal))
-            return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = head.ToString().Split('\n')[0] };
+        // "bwrap: execvp BUILDER: …" is the builder's own failure to start (not in its closure, not executable): a build
+        // failure, as Nix's "executing '…': No such file or directory"; any other bwrap message is the machine's.
+        var start = head.ToString();
+        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 1 && start.StartsWith("bwrap: ", StringComparison.Ordinal)
+            && !start.StartsWith("bwrap: execvp ", StringComparison.Ordinal))
+            return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = start.Split('\n')[0] };
         if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 128 + 25 && _settings.MaxDiskBytes > 0)
             return result with { Outcome = BuilderOutcome.LimitExceeded, Error = $"the build wrote a file larger than the sandbox's disk limit ({_settings.MaxDiskBytes} bytes, Sandbox:MaxDiskBytes)" };
         if (!result.Succeeded)
