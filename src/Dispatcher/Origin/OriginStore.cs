@@ -46,7 +46,7 @@ internal sealed class OriginStore(StoreLayout layout, TimeProvider time, NixOrig
         var bytes = await File.ReadAllBytesAsync(physical, cancellationToken);
         if (!DerivationAterm.TryParse(layout.StoreDir, bytes, drvPath.Name[..^4], out var drv, out var error))
             return (null, null, $"{drvPath}: {error!.Message}");
-        return (drv, System.Text.Encoding.UTF8.GetString(bytes), null);
+        return (drv, DrvText.FromBytes(bytes), null);
     }
 
     /// <summary>True when every output in <paramref name="outputs"/> has a known path that is valid in the origin store.</summary>

@@ -28,12 +28,12 @@ public sealed partial class DerivationContractFarmTests : IDisposable
     [Fact]
     public async Task Build_ContractCorpus_SameNarsAsNixAndNixsRefusal()
     {
-        string[] attrs = ["passAsFile", "graph", "multi", "allowedRefs"];
+        string[] attrs = ["passAsFile", "env", "graph", "multi", "allowedRefs"];
         var drvs = await InstantiateAsync(Uri, attrs);
         await InstantiateAsync(Reference, attrs);
         await using var farm = await StartFarmAsync();
 
-        foreach (var attr in attrs[..3])
+        foreach (var attr in attrs[..4])
             await BuildLikeNixAsync(farm, attr, drvs[attr]);
 
         var refused = await farm.BuildAsync(drvs["allowedRefs"]);
@@ -155,10 +155,9 @@ public sealed partial class DerivationContractFarmTests : IDisposable
         }
 
         var busybox = (await NixAsync(store, "nix-store", "--add", bb)).Trim();
-        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
         var file = _dir.Combine("contract.nix");
-        // The farm's requests carry DrvText as UTF-8: this corpus uses no Latin-1 bytes (docs/offload.md).
-        await File.WriteAllTextAsync(file, source.Replace("@LATIN1@", "e", StringComparison.Ordinal).Replace("@IMPURE_HASH@", new string('0', 64), StringComparison.Ordinal), Encoding.ASCII);
+        // With its Latin-1 bytes: the farm carries such a .drv byte for byte (DrvText's base64 form).
+        await ContractCorpusSource.WriteAsync(file, new string('0', 64));
         var treeHash = await ContractFixedOutput.TreeHashAsync(Directory.CreateDirectory(_dir.Combine("tree-" + Guid.NewGuid().ToString("N"))).FullName);
         List<string> args = ["--store", store, file, "--argstr", "nonce", "farm", "--argstr", "busybox", busybox, "--argstr", "fodTreeHash", treeHash];
         foreach (var a in attrs)

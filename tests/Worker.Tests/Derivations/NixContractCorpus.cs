@@ -33,19 +33,8 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
         File.CreateSymbolicLink(Path.Combine(bin, "sh"), "busybox");
         Busybox = await NixOracle.RunTextAsync("nix-store", "--add", _dir.Combine("busybox"));
 
-        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
-        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("hello1"u8));
-        var parts = source.Replace("@IMPURE_HASH@", hash, StringComparison.Ordinal).Split("@LATIN1@");
-        var bytes = new List<byte>();
-        for (var i = 0; i < parts.Length; i++)
-        {
-            if (i > 0)
-                bytes.AddRange([0xE9, 0xFF]);
-            bytes.AddRange(Encoding.ASCII.GetBytes(parts[i]));
-        }
-
         var file = _dir.Combine("contract.nix");
-        await File.WriteAllBytesAsync(file, [.. bytes]);
+        await ContractCorpusSource.WriteAsync(file, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("hello1"u8)));
         _fodTreeHash = await ContractFixedOutput.TreeHashAsync(_dir.Path);
         DrvPaths = await InstantiateAsync(file);
         SandboxedDrvPaths = await InstantiateAsync(file);
