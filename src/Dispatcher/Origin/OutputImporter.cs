@@ -18,8 +18,8 @@ namespace BuildFarm.Dispatcher.Origin;
 /// origin store as it was. Whatever the signatures say, the archive may hold only outputs of the build's derivation
 /// (the build record's <c>.drv</c> text), and a fixed output must hold its declared content: checked on the restored
 /// copy before it becomes valid (<see cref="ReturnedOutputs"/>), so a stolen worker key cannot plant a
-/// content-addressed path that every later build would trust. The trusted keys are taken afresh for every import (<see cref="TrustedKeysFile.Current"/>),
-/// so a key added to or removed from the file counts from the next import on.
+/// content-addressed path that every later build would trust. The trusted keys are taken afresh for every import
+/// (<see cref="TrustedKeysFile.Current"/>), so a key added to or removed from the file counts from the next import on.
 /// </summary>
 internal sealed class OutputImporter(OriginStore origin, TrustedKeysFile workerKeys, TimeProvider time) : IOutputImporter
 {
