@@ -23,7 +23,8 @@ public static class DrvText
         error = null;
         if (!text.StartsWith(Base64Prefix, StringComparison.Ordinal))
         {
-            bytes = Encoding.UTF8.GetBytes(text);
+            // UTF-8, or the parser's own form of other bytes (NixBytes), which maps back to them.
+            bytes = NixBytes.Encode(text);
             return true;
         }
 
