@@ -35,37 +35,25 @@ internal static class FixedOutputCheck
     /// or an executable file (checked before the output checks, as Nix does). <paramref name="path"/> is the logical
     /// path Nix names.
     /// </summary>
-    public static string? CheckKind(FixedOutputHash wanted, string path, string physicalPath)
-    {
-        if (wanted.Recursive)
-            return null;
-        var info = new FileInfo(physicalPath);
-        var regular = info.Exists && info.LinkTarget is null && (info.UnixFileMode & UnixFileMode.UserExecute) == 0;
-        return regular
-            ? null
-            : $"output path '{path}' should be a non-executable regular file since recursive hashing is not enabled (outputHashMode=flat)";
-    }
+    public static string? CheckKind(FixedOutputHash wanted, string path, string physicalPath) =>
+        FixedOutputVerifier.CheckKind(wanted, path, physicalPath);
 
     /// <summary>
-    /// Null when the output has the declared content hash and refers to no store path, else the refusal.
-    /// <paramref name="facts"/> are the output's scanned facts (its NAR SHA-256 is reused for <c>r:sha256</c>).
+    /// Null when the output has the declared content hash and refers to no store path, else the refusal (the same
+    /// verifier the origin runs again before it imports the output). <paramref name="facts"/> are the output's
+    /// scanned facts (its NAR SHA-256 is reused for <c>r:sha256</c>).
     /// </summary>
+    /// <remarks>
+    /// Nix 2.8 has no refusal for references: it registers such an output under the path its references give it and
+    /// reports success with the wanted path still invalid (a flat one aborts nix-build on an assertion). The worker
+    /// refuses instead, with the message later Nix versions give, before the hash (Nix ≥ 2.9 lets it override a mismatch).
+    /// </remarks>
     public static async Task<string?> CheckContentAsync(
         string drvPath, FixedOutputHash wanted, PathFacts facts, string physicalPath, CancellationToken cancellationToken)
     {
-        // Nix 2.8 has no refusal here: it registers such an output under the path its references give it, which is
-        // not the derivation's output path, and reports success with the wanted path still invalid (a flat one
-        // aborts nix-build on an assertion). The worker refuses instead, with the message later Nix versions give,
-        // and says so before the hash (Nix ≥ 2.9 lets this error override a hash mismatch).
         if (facts.References.Count > 0)
-            return $"illegal path references in fixed-output derivation '{drvPath}'";
-        var got = wanted is { Recursive: true, Algorithm: OutputHashAlgorithm.Sha256 }
-            && NixHash.TryParse(facts.NarHash, out var narHash)
-            ? new FixedOutputHash(OutputHashAlgorithm.Sha256, true, narHash.Bytes)
-            : await FixedOutputHash.ComputeAsync(physicalPath, wanted.Algorithm, wanted.Recursive, cancellationToken);
-        if (got.Hex == wanted.Hex)
-            return null;
-        // Nix's format string, spacing included ("got:" is right-aligned under "specified:").
-        return $"hash mismatch in fixed-output derivation '{drvPath}':\n  specified: {wanted.ToSri()}\n     got:    {got.ToSri()}";
+            return FixedOutputVerifier.IllegalReferences(drvPath);
+        NixHash? narHash = NixHash.TryParse(facts.NarHash, out var known) ? known : null;
+        return FixedOutputVerifier.Mismatch(drvPath, wanted, await FixedOutputVerifier.ContentHashAsync(wanted, physicalPath, narHash, cancellationToken));
     }
 }
