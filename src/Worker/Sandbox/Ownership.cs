@@ -11,7 +11,7 @@ internal static class Ownership
         Change(path, uid, gid);
         if (new FileInfo(path).LinkTarget is null && Directory.Exists(path))
         {
-            foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }))
+            foreach (var entry in TreeWalk.Below(path))
                 Change(entry.FullName, uid, gid);
         }
     }

@@ -92,9 +92,9 @@ internal sealed class SandboxArea : IDisposable
             return;
         // The builder may have left read-only or foreign-mode directories: take them back before deleting.
         Ownership.ChangeTree(Root, Ownership.WorkerUid, Ownership.WorkerGid);
-        foreach (var d in new DirectoryInfo(Root).EnumerateDirectories("*", SearchOption.AllDirectories))
+        foreach (var d in TreeWalk.Below(Root).OfType<DirectoryInfo>())
         {
-            if (d.LinkTarget is null)
+            if (!TreeWalk.IsLink(d.Attributes))
                 d.UnixFileMode |= Private;
         }
 

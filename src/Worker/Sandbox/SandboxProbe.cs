@@ -81,7 +81,7 @@ internal static class SandboxProbe
         finally
         {
             Ownership.ChangeTree(root.FullName, Ownership.WorkerUid, Ownership.WorkerGid);
-            foreach (var d in root.EnumerateDirectories("*", SearchOption.AllDirectories))
+            foreach (var d in TreeWalk.Below(root.FullName).OfType<DirectoryInfo>().Where(d => !TreeWalk.IsLink(d.Attributes)))
                 d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
             root.Delete(recursive: true);
         }
