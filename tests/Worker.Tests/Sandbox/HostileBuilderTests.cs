@@ -378,6 +378,25 @@ public sealed class HostileBuilderTests
     }
 
     [Fact]
+    public async Task RunAsync_FillDevShmPastTheDiskLimit_StoppedAtTheLimit()
+    {
+        using var dir = new TempDirectory("hostile-shm");
+        var settings = BuilderTestKit.Sandbox with { MaxDiskBytes = 16 * MiB };
+        // /dev/shm is memory the disk watch cannot see: only its size stops the builder.
+        var script = """
+            i=0
+            while [ $i -lt 64 ] && dd if=/dev/zero of=/dev/shm/f$i bs=1048576 count=1 2>/dev/null; do i=$((i+1)); done
+            echo "kib $(du -sk /dev/shm | cut -f1)"
+            """;
+
+        var (result, log) = await RunAsync(Spec(dir, script), settings);
+
+        Assert.True(result.Succeeded, $"{result}: {log}");
+        var kib = long.Parse(Regex.Match(log, @"kib (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(kib * 1024, 0, 16 * MiB);
+    }
+
+    [Fact]
     public async Task RunAsync_CapabilitiesAndIds_NoneInsideAndAnUnprivilegedBuildUserOnTheHost()
     {
         using var dir = new TempDirectory("hostile-caps");
