@@ -347,16 +347,19 @@ public sealed class HostileBuilderTests
         Assert.DoesNotContain("64+0 records out", log, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task RunAsync_ManyFilesOverTheDiskLimitThenExit_LimitExceededAndNoOutputClaimed()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_ManyFilesOverTheDiskLimit_LimitExceededAndNoOutputClaimed(bool exitAtOnce)
     {
         using var dir = new TempDirectory("hostile-manyfiles");
         var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
         var build = Directory.CreateDirectory(dir.Combine("build")).FullName;
         var output = $"{Store}/{Hash()}-out";
-        var settings = BuilderTestKit.Sandbox with { MaxDiskBytes = 16 * MiB, DiskCheckInterval = TimeSpan.FromMilliseconds(50) };
-        // 64 MiB in 1 MiB files spread over every place the build may write, then a quick exit 0: no file is over
-        // RLIMIT_FSIZE, only the watch of the whole build's use (and its last look after the exit) can catch it.
+        // 64 MiB in 1 MiB files spread over every place the build may write: no file is over RLIMIT_FSIZE, only the
+        // watch of the whole build's use catches it: while the builder runs (it lingers), or, when it exits before the
+        // watch's first look, the last look after the exit.
+        var settings = BuilderTestKit.Sandbox with { MaxDiskBytes = 16 * MiB, DiskCheckInterval = exitAtOnce ? TimeSpan.FromHours(1) : TimeSpan.FromMilliseconds(50) };
         var script = $"""
             mkdir {output}
             i=0
@@ -366,13 +369,14 @@ public sealed class HostileBuilderTests
               dd if=/dev/zero of={output}/f$i bs=1048576 count=1 2>/dev/null
               i=$((i+1))
             done
-            exit 0
+            {(exitAtOnce ? "exit 0" : "sleep 30")}
             """;
 
         var (result, _) = await RunAsync(BuilderTestKit.Shell(script, build, phys) with { OutputPaths = [output] }, settings);
 
         Assert.Equal(BuilderOutcome.LimitExceeded, result.Outcome);
         Assert.Contains("Sandbox:MaxDiskBytes", result.Error, StringComparison.Ordinal);
+        Assert.InRange(result.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(25));
         Assert.Empty(Directory.GetFileSystemEntries(phys));
         Assert.False(Directory.Exists(build + ".sandbox"), "the sandbox's private root was left behind");
     }
