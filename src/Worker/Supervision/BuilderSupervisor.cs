@@ -52,7 +52,7 @@ internal static class BuilderSupervisor
         Process process;
         try
         {
-            process = Process.Start(psi) ?? throw new Win32Exception("no process was started");
+            process = await LaunchThread.StartAsync(psi);
         }
         catch (Win32Exception e)
         {

@@ -520,9 +520,9 @@ public sealed class HostileBuilderTests
         $"try {name} sh -c 'for d in /* /dev/shm; do case $d in /proc|/dev) continue;; esac; grep -rqs {token} \"$d\" && exit 0; done; exit 1'\n";
 
     /// <summary>
-    /// Not an attack, a guard: bubblewrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the parent THREAD
-    /// exits. Builds start on whichever thread-pool thread called RunAsync, and the pool retires idle threads: a
-    /// build must not die with the thread that started it.
+    /// Not an attack, found by this suite (builds died at random with exit 137): bubblewrap's --die-with-parent is
+    /// PR_SET_PDEATHSIG, which fires when the parent THREAD exits; builds started on whichever thread-pool thread
+    /// called RunAsync, and the pool retires idle threads. A build must not die with the thread that started it.
     /// </summary>
     [Fact]
     public async Task RunAsync_StartedOnAThreadThatThenExits_BuildRunsToItsEnd()
@@ -530,15 +530,21 @@ public sealed class HostileBuilderTests
         using var dir = new TempDirectory("hostile-thread");
         var log = new LogCollector();
         Task<BuilderResult>? run = null;
-        var starter = new Thread(() => run = new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(
-            BuilderTestKit.Shell("sleep 1; echo survived", Directory.CreateDirectory(dir.Combine("build")).FullName, dir.Path), log.OnLog, CancellationToken.None));
+        // The thread lives on until bubblewrap has surely armed its death signal, then ends while the build runs.
+        var starter = new Thread(() =>
+        {
+            run = new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(
+                BuilderTestKit.Shell("echo started; sleep 2; echo survived", Directory.CreateDirectory(dir.Combine("build")).FullName, dir.Path), log.OnLog, CancellationToken.None);
+            log.WaitForAsync("started", run).GetAwaiter().GetResult();
+            Thread.Sleep(200);
+        });
         starter.Start();
         starter.Join();
 
         var result = await run!;
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
-        Assert.Equal("survived\n", log.Text);
+        Assert.Equal("started\nsurvived\n", log.Text);
     }
 
     private static BuilderSpec Spec(TempDirectory dir, string script, string? phys = null) =>
