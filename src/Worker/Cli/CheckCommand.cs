@@ -79,7 +79,7 @@ internal static class CheckCommand
             report.Warn("sandbox", $"not possible here ({capability.Reason}); builds run unsandboxed because AllowUnsandboxed is true");
         else
             report.Fail("sandbox", capability.Reason,
-                "run the worker as root, install bubblewrap, util-linux and busybox-static, allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0); or set \"AllowUnsandboxed\": true for trusted derivations only");
+                "run the worker as root or with the capabilities of packaging/buildfarm-worker.service, install bubblewrap, util-linux and busybox-static, allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0); or set \"AllowUnsandboxed\": true for trusted derivations only");
     }
 
     private static async Task CheckBrokerAsync(BrokerOptions broker, TimeSpan timeout, CheckReport report, CancellationToken cancellationToken)

@@ -72,7 +72,7 @@ internal static class SandboxProbe
             }
 
             var detail = result.Error ?? (result.Succeeded ? "the probe's output did not come back into the store" : $"probe builder exited {result.ExitCode}: {log.ToString().Trim()}");
-            return new SandboxCapability(false, $"cannot create a build sandbox as user {Environment.UserName} (needs root, or CAP_SETUID, CAP_SETGID, CAP_CHOWN and unprivileged user namespaces): {detail}");
+            return new SandboxCapability(false, $"cannot create a build sandbox as user {Environment.UserName} (needs root, or the capabilities of packaging/buildfarm-worker.service: CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_KILL; and unprivileged user namespaces): {detail}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
