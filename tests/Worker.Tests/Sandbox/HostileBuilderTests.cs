@@ -291,7 +291,8 @@ public sealed class HostileBuilderTests
         var run = new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(script, build, dir.Path), log.OnLog, CancellationToken.None);
         await log.WaitForAsync("started", run);
         var buildUid = BuilderTestKit.Owner(build);
-        Assert.Equal(3, await WaitForCountAsync(() => BuilderTestKit.LiveProcessesWith(token).Count, 3));
+        // Each daemon by its own suffix (a shell's child shows its parent's command line for a moment before it execs sleep).
+        Assert.Equal(3, await WaitForCountAsync(() => BuilderTestKit.LiveProcessesWith(token).Select(CommandLine).Where(c => c.Contains(token, StringComparison.Ordinal)).Distinct().Count(), 3));
         Assert.NotEmpty(ProcessesOfUid(buildUid));
         await File.WriteAllTextAsync(Path.Combine(build, "go"), "");
         var result = await run;
@@ -416,7 +417,9 @@ public sealed class HostileBuilderTests
 
         var run = new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(script, build, dir.Path), log.OnLog, CancellationToken.None);
         await log.WaitForAsync("ready", run);
-        var pid = Assert.Single(BuilderTestKit.LiveProcessesWith(token));
+        // The shell, and for a moment each child it forks before that execs sleep: the one whose parent is not among them.
+        var found = BuilderTestKit.LiveProcessesWith(token);
+        var pid = found.First(p => !found.Contains(ParentOf(p)));
         var host = (await File.ReadAllLinesAsync($"/proc/{pid}/status")).Select(l => l.Split(':', 2)).ToDictionary(p => p[0], p => p[1].Trim());
         await File.WriteAllTextAsync(Path.Combine(build, "go"), "");
         var result = await run;
@@ -608,6 +611,24 @@ public sealed class HostileBuilderTests
         }
 
         return found;
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline");
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static int ParentOf(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static async Task<int> WaitForCountAsync(Func<int> count, int wanted)
