@@ -77,9 +77,18 @@ public sealed class HostileBuilderUnderWorkerUnitTests
         var token = "hostile-" + Guid.NewGuid().ToString("N");
         var sawDaemon = false;
 
+        // The builder exits once the test has seen its daemon from the host.
         var (result, log) = await worker.RunAsync(
-            $"a={token[..8]}; b={token[8..]}; setsid /bin/busybox sh -c \"sleep 1000; : $a$b\" & sleep 0.2; echo started; sleep 0.5",
-            line => sawDaemon |= line == "started" && BuilderTestKit.LiveProcessesWith(token).Count >= 1);
+            $"a={token[..8]}; b={token[8..]}; setsid /bin/busybox sh -c \"sleep 1000; : $a$b\" & echo started; while [ ! -e /build/go ]; do sleep 0.05; done",
+            line =>
+            {
+                if (line != "started")
+                    return;
+                var deadline = DateTime.UtcNow + BuilderTestKit.LogWait;
+                while (!sawDaemon && DateTime.UtcNow < deadline)
+                    sawDaemon = BuilderTestKit.LiveProcessesWith(token).Count >= 1;
+                File.WriteAllText(Path.Combine(worker.State, "builds", "b1", "go"), "");
+            });
 
         Assert.True(result.Succeeded, $"{result}: {log}");
         Assert.True(sawDaemon, "the daemon never ran, so its absence proves nothing");
