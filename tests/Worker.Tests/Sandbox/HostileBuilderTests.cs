@@ -217,9 +217,13 @@ public sealed class HostileBuilderTests
         using var dir = new TempDirectory("hostile-signal");
         var self = Environment.ProcessId;
         using var victim = Process.Start(BuilderTestKit.Busybox, ["sleep", "1000"]);
+        var ptrace = SetuidProbe.Compile(dir.Combine("ptrace"), SetuidProbe.PtraceSource);
+        var settings = BuilderTestKit.Sandbox with { ExtraPaths = [.. BuilderTestKit.Sandbox.ExtraPaths, new ExtraPath("/bin/ptrace", ptrace)] };
         try
         {
             var script = Attempts + $"""
+                try ptrace-worker /bin/ptrace {self}
+                try ptrace-victim /bin/ptrace {victim.Id}
                 try probe-worker kill -0 {self}
                 try stop-worker kill -STOP {self}
                 try kill-victim kill -9 {victim.Id}
@@ -231,10 +235,11 @@ public sealed class HostileBuilderTests
                 """;
             Assert.True(self > 64 && victim.Id > 64, "the test's pids must not be ones the build's own processes could have inside");
 
-            var (result, log) = await RunAsync(Spec(dir, script));
+            var (result, log) = await RunAsync(Spec(dir, script), settings);
 
             Assert.True(result.Succeeded, $"{result}: {log}");
-            AssertAllDenied(log, "probe-worker", "stop-worker", "kill-victim", "trace-worker", "worker-environ", "worker-status");
+            AssertAllDenied(log, "ptrace-worker", "ptrace-victim", "probe-worker", "stop-worker", "kill-victim", "trace-worker", "worker-environ", "worker-status");
+            Assert.Matches(@"ptrace-worker:denied ptrace \d+: No such process", log);
             Assert.Matches(@"probe-worker:denied .*No such process", log);
             Assert.False(victim.HasExited, "the builder killed a process of the host");
             Assert.DoesNotMatch(@"(?m)^State:\s+T", await File.ReadAllTextAsync("/proc/self/status"));

@@ -52,12 +52,34 @@ internal static class SetuidProbe
         }
         """;
 
+    /// <summary>PTRACE_ATTACH to the pid given as argument: prints <c>ptrace PID: ok</c> or the error.</summary>
+    public const string PtraceSource = """
+        #include <errno.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/ptrace.h>
+        int main(int argc, char **argv) {
+            int pid = atoi(argv[1]);
+            long rc = ptrace(PTRACE_ATTACH, pid, 0, 0);
+            printf("ptrace %d: %s\n", pid, rc == 0 ? "ok" : strerror(errno));
+            return rc == 0 ? 0 : 1;
+        }
+        """;
+
     /// <summary>Compiles the probe at <paramref name="path"/> (static: the sandbox has no libc) and makes it setuid root.</summary>
     public static string Build(string path)
     {
-        File.WriteAllText(path + ".c", Source);
-        Run("/usr/bin/gcc", "-static", "-o", path, path + ".c");
+        Compile(path, Source);
         File.SetUnixFileMode(path, (UnixFileMode)0x9ed); // 04755
+        return path;
+    }
+
+    /// <summary>Compiles a static C program (the sandbox has no libc) at <paramref name="path"/>.</summary>
+    public static string Compile(string path, string source)
+    {
+        File.WriteAllText(path + ".c", source);
+        Run("/usr/bin/gcc", "-static", "-o", path, path + ".c");
         return path;
     }
 
