@@ -188,7 +188,9 @@ put_file() {
 }
 
 make_dir "$CONF_DIR" 0755 root
-make_dir "$STATE_DIR" 0750 user
+# o+x only: build users traverse to the store and build directories (bubblewrap opens them as the build user);
+# they can list nothing here, and keys/ stays 0700.
+make_dir "$STATE_DIR" 0751 user
 make_dir "$KEY_DIR" 0700 user
 make_dir "$root" 0755 user
 make_dir "$root$store_dir" 0755 user

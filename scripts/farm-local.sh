@@ -97,7 +97,9 @@ farm_keys() {
   { cat "$FARM/keys/dispatcher.pub"; echo; cat "$FARM/keys/trusted-workers.pub"; } > "$FARM/keys/trusted-inputs.pub"
 }
 
-farm_sandbox_possible() { [ -d "$STORE_DIR" ] && unshare -m -p -n -f true 2>/dev/null; }
+# The worker probes its sandbox itself; this only decides whether its config may fall back (bubblewrap present and
+# an unprivileged user may create a user namespace).
+farm_sandbox_possible() { [ -x /usr/bin/bwrap ] && setpriv --reuid=65534 --regid=65534 --clear-groups unshare -U true 2>/dev/null; }
 
 farm_worker_config() { # name systems features mandatory slots speed [key-stem]
   local dir="$FARM/workers/$1" key=${7:-$FARM/keys/worker-$1} flags=()
@@ -228,7 +230,7 @@ cmd_up() {
   local joined; joined=$(IFS=,; echo "${summary[*]}")
   echo "workers         ${joined//),/), }"
   echo "store           $STORE_DIR under $( [ "$nix" = 1 ] && echo "/ (the machine's Nix store)" || echo "$FARM/origin") (workers: $FARM/workers/*/root); logs in $FARM/logs/"
-  farm_sandbox_possible || echo "note            builds run unsandboxed (no user/mount namespaces here)"
+  farm_sandbox_possible || echo "note            builds run unsandboxed (no bubblewrap or no unprivileged user namespaces here)"
   if [ "$nix" = 1 ]; then
     echo "# Nix hands its builds to this farm with (nix.conf, or --option build-hook on the command line):"
     echo "build-hook = $FARM/nix-hook"

@@ -1,3 +1,4 @@
+using BuildFarm.Store.Derivations;
 using System.CommandLine;
 using System.Globalization;
 using BuildFarm.Dispatcher.Api;
@@ -37,7 +38,7 @@ internal static class SubmitCommands
         if (File.Exists(arg))
         {
             var full = Path.GetFullPath(arg);
-            var text = await File.ReadAllTextAsync(full, ct);
+            var text = DrvText.FromBytes(await File.ReadAllBytesAsync(full, ct));
             // A file inside the store (physical or logical) keeps its store path; any other file is sent as text only.
             var baseName = Path.GetFileName(full);
             var inStore = Path.GetDirectoryName(full) == layout.PhysicalStoreDir || Path.GetDirectoryName(full) == layout.StoreDir.Path;
@@ -48,7 +49,7 @@ internal static class SubmitCommands
         {
             var physical = layout.PhysicalPath(path!);
             if (File.Exists(physical))
-                return (path!.FullPath, await File.ReadAllTextAsync(physical, ct));
+                return (path!.FullPath, DrvText.FromBytes(await File.ReadAllBytesAsync(physical, ct)));
             throw new CliError($"{arg}: not at {physical} (store root {layout.Root}; --root/--store-dir)");
         }
 

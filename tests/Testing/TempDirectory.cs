@@ -6,9 +6,11 @@ namespace BuildFarm.Testing;
 /// </summary>
 public sealed class TempDirectory : IDisposable
 {
-    public TempDirectory(string prefix = "bf")
+    public TempDirectory(string prefix = "bf", string? parent = null)
     {
-        Path = Directory.CreateTempSubdirectory(prefix + "-").FullName;
+        Path = parent is null
+            ? Directory.CreateTempSubdirectory(prefix + "-").FullName
+            : Directory.CreateDirectory(System.IO.Path.Combine(parent, $"{prefix}-{Guid.NewGuid():N}")).FullName;
         File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
     }

@@ -7,7 +7,8 @@ namespace BuildFarm.Contracts.Builds;
 /// <param name="BuildId">The build, stable across attempts.</param>
 /// <param name="Attempt">1 for the first try; the dispatcher bumps it when it republishes after a lost lease.</param>
 /// <param name="DrvPath">Logical store path of the <c>.drv</c>.</param>
-/// <param name="DrvText">The <c>.drv</c> ATerm, byte for byte.</param>
+/// <param name="DrvText">The <c>.drv</c>, byte for byte: its ATerm when it is UTF-8, otherwise <c>base64:</c> and the
+/// base64 of its bytes (<c>BuildFarm.Store.Derivations.DrvText</c>).</param>
 /// <param name="StoreDir">Logical store directory the paths live under (e.g. <c>/nix/store</c>).</param>
 /// <param name="System">The derivation's system, e.g. <c>x86_64-linux</c>.</param>
 /// <param name="RequiredFeatures">Sorted, distinct <c>requiredSystemFeatures</c>.</param>

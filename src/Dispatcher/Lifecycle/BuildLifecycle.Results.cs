@@ -14,15 +14,15 @@ internal sealed partial class BuildLifecycle
         if (importer is not null)
         {
             var current = await db.RunAsync(async s =>
-                await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null && await BuildInputTable.HasOriginAsync(s, b.Id),
+                await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null && await BuildInputTable.HasOriginAsync(s, b.Id) ? b : null,
                 cancellationToken);
-            if (current)
+            if (current is not null)
             {
                 // Outside the transaction: the import may take long and must not hold the lifecycle's gate. If we die
                 // after the import but before the commit below, the redelivered event imports again: the paths are
                 // valid already and the archive's are the same, so nothing changes.
                 var started = time.GetTimestamp();
-                rejected = await importer.ImportAsync(e, cancellationToken);
+                rejected = await importer.ImportAsync(e, current.DrvPath, current.DrvText, cancellationToken);
                 log.Information("Import of {BuildId} attempt {Attempt} outputs took {ImportSeconds:0.000} s: {Verdict}",
                     e.BuildId, e.Attempt, time.GetElapsedTime(started).TotalSeconds, rejected ?? "accepted");
             }

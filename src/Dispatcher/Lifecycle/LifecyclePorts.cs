@@ -20,8 +20,12 @@ internal interface IControlPublisher
 /// </summary>
 internal interface IOutputImporter
 {
+    /// <param name="e">The attempt's result.</param>
+    /// <param name="drvPath">The build's derivation (from its record), whose outputs the archive must be.</param>
+    /// <param name="drvText">That derivation's <c>.drv</c> text: fixed outputs are checked against its declared hashes.</param>
+    /// <param name="cancellationToken">Cancels the import (nothing is left valid).</param>
     /// <returns>Null when every output is now valid in the origin store as the event says; otherwise the rejection reason.</returns>
-    Task<string?> ImportAsync(BuildSucceeded e, CancellationToken cancellationToken);
+    Task<string?> ImportAsync(BuildSucceeded e, string drvPath, string drvText, CancellationToken cancellationToken);
 
     /// <summary>Deletes the attempt's quarantine file (after its verdict is committed).</summary>
     void Discard(Guid buildId, int attempt);

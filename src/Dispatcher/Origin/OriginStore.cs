@@ -44,10 +44,15 @@ internal sealed class OriginStore(StoreLayout layout, TimeProvider time, NixOrig
                 ? $"derivation {drvPath} is not in the origin store (no file {physical}); import it with: nix-store --export $(nix-store -qR {drvPath}) | buildfarm store import --no-check-sigs"
                 : $"derivation {drvPath} is not in the Nix store (no file {physical}); create it with nix-instantiate");
         var bytes = await File.ReadAllBytesAsync(physical, cancellationToken);
-        if (!DerivationAterm.TryParse(layout.StoreDir, bytes, drvPath.Name[..^4], out var drv, out var error))
-            return (null, null, $"{drvPath}: {error!.Message}");
-        return (drv, System.Text.Encoding.UTF8.GetString(bytes), null);
+        var (drv, error) = ParseDerivation(drvPath, bytes);
+        return drv is null ? (null, null, error) : (drv, DrvText.FromBytes(bytes), null);
     }
+
+    /// <summary>Parses the text of the <c>.drv</c> at <paramref name="drvPath"/> (e.g. a build record's), or says where it is malformed.</summary>
+    public (Derivation? Drv, string? Error) ParseDerivation(StorePath drvPath, ReadOnlySpan<byte> text) =>
+        DerivationAterm.TryParse(layout.StoreDir, text, drvPath.Name[..^4], out var drv, out var error)
+            ? (drv, null)
+            : (null, $"{drvPath}: {error!.Message}");
 
     /// <summary>True when every output in <paramref name="outputs"/> has a known path that is valid in the origin store.</summary>
     public async Task<bool> OutputsValidAsync(Derivation drv, IEnumerable<string> outputs, CancellationToken cancellationToken)

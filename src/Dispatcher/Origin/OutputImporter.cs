@@ -1,6 +1,7 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Store.Archives;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
@@ -14,21 +15,33 @@ namespace BuildFarm.Dispatcher.Origin;
 /// Step 6 of the offload path: imports an attempt's quarantine archive into the origin store with the trusted worker
 /// keys (every signature and NAR hash, all or nothing), then checks that every output the event names is valid with
 /// the event's NAR hash. A mismatch after the import removes what this import added, so a rejection leaves the
-/// origin store as it was. The trusted keys are taken afresh for every import (<see cref="TrustedKeysFile.Current"/>),
-/// so a key added to or removed from the file counts from the next import on.
+/// origin store as it was. Whatever the signatures say, the archive may hold only outputs of the build's derivation
+/// (the build record's <c>.drv</c> text), and a fixed output must hold its declared content: checked on the restored
+/// copy before it becomes valid (<see cref="ReturnedOutputs"/>), so a stolen worker key cannot plant a
+/// content-addressed path that every later build would trust. The trusted keys are taken afresh for every import
+/// (<see cref="TrustedKeysFile.Current"/>), so a key added to or removed from the file counts from the next import on.
 /// </summary>
 internal sealed class OutputImporter(OriginStore origin, TrustedKeysFile workerKeys, TimeProvider time) : IOutputImporter
 {
     private readonly OutputQuarantine _quarantine = new(origin.Layout);
 
-    public async Task<string?> ImportAsync(BuildSucceeded e, CancellationToken cancellationToken)
+    public async Task<string?> ImportAsync(BuildSucceeded e, string drvPath, string drvText, CancellationToken cancellationToken)
     {
         var store = await origin.OpenAsync(cancellationToken);
+        if (!StorePath.TryParse(store.StoreDir, drvPath, out var drvStorePath, out var drvPathError))
+            return $"outputs rejected: the build's derivation '{drvPath}' is not a path of {store.StoreDir}: {drvPathError}";
+        if (!DrvText.TryToBytes(drvText, out var drvBytes, out var codecError))
+            return $"outputs rejected: the build's derivation cannot be read: {codecError}";
+        var (drv, drvError) = origin.ParseDerivation(drvStorePath!, drvBytes);
+        if (drv is null)
+            return $"outputs rejected: the build's derivation cannot be read: {drvError}";
         var outputs = new List<(BuiltOutput Event, StorePath Path, bool WasValid)>();
         foreach (var o in e.Outputs)
         {
             if (!StorePath.TryParse(store.StoreDir, o.Path, out var path, out var error))
                 return $"outputs rejected: output '{o.Name}' path '{o.Path}' is not a path of {store.StoreDir}: {error}";
+            if (!drv.Outputs.TryGetValue(o.Name, out var declared) || declared.Path != path)
+                return $"outputs rejected: output '{o.Name}' {path} is not output '{o.Name}' of {drvPath} ({(declared?.Path is { } p ? "that is " + p : "it has no such output")})";
             outputs.Add((o, path!, await store.IsValidAsync(path!, cancellationToken)));
         }
 
@@ -43,7 +56,8 @@ internal sealed class OutputImporter(OriginStore origin, TrustedKeysFile workerK
                 return $"outputs rejected: no returned outputs in quarantine ({_quarantine.FileFor(e.BuildId, e.Attempt)} is missing)";
             try
             {
-                imported = await ArchiveImporter.ImportAsync(store, archive, new ImportOptions(workerKeys.Current()), cancellationToken);
+                var options = new ImportOptions(workerKeys.Current(), OutputsOf: new ReturnedOutputs(drvStorePath!, drv));
+                imported = await ArchiveImporter.ImportAsync(store, archive, options, cancellationToken);
             }
             catch (Exception ex) when (ex is ArchiveException or StoreException)
             {

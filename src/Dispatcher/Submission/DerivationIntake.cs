@@ -1,4 +1,3 @@
-using System.Text;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
 
@@ -32,16 +31,13 @@ internal sealed class DerivationIntake(StoreLayout layout)
             var file = File.Exists(physical) ? physical : path.FullPath;
             if (!File.Exists(file))
                 return (null, $"{path} is neither at {physical} nor at {path.FullPath}; send its text as drvText");
-            var bytes = await File.ReadAllBytesAsync(file, cancellationToken);
-            // Nix strings are bytes, but build requests carry DrvText as UTF-8 text (JSON, SQLite): a .drv with other
-            // bytes would reach the worker altered and be built wrong, so it is refused here (issue 19).
-            if (!System.Text.Unicode.Utf8.IsValid(bytes))
-                return (null, $"{path} holds bytes that are not UTF-8 (e.g. Latin-1 in an attribute); the farm cannot carry it to a worker unaltered yet: build it with Nix itself");
-            drvText = Encoding.UTF8.GetString(bytes);
+            drvText = DrvText.FromBytes(await File.ReadAllBytesAsync(file, cancellationToken));
         }
 
         var name = path is null ? "unknown" : path.Name[..^4];
-        if (!DerivationAterm.TryParse(layout.StoreDir, Encoding.UTF8.GetBytes(drvText), name, out var drv, out var parseError))
+        if (!DrvText.TryToBytes(drvText, out var drvBytes, out var codecError))
+            return (null, $"{path?.FullPath ?? "drvText"}: {codecError}");
+        if (!DerivationAterm.TryParse(layout.StoreDir, drvBytes, name, out var drv, out var parseError))
             return (null, $"{path?.FullPath ?? "drvText"}: {parseError!.Message}");
         if (path is null)
         {

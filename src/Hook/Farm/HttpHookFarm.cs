@@ -64,7 +64,11 @@ public sealed class HttpHookFarm(HttpClient http, string url, IStoreValidity? va
 
     public async Task<HookBuildResult> BuildAsync(string drvPath, IReadOnlyList<string> wantedOutputs, Stream log, CancellationToken cancellationToken)
     {
-        string? drvText = File.Exists(drvPath) ? await File.ReadAllTextAsync(drvPath, cancellationToken) : null;
+        // The dispatcher's DrvText form (BuildFarm.Store.Derivations.DrvText, not referenced here to keep the hook
+        // small): the ATerm when it is UTF-8, else "base64:" and its bytes, so a Latin-1 attribute arrives unaltered.
+        var bytes = File.Exists(drvPath) ? await File.ReadAllBytesAsync(drvPath, cancellationToken) : null;
+        var drvText = bytes is null ? null
+            : System.Text.Unicode.Utf8.IsValid(bytes) ? System.Text.Encoding.UTF8.GetString(bytes) : "base64:" + Convert.ToBase64String(bytes);
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/hook/builds") { Content = JsonContent.Create(new HookBuildRequest(drvPath, drvText), HookJsonContext.Default.HookBuildRequest) };
         HttpResponseMessage response;
         try

@@ -24,12 +24,15 @@ public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExpor
 /// <paramref name="TrustedKeys"/>; without it paths are accepted unsigned (their NAR hashes are still checked).
 /// With <paramref name="ExpectedNarHashes"/> (full store path → NAR hash) every path of the archive must be one of its
 /// keys and carry exactly that hash (a worker pulling a build's inputs checks them against the request); any other
-/// path or hash rejects the whole archive.
+/// path or hash rejects the whole archive. With <paramref name="OutputsOf"/> the archive returns a build's outputs:
+/// every path must be an output of that derivation, and a fixed output must hold its declared content, checked on the
+/// restored copy before anything becomes valid.
 /// </summary>
 public sealed record ImportOptions(
     Signing.TrustedKeys? TrustedKeys,
     bool CheckSignatures = true,
-    IReadOnlyDictionary<string, Hashing.NixHash>? ExpectedNarHashes = null);
+    IReadOnlyDictionary<string, Hashing.NixHash>? ExpectedNarHashes = null,
+    ReturnedOutputs? OutputsOf = null);
 
 internal static class ArchiveMagic
 {

@@ -7,7 +7,8 @@ namespace BuildFarm.Store.Archives;
 
 /// <summary>
 /// Imports an archive of either form (told apart by its first word) all or nothing: every path is restored into its
-/// own temporary entry and checked (NAR well-formed, hash as signed, signature trusted, path in this store) while the
+/// own temporary entry and checked (NAR well-formed, hash as signed, signature trusted, path in this store, and with
+/// <see cref="ImportOptions.OutputsOf"/> an output of that derivation with a fixed output's declared content) while the
 /// stream is read; only after the end marker are they renamed into place and committed in one transaction (which also
 /// checks that every reference is in the archive or already valid). On any error the temporary entries are deleted
 /// and the store is exactly as before.
@@ -75,6 +76,8 @@ public static class ArchiveImporter
                 throw new ArchiveException($"path '{path}' is unsigned (a nix-store --export archive carries no signatures): import it with --no-check-sigs (then sign it), or export it in the signed form") { Untrusted = true };
             CheckExpected(path, hash, options);
             var info = new ValidPathInfo(path, hash, size, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [], default);
+            CheckOutputPath(path, options);
+            await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);
             return new StagedEntry(staged, info);
         }
         catch
@@ -104,12 +107,14 @@ public static class ArchiveImporter
                 throw new ArchiveException($"path '{path}' is not signed by a trusted key: {check.Reason}") { Untrusted = true };
         }
 
+        CheckOutputPath(path, options);
         var staged = store.CreateStagedPath();
         try
         {
             var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, $"{what} ({path})", cancellationToken);
             if (size != narSize || !hash.Equals(narHash))
                 throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes)");
+            await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);
             return new StagedEntry(staged, info);
         }
         catch
@@ -128,6 +133,23 @@ public static class ArchiveImporter
             throw new ArchiveException($"path '{path}' is in the archive but was not asked for");
         if (!wanted.Equals(narHash))
             throw new ArchiveException($"path '{path}' has NAR hash {narHash} in the archive, but {wanted} was expected");
+    }
+
+    /// <summary>With <see cref="ImportOptions.OutputsOf"/>: the path must be an output of that derivation.</summary>
+    private static void CheckOutputPath(StorePath path, ImportOptions options)
+    {
+        if (options.OutputsOf?.CheckPath(path) is { } error)
+            throw new ArchiveException(error);
+    }
+
+    /// <summary>
+    /// With <see cref="ImportOptions.OutputsOf"/>: a fixed output's restored copy must hold the declared content. The
+    /// copy is still a temporary entry, so a refusal leaves nothing valid, not even for a moment.
+    /// </summary>
+    private static async Task CheckOutputContentAsync(ValidPathInfo info, string physicalPath, ImportOptions options, CancellationToken cancellationToken)
+    {
+        if (options.OutputsOf is { } outputs && await outputs.CheckContentAsync(info, physicalPath, cancellationToken) is { } error)
+            throw new ArchiveException(error);
     }
 
     private static async Task<StorePath?> ReadDeriverAsync(IStore store, WireReader reader, StorePath path, CancellationToken cancellationToken)

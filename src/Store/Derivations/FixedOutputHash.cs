@@ -1,4 +1,5 @@
 using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Nar;
 
 namespace BuildFarm.Store.Derivations;
 
@@ -31,6 +32,28 @@ public sealed record FixedOutputHash
 
     /// <summary>SRI form, e.g. <c>sha256-base64</c>.</summary>
     public string ToSri() => Algorithm.Name() + "-" + Convert.ToBase64String(Digest);
+
+    /// <summary>
+    /// What the file system object at <paramref name="physicalPath"/> hashes to, as Nix computes a fixed output's
+    /// content hash: the file's bytes (flat; the caller checks that it is a regular file) or its NAR serialisation
+    /// (recursive), with <paramref name="algorithm"/>.
+    /// </summary>
+    public static async Task<FixedOutputHash> ComputeAsync(
+        string physicalPath, OutputHashAlgorithm algorithm, bool recursive, CancellationToken cancellationToken)
+    {
+        await using var sink = new HashingStream(Stream.Null, algorithm: algorithm.HashAlgorithmName());
+        if (recursive)
+        {
+            await NarWriter.WriteAsync(physicalPath, sink, cancellationToken);
+        }
+        else
+        {
+            await using var file = new FileStream(physicalPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            await file.CopyToAsync(sink, cancellationToken);
+        }
+
+        return new FixedOutputHash(algorithm, recursive, sink.GetDigest());
+    }
 
     /// <summary>
     /// Parses a digest the ways Nix accepts it in <c>outputHash</c>: hex, nix32 or base64 of the right length,

@@ -44,6 +44,16 @@ public static class OutputHashAlgorithms
         }
     }
 
+    /// <summary>The name <see cref="IncrementalHash"/> and <c>HashingStream</c> take.</summary>
+    public static HashAlgorithmName HashAlgorithmName(this OutputHashAlgorithm algorithm) => algorithm switch
+    {
+        OutputHashAlgorithm.Md5 => System.Security.Cryptography.HashAlgorithmName.MD5,
+        OutputHashAlgorithm.Sha1 => System.Security.Cryptography.HashAlgorithmName.SHA1,
+        OutputHashAlgorithm.Sha256 => System.Security.Cryptography.HashAlgorithmName.SHA256,
+        OutputHashAlgorithm.Sha512 => System.Security.Cryptography.HashAlgorithmName.SHA512,
+        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
+    };
+
     public static byte[] HashData(this OutputHashAlgorithm algorithm, ReadOnlySpan<byte> data) => algorithm switch
     {
 #pragma warning disable CA5351 // MD5 is a legal (if weak) fixed-output algorithm in Nix; we only verify with it.

@@ -4,19 +4,25 @@ using BuildFarm.Store.Hashing;
 namespace BuildFarm.Store.Nar;
 
 /// <summary>
-/// A pass-through over <paramref name="inner"/> that SHA-256-hashes and counts every byte read from it or written to
-/// it. Wrap <see cref="Stream.Null"/> to hash what a writer produces without keeping it.
+/// A pass-through over <paramref name="inner"/> that hashes (SHA-256 unless <paramref name="algorithm"/> says
+/// otherwise) and counts every byte read from it or written to it. Wrap <see cref="Stream.Null"/> to hash what a
+/// writer produces without keeping it.
 /// </summary>
-public sealed class HashingStream(Stream inner, bool leaveOpen = false) : Stream
+public sealed class HashingStream(Stream inner, bool leaveOpen = false, HashAlgorithmName? algorithm = null) : Stream
 {
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(algorithm ?? HashAlgorithmName.SHA256);
     private bool _disposed;
 
     /// <summary>Bytes that passed through so far.</summary>
     public long BytesCount { get; private set; }
 
-    /// <summary>The SHA-256 of the bytes so far; may be called repeatedly.</summary>
-    public NixHash GetHash() => new(_hash.GetCurrentHash());
+    /// <summary>The SHA-256 of the bytes so far (a stream made with another algorithm throws); may be called repeatedly.</summary>
+    public NixHash GetHash() => _hash.AlgorithmName == HashAlgorithmName.SHA256
+        ? new(_hash.GetCurrentHash())
+        : throw new InvalidOperationException($"this stream hashes with {_hash.AlgorithmName}, not SHA-256");
+
+    /// <summary>The digest of the bytes so far, in the stream's algorithm; may be called repeatedly.</summary>
+    public byte[] GetDigest() => _hash.GetCurrentHash();
 
     public override bool CanRead => inner.CanRead;
 

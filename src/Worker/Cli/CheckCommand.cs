@@ -1,3 +1,4 @@
+using BuildFarm.Store.Paths;
 using System.CommandLine;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Worker.Configuration;
@@ -72,14 +73,15 @@ internal static class CheckCommand
 
     private static async Task CheckSandboxAsync(WorkerOptions options, CheckReport report, CancellationToken cancellationToken)
     {
-        var capability = await SandboxRunner.ProbeAsync(SandboxSettings.From(options), options.Store.StoreDir, cancellationToken);
+        var capability = await SandboxRunner.ProbeAsync(SandboxSettings.From(options), options.Store.StoreDir,
+            [StoreLayout.Create(options.Store.StoreDir, options.Store.Root).PhysicalStoreDir, options.BuildDir], cancellationToken);
         if (capability.Available)
             report.Ok("sandbox", options.AllowUnsandboxed ? "possible (" + capability.Reason + "), but AllowUnsandboxed is true" : capability.Reason);
         else if (options.AllowUnsandboxed)
             report.Warn("sandbox", $"not possible here ({capability.Reason}); builds run unsandboxed because AllowUnsandboxed is true");
         else
             report.Fail("sandbox", capability.Reason,
-                "run the worker as root or with the capabilities of packaging/buildfarm-worker.service, install bubblewrap, util-linux and busybox-static, allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0); or set \"AllowUnsandboxed\": true for trusted derivations only");
+                "run the worker as root, install bubblewrap, util-linux and busybox-static, allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0); or set \"AllowUnsandboxed\": true for trusted derivations only");
     }
 
     private static async Task CheckBrokerAsync(BrokerOptions broker, TimeSpan timeout, CheckReport report, CancellationToken cancellationToken)

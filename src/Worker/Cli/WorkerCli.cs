@@ -11,7 +11,9 @@ internal static class WorkerCli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
-        root.Subcommands.Add(DebugSshCatCommand.Create());
+        var debug = DebugSshCatCommand.Create();
+        debug.Subcommands.Add(DebugSandboxCostCommand.Create());
+        root.Subcommands.Add(debug);
         return root;
     }
 

@@ -110,8 +110,9 @@ public sealed class SandboxSection
     public long FirstUid { get; set; } = 872415232;
 
     /// <summary>
-    /// Host paths every build sees, read-only, as <c>INSIDE=OUTSIDE</c> or just <c>PATH</c> (Nix's <c>sandbox-paths</c>),
-    /// e.g. <c>/bin/sh=/bin/busybox</c>. Default none: a builder sees only its input closure.
+    /// Host paths every build sees, as <c>INSIDE=OUTSIDE</c> or just <c>PATH</c> (Nix's <c>sandbox-paths</c>), e.g.
+    /// <c>/bin/sh=/bin/busybox</c>. Bound as Nix binds them: writable only where the host's permissions let the
+    /// build user write. Default none: a builder sees only its input closure.
     /// </summary>
     public List<string> ExtraPaths { get; set; } = [];
 

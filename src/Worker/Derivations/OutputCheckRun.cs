@@ -5,8 +5,9 @@ using BuildFarm.Worker.Execution;
 namespace BuildFarm.Worker.Derivations;
 
 /// <summary>
-/// Runs <see cref="OutputChecks"/> on the outputs a builder produced, before any of them is registered (as Nix
-/// does): a refused output never becomes valid, so it is never signed or served.
+/// Runs <see cref="OutputChecks"/> and, for fixed outputs, <see cref="FixedOutputCheck"/> on the outputs a builder
+/// produced, before any of them is registered (as Nix does): a refused output never becomes valid, so it is never
+/// signed or served.
 /// </summary>
 internal static class OutputCheckRun
 {
@@ -17,7 +18,8 @@ internal static class OutputCheckRun
         CancellationToken cancellationToken)
     {
         // Outputs referring to each other in a cycle are refused as Nix refuses them (registerOutputs' topoSort).
-        if (!OutputChecks.AreDeclared(plan.Recipe.Env) && plan.Recipe.Outputs.Count < 2)
+        var fixedOutputs = FixedOutputCheck.Declared(plan.Recipe, builtOutputs);
+        if (!OutputChecks.AreDeclared(plan.Recipe.Env) && plan.Recipe.Outputs.Count < 2 && fixedOutputs.Count == 0)
             return null;
         var storeDir = new StoreDirectory(plan.StoreDir);
         var candidates = inputClosure.Concat(plan.Recipe.Outputs.Values)
@@ -32,10 +34,29 @@ internal static class OutputCheckRun
 
         if (Cycle(plan, outputs) is { } cycle)
             return cycle;
-        if (!OutputChecks.AreDeclared(plan.Recipe.Env))
-            return null;
-        var store = await queryFacts(inputClosure, cancellationToken);
-        return OutputChecks.Check(plan.DrvPath, plan.StoreDir, plan.Recipe.Env, outputs, store);
+
+        // Nix's order: a flat output's kind while it registers each output, then checkOutputs, then (delayed until
+        // after that) the fixed output's hash mismatch.
+        foreach (var (id, wanted) in fixedOutputs.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            if (FixedOutputCheck.CheckKind(wanted, plan.Recipe.Outputs[id], plan.OutputPhysicalPaths[id]) is { } kind)
+                return kind;
+        }
+
+        if (OutputChecks.AreDeclared(plan.Recipe.Env))
+        {
+            var store = await queryFacts(inputClosure, cancellationToken);
+            if (OutputChecks.Check(plan.DrvPath, plan.StoreDir, plan.Recipe.Env, outputs, store) is { } refused)
+                return refused;
+        }
+
+        foreach (var (id, wanted) in fixedOutputs.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            if (await FixedOutputCheck.CheckContentAsync(plan.DrvPath, wanted, outputs[id], plan.OutputPhysicalPaths[id], cancellationToken) is { } mismatch)
+                return mismatch;
+        }
+
+        return null;
     }
 
     /// <summary>Nix's <c>topoSort</c> over output ids (visited in sorted order), with its cycle message.</summary>

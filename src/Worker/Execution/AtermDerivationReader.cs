@@ -27,10 +27,16 @@ internal sealed class AtermDerivationReader : IDerivationReader
         }
 
         path = parsed;
+        if (!DrvText.TryToBytes(drvText, out var bytes, out var codecError))
+        {
+            error = codecError;
+            return null;
+        }
+
         Derivation drv;
         try
         {
-            drv = DerivationAterm.Parse(dir, drvText, path.Name[..^4]);
+            drv = DerivationAterm.Parse(dir, bytes, path.Name[..^4]);
         }
         catch (DerivationFormatException e)
         {

@@ -147,6 +147,10 @@ internal sealed class AttemptRunner(
             var candidates = request.InputClosure.Select(i => i.Path).Concat(plan.Recipe.InputSrcs).ToList();
             if (await OutputCheckRun.CheckAsync(plan, request.WantedOutputs, candidates, registrar.QueryFactsAsync, handle.Cancelled) is { } refused)
             {
+                // Checkpoint: nothing was registered or signed. The refused files go now, while we still hold the
+                // output locks (a crash first leaves invalid leftovers, which the store's next open deletes).
+                foreach (var id in request.WantedOutputs)
+                    DeleteRefused(plan.OutputPhysicalPaths[id], log);
                 log.Line($"error: {refused}");
                 return Failed(request, BuildFailureKind.BuildFailure, 0, refused, log);
             }
@@ -185,6 +189,20 @@ internal sealed class AttemptRunner(
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or StoreException)
         {
             return (true, default!, Failed(request, BuildFailureKind.Infrastructure, null, $"{storeFailure}: {e.Message}", log));
+        }
+    }
+
+    /// <summary>A refused output that cannot be deleted now stays an invalid leftover; the build still fails as refused.</summary>
+    private void DeleteRefused(string physicalPath, BuildLogStream log)
+    {
+        try
+        {
+            BuildDirectories.DeleteStale(physicalPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Line($"[buildfarm: could not delete the refused output {physicalPath}: {e.Message}]");
+            _log.Warning("Could not delete the refused output {Path}: {Error}", physicalPath, e.Message);
         }
     }
 

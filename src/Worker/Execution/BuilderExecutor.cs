@@ -13,7 +13,7 @@ namespace BuildFarm.Worker.Execution;
 /// Sandboxed, outputs are written at their logical paths, which land in the physical store; unsandboxed, at their
 /// physical paths. The whole process tree dies on cancel, timeout or max-silent-time.
 /// </summary>
-internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOptions> options) : IBuildExecutor
+internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOptions> options, FixedOutputFirewall? firewall = null) : IBuildExecutor
 {
     public async Task<ExecutionResult> RunAsync(BuildPlan plan, IBuildLog log, CancellationToken cancellationToken)
     {
@@ -49,9 +49,17 @@ internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOpti
                 ? (plan.Recipe.Builder, setup.Args, (IReadOnlyDictionary<string, string>)setup.Env)
                 : ByteExactExec.Wrap(plan.Recipe.Builder, setup, ExecFile(buildDir));
             var layout = StoreLayout.Create(o.Store.StoreDir, o.Store.Root);
+            // A fixed-output build fetches, so it gets the host's network, but only where the control plane is filtered.
+            var network = plan.Recipe.Env.ContainsKey("outputHash");
+            if (network && runner.SeesLogicalStore && firewall is not { Filtered: true })
+            {
+                log.Line($"[buildfarm: this fixed-output build runs without network: {(firewall ?? FixedOutputFirewall.None).Reason}]");
+                network = false;
+            }
+
             var spec = new BuilderSpec(
                 builder, args, env, plan.StoreDir, layout.PhysicalStoreDir, buildDir,
-                AllowNetwork: plan.Recipe.Env.ContainsKey("outputHash"), plan.Limits.Timeout, plan.Limits.MaxSilentTime,
+                AllowNetwork: network, plan.Limits.Timeout, plan.Limits.MaxSilentTime,
                 InputPaths: plan.InputPaths,
                 OutputPaths: [.. plan.Recipe.Outputs.Values],
                 Devices: plan.RequiredFeatures.Contains("kvm") ? ["/dev/kvm"] : []);

@@ -1,3 +1,4 @@
+using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Lifecycle;
 using BuildFarm.Worker.Sandbox;
@@ -29,12 +30,17 @@ internal sealed class ExecutorSelection(
     {
         var o = options.Value;
         var settings = SandboxSettings.From(o);
-        var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, cancellationToken);
+        var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, [StoreLayout.Create(o.Store.StoreDir, o.Store.Root).PhysicalStoreDir, o.BuildDir], cancellationToken);
         if (probe.Available)
         {
-            _selected = new BuilderExecutor(new SandboxRunner(settings, time), options);
+            var firewall = await FixedOutputFirewall.InstallAsync(o, settings.Nft, cancellationToken);
+            _selected = new BuilderExecutor(new SandboxRunner(settings, time), options, firewall);
             Sandboxed = true;
             _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
+            if (firewall.Filtered)
+                _log.Information("Fixed-output builds get the host's network, filtered: {FirewallReason}", firewall.Reason);
+            else
+                _log.Warning("Fixed-output builds run without network: {FirewallReason}", firewall.Reason);
         }
         else if (o.AllowUnsandboxed)
         {

@@ -18,7 +18,7 @@ internal static class BwrapArguments
     public const string Gid = "100";
 
     /// <summary>Bubblewrap's options (read from its <c>--args</c> file) and the command that follows them.</summary>
-    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxArea area, SandboxSettings settings, bool seccomp)
+    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxArea area, SandboxSettings settings)
     {
         var a = new List<string>
         {
@@ -27,7 +27,8 @@ internal static class BwrapArguments
             "--unshare-user", "--disable-userns", "--uid", Uid, "--gid", Gid,
             "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "localhost",
             // The builder is PID 1 of its namespace, as in Nix: when it exits the kernel kills everything it left.
-            "--as-pid-1", "--die-with-parent", "--new-session",
+            // No --die-with-parent: the kernel ties it to the thread that started bubblewrap, and .NET retires pool threads.
+            "--as-pid-1", "--new-session",
         };
         if (!spec.AllowNetwork)
             a.Add("--unshare-net");
@@ -52,8 +53,10 @@ internal static class BwrapArguments
         }
 
         a.AddRange(["--ro-bind", Path.Combine(area.Etc, "passwd"), "/etc/passwd", "--ro-bind", Path.Combine(area.Etc, "group"), "/etc/group"]);
+        // As Nix binds sandbox-paths: writable only where the host's permissions let the build user write (a
+        // world-writable directory an operator chose to share), read-only in effect for root's files.
         foreach (var extra in settings.ExtraPaths)
-            a.AddRange(["--ro-bind", extra.Outside, extra.Inside]);
+            a.AddRange(["--bind", extra.Outside, extra.Inside]);
         a.AddRange(["--dev", "/dev"]);
         foreach (var device in spec.Devices ?? [])
             a.AddRange(["--dev-bind-try", device, device]);
@@ -61,8 +64,8 @@ internal static class BwrapArguments
         a.AddRange(["--proc", "/proc", "--remount-ro", "/", "--chdir", BuildDir, "--clearenv"]);
         foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
             a.AddRange(["--setenv", name, value]);
-        if (seccomp)
-            a.AddRange(["--seccomp", "4"]);
+        // The filter is installed last, right before the builder's exec (fd 4, opened by the launcher).
+        a.AddRange(["--seccomp", "4"]);
         return (a, ["--", spec.Builder, .. spec.Args]);
     }
 

@@ -16,7 +16,9 @@ internal sealed class SandboxArea : IDisposable
     private const UnixFileMode Traversable = Private | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
     private const UnixFileMode ReadOnly = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
-    private SandboxArea(string root) => Root = root;
+    private readonly string _buildDir;
+
+    private SandboxArea(string root, string buildDir) => (Root, _buildDir) = (root, buildDir);
 
     public string Root { get; }
 
@@ -34,29 +36,31 @@ internal sealed class SandboxArea : IDisposable
 
     public static SandboxArea Create(BuilderSpec spec, long uid)
     {
-        var area = new SandboxArea(spec.BuildDir + ".sandbox");
+        var area = new SandboxArea(spec.BuildDir + ".sandbox", spec.BuildDir);
         if (Directory.Exists(area.Root))
             area.Delete();
         // Bubblewrap resolves every bind source as the build user: the way down to the build directory must be open to it.
         var parent = Path.GetDirectoryName(spec.BuildDir)!;
-        File.SetUnixFileMode(parent, File.GetUnixFileMode(parent) | UnixFileMode.OtherExecute);
+        if ((File.GetUnixFileMode(parent) & UnixFileMode.OtherExecute) == 0)
+            File.SetUnixFileMode(parent, File.GetUnixFileMode(parent) | UnixFileMode.OtherExecute);
         Directory.CreateDirectory(area.Root, Traversable);
         Directory.CreateDirectory(area.Store, Private);
         Ownership.Change(area.Store, Ownership.WorkerUid, uid);
         File.SetUnixFileMode(area.Store, Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+        // Modes before owners: once a directory is the build user's, only CAP_FOWNER could change its mode.
         Directory.CreateDirectory(area.Tmp, Private);
-        Ownership.Change(area.Tmp, uid, uid);
         File.SetUnixFileMode(area.Tmp, Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+        Ownership.Change(area.Tmp, uid, uid);
         Directory.CreateDirectory(area.Etc, Traversable);
         // Exactly what Nix 2.8 writes (sandboxUid 1000, sandboxGid 100, home /build).
         Write(Path.Combine(area.Etc, "passwd"),
             "root:x:0:0:Nix build user:/build:/noshell\nnixbld:x:1000:100:Nix build user:/build:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n");
         Write(Path.Combine(area.Etc, "group"), "root:x:0:\nnixbld:!:100:\nnogroup:x:65534:\n");
         Write(Path.Combine(area.Etc, "hosts"), "127.0.0.1 localhost\n::1 localhost\n");
-        Ownership.ChangeTree(spec.BuildDir, uid, uid);
         File.SetUnixFileMode(spec.BuildDir, Private);
+        Ownership.ChangeTree(spec.BuildDir, uid, uid);
         return area;
     }
 
@@ -84,19 +88,20 @@ internal sealed class SandboxArea : IDisposable
         return true;
     }
 
-    public void Dispose() => Delete();
+    /// <summary>Gives the build directory back to the worker (which deletes it) and deletes the private root.</summary>
+    public void Dispose()
+    {
+        if (Directory.Exists(_buildDir))
+            Ownership.ChangeTree(_buildDir, Ownership.WorkerUid, Ownership.WorkerGid);
+        Delete();
+    }
 
     private void Delete()
     {
         if (!Directory.Exists(Root))
             return;
-        // The builder may have left read-only or foreign-mode directories: take them back before deleting.
+        // The builder may have left read-only or mode-000 directories: take them back (opened) before deleting.
         Ownership.ChangeTree(Root, Ownership.WorkerUid, Ownership.WorkerGid);
-        foreach (var d in TreeWalk.Below(Root).OfType<DirectoryInfo>())
-        {
-            if (!TreeWalk.IsLink(d.Attributes))
-                d.UnixFileMode |= Private;
-        }
 
         Directory.Delete(Root, recursive: true);
     }

@@ -14,14 +14,14 @@ internal static class SandboxProbe
     private const string OutputName = "11111111111111111111111111111111-buildfarm-probe-output";
 
     private const string Check = """
-        bb=$1 store=$2 seccomp=$3
+        bb=$1 store=$2
         fail() { echo "$*"; exit 1; }
         [ $$ = 1 ] || fail "builder is pid $$, expected 1 in its own PID namespace"
         [ "$("$bb" id -u)" = 1000 ] || fail "builder runs as uid $("$bb" id -u), expected 1000"
         "$bb" grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder has capabilities: $("$bb" grep Cap /proc/self/status)"
         "$bb" grep -q '^CapBnd:[[:space:]]*0000000000000000$' /proc/self/status || fail "builder's capability bounding set is not empty"
         "$bb" grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/self/status || fail "no_new_privs is not set"
-        if [ "$seccomp" = 1 ]; then "$bb" grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status || fail "no seccomp filter"; fi
+        "$bb" grep -q '^Seccomp:[[:space:]]*2$' /proc/self/status || fail "no seccomp filter"
         n=$("$bb" grep -c : /proc/net/dev)
         [ "$n" = 1 ] || fail "network namespace has $n interfaces, expected only loopback"
         input=${bb%/*}
@@ -30,7 +30,20 @@ internal static class SandboxProbe
         echo sandboxed > "$out" || fail "cannot write the output"
         """;
 
-    public static async Task<SandboxCapability> RunAsync(SandboxSettings settings, CancellationToken cancellationToken, string logicalStoreDir = "/nix/store")
+    /// <summary>The first existing directory on the way to <paramref name="dir"/> that others may not traverse, or null.</summary>
+    internal static string? Unreachable(string dir)
+    {
+        for (var d = Path.GetFullPath(dir); !string.IsNullOrEmpty(d); d = Path.GetDirectoryName(d))
+        {
+            if (Directory.Exists(d) && (File.GetUnixFileMode(d) & UnixFileMode.OtherExecute) == 0)
+                return d;
+        }
+
+        return null;
+    }
+
+    public static async Task<SandboxCapability> RunAsync(
+        SandboxSettings settings, string logicalStoreDir, IReadOnlyList<string>? mustReach, CancellationToken cancellationToken)
     {
         if (!OperatingSystem.IsLinux())
             return new SandboxCapability(false, "the sandbox needs Linux namespaces");
@@ -38,6 +51,12 @@ internal static class SandboxProbe
         {
             if (!File.Exists(path))
                 return new SandboxCapability(false, $"{what} not found at {path}");
+        }
+
+        foreach (var dir in mustReach ?? [])
+        {
+            if (Unreachable(dir) is { } closed)
+                return new SandboxCapability(false, $"build users cannot reach {dir}: {closed} has no execute permission for others (chmod o+x {closed}; bubblewrap opens a build's inputs and build directory as its build user)");
         }
 
         var root = Directory.CreateTempSubdirectory("buildfarm-sandbox-probe-");
@@ -53,8 +72,7 @@ internal static class SandboxProbe
             var build = Directory.CreateDirectory(Path.Combine(builds, "probe")).FullName;
             var bb = $"{logicalStoreDir}/{InputName}/busybox";
             var output = $"{logicalStoreDir}/{OutputName}";
-            var seccomp = SeccompProgram.Create(settings) is not null ? "1" : "0";
-            var spec = new BuilderSpec(bb, ["sh", "-c", Check, "probe", bb, logicalStoreDir, seccomp], new Dictionary<string, string> { ["out"] = output },
+            var spec = new BuilderSpec(bb, ["sh", "-c", Check, "probe", bb, logicalStoreDir], new Dictionary<string, string> { ["out"] = output },
                 logicalStoreDir, phys, build, AllowNetwork: false, TimeSpan.FromSeconds(30), TimeSpan.Zero,
                 InputPaths: [$"{logicalStoreDir}/{InputName}"], OutputPaths: [output]);
             var log = new StringBuilder();
@@ -67,12 +85,11 @@ internal static class SandboxProbe
             if (result.Succeeded && File.Exists(claimed) && File.ReadAllText(claimed) == "sandboxed\n")
             {
                 return new SandboxCapability(true,
-                    $"bubblewrap as build users from uid {settings.FirstUid}: private root, user/mount/PID/IPC/UTS/network namespaces, no capabilities"
-                    + (seccomp == "1" ? ", seccomp" : ""));
+                    $"bubblewrap as build users from uid {settings.FirstUid}: private root, user/mount/PID/IPC/UTS/network namespaces, no capabilities, seccomp");
             }
 
             var detail = result.Error ?? (result.Succeeded ? "the probe's output did not come back into the store" : $"probe builder exited {result.ExitCode}: {log.ToString().Trim()}");
-            return new SandboxCapability(false, $"cannot create a build sandbox as user {Environment.UserName} (needs root, or the capabilities of packaging/buildfarm-worker.service: CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_KILL; and unprivileged user namespaces): {detail}");
+            return new SandboxCapability(false, $"cannot create a build sandbox as user {Environment.UserName} (needs root, or CAP_SETUID, CAP_SETGID, CAP_CHOWN and unprivileged user namespaces): {detail}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -81,8 +98,6 @@ internal static class SandboxProbe
         finally
         {
             Ownership.ChangeTree(root.FullName, Ownership.WorkerUid, Ownership.WorkerGid);
-            foreach (var d in TreeWalk.Below(root.FullName).OfType<DirectoryInfo>().Where(d => !TreeWalk.IsLink(d.Attributes)))
-                d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
             root.Delete(recursive: true);
         }
     }

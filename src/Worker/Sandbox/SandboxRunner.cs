@@ -32,7 +32,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     /// </summary>
     private const string Wrapper = """
         exec 3<"$1" || exit 125
-        if [ -n "$2" ]; then exec 4<"$2" || exit 125; fi
+        exec 4<"$2" || exit 125
         command=$3
         shift 3
         while IFS= read -r -d '' word; do set -- "$@" "$word"; done < "$command"
@@ -82,16 +82,16 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     /// Whether this machine can run sandboxed builds: runs a real one and checks from inside what the builder gets
     /// (uid, capabilities, PID 1, loopback only, nothing of the host) and reports why not.
     /// </summary>
-    public static Task<SandboxCapability> ProbeAsync(SandboxSettings? settings = null, string logicalStoreDir = "/nix/store", CancellationToken cancellationToken = default) =>
-        SandboxProbe.RunAsync(settings ?? SandboxSettings.Default, cancellationToken, logicalStoreDir);
+    /// <remarks><paramref name="mustReach"/>: the worker's physical store and build directory, which build users must be able to traverse to.</remarks>
+    public static Task<SandboxCapability> ProbeAsync(
+        SandboxSettings? settings = null, string logicalStoreDir = "/nix/store", IReadOnlyList<string>? mustReach = null, CancellationToken cancellationToken = default) =>
+        SandboxProbe.RunAsync(settings ?? SandboxSettings.Default, logicalStoreDir, mustReach, cancellationToken);
 
     private async Task<BuilderResult> RunInAreaAsync(
         BuilderSpec spec, SandboxArea area, BuildUser user, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
-        var seccomp = SeccompProgram.Create(_settings);
-        if (seccomp is not null)
-            WritePrivate(area.SeccompFile, seccomp);
-        var (options, command) = BwrapArguments.Create(spec, area, _settings, seccomp is not null);
+        WritePrivate(area.SeccompFile, SeccompProgram.Create(_settings));
+        var (options, command) = BwrapArguments.Create(spec, area, _settings);
         WritePrivate(area.ArgsFile, Words(options));
         WritePrivate(area.CommandFile, Words(command));
 
@@ -101,7 +101,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         psi.Environment.Clear();
         string[] words =
         [
-            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, seccomp is null ? "" : area.SeccompFile, area.CommandFile,
+            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile,
             _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
             // One byte over the limit: a file the kernel stops is over the disk limit too, which the last check below
             // reports whatever the builder did with SIGXFSZ or EFBIG (busybox dd exits 1 with "File too large").
@@ -126,8 +126,12 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
             ? new ResourceWatch(_settings.DiskCheckInterval, () => DiskUse.OverLimit(_settings.MaxDiskBytes, spec.BuildDir, area.Store, area.Tmp))
             : null;
         var result = await BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.BuilderLog, spec, Log, _time, cancellationToken, limits);
-        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 1 && head.ToString().StartsWith("bwrap: ", StringComparison.Ordinal))
-            return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = head.ToString().Split('\n')[0] };
+        // "bwrap: execvp BUILDER: …" is the builder's own failure to start (not in its closure, not executable): a build
+        // failure, as Nix's "executing '…': No such file or directory"; any other bwrap message is the machine's.
+        var start = head.ToString();
+        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 1 && start.StartsWith("bwrap: ", StringComparison.Ordinal)
+            && !start.StartsWith("bwrap: execvp ", StringComparison.Ordinal))
+            return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = start.Split('\n')[0] };
         if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 128 + 25 && _settings.MaxDiskBytes > 0)
             return result with { Outcome = BuilderOutcome.LimitExceeded, Error = $"the build wrote a file larger than the sandbox's disk limit ({_settings.MaxDiskBytes} bytes, Sandbox:MaxDiskBytes)" };
         // The watch samples; a builder that writes fast and exits between two looks is caught here, before any output is claimed.

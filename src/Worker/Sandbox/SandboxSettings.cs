@@ -19,6 +19,9 @@ public sealed record SandboxSettings
 
     public string Prlimit { get; init; } = "/usr/bin/prlimit";
 
+    /// <summary>nftables, for the <see cref="FixedOutputFirewall"/>.</summary>
+    public string Nft { get; init; } = "/usr/sbin/nft";
+
     /// <summary>First host uid of the build users (see <see cref="SandboxSection.FirstUid"/>).</summary>
     public long FirstUid { get; init; } = 872415232;
 

@@ -52,7 +52,7 @@ internal static class BuilderSupervisor
         Process process;
         try
         {
-            process = await LaunchThread.StartAsync(psi);
+            process = Process.Start(psi) ?? throw new Win32Exception("no process was started");
         }
         catch (Win32Exception e)
         {

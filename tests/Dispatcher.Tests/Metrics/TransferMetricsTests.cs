@@ -8,6 +8,7 @@ using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Tests.Lifecycle;
 using BuildFarm.Dispatcher.Ui;
 using BuildFarm.Store.Archives;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Quarantine;
@@ -117,13 +118,16 @@ public sealed class TransferMetricsTests : IAsyncLifetime, IDisposable
     /// </summary>
     private async Task<BuildSucceeded> BuildAndReturnAsync(string name, string contents)
     {
+        // The importer takes only outputs of the build's derivation: the record carries a real one.
+        var drv = await new DerivationSpecCompiler(_worker.StoreDir, (_, _) => throw new InvalidOperationException("no input derivations"))
+            .CompileAsync(new DerivationSpec { Name = name, System = "x86_64-linux", Builder = "/bin/sh" }, CancellationToken.None);
         var submitted = await _lifecycle.SubmitAsync(new SubmitRequest(
-            $"/nix/store/{new string('a', 32)}-{name}.drv", "Derive([],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])", "/nix/store", "x86_64-linux",
+            drv.DrvPath.FullPath, drv.Aterm, "/nix/store", "x86_64-linux",
             [], ["out"], 0, false, TimeSpan.Zero, TimeSpan.Zero, Endpoint, []), CancellationToken.None);
         var build = submitted.BuildId!.Value;
         await _lifecycle.OnStartedAsync(new BuildStarted(build, 1, "w1", DateTimeOffset.UtcNow), CancellationToken.None);
 
-        var path = StorePath.FromDigest(_worker.StoreDir, new string('1', 31) + name.Length.ToString(CultureInfo.InvariantCulture), name);
+        var path = drv.Derivation.Outputs["out"].Path!;
         using (await _worker.LockPathAsync(path, CancellationToken.None))
         {
             await File.WriteAllTextAsync(_worker.PhysicalPath(path), contents);

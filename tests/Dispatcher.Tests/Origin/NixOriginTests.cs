@@ -2,11 +2,10 @@ using System.Text.Json;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Dispatcher.Origin;
-using BuildFarm.Store.Archives;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
-using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
@@ -61,9 +60,9 @@ public sealed class NixOriginTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task ImportAsync_SignedOutputs_ValidInNixWithTheWorkersSignature()
     {
-        var (e, path) = await ReturnAsync("accepted");
+        var (e, path, drv) = await ReturnAsync("accepted");
 
-        Assert.Null(await _importer.ImportAsync(e, CancellationToken.None));
+        Assert.Null(await ImportAsync(_importer, e, drv));
 
         (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--verify-path", path.FullPath])).EnsureSuccess("nix-store --verify-path");
         var sigs = (await ProcessRunner.RunAsync("nix", ["path-info", "--store", Uri, "--sigs", path.FullPath])).EnsureSuccess("nix path-info --sigs").Stdout;
@@ -73,28 +72,62 @@ public sealed class NixOriginTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task ImportAsync_SignedByAKeyNotTrusted_RejectedAndNothingInNix()
     {
-        var (e, path) = await ReturnAsync("stranger");
+        var (e, path, drv) = await ReturnAsync("stranger");
         var trustsAnotherKey = new OutputImporter(_origin, TrustedKeysFile.Fixed(new TrustedKeys([SigningKey.Generate("worker-2").PublicKey])), TimeProvider.System);
 
-        var reason = await trustsAnotherKey.ImportAsync(e, CancellationToken.None);
+        var reason = await ImportAsync(trustsAnotherKey, e, drv);
 
         Assert.StartsWith("outputs rejected: ", reason, StringComparison.Ordinal);
         Assert.Contains(path.FullPath, reason, StringComparison.Ordinal);
-        Assert.NotEqual(0, (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", path.FullPath])).ExitCode);
+        Assert.False(await ValidInNixAsync(path));
         Assert.False(Path.Exists(_nix.PhysicalPath(path)));
     }
 
     [Fact]
     public async Task ImportAsync_EventHashDiffersFromArchive_RejectedAndGoneFromNix()
     {
-        var (e, path) = await ReturnAsync("liar");
+        var (e, path, drv) = await ReturnAsync("liar");
         var lying = e with { Outputs = [e.Outputs[0] with { NarHash = "sha256:" + new string('0', 52) }] };
 
-        var reason = await _importer.ImportAsync(lying, CancellationToken.None);
+        var reason = await ImportAsync(_importer, lying, drv);
 
         Assert.StartsWith($"outputs rejected: output 'out' {path}: the result says NAR hash", reason, StringComparison.Ordinal);
-        Assert.NotEqual(0, (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", path.FullPath])).ExitCode);
+        Assert.False(await ValidInNixAsync(path));
         Assert.False(Path.Exists(_nix.PhysicalPath(path)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ImportAsync_FixedOutputContentDiffersSignedByTrustedKey_RejectedWithNixsMessageAndNotInNix(bool recursive)
+    {
+        Func<string, Task> Content(string text) => recursive ? WorkerReturns.Tree(text) : WorkerReturns.File(text);
+        var drv = await InstantiateFixedAsync("poisoned", Content("the real tarball\n"), recursive);
+        var path = drv.Derivation.Outputs["out"].Path!;
+        var e = await new WorkerReturns(_worker, _key, _nix).ReturnAsync(drv, Content("a backdoor\n"));
+
+        var reason = await ImportAsync(_importer, e, drv);
+
+        var specified = await WorkerReturns.NixHashAsync(Content("the real tarball\n"), _dir.Combine("specified"), "sha256", recursive, sri: true);
+        var got = await WorkerReturns.NixHashAsync(Content("a backdoor\n"), _dir.Combine("got"), "sha256", recursive, sri: true);
+        Assert.Equal($"outputs rejected: hash mismatch in fixed-output derivation '{drv.DrvPath}':\n  specified: {specified}\n     got:    {got}", reason);
+        Assert.False(await ValidInNixAsync(path));
+        Assert.False(Path.Exists(_nix.PhysicalPath(path)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ImportAsync_FixedOutputWithTheDeclaredContent_ValidInNix(bool recursive)
+    {
+        var content = recursive ? WorkerReturns.Tree("fetched\n") : WorkerReturns.File("fetched\n");
+        var drv = await InstantiateFixedAsync("fetched", content, recursive);
+        var path = drv.Derivation.Outputs["out"].Path!;
+        var e = await new WorkerReturns(_worker, _key, _nix).ReturnAsync(drv, content);
+
+        Assert.Null(await ImportAsync(_importer, e, drv));
+
+        (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--verify-path", path.FullPath])).EnsureSuccess("nix-store --verify-path");
     }
 
     [Fact]
@@ -132,26 +165,35 @@ public sealed class NixOriginTests : IAsyncLifetime, IDisposable
         Assert.DoesNotContain("--root", command, StringComparison.Ordinal);
     }
 
-    /// <summary>One output built in the worker store, signed, its archive in the origin's quarantine.</summary>
-    private async Task<(BuildSucceeded Event, StorePath Path)> ReturnAsync(string name)
-    {
-        var path = StorePath.FromDigest(_worker.StoreDir, Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()).Replace('e', 'f')[..32], name);
-        using (await _worker.LockPathAsync(path, CancellationToken.None))
-        {
-            await File.WriteAllTextAsync(_worker.PhysicalPath(path), "contents of " + name);
-            await _worker.RegisterOutputAsync(path, [], null, CancellationToken.None);
-        }
+    private static Task<string?> ImportAsync(OutputImporter importer, BuildSucceeded e, CompiledDerivation drv) =>
+        importer.ImportAsync(e, drv.DrvPath.FullPath, drv.Aterm, CancellationToken.None);
 
-        var info = await _worker.GetPathInfoAsync(path, CancellationToken.None);
-        await _worker.AddSignaturesAsync(path, [_key.Sign(info.Fingerprint)], CancellationToken.None);
-        var build = Guid.NewGuid();
-        using var archive = new MemoryStream();
-        await ArchiveWriter.ExportAsync(_worker, [path], archive, new ExportOptions(ArchiveFormat.BuildFarmSigned), CancellationToken.None);
-        archive.Position = 0;
-        await new OutputQuarantine(_nix).ReceiveAsync(build, 1, archive, 1 << 20, CancellationToken.None);
-        var e = new BuildSucceeded(build, 1, "w1", [new BuiltOutput("out", path.FullPath, info.NarHash.ToString(), info.NarSize, [], [])],
-            new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow);
-        return (e, path);
+    private async Task<bool> ValidInNixAsync(StorePath path) =>
+        (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", path.FullPath])).ExitCode == 0;
+
+    /// <summary>The real nix-instantiate's derivation (in the private Nix store), read back as the origin reads it.</summary>
+    private async Task<CompiledDerivation> InstantiateAsync(string name, string attributes = "")
+    {
+        var drvPath = (await ProcessRunner.RunAsync("nix-instantiate", ["--store", Uri, "-E",
+            $"derivation {{ name = \"{name}\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; {attributes} }}"])).EnsureSuccess("nix-instantiate").Stdout.Trim();
+        var path = StorePath.Parse(_nix.StoreDir, drvPath);
+        var (drv, text, error) = await _origin.ReadDerivationAsync(path, CancellationToken.None);
+        return new CompiledDerivation(path, drv ?? throw new InvalidOperationException(error), text!);
+    }
+
+    /// <summary>A fixed-output derivation declaring the sha256 of what <paramref name="declared"/> writes (by the real nix-hash).</summary>
+    private async Task<CompiledDerivation> InstantiateFixedAsync(string name, Func<string, Task> declared, bool recursive)
+    {
+        var hash = await WorkerReturns.NixHashAsync(declared, _dir.Combine("declared-" + name), "sha256", recursive);
+        return await InstantiateAsync(name, $"outputHash = \"{hash}\"; outputHashAlgo = \"sha256\"; outputHashMode = \"{(recursive ? "recursive" : "flat")}\";");
+    }
+
+    /// <summary>An input-addressed derivation by nix-instantiate whose one output the worker returns, signed, into the origin's quarantine.</summary>
+    private async Task<(BuildSucceeded Event, StorePath Path, CompiledDerivation Drv)> ReturnAsync(string name)
+    {
+        var drv = await InstantiateAsync(name);
+        var e = await new WorkerReturns(_worker, _key, _nix).ReturnAsync(drv, WorkerReturns.File("contents of " + name));
+        return (e, drv.Derivation.Outputs["out"].Path!, drv);
     }
 
     public Task DisposeAsync()

@@ -1,9 +1,8 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Origin;
-using BuildFarm.Store.Archives;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
-using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
@@ -18,6 +17,7 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
     private LocalStore _worker = null!;
     private OriginStore _originStore = null!;
     private OutputImporter _importer = null!;
+    private WorkerReturns _returns = null!;
 
     public async Task InitializeAsync()
     {
@@ -25,14 +25,15 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
         _worker = await LocalStore.OpenAsync(StoreLayout.Create("/nix/store", _dir.Combine("worker")));
         _originStore = new OriginStore(_origin, TimeProvider.System);
         _importer = new OutputImporter(_originStore, TrustedKeysFile.Fixed(new TrustedKeys([_key.PublicKey])), TimeProvider.System);
+        _returns = new WorkerReturns(_worker, _key, _origin);
     }
 
     [Fact]
     public async Task Import_Redelivered_SecondImportChangesNothingAndAccepts()
     {
-        var (e, path) = await ReturnAsync("again");
-        Assert.Null(await _importer.ImportAsync(e, CancellationToken.None));
-        Assert.Null(await _importer.ImportAsync(e, CancellationToken.None));
+        var (e, path, drv) = await ReturnAsync("again");
+        Assert.Null(await ImportAsync(e, drv));
+        Assert.Null(await ImportAsync(e, drv));
         var origin = await _originStore.OpenAsync(CancellationToken.None);
         Assert.Equal(e.Outputs[0].NarHash, (await origin.GetPathInfoAsync(path, CancellationToken.None)).NarHash.ToString());
     }
@@ -40,23 +41,23 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Import_EventHashDiffersFromArchive_RejectedAndImportRolledBack()
     {
-        var (e, path) = await ReturnAsync("liar");
+        var (e, path, drv) = await ReturnAsync("liar");
         var lying = e with { Outputs = [e.Outputs[0] with { NarHash = "sha256:" + new string('0', 52) }] };
-        var reason = await _importer.ImportAsync(lying, CancellationToken.None);
+        var reason = await ImportAsync(lying, drv);
         Assert.NotNull(reason);
         Assert.StartsWith($"outputs rejected: output 'out' {path}: the result says NAR hash sha256:{new string('0', 52)}", reason, StringComparison.Ordinal);
-        var origin = await _originStore.OpenAsync(CancellationToken.None);
-        Assert.False(await origin.IsValidAsync(path, CancellationToken.None));
+        Assert.False(await IsValidAsync(path));
         Assert.False(File.Exists(_origin.PhysicalPath(path)) || Directory.Exists(_origin.PhysicalPath(path)));
     }
 
     [Fact]
     public async Task Import_EventNamesPathNotInArchive_Rejected()
     {
-        var (e, _) = await ReturnAsync("partial");
-        var other = "/nix/store/" + new string('3', 32) + "-other";
-        var extra = e with { Outputs = [.. e.Outputs, e.Outputs[0] with { Name = "dev", Path = other }] };
-        Assert.Equal($"outputs rejected: output 'dev' {other} is not in the returned archive", await _importer.ImportAsync(extra, CancellationToken.None));
+        var drv = await CompileAsync(new DerivationSpec { Name = "partial", System = "x86_64-linux", Builder = "/bin/sh", Outputs = ["out", "dev"] });
+        var e = await _returns.ReturnAsync(drv, WorkerReturns.File("contents of partial"));
+        var dev = drv.Derivation.Outputs["dev"].Path!.FullPath;
+        var extra = e with { Outputs = [.. e.Outputs, e.Outputs[0] with { Name = "dev", Path = dev }] };
+        Assert.Equal($"outputs rejected: output 'dev' {dev} is not in the returned archive", await ImportAsync(extra, drv));
     }
 
     [Fact]
@@ -68,40 +69,140 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
         var keys = TrustedKeysFile.Load(file, out var problem);
         Assert.Null(problem);
         var importer = new OutputImporter(_originStore, keys!, TimeProvider.System);
-        var (e, path) = await ReturnAsync("newcomer");
+        var (e, path, drv) = await ReturnAsync("newcomer");
 
-        var before = await importer.ImportAsync(e, CancellationToken.None);
+        var before = await importer.ImportAsync(e, drv.DrvPath.FullPath, drv.Aterm, CancellationToken.None);
         Assert.NotNull(before);
         Assert.Contains("signature by 'worker-1': no trusted key has that name", before, StringComparison.Ordinal);
 
         // What the operator does to authorize the worker: append its `public key:` line; the same importer is reused.
         await File.AppendAllTextAsync(file, _key.PublicKey + "\n");
-        Assert.Null(await importer.ImportAsync(e, CancellationToken.None));
-        var origin = await _originStore.OpenAsync(CancellationToken.None);
-        Assert.True(await origin.IsValidAsync(path, CancellationToken.None));
+        Assert.Null(await importer.ImportAsync(e, drv.DrvPath.FullPath, drv.Aterm, CancellationToken.None));
+        Assert.True(await IsValidAsync(path));
     }
 
-    /// <summary>Builds one output in the worker store, signs it and puts its archive into the origin's quarantine.</summary>
-    private async Task<(BuildSucceeded Event, StorePath Path)> ReturnAsync(string name)
+    [Fact]
+    public async Task Import_InputAddressedOutput_AcceptedWithoutAContentCheck()
     {
-        var path = StorePath.FromDigest(_worker.StoreDir, new string('1', 31) + name.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), name);
-        using (await _worker.LockPathAsync(path, CancellationToken.None))
-        {
-            await File.WriteAllTextAsync(_worker.PhysicalPath(path), "contents of " + name);
-            await _worker.RegisterOutputAsync(path, [], null, CancellationToken.None);
-        }
+        var (e, path, drv) = await ReturnAsync("plain");
 
-        var info = await _worker.GetPathInfoAsync(path, CancellationToken.None);
-        await _worker.AddSignaturesAsync(path, [_key.Sign(info.Fingerprint)], CancellationToken.None);
-        var build = Guid.NewGuid();
-        using var archive = new MemoryStream();
-        await ArchiveWriter.ExportAsync(_worker, [path], archive, new ExportOptions(ArchiveFormat.BuildFarmSigned), CancellationToken.None);
-        archive.Position = 0;
-        await new OutputQuarantine(_origin).ReceiveAsync(build, 1, archive, 1 << 20, CancellationToken.None);
-        var e = new BuildSucceeded(build, 1, "w1", [new BuiltOutput("out", path.FullPath, info.NarHash.ToString(), info.NarSize, [], [])],
-            new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow);
-        return (e, path);
+        Assert.Null(await ImportAsync(e, drv));
+
+        Assert.True(await IsValidAsync(path));
+        Assert.Equal("contents of plain", await File.ReadAllTextAsync(_origin.PhysicalPath(path)));
     }
+
+    [Theory]
+    [InlineData("sha256", false)]
+    [InlineData("sha1", false)]
+    [InlineData("sha256", true)]
+    [InlineData("sha512", true)]
+    public async Task Import_FixedOutputWithTheDeclaredContent_Imported(string algo, bool recursive)
+    {
+        var write = recursive ? WorkerReturns.Tree("fetched\n") : WorkerReturns.File("fetched\n");
+        var drv = await CompileFixedAsync("fetched", write, algo, recursive);
+        var e = await _returns.ReturnAsync(drv, write);
+
+        Assert.Null(await ImportAsync(e, drv));
+
+        Assert.True(await IsValidAsync(drv.Derivation.Outputs["out"].Path!));
+    }
+
+    [Theory]
+    [InlineData("sha256", false)]
+    [InlineData("md5", false)]
+    [InlineData("sha256", true)]
+    [InlineData("sha512", true)]
+    public async Task Import_FixedOutputContentDiffersSignedByTrustedKey_RejectedWithNixsMessageAndNeverValid(string algo, bool recursive)
+    {
+        Func<string, Task> Content(string text) => recursive ? WorkerReturns.Tree(text) : WorkerReturns.File(text);
+        var drv = await CompileFixedAsync("poisoned", Content("the real tarball\n"), algo, recursive);
+        var path = drv.Derivation.Outputs["out"].Path!;
+        // A stolen key: the archive is correctly signed by a trusted worker key, its NAR hashes are right, only the
+        // content is not what the derivation declares.
+        var e = await _returns.ReturnAsync(drv, Content("a backdoor\n"));
+
+        var reason = await ImportAsync(e, drv);
+
+        var specified = await WorkerReturns.NixHashAsync(Content("the real tarball\n"), _dir.Combine("specified"), algo, recursive, sri: true);
+        var got = await WorkerReturns.NixHashAsync(Content("a backdoor\n"), _dir.Combine("got"), algo, recursive, sri: true);
+        Assert.Equal($"outputs rejected: hash mismatch in fixed-output derivation '{drv.DrvPath}':\n  specified: {specified}\n     got:    {got}", reason);
+        Assert.False(await IsValidAsync(path));
+        Assert.False(Path.Exists(_origin.PhysicalPath(path)));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(_origin.PhysicalStoreDir), p => Path.GetFileName(p).StartsWith(StagedPath.Prefix, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Import_FlatFixedOutputIsExecutable_RejectedWithNixsMessage()
+    {
+        var drv = await CompileFixedAsync("script", WorkerReturns.File("echo hi\n"), "sha256", recursive: false);
+        var path = drv.Derivation.Outputs["out"].Path!;
+        var e = await _returns.ReturnAsync(drv, WorkerReturns.File("echo hi\n", executable: true));
+
+        var reason = await ImportAsync(e, drv);
+
+        Assert.Equal($"outputs rejected: output path '{path}' should be a non-executable regular file since recursive hashing is not enabled (outputHashMode=flat)", reason);
+        Assert.False(await IsValidAsync(path));
+    }
+
+    [Fact]
+    public async Task Import_ArchiveAlsoHoldsAnotherDerivationsFixedOutput_RejectedAndNeitherValid()
+    {
+        var drv = await CompileAsync(new DerivationSpec { Name = "innocent", System = "x86_64-linux", Builder = "/bin/sh" });
+        var fetch = await CompileFixedAsync("someone-elses-fetch", WorkerReturns.File("the real source\n"), "sha256", recursive: false);
+        var planted = fetch.Derivation.Outputs["out"].Path!;
+        // The side door around the content check: the forged fixed output rides in the archive of an unrelated build.
+        var e = await _returns.ReturnAsync(drv.DrvPath,
+            ("out", drv.Derivation.Outputs["out"].Path!, WorkerReturns.File("contents of innocent")),
+            ("out", planted, WorkerReturns.File("a backdoor\n")));
+        e = e with { Outputs = [e.Outputs[0]] };
+
+        var reason = await ImportAsync(e, drv);
+
+        Assert.StartsWith($"outputs rejected: path '{planted}' is in the returned archive but is not an output of '{drv.DrvPath}'", reason, StringComparison.Ordinal);
+        Assert.False(await IsValidAsync(planted));
+        Assert.False(await IsValidAsync(drv.Derivation.Outputs["out"].Path!));
+    }
+
+    [Fact]
+    public async Task Import_EventCallsAnOutputByAnotherName_RejectedBeforeImport()
+    {
+        var (e, path, drv) = await ReturnAsync("renamed");
+        var renamed = e with { Outputs = [e.Outputs[0] with { Name = "lib" }] };
+
+        var reason = await ImportAsync(renamed, drv);
+
+        Assert.Equal($"outputs rejected: output 'lib' {path} is not output 'lib' of {drv.DrvPath} (it has no such output)", reason);
+        Assert.False(await IsValidAsync(path));
+    }
+
+    private Task<string?> ImportAsync(BuildSucceeded e, CompiledDerivation drv) =>
+        _importer.ImportAsync(e, drv.DrvPath.FullPath, drv.Aterm, CancellationToken.None);
+
+    private async Task<bool> IsValidAsync(StorePath path) =>
+        await (await _originStore.OpenAsync(CancellationToken.None)).IsValidAsync(path, CancellationToken.None);
+
+    /// <summary>An input-addressed derivation <paramref name="name"/> whose one output the worker returns.</summary>
+    private async Task<(BuildSucceeded Event, StorePath Path, CompiledDerivation Drv)> ReturnAsync(string name)
+    {
+        var drv = await CompileAsync(new DerivationSpec { Name = name, System = "x86_64-linux", Builder = "/bin/sh" });
+        var e = await _returns.ReturnAsync(drv, WorkerReturns.File("contents of " + name));
+        return (e, drv.Derivation.Outputs["out"].Path!, drv);
+    }
+
+    /// <summary>A fixed-output derivation declaring what <paramref name="declared"/> writes, hashed by the real nix-hash.</summary>
+    private async Task<CompiledDerivation> CompileFixedAsync(string name, Func<string, Task> declared, string algo, bool recursive)
+    {
+        var hash = await WorkerReturns.NixHashAsync(declared, _dir.Combine("declared-" + name), algo, recursive);
+        return await CompileAsync(new DerivationSpec
+        {
+            Name = name, System = "x86_64-linux", Builder = "/bin/sh", FixedOutput = new FixedOutputSpec(hash, algo, recursive),
+        });
+    }
+
+    private async Task<CompiledDerivation> CompileAsync(DerivationSpec spec) =>
+        await new DerivationSpecCompiler(_worker.StoreDir, (_, _) => throw new InvalidOperationException("no input derivations"))
+            .CompileAsync(spec, CancellationToken.None);
 
     public Task DisposeAsync()
     {

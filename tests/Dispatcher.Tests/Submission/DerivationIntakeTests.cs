@@ -1,5 +1,6 @@
 using System.Text;
 using BuildFarm.Dispatcher.Submission;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
 using BuildFarm.Testing;
 
@@ -8,7 +9,42 @@ namespace BuildFarm.Dispatcher.Tests.Submission;
 public sealed class DerivationIntakeTests
 {
     [Fact]
-    public async Task ResolveAsync_DrvWithLatinOneBytes_RefusedNamingThePath()
+    public async Task ResolveAsync_DrvWithLatinOneBytes_CarriedByteForByteAsBase64()
+    {
+        var (drvPath, bytes) = await LatinOneDrvAsync();
+
+        var (result, error) = await new DerivationIntake(StoreLayout.Create("/nix/store", "/")).ResolveAsync(drvPath, null, CancellationToken.None);
+
+        Assert.True(result is not null, error);
+        Assert.Equal(DrvText.Base64Prefix + Convert.ToBase64String(bytes), result.DrvText);
+        Assert.Equal("caf\uDCE9", result.Drv.Env["v"]);
+        Assert.True(DrvText.TryToBytes(result.DrvText, out var back, out _));
+        Assert.Equal(bytes, back);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_Base64TextFromAClient_SameDerivationAsTheFile()
+    {
+        var (drvPath, bytes) = await LatinOneDrvAsync();
+        var intake = new DerivationIntake(StoreLayout.Create("/nix/store", "/"));
+
+        var (result, error) = await intake.ResolveAsync(drvPath, DrvText.FromBytes(bytes), CancellationToken.None);
+
+        Assert.True(result is not null, error);
+        Assert.Equal(drvPath, result.DrvPath);
+        Assert.Equal("caf\uDCE9", result.Drv.Env["v"]);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_MalformedBase64Text_RefusedWithTheReason()
+    {
+        var (result, error) = await new DerivationIntake(StoreLayout.Create("/nix/store", "/")).ResolveAsync(null, "base64:not*base64", CancellationToken.None);
+
+        Assert.Null(result);
+        Assert.Contains("drv text starts with 'base64:' but the rest is not base64", error, StringComparison.Ordinal);
+    }
+
+    private static async Task<(string DrvPath, byte[] Bytes)> LatinOneDrvAsync()
     {
         using var dir = new TempDirectory("bf-intake");
         var nonce = Guid.NewGuid().ToString("N")[..10];
@@ -17,10 +53,6 @@ public sealed class DerivationIntakeTests
         var file = dir.Combine("latin1.nix");
         await File.WriteAllBytesAsync(file, expr);
         var drvPath = await NixOracle.RunTextAsync("nix-instantiate", file);
-
-        var (result, error) = await new DerivationIntake(StoreLayout.Create("/nix/store", "/")).ResolveAsync(drvPath, null, CancellationToken.None);
-
-        Assert.Null(result);
-        Assert.StartsWith($"{drvPath} holds bytes that are not UTF-8", error, StringComparison.Ordinal);
+        return (drvPath, await File.ReadAllBytesAsync(drvPath));
     }
 }

@@ -50,7 +50,7 @@ public sealed class InstallWorkerTests
             ["/etc"] = "755", ["/etc/buildfarm"] = "755", [Config] = "640", [TrustedKeys] = "644", [TrustedInputKeys] = "644",
             ["/etc/systemd"] = "755", ["/etc/systemd/system"] = "755", [Unit] = "644",
             ["/etc/systemd/system/buildfarm-worker.service.d"] = "755", [DropIn] = "644",
-            ["/var"] = "755", ["/var/lib"] = "755", [StateDir] = "750", [StateDir + "/keys"] = "700",
+            ["/var"] = "755", ["/var/lib"] = "755", [StateDir] = "751", [StateDir + "/keys"] = "700",
             [SecretFile] = "600", [PublicFile] = "644", [OriginLoginKey] = "600", [OriginLoginKey + ".pub"] = "644",
             ["/srv"] = "755", ["/srv/buildfarm"] = "755", ["/srv/buildfarm/store"] = "755",
             ["/srv/buildfarm/store/nix"] = "755", ["/srv/buildfarm/store/nix/store"] = "755",

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using BuildFarm.Dispatcher.Api;
+using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Quarantine;
 
 namespace BuildFarm.Integration.Tests.Dispatch;
@@ -40,6 +41,24 @@ public sealed class OffloadImportTests(OffloadFixture farm) : IClassFixture<Offl
         Assert.Equal(before, farm.OriginEntries());
         Assert.False(await farm.OriginStore.IsValidAsync(drvs["bad-" + mode].Derivation.Outputs["out"].Path!, CancellationToken.None));
         Assert.False(File.Exists(new OutputQuarantine(farm.Origin).FileFor(build.Id, 1)), "the quarantine file is deleted after the rejection");
+    }
+
+    [Fact]
+    public async Task Import_FixedOutputNotTheDeclaredContentSignedByTrustedKey_RejectedNotRetriedOriginUnchanged()
+    {
+        // The stand-in worker signs with a trusted key (what a thief of that key can do) and writes its usual text,
+        // not the empty file this fixed output declares.
+        const string emptyFile = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        var spec = OffloadFixture.Spec("fod-forged", Guid.NewGuid().ToString("N")) with { FixedOutput = new FixedOutputSpec(emptyFile, null, false) };
+        var drv = (await farm.AddAsync(spec))["fod-forged"];
+        var before = farm.OriginEntries();
+        var build = await farm.WaitBuildFinishedAsync(await farm.SubmitBuildOkAsync(drv.DrvPath.FullPath));
+
+        Assert.Equal(("failed", "Rejected"), (build.State, build.FailureKind));
+        Assert.Contains($"outputs rejected: hash mismatch in fixed-output derivation '{drv.DrvPath}':\n  specified: {emptyFile}\n     got:    sha256-", build.FailureReason, StringComparison.Ordinal);
+        Assert.Equal(1, build.Attempt);
+        Assert.Equal(before, farm.OriginEntries());
+        Assert.False(await farm.OriginStore.IsValidAsync(drv.Derivation.Outputs["out"].Path!, CancellationToken.None));
     }
 
     [Fact]

@@ -61,7 +61,7 @@ internal sealed class RealWorker : IDisposable
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
             AllowUnsandboxed = false,
-            Sandbox = new { ExtraPaths = new[] { "/bin/sh=/bin/busybox", "/bin/busybox" } },
+            Sandbox = new { ExtraPaths = BuilderScratch.ExtraPaths },
         };
         File.WriteAllText(dir.Combine("worker.json"), JsonSerializer.Serialize(config));
         var psi = new ProcessStartInfo(RepoPaths.BuildfarmWorker) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };

@@ -16,7 +16,7 @@ public sealed class ResilienceTests(EndToEndFarm farm) : IClassFixture<EndToEndF
     [Fact]
     public async Task KillMinus9_WorkerMidBuild_BuildCompletesOnOtherWorker()
     {
-        using var scratch = new TempDirectory("e2e-kill");
+        using var scratch = BuilderScratch.Create("e2e-kill");
         var workers = await farm.StartWorkersAsync("e2ekill-linux", "kill-a", "kill-b");
         var builder = new FirstAttemptHangs(scratch.Combine("marker"));
         try
@@ -49,7 +49,7 @@ public sealed class ResilienceTests(EndToEndFarm farm) : IClassFixture<EndToEndF
     [Fact]
     public async Task SigtermTwice_WorkerMidBuild_AbortsAndBuildGoesElsewhereAtOnce()
     {
-        using var scratch = new TempDirectory("e2e-abort");
+        using var scratch = BuilderScratch.Create("e2e-abort");
         var workers = await farm.StartWorkersAsync("e2eabort-linux", "abort-a", "abort-b");
         var builder = new FirstAttemptHangs(scratch.Combine("marker"));
         try

@@ -18,14 +18,13 @@ public sealed class DerivationContractHookTests(NixHookFarmFixture farm)
         var nonce = Guid.NewGuid().ToString("N")[..10];
         var scratch = farm.Scratch("bf19-" + nonce);
         var reference = $"local?store=/nix/store&state={Path.Combine(scratch, "ref-state")}&real={Path.Combine(scratch, "ref-store")}";
-        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
         var file = Path.Combine(scratch, "contract.nix");
-        // Requests carry DrvText as UTF-8, so this corpus has no Latin-1 bytes (docs/offload.md).
-        await File.WriteAllTextAsync(file, source.Replace("@LATIN1@", "e", StringComparison.Ordinal).Replace("@IMPURE_HASH@", new string('0', 64), StringComparison.Ordinal), Encoding.ASCII);
+        // With its Latin-1 bytes: passAsFile's text and env's values reach the builder unaltered (DrvText's base64 form).
+        await ContractCorpusSource.WriteAsync(file, new string('0', 64));
         (await ProcessRunner.RunAsync("nix", ["--extra-experimental-features", "nix-command", "copy", "--no-check-sigs", "--to", reference, farm.Busybox])).EnsureSuccess("nix copy busybox (reference)");
         string[] common = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", farm.Busybox];
 
-        foreach (var attr in new[] { "passAsFile", "graph", "multi" })
+        foreach (var attr in new[] { "passAsFile", "env", "graph", "multi" })
         {
             var built = await ProcessRunner.RunAsync("nix-build", [.. common, "-A", attr, "--max-jobs", "0", "--option", "substituters", "", "--no-out-link", "--option", "build-hook", farm.HookScript], timeout: TimeSpan.FromMinutes(4));
             Assert.True(built.ExitCode == 0, $"{attr}: nix-build through the hook exited {built.ExitCode}:\n{built.Stderr}\n{farm.DiagnosticText()}");

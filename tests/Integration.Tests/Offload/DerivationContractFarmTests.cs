@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
@@ -12,7 +13,7 @@ namespace BuildFarm.Integration.Tests.Offload;
 /// built with <c>buildfarm build</c> by a sandboxed worker, and compared with Nix's own build of the same
 /// derivations in a second store: same NAR hashes, and the refusal Nix makes.
 /// </summary>
-public sealed class DerivationContractFarmTests : IDisposable
+public sealed partial class DerivationContractFarmTests : IDisposable
 {
     private readonly TempDirectory _dir = new("bf19-farm");
 
@@ -27,30 +28,15 @@ public sealed class DerivationContractFarmTests : IDisposable
     [Fact]
     public async Task Build_ContractCorpus_SameNarsAsNixAndNixsRefusal()
     {
-        var brokerTask = RabbitMqServer.StartNewAsync();
-        using var sshd = await SshdServer.StartAsync();
-        await using var broker = await brokerTask;
-        string[] attrs = ["passAsFile", "graph", "multi", "allowedRefs"];
+        string[] attrs = ["passAsFile", "env", "graph", "multi", "allowedRefs"];
         var drvs = await InstantiateAsync(Uri, attrs);
         await InstantiateAsync(Reference, attrs);
-        await KeyAsync("dispatcher-bf19-1");
-        await KeyAsync("worker-bf19-1");
-        var apiUrl = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
-        using var dispatcher = ChildProcess.Start("dispatcher", RepoPaths.Buildfarm, ["serve", "--config", WriteDispatcher(broker.AmqpUri, apiUrl, sshd)]);
-        using var worker = ChildProcess.Start("worker", RepoPaths.BuildfarmWorker, ["run", "--config", WriteWorker(broker.AmqpUri, sshd)]);
-        using var api = new HttpClient { BaseAddress = new System.Uri(apiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) };
-        await WaitOnlineAsync(api, dispatcher, worker);
+        await using var farm = await StartFarmAsync();
 
-        foreach (var attr in attrs[..3])
-        {
-            var build = await ProcessRunner.RunAsync(RepoPaths.Buildfarm, ["--store-dir", StoreDir, "--nix", "build", "--url", apiUrl, drvs[attr]], timeout: TimeSpan.FromMinutes(4));
-            Assert.True(build.ExitCode == 0, $"{attr}: buildfarm build exited {build.ExitCode}:\n{build.Stderr}\n== worker\n{worker.Output}");
-            (await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvs[attr]], timeout: TimeSpan.FromMinutes(2))).EnsureSuccess("nix-store --realise (reference)");
-            foreach (var built in (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvs[attr])).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                Assert.Equal(await NarHashAsync(Reference, built), await NarHashAsync(Uri, built));
-        }
+        foreach (var attr in attrs[..4])
+            await BuildLikeNixAsync(farm, attr, drvs[attr]);
 
-        var refused = await ProcessRunner.RunAsync(RepoPaths.Buildfarm, ["--store-dir", StoreDir, "--nix", "build", "--url", apiUrl, drvs["allowedRefs"]], timeout: TimeSpan.FromMinutes(4));
+        var refused = await farm.BuildAsync(drvs["allowedRefs"]);
         var nix = await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvs["allowedRefs"]], timeout: TimeSpan.FromMinutes(2));
         Assert.NotEqual(0, refused.ExitCode);
         Assert.NotEqual(0, nix.ExitCode);
@@ -59,6 +45,102 @@ public sealed class DerivationContractFarmTests : IDisposable
         Assert.Contains(message, nix.Stderr, StringComparison.Ordinal);
         Assert.Contains(message, refused.Stderr + refused.Stdout, StringComparison.Ordinal);
         Assert.False((await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", output])).ExitCode == 0, "a refused output must not become valid");
+    }
+
+    [Fact]
+    public async Task Build_FixedOutputs_RightOnesSameNarsAsNixWrongOneRefusedUnsignedAndRemoved()
+    {
+        string[] attrs = ["fodFlat", "fodRecursive", "fodBad"];
+        var drvs = await InstantiateAsync(Uri, attrs);
+        await InstantiateAsync(Reference, attrs);
+        await using var farm = await StartFarmAsync();
+
+        // Right flat and recursive outputs: built, and NAR-identical to Nix's own build (which checks the hash too).
+        await BuildLikeNixAsync(farm, "fodFlat", drvs["fodFlat"]);
+        await BuildLikeNixAsync(farm, "fodRecursive", drvs["fodRecursive"]);
+
+        // A wrong one: Nix's message, the output valid nowhere, and gone from the worker's store.
+        var refused = await farm.BuildAsync(drvs["fodBad"]);
+        var nix = await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvs["fodBad"]], timeout: TimeSpan.FromMinutes(2));
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Equal(102, nix.ExitCode);
+        var specified = await NixOracle.RunTextAsync("nix", "--extra-experimental-features", "nix-command", "hash", "to-sri", "--type", "sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("fixed-flat\n"u8)));
+        var got = await NixOracle.RunTextAsync("nix", "--extra-experimental-features", "nix-command", "hash", "to-sri", "--type", "sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("tampered\n"u8)));
+        var message = $"hash mismatch in fixed-output derivation '{drvs["fodBad"]}': specified: {specified} got: {got}";
+        Assert.Contains(message, Squash(nix.Stderr), StringComparison.Ordinal);
+        Assert.Contains(message, Squash(refused.Stderr + refused.Stdout), StringComparison.Ordinal);
+        // A build failure, not an infrastructure one: failed on its first attempt, not republished to another worker.
+        using (var api = new HttpClient { BaseAddress = new System.Uri(farm.ApiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) })
+        {
+            var builds = JsonDocument.Parse(await api.GetStringAsync("api/builds")).RootElement.EnumerateArray();
+            var id = builds.Single(b => b.GetProperty("drvPath").GetString() == drvs["fodBad"]).GetProperty("id").GetString();
+            var view = JsonDocument.Parse(await api.GetStringAsync($"api/builds/{id}")).RootElement;
+            Assert.Equal("failed", view.GetProperty("state").GetString());
+            Assert.Equal("BuildFailure", view.GetProperty("failureKind").GetString());
+            Assert.Equal(1, view.GetProperty("attempt").GetInt32());
+            Assert.Single(view.GetProperty("attempts").EnumerateArray());
+        }
+
+        var output = (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvs["fodBad"])).Trim();
+        Assert.False((await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--check-validity", output])).ExitCode == 0, "a refused fixed output must not be imported at the origin");
+        var workerStoreDir = _dir.Combine("worker", "root") + StoreDir;
+        var flatOutput = (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvs["fodFlat"])).Trim();
+        Assert.True(Path.Exists(Path.Combine(workerStoreDir, Path.GetFileName(flatOutput))), $"the right output {flatOutput} is not in the worker's store at {workerStoreDir}");
+        Assert.False(Path.Exists(Path.Combine(workerStoreDir, Path.GetFileName(output))), $"the refused output {output} is still in the worker's store");
+        var db = Path.Combine(Path.GetDirectoryName(workerStoreDir)!, "var", "buildfarm", "store.db");
+        var rows = (await NixOracle.RunTextAsync("sqlite3", "-readonly", db, "SELECT path FROM ValidPaths")).Split('\n');
+        Assert.Contains(flatOutput, rows);
+        Assert.DoesNotContain(output, rows);
+    }
+
+    /// <summary>Builds <paramref name="drvPath"/> through the farm and in the reference store; same NAR hash for every output.</summary>
+    private async Task BuildLikeNixAsync(RunningFarm farm, string attr, string drvPath)
+    {
+        var build = await farm.BuildAsync(drvPath);
+        Assert.True(build.ExitCode == 0, $"{attr}: buildfarm build exited {build.ExitCode}:\n{build.Stderr}\n== worker\n{farm.Worker.Output}");
+        (await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvPath], timeout: TimeSpan.FromMinutes(2))).EnsureSuccess("nix-store --realise (reference)");
+        foreach (var built in (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvPath)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Assert.Equal(await NarHashAsync(Reference, built), await NarHashAsync(Uri, built));
+    }
+
+    private async Task<RunningFarm> StartFarmAsync()
+    {
+        var brokerTask = RabbitMqServer.StartNewAsync();
+        var sshd = await SshdServer.StartAsync();
+        var broker = await brokerTask;
+        await KeyAsync("dispatcher-bf19-1");
+        await KeyAsync("worker-bf19-1");
+        var apiUrl = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
+        var dispatcher = ChildProcess.Start("dispatcher", RepoPaths.Buildfarm, ["serve", "--config", WriteDispatcher(broker.AmqpUri, apiUrl, sshd)]);
+        var worker = ChildProcess.Start("worker", RepoPaths.BuildfarmWorker, ["run", "--config", WriteWorker(broker.AmqpUri, sshd)]);
+        var farm = new RunningFarm(broker, sshd, dispatcher, worker, apiUrl, StoreDir);
+        try
+        {
+            using var api = new HttpClient { BaseAddress = new System.Uri(apiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) };
+            await WaitOnlineAsync(api, dispatcher, worker);
+            return farm;
+        }
+        catch
+        {
+            await farm.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A broker, an sshd origin over the private Nix store, a dispatcher and one worker; stopped in reverse.</summary>
+    private sealed record RunningFarm(RabbitMqServer Broker, SshdServer Sshd, ChildProcess Dispatcher, ChildProcess Worker, string ApiUrl, string StoreDir)
+        : IAsyncDisposable
+    {
+        public Task<ProcessResult> BuildAsync(string drvPath) =>
+            ProcessRunner.RunAsync(RepoPaths.Buildfarm, ["--store-dir", StoreDir, "--nix", "build", "--url", ApiUrl, drvPath], timeout: TimeSpan.FromMinutes(4));
+
+        public async ValueTask DisposeAsync()
+        {
+            Worker.Dispose();
+            Dispatcher.Dispose();
+            await Broker.DisposeAsync();
+            Sshd.Dispose();
+        }
     }
 
     private async Task<Dictionary<string, string>> InstantiateAsync(string store, string[] attrs)
@@ -73,11 +155,11 @@ public sealed class DerivationContractFarmTests : IDisposable
         }
 
         var busybox = (await NixAsync(store, "nix-store", "--add", bb)).Trim();
-        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
         var file = _dir.Combine("contract.nix");
-        // The farm's requests carry DrvText as UTF-8: this corpus uses no Latin-1 bytes (docs/offload.md).
-        await File.WriteAllTextAsync(file, source.Replace("@LATIN1@", "e", StringComparison.Ordinal).Replace("@IMPURE_HASH@", new string('0', 64), StringComparison.Ordinal), Encoding.ASCII);
-        List<string> args = ["--store", store, file, "--argstr", "nonce", "farm", "--argstr", "busybox", busybox];
+        // With its Latin-1 bytes: the farm carries such a .drv byte for byte (DrvText's base64 form).
+        await ContractCorpusSource.WriteAsync(file, new string('0', 64));
+        var treeHash = await ContractFixedOutput.TreeHashAsync(Directory.CreateDirectory(_dir.Combine("tree-" + Guid.NewGuid().ToString("N"))).FullName);
+        List<string> args = ["--store", store, file, "--argstr", "nonce", "farm", "--argstr", "busybox", busybox, "--argstr", "fodTreeHash", treeHash];
         foreach (var a in attrs)
             args.AddRange(["-A", a]);
         var lines = (await ProcessRunner.RunAsync("nix-instantiate", args)).EnsureSuccess("nix-instantiate").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -166,4 +248,9 @@ public sealed class DerivationContractFarmTests : IDisposable
             await Task.Delay(200);
         }
     }
+
+    private static string Squash(string s) => Whitespace().Replace(s, " ").Trim();
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
 }

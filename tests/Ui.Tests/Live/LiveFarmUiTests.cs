@@ -19,7 +19,7 @@ public sealed class LiveFarmUiTests(LiveUiFarm live, HeadlessChromium chromium) 
     public async Task BuildPage_LiveBuild_MovesThroughStatesAndStreamsLogWithoutReload()
     {
         const string system = "uilive-linux";
-        using var scratch = new TempDirectory("ui-live-gate");
+        using var scratch = BuilderScratch.Create("ui-live-gate");
         var gate = scratch.Combine("gate");
         // The builder prints a first line, then waits for the test to open the gate, so "running" lasts as long as
         // the test needs to see the first line streamed before the build ends.
@@ -63,7 +63,7 @@ public sealed class LiveFarmUiTests(LiveUiFarm live, HeadlessChromium chromium) 
     public async Task WorkersPage_DrainFromUi_WorkerFinishesItsBuildAndTakesNoMore()
     {
         const string system = "uidrain-linux";
-        using var scratch = new TempDirectory("ui-drain-gate");
+        using var scratch = BuilderScratch.Create("ui-drain-gate");
         var gate = scratch.Combine("gate");
         // uidrain-a has two slots and runs one gated build, so it has room for more when it is drained: only the
         // drain keeps the later builds off it. uidrain-b joins once the gated build runs on uidrain-a.

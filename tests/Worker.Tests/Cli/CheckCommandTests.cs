@@ -46,19 +46,19 @@ public sealed class CheckCommandTests : IDisposable
     [Fact]
     public async Task CheckAsync_NoSandboxAndNotAllowed_FailsWithFix()
     {
-        var config = WriteConfig("amqp://guest:guest@127.0.0.1:1/", storeDir: "/no-such-logical-store", allowUnsandboxed: false);
+        var config = WriteConfig("amqp://guest:guest@127.0.0.1:1/", bwrap: "/no-such-bwrap", allowUnsandboxed: false);
 
         var (exit, output) = await RunAsync(config);
 
         Assert.Equal(1, exit);
-        Assert.Contains("FAIL sandbox: logical store directory /no-such-logical-store does not exist", output, StringComparison.Ordinal);
+        Assert.Contains("FAIL sandbox: bubblewrap (apt-get install bubblewrap) not found at /no-such-bwrap", output, StringComparison.Ordinal);
         Assert.Contains("AllowUnsandboxed\": true", output, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task CheckAsync_NoSandboxButAllowed_WarnsOnly()
     {
-        var config = WriteConfig("amqp://guest:guest@127.0.0.1:1/", storeDir: "/no-such-logical-store");
+        var config = WriteConfig("amqp://guest:guest@127.0.0.1:1/", bwrap: "/no-such-bwrap");
 
         var (_, output) = await RunAsync(config);
 
@@ -111,7 +111,7 @@ public sealed class CheckCommandTests : IDisposable
         return (exit, output.ToString());
     }
 
-    private string WriteConfig(string amqpUri, string? storeRoot = null, string? signingKey = null, string storeDir = "/nix/store", bool allowUnsandboxed = true, object? origins = null)
+    private string WriteConfig(string amqpUri, string? storeRoot = null, string? signingKey = null, string storeDir = "/nix/store", bool allowUnsandboxed = true, object? origins = null, string bwrap = "/usr/bin/bwrap")
     {
         var key = SigningKey.Generate("check-1");
         var secret = _dir.Combine("worker.sec");
@@ -127,6 +127,7 @@ public sealed class CheckCommandTests : IDisposable
             ["Broker"] = new { Uri = amqpUri },
             ["BuildDir"] = _dir.Combine("builds"),
             ["AllowUnsandboxed"] = allowUnsandboxed,
+            ["Sandbox"] = new { Bwrap = bwrap },
         };
         if (origins is not null)
             config["Origins"] = origins;

@@ -13,9 +13,11 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
     [
         "env", "passAsFile", "dep", "graph", "structured", "impure", "impureIgnored", "multi", "selfRef", "allowedRefs",
         "allowedRefsOk", "disallowedReqs", "disallowedRefs", "badSpec", "maxSize", "maxClosure", "builtin", "cycle", "maxClosureBad",
+        "fodFlat", "fodRecursive", "fodBad", "fodDir", "fodRef",
     ];
 
     private readonly TempDirectory _dir = new("bf19-corpus");
+    private string _fodTreeHash = "";
 
     public string Busybox { get; private set; } = "";
 
@@ -31,19 +33,9 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
         File.CreateSymbolicLink(Path.Combine(bin, "sh"), "busybox");
         Busybox = await NixOracle.RunTextAsync("nix-store", "--add", _dir.Combine("busybox"));
 
-        var source = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "tests", "Worker.Tests", "Derivations", "contract.nix"));
-        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("hello1"u8));
-        var parts = source.Replace("@IMPURE_HASH@", hash, StringComparison.Ordinal).Split("@LATIN1@");
-        var bytes = new List<byte>();
-        for (var i = 0; i < parts.Length; i++)
-        {
-            if (i > 0)
-                bytes.AddRange([0xE9, 0xFF]);
-            bytes.AddRange(Encoding.ASCII.GetBytes(parts[i]));
-        }
-
         var file = _dir.Combine("contract.nix");
-        await File.WriteAllBytesAsync(file, [.. bytes]);
+        await ContractCorpusSource.WriteAsync(file, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("hello1"u8)));
+        _fodTreeHash = await ContractFixedOutput.TreeHashAsync(_dir.Path);
         DrvPaths = await InstantiateAsync(file);
         SandboxedDrvPaths = await InstantiateAsync(file);
     }
@@ -51,7 +43,7 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
     private async Task<Dictionary<string, string>> InstantiateAsync(string file)
     {
         var nonce = Guid.NewGuid().ToString("N")[..10];
-        List<string> args = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", Busybox];
+        List<string> args = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", Busybox, "--argstr", "fodTreeHash", _fodTreeHash];
         foreach (var a in Attrs)
             args.AddRange(["-A", a]);
         var lines = (await NixOracle.RunTextAsync("nix-instantiate", [.. args])).Split('\n');

@@ -1,7 +1,7 @@
 # The derivation contract corpus (issue 19): each attribute is built by the real nix-build and by the worker's
 # build path, and the outputs (or refusals) compared. @LATIN1@ is replaced by raw Latin-1 bytes (E9 FF) before
 # nix-instantiate reads the file: Nix strings are bytes, and the worker must pass them through unchanged.
-{ nonce, busybox }:
+{ nonce, busybox, fodTreeHash ? "" }:
 let
   bb = builtins.storePath busybox;
   mk = name: attrs: derivation ({
@@ -95,6 +95,36 @@ in rec {
     __structuredAttrs = true;
     outputChecks.out.maxClosureSize = 1000;
     args = [ "-c" "out=$(${bb}/bin/busybox sed 's/.*\"outputs\":{\"out\":\"\\([^\"]*\\)\".*/\\1/' .attrs.json); echo ${bb} > $out" ];
+  };
+
+  # 8. Fixed outputs, checked as Nix checks them: right ones (flat, hash computed by Nix itself, as algo:hex; recursive,
+  # the NAR hash nix-hash gives the same tree, fodTreeHash, in nix32), a wrong one, a flat directory, and one that
+  # refers to an input (Nix 2.8 registers it under another path; the worker refuses it, as later Nix does).
+  fodFlat = mk "fod-flat" {
+    outputHash = "sha256:${builtins.hashString "sha256" "fixed-flat\n"}";
+    args = [ "-c" "echo fixed-flat > $out" ];
+  };
+  fodRecursive = mk "fod-recursive" {
+    outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+    outputHash = fodTreeHash;
+    args = [ "-c" "${bb}/bin/busybox mkdir $out; echo fixed-recursive > $out/a; ${bb}/bin/busybox ln -s a $out/l" ];
+  };
+  fodBad = mk "fod-bad" {
+    outputHashAlgo = "sha256";
+    outputHash = builtins.hashString "sha256" "fixed-flat\n";
+    args = [ "-c" "echo tampered > $out" ];
+  };
+  fodDir = mk "fod-dir" {
+    outputHashAlgo = "sha256";
+    outputHash = builtins.hashString "sha256" "fixed-flat\n";
+    args = [ "-c" "${bb}/bin/busybox mkdir $out" ];
+  };
+  fodRef = mk "fod-ref" {
+    outputHashMode = "recursive";
+    outputHashAlgo = "sha256";
+    outputHash = builtins.hashString "sha256" "";
+    args = [ "-c" "${bb}/bin/busybox mkdir $out; echo ${bb} > $out/a" ];
   };
 
   # 7. A builtin builder: refused by the worker (documented in docs/offload.md).

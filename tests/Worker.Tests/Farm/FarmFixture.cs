@@ -22,10 +22,14 @@ public class FarmFixture : IAsyncLifetime, IDisposable
     /// <summary>Logical = physical store directory of every worker (no root: builders write outputs in place).</summary>
     internal string StoreDir => _dir.Combine("store");
 
+    private readonly TempDirectory _scratch = BuilderScratch.Create("farm-scratch");
+
+    /// <summary>A directory shared with the builders (<see cref="BuilderScratch"/>), writable by their build users.</summary>
     internal string Scratch(string name)
     {
-        var path = _dir.Combine("scratch", name);
+        var path = _scratch.Combine(name);
         Directory.CreateDirectory(path);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_111_111);
         return path;
     }
 
@@ -56,6 +60,7 @@ public class FarmFixture : IAsyncLifetime, IDisposable
     public void Dispose()
     {
         _dir.Dispose();
+        _scratch.Dispose();
         GC.SuppressFinalize(this);
     }
 }

@@ -57,8 +57,6 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
             ["BuildDir"] = dir.Combine("builds"),
             // Builds must run in the real sandbox: a worker that cannot make one starts paused and the test fails.
             ["AllowUnsandboxed"] = "false",
-            ["Sandbox:ExtraPaths:0"] = "/bin/sh=/bin/busybox",
-            ["Sandbox:ExtraPaths:1"] = "/bin/busybox",
             ["Logs:BatchInterval"] = "00:00:00.100",
         };
         void AddList(string key, string[]? items)
@@ -70,6 +68,7 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
         foreach (var (k, v) in extraSettings ?? new Dictionary<string, string?>())
             settings[k] = v;
         AddList("Systems", systems);
+        AddList("Sandbox:ExtraPaths", [.. BuilderScratch.ExtraPaths]);
         AddList("SupportedFeatures", features);
         AddList("MandatoryFeatures", mandatory);
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

@@ -48,7 +48,7 @@ internal sealed class WorkerProcess : IDisposable
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
-            Sandbox = new { ExtraPaths = new[] { "/bin/sh=/bin/busybox", "/bin/busybox" } },
+            Sandbox = new { ExtraPaths = BuilderScratch.ExtraPaths },
         };
         var file = dir.Combine("worker.json");
         File.WriteAllText(file, JsonSerializer.Serialize(config));

@@ -40,7 +40,7 @@ public sealed class LifecycleTests(FarmFixture farm) : IClassFixture<FarmFixture
         var pids = farm.Scratch("cancel");
         await using var worker = await farm.StartWorkerAsync("canceller", ["cancel-linux"]);
         await farm.WaitOnlineAsync("canceller");
-        var script = $"/bin/sleep 300 {marker} & echo started > {pids}/child; wait";
+        var script = $"/bin/busybox sleep 300 {marker} & echo started > {pids}/child; wait";
         var request = await TestDerivations.ShellAsync(farm.StoreDir, "cancel-linux", script);
         await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
         await farm.Events.WaitForAsync<BuildStarted>(s => s.BuildId == request.BuildId, "start of the build to cancel");

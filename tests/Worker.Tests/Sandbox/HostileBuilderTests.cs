@@ -529,8 +529,8 @@ public sealed class HostileBuilderTests
 
     /// <summary>
     /// Not an attack, found by this suite (builds died at random with exit 137): bubblewrap's --die-with-parent is
-    /// PR_SET_PDEATHSIG, which fires when the parent THREAD exits; builds started on whichever thread-pool thread
-    /// called RunAsync, and the pool retires idle threads. A build must not die with the thread that started it.
+    /// PR_SET_PDEATHSIG, which fires when the parent THREAD exits; builds start on whichever thread-pool thread called
+    /// RunAsync, and the pool retires idle threads. A build must not die with the thread that started it.
     /// </summary>
     [Fact]
     public async Task RunAsync_StartedOnAThreadThatThenExits_BuildRunsToItsEnd()

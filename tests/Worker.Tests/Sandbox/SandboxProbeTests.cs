@@ -40,4 +40,18 @@ public sealed class SandboxProbeTests
         Assert.False(capability.Available);
         Assert.Contains("cannot create a build sandbox", capability.Reason, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ProbeAsync_StoreBehindAClosedDirectory_UnavailableNamingItAndTheFix()
+    {
+        using var dir = new BuildFarm.Testing.TempDirectory("probe-closed");
+        var closed = Directory.CreateDirectory(dir.Combine("state")).FullName;
+        File.SetUnixFileMode(closed, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        var store = Directory.CreateDirectory(Path.Combine(closed, "store")).FullName;
+
+        var capability = await SandboxRunner.ProbeAsync(mustReach: [store, dir.Combine("builds")]);
+
+        Assert.False(capability.Available);
+        Assert.Contains($"build users cannot reach {store}: {closed} has no execute permission for others (chmod o+x {closed}", capability.Reason, StringComparison.Ordinal);
+    }
 }

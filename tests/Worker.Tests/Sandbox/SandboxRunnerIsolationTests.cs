@@ -37,26 +37,17 @@ public sealed class SandboxRunnerIsolationTests
     [Fact]
     public async Task RunAsync_AllowNetwork_SharesHostNetwork()
     {
+        // Which addresses such a build may reach is FixedOutputNetworkTests' (the worker's firewall); here: the same
+        // interfaces as the host, not a namespace of its own.
         using var dir = new TempDirectory("sbx-net-ok");
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        // Closing at once lets the builder's nc see the end of the connection and exit.
-        var accepted = Task.Run(async () =>
-        {
-            using var client = await listener.AcceptTcpClientAsync();
-            return true;
-        });
         var log = new LogCollector();
 
         var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(
-            $"/bin/busybox cat /proc/net/dev; echo hello | /bin/busybox nc -w 2 127.0.0.1 {port} && echo CONNECTED",
-            dir.Path, dir.Path, allowNetwork: true), log.OnLog, CancellationToken.None);
+            "/bin/busybox cat /proc/net/dev", dir.Path, dir.Path, allowNetwork: true), log.OnLog, CancellationToken.None);
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
-        Assert.Contains("CONNECTED", log.Text, StringComparison.Ordinal);
-        Assert.True(await accepted.WaitAsync(TimeSpan.FromSeconds(10)), "the host listener saw no connection");
         Assert.Equal(Interfaces(await File.ReadAllTextAsync("/proc/net/dev")), Interfaces(log.Text));
+        Assert.Contains("lo", Interfaces(log.Text));
     }
 
     [Fact]

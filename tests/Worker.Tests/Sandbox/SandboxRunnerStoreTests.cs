@@ -111,4 +111,23 @@ public sealed class SandboxRunnerStoreTests
         Assert.Contains(Path.GetFileName(missing), result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("ran", log.Text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task RunAsync_BuilderOutsideTheClosure_BuildFailureNotSetupFailure()
+    {
+        // Nix's sandbox fails such a derivation as the builder's own failure ("executing '…': No such file or
+        // directory"); retrying it elsewhere cannot help.
+        using var dir = new TempDirectory("sbx-no-builder");
+        var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var log = new LogCollector();
+        var spec = BuilderTestKit.Shell("echo ran", build, phys) with { Builder = $"{HostStore}/{new string('c', 32)}-absent/bin/sh" };
+
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(spec, log.OnLog, CancellationToken.None);
+
+        Assert.Equal(BuilderOutcome.Exited, result.Outcome);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("execvp", log.Text, StringComparison.Ordinal);
+        Assert.Contains("-absent/bin/sh: No such file or directory", log.Text, StringComparison.Ordinal);
+    }
 }
