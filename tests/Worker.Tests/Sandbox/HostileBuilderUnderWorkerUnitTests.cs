@@ -10,10 +10,11 @@ namespace BuildFarm.Worker.Tests.Sandbox;
 /// (an unprivileged user with the unit's capabilities and no_new_privs, reproduced with setpriv; see
 /// <see cref="UnitWorker"/>), plus what the sandbox needs those capabilities for: handing the build to its build
 /// user, killing it on timeout, taking back outputs and files the builder locked away, an empty bounding set.
-/// Each of the unit's seven capabilities is needed by at least one of these tests (each was removed in turn). They
-/// also need the unit to let build users reach their build directories (StateDirectoryMode with o+x, e.g. 0751:
-/// bubblewrap resolves its bind sources as the build user) and to give the worker /run/buildfarm
-/// (RuntimeDirectory=buildfarm: ProtectSystem=strict leaves /run read-only, and the build-user locks live there).
+/// Removed in turn from the unit, each of CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_CHOWN and CAP_KILL fails at least
+/// one of these tests (CAP_NET_ADMIN serves the fixed-output firewall, not exercised here). They also need the
+/// unit's StateDirectoryMode to let build users reach their build directories (o+x: bubblewrap resolves its bind
+/// sources as the build user) and RuntimeDirectory=buildfarm (ProtectSystem=strict leaves /run read-only, and the
+/// build-user locks live in /run/buildfarm).
 /// </summary>
 public sealed class HostileBuilderUnderWorkerUnitTests
 {
