@@ -527,6 +527,34 @@ public sealed class HostileBuilderTests
     private static string Everywhere(string name, string token) =>
         $"try {name} sh -c 'for d in /* /dev/shm; do case $d in /proc|/dev) continue;; esac; grep -rqs {token} \"$d\" && exit 0; done; exit 1'\n";
 
+    [Fact]
+    public async Task RunAsync_SymlinkToTheHostsRootUnderADiskLimit_HostFilesNotCountedAsTheBuilds()
+    {
+        using var dir = new TempDirectory("hostile-disklink");
+        var settings = BuilderTestKit.Sandbox with { MaxDiskBytes = 16 * MiB, DiskCheckInterval = TimeSpan.FromMilliseconds(50) };
+        // Followed, the link would make every look of the watch walk the host's whole file system (and count it).
+        var (result, log) = await RunAsync(Spec(dir, "ln -s / /build/host-root; ln -s /usr /tmp/host-usr; sleep 1; echo done"), settings);
+
+        Assert.True(result.Succeeded, $"{result}: {log}");
+        Assert.Equal("done\n", log);
+    }
+
+    [Fact]
+    public async Task TryDelete_BuildDirWithASymlinkToAHostDirectory_HostDirectoryModesUntouched()
+    {
+        using var dir = new TempDirectory("hostile-deletelink");
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var victim = Directory.CreateDirectory(dir.Combine("victim", "private")).FullName;
+        File.SetUnixFileMode(victim, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        var (result, log) = await RunAsync(BuilderTestKit.Shell($"ln -s {Path.GetDirectoryName(victim)} /build/link", build, dir.Path));
+        Assert.True(result.Succeeded, $"{result}: {log}");
+
+        BuildFarm.Worker.Execution.BuildDirectories.TryDelete(build);
+
+        Assert.False(Directory.Exists(build));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserExecute, File.GetUnixFileMode(victim));
+    }
+
     /// <summary>
     /// Not an attack, found by this suite (builds died at random with exit 137): bubblewrap's --die-with-parent is
     /// PR_SET_PDEATHSIG, which fires when the parent THREAD exits; builds start on whichever thread-pool thread called
