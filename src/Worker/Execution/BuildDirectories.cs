@@ -62,9 +62,9 @@ internal static class BuildDirectories
 
     private static void Delete(string dir)
     {
-        foreach (var d in new DirectoryInfo(dir).EnumerateDirectories("*", SearchOption.AllDirectories))
+        foreach (var d in Sandbox.TreeWalk.Below(dir).OfType<DirectoryInfo>())
         {
-            if (d.LinkTarget is null)
+            if (!Sandbox.TreeWalk.IsLink(d.Attributes))
                 d.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         }
 

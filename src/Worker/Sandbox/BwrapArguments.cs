@@ -60,7 +60,7 @@ internal static class BwrapArguments
         a.AddRange(["--dev", "/dev"]);
         foreach (var device in spec.Devices ?? [])
             a.AddRange(["--dev-bind-try", device, device]);
-        a.AddRange(["--remount-ro", "/dev", "--perms", "1777", "--size", ShmBytes().ToString(System.Globalization.CultureInfo.InvariantCulture), "--tmpfs", "/dev/shm"]);
+        a.AddRange(["--remount-ro", "/dev", "--perms", "1777", "--size", ShmBytes(settings).ToString(System.Globalization.CultureInfo.InvariantCulture), "--tmpfs", "/dev/shm"]);
         a.AddRange(["--proc", "/proc", "--remount-ro", "/", "--chdir", BuildDir, "--clearenv"]);
         foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
             a.AddRange(["--setenv", name, value]);
@@ -69,6 +69,13 @@ internal static class BwrapArguments
         return (a, ["--", spec.Builder, .. spec.Args]);
     }
 
-    /// <summary>Half the machine's memory, as Nix's sandbox-dev-shm-size default.</summary>
-    private static long ShmBytes() => Math.Max(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2, 1024 * 1024);
+    /// <summary>
+    /// Half the machine's memory, as Nix's sandbox-dev-shm-size default, but no more than the disk limit: the disk
+    /// watch cannot see into this tmpfs, and without the cap a build under a 16 MiB limit could fill half the RAM.
+    /// </summary>
+    private static long ShmBytes(SandboxSettings settings)
+    {
+        var half = Math.Max(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2, 1024 * 1024);
+        return settings.MaxDiskBytes > 0 ? Math.Min(half, Math.Max(settings.MaxDiskBytes, 1024 * 1024)) : half;
+    }
 }

@@ -11,8 +11,10 @@ internal static class DiskUse
         {
             try
             {
-                foreach (var file in new DirectoryInfo(root).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true }))
+                foreach (var entry in TreeWalk.Below(root, ignoreInaccessible: true))
                 {
+                    if (entry is not FileInfo file || TreeWalk.IsLink(file.Attributes))
+                        continue;
                     total += file.Length;
                     if (total > limit)
                         return $"the build used more than its disk limit of {limit} bytes (Sandbox:MaxDiskBytes) in its build directory, /tmp and outputs";

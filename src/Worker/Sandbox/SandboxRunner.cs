@@ -103,7 +103,9 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         [
             "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile,
             _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
-            .. _settings.MaxDiskBytes > 0 ? [$"--fsize={_settings.MaxDiskBytes}"] : Array.Empty<string>(),
+            // One byte over the limit: a file the kernel stops is over the disk limit too, which the last check below
+            // reports whatever the builder did with SIGXFSZ or EFBIG (busybox dd exits 1 with "File too large").
+            .. _settings.MaxDiskBytes > 0 ? [$"--fsize={_settings.MaxDiskBytes + 1}"] : Array.Empty<string>(),
             "--", _settings.Setpriv, $"--reuid={uid}", $"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
             "--", _settings.Bwrap, "--args", "3",
@@ -132,6 +134,9 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
             return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = start.Split('\n')[0] };
         if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 128 + 25 && _settings.MaxDiskBytes > 0)
             return result with { Outcome = BuilderOutcome.LimitExceeded, Error = $"the build wrote a file larger than the sandbox's disk limit ({_settings.MaxDiskBytes} bytes, Sandbox:MaxDiskBytes)" };
+        // The watch samples; a builder that writes fast and exits between two looks is caught here, before any output is claimed.
+        if (result.Outcome == BuilderOutcome.Exited && limits?.Check() is { } over)
+            return result with { Outcome = BuilderOutcome.LimitExceeded, Error = over };
         if (!result.Succeeded)
             return result;
         try
