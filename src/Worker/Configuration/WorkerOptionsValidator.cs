@@ -41,7 +41,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         {
             try
             {
-                _ = CapabilityMatcher.EnumerateClasses(Capabilities(o));
+                // The most a worker consumes: sandboxed, it takes each class both untrusted and trusted.
+                _ = CapabilityMatcher.EnumerateClasses(TrustedRouting.Declared(Capabilities(o), Contracts.Builds.BuildIsolation.Sandboxed));
             }
             catch (ArgumentException e)
             {
@@ -110,6 +111,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         {
             if (f.Length == 0 || f.Any(c => char.IsWhiteSpace(c) || c is '+' or ','))
                 p.Add($"{key} item '{f}' is invalid: a feature is a non-empty word without spaces, '+' or ','");
+            else if (f == TrustedRouting.Feature)
+                p.Add($"{key} item '{f}' is invalid: {TrustedRouting.Feature} is reserved; the worker declares it itself (supported when its sandbox works, mandatory when it runs builds unsandboxed)");
         }
     }
 }

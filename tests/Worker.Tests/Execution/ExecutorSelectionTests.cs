@@ -61,7 +61,7 @@ public sealed class ExecutorSelectionTests : IDisposable
             Sandbox = new SandboxSection { Bwrap = bwrap },
         });
         var state = new WorkerState();
-        return (new ExecutorSelection(options, state, TimeProvider.System, Serilog.Core.Logger.None), state);
+        return (new ExecutorSelection(options, state, new IsolationChoice(), TimeProvider.System, Serilog.Core.Logger.None), state);
     }
 
     private static BuildPlan Plan(string storeDir)
