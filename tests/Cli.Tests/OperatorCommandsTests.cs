@@ -54,7 +54,7 @@ public sealed class OperatorCommandsTests
         Assert.DoesNotContain("recent builds", without.StdoutText, StringComparison.Ordinal);
         Assert.Contains("recent builds (2, newest first):", with.StdoutText, StringComparison.Ordinal);
         var lines = with.StdoutText.Split('\n');
-        Assert.Matches(@"-done-one\.drv\s+succeeded\s+w1\s+1\s", Assert.Single(lines, l => l.Contains("-done-one.drv", StringComparison.Ordinal)));
+        Assert.Matches(@"-done-one\.drv\s+succeeded\s+w1\s+-\s+1\s", Assert.Single(lines, l => l.Contains("-done-one.drv", StringComparison.Ordinal)));
         Assert.Matches(@"-waiting-one\.drv\s+\w+\s+-\s", Assert.Single(lines, l => l.Contains("-waiting-one.drv", StringComparison.Ordinal)));
     }
 
