@@ -34,10 +34,13 @@ internal sealed partial class BuildLifecycle(
             return new SubmitResult(null, $"{request.DrvPath}: requiredSystemFeatures: {reserved}");
         }
 
+        // The record keeps the derivation's own features; the class (what capacity is checked against and the
+        // request is routed by) adds the trusted mark.
+        var declared = new BuildClass(request.System, request.Features);
         var buildClass = TrustedRouting.ClassOf(request.System, request.Features, request.Trusted);
         var now = time.GetUtcNow();
         var record = new BuildRecord(
-            request.BuildId ?? Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, buildClass.System, buildClass.Features,
+            request.BuildId ?? Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, declared.System, declared.Features,
             request.WantedOutputs, BuildState.Queued, 1, false, null, null, request.Priority, request.Timeout,
             request.MaxSilentTime, request.WaitForCapacity, null, null, null, now, null, null, null, false, request.Trusted);
         var refusal = await db.RunAsync(async s =>
