@@ -1,4 +1,6 @@
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
+using BuildFarm.Messaging.Routing;
 using BuildFarm.Dispatcher.Tests.Ui;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
@@ -56,6 +58,29 @@ public sealed class OperatorCommandsTests
         var lines = with.StdoutText.Split('\n');
         Assert.Matches(@"-done-one\.drv\s+succeeded\s+w1\s+-\s+1\s", Assert.Single(lines, l => l.Contains("-done-one.drv", StringComparison.Ordinal)));
         Assert.Matches(@"-waiting-one\.drv\s+\w+\s+-\s", Assert.Single(lines, l => l.Contains("-waiting-one.drv", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Status_UnsandboxedWorker_SaysSoWithTheReason_AndHowTheBuildRuns()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("bare", TrustedRouting.Declared(UiHarness.Caps("x86_64-linux"), BuildIsolation.Unsandboxed),
+            new WorkerIsolation(BuildIsolation.Unsandboxed, "bwrap /nope/bwrap does not exist"));
+        await h.HeartbeatAsync("boxed", TrustedRouting.Declared(UiHarness.Caps("x86_64-linux"), BuildIsolation.Sandboxed),
+            new WorkerIsolation(BuildIsolation.Sandboxed, "ok"));
+        var id = await h.SubmitAsync("trusted-one", trusted: true);
+        await h.StartBuildAsync(id, "bare", BuildIsolation.Unsandboxed);
+
+        var r = await CliRun.RunAsync("status", "--url", h.BaseUrl);
+
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.StdoutText.Split('\n');
+        Assert.Contains("BUILDS RUN", Assert.Single(lines, l => l.StartsWith("NAME ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Matches(@"^bare\s+online\s+unsandboxed\s+x86_64-linux\s+kvm\s+-\s", Assert.Single(lines, l => l.StartsWith("bare ", StringComparison.Ordinal)));
+        Assert.Matches(@"^boxed\s+online\s+sandboxed\s+x86_64-linux\s+kvm\s+-\s", Assert.Single(lines, l => l.StartsWith("boxed ", StringComparison.Ordinal)));
+        Assert.Contains("warning: bare runs builds UNSANDBOXED and takes only builds submitted with --trusted: bwrap /nope/bwrap does not exist", lines);
+        Assert.DoesNotContain(lines, l => l.Contains("warning: boxed", StringComparison.Ordinal));
+        Assert.Contains("unsandboxed (trusted)", Assert.Single(lines, l => l.StartsWith(id.ToString(), StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
     [Fact]
