@@ -139,6 +139,38 @@ public sealed class OperatorCommandsTests
     }
 
     [Fact]
+    public async Task Submit_Trusted_OnlyAnUnsandboxedWorker_RefusedWithoutAcceptedWith()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("bare", TrustedRouting.Declared(UiHarness.Caps("riscv64-linux"), BuildIsolation.Unsandboxed),
+            new WorkerIsolation(BuildIsolation.Unsandboxed, "no bwrap"));
+        using var dir = new TempDirectory("submit-trusted");
+        var drv = dir.Combine("x.drv");
+        await File.WriteAllTextAsync(drv,
+            "Derive([(\"out\",\"/nix/store/0a3f2jb0vsm5r3bd8y7ddmgxvzkz5nqb-x\",\"\",\"\")],[],[],\"riscv64-linux\",\"/bin/sh\",[],"
+            + "[(\"name\",\"x\"),(\"out\",\"/nix/store/0a3f2jb0vsm5r3bd8y7ddmgxvzkz5nqb-x\")])");
+
+        var untrusted = await CliRun.RunAsync("submit", drv, "--url", h.BaseUrl);
+        var trusted = CliRun.RunAsync("submit", drv, "--trusted", "--url", h.BaseUrl);
+        BuildFarm.Dispatcher.Lifecycle.BuildRecord? stored = null;
+        for (var i = 0; i < 300 && stored is null; i++)
+        {
+            stored = (await h.Db.RunAsync(s => BuildFarm.Dispatcher.Lifecycle.BuildTable.RecentAsync(s, 1), CancellationToken.None)).SingleOrDefault();
+            if (stored is null)
+                await Task.Delay(100);
+        }
+
+        Assert.NotNull(stored);
+        await h.Lifecycle.CancelAsync(stored.Id, "test over", CancellationToken.None);
+        var accepted = await trusted;
+
+        Assert.Equal(1, untrusted.ExitCode);
+        Assert.Contains("mandatory buildfarm-trusted", untrusted.Stderr, StringComparison.Ordinal);
+        Assert.True(stored.Trusted);
+        Assert.Contains($"build {stored.Id} queued", accepted.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Build_TokenConfigured_SendsTheBearerToken()
     {
         await using var h = await UiHarness.StartAsync("s3cret");
