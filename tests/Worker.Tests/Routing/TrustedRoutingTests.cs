@@ -51,6 +51,20 @@ public sealed class TrustedRoutingTests
     }
 
     [Fact]
+    public void Deserialize_RequestFromADispatcherWithoutTheField_IsNotTrusted()
+    {
+        var request = new BuildDerivation(Guid.NewGuid(), 1, "/nix/store/x.drv", "", "/nix/store", "x86_64-linux", [], [], ["out"], null,
+            new BuildLimits(TimeSpan.Zero, TimeSpan.Zero), 0, DateTimeOffset.UtcNow, Trusted: true);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(request, BuildFarm.Messaging.Requests.MessagingJson.Options))!.AsObject();
+        Assert.True(node.Remove("trusted"), "the field is serialised as 'trusted'");
+
+        var old = System.Text.Json.JsonSerializer.Deserialize<BuildDerivation>(node.ToJsonString(), BuildFarm.Messaging.Requests.MessagingJson.Options)!;
+
+        Assert.False(old.Trusted);
+        Assert.Equal("x86_64-linux", TrustedRouting.ClassOf(old).Key);
+    }
+
+    [Fact]
     public void ReservedFeatureProblem_DerivationNamesTheMark_SaysItIsReserved()
     {
         Assert.Null(TrustedRouting.ReservedFeatureProblem(["kvm"]));
