@@ -1,7 +1,8 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
-using BuildFarm.Messaging.Routing;
+using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Tests.Ui;
+using BuildFarm.Messaging.Routing;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
@@ -152,10 +153,10 @@ public sealed class OperatorCommandsTests
 
         var untrusted = await CliRun.RunAsync("submit", drv, "--url", h.BaseUrl);
         var trusted = CliRun.RunAsync("submit", drv, "--trusted", "--url", h.BaseUrl);
-        BuildFarm.Dispatcher.Lifecycle.BuildRecord? stored = null;
+        BuildRecord? stored = null;
         for (var i = 0; i < 300 && stored is null; i++)
         {
-            stored = (await h.Db.RunAsync(s => BuildFarm.Dispatcher.Lifecycle.BuildTable.RecentAsync(s, 1), CancellationToken.None)).SingleOrDefault();
+            stored = (await h.Db.RunAsync(s => BuildTable.RecentAsync(s, 1), CancellationToken.None)).SingleOrDefault();
             if (stored is null)
                 await Task.Delay(100);
         }

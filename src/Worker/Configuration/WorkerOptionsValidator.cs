@@ -1,4 +1,5 @@
 using System.Globalization;
+using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Routing;
 using BuildFarm.Store.Paths;
@@ -42,7 +43,7 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             try
             {
                 // The most a worker consumes: sandboxed, it takes each class both untrusted and trusted.
-                _ = CapabilityMatcher.EnumerateClasses(TrustedRouting.Declared(Capabilities(o), Contracts.Builds.BuildIsolation.Sandboxed));
+                _ = CapabilityMatcher.EnumerateClasses(TrustedRouting.Declared(Capabilities(o), BuildIsolation.Sandboxed));
             }
             catch (ArgumentException e)
             {

@@ -1,5 +1,8 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
+using BuildFarm.Messaging.Requests;
 using BuildFarm.Messaging.Routing;
 
 namespace BuildFarm.Worker.Tests.Routing;
@@ -55,10 +58,10 @@ public sealed class TrustedRoutingTests
     {
         var request = new BuildDerivation(Guid.NewGuid(), 1, "/nix/store/x.drv", "", "/nix/store", "x86_64-linux", [], [], ["out"], null,
             new BuildLimits(TimeSpan.Zero, TimeSpan.Zero), 0, DateTimeOffset.UtcNow, Trusted: true);
-        var node = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(request, BuildFarm.Messaging.Requests.MessagingJson.Options))!.AsObject();
+        var node = JsonNode.Parse(JsonSerializer.Serialize(request, MessagingJson.Options))!.AsObject();
         Assert.True(node.Remove("trusted"), "the field is serialised as 'trusted'");
 
-        var old = System.Text.Json.JsonSerializer.Deserialize<BuildDerivation>(node.ToJsonString(), BuildFarm.Messaging.Requests.MessagingJson.Options)!;
+        var old = JsonSerializer.Deserialize<BuildDerivation>(node.ToJsonString(), MessagingJson.Options)!;
 
         Assert.False(old.Trusted);
         Assert.Equal("x86_64-linux", TrustedRouting.ClassOf(old).Key);

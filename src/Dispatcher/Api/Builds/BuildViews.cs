@@ -1,3 +1,4 @@
+using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Registry;
 using BuildFarm.Messaging.Routing;
@@ -94,5 +95,5 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
     }
 
     /// <summary>The API's word for an isolation: <c>sandboxed</c>, <c>unsandboxed</c>, <c>none</c>; null when unknown.</summary>
-    public static string? IsolationName(BuildFarm.Contracts.Builds.BuildIsolation? isolation) => isolation?.ToString().ToLowerInvariant();
+    public static string? IsolationName(BuildIsolation? isolation) => isolation?.ToString().ToLowerInvariant();
 }

@@ -5,6 +5,8 @@ using System.Text.Json;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Tests.Ui;
+using BuildFarm.Store.Derivations;
+using BuildFarm.Store.Paths;
 
 namespace BuildFarm.Dispatcher.Tests.Api.Builds;
 
@@ -40,8 +42,8 @@ public sealed class BuildRoutesTests
         await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
         using var client = h.Client();
         var plain = await h.SubmitAsync("plain");
-        var compiled = await new BuildFarm.Store.Derivations.DerivationSpecCompiler(BuildFarm.Store.Paths.StoreDirectory.Nix, (_, _) => throw new InvalidOperationException())
-            .CompileAsync(new BuildFarm.Store.Derivations.DerivationSpec { Name = "trusted-one", System = "x86_64-linux", Builder = "/bin/sh" }, CancellationToken.None);
+        var compiled = await new DerivationSpecCompiler(StoreDirectory.Nix, (_, _) => throw new InvalidOperationException())
+            .CompileAsync(new DerivationSpec { Name = "trusted-one", System = "x86_64-linux", Builder = "/bin/sh" }, CancellationToken.None);
 
         using var submitted = await client.PostAsJsonAsync("/api/builds", new { drvPath = compiled.DrvPath.FullPath, drvText = compiled.Aterm, waitForCapacity = true, trusted = true });
         Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
