@@ -230,7 +230,7 @@ cmd_up() {
   local joined; joined=$(IFS=,; echo "${summary[*]}")
   echo "workers         ${joined//),/), }"
   echo "store           $STORE_DIR under $( [ "$nix" = 1 ] && echo "/ (the machine's Nix store)" || echo "$FARM/origin") (workers: $FARM/workers/*/root); logs in $FARM/logs/"
-  farm_sandbox_possible || echo "note            builds run unsandboxed (no bubblewrap or no unprivileged user namespaces here)"
+  farm_sandbox_possible || echo "note            builds run unsandboxed (no bubblewrap or no unprivileged user namespaces here): workers take only builds submitted with --trusted"
   if [ "$nix" = 1 ]; then
     echo "# Nix hands its builds to this farm with (nix.conf, or --option build-hook on the command line):"
     echo "build-hook = $FARM/nix-hook"

@@ -21,13 +21,15 @@ internal static class BuildCommands
         var priority = new Option<int>("--priority") { Description = "Recorded and shown; orders only the dispatcher's own publishing (higher first), not builds already queued" };
         var timeout = new Option<double>("--timeout") { Description = "Per-build timeout in seconds (0 = none)" };
         var silent = new Option<double>("--max-silent-time") { Description = "Seconds without log output before a build is killed (0 = none)" };
-        var command = new Command("build", "Build derivations and everything they need on the farm, in dependency order") { files, keepGoing, wait, json, priority, timeout, silent };
+        var trusted = new Option<bool>("--trusted") { Description = "You trust these derivations: their builds may also run on workers without a sandbox (AllowUnsandboxed)" };
+        var command = new Command("build", "Build derivations and everything they need on the farm, in dependency order") { files, keepGoing, wait, json, priority, timeout, silent, trusted };
         var endpoint = DispatcherClient.AddOptions(command);
         command.SetAction((result, ct) => CliErrorHandler.RunAsync(result, "build", async () =>
         {
             var targets = result.GetValue(files)!.Select(f => File.Exists(f) ? Path.GetFullPath(f) : f).ToArray();
             using var client = DispatcherClient.Connect(result, endpoint);
-            var body = new SubmitGraphBody(targets, result.GetValue(keepGoing), result.GetValue(priority), result.GetValue(timeout), result.GetValue(silent), result.GetValue(wait));
+            var body = new SubmitGraphBody(targets, result.GetValue(keepGoing), result.GetValue(priority), result.GetValue(timeout), result.GetValue(silent), result.GetValue(wait),
+                result.GetValue(trusted));
             return await new GraphProgress(client, result.InvocationConfiguration.Output, result.InvocationConfiguration.Error, result.GetValue(json)).RunAsync(body, ct);
         }));
         return command;

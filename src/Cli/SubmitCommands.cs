@@ -21,13 +21,15 @@ internal static class SubmitCommands
         var wait = new Option<bool>("--wait-for-capacity") { Description = "Queue even when no known worker can build it" };
         var timeout = new Option<double>("--timeout") { Description = "Build timeout in seconds (0 = none)" };
         var silent = new Option<double>("--max-silent-time") { Description = "Seconds without log output before the build is killed (0 = none)" };
-        var command = new Command("submit", "Submit a derivation to the dispatcher, wait, and stream its log") { file, priority, wait, timeout, silent };
+        var trusted = new Option<bool>("--trusted") { Description = "You trust this derivation: it may also run on a worker without a sandbox (AllowUnsandboxed)" };
+        var command = new Command("submit", "Submit a derivation to the dispatcher, wait, and stream its log") { file, priority, wait, timeout, silent, trusted };
         var endpoint = DispatcherClient.AddOptions(command);
         command.SetAction((result, ct) => CliErrorHandler.RunAsync(result, "submit", async () =>
         {
             var (drvPath, drvText) = await ReadDrvAsync(globals.Layout(result), result.GetValue(file)!, ct);
             using var client = DispatcherClient.Connect(result, endpoint);
-            var body = new SubmitBuildBody(drvPath, drvText, result.GetValue(priority), result.GetValue(wait), result.GetValue(timeout), result.GetValue(silent));
+            var body = new SubmitBuildBody(drvPath, drvText, result.GetValue(priority), result.GetValue(wait), result.GetValue(timeout), result.GetValue(silent),
+                result.GetValue(trusted));
             return await RunAsync(client, body, result.InvocationConfiguration.Output, result.InvocationConfiguration.Error, ct);
         }));
         return command;

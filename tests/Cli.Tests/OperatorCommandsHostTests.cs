@@ -93,7 +93,7 @@ public sealed class OperatorCommandsHostTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => heartbeats);
 
             Assert.Equal(0, status.ExitCode);
-            Assert.Matches(@"(?m)^w-real\s+online\s+x86_64-linux\s+-\s+-\s+1/2", status.StdoutText);
+            Assert.Matches(@"(?m)^w-real\s+online\s+unknown\s+x86_64-linux\s+-\s+-\s+1/2", status.StdoutText);
             Assert.Contains(id.ToString(), status.StdoutText);
             Assert.Equal(0, submitted.ExitCode);
             Assert.Equal("/nix/store/0a3f2jb0vsm5r3bd8y7ddmgxvzkz5nqb-x", submitted.StdoutText);

@@ -1,5 +1,8 @@
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
+using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Tests.Ui;
+using BuildFarm.Messaging.Routing;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
@@ -54,8 +57,31 @@ public sealed class OperatorCommandsTests
         Assert.DoesNotContain("recent builds", without.StdoutText, StringComparison.Ordinal);
         Assert.Contains("recent builds (2, newest first):", with.StdoutText, StringComparison.Ordinal);
         var lines = with.StdoutText.Split('\n');
-        Assert.Matches(@"-done-one\.drv\s+succeeded\s+w1\s+1\s", Assert.Single(lines, l => l.Contains("-done-one.drv", StringComparison.Ordinal)));
+        Assert.Matches(@"-done-one\.drv\s+succeeded\s+w1\s+-\s+1\s", Assert.Single(lines, l => l.Contains("-done-one.drv", StringComparison.Ordinal)));
         Assert.Matches(@"-waiting-one\.drv\s+\w+\s+-\s", Assert.Single(lines, l => l.Contains("-waiting-one.drv", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Status_UnsandboxedWorker_SaysSoWithTheReason_AndHowTheBuildRuns()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("bare", TrustedRouting.Declared(UiHarness.Caps("x86_64-linux"), BuildIsolation.Unsandboxed),
+            new WorkerIsolation(BuildIsolation.Unsandboxed, "bwrap /nope/bwrap does not exist"));
+        await h.HeartbeatAsync("boxed", TrustedRouting.Declared(UiHarness.Caps("x86_64-linux"), BuildIsolation.Sandboxed),
+            new WorkerIsolation(BuildIsolation.Sandboxed, "ok"));
+        var id = await h.SubmitAsync("trusted-one", trusted: true);
+        await h.StartBuildAsync(id, "bare", BuildIsolation.Unsandboxed);
+
+        var r = await CliRun.RunAsync("status", "--url", h.BaseUrl);
+
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.StdoutText.Split('\n');
+        Assert.Contains("BUILDS RUN", Assert.Single(lines, l => l.StartsWith("NAME ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Matches(@"^bare\s+online\s+unsandboxed\s+x86_64-linux\s+kvm\s+-\s", Assert.Single(lines, l => l.StartsWith("bare ", StringComparison.Ordinal)));
+        Assert.Matches(@"^boxed\s+online\s+sandboxed\s+x86_64-linux\s+kvm\s+-\s", Assert.Single(lines, l => l.StartsWith("boxed ", StringComparison.Ordinal)));
+        Assert.Contains("warning: bare runs builds UNSANDBOXED and takes only builds submitted with --trusted: bwrap /nope/bwrap does not exist", lines);
+        Assert.DoesNotContain(lines, l => l.Contains("warning: boxed", StringComparison.Ordinal));
+        Assert.Contains("unsandboxed (trusted)", Assert.Single(lines, l => l.StartsWith(id.ToString(), StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -111,6 +137,38 @@ public sealed class OperatorCommandsTests
         Assert.Equal(1, with.ExitCode);
         Assert.Contains("refused", with.Stderr);
         Assert.Contains("riscv64-linux", with.Stderr);
+    }
+
+    [Fact]
+    public async Task Submit_Trusted_OnlyAnUnsandboxedWorker_RefusedWithoutAcceptedWith()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("bare", TrustedRouting.Declared(UiHarness.Caps("riscv64-linux"), BuildIsolation.Unsandboxed),
+            new WorkerIsolation(BuildIsolation.Unsandboxed, "no bwrap"));
+        using var dir = new TempDirectory("submit-trusted");
+        var drv = dir.Combine("x.drv");
+        await File.WriteAllTextAsync(drv,
+            "Derive([(\"out\",\"/nix/store/0a3f2jb0vsm5r3bd8y7ddmgxvzkz5nqb-x\",\"\",\"\")],[],[],\"riscv64-linux\",\"/bin/sh\",[],"
+            + "[(\"name\",\"x\"),(\"out\",\"/nix/store/0a3f2jb0vsm5r3bd8y7ddmgxvzkz5nqb-x\")])");
+
+        var untrusted = await CliRun.RunAsync("submit", drv, "--url", h.BaseUrl);
+        var trusted = CliRun.RunAsync("submit", drv, "--trusted", "--url", h.BaseUrl);
+        BuildRecord? stored = null;
+        for (var i = 0; i < 300 && stored is null; i++)
+        {
+            stored = (await h.Db.RunAsync(s => BuildTable.RecentAsync(s, 1), CancellationToken.None)).SingleOrDefault();
+            if (stored is null)
+                await Task.Delay(100);
+        }
+
+        Assert.NotNull(stored);
+        await h.Lifecycle.CancelAsync(stored.Id, "test over", CancellationToken.None);
+        var accepted = await trusted;
+
+        Assert.Equal(1, untrusted.ExitCode);
+        Assert.Contains("mandatory buildfarm-trusted", untrusted.Stderr, StringComparison.Ordinal);
+        Assert.True(stored.Trusted);
+        Assert.Contains($"build {stored.Id} queued", accepted.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

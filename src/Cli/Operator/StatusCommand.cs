@@ -1,6 +1,7 @@
 using System.CommandLine;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Ui;
+using BuildFarm.Messaging.Routing;
 
 using BuildFarm.Cli.Api;
 
@@ -28,12 +29,19 @@ internal static class StatusCommand
             var output = result.InvocationConfiguration.Output;
             await output.WriteLineAsync($"dispatcher {api.Url}");
             await output.WriteLineAsync(TextTable.Invariant($"\nworkers ({workers.Count(w => w.Online)} online of {workers.Count}):"));
-            await TextTable.WriteAsync(output, ["NAME", "STATE", "SYSTEMS", "FEATURES", "MANDATORY", "SLOTS", "LAST HEARTBEAT", "VERSION"],
+            await TextTable.WriteAsync(output, ["NAME", "STATE", "BUILDS RUN", "SYSTEMS", "FEATURES", "MANDATORY", "SLOTS", "LAST HEARTBEAT", "VERSION"],
                 workers.Select(w => new[]
                 {
-                    w.Name, WorkerState(w), TextTable.List(w.Systems), TextTable.List(w.SupportedFeatures), TextTable.List(w.MandatoryFeatures),
+                    w.Name, WorkerState(w), w.Isolation, TextTable.List(w.Systems), TextTable.List(Shown(w.SupportedFeatures)), TextTable.List(Shown(w.MandatoryFeatures)),
                     TextTable.Invariant($"{running.Items.Count(b => b.Worker == w.Name)}/{w.Slots}"), TextTable.Ago(w.LastSeen, now), w.Version,
                 }));
+            // A worker without a sandbox is said out loud, with the probe's reason, not only in a column.
+            foreach (var w in workers.Where(w => w.Isolation is "unsandboxed" or "none"))
+            {
+                await output.WriteLineAsync(w.Isolation == "unsandboxed"
+                    ? $"warning: {w.Name} runs builds UNSANDBOXED and takes only builds submitted with --trusted: {w.IsolationReason}"
+                    : $"warning: {w.Name} has no build sandbox and AllowUnsandboxed is false, so it takes no builds: {w.IsolationReason}");
+            }
             await output.WriteLineAsync("\nclasses:");
             await TextTable.WriteAsync(output, ["CLASS", "QUEUED", "RUNNING", "CONSUMERS (online)", "CAPABLE"],
                 classes.Select(c => new[]
@@ -41,19 +49,19 @@ internal static class StatusCommand
                     c.Key, TextTable.Invariant($"{c.Queued}"), TextTable.Invariant($"{c.Running}"), TextTable.List(c.OnlineWorkers), TextTable.List(c.CapableWorkers),
                 }));
             await output.WriteLineAsync(TextTable.Invariant($"\nrunning builds ({running.Total}):"));
-            await TextTable.WriteAsync(output, ["ID", "DERIVATION", "WORKER", "ATTEMPT", "STARTED"],
+            await TextTable.WriteAsync(output, ["ID", "DERIVATION", "WORKER", "RUN", "ATTEMPT", "STARTED"],
                 running.Items.Select(b => new[]
                 {
-                    b.Id.ToString(), b.DrvPath, b.Worker ?? "-", TextTable.Invariant($"{b.Attempt}"), b.StartedAt is { } st ? TextTable.Ago(st, now) : "-",
+                    b.Id.ToString(), b.DrvPath, b.Worker ?? "-", Run(b.Isolation, b.Trusted), TextTable.Invariant($"{b.Attempt}"), b.StartedAt is { } st ? TextTable.Ago(st, now) : "-",
                 }));
             if (result.GetValue(recent) is > 0 and var count)
             {
                 var builds = await api.GetAsync<List<BuildView>>(TextTable.Invariant($"api/builds?limit={Math.Min(count, 1000)}"), ct);
                 await output.WriteLineAsync(TextTable.Invariant($"\nrecent builds ({builds.Count}, newest first):"));
-                await TextTable.WriteAsync(output, ["DERIVATION", "STATE", "WORKER", "ATTEMPT", "FINISHED"],
+                await TextTable.WriteAsync(output, ["DERIVATION", "STATE", "WORKER", "RUN", "ATTEMPT", "FINISHED"],
                     builds.Select(b => new[]
                     {
-                        b.DrvPath, b.State, b.Worker ?? "-", TextTable.Invariant($"{b.Attempt}"), b.FinishedAt is { } f ? TextTable.Ago(f, now) : "-",
+                        b.DrvPath, b.State, b.Worker ?? "-", Run(b.Isolation, b.Trusted), TextTable.Invariant($"{b.Attempt}"), b.FinishedAt is { } f ? TextTable.Ago(f, now) : "-",
                     }));
             }
 
@@ -61,6 +69,12 @@ internal static class StatusCommand
         }));
         return command;
     }
+
+    /// <summary>How a build ran (<c>sandboxed</c>, <c>unsandboxed</c>, <c>-</c> unknown or not yet), then <c>(trusted)</c> when an operator marked it.</summary>
+    public static string Run(string? isolation, bool trusted) => (isolation ?? "-") + (trusted ? " (trusted)" : "");
+
+    /// <summary>Features without the trusted-routing mark, which the BUILDS RUN column already says.</summary>
+    private static string[] Shown(IReadOnlyList<string> features) => [.. features.Where(f => f != TrustedRouting.Feature)];
 
     /// <summary>As the UI shows it: a worker that stopped sending heartbeats without saying goodbye is dead.</summary>
     public static string WorkerState(WorkerView w) =>

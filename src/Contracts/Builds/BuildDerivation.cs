@@ -22,6 +22,11 @@ namespace BuildFarm.Contracts.Builds;
 /// queues, so it never overtakes a request already queued.
 /// </param>
 /// <param name="RequestedAt">When the dispatcher published this attempt.</param>
+/// <param name="Trusted">
+/// An operator marked this build trusted at submission: it may run on a worker without a sandbox. The request is
+/// then routed by its features plus <c>buildfarm-trusted</c> (never the derivation's own features, which may not
+/// name it). Optional and added later: absent (false) from a dispatcher that predates it.
+/// </param>
 public sealed record BuildDerivation(
     Guid BuildId,
     int Attempt,
@@ -35,7 +40,8 @@ public sealed record BuildDerivation(
     OriginEndpoint? Origin,
     BuildLimits Limits,
     int Priority,
-    DateTimeOffset RequestedAt);
+    DateTimeOffset RequestedAt,
+    bool Trusted = false);
 
 /// <summary>One path of a build's input closure.</summary>
 /// <param name="Path">Logical store path.</param>

@@ -1,7 +1,31 @@
 namespace BuildFarm.Contracts.Builds;
 
 /// <summary>Event: a worker took an attempt of a build and holds a slot for it (its claim).</summary>
-public sealed record BuildStarted(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset StartedAt);
+/// <param name="BuildId">The build.</param>
+/// <param name="Attempt">The attempt claimed.</param>
+/// <param name="WorkerName">The claiming worker.</param>
+/// <param name="StartedAt">The worker's clock at the claim.</param>
+/// <param name="Isolation">
+/// How this worker runs the builder (chosen once at its start-up). Optional and added later: null from a worker that
+/// predates it (read as unknown), and a dispatcher that predates it ignores it.
+/// </param>
+public sealed record BuildStarted(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset StartedAt, BuildIsolation? Isolation = null);
+
+/// <summary>How a worker runs builders: which executor ran (or would run) a build.</summary>
+public enum BuildIsolation
+{
+    /// <summary>In the build sandbox (the start-up probe built in it).</summary>
+    Sandboxed,
+
+    /// <summary>
+    /// As a plain child process with the worker's rights: the sandbox probe failed and the worker's config allows it
+    /// (<c>AllowUnsandboxed</c>). Such a worker takes only builds an operator marked trusted.
+    /// </summary>
+    Unsandboxed,
+
+    /// <summary>Not at all: the sandbox probe failed and <c>AllowUnsandboxed</c> is false (the worker stays paused).</summary>
+    None,
+}
 
 /// <summary>Event: a piece of a build's log, in order of <paramref name="Sequence"/> per attempt.</summary>
 public sealed record BuildLogEmitted(Guid BuildId, int Attempt, string WorkerName, long Sequence, string Text);

@@ -1,3 +1,5 @@
+using BuildFarm.Contracts.Builds;
+
 namespace BuildFarm.Contracts.Workers;
 
 /// <summary>What a worker can run (Nix's machine semantics).</summary>
@@ -16,9 +18,15 @@ public sealed record WorkerCapabilities(
 /// <summary>A build a worker is running, as reported in its heartbeat (renews that attempt's lease).</summary>
 public sealed record RunningBuild(Guid BuildId, int Attempt);
 
+/// <summary>How a worker runs builders, decided once at its start-up by a real probe build in its sandbox.</summary>
+/// <param name="Isolation">Sandboxed, unsandboxed (takes only trusted builds) or none (takes no builds).</param>
+/// <param name="Reason">The probe's words: what worked, or why the sandbox is not available here.</param>
+public sealed record WorkerIsolation(BuildIsolation Isolation, string Reason);
+
 /// <summary>
 /// Event: a worker's periodic status (also its first message, "online"). Each one renews the leases of the
-/// builds it lists.
+/// builds it lists. <c>Isolation</c> says how it runs builders; optional and added later: null from a worker that
+/// predates it (shown as unknown), and a dispatcher that predates it ignores it.
 /// </summary>
 public sealed record WorkerStatusReported(
     string WorkerName,
@@ -30,7 +38,8 @@ public sealed record WorkerStatusReported(
     bool Draining,
     bool Paused,
     string? Note,
-    DateTimeOffset SentAt);
+    DateTimeOffset SentAt,
+    WorkerIsolation? Isolation = null);
 
 /// <summary>Event: a worker stopped cleanly (drained or aborted).</summary>
 public sealed record WorkerWentOffline(string WorkerName, string Reason, DateTimeOffset At);

@@ -11,7 +11,8 @@ internal sealed record GraphRecord(
     bool WaitForCapacity,
     string State,
     DateTimeOffset CreatedAt,
-    DateTimeOffset? FinishedAt);
+    DateTimeOffset? FinishedAt,
+    bool Trusted = false);
 
 /// <summary>A row of <c>graph_nodes</c>: one derivation of a graph.</summary>
 internal sealed record GraphNodeRecord(

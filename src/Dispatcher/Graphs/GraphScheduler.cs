@@ -41,7 +41,8 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         if (nodes is null)
             return (null, expandError);
         var graph = new GraphRecord(Guid.NewGuid(), [.. targets.Select(t => t.FullPath).Distinct()], request.KeepGoing, request.Settings.Priority,
-            request.Settings.Timeout, request.Settings.MaxSilentTime, request.Settings.WaitForCapacity, GraphState.Running, time.GetUtcNow(), null);
+            request.Settings.Timeout, request.Settings.MaxSilentTime, request.Settings.WaitForCapacity, GraphState.Running, time.GetUtcNow(), null,
+            request.Settings.Trusted);
         var records = nodes.Select(n => new GraphNodeRecord(graph.Id, n.DrvPath, n.Dependencies, n.WantedOutputs, n.OutputPaths, n.IsTarget,
             n.Skipped ? GraphNodeState.Skipped : GraphNodeState.Waiting, null, n.Skipped ? "outputs already valid in the origin store" : null));
         await db.RunAsync(s => GraphTable.InsertAsync(s, graph, records), cancellationToken);
@@ -187,7 +188,7 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         if (drv is null)
             return error;
         var intake = new IntakeResult(drvPath, text!, drv.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv);
-        var result = await submitter.SubmitAsync(intake, new SubmitSettings(g.Priority, g.WaitForCapacity, g.Timeout, g.MaxSilentTime), cancellationToken, buildId);
+        var result = await submitter.SubmitAsync(intake, new SubmitSettings(g.Priority, g.WaitForCapacity, g.Timeout, g.MaxSilentTime, g.Trusted), cancellationToken, buildId);
         return result.BuildId is null ? result.RefusedBecause : null;
     }
 

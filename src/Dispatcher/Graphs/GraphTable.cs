@@ -8,16 +8,16 @@ namespace BuildFarm.Dispatcher.Graphs;
 /// <summary>SQL over <c>graphs</c> and <c>graph_nodes</c> (created with the lifecycle schema).</summary>
 internal static class GraphTable
 {
-    private const string GraphColumns = "id, targets, keep_going, priority, timeout_ms, max_silent_ms, wait_for_capacity, state, created_at, finished_at";
+    private const string GraphColumns = "id, targets, keep_going, priority, timeout_ms, max_silent_ms, wait_for_capacity, state, created_at, finished_at, trusted";
     private const string NodeColumns = "graph_id, drv_path, deps, wanted_outputs, output_paths, is_target, state, build_id, reason";
 
     public static async Task InsertAsync(DbSession s, GraphRecord g, IEnumerable<GraphNodeRecord> nodes)
     {
         await s.ExecuteAsync(
-            $"INSERT INTO graphs ({GraphColumns}) VALUES ($id, $t, $k, $p, $to, $ms, $wait, $st, $at, NULL)",
+            $"INSERT INTO graphs ({GraphColumns}) VALUES ($id, $t, $k, $p, $to, $ms, $wait, $st, $at, NULL, $trusted)",
             ("$id", g.Id.ToString()), ("$t", Json(g.Targets)), ("$k", g.KeepGoing ? 1 : 0), ("$p", g.Priority),
             ("$to", (long)g.Timeout.TotalMilliseconds), ("$ms", (long)g.MaxSilentTime.TotalMilliseconds), ("$wait", g.WaitForCapacity ? 1 : 0), ("$st", g.State),
-            ("$at", BuildTable.Ms(g.CreatedAt)));
+            ("$at", BuildTable.Ms(g.CreatedAt)), ("$trusted", g.Trusted ? 1 : 0));
         var position = 0;
         foreach (var n in nodes)
         {
@@ -52,7 +52,7 @@ internal static class GraphTable
     private static GraphRecord ReadGraph(SqliteDataReader r) => new(
         Guid.Parse(r.GetString(0)), JsonSerializer.Deserialize<string[]>(r.GetString(1), MessagingJson.Options)!, r.GetInt64(2) != 0,
         r.GetInt32(3), TimeSpan.FromMilliseconds(r.GetInt64(4)), TimeSpan.FromMilliseconds(r.GetInt64(5)), r.GetInt64(6) != 0, r.GetString(7),
-        BuildTable.FromMs(r, 8)!.Value, BuildTable.FromMs(r, 9));
+        BuildTable.FromMs(r, 8)!.Value, BuildTable.FromMs(r, 9), r.GetInt64(10) != 0);
 
     private static GraphNodeRecord ReadNode(SqliteDataReader r) => new(
         Guid.Parse(r.GetString(0)), r.GetString(1), JsonSerializer.Deserialize<string[]>(r.GetString(2), MessagingJson.Options)!,

@@ -41,8 +41,8 @@ internal sealed partial class BuildLifecycle
             }
 
             // First claim of the current attempt wins; from here the lease, not the broker, protects the build.
-            await BuildTable.ClaimAsync(s, b.Id, e.WorkerName, e.StartedAt, now + settings.LeaseDuration);
-            await AttemptTable.InsertAsync(s, b.Id, b.Attempt, e.WorkerName, e.StartedAt, null, "running", null, null);
+            await BuildTable.ClaimAsync(s, b.Id, e.WorkerName, e.StartedAt, now + settings.LeaseDuration, e.Isolation);
+            await AttemptTable.InsertAsync(s, b.Id, b.Attempt, e.WorkerName, e.StartedAt, null, "running", null, null, e.Isolation);
             return null;
         }, cancellationToken);
         if (cancel is not null)
@@ -53,7 +53,8 @@ internal sealed partial class BuildLifecycle
         }
         else
         {
-            log.Information("Build {BuildId} attempt {Attempt} started on {Worker}", e.BuildId, e.Attempt, e.WorkerName);
+            log.Information("Build {BuildId} attempt {Attempt} started on {Worker} ({Isolation})", e.BuildId, e.Attempt, e.WorkerName,
+                e.Isolation?.ToString().ToLowerInvariant() ?? "isolation unknown");
         }
     }
 

@@ -28,12 +28,21 @@ internal sealed partial class BuildLifecycle(
 
     public async Task<SubmitResult> SubmitAsync(SubmitRequest request, CancellationToken cancellationToken)
     {
-        var buildClass = new BuildClass(request.System, request.Features);
+        if (TrustedRouting.ReservedFeatureProblem(request.Features) is { } reserved)
+        {
+            Log.Warning("Refused {DrvPath}: {Reason}", request.DrvPath, reserved);
+            return new SubmitResult(null, $"{request.DrvPath}: requiredSystemFeatures: {reserved}");
+        }
+
+        // The record keeps the derivation's own features; the class (what capacity is checked against and the
+        // request is routed by) adds the trusted mark.
+        var declared = new BuildClass(request.System, request.Features);
+        var buildClass = TrustedRouting.ClassOf(request.System, request.Features, request.Trusted);
         var now = time.GetUtcNow();
         var record = new BuildRecord(
-            request.BuildId ?? Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, buildClass.System, buildClass.Features,
+            request.BuildId ?? Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, declared.System, declared.Features,
             request.WantedOutputs, BuildState.Queued, 1, false, null, null, request.Priority, request.Timeout,
-            request.MaxSilentTime, request.WaitForCapacity, null, null, null, now, null, null, null, false);
+            request.MaxSilentTime, request.WaitForCapacity, null, null, null, now, null, null, null, false, request.Trusted);
         var refusal = await db.RunAsync(async s =>
         {
             var workers = await WorkerTable.ListAsync(s);
@@ -51,7 +60,8 @@ internal sealed partial class BuildLifecycle(
             return new SubmitResult(null, refusal);
         }
 
-        Log.ForContext("BuildId", record.Id).Information("Build {BuildId} of {DrvPath} queued for class {Class}", record.Id, record.DrvPath, buildClass.Key);
+        Log.ForContext("BuildId", record.Id).Information("Build {BuildId} of {DrvPath} queued for class {Class}{Trusted}", record.Id, record.DrvPath, buildClass.Key,
+            record.Trusted ? " (trusted: may run unsandboxed)" : "");
         // Checkpoint: the row is durable (queued, unpublished). If we die before the confirm below, the start-up
         // sweep publishes it; if the broker is down, PublishAsync retries, then the periodic sweep does.
         await PublishAsync(record, cancellationToken);
@@ -116,7 +126,7 @@ internal sealed partial class BuildLifecycle(
             var (origin, closure) = await db.RunAsync(s => BuildInputTable.GetAsync(s, b.Id), cancellationToken);
             var request = new BuildDerivation(
                 b.Id, b.Attempt, b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, closure, b.WantedOutputs, origin,
-                new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow());
+                new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow(), b.Trusted);
             await publisher.PublishAsync(request, cancellationToken);
             // Checkpoint: the broker confirmed the request (persistent, on a quorum queue); it is no longer ours to lose.
             await db.RunAsync(s => BuildTable.MarkPublishedAsync(s, b.Id, b.Attempt, time.GetUtcNow()), cancellationToken);

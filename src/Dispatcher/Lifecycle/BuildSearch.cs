@@ -18,7 +18,8 @@ public sealed record BuildQuery(string? State, string? System, string? Worker, s
 /// <summary>One row of the builds table in the UI (no drv text, attempts or outputs: those are on the build's page).</summary>
 public sealed record BuildSummary(
     Guid Id, string DrvPath, string System, string Features, string State, int Attempt, string? Worker, int Priority,
-    DateTimeOffset SubmittedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? FailureReason);
+    DateTimeOffset SubmittedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? FailureReason,
+    bool Trusted = false, string? Isolation = null);
 
 /// <summary>Filtered, paged SQL over <c>builds</c>, newest first (or oldest first).</summary>
 internal static class BuildSearch
@@ -57,12 +58,14 @@ internal static class BuildSearch
         p.Add(("$offset", q.Offset));
         var items = await s.QueryAsync(
             $"""
-            SELECT id, drv_path, system, features, state, attempt, worker, priority, submitted_at, started_at, finished_at, failure_reason
+            SELECT id, drv_path, system, features, state, attempt, worker, priority, submitted_at, started_at, finished_at, failure_reason,
+                trusted, isolation
             FROM builds WHERE {where} ORDER BY {OrderBy(q)} LIMIT $limit OFFSET $offset
             """,
             r => new BuildSummary(Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
                 r.IsDBNull(6) ? null : r.GetString(6), r.GetInt32(7), BuildTable.FromMs(r, 8)!.Value, BuildTable.FromMs(r, 9),
-                BuildTable.FromMs(r, 10), r.IsDBNull(11) ? null : r.GetString(11)),
+                BuildTable.FromMs(r, 10), r.IsDBNull(11) ? null : r.GetString(11), r.GetInt64(12) != 0,
+                BuildTable.ReadIsolation(r, 13)?.ToString().ToLowerInvariant()),
             p.ToArray());
         return (total, items);
     }

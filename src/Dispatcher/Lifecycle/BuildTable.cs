@@ -1,3 +1,4 @@
+using BuildFarm.Contracts.Builds;
 using Microsoft.Data.Sqlite;
 
 namespace BuildFarm.Dispatcher.Lifecycle;
@@ -8,7 +9,7 @@ internal static class BuildTable
     private const string Columns = """
         id, drv_path, drv_text, store_dir, system, features, wanted_outputs, state, attempt, published, worker,
         lease_expires_at, priority, timeout_ms, max_silent_ms, wait_for_capacity, failure_kind, failure_reason,
-        exit_code, submitted_at, published_at, started_at, finished_at, log_truncated
+        exit_code, submitted_at, published_at, started_at, finished_at, log_truncated, trusted, isolation
         """;
 
     public static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
@@ -19,13 +20,14 @@ internal static class BuildTable
     public static Task InsertAsync(DbSession s, BuildRecord b) => s.ExecuteAsync(
         """
         INSERT INTO builds (id, drv_path, drv_text, store_dir, system, features, wanted_outputs, state, attempt, published,
-            priority, timeout_ms, max_silent_ms, wait_for_capacity, submitted_at)
-        VALUES ($id, $drv, $text, $sd, $sys, $feat, $outs, $state, $attempt, 0, $prio, $to, $ms, $wait, $at)
+            priority, timeout_ms, max_silent_ms, wait_for_capacity, submitted_at, trusted)
+        VALUES ($id, $drv, $text, $sd, $sys, $feat, $outs, $state, $attempt, 0, $prio, $to, $ms, $wait, $at, $trusted)
         """,
         ("$id", b.Id.ToString()), ("$drv", b.DrvPath), ("$text", b.DrvText), ("$sd", b.StoreDir), ("$sys", b.System),
         ("$feat", string.Join(' ', b.Features)), ("$outs", string.Join(' ', b.WantedOutputs)), ("$state", b.State),
         ("$attempt", b.Attempt), ("$prio", b.Priority), ("$to", (long)b.Timeout.TotalMilliseconds),
-        ("$ms", (long)b.MaxSilentTime.TotalMilliseconds), ("$wait", b.WaitForCapacity ? 1 : 0), ("$at", Ms(b.SubmittedAt)));
+        ("$ms", (long)b.MaxSilentTime.TotalMilliseconds), ("$wait", b.WaitForCapacity ? 1 : 0), ("$at", Ms(b.SubmittedAt)),
+        ("$trusted", b.Trusted ? 1 : 0));
 
     public static async Task<BuildRecord?> GetAsync(DbSession s, Guid id) =>
         (await s.QueryAsync($"SELECT {Columns} FROM builds WHERE id = $id", Read, ("$id", id.ToString()))).SingleOrDefault();
@@ -40,9 +42,9 @@ internal static class BuildTable
         "UPDATE builds SET published = 1, published_at = $now WHERE id = $id AND attempt = $a AND state = 'queued'",
         ("$id", id.ToString()), ("$a", attempt), ("$now", Ms(now)));
 
-    public static Task ClaimAsync(DbSession s, Guid id, string worker, DateTimeOffset startedAt, DateTimeOffset lease) => s.ExecuteAsync(
-        "UPDATE builds SET state = 'running', worker = $w, started_at = $st, lease_expires_at = $lease WHERE id = $id",
-        ("$id", id.ToString()), ("$w", worker), ("$st", Ms(startedAt)), ("$lease", Ms(lease)));
+    public static Task ClaimAsync(DbSession s, Guid id, string worker, DateTimeOffset startedAt, DateTimeOffset lease, BuildIsolation? isolation) => s.ExecuteAsync(
+        "UPDATE builds SET state = 'running', worker = $w, started_at = $st, lease_expires_at = $lease, isolation = $iso WHERE id = $id",
+        ("$id", id.ToString()), ("$w", worker), ("$st", Ms(startedAt)), ("$lease", Ms(lease)), ("$iso", isolation?.ToString()));
 
     public static Task RenewLeaseAsync(DbSession s, Guid id, int attempt, string worker, DateTimeOffset lease) => s.ExecuteAsync(
         "UPDATE builds SET lease_expires_at = $lease WHERE id = $id AND attempt = $a AND worker = $w AND state = 'running'",
@@ -50,7 +52,7 @@ internal static class BuildTable
 
     /// <summary>Back to queued as a new, not yet published attempt.</summary>
     public static Task RequeueAsync(DbSession s, Guid id, int nextAttempt) => s.ExecuteAsync(
-        "UPDATE builds SET state = 'queued', attempt = $a, published = 0, published_at = NULL, worker = NULL, lease_expires_at = NULL, started_at = NULL WHERE id = $id",
+        "UPDATE builds SET state = 'queued', attempt = $a, published = 0, published_at = NULL, worker = NULL, lease_expires_at = NULL, started_at = NULL, isolation = NULL WHERE id = $id",
         ("$id", id.ToString()), ("$a", nextAttempt));
 
     public static Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now) => s.ExecuteAsync(
@@ -66,7 +68,12 @@ internal static class BuildTable
         r.IsDBNull(10) ? null : r.GetString(10), FromMs(r, 11), r.GetInt32(12),
         TimeSpan.FromMilliseconds(r.GetInt64(13)), TimeSpan.FromMilliseconds(r.GetInt64(14)), r.GetInt64(15) != 0,
         r.IsDBNull(16) ? null : r.GetString(16), r.IsDBNull(17) ? null : r.GetString(17), r.IsDBNull(18) ? null : r.GetInt32(18),
-        FromMs(r, 19)!.Value, FromMs(r, 20), FromMs(r, 21), FromMs(r, 22), r.GetInt64(23) != 0);
+        FromMs(r, 19)!.Value, FromMs(r, 20), FromMs(r, 21), FromMs(r, 22), r.GetInt64(23) != 0,
+        r.GetInt64(24) != 0, ReadIsolation(r, 25));
+
+    /// <summary>A stored isolation; null (unknown) for NULL or a name this version does not know.</summary>
+    public static BuildIsolation? ReadIsolation(SqliteDataReader r, int i) =>
+        !r.IsDBNull(i) && Enum.TryParse<BuildIsolation>(r.GetString(i), out var isolation) ? isolation : null;
 
     private static string[] Split(string s) => s.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 }

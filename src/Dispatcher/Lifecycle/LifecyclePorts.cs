@@ -44,7 +44,10 @@ internal sealed record LifecycleSettings(
     public TimeSpan OnlineWindow => LeaseDuration;
 }
 
-/// <summary>What the caller of <see cref="BuildLifecycle.SubmitAsync"/> asks for; system and features come from the .drv.</summary>
+/// <summary>
+/// What the caller of <see cref="BuildLifecycle.SubmitAsync"/> asks for; system and features come from the .drv,
+/// <c>Trusted</c> from an operator (it lets the build run on a worker without a sandbox).
+/// </summary>
 internal sealed record SubmitRequest(
     string DrvPath,
     string DrvText,
@@ -58,7 +61,8 @@ internal sealed record SubmitRequest(
     TimeSpan MaxSilentTime,
     OriginEndpoint? Origin = null,
     IReadOnlyList<InputPath>? InputClosure = null,
-    Guid? BuildId = null);
+    Guid? BuildId = null,
+    bool Trusted = false);
 
 /// <summary>Accepted (with the id) or refused (with a message naming what exists).</summary>
 internal sealed record SubmitResult(Guid? BuildId, string? RefusedBecause);

@@ -1,8 +1,13 @@
+using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
+using BuildFarm.Messaging.Routing;
 
 namespace BuildFarm.Dispatcher.Lifecycle;
 
-/// <summary>A row of <c>builds</c>.</summary>
+/// <summary>
+/// A row of <c>builds</c>. <see cref="Trusted"/>: an operator marked it so (it may run unsandboxed);
+/// <see cref="Isolation"/>: how the current attempt's worker runs it, null while unclaimed or unknown.
+/// </summary>
 internal sealed record BuildRecord(
     Guid Id,
     string DrvPath,
@@ -27,7 +32,13 @@ internal sealed record BuildRecord(
     DateTimeOffset? PublishedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
-    bool LogTruncated);
+    bool LogTruncated,
+    bool Trusted = false,
+    BuildIsolation? Isolation = null)
+{
+    /// <summary>The class its requests are routed by (with the trusted mark).</summary>
+    public BuildClass Class => TrustedRouting.ClassOf(System, Features, Trusted);
+}
 
 /// <summary>A row of <c>attempts</c>: one claim of one attempt by one worker (duplicates and late results too).</summary>
 internal sealed record AttemptRecord(
@@ -37,7 +48,8 @@ internal sealed record AttemptRecord(
     DateTimeOffset? FinishedAt,
     string Outcome,
     string? Reason,
-    int? ExitCode);
+    int? ExitCode,
+    BuildIsolation? Isolation = null);
 
 /// <summary>A stored piece of log; <see cref="Seq"/> is the cursor of <c>GET /api/builds/{id}/log?after=SEQ</c>.</summary>
 internal sealed record LogChunk(long Seq, int Attempt, string Worker, string Text);
@@ -59,4 +71,5 @@ internal sealed record WorkerRecord(
     bool Paused,
     string? Note,
     int BuildsDone,
-    int BuildsFailed);
+    int BuildsFailed,
+    WorkerIsolation? Isolation = null);

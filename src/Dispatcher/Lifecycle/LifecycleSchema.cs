@@ -30,6 +30,8 @@ internal static class LifecycleSchema
             await SchemaMigrations.ExecuteAsync(connection, transaction, Version1 + MonitoringSchema.Version1, cancellationToken);
             await SchemaMigrations.AddColumnIfMissingAsync(connection, transaction, "graphs", "wait_for_capacity", "INTEGER NOT NULL DEFAULT 0", cancellationToken);
         }),
+        new(2, "trusted builds and graphs; how each attempt ran and how each worker runs builders (sandboxed or not)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
     ];
 
     private const string Version1 = """
@@ -139,5 +141,18 @@ internal static class LifecycleSchema
             builds_done INTEGER NOT NULL DEFAULT 0,
             builds_failed INTEGER NOT NULL DEFAULT 0
         );
+        """;
+
+    /// <summary>
+    /// Null isolation is unknown: rows written before version 2, or by workers that do not report it. Builds and
+    /// graphs made before it were not trusted (0).
+    /// </summary>
+    private const string Version2 = """
+        ALTER TABLE builds ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE builds ADD COLUMN isolation TEXT;           -- Sandboxed | Unsandboxed: how the current attempt runs (ran)
+        ALTER TABLE attempts ADD COLUMN isolation TEXT;         -- as the claiming worker's BuildStarted said
+        ALTER TABLE graphs ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE workers ADD COLUMN isolation TEXT;          -- Sandboxed | Unsandboxed | None, from the heartbeat
+        ALTER TABLE workers ADD COLUMN isolation_reason TEXT;
         """;
 }

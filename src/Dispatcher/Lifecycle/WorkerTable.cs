@@ -13,14 +13,14 @@ internal static class WorkerTable
 
     public static Task UpsertAsync(DbSession s, WorkerStatusReported status, DateTimeOffset now) => s.ExecuteAsync(
         """
-        INSERT INTO workers (name, capabilities, first_seen, last_seen, state, version, load, free_disk, draining, paused, note)
-        VALUES ($n, $c, $now, $now, 'online', $v, $l, $d, $dr, $p, $note)
+        INSERT INTO workers (name, capabilities, first_seen, last_seen, state, version, load, free_disk, draining, paused, note, isolation, isolation_reason)
+        VALUES ($n, $c, $now, $now, 'online', $v, $l, $d, $dr, $p, $note, $iso, $isor)
         ON CONFLICT(name) DO UPDATE SET capabilities = $c, last_seen = $now, state = 'online', version = $v, load = $l,
-            free_disk = $d, draining = $dr, paused = $p, note = $note
+            free_disk = $d, draining = $dr, paused = $p, note = $note, isolation = $iso, isolation_reason = $isor
         """,
         ("$n", status.WorkerName), ("$c", JsonSerializer.Serialize(status.Capabilities, MessagingJson.Options)), ("$now", BuildTable.Ms(now)),
         ("$v", status.Version), ("$l", status.Load), ("$d", status.FreeDiskBytes), ("$dr", status.Draining ? 1 : 0),
-        ("$p", status.Paused ? 1 : 0), ("$note", status.Note));
+        ("$p", status.Paused ? 1 : 0), ("$note", status.Note), ("$iso", status.Isolation?.Isolation.ToString()), ("$isor", status.Isolation?.Reason));
 
     public static Task MarkOfflineAsync(DbSession s, string name, string reason) => s.ExecuteAsync(
         "UPDATE workers SET state = 'offline', note = $r WHERE name = $n", ("$n", name), ("$r", reason));
@@ -30,7 +30,7 @@ internal static class WorkerTable
         ("$n", name));
 
     public static Task<List<WorkerRecord>> ListAsync(DbSession s) => s.QueryAsync(
-        "SELECT name, capabilities, first_seen, last_seen, state, version, load, free_disk, draining, paused, note, builds_done, builds_failed FROM workers ORDER BY name",
+        "SELECT name, capabilities, first_seen, last_seen, state, version, load, free_disk, draining, paused, note, builds_done, builds_failed, isolation, isolation_reason FROM workers ORDER BY name",
         Read);
 
     public static async Task<DateTimeOffset?> LastSeenAsync(DbSession s, string name) =>
@@ -39,5 +39,6 @@ internal static class WorkerTable
     private static WorkerRecord Read(SqliteDataReader r) => new(
         r.GetString(0), JsonSerializer.Deserialize<WorkerCapabilities>(r.GetString(1), MessagingJson.Options)!,
         BuildTable.FromMs(r, 2)!.Value, BuildTable.FromMs(r, 3)!.Value, r.GetString(4), r.GetString(5), r.GetDouble(6),
-        r.GetInt64(7), r.GetInt64(8) != 0, r.GetInt64(9) != 0, r.IsDBNull(10) ? null : r.GetString(10), r.GetInt32(11), r.GetInt32(12));
+        r.GetInt64(7), r.GetInt64(8) != 0, r.GetInt64(9) != 0, r.IsDBNull(10) ? null : r.GetString(10), r.GetInt32(11), r.GetInt32(12),
+        BuildTable.ReadIsolation(r, 13) is { } isolation ? new WorkerIsolation(isolation, r.IsDBNull(14) ? "" : r.GetString(14)) : null);
 }

@@ -26,7 +26,7 @@ internal sealed class RabbitBuildRequestPublisher(BrokerOptions broker, RequestS
 
     public async Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken)
     {
-        var buildClass = new BuildClass(request.System, request.RequiredFeatures);
+        var buildClass = TrustedRouting.ClassOf(request);
         var body = JsonSerializer.SerializeToUtf8Bytes(signer.Wrap(request), MessagingJson.Options);
         var props = new BasicProperties
         {

@@ -45,7 +45,7 @@ internal static class HookDecider
             .ToArray();
         var freeSlots = free.Sum(x => x.Free);
         // Builds already queued that these workers could take compete for the same slots.
-        var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => CapabilityMatcher.CanRun(w.Capabilities, new BuildClass(b.System, b.Features))));
+        var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => CapabilityMatcher.CanRun(w.Capabilities, b.Class)));
         if (freeSlots > queuedAhead)
         {
             // The broker, not this answer, picks the worker: the machine line (Nix prints "building … on 'MACHINE'")

@@ -4,8 +4,8 @@ using BuildFarm.Dispatcher.Origin;
 
 namespace BuildFarm.Dispatcher.Submission;
 
-/// <summary>How a build is to run (from the API body or a graph).</summary>
-internal sealed record SubmitSettings(int Priority, bool WaitForCapacity, TimeSpan Timeout, TimeSpan MaxSilentTime);
+/// <summary>How a build is to run (from the API body or a graph); <c>Trusted</c>: an operator lets it run unsandboxed.</summary>
+internal sealed record SubmitSettings(int Priority, bool WaitForCapacity, TimeSpan Timeout, TimeSpan MaxSilentTime, bool Trusted = false);
 
 /// <summary>
 /// Submits one parsed derivation: with an origin configured the request carries it and the input closure from the
@@ -34,6 +34,6 @@ internal sealed class BuildSubmitter(BuildLifecycle lifecycle, OriginStore store
         var storeDir = drv.DrvPath[..drv.DrvPath.LastIndexOf('/')];
         return await lifecycle.SubmitAsync(new SubmitRequest(
             drv.DrvPath, drv.DrvText, storeDir, drv.System, drv.Features, drv.Outputs, settings.Priority, settings.WaitForCapacity,
-            settings.Timeout, settings.MaxSilentTime, endpoint, closure, buildId), cancellationToken);
+            settings.Timeout, settings.MaxSilentTime, endpoint, closure, buildId, settings.Trusted), cancellationToken);
     }
 }

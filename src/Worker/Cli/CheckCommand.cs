@@ -78,7 +78,7 @@ internal static class CheckCommand
         if (capability.Available)
             report.Ok("sandbox", options.AllowUnsandboxed ? "possible (" + capability.Reason + "), but AllowUnsandboxed is true" : capability.Reason);
         else if (options.AllowUnsandboxed)
-            report.Warn("sandbox", $"not possible here ({capability.Reason}); builds run unsandboxed because AllowUnsandboxed is true");
+            report.Warn("sandbox", $"not possible here ({capability.Reason}); builds run unsandboxed because AllowUnsandboxed is true, and this worker takes only builds submitted as trusted");
         else
             report.Fail("sandbox", capability.Reason,
                 "run the worker as root, install bubblewrap, util-linux and busybox-static, allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0); or set \"AllowUnsandboxed\": true for trusted derivations only");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Routing;
 using BuildFarm.Store.Paths;
@@ -41,7 +42,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         {
             try
             {
-                _ = CapabilityMatcher.EnumerateClasses(Capabilities(o));
+                // The most a worker consumes: sandboxed, it takes each class both untrusted and trusted.
+                _ = CapabilityMatcher.EnumerateClasses(TrustedRouting.Declared(Capabilities(o), BuildIsolation.Sandboxed));
             }
             catch (ArgumentException e)
             {
@@ -110,6 +112,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         {
             if (f.Length == 0 || f.Any(c => char.IsWhiteSpace(c) || c is '+' or ','))
                 p.Add($"{key} item '{f}' is invalid: a feature is a non-empty word without spaces, '+' or ','");
+            else if (f == TrustedRouting.Feature)
+                p.Add($"{key} item '{f}' is invalid: {TrustedRouting.Feature} is reserved; the worker declares it itself (supported when its sandbox works, mandatory when it runs builds unsandboxed)");
         }
     }
 }

@@ -24,6 +24,7 @@ internal sealed class BuildClaim(
     RunningBuilds running,
     AttemptRunner runner,
     EventPublisher events,
+    IsolationChoice isolation,
     TimeProvider time,
     ILogger logger)
 {
@@ -70,7 +71,7 @@ internal sealed class BuildClaim(
         {
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
             budget.CancelAfter(ClaimBudget);
-            await events.PublishAsync(new BuildStarted(request.BuildId, request.Attempt, options.Value.Name, time.GetUtcNow()), budget.Token);
+            await events.PublishAsync(new BuildStarted(request.BuildId, request.Attempt, options.Value.Name, time.GetUtcNow(), isolation.Current?.Isolation), budget.Token);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -1,6 +1,7 @@
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Messaging.Routing;
 using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Lifecycle;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,7 @@ internal sealed class BuildQueueConsumer(
     BuildClaim claim,
     SlotGate slots,
     WorkerState state,
+    IsolationChoice isolation,
     RunningBuilds running,
     OfflineAnnouncer offline,
     TimeProvider time,
@@ -33,7 +35,8 @@ internal sealed class BuildQueueConsumer(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var classes = CapabilityMatcher.EnumerateClasses(WorkerOptionsValidator.Capabilities(o));
+        // ExecutorSelection started before us: an unsandboxed worker consumes only the trusted classes.
+        var classes = CapabilityMatcher.EnumerateClasses(isolation.Capabilities(o));
         _connection = await BrokerConnections.ConnectAsync(o.Broker, $"buildfarm-worker {o.Name}", maxAttempts: 10, cancellationToken);
         await using (var setup = await _connection.CreateChannelAsync(cancellationToken: cancellationToken))
             await BuildQueueDeclarations.DeclareExchangesAsync(setup, cancellationToken);

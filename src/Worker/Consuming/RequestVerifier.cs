@@ -18,9 +18,11 @@ internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Rec
 
 /// <summary>
 /// Checks a delivery before anything runs: the signature over <c>RequestJson</c> by a trusted dispatcher key is
-/// verified BEFORE the request is deserialised; then version, routing class, store and derivation.
+/// verified BEFORE the request is deserialised; then version, routing class (with the trusted mark,
+/// <see cref="TrustedRouting"/>), store and derivation. The capabilities are read at each delivery: what the worker
+/// consumes by is known only once its sandbox probe decided.
 /// </summary>
-internal sealed class RequestVerifier(WorkerKeys keys, WorkerCapabilities capabilities, string storeDir, IDerivationReader derivations)
+internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> capabilities, string storeDir, IDerivationReader derivations)
 {
     public RequestVerdict Verify(ReadOnlyMemory<byte> body, BuildClass queueClass)
     {
@@ -61,20 +63,24 @@ internal sealed class RequestVerifier(WorkerKeys keys, WorkerCapabilities capabi
 
     private RequestVerdict VerifyRequest(BuildDerivation request, BuildClass queueClass)
     {
-        BuildClass requested;
+        BuildClass requested, declared;
         try
         {
-            requested = new BuildClass(request.System, request.RequiredFeatures);
+            declared = new BuildClass(request.System, request.RequiredFeatures);
+            requested = TrustedRouting.ClassOf(request);
         }
         catch (ArgumentException e)
         {
             return Reject($"request class is invalid: {e.Message}", request);
         }
 
+        if (TrustedRouting.ReservedFeatureProblem(request.RequiredFeatures) is { } reserved)
+            return Reject($"{request.DrvPath}: {reserved}", request);
         if (!requested.Equals(queueClass))
             return Reject($"request class {requested.Key} arrived on the queue of class {queueClass.Key}", request);
-        if (!CapabilityMatcher.CanRun(capabilities, requested))
-            return Reject($"this worker cannot run class {requested.Key} (systems {string.Join(',', capabilities.Systems)}; features {string.Join(',', capabilities.SupportedFeatures)}; mandatory {string.Join(',', capabilities.MandatoryFeatures)})", request);
+        var can = capabilities();
+        if (!CapabilityMatcher.CanRun(can, requested))
+            return Reject($"this worker cannot run class {requested.Key} (systems {string.Join(',', can.Systems)}; features {string.Join(',', can.SupportedFeatures)}; mandatory {string.Join(',', can.MandatoryFeatures)})", request);
         if (request.StoreDir != storeDir)
             return Reject($"request is for store {request.StoreDir}, this worker's store is {storeDir}", request);
         var recipe = derivations.Read(request.StoreDir, request.DrvPath, request.DrvText, out var error);
@@ -84,8 +90,8 @@ internal sealed class RequestVerifier(WorkerKeys keys, WorkerCapabilities capabi
             return Reject($"{request.DrvPath}: derivation system {recipe.System} differs from the request's {request.System}", request);
         var drvFeatures = recipe.Env.TryGetValue("requiredSystemFeatures", out var f)
             ? new BuildClass(recipe.System, f.Split(' ', StringSplitOptions.RemoveEmptyEntries)) : new BuildClass(recipe.System, []);
-        if (!drvFeatures.Equals(requested))
-            return Reject($"{request.DrvPath}: derivation requires {drvFeatures.Key}, the request says {requested.Key}", request);
+        if (!drvFeatures.Equals(declared))
+            return Reject($"{request.DrvPath}: derivation requires {drvFeatures.Key}, the request says {declared.Key}", request);
         var missing = request.WantedOutputs.Where(o => !recipe.Outputs.ContainsKey(o)).ToList();
         if (request.WantedOutputs.Count == 0 || missing.Count > 0)
             return Reject($"{request.DrvPath}: wanted outputs [{string.Join(',', request.WantedOutputs)}] are not all outputs of the derivation ({string.Join(',', recipe.Outputs.Keys)})", request);

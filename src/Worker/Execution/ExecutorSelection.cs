@@ -1,3 +1,5 @@
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
 using BuildFarm.Store.Paths;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Lifecycle;
@@ -14,10 +16,11 @@ namespace BuildFarm.Worker.Execution;
 /// when a real probe build works here; otherwise the <see cref="UnsandboxedRunner"/> only if
 /// <c>AllowUnsandboxed</c> is true (with a warning); otherwise none: the worker starts paused with the reason as its
 /// note (so it takes nothing from the queues), and any build that reaches it anyway (after a ResumeWorker) fails as
-/// Infrastructure with the probe's reason, so the dispatcher retries it on another worker.
+/// Infrastructure with the probe's reason, so the dispatcher retries it on another worker. The choice goes to
+/// <see cref="IsolationChoice"/>: the heartbeat reports it and an unsandboxed worker consumes only trusted classes.
 /// </summary>
 internal sealed class ExecutorSelection(
-    IOptions<WorkerOptions> options, WorkerState state, TimeProvider time, ILogger logger) : IBuildExecutor, IHostedService
+    IOptions<WorkerOptions> options, WorkerState state, IsolationChoice isolation, TimeProvider time, ILogger logger) : IBuildExecutor, IHostedService
 {
     private readonly ILogger _log = logger.ForContext<ExecutorSelection>();
     private IBuildExecutor? _selected;
@@ -36,6 +39,7 @@ internal sealed class ExecutorSelection(
             var firewall = await FixedOutputFirewall.InstallAsync(o, settings.Nft, cancellationToken);
             _selected = new BuilderExecutor(new SandboxRunner(settings, time), options, firewall);
             Sandboxed = true;
+            isolation.Set(new WorkerIsolation(BuildIsolation.Sandboxed, probe.Reason));
             _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
             if (firewall.Filtered)
                 _log.Information("Fixed-output builds get the host's network, filtered: {FirewallReason}", firewall.Reason);
@@ -45,8 +49,9 @@ internal sealed class ExecutorSelection(
         else if (o.AllowUnsandboxed)
         {
             _selected = new BuilderExecutor(new UnsandboxedRunner(time), options);
+            isolation.Set(new WorkerIsolation(BuildIsolation.Unsandboxed, probe.Reason));
             _log.Warning(
-                "The build sandbox is not available ({SandboxReason}); AllowUnsandboxed is true, so builders run UNSANDBOXED with this worker's rights (network, whole filesystem)",
+                "The build sandbox is not available ({SandboxReason}); AllowUnsandboxed is true, so builders run UNSANDBOXED with this worker's rights (network, whole filesystem), and this worker takes only builds submitted as trusted",
                 probe.Reason);
         }
         else
@@ -55,6 +60,7 @@ internal sealed class ExecutorSelection(
             _log.Error(
                 "The build sandbox is not available: {SandboxReason}. This worker refuses builds (starts paused; builds reaching it fail as Infrastructure) until the sandbox works or AllowUnsandboxed is set to true",
                 probe.Reason);
+            isolation.Set(new WorkerIsolation(BuildIsolation.None, probe.Reason));
             state.Pause("no build sandbox: " + probe.Reason);
         }
     }

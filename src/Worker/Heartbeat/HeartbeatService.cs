@@ -3,6 +3,7 @@ using System.Reflection;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Events;
+using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Lifecycle;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -21,6 +22,7 @@ internal sealed class HeartbeatService(
     WorkerState state,
     RunningBuilds running,
     OfflineAnnouncer offline,
+    IsolationChoice isolation,
     TimeProvider time,
     ILogger logger) : BackgroundService
 {
@@ -90,7 +92,7 @@ internal sealed class HeartbeatService(
 
     private WorkerStatusReported Status(WorkerOptions o) => new(
         o.Name,
-        WorkerOptionsValidator.Capabilities(o),
+        isolation.Capabilities(o),
         running.Snapshot(),
         Load(),
         FreeDisk(o.BuildDir),
@@ -98,7 +100,8 @@ internal sealed class HeartbeatService(
         state.Draining,
         state.Paused,
         state.Note,
-        time.GetUtcNow());
+        time.GetUtcNow(),
+        isolation.Current);
 
     private static double Load()
     {

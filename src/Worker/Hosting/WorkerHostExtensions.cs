@@ -52,13 +52,16 @@ internal static class WorkerHostExtensions
         services.AddSingleton<OfflineAnnouncer>();
         services.AddSingleton<DrainCoordinator>();
         services.AddSingleton<IDerivationReader, AtermDerivationReader>();
+        services.AddSingleton<IsolationChoice>();
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
-            return new RequestVerifier(sp.GetRequiredService<WorkerKeys>(), WorkerOptionsValidator.Capabilities(o), o.Store.StoreDir,
+            var isolation = sp.GetRequiredService<IsolationChoice>();
+            return new RequestVerifier(sp.GetRequiredService<WorkerKeys>(), () => isolation.Capabilities(o), o.Store.StoreDir,
                 sp.GetRequiredService<IDerivationReader>());
         });
-        // Builders run in the sandbox when the start-up probe works (ExecutorSelection); inputs come from the request's
+        // Builders run in the sandbox when the start-up probe works (ExecutorSelection, started before the consumers and
+        // the heartbeat: IsolationChoice then says what the worker consumes and reports); inputs come from the request's
         // origin and outputs go back to it over pooled SSH (Origins/); outputs are registered and signed in WorkerStore (Storage/).
         services.AddSingleton<WorkerStore>();
         services.AddSingleton<ExecutorSelection>();

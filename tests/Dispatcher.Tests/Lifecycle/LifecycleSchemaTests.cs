@@ -19,7 +19,7 @@ public sealed class LifecycleSchemaTests
     private static readonly Guid GraphId = Guid.Parse("6c0e8d1e-1c1e-4bb0-8d2e-0d3c1a9b7f02");
 
     [Fact]
-    public async Task OpenAsync_UnversionedDatabase_IsVersion1WithTheSameSchemaAndKeepsItsRows()
+    public async Task OpenAsync_UnversionedDatabase_IsMigratedToTheLatestSchemaAndKeepsItsRows()
     {
         using var dir = new TempDirectory("schema");
         var old = dir.Combine("old.db");
@@ -29,14 +29,19 @@ public sealed class LifecycleSchemaTests
         {
             var build = await db.RunAsync(s => BuildTable.GetAsync(s, BuildId), CancellationToken.None);
             Assert.Equal("/nix/store/00000000000000000000000000000000-old.drv", build!.DrvPath);
+            // Version 2: builds made before it were not trusted, and how they ran is unknown.
+            Assert.False(build.Trusted);
+            Assert.Null(build.Isolation);
+            Assert.All(await db.RunAsync(s => AttemptTable.ListAsync(s, BuildId), CancellationToken.None), a => Assert.Null(a.Isolation));
+            Assert.All(await db.RunAsync(s => WorkerTable.ListAsync(s), CancellationToken.None), w => Assert.Null(w.Isolation));
         }
 
         await using (var fresh = await LifecycleDatabase.OpenAsync(dir.Combine("fresh.db"), CancellationToken.None))
         {
         }
 
-        Assert.Equal(1, await VersionAsync(old));
-        Assert.Equal(1, await VersionAsync(dir.Combine("fresh.db")));
+        Assert.Equal(LifecycleSchema.Migrations.Count, await VersionAsync(old));
+        Assert.Equal(LifecycleSchema.Migrations.Count, await VersionAsync(dir.Combine("fresh.db")));
         Assert.Equal(await SchemaAsync(dir.Combine("fresh.db")), await SchemaAsync(old));
     }
 
@@ -58,7 +63,7 @@ public sealed class LifecycleSchemaTests
         var waiting = graph with { Id = Guid.NewGuid(), WaitForCapacity = true };
         await db.RunAsync(s => GraphTable.InsertAsync(s, waiting, []), CancellationToken.None);
         Assert.True((await db.RunAsync(s => GraphTable.GetAsync(s, waiting.Id), CancellationToken.None))!.WaitForCapacity);
-        Assert.Equal(1, await VersionAsync(old));
+        Assert.Equal(LifecycleSchema.Migrations.Count, await VersionAsync(old));
     }
 
     [Fact]

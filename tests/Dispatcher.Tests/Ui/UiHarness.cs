@@ -110,6 +110,10 @@ internal sealed class UiHarness : IAsyncDisposable
     public Task HeartbeatAsync(string worker, WorkerCapabilities caps, params RunningBuild[] running) => Lifecycle.OnStatusAsync(
         new WorkerStatusReported(worker, caps, running, 0.25, 20L << 30, "0.1.0", false, false, null, DateTimeOffset.UtcNow), CancellationToken.None);
 
+    /// <summary>A heartbeat that says how the worker runs builders (as workers since schema 2 do).</summary>
+    public Task HeartbeatAsync(string worker, WorkerCapabilities caps, WorkerIsolation isolation) => Lifecycle.OnStatusAsync(
+        new WorkerStatusReported(worker, caps, [], 0.25, 20L << 30, "0.1.0", false, false, null, DateTimeOffset.UtcNow, isolation), CancellationToken.None);
+
     /// <summary>A heartbeat through the same observer the broker consumer uses (records the worker's clock too).</summary>
     public Task HeartbeatAtAsync(string worker, WorkerCapabilities caps, DateTimeOffset sentAt, string version = "0.1.0") =>
         _app.Services.GetRequiredService<EventObserver>().HeartbeatAsync(
@@ -126,12 +130,12 @@ internal sealed class UiHarness : IAsyncDisposable
     }
 
     /// <summary>A build of a real (compiled) derivation named <paramref name="name"/>, so a retry can parse it like a fresh submission.</summary>
-    public async Task<Guid> SubmitAsync(string name, string system = "x86_64-linux")
+    public async Task<Guid> SubmitAsync(string name, string system = "x86_64-linux", bool trusted = false)
     {
         var compiled = await new DerivationSpecCompiler(StoreDirectory.Nix, (_, _) => throw new InvalidOperationException("no inputs"))
             .CompileAsync(new DerivationSpec { Name = name, System = system, Builder = "/bin/sh" }, CancellationToken.None);
         var result = await Lifecycle.SubmitAsync(new SubmitRequest(compiled.DrvPath.FullPath, compiled.Aterm, "/nix/store", system,
-            [], ["out"], 0, true, TimeSpan.Zero, TimeSpan.Zero), CancellationToken.None);
+            [], ["out"], 0, true, TimeSpan.Zero, TimeSpan.Zero, Trusted: trusted), CancellationToken.None);
         return result.BuildId ?? throw new InvalidOperationException(result.RefusedBecause);
     }
 
@@ -188,7 +192,8 @@ internal sealed class UiHarness : IAsyncDisposable
 
     public Task TickGraphsAsync() => Graphs.TickAsync(CancellationToken.None);
 
-    public Task StartBuildAsync(Guid id, string worker) => Lifecycle.OnStartedAsync(new BuildStarted(id, 1, worker, DateTimeOffset.UtcNow), CancellationToken.None);
+    public Task StartBuildAsync(Guid id, string worker, BuildIsolation? isolation = null) =>
+        Lifecycle.OnStartedAsync(new BuildStarted(id, 1, worker, DateTimeOffset.UtcNow, isolation), CancellationToken.None);
 
     public Task LogAsync(Guid id, string worker, long seq, string text) => Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, worker, seq, text), CancellationToken.None);
 

@@ -62,9 +62,19 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     internal Task<RealWorker[]> StartWorkersAsync(string system, params string[] names) => StartWorkersAsync(system, 1, names);
 
     /// <summary>As <see cref="StartWorkersAsync(string, string[])"/>, each worker with <paramref name="slots"/> job slots.</summary>
-    internal async Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names)
+    internal Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names) =>
+        WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey, slots)).ToArray());
+
+    /// <summary>
+    /// Starts a worker whose sandbox cannot work (<c>Sandbox:Bwrap</c> is <paramref name="missingBwrap"/>) with
+    /// <c>AllowUnsandboxed: true</c>, and waits until the dispatcher sees it online.
+    /// </summary>
+    internal async Task<RealWorker> StartUnsandboxedWorkerAsync(string system, string name, string missingBwrap) =>
+        (await WaitOnlineAsync([RealWorker.Start(name, system, Broker.AmqpUri, _dispatcherKey.PublicKey, bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
+
+    private async Task<RealWorker[]> WaitOnlineAsync(RealWorker[] workers)
     {
-        var workers = names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey, slots)).ToArray();
+        var names = workers.Select(w => w.Name).ToArray();
         try
         {
             await WaitUntilAsync(async () =>
@@ -84,9 +94,9 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     }
 
     /// <summary>Submits <paramref name="drv"/>; with <paramref name="waitForCapacity"/> it queues even while no capable worker is known.</summary>
-    internal async Task<Guid> SubmitAsync(ShellDerivation drv, bool waitForCapacity = false)
+    internal async Task<Guid> SubmitAsync(ShellDerivation drv, bool waitForCapacity = false, bool trusted = false)
     {
-        using var response = await Http.PostAsJsonAsync("api/builds", new SubmitBuildBody(drv.DrvPath, drv.DrvText, WaitForCapacity: waitForCapacity));
+        using var response = await Http.PostAsJsonAsync("api/builds", new SubmitBuildBody(drv.DrvPath, drv.DrvText, WaitForCapacity: waitForCapacity, Trusted: trusted));
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"submit {drv.DrvPath}: {(int)response.StatusCode} {body}");
         return (await response.Content.ReadFromJsonAsync<SubmitBuildResponse>())!.Id;

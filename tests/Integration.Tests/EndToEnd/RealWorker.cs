@@ -41,7 +41,14 @@ internal sealed class RealWorker : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, int slots = 1)
+    /// <param name="name">The worker's name.</param>
+    /// <param name="system">Its one system.</param>
+    /// <param name="amqpUri">The broker.</param>
+    /// <param name="dispatcherKey">The dispatcher key it trusts.</param>
+    /// <param name="slots">Its job slots.</param>
+    /// <param name="bwrap">When set, <c>Sandbox:Bwrap</c> (a missing file makes the sandbox probe fail).</param>
+    /// <param name="allowUnsandboxed">Its <c>AllowUnsandboxed</c>.</param>
+    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, int slots = 1, string? bwrap = null, bool allowUnsandboxed = false)
     {
         if (!File.Exists(RepoPaths.BuildfarmWorker))
             throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
@@ -60,8 +67,10 @@ internal sealed class RealWorker : IDisposable
             Broker = new { Uri = amqpUri },
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
-            AllowUnsandboxed = false,
-            Sandbox = new { ExtraPaths = BuilderScratch.ExtraPaths },
+            AllowUnsandboxed = allowUnsandboxed,
+            Sandbox = bwrap is null
+                ? (object)new { ExtraPaths = BuilderScratch.ExtraPaths }
+                : new { ExtraPaths = BuilderScratch.ExtraPaths, Bwrap = bwrap },
         };
         File.WriteAllText(dir.Combine("worker.json"), JsonSerializer.Serialize(config));
         var psi = new ProcessStartInfo(RepoPaths.BuildfarmWorker) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };

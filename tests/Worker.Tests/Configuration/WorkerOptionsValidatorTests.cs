@@ -32,6 +32,16 @@ public sealed class WorkerOptionsValidatorTests
     }
 
     [Fact]
+    public void Problems_ConfigNamesTheTrustedMark_Refused()
+    {
+        var o = Valid();
+        o.MandatoryFeatures = ["buildfarm-trusted"];
+        var problem = Assert.Single(WorkerOptionsValidator.Problems(o));
+        Assert.Contains("MandatoryFeatures item 'buildfarm-trusted' is invalid", problem, StringComparison.Ordinal);
+        Assert.Contains("reserved", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Problems_UnsandboxedNotAllowed_IsNoConfigProblem()
     {
         // Whether builds may run is decided by the sandbox probe at start-up, not by the config alone.

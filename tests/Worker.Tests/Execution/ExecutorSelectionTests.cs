@@ -10,6 +10,8 @@ namespace BuildFarm.Worker.Tests.Execution;
 public sealed class ExecutorSelectionTests : IDisposable
 {
     private readonly TempDirectory _dir = new("executor-selection");
+    private readonly IsolationChoice _isolation = new();
+    private IOptions<WorkerOptions>? _options;
 
     [Fact]
     public async Task Start_SandboxWorks_BuildsRunSandboxed()
@@ -18,6 +20,9 @@ public sealed class ExecutorSelectionTests : IDisposable
         await selection.StartAsync(CancellationToken.None);
         Assert.True(selection.Sandboxed, state.Note);
         Assert.False(state.Paused);
+        Assert.Equal(BuildIsolation.Sandboxed, _isolation.Current?.Isolation);
+        Assert.Contains("buildfarm-trusted", _isolation.Capabilities(_options!.Value).SupportedFeatures);
+        Assert.Empty(_isolation.Capabilities(_options.Value).MandatoryFeatures);
     }
 
     [Fact]
@@ -29,6 +34,8 @@ public sealed class ExecutorSelectionTests : IDisposable
 
         Assert.False(selection.Sandboxed);
         Assert.True(state.Paused);
+        Assert.Equal(BuildIsolation.None, _isolation.Current?.Isolation);
+        Assert.Contains(missing, _isolation.Current!.Reason, StringComparison.Ordinal);
         Assert.Contains(missing, state.Note, StringComparison.Ordinal);
         var result = await selection.RunAsync(Plan(_dir.Path), new NullLog(), CancellationToken.None);
         Assert.Equal(ExecutionOutcome.Infrastructure, result.Outcome);
@@ -44,6 +51,9 @@ public sealed class ExecutorSelectionTests : IDisposable
 
         Assert.False(selection.Sandboxed);
         Assert.False(state.Paused);
+        Assert.Equal(BuildIsolation.Unsandboxed, _isolation.Current?.Isolation);
+        Assert.Contains("no-such-bwrap", _isolation.Current!.Reason, StringComparison.Ordinal);
+        Assert.Equal(["buildfarm-trusted"], _isolation.Capabilities(_options!.Value).MandatoryFeatures);
         var result = await selection.RunAsync(Plan(_dir.Path), new NullLog(), CancellationToken.None);
         Assert.Equal(ExecutionOutcome.Succeeded, result.Outcome);
     }
@@ -52,16 +62,17 @@ public sealed class ExecutorSelectionTests : IDisposable
 
     private (ExecutorSelection, WorkerState) Create(string storeDir, bool allowUnsandboxed, string bwrap = "/usr/bin/bwrap")
     {
-        var options = Options.Create(new WorkerOptions
+        var options = _options = Options.Create(new WorkerOptions
         {
             Name = "sel",
+            Systems = ["x86_64-linux"],
             Store = new StoreSection { StoreDir = storeDir },
             BuildDir = _dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
             Sandbox = new SandboxSection { Bwrap = bwrap },
         });
         var state = new WorkerState();
-        return (new ExecutorSelection(options, state, TimeProvider.System, Serilog.Core.Logger.None), state);
+        return (new ExecutorSelection(options, state, _isolation, TimeProvider.System, Serilog.Core.Logger.None), state);
     }
 
     private static BuildPlan Plan(string storeDir)

@@ -37,7 +37,7 @@ internal sealed class TestPublisher : IAsyncDisposable
     }
 
     internal Task PublishAsync(BuildDerivation request, SigningKey key) =>
-        PublishRawAsync(new BuildClass(request.System, request.RequiredFeatures), JsonSerializer.SerializeToUtf8Bytes(Sign(request, key), MessagingJson.Options));
+        PublishRawAsync(TrustedRouting.ClassOf(request), JsonSerializer.SerializeToUtf8Bytes(Sign(request, key), MessagingJson.Options));
 
     public async Task PublishRawAsync(BuildClass buildClass, byte[] body)
     {

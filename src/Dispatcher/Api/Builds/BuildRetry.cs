@@ -30,7 +30,7 @@ internal sealed class BuildRetry(BuildLifecycle lifecycle, DerivationIntake inta
         var (drv, error) = await intake.ResolveAsync(b.DrvPath, b.DrvText, cancellationToken);
         if (drv is null)
             return (Outcome.Refused, null, $"build {id} cannot be submitted again: {error}");
-        var result = await submitter.SubmitAsync(drv, new SubmitSettings(b.Priority, b.WaitForCapacity, b.Timeout, b.MaxSilentTime), cancellationToken);
+        var result = await submitter.SubmitAsync(drv, new SubmitSettings(b.Priority, b.WaitForCapacity, b.Timeout, b.MaxSilentTime, b.Trusted), cancellationToken);
         return result.BuildId is { } newId ? (Outcome.Submitted, newId, null) : (Outcome.Refused, null, result.RefusedBecause);
     }
 }

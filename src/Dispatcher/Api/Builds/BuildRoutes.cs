@@ -47,7 +47,7 @@ internal static partial class BuildRoutes
         if (drv is null)
             return Results.BadRequest(new ErrorResponse(error!));
         var result = await submitter.SubmitAsync(drv, new SubmitSettings(
-            body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds)), ct);
+            body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds), body.Trusted), ct);
         if (result.BuildId is not { } id)
             return Results.UnprocessableEntity(new ErrorResponse(result.RefusedBecause!));
         var view = await views.GetAsync(id, ct);

@@ -2,18 +2,23 @@ using BuildFarm.Dispatcher.Lifecycle;
 
 namespace BuildFarm.Dispatcher.Api;
 
-/// <summary>POST /api/builds body. Give <see cref="DrvPath"/>, <see cref="DrvText"/> or both.</summary>
+/// <summary>
+/// POST /api/builds body. Give <see cref="DrvPath"/>, <see cref="DrvText"/> or both. <see cref="Trusted"/>: the
+/// operator trusts this derivation to run on a worker without a sandbox (docs/SECURITY.md).
+/// </summary>
 public sealed record SubmitBuildBody(
     string? DrvPath,
     string? DrvText,
     int Priority = 0,
     bool WaitForCapacity = false,
     double TimeoutSeconds = 0,
-    double MaxSilentSeconds = 0);
+    double MaxSilentSeconds = 0,
+    bool Trusted = false);
 
 public sealed record SubmitBuildResponse(Guid Id, string State, string? WaitingReason);
 
-public sealed record AttemptView(int Attempt, string Worker, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string Outcome, string? Reason, int? ExitCode);
+/// <summary>One attempt; <see cref="Isolation"/>: <c>sandboxed</c>, <c>unsandboxed</c> or null (unknown: an older worker).</summary>
+public sealed record AttemptView(int Attempt, string Worker, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string Outcome, string? Reason, int? ExitCode, string? Isolation = null);
 
 public sealed record OutputView(string Name, string Path, string NarHash, long NarSize, IReadOnlyList<string> References, IReadOnlyList<string> Signatures);
 
@@ -39,7 +44,9 @@ public sealed record BuildView(
     DateTimeOffset? LeaseExpiresAt,
     bool LogTruncated,
     IReadOnlyList<AttemptView> Attempts,
-    IReadOnlyList<OutputView> Outputs);
+    IReadOnlyList<OutputView> Outputs,
+    bool Trusted = false,
+    string? Isolation = null);
 
 public sealed record LogChunkView(long Seq, int Attempt, string Worker, string Text);
 

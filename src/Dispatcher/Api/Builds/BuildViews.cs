@@ -1,3 +1,4 @@
+using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Registry;
 using BuildFarm.Messaging.Routing;
@@ -75,7 +76,7 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
 
     private BuildView ToView(BuildRecord b, IReadOnlyList<WorkerRecord> workers, IEnumerable<AttemptRecord> attempts, IEnumerable<OutputRecord> outputs)
     {
-        var buildClass = new BuildClass(b.System, b.Features);
+        var buildClass = b.Class;
         string? waiting = null;
         if (b.State == BuildState.Queued)
         {
@@ -88,7 +89,11 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
 
         return new BuildView(b.Id, b.DrvPath, b.System, b.Features, buildClass.Key, b.State, b.Attempt, b.Published, b.Worker, b.Priority,
             waiting, b.FailureKind, b.FailureReason, b.ExitCode, b.SubmittedAt, b.PublishedAt, b.StartedAt, b.FinishedAt, b.LeaseExpiresAt,
-            b.LogTruncated, attempts.Select(a => new AttemptView(a.Attempt, a.Worker, a.StartedAt, a.FinishedAt, a.Outcome, a.Reason, a.ExitCode)).ToArray(),
-            outputs.Select(o => new OutputView(o.Name, o.Path, o.NarHash, o.NarSize, o.References, o.Signatures)).ToArray());
+            b.LogTruncated, attempts.Select(a => new AttemptView(a.Attempt, a.Worker, a.StartedAt, a.FinishedAt, a.Outcome, a.Reason, a.ExitCode, IsolationName(a.Isolation))).ToArray(),
+            outputs.Select(o => new OutputView(o.Name, o.Path, o.NarHash, o.NarSize, o.References, o.Signatures)).ToArray(),
+            b.Trusted, IsolationName(b.Isolation));
     }
+
+    /// <summary>The API's word for an isolation: <c>sandboxed</c>, <c>unsandboxed</c>, <c>none</c>; null when unknown.</summary>
+    public static string? IsolationName(BuildIsolation? isolation) => isolation?.ToString().ToLowerInvariant();
 }

@@ -16,12 +16,12 @@ internal sealed class ClassViews(BuildLifecycle lifecycle, WorkerViews workerVie
         var now = time.GetUtcNow();
         var workers = await workerViews.RememberedAsync(s, now);
         var open = await BuildTable.ListAsync(s, "state IN ('queued', 'running')");
-        var classes = workers.SelectMany(w => SafeClasses(w)).Concat(open.Select(b => new BuildClass(b.System, b.Features)))
+        var classes = workers.SelectMany(w => SafeClasses(w)).Concat(open.Select(b => b.Class))
             .Distinct().OrderBy(c => c.Key, StringComparer.Ordinal);
         return classes.Select(c =>
         {
             var capable = CapacityCheck.Capable(workers, c);
-            var inClass = open.Where(b => new BuildClass(b.System, b.Features).Equals(c)).ToArray();
+            var inClass = open.Where(b => b.Class.Equals(c)).ToArray();
             return new ClassView(c.Key, c.QueueName, c.System, c.Features, capable.Select(w => w.Name).ToArray(),
                 capable.Where(w => workerViews.IsOnline(w, now)).Select(w => w.Name).ToArray(),
                 inClass.Count(b => b.State == BuildState.Queued), inClass.Count(b => b.State == BuildState.Running));

@@ -29,7 +29,7 @@ internal static class GraphRoutes
         if (SubmitLimits.Check(body.TimeoutSeconds, body.MaxSilentSeconds) is { } badLimits)
             return Results.BadRequest(new ErrorResponse(badLimits));
         var (id, error) = await scheduler.CreateAsync(new GraphRequest(body.Targets ?? [], body.KeepGoing, new SubmitSettings(
-            body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds))), ct);
+            body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds), body.Trusted)), ct);
         if (id is not { } graphId)
             return Results.UnprocessableEntity(new ErrorResponse(error!));
         var view = (await views.GetAsync(graphId, ct))!;

@@ -1,13 +1,17 @@
 namespace BuildFarm.Dispatcher.Api;
 
-/// <summary>POST /api/graphs body: build <see cref="Targets"/> (.drv paths of the origin store, logical or physical) and what they need.</summary>
+/// <summary>
+/// POST /api/graphs body: build <see cref="Targets"/> (.drv paths of the origin store, logical or physical) and what
+/// they need. <see cref="Trusted"/> marks every build of the graph trusted (it may run on a worker without a sandbox).
+/// </summary>
 public sealed record SubmitGraphBody(
     IReadOnlyList<string> Targets,
     bool KeepGoing = false,
     int Priority = 0,
     double TimeoutSeconds = 0,
     double MaxSilentSeconds = 0,
-    bool WaitForCapacity = false);
+    bool WaitForCapacity = false,
+    bool Trusted = false);
 
 /// <summary>POST /api/graphs answer (202): the graph's id; follow it at GET /api/graphs/{id}.</summary>
 public sealed record SubmitGraphResponse(Guid Id, string State, GraphCounts Counts);

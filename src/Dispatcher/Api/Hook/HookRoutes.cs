@@ -41,6 +41,10 @@ internal static partial class HookRoutes
             return Results.BadRequest(new ErrorResponse(e.Message));
         }
 
+        // The hook never marks builds trusted: a derivation that names the mark itself is declined (Nix builds it locally).
+        if (TrustedRouting.ReservedFeatureProblem(body.Features) is { } reserved)
+            return Results.Ok(new HookDecideResponse("decline", "", reserved));
+
         var (workers, open) = await lifecycle.Database.RunAsync(async s =>
             (await WorkerTable.ListAsync(s), await BuildTable.ListAsync(s, "state IN ('queued', 'running')")), ct);
         // The bus sees a lost broker connection at once; heartbeats and unconfirmed requests only after a while.

@@ -1,5 +1,11 @@
 namespace BuildFarm.Dispatcher.Api;
 
+/// <summary>
+/// One worker as GET /api/workers shows it. <see cref="Isolation"/>: how it runs builders, from its heartbeat:
+/// <c>sandboxed</c>, <c>unsandboxed</c> (its sandbox probe failed and its config allows it: it takes only trusted
+/// builds), <c>none</c> (no sandbox and not allowed: paused) or <c>unknown</c> (a worker that does not report it);
+/// <see cref="IsolationReason"/> is the probe's words.
+/// </summary>
 public sealed record WorkerView(
     string Name,
     IReadOnlyList<string> Systems,
@@ -18,7 +24,9 @@ public sealed record WorkerView(
     bool Paused,
     string? Note,
     int BuildsDone,
-    int BuildsFailed);
+    int BuildsFailed,
+    string Isolation = "unknown",
+    string? IsolationReason = null);
 
 /// <summary>POST /api/workers/{name}/drain|pause body (optional note shown on the Workers page).</summary>
 public sealed record WorkerActionBody(string? Note);

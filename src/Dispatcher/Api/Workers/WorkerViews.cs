@@ -13,7 +13,8 @@ internal sealed class WorkerViews(BuildLifecycle lifecycle, TimeProvider time, U
         return (await RememberedAsync(s, now)).Select(w => new WorkerView(
             w.Name, w.Capabilities.Systems, w.Capabilities.SupportedFeatures, w.Capabilities.MandatoryFeatures, w.Capabilities.Slots,
             w.Capabilities.SpeedFactor, w.State, IsOnline(w, now), w.FirstSeen, w.LastSeen,
-            w.Version, w.Load, w.FreeDiskBytes, w.Draining, w.Paused, w.Note, w.BuildsDone, w.BuildsFailed)).ToList();
+            w.Version, w.Load, w.FreeDiskBytes, w.Draining, w.Paused, w.Note, w.BuildsDone, w.BuildsFailed,
+            BuildViews.IsolationName(w.Isolation?.Isolation) ?? "unknown", w.Isolation?.Reason)).ToList();
     }, cancellationToken);
 
     /// <summary>

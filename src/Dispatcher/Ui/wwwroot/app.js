@@ -14,6 +14,12 @@ const bytes = n => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + " GiB" : n >= 1 <
 const drvName = p => p.replace(/^.*\/[0-9a-z]{32}-/, "");
 // "1.0.0+<40-hex commit>" shows as "1.0.0+abcdef1" (the full version in the tooltip), so the workers table fits 1280 px.
 const version = v => `<span title="${esc(v)}">${esc(String(v ?? "").replace(/\+([0-9a-f]{7})[0-9a-f]{8,}$/, "+$1"))}</span>`;
+// How a worker runs builders (its heartbeat): a worker without a sandbox is marked loudly, with the probe's reason.
+const TRUSTED_FEATURE = "buildfarm-trusted";
+const isolation = w => w.isolation === "sandboxed" ? `<div class="isolation muted" data-isolation="sandboxed" title="${esc(w.isolationReason)}">sandboxed</div>`
+  : w.isolation === "unsandboxed" ? `<div class="isolation bad" data-isolation="unsandboxed"><strong>unsandboxed</strong>: ${esc(w.isolationReason)} · takes only trusted builds</div>`
+  : w.isolation === "none" ? `<div class="isolation bad" data-isolation="none"><strong>no sandbox</strong>: ${esc(w.isolationReason)} · takes no builds</div>`
+  : `<div class="isolation muted" data-isolation="unknown">sandbox unknown (older worker)</div>`;
 const td = (label, html, cls) => `<td data-label="${esc(label)}"${cls ? ` class="${cls}"` : ""}>${html}</td>`;
 
 async function api(path, options) {
@@ -179,8 +185,8 @@ function workers() {
     document.getElementById("rows").innerHTML = ws.map(w => {
       const used = running.items.filter(b => b.worker === w.name).length;
       const state = !w.online ? (w.state === "offline" ? "offline" : "dead") : w.draining ? "draining" : w.paused ? "paused" : "online";
-      return `<tr data-worker="${esc(w.name)}">` + td("Name", `<strong>${esc(w.name)}</strong>`, "nowrap") + td("State", badge(state) + (w.note ? `<div class="muted">${esc(w.note)}</div>` : ""))
-        + td("Systems", w.systems.map(esc).join(", ")) + td("Features", [...w.supportedFeatures, ...w.mandatoryFeatures.map(f => f + " (mandatory)")].map(esc).join(", ") || "—")
+      return `<tr data-worker="${esc(w.name)}">` + td("Name", `<strong>${esc(w.name)}</strong>`, "nowrap") + td("State", badge(state) + isolation(w) + (w.note ? `<div class="muted">${esc(w.note)}</div>` : ""))
+        + td("Systems", w.systems.map(esc).join(", ")) + td("Features", [...w.supportedFeatures, ...w.mandatoryFeatures.map(f => f + " (mandatory)")].filter(f => !f.startsWith(TRUSTED_FEATURE)).map(esc).join(", ") || "—")
         + td("Slots", `${used} / ${w.slots}`) + td("Speed", w.speedFactor) + td("Load", w.load.toFixed(2)) + td("Free disk", bytes(w.freeDiskBytes))
         + td("Version", version(w.version), "mono nowrap") + td("Last heartbeat", when(w.lastSeen)) + td("Done / failed", `<a href="#/builds?worker=${encodeURIComponent(w.name)}" aria-label="builds on ${esc(w.name)}: ${w.buildsDone} done, ${w.buildsFailed} failed">${w.buildsDone} / ${w.buildsFailed}</a>`)
         + td("Actions", actions(w, state)) + `</tr>`;
@@ -279,6 +285,8 @@ function build(id) {
     document.getElementById("head").innerHTML = `<h1 class="mono">${esc(drvName(b.drvPath))} ${badge(b.state)}</h1>
       <dl class="kv"><dt>Build</dt><dd class="mono">${esc(b.id)}</dd><dt>Derivation</dt><dd class="mono">${esc(b.drvPath)}</dd>
       <dt>Class</dt><dd class="mono">${esc(b.classKey)}</dd><dt>Worker</dt><dd>${esc(b.worker ?? "—")}</dd><dt>Attempt</dt><dd>${b.attempt}</dd><dt>Priority</dt><dd>${b.priority}</dd>
+      <dt>Trusted</dt><dd data-trusted="${b.trusted}">${b.trusted ? "yes: an operator let it run on workers without a sandbox" : "no"}</dd>
+      <dt>Ran</dt><dd data-isolation="${esc(b.isolation ?? "unknown")}" class="${b.isolation === "unsandboxed" ? "error" : ""}">${b.isolation ? esc(b.isolation) : "—"}</dd>
       ${b.waitingReason ? `<dt>Waiting</dt><dd class="error">${esc(b.waitingReason)}</dd>` : ""}
       ${b.failureReason ? `<dt>Failure</dt><dd class="error">${esc(b.failureKind ?? "")}: ${esc(b.failureReason)}${b.exitCode != null ? ` (exit ${b.exitCode})` : ""}</dd>` : ""}
       <dt>Submitted</dt><dd>${when(b.submittedAt)}</dd><dt>Published</dt><dd>${when(b.publishedAt)}</dd><dt>Started</dt><dd>${when(b.startedAt)}</dd><dt>Finished</dt><dd>${when(b.finishedAt)}</dd></dl>
@@ -286,7 +294,7 @@ function build(id) {
       ${b.state === "failed" || b.state === "cancelled" ? `<p><button id="retry" type="button">Retry build</button> <span class="muted">submits the same derivation again as a new build</span></p>` : ""}
       <p id="action-msg" role="status" class="error"></p>`;
     document.getElementById("phases").innerHTML = timeline(phases.phases);
-    document.getElementById("attempts").innerHTML = b.attempts.map(a => `<li><strong>Attempt ${a.attempt}</strong> on ${esc(a.worker)} · ${badge(a.outcome)}
+    document.getElementById("attempts").innerHTML = b.attempts.map(a => `<li><strong>Attempt ${a.attempt}</strong> on ${esc(a.worker)}${a.isolation ? ` (${esc(a.isolation)})` : ""} · ${badge(a.outcome)}
       · started ${when(a.startedAt)} · finished ${when(a.finishedAt)}${a.startedAt && a.finishedAt ? ` · took ${((Date.parse(a.finishedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s` : ""}
       ${a.reason ? `<div class="muted">${esc(a.reason)}</div>` : ""}</li>`).join("") || `<li class="muted">Not started yet.</li>`;
     document.getElementById("outputs").innerHTML = b.outputs.length ? `<div class="table-wrap"><table class="stack"><thead><tr><th>Name</th><th>Path</th><th>NAR hash</th><th>Size</th><th>Signatures</th></tr></thead><tbody>`

@@ -5,6 +5,8 @@ using System.Text.Json;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Tests.Ui;
+using BuildFarm.Store.Derivations;
+using BuildFarm.Store.Paths;
 
 namespace BuildFarm.Dispatcher.Tests.Api.Builds;
 
@@ -31,6 +33,34 @@ public sealed class BuildRoutesTests
         Assert.Equal(hello, found.GetProperty("items")[0].GetProperty("id").GetGuid());
         var none = await client.GetFromJsonAsync<JsonElement>("/api/builds/search?name=hello&state=failed");
         Assert.Equal(0, none.GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task Submit_TrustedBody_BuildSaysTrustedAndHowItsAttemptRan()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        using var client = h.Client();
+        var plain = await h.SubmitAsync("plain");
+        var compiled = await new DerivationSpecCompiler(StoreDirectory.Nix, (_, _) => throw new InvalidOperationException())
+            .CompileAsync(new DerivationSpec { Name = "trusted-one", System = "x86_64-linux", Builder = "/bin/sh" }, CancellationToken.None);
+
+        using var submitted = await client.PostAsJsonAsync("/api/builds", new { drvPath = compiled.DrvPath.FullPath, drvText = compiled.Aterm, waitForCapacity = true, trusted = true });
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        var id = (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await h.StartBuildAsync(id, "w1", BuildIsolation.Unsandboxed);
+
+        var view = await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}");
+        Assert.True(view.GetProperty("trusted").GetBoolean());
+        Assert.Equal("x86_64-linux.buildfarm-trusted", view.GetProperty("classKey").GetString());
+        Assert.Equal("unsandboxed", view.GetProperty("isolation").GetString());
+        Assert.Equal("unsandboxed", view.GetProperty("attempts")[0].GetProperty("isolation").GetString());
+        var running = await client.GetFromJsonAsync<JsonElement>("/api/builds/search?state=running");
+        Assert.Equal("unsandboxed", running.GetProperty("items")[0].GetProperty("isolation").GetString());
+        Assert.True(running.GetProperty("items")[0].GetProperty("trusted").GetBoolean());
+        var untrusted = await client.GetFromJsonAsync<JsonElement>($"/api/builds/{plain}");
+        Assert.False(untrusted.GetProperty("trusted").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, untrusted.GetProperty("isolation").ValueKind);
     }
 
     [Fact]

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Tests.Ui;
 
 namespace BuildFarm.Dispatcher.Tests.Api.Workers;
@@ -22,6 +24,24 @@ public sealed class WorkerRoutesTests
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Contains("nope", await unknown.Content.ReadAsStringAsync());
         Assert.Equal(["drain w1 disk swap", "pause w1", "resume w1"], h.WorkerControl.Commands.ToArray());
+    }
+
+    [Fact]
+    public async Task Workers_HeartbeatSaysHowBuildsRun_ServedWithTheProbeReason_OldWorkerUnknown()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("bare", UiHarness.Caps("x86_64-linux"), new WorkerIsolation(BuildIsolation.Unsandboxed, "bwrap /nope does not exist"));
+        await h.HeartbeatAsync("boxed", UiHarness.Caps("x86_64-linux"), new WorkerIsolation(BuildIsolation.Sandboxed, "a probe build ran in the sandbox"));
+        await h.HeartbeatAsync("old", UiHarness.Caps("x86_64-linux"));
+        using var client = h.Client();
+
+        var workers = (await client.GetFromJsonAsync<JsonElement>("/api/workers")).EnumerateArray().ToDictionary(w => w.GetProperty("name").GetString()!);
+
+        Assert.Equal("unsandboxed", workers["bare"].GetProperty("isolation").GetString());
+        Assert.Equal("bwrap /nope does not exist", workers["bare"].GetProperty("isolationReason").GetString());
+        Assert.Equal("sandboxed", workers["boxed"].GetProperty("isolation").GetString());
+        Assert.Equal("unknown", workers["old"].GetProperty("isolation").GetString());
+        Assert.Equal(JsonValueKind.Null, workers["old"].GetProperty("isolationReason").ValueKind);
     }
 
     [Theory]
