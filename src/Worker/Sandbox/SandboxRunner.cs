@@ -39,6 +39,9 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         exec "$@" </dev/null 2>&1
         """;
 
+    // Not "sh" or "env": a builder may well start with such a message of its own.
+    private static readonly string[] LauncherTools = ["bwrap", "setpriv", "prlimit", "buildfarm-sandbox"];
+
     private readonly SandboxSettings _settings = settings ?? SandboxSettings.Default;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -102,6 +105,8 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         string[] words =
         [
             "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile,
+            // .NET ignores SIGPIPE and an ignored signal survives exec: builders get every signal at its default, as in Nix.
+            _settings.Env, "--default-signal",
             _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
             // One byte over the limit: a file the kernel stops is over the disk limit too, which the last check below
             // reports whatever the builder did with SIGXFSZ or EFBIG (busybox dd exits 1 with "File too large").
@@ -128,9 +133,11 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         var result = await BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.BuilderLog, spec, Log, _time, cancellationToken, limits);
         // "bwrap: execvp BUILDER: …" is the builder's own failure to start (not in its closure, not executable): a build
         // failure, as Nix's "executing '…': No such file or directory"; any other bwrap message is the machine's.
+        // The launcher's tools speak first, with their name: a message of theirs before anything of the builder's means
+        // the builder never started (a machine problem, retried elsewhere).
         var start = head.ToString();
-        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 1 && start.StartsWith("bwrap: ", StringComparison.Ordinal)
-            && !start.StartsWith("bwrap: execvp ", StringComparison.Ordinal))
+        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode != 0 && !start.StartsWith("bwrap: execvp ", StringComparison.Ordinal)
+            && LauncherTools.Any(t => start.StartsWith(t + ": ", StringComparison.Ordinal)))
             return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = start.Split('\n')[0] };
         if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 128 + 25 && _settings.MaxDiskBytes > 0)
             return result with { Outcome = BuilderOutcome.LimitExceeded, Error = $"the build wrote a file larger than the sandbox's disk limit ({_settings.MaxDiskBytes} bytes, Sandbox:MaxDiskBytes)" };

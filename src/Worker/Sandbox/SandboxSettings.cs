@@ -19,6 +19,9 @@ public sealed record SandboxSettings
 
     public string Prlimit { get; init; } = "/usr/bin/prlimit";
 
+    /// <summary>coreutils env (≥ 8.31, for <c>--default-signal</c>).</summary>
+    public string Env { get; init; } = "/usr/bin/env";
+
     /// <summary>nftables, for the <see cref="FixedOutputFirewall"/>.</summary>
     public string Nft { get; init; } = "/usr/sbin/nft";
 
@@ -51,5 +54,5 @@ public sealed record SandboxSettings
 
     public IEnumerable<(string What, string Path)> Tools() =>
         [("bubblewrap (apt-get install bubblewrap)", Bwrap), ("static busybox (apt-get install busybox-static)", Busybox),
-         ("util-linux setpriv", Setpriv), ("util-linux prlimit", Prlimit)];
+         ("util-linux setpriv", Setpriv), ("util-linux prlimit", Prlimit), ("coreutils env", Env)];
 }

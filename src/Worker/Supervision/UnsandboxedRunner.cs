@@ -24,7 +24,11 @@ public sealed class UnsandboxedRunner(TimeProvider? time = null) : IBuilderRunne
         if (SpecValidation.Rejection(spec, onLog) is { } rejected)
             return rejected;
 
-        var psi = new ProcessStartInfo(Setsid) { WorkingDirectory = spec.BuildDir };
+        // env --default-signal first: .NET ignores SIGPIPE and an ignored signal survives exec (Nix's builders get the
+        // default). The first word without '=' ends env's assignments, so setsid is never mistaken for one.
+        var psi = new ProcessStartInfo("/usr/bin/env") { WorkingDirectory = spec.BuildDir };
+        psi.ArgumentList.Add("--default-signal");
+        psi.ArgumentList.Add(Setsid);
         psi.ArgumentList.Add(spec.Builder);
         foreach (var a in spec.Args)
             psi.ArgumentList.Add(a);

@@ -107,4 +107,21 @@ public sealed class SandboxRunnerIsolationTests
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);
         Assert.Equal("", log.Text);
     }
+
+    [Fact]
+    public async Task RunAsync_SignalDispositions_AllDefaultNothingIgnoredOrBlocked()
+    {
+        // The worker (.NET) ignores SIGPIPE, and an ignored signal survives exec: `yes | head` would then fail with
+        // EPIPE instead of ending quietly, unlike under Nix.
+        using var dir = new TempDirectory("sbx-signals");
+        var log = new LogCollector();
+
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(
+            "/bin/busybox grep -E '^Sig(Ign|Blk)' /proc/self/status; /bin/busybox yes | /bin/busybox head -n 1", dir.Path, dir.Path), log.OnLog, CancellationToken.None);
+
+        Assert.True(result.Succeeded, $"{result}: {log.Text}");
+        Assert.Contains("SigIgn:\t0000000000000000", log.Text, StringComparison.Ordinal);
+        Assert.Contains("SigBlk:\t0000000000000000", log.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Broken pipe", log.Text, StringComparison.Ordinal);
+    }
 }
