@@ -30,10 +30,11 @@ internal static class ApiRegistration
         return services;
     }
 
-    /// <summary>The auth middleware first: it must run before every endpoint, the UI's included.</summary>
+    /// <summary>The browser guard, then auth: both must run before every endpoint, the UI's included.</summary>
     public static WebApplication MapDispatcherApi(this WebApplication app)
     {
         var ui = app.Services.GetRequiredService<UiOptions>();
+        app.UseBrowserGuard(ui);
         app.UseApiAuth(ui);
         app.MapLogin(ui);
         app.MapBuildRoutes();

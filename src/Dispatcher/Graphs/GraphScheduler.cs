@@ -1,3 +1,4 @@
+using BuildFarm.Messaging.Routing;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Origin;
 using BuildFarm.Dispatcher.Submission;
@@ -187,6 +188,9 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         var (drv, text, error) = await origin.ReadDerivationAsync(path, cancellationToken);
         if (drv is null)
             return error;
+        // The same check the API's intake makes: a node whose system cannot name a queue fails, not the whole tick.
+        if (BuildClass.Problem(drv.System, drv.RequiredSystemFeatures) is { } classProblem)
+            return classProblem;
         var intake = new IntakeResult(drvPath, text!, drv.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv);
         var result = await submitter.SubmitAsync(intake, new SubmitSettings(g.Priority, g.WaitForCapacity, g.Timeout, g.MaxSilentTime, g.Trusted), cancellationToken, buildId);
         return result.BuildId is null ? result.RefusedBecause : null;

@@ -80,8 +80,11 @@ internal static class DispatcherRegistration
             if (result.Failed)
                 errors.AddRange(result.Failures);
             OriginConfig.Resolve(options, errors);
-            if (ApiAuth.CheckListen(options.ListenUrl, configuration.GetSection(UiOptions.Section).Get<UiOptions>() ?? new()) is { } listenError)
+            var ui = configuration.GetSection(UiOptions.Section).Get<UiOptions>() ?? new();
+            if (ApiAuth.CheckListen(options.ListenUrl, ui) is { } listenError)
                 errors.Add(listenError);
+            if (BrowserGuard.CheckAllowedHosts(ui) is { } hostsError)
+                errors.Add(hostsError);
             if (errors.Count == 0)
                 RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile).Dispose();
         }

@@ -1,3 +1,4 @@
+using BuildFarm.Messaging.Routing;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
 
@@ -46,6 +47,8 @@ internal sealed class DerivationIntake(StoreLayout layout)
             path = DerivationPaths.DrvPath(layout.StoreDir, drv with { Name = envName });
         }
 
-        return (new IntakeResult(path.FullPath, drvText, drv!.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv), null);
+        if (BuildClass.Problem(drv!.System, drv.RequiredSystemFeatures) is { } classProblem)
+            return (null, $"{path.FullPath}: {classProblem}");
+        return (new IntakeResult(path.FullPath, drvText, drv.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv), null);
     }
 }

@@ -12,6 +12,7 @@ internal static class UiAssets
         ["index.html"] = "text/html; charset=utf-8",
         ["app.css"] = "text/css; charset=utf-8",
         ["app.js"] = "text/javascript; charset=utf-8",
+        ["login.js"] = "text/javascript; charset=utf-8",
     };
 
     public static IEndpointRouteBuilder MapUiAssets(this IEndpointRouteBuilder app)

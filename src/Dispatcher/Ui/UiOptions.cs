@@ -11,6 +11,12 @@ public sealed class UiOptions
     /// <summary>Allow listening on a non-loopback address without a token (explicit opt-in to an open farm).</summary>
     public bool AllowUnauthenticatedRemote { get; set; }
 
+    /// <summary>
+    /// Comma-separated extra names the dispatcher answers to in the <c>Host</c> header (DNS-rebinding guard); always
+    /// allowed: localhost, 127.0.0.1, [::1] and the listen address's host unless it is a wildcard. <c>*</c> accepts any.
+    /// </summary>
+    public string AllowedHosts { get; set; } = "";
+
     /// <summary>Workers not heard from for this long disappear from the UI, the API's worker list and the metrics (their rows stay).</summary>
     public TimeSpan ForgetDeadWorkersAfter { get; set; } = TimeSpan.FromHours(24);
 }

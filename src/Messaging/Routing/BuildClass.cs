@@ -8,17 +8,30 @@ public sealed record BuildClass
 {
     public BuildClass(string system, IEnumerable<string> requiredFeatures)
     {
-        if (string.IsNullOrWhiteSpace(system) || system.Any(c => char.IsWhiteSpace(c) || c is '.' or '+'))
-            throw new ArgumentException($"system '{system}' must be a non-empty word without spaces, '.' or '+'", nameof(system));
         var features = requiredFeatures.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
-        foreach (var f in features)
-        {
-            if (f.Length == 0 || f.Any(c => char.IsWhiteSpace(c) || c is '+' or ','))
-                throw new ArgumentException($"feature '{f}' must be a non-empty word without spaces, '+' or ','", nameof(requiredFeatures));
-        }
+        if (Problem(system, features) is { } problem)
+            throw new ArgumentException(problem, nameof(system));
 
         System = system;
         Features = features;
+    }
+
+    /// <summary>
+    /// Why <paramref name="system"/> and <paramref name="features"/> cannot make a class (and so a routing key and queue
+    /// name), or null. Callers on untrusted input check this first and answer 400 rather than catching the throw.
+    /// </summary>
+    public static string? Problem(string? system, IEnumerable<string>? features)
+    {
+        // Nix systems are arch-os words (x86_64-linux, aarch64-darwin, builtin); anything else is not a platform.
+        if (string.IsNullOrEmpty(system) || system.Length > 64 || !system.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+            return $"system '{system}' must be 1-64 ASCII letters, digits, '_' or '-' (such as x86_64-linux)";
+        foreach (var f in features ?? [])
+        {
+            if (string.IsNullOrEmpty(f) || f.Length > 100 || f.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '+' or ',' or '<' or '>' or '"' or '\'' or '&'))
+                return $"feature '{f}' must be a non-empty word of at most 100 characters without spaces, control characters, '+', ',', '<', '>', quotes or '&'";
+        }
+
+        return null;
     }
 
     public string System { get; }

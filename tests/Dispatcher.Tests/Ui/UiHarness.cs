@@ -77,7 +77,7 @@ internal sealed class UiHarness : IAsyncDisposable
         builder.Services.AddSingleton(_ => new OriginStore(origin, TimeProvider.System));
         builder.Services.AddSingleton(sp => new BuildSubmitter(lifecycle, sp.GetRequiredService<OriginStore>(), null));
         builder.Services.AddSingleton<IWorkerControl>(control);
-        builder.Services.AddSingleton(new UiOptions { Token = token });
+        builder.Services.AddSingleton(new UiOptions { Token = token, AllowedHosts = config?.TryGetValue("Ui:AllowedHosts", out var hosts) == true ? hosts ?? "" : "" });
         builder.Services.AddSingleton<EventObserver>();
         builder.Services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));
         builder.Services.AddSingleton<GraphScheduler>();

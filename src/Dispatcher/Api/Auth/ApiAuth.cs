@@ -41,7 +41,7 @@ internal static partial class ApiAuth
         return app.Use(async (context, next) =>
         {
             var path = context.Request.Path;
-            if (path.StartsWithSegments("/health") || path.StartsWithSegments("/login") || path.StartsWithSegments("/ui/app.css") || Authorized(context.Request, expected))
+            if (path.StartsWithSegments("/health") || path.StartsWithSegments("/login") || path.StartsWithSegments("/ui/app.css") || path.StartsWithSegments("/ui/login.js") || Authorized(context.Request, expected))
             {
                 await next(context);
                 return;
@@ -109,7 +109,7 @@ internal static partial class ApiAuth
         <body><main class="login"><h1>BuildFarm</h1>
         <form method="post" action="/login"><label for="token">Access token</label>
         <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
-        <input type="hidden" name="next" id="next" value="{{WebUtility.HtmlEncode(next)}}"><script>if (location.hash) document.getElementById("next").value = location.hash;</script>
+        <input type="hidden" name="next" id="next" value="{{WebUtility.HtmlEncode(next)}}"><script src="/ui/login.js"></script>
         <button type="submit">Sign in</button>{{(failed ? "<p class=\"error\" role=\"alert\">Wrong token.</p>" : "")}}</form></main></body></html>
         """;
 }

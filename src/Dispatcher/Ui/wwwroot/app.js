@@ -93,7 +93,7 @@ function overview() {
     const slots = online.reduce((n, w) => n + w.slots, 0);
     const used = counts.find(c => c[0] === "running")[1];
     document.getElementById("cards").innerHTML = counts.map(([s, n]) =>
-      `<a class="card" href="#/builds/${s}" style="text-decoration:none;color:inherit"><div class="n" data-count="${s}">${n}</div><div class="l">${s}</div></a>`).join("")
+      `<a class="card card-link" href="#/builds/${s}"><div class="n" data-count="${s}">${n}</div><div class="l">${s}</div></a>`).join("")
       + `<div class="card"><div class="n" data-count="slots">${used} / ${slots}</div><div class="l">slots used / online total</div></div>`
       + `<div class="card"><div class="n">${online.length} / ${workers.length}</div><div class="l">workers online / known</div></div>`;
     document.getElementById("alerts").innerHTML = alerts.length
@@ -201,7 +201,7 @@ async function probe() {
   try {
     const p = await api("/api/workers/probe?wait=10");
     const ok = s => s === "reachable" || s === "trusted" ? "good" : s === "unreachable" || s === "refused" || s === "untrusted" ? "error" : "muted";
-    out.innerHTML = `<p class="muted">Origin: ${esc(p.origin ?? "none configured")} · waited up to ${p.waitSeconds} s</p><div class="table-wrap"><table class="stack probe"><thead><tr><th style="width:14%">Worker</th><th style="width:13%">Answered</th><th style="width:11%">Clock skew</th><th style="width:34%">Reaches origin</th><th style="width:28%">Key</th></tr></thead><tbody>`
+    out.innerHTML = `<p class="muted">Origin: ${esc(p.origin ?? "none configured")} · waited up to ${p.waitSeconds} s</p><div class="table-wrap"><table class="stack probe"><thead><tr><th class="w14">Worker</th><th class="w13">Answered</th><th class="w11">Clock skew</th><th class="w34">Reaches origin</th><th class="w28">Key</th></tr></thead><tbody>`
       + p.workers.map(w => `<tr data-worker="${esc(w.name)}">` + td("Worker", `<strong>${esc(w.name)}</strong>`)
         + td("Answered", w.answered ? `yes, ${w.roundTripMs} ms` : w.online ? `<span class="error">no answer</span>` : esc(w.state), "answered")
         + td("Clock skew", w.clockSkewSeconds == null ? "—" : `${w.clockSkewSeconds > 0 ? "+" : ""}${w.clockSkewSeconds.toFixed(3)} s`)
@@ -294,6 +294,8 @@ function build(id) {
       ${b.state === "failed" || b.state === "cancelled" ? `<p><button id="retry" type="button">Retry build</button> <span class="muted">submits the same derivation again as a new build</span></p>` : ""}
       <p id="action-msg" role="status" class="error"></p>`;
     document.getElementById("phases").innerHTML = timeline(phases.phases);
+    // The CSP allows no style attributes in markup; setting the property from script is allowed.
+    for (const el of document.querySelectorAll("#phases [data-grow]")) el.style.flexGrow = el.dataset.grow;
     document.getElementById("attempts").innerHTML = b.attempts.map(a => `<li><strong>Attempt ${a.attempt}</strong> on ${esc(a.worker)}${a.isolation ? ` (${esc(a.isolation)})` : ""} · ${badge(a.outcome)}
       · started ${when(a.startedAt)} · finished ${when(a.finishedAt)}${a.startedAt && a.finishedAt ? ` · took ${((Date.parse(a.finishedAt) - Date.parse(a.startedAt)) / 1000).toFixed(1)} s` : ""}
       ${a.reason ? `<div class="muted">${esc(a.reason)}</div>` : ""}</li>`).join("") || `<li class="muted">Not started yet.</li>`;
@@ -335,7 +337,7 @@ async function showDerivation(id) {
 function timeline(phases) {
   const total = phases.reduce((n, p) => n + p.seconds, 0) || 1;
   const cls = p => p.name.split(" ")[0].replace(/[^a-z]/g, "");
-  return `<div class="phase-bar" aria-hidden="true">${phases.map(p => `<span class="ph ${cls(p)}${p.open ? " open" : ""}" style="flex-grow:${Math.max(p.seconds / total, 0.02)}" title="${esc(p.name)}: ${dur(p.seconds)}"></span>`).join("")}</div>
+  return `<div class="phase-bar" aria-hidden="true">${phases.map(p => `<span class="ph ${cls(p)}${p.open ? " open" : ""}" data-grow="${Math.max(p.seconds / total, 0.02)}" title="${esc(p.name)}: ${dur(p.seconds)}"></span>`).join("")}</div>
     <ol class="phase-list">${phases.map(p => `<li data-phase="${esc(p.name)}"><span class="key ph ${cls(p)}"></span><strong>${esc(p.name)}</strong> ${dur(p.seconds)}${p.open ? " so far" : ""}`
       + `${p.worker ? ` <span class="muted">on ${esc(p.worker)}</span>` : ""}</li>`).join("")}</ol>`;
 }
