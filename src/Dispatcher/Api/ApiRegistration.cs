@@ -1,6 +1,8 @@
 using BuildFarm.Dispatcher.Metrics;
 using BuildFarm.Dispatcher.Ui;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -27,6 +29,8 @@ internal static class ApiRegistration
         services.TryAddSingleton<GraphViews>();
         services.TryAddSingleton<StatsViews>();
         services.TryAddSingleton<AlertViews>();
+        // A body or parameter that does not bind throws, so BadRequestMessages can say what was wrong (else: empty 400).
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return services;
     }
 
@@ -36,6 +40,7 @@ internal static class ApiRegistration
         var ui = app.Services.GetRequiredService<UiOptions>();
         app.UseBrowserGuard(ui);
         app.UseApiAuth(ui);
+        app.UseBadRequestMessages();
         app.MapLogin(ui);
         app.MapBuildRoutes();
         app.MapWorkerRoutes();
@@ -47,4 +52,18 @@ internal static class ApiRegistration
         app.MapMetrics();
         return app;
     }
+
+    /// <summary>A request the route cannot bind (malformed JSON, wrong types, missing body) answers its 4xx with a message.</summary>
+    private static void UseBadRequestMessages(this WebApplication app) => app.Use(async (context, next) =>
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            context.Response.StatusCode = e.StatusCode;
+            await context.Response.WriteAsJsonAsync(new ErrorResponse(e.StatusCode + ": " + e.Message), context.RequestAborted);
+        }
+    });
 }

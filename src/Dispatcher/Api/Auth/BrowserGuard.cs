@@ -44,7 +44,9 @@ internal static class BrowserGuard
             headers.ContentSecurityPolicy = ContentSecurityPolicy;
             headers.XFrameOptions = "DENY";
             headers.XContentTypeOptions = "nosniff";
-            headers["Referrer-Policy"] = "no-referrer";
+            // Not no-referrer: under it browsers send "Origin: null" on same-origin form posts (the login form), which
+            // the origin check below could not tell from a sandboxed attacker frame. same-origin leaks nothing off-site.
+            headers["Referrer-Policy"] = "same-origin";
 
             // Built on the first request: the server's bound addresses are only known once it listens.
             allowed ??= AllowedHosts(ui, app.ApplicationServices);
@@ -74,10 +76,13 @@ internal static class BrowserGuard
             return null;
         var self = request.Host.Value ?? "";
         var origin = request.Headers.Origin.ToString();
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        // An opaque origin is only trusted when the browser's fetch metadata vouches for it being this site.
+        if (origin == "null" && site == "same-origin")
+            return null;
         if (origin.Length > 0)
             return SameAuthority(origin, request, self) ? null : $"Origin '{origin}' is not {request.Scheme}://{self}";
         // No Origin (older browsers on some forms): the fetch metadata, then the referrer, say where it came from.
-        var site = request.Headers["Sec-Fetch-Site"].ToString();
         if (site.Length > 0 && site is not ("same-origin" or "none"))
             return $"Sec-Fetch-Site is '{site}'";
         var referer = request.Headers.Referer.ToString();

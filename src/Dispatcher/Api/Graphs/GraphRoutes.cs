@@ -28,6 +28,8 @@ internal static class GraphRoutes
     {
         if (SubmitLimits.Check(body.TimeoutSeconds, body.MaxSilentSeconds) is { } badLimits)
             return Results.BadRequest(new ErrorResponse(badLimits));
+        if (body.Targets is { } given && given.Any(string.IsNullOrWhiteSpace))
+            return Results.BadRequest(new ErrorResponse("targets must be .drv paths, not null or empty strings"));
         var (id, error) = await scheduler.CreateAsync(new GraphRequest(body.Targets ?? [], body.KeepGoing, new SubmitSettings(
             body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds), body.Trusted)), ct);
         if (id is not { } graphId)

@@ -28,7 +28,7 @@ public sealed class BrowserGuardTests
         Assert.Contains("frame-ancestors 'none'", BrowserGuard.ContentSecurityPolicy, StringComparison.Ordinal);
         Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
         Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
-        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
+        Assert.Equal("same-origin", response.Headers.GetValues("Referrer-Policy").Single());
     }
 
     [Fact]
@@ -93,6 +93,7 @@ public sealed class BrowserGuardTests
     [Theory]
     [InlineData("Origin", "http://evil.example")]
     [InlineData("Origin", "null")]
+    [InlineData("Origin", "null|cross-site")]
     [InlineData("Origin", "https://127.0.0.1:{port}")]
     [InlineData("Origin", "http://127.0.0.1:1")]
     [InlineData("Sec-Fetch-Site", "cross-site")]
@@ -109,7 +110,10 @@ public sealed class BrowserGuardTests
         foreach (var path in new[] { "/api/workers/w1/pause", "/api/workers/w1/drain", "/api/workers/w1/resume", $"/api/builds/{id}/cancel", $"/api/builds/{id}/retry" })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { }) };
-            request.Headers.TryAddWithoutValidation(header, value.Replace("{port}", port, StringComparison.Ordinal));
+            var parts = value.Replace("{port}", port, StringComparison.Ordinal).Split('|');
+            request.Headers.TryAddWithoutValidation(header, parts[0]);
+            if (parts.Length > 1)
+                request.Headers.TryAddWithoutValidation("Sec-Fetch-Site", parts[1]);
             using var response = await client.SendAsync(request);
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
             Assert.Contains("cross-origin POST refused", (await response.Content.ReadFromJsonAsync<ErrorResponse>())!.Error, StringComparison.Ordinal);
@@ -125,6 +129,7 @@ public sealed class BrowserGuardTests
     [InlineData("Origin", "self")]
     [InlineData("Sec-Fetch-Site", "same-origin")]
     [InlineData("Referer", "self")]
+    [InlineData("Origin", "null")]
     public async Task StateChange_SameOriginOrNoBrowserHeaders_Passes(string? header, string? value)
     {
         await using var h = await UiHarness.StartAsync();
@@ -133,6 +138,8 @@ public sealed class BrowserGuardTests
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/workers/w1/pause") { Content = JsonContent.Create(new { }) };
         if (header is not null)
             request.Headers.TryAddWithoutValidation(header, value == "self" ? h.BaseUrl + (header == "Referer" ? "/#/workers" : "") : value);
+        if (value == "null")
+            request.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "same-origin");
 
         using var response = await client.SendAsync(request);
 

@@ -37,4 +37,22 @@ public sealed class GraphRoutesTests
         Assert.Equal(JsonValueKind.Null, nodes["app.drv"].GetProperty("buildId").ValueKind);
         Assert.Equal(nodes["lib.drv"].GetProperty("drvPath").GetString(), Assert.Single(nodes["app.drv"].GetProperty("dependencies").EnumerateArray()).GetString());
     }
+
+    [Theory]
+    [InlineData("""{"targets":[null]}""")]
+    [InlineData("""{"targets":[""]}""")]
+    [InlineData("""{"targets":"/nix/store/x.drv"}""")]
+    [InlineData("""{"targets":[1]}""")]
+    [InlineData("""not json""")]
+    public async Task Submit_MalformedBody_400WithMessage_Not500(string body)
+    {
+        await using var h = await UiHarness.StartAsync();
+        using var client = h.Client();
+
+        using var response = await client.PostAsync("/api/graphs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await response.Content.ReadFromJsonAsync<BuildFarm.Dispatcher.Api.ErrorResponse>();
+        Assert.False(string.IsNullOrWhiteSpace(error!.Error));
+    }
 }
