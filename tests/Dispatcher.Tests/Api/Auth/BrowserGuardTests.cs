@@ -6,6 +6,7 @@ using BuildFarm.Dispatcher.Tests.Ui;
 using BuildFarm.Dispatcher.Ui;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Paths;
+using Microsoft.Extensions.Configuration;
 
 namespace BuildFarm.Dispatcher.Tests.Api.Auth;
 
@@ -174,6 +175,19 @@ public sealed class BrowserGuardTests
         Assert.Equal(ok, error is null);
         if (!ok)
             Assert.Contains("Ui:AllowedHosts", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_BadAllowedHosts_StartUpRefusedNamingTheKey()
+    {
+        var config = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Ui:AllowedHosts"] = "farm.example.com,not a host",
+        }).Build();
+
+        var errors = BuildFarm.Dispatcher.Hosting.DispatcherRegistration.Validate(config);
+
+        Assert.Contains(errors, e => e.StartsWith("Ui:AllowedHosts entry 'not a host'", StringComparison.Ordinal));
     }
 
     [Theory]
