@@ -31,7 +31,7 @@ internal static class DispatcherRegistration
         services.AddSingleton(broker);
         services.AddSingleton(new LifecycleSettings(options.LeaseDuration, options.MaxAttempts, options.MaxLogBytesPerBuild, options.HeartbeatInterval));
         services.AddSingleton(sp => LifecycleDatabase.OpenAsync(options.DatabasePath, CancellationToken.None).GetAwaiter().GetResult());
-        services.AddSingleton(_ => RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile));
+        services.AddSingleton(_ => RequestSigner.Load(options.SigningKeyFile));
         services.AddSingleton<RabbitBuildRequestPublisher>();
         services.AddSingleton<IBuildRequestPublisher>(sp => sp.GetRequiredService<RabbitBuildRequestPublisher>());
         services.AddSingleton<IControlPublisher>(sp => sp.GetRequiredService<MassTransitControlPublisher>());
@@ -83,7 +83,7 @@ internal static class DispatcherRegistration
             if (ApiAuth.CheckListen(options.ListenUrl, configuration.GetSection(UiOptions.Section).Get<UiOptions>() ?? new()) is { } listenError)
                 errors.Add(listenError);
             if (errors.Count == 0)
-                RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile).Dispose();
+                RequestSigner.Load(options.SigningKeyFile).Dispose();
         }
         catch (InvalidOperationException e)
         {
