@@ -69,7 +69,7 @@ internal static class DispatcherRegistration
     /// <summary>Every config error at once, each naming key, value and valid form; empty when the config is usable.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
     {
-        var errors = new List<string>();
+        var errors = new List<string>(DispatcherConfigKeys.Problems(configuration));
         var broker = configuration.GetSection("Broker").Get<BrokerOptions>() ?? new BrokerOptions();
         if (broker.Validate() is { } brokerError)
             errors.Add(brokerError);
