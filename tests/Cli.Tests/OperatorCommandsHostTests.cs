@@ -27,7 +27,7 @@ public sealed class OperatorCommandsHostTests
     {
         using var dir = new TempDirectory("operator-host");
         await using var broker = await RabbitMqServer.StartNewAsync();
-        await File.WriteAllTextAsync(dir.Combine("dispatcher.sec"), SigningKey.Generate("dispatcher-test").ToString());
+        await SecretKeyFiles.WriteAsync(dir.Combine("dispatcher.sec"), SigningKey.Generate("dispatcher-test").ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
         await using var app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {

@@ -16,7 +16,7 @@ internal static class SignCommand
             var file = result.GetRequiredValue(keyFile);
             if (!File.Exists(file))
                 throw new CliError($"secret key file '{file}' does not exist");
-            var key = SigningKey.Parse((await File.ReadAllTextAsync(file, cancellationToken)).Trim());
+            var key = await StoreCli.ReadSigningKeyAsync(file, cancellationToken);
             var store = await StoreCli.OpenAsync(globals, result, cancellationToken);
             foreach (var path in StoreCli.ParsePaths(store, result.GetRequiredValue(paths)))
             {

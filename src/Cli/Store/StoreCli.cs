@@ -40,9 +40,16 @@ internal static class StoreCli
             return null;
         if (!File.Exists(file))
             throw new CliError($"signing key file '{file}' does not exist (--signing-key-file or $BUILDFARM_SIGNING_KEY_FILE; create one with: buildfarm keys generate)");
-        return SigningKey.TryParse((await File.ReadAllTextAsync(file, cancellationToken)).Trim(), out var key, out var error)
-            ? key!
-            : throw new CliError($"signing key file '{file}': {error}");
+        return await ReadSigningKeyAsync(file, cancellationToken);
+    }
+
+    /// <summary>The secret key in <paramref name="file"/>, refused (as a <see cref="CliError"/>) when group or others can read it.</summary>
+    public static Task<SigningKey> ReadSigningKeyAsync(string file, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return SecretKeyFile.TryRead(file, out var key, out var error)
+            ? Task.FromResult(key!)
+            : throw new CliError(error!);
     }
 
     /// <summary>A logical store path; the physical form under the store's root is accepted too.</summary>

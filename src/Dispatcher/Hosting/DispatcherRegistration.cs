@@ -31,7 +31,7 @@ internal static class DispatcherRegistration
         services.AddSingleton(broker);
         services.AddSingleton(new LifecycleSettings(options.LeaseDuration, options.MaxAttempts, options.MaxLogBytesPerBuild, options.HeartbeatInterval));
         services.AddSingleton(sp => LifecycleDatabase.OpenAsync(options.DatabasePath, CancellationToken.None).GetAwaiter().GetResult());
-        services.AddSingleton(_ => RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile));
+        services.AddSingleton(_ => RequestSigner.Load(options.SigningKeyFile));
         services.AddSingleton<RabbitBuildRequestPublisher>();
         services.AddSingleton<IBuildRequestPublisher>(sp => sp.GetRequiredService<RabbitBuildRequestPublisher>());
         services.AddSingleton<IControlPublisher>(sp => sp.GetRequiredService<MassTransitControlPublisher>());
@@ -69,7 +69,7 @@ internal static class DispatcherRegistration
     /// <summary>Every config error at once, each naming key, value and valid form; empty when the config is usable.</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
     {
-        var errors = new List<string>();
+        var errors = new List<string>(DispatcherConfigKeys.Problems(configuration));
         var broker = configuration.GetSection("Broker").Get<BrokerOptions>() ?? new BrokerOptions();
         if (broker.Validate() is { } brokerError)
             errors.Add(brokerError);
@@ -86,7 +86,7 @@ internal static class DispatcherRegistration
             if (BrowserGuard.CheckAllowedHosts(ui) is { } hostsError)
                 errors.Add(hostsError);
             if (errors.Count == 0)
-                RequestSigner.Parse(File.ReadAllText(options.SigningKeyFile), options.SigningKeyFile).Dispose();
+                RequestSigner.Load(options.SigningKeyFile).Dispose();
         }
         catch (InvalidOperationException e)
         {

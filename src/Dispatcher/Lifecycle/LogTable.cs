@@ -16,6 +16,9 @@ internal static class LogTable
             ("$b", build.ToString()), ("$a", attempt), ("$w", worker), ("$q", workerSeq));
         if (seen is not null)
             return;
+        // A NUL would end the text for C-string readers downstream (terminals, some SQLite and browser paths): keep the
+        // rest of the chunk and mark the byte with U+FFFD, as a UTF-8 decoder marks other bytes it cannot show.
+        text = text.Replace('\0', '\uFFFD');
         var size = Encoding.UTF8.GetByteCount(text);
         if (row[0].Bytes + size > maxBytes)
         {

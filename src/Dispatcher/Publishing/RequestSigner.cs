@@ -21,6 +21,10 @@ internal sealed class RequestSigner(SigningKey key) : IDisposable
             ? new RequestSigner(key!)
             : throw new FormatException($"{source}: {error}");
 
+    /// <summary>Loads the secret key file through <see cref="SecretKeyFile"/> (which refuses a group- or world-readable one).</summary>
+    /// <exception cref="FormatException">The file is unreadable, too open or not a secret key; the message names it.</exception>
+    public static RequestSigner Load(string file) => new(SecretKeyFile.Read(file));
+
     public string Sign(string text) => key.Sign(text);
 
     public SignedBuildRequest Wrap(BuildDerivation request)

@@ -94,7 +94,10 @@ public static class ArchiveImporter
         var hashText = await reader.ReadStringAsync($"the NAR hash of {path}", cancellationToken);
         if (!NixHash.TryParse(hashText, out var narHash))
             throw new ArchiveException($"path '{path}' has a malformed NAR hash '{hashText}'");
-        var narSize = (long)await reader.ReadU64Async($"the NAR size of {path}", cancellationToken);
+        var sizeWord = await reader.ReadU64Async($"the NAR size of {path}", cancellationToken);
+        if (sizeWord > long.MaxValue)
+            throw new ArchiveException($"path '{path}' has NAR size {sizeWord}, beyond the largest possible ({long.MaxValue} bytes): the archive is corrupt or crafted");
+        var narSize = (long)sizeWord;
         var references = (await reader.ReadStringsAsync($"references of {path}", cancellationToken)).Select(r => Parse(store, r, $"a reference of {path}")).ToList();
         var deriver = await ReadDeriverAsync(store, reader, path, cancellationToken);
         var sigs = await reader.ReadStringsAsync($"signatures of {path}", cancellationToken);
@@ -111,7 +114,7 @@ public static class ArchiveImporter
         var staged = store.CreateStagedPath();
         try
         {
-            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, $"{what} ({path})", cancellationToken);
+            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, $"{what} ({path})", cancellationToken, maxSize: narSize);
             if (size != narSize || !hash.Equals(narHash))
                 throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes)");
             await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);

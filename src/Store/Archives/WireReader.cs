@@ -55,10 +55,13 @@ internal sealed class WireReader(Stream input)
     }
 
     /// <summary>Restores one NAR to <paramref name="target"/>, returning the hash and size of its bytes.</summary>
-    public async Task<(NixHash Hash, long Size)> RestoreNarAsync(string target, string what, CancellationToken cancellationToken)
+    // maxSize: the signed NAR size when the metadata came first. Reading stops there, so a longer NAR is refused after
+    // at most that many bytes instead of being restored to its end.
+    public async Task<(NixHash Hash, long Size)> RestoreNarAsync(string target, string what, CancellationToken cancellationToken, long? maxSize = null)
     {
         var start = Offset;
-        var hashing = new HashingStream(input, leaveOpen: true);
+        var source = maxSize is { } max ? new BoundedReadStream(input, max) : input;
+        var hashing = new HashingStream(source, leaveOpen: true);
         await using (hashing)
         {
             try
@@ -72,6 +75,10 @@ internal sealed class WireReader(Stream input)
             catch (EndOfStreamException e)
             {
                 throw new ArchiveException($"archive is truncated: it ends inside the NAR of {what} (starting at byte offset {start})", e);
+            }
+            catch (BoundedReadStream.LimitExceededException e)
+            {
+                throw new ArchiveException($"the NAR of {what} (starting at archive byte offset {start}) is longer than its signed size of {e.Limit} bytes: refused at that size, nothing imported", e);
             }
 
             Offset += hashing.BytesCount;

@@ -86,7 +86,11 @@ internal sealed class WorkerInit(string configFile, string? destdir, TextWriter 
             var planned = _files.FindIndex(f => f.Path == path);
             var mapped = planned >= 0 ? Path.Combine(stage, planned.ToString(CultureInfo.InvariantCulture)) : InRoot(path);
             if (planned >= 0)
+            {
+                // The staged copy gets the mode the real file will have: a secret key is checked for 0600 too.
                 File.WriteAllText(mapped, _files[planned].Text);
+                File.SetUnixFileMode(mapped, _files[planned].Mode);
+            }
             else if (dryRun && path == options.Origins.PrivateKeyFile && !File.Exists(mapped))
                 File.WriteAllText(mapped = Path.Combine(stage, "origin-login-key"), ""); // the installer makes it after this check
             shown[mapped] = path;
@@ -136,7 +140,9 @@ internal sealed class WorkerInit(string configFile, string? destdir, TextWriter 
 
         if (File.Exists(InRoot(path)))
         {
-            if (!SigningKey.TryParse(File.ReadAllText(InRoot(path)).Trim(), out _, out var error))
+            if (SecretKeyFile.CheckPermissions(InRoot(path)) is { } exposed)
+                problems.Add($"--signing-key-file: {exposed}");
+            else if (!SigningKey.TryParse(File.ReadAllText(InRoot(path)).Trim(), out _, out var error))
                 problems.Add($"--signing-key-file: existing {InRoot(path)} is not an Ed25519 secret key NAME:BASE64 ({error}); move it away to generate a new one");
             else
                 output.WriteLine($"kept the existing signing key {path}");

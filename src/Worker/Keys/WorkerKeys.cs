@@ -13,15 +13,8 @@ internal sealed class WorkerKeys(SigningKey signingKey, TrustedKeys trustedDispa
     /// <summary>Reads both files; the exception message names the file, the key and what is wrong.</summary>
     public static WorkerKeys Load(KeysSection keys)
     {
-        SigningKey signing;
-        try
-        {
-            signing = SigningKey.Parse(File.ReadAllText(keys.SigningKeyFile));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-        {
-            throw new InvalidOperationException($"Keys:SigningKeyFile '{keys.SigningKeyFile}' is unusable: {e.Message}", e);
-        }
+        if (!SecretKeyFile.TryRead(keys.SigningKeyFile, out var signing, out var signingError))
+            throw new InvalidOperationException($"Keys:SigningKeyFile '{keys.SigningKeyFile}' is unusable: {signingError}");
 
         TrustedKeys trusted;
         try
@@ -35,6 +28,6 @@ internal sealed class WorkerKeys(SigningKey signingKey, TrustedKeys trustedDispa
 
         if (trusted.Keys.Count == 0)
             throw new InvalidOperationException($"Keys:TrustedDispatcherKeysFile '{keys.TrustedDispatcherKeysFile}' has no keys: the worker would reject every request (add the dispatcher's name:base64 public key)");
-        return new WorkerKeys(signing, trusted);
+        return new WorkerKeys(signing!, trusted);
     }
 }

@@ -10,7 +10,7 @@ public sealed class KeysPublicCommandTests
         using var dir = new TempDirectory("cli-keys-public");
         var secretFile = dir.Combine("farm.sec");
         var secret = await NixOracle.RunTextAsync("nix", "key", "generate-secret", "--key-name", "farm-7");
-        await File.WriteAllTextAsync(secretFile, secret);
+        await SecretKeyFiles.WriteAsync(secretFile, secret);
         var fromNix = (await ProcessRunner.RunAsync("nix", ["key", "convert-secret-to-public"], stdin: System.Text.Encoding.UTF8.GetBytes(secret)))
             .EnsureSuccess("nix key convert-secret-to-public").Stdout.Trim();
 

@@ -39,7 +39,7 @@ public sealed class StoreArchiveCommandTests : IDisposable
         var key = SigningKey.Generate("cli-test-1");
         var keyFile = _temp.Combine("secret");
         var trusted = _temp.Combine("trusted");
-        await File.WriteAllTextAsync(keyFile, key + "\n");
+        await SecretKeyFiles.WriteAsync(keyFile, key + "\n");
         await File.WriteAllTextAsync(trusted, key.PublicKey + "\n");
         Directory.CreateDirectory(_temp.Combine("tree"));
         await File.WriteAllTextAsync(_temp.Combine("tree", "f"), "content");
@@ -92,6 +92,25 @@ public sealed class StoreArchiveCommandTests : IDisposable
 
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains($"buildfarm store verify: {path}: contents changed", verify.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sign_WorldReadableKeyFile_RefusedWithChmodFixAndNoSignature()
+    {
+        var keyFile = _temp.Combine("open.sec");
+        await File.WriteAllTextAsync(keyFile, SigningKey.Generate("cli-open-1") + "\n");
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var file = _temp.Combine("signed.txt");
+        await File.WriteAllTextAsync(file, "sign me " + Guid.NewGuid());
+        var path = (await RunAsync(Root1, null, "store", "add", file)).Stdout.Trim();
+
+        var sign = await RunAsync(Root1, null, "store", "sign", "--key-file", keyFile, path);
+        var info = await RunAsync(Root1, null, "store", "info", path);
+
+        Assert.NotEqual(0, sign.ExitCode);
+        Assert.Contains($"secret key file '{keyFile}' is accessible by group or others (mode 0644)", sign.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"chmod 600 {keyFile}", sign.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("cli-open-1:", info.Stdout, StringComparison.Ordinal);
     }
 
     private static async Task<ProcessResult> RunAsync(string root, byte[]? stdin, params string[] args) =>

@@ -85,7 +85,7 @@ public sealed class StoreNixCommandTests : IDisposable
         var key = SigningKey.Generate("dispatcher-1");
         var keyFile = _temp.Combine("dispatcher.sec");
         var trusted = _temp.Combine("trusted-inputs.pub");
-        await File.WriteAllTextAsync(keyFile, key + "\n");
+        await SecretKeyFiles.WriteAsync(keyFile, key + "\n");
         await File.WriteAllTextAsync(trusted, key.PublicKey + "\n");
         return (keyFile, trusted);
     }

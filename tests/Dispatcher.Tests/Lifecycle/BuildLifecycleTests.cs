@@ -244,4 +244,18 @@ public sealed class BuildLifecycleTests
         Assert.Equal("hello\n", chunks[0].Text);
         Assert.Contains("log truncated", chunks[1].Text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Log_NulByteInOutput_StoredWholeWithReplacementCharacter()
+    {
+        await using var h = await LifecycleHarness.CreateAsync();
+        await h.HeartbeatAsync("w1", X86);
+        var id = await h.SubmitAsync();
+
+        await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", 1, "before\0after\n"), CancellationToken.None);
+        await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", 2, "next line\n"), CancellationToken.None);
+
+        var chunks = await h.Db.RunAsync(s => LogTable.ReadAsync(s, id, 0, 100), CancellationToken.None);
+        Assert.Equal(["before\uFFFDafter\n", "next line\n"], chunks.Select(c => c.Text));
+    }
 }

@@ -64,7 +64,7 @@ public sealed class OriginConfigTests : IDisposable
     public void Validate_OriginWithoutWorkerKeys_StartUpRefusedNamingTheKey()
     {
         var signing = _dir.Combine("dispatcher.sec");
-        File.WriteAllText(signing, BuildFarm.Store.Signing.SigningKey.Generate("d-1").ToString());
+        SecretKeyFiles.Write(signing, BuildFarm.Store.Signing.SigningKey.Generate("d-1").ToString());
         var config = Microsoft.Extensions.Configuration.MemoryConfigurationBuilderExtensions.AddInMemoryCollection(new Microsoft.Extensions.Configuration.ConfigurationBuilder(), new Dictionary<string, string?>
         {
             ["Dispatcher:SigningKeyFile"] = signing,

@@ -23,7 +23,7 @@ public sealed class DispatcherFixture : IAsyncLifetime, IDisposable
     {
         Broker = await RabbitMqServer.StartNewAsync();
         var key = await NixOracle.RunTextAsync("nix", "key", "generate-secret", "--key-name", "dispatcher-test");
-        await File.WriteAllTextAsync(_dir.Combine("dispatcher.sec"), key);
+        await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), key);
         Url = $"http://127.0.0.1:{FreePort.Next()}";
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {

@@ -37,7 +37,7 @@ public sealed class OffloadFixture : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         Broker = await RabbitMqServer.StartNewAsync();
-        await File.WriteAllTextAsync(_dir.Combine("dispatcher.sec"), SigningKey.Generate("dispatcher-test").ToString());
+        await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), SigningKey.Generate("dispatcher-test").ToString());
         var workerKey = SigningKey.Generate("worker-good-1");
         await File.WriteAllTextAsync(_dir.Combine("workers.pub"), "# trusted workers\n" + workerKey.PublicKey + "\n");
         Origin = StoreLayout.Create("/nix/store", _dir.Combine("origin"));

@@ -39,7 +39,7 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         Broker = await RabbitMqServer.StartNewAsync();
-        await File.WriteAllTextAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
+        await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {

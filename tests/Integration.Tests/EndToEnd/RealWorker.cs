@@ -53,7 +53,7 @@ internal sealed class RealWorker : IDisposable
         if (!File.Exists(RepoPaths.BuildfarmWorker))
             throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
         var dir = new TempDirectory("e2e-" + name);
-        File.WriteAllText(dir.Combine("worker.sec"), SigningKey.Generate(name + "-1").ToString());
+        SecretKeyFiles.Write(dir.Combine("worker.sec"), SigningKey.Generate(name + "-1").ToString());
         File.WriteAllText(dir.Combine("dispatchers.pub"), dispatcherKey + "\n");
         Directory.CreateDirectory(dir.Combine("root"));
         var config = new

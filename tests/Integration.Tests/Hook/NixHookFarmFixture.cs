@@ -114,7 +114,7 @@ public sealed class NixHookFarmFixture : IAsyncLifetime, IDisposable
     {
         Directory.CreateDirectory(_dir.Combine("keys"));
         var dispatcher = SigningKey.Generate("dispatcher-hook-1");
-        File.WriteAllText(_dir.Combine("keys", "dispatcher.sec"), dispatcher + "\n");
+        SecretKeyFiles.Write(_dir.Combine("keys", "dispatcher.sec"), dispatcher + "\n");
         File.WriteAllText(_dir.Combine("keys", "dispatcher.pub"), dispatcher.PublicKey + "\n");
         var files = new Dictionary<string, string>();
         var workers = new List<string>();
@@ -122,7 +122,7 @@ public sealed class NixHookFarmFixture : IAsyncLifetime, IDisposable
         {
             var key = SigningKey.Generate($"hook-{name}-1");
             files[name] = _dir.Combine("keys", name + ".sec");
-            File.WriteAllText(files[name], key + "\n");
+            SecretKeyFiles.Write(files[name], key + "\n");
             workers.Add(key.PublicKey.ToString());
         }
 

@@ -176,7 +176,7 @@ public sealed partial class DerivationContractFarmTests : IDisposable
     {
         var key = SigningKey.Generate(name);
         Directory.CreateDirectory(_dir.Combine("keys"));
-        await File.WriteAllTextAsync(_dir.Combine("keys", name + ".sec"), key + "\n");
+        await SecretKeyFiles.WriteAsync(_dir.Combine("keys", name + ".sec"), key + "\n");
         await File.WriteAllTextAsync(_dir.Combine("keys", name + ".pub"), key.PublicKey + "\n");
     }
 

@@ -96,7 +96,7 @@ public sealed class NixOriginFarmTests : IDisposable
     {
         var key = SigningKey.Generate(name);
         Directory.CreateDirectory(_dir.Combine("keys"));
-        await File.WriteAllTextAsync(_dir.Combine("keys", name + ".sec"), key + "\n");
+        await SecretKeyFiles.WriteAsync(_dir.Combine("keys", name + ".sec"), key + "\n");
         await File.WriteAllTextAsync(_dir.Combine("keys", name + ".pub"), key.PublicKey + "\n");
         return key;
     }

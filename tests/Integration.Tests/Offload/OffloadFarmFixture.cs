@@ -236,7 +236,7 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
     {
         Directory.CreateDirectory(_dir.Combine("keys"));
         var dispatcher = SigningKey.Generate("dispatcher-offload-1");
-        File.WriteAllText(DispatcherSecretKeyFile, dispatcher + "\n");
+        SecretKeyFiles.Write(DispatcherSecretKeyFile, dispatcher + "\n");
         File.WriteAllText(_dir.Combine("keys", "dispatcher.pub"), dispatcher.PublicKey + "\n");
         var trustedWorkers = new List<string>();
         var inputs = new List<string> { dispatcher.PublicKey.ToString() };
@@ -244,7 +244,7 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         {
             var key = SigningKey.Generate(name + "-1");
             var file = _dir.Combine("keys", name + ".sec");
-            File.WriteAllText(file, key + "\n");
+            SecretKeyFiles.Write(file, key + "\n");
             _workerKeyFiles[name] = file;
             inputs.Add(key.PublicKey.ToString());
             if (name != "untrusted")

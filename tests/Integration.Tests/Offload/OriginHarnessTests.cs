@@ -28,7 +28,7 @@ public sealed class OriginFixture : IAsyncLifetime, IDisposable
     {
         var sshd = SshdServer.StartAsync();
         var key = SigningKey.Generate("origin-harness-1");
-        await File.WriteAllTextAsync(SecretKeyFile, key + "\n");
+        await SecretKeyFiles.WriteAsync(SecretKeyFile, key + "\n");
         await File.WriteAllTextAsync(PublicKeyFile, key.PublicKey + "\n");
         Graph = await NixGraph.InstantiateAsync(Scratch("nix"), "", "routed", NixGraph.GraphAttributes);
         ReferenceHashes = await Graph.ReferenceHashesAsync(Graph.GraphDrvs);

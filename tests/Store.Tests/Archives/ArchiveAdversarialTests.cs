@@ -126,6 +126,38 @@ public sealed class ArchiveAdversarialTests : IAsyncLifetime
         Assert.Equal([_dep, _top], imported);
     }
 
+    [Fact]
+    public async Task Import_NarLongerThanSignedSize_StopsAtTheSignedSizeAndLeavesNothing()
+    {
+        var big = await _from.Store.AddTextAsync("big.txt", new byte[1 << 20], [], CancellationToken.None);
+        var output = new MemoryStream();
+        await ArchiveWriter.ExportAsync(_from.Store, [big], output, new ExportOptions(ArchiveFormat.BuildFarmSigned), CancellationToken.None);
+        var archive = output.ToArray();
+        SetNarSize(archive, (await _from.Store.GetPathInfoAsync(big, CancellationToken.None)).NarHash.ToString(), 4096);
+        var input = new MemoryStream(archive);
+        var before = Snapshot();
+
+        var error = await Assert.ThrowsAsync<ArchiveException>(
+            () => ArchiveImporter.ImportAsync(_to.Store, input, new ImportOptions(null, CheckSignatures: false), CancellationToken.None));
+
+        Assert.Contains($"({big}) (starting at archive byte offset ", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("is longer than its signed size of 4096 bytes: refused at that size, nothing imported", error.Message, StringComparison.Ordinal);
+        Assert.True(input.Position < 4096 + 1024, $"the importer read {input.Position} bytes of a 1 MiB NAR signed as 4096");
+        Assert.Equal(before, Snapshot());
+    }
+
+    [Theory]
+    [InlineData(0x8000_0000_0000_0000UL)]
+    [InlineData(ulong.MaxValue)]
+    public async Task Import_NarSizeBeyondLongMax_RejectedAsCorrupt(ulong size)
+    {
+        var archive = await ExportAsync(ArchiveFormat.BuildFarmSigned, closure: true);
+        SetNarSize(archive, (await _from.Store.GetPathInfoAsync(_dep, CancellationToken.None)).NarHash.ToString(), size);
+
+        await AssertRejectedAsync(archive, Trusted(), $"'{_dep}' has NAR size {size}, beyond the largest possible ({long.MaxValue} bytes)");
+        await AssertRejectedAsync(archive, new ImportOptions(null, CheckSignatures: false), $"has NAR size {size}, beyond the largest possible");
+    }
+
     private ImportOptions Trusted() => new(TrustedKeys.Parse(File.ReadAllText(_trustedFile), _trustedFile));
 
     private async Task<byte[]> ExportAsync(ArchiveFormat format, bool closure)
@@ -147,6 +179,15 @@ public sealed class ArchiveAdversarialTests : IAsyncLifetime
     }
 
     private string Snapshot() => string.Join('\n', _to.PhysicalEntries()) + "\n--\n" + string.Join('\n', _to.DatabaseRows());
+
+    /// <summary>Overwrites the signed form's NAR size word, the u64 right after the (padded) NAR hash string.</summary>
+    private static void SetNarSize(byte[] data, string narHash, ulong size)
+    {
+        var at = data.AsSpan().IndexOf(Encoding.ASCII.GetBytes(narHash));
+        Assert.True(at > 0, $"NAR hash {narHash} not in the archive");
+        var word = at + ((narHash.Length + 7) / 8 * 8);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(data.AsSpan(word, 8), size);
+    }
 
     /// <summary>Overwrites the n-th occurrence of an ASCII string (same length) in place.</summary>
     private static void Replace(byte[] data, string find, string replacement, int occurrence)

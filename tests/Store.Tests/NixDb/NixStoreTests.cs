@@ -26,7 +26,7 @@ public sealed class NixStoreTests
         await ArchiveWriter.ExportAsync(local.Store, [top], archive, new ExportOptions(Closure: true), None);
         (await ProcessRunner.RunAsync("nix-store", ["--store", nix.Uri, "--import"], archive.ToArray())).EnsureSuccess("nix-store --import");
         var keyFile = Path.Combine(nix.Scratch, "origin.sec");
-        await File.WriteAllTextAsync(keyFile, SigningKey.Generate("origin-1").ToString());
+        await SecretKeyFiles.WriteAsync(keyFile, SigningKey.Generate("origin-1").ToString());
         (await nix.NixAsync("nix", "store", "sign", "--key-file", keyFile, top.FullPath)).EnsureSuccess("nix store sign");
 
         foreach (var path in new[] { seed, dep, top })

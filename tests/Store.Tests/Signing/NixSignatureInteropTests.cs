@@ -19,7 +19,7 @@ public sealed class NixSignatureInteropTests
         using var dir = new TempDirectory("sig-nix");
         var key = SigningKey.Generate("bf-test-" + Guid.NewGuid().ToString("N")[..8]);
         var keyFile = dir.Combine("secret.key");
-        await File.WriteAllTextAsync(keyFile, key.ToString());
+        await SecretKeyFiles.WriteAsync(keyFile, key.ToString());
         var path = await BuildOutputWithReferenceAsync();
 
         await Nix("store", "sign", "--key-file", keyFile, path);
@@ -49,7 +49,7 @@ public sealed class NixSignatureInteropTests
         using var dir = new TempDirectory("sig-tamper");
         var key = SigningKey.Generate("bf-tamper");
         var keyFile = dir.Combine("secret.key");
-        await File.WriteAllTextAsync(keyFile, key.ToString());
+        await SecretKeyFiles.WriteAsync(keyFile, key.ToString());
         var path = await BuildOutputWithReferenceAsync();
         await Nix("store", "sign", "--key-file", keyFile, path);
         var info = await PathInfoAsync(path);

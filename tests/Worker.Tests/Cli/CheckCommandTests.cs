@@ -115,7 +115,7 @@ public sealed class CheckCommandTests : IDisposable
     {
         var key = SigningKey.Generate("check-1");
         var secret = _dir.Combine("worker.sec");
-        File.WriteAllText(secret, key + "\n");
+        SecretKeyFiles.Write(secret, key + "\n");
         var trusted = _dir.Combine("dispatcher.pub");
         File.WriteAllText(trusted, SigningKey.Generate("dispatcher-1").PublicKey + "\n");
         var config = new Dictionary<string, object?>

@@ -42,7 +42,7 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
     {
         var dir = new TempDirectory("worker-" + name);
         var signing = SigningKey.Generate(name + "-1");
-        File.WriteAllText(dir.Combine("signing.key"), signing.ToString());
+        SecretKeyFiles.Write(dir.Combine("signing.key"), signing.ToString());
         File.WriteAllText(dir.Combine("dispatchers.pub"), dispatcherKey + "\n");
         var settings = new Dictionary<string, string?>
         {

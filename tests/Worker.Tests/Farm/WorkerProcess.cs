@@ -35,7 +35,7 @@ internal sealed class WorkerProcess : IDisposable
     public static string WriteConfig(TempDirectory dir, string amqpUri, string storeDir, VerifyingKey dispatcherKey, string name, string system, bool allowUnsandboxed = false)
     {
         var signing = SigningKey.Generate(name + "-1");
-        File.WriteAllText(dir.Combine("signing.key"), signing.ToString());
+        SecretKeyFiles.Write(dir.Combine("signing.key"), signing.ToString());
         File.WriteAllText(dir.Combine("dispatchers.pub"), dispatcherKey + "\n");
         var config = new
         {

@@ -1,0 +1,75 @@
+using BuildFarm.Dispatcher.Hosting;
+using BuildFarm.Store.Signing;
+using BuildFarm.Testing;
+using Microsoft.Extensions.Configuration;
+
+namespace BuildFarm.Dispatcher.Tests.Hosting;
+
+public sealed class DispatcherConfigKeysTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("dispatcher-keys");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Validate_KnownKeysOnly_NoErrors()
+    {
+        Assert.Empty(DispatcherRegistration.Validate(Config(("Broker:Uri", "amqp://guest:guest@127.0.0.1:5672/"), ("Ui:Token", "t"))));
+    }
+
+    [Fact]
+    public void Validate_MisspeltOrigin_RefusedNamingTheKey()
+    {
+        var errors = DispatcherRegistration.Validate(Config(("Dispatcher:Orgin:Host", "origin.example")));
+
+        Assert.Equal(["Dispatcher: unknown key 'Orgin' in DispatcherOptions: nothing reads it, so its value would be ignored; check the spelling against docs/configuration.md"], errors);
+    }
+
+    [Fact]
+    public void Validate_MisspeltNestedOriginKey_RefusedNamingTheKey()
+    {
+        var errors = DispatcherRegistration.Validate(Config(("Dispatcher:Origin:Hots", "origin.example")));
+
+        Assert.Contains(errors, e => e.StartsWith("Dispatcher: unknown key 'Hots' in OriginOptions:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_UnknownSection_RefusedListingTheSections()
+    {
+        var errors = DispatcherRegistration.Validate(Config(("Dispatcer:Origin:Host", "origin.example")));
+
+        Assert.Equal(["'Dispatcer' is not a configuration section: the dispatcher reads Dispatcher, Broker, Ui"], errors);
+    }
+
+    [Fact]
+    public void Build_MisspeltKeyInConfigFile_StartUpStopsNamingTheKey()
+    {
+        var file = _dir.Combine("dispatcher.json");
+        File.WriteAllText(file, $$"""{ "Dispatcher": { "SigningKeyFile": "{{Key()}}", "DatabasePath": "{{_dir.Combine("db.sqlite")}}", "Orgin": { "Host": "o" } } }""");
+
+        var e = Assert.Throws<InvalidOperationException>(() => DispatcherHost.Build(file));
+
+        Assert.Contains("'Orgin'", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"invalid dispatcher configuration in {file}:", e.Message, StringComparison.Ordinal);
+    }
+
+    private string Key()
+    {
+        var file = _dir.Combine("dispatcher.sec");
+        if (!File.Exists(file))
+            SecretKeyFiles.Write(file, SigningKey.Generate("d-1") + "\n");
+        return file;
+    }
+
+    private IConfiguration Config(params (string Key, string Value)[] extra)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["Dispatcher:SigningKeyFile"] = Key(),
+            ["Dispatcher:DatabasePath"] = _dir.Combine("db.sqlite"),
+        };
+        foreach (var (key, value) in extra)
+            values[key] = value;
+        return new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+    }
+}
