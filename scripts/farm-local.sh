@@ -3,7 +3,8 @@
 # cmd_build). Every process is started with setsid (own process group) and its pid recorded in $FARM/pids/;
 # `down` stops exactly those groups. $FARM is $FARM_DIR, default .farm/ in the repository. State:
 #   rabbit/             private RabbitMQ (node name, ports, mnesia)
-#   ssh/                the origin's sshd: its own host key, the workers' client key in authorized_keys
+#   ssh/                the origin's sshd: its own host key, the workers' client key in authorized_keys (forced
+#                       to `buildfarm origin-serve`)
 #   keys/               dispatcher key pair, worker keys (standard workers + spares for add-worker), trust files
 #   origin/             the origin store (logical /nix/store) the dispatcher owns and workers pull from over SSH
 #   workers/NAME/       each worker's config, physical store (root/) and build dirs
@@ -64,13 +65,15 @@ farm_start_rabbit() {
   (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup --timeout 120 >/dev/null)
 }
 
-# The origin's sshd: workers log in with the farm's client key and run the origin's buildfarm (RemoteCommand).
+# The origin's sshd: workers log in with the farm's client key, which may only run `buildfarm origin-serve` on the
+# origin store (the store commands of the dispatcher's RemoteCommand, nothing else: docs/operations.md).
 farm_start_sshd() {
   local dir="$FARM/ssh"
   mkdir -p "$dir"
   if ! farm_alive sshd; then
     local_free_port > "$dir/port"
-    local_sshd_prepare "$dir" "$(cat "$dir/port")" "$dir/worker_ed25519"
+    local_sshd_prepare "$dir" "$(cat "$dir/port")" "$dir/worker_ed25519" \
+      "$BF --store-dir $STORE_DIR --root $FARM/origin --signing-key-file $FARM/keys/dispatcher.sec origin-serve"
   fi
   local_sshd_fingerprint "$dir" > "$dir/fingerprint"
   farm_alive sshd && return 0
