@@ -30,6 +30,17 @@ local_wait_port() {
   return 1
 }
 
+# local_sshd_authorize DIR CLIENT_KEY [FORCED]: DIR/authorized_keys = CLIENT_KEY.pub, as
+# `command="FORCED",restrict KEY` when FORCED is given. sshd reads it at every login: no restart needed.
+local_sshd_authorize() {
+  local dir=$1 client=$2 forced=${3:-}
+  if [ -n "$forced" ]; then
+    printf 'command="%s",restrict %s\n' "$forced" "$(head -n 1 "$client.pub")" > "$dir/authorized_keys"
+  else
+    cp "$client.pub" "$dir/authorized_keys"
+  fi
+}
+
 # local_sshd_prepare DIR PORT CLIENT_KEY [FORCED]: a private sshd's files in DIR for 127.0.0.1:PORT: its host key
 # DIR/host_ed25519 and the client key CLIENT_KEY (both kept when they exist), authorized_keys = CLIENT_KEY.pub (as
 # `command="FORCED",restrict KEY` when FORCED is given: every login runs FORCED, e.g. buildfarm origin-serve),
@@ -40,11 +51,7 @@ local_sshd_prepare() {
   mkdir -p "$dir" /run/sshd
   [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-local-host -f "$dir/host_ed25519"
   [ -f "$client" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-local-client -f "$client"
-  if [ -n "$forced" ]; then
-    printf 'command="%s",restrict %s\n' "$forced" "$(head -n 1 "$client.pub")" > "$dir/authorized_keys"
-  else
-    cp "$client.pub" "$dir/authorized_keys"
-  fi
+  local_sshd_authorize "$dir" "$client" "$forced"
   cat > "$dir/sshd_config" <<CONF
 ListenAddress 127.0.0.1
 Port $port
