@@ -17,6 +17,9 @@ set -euo pipefail
 keydir="$1"; shift
 [ $# -gt 0 ] || { echo "init-keys.sh: usage: init-keys.sh KEYDIR WORKER..." >&2; exit 2; }
 readonly DISPATCHER_UID=10001 WORKER_UID=10002
+# The forced command of every worker's login on the origin: the store commands workers run, on the dispatcher's origin
+# store (Dispatcher:StoreDir/Root), nothing else (docs/operations.md, "Restricting workers on the origin").
+readonly ORIGIN_SERVE="${BUILDFARM_ORIGIN_SERVE:-/opt/buildfarm/bin/buildfarm --store-dir /nix/store --root /var/lib/buildfarm/origin origin-serve}"
 
 # generate NAME OWNER: NAME.secret (0600, OWNER) via `buildfarm keys generate`, NAME.public (0644) via `buildfarm keys public`.
 generate() {
@@ -58,8 +61,9 @@ for worker in "$@"; do
   generate "$worker" "$WORKER_UID"
   ssh_key "$keydir/$worker.ssh" "$WORKER_UID" "buildfarm-worker@$worker"
   cat "$keydir/$worker.public" >>"$keydir/trusted-worker-keys.new"
-  # restrict: no forwarding, no pty; the workers only run the origin's buildfarm command.
-  printf 'restrict %s\n' "$(head -n 1 "$keydir/$worker.ssh.pub")" >>"$keydir/origin-authorized-keys.new"
+  # command=: whatever the worker asks runs as `buildfarm origin-serve` (only store export/quarantine-serve/-put);
+  # restrict: no forwarding, no pty.
+  printf 'command="%s",restrict %s\n' "$ORIGIN_SERVE" "$(head -n 1 "$keydir/$worker.ssh.pub")" >>"$keydir/origin-authorized-keys.new"
 done
 cat "$keydir/dispatcher.public" "$keydir/trusted-worker-keys.new" >"$keydir/trusted-origin-keys.new"
 # Renames: the dispatcher re-reads trusted-worker-keys while it runs, so it must never see a half-written file.

@@ -265,6 +265,9 @@ if [ -n "$origin_login" ]; then
   [[ "$origin" =~ :[0-9]+$ ]] || origin_shown="$origin:22"
   echo "Let it log in to the origin $origin_shown: add this line to the authorized_keys of the origin's login user (Dispatcher:Origin:User):"
   echo "origin login key: $origin_login"
+  echo "Restrict it to the store commands workers run (buildfarm origin-serve; the buildfarm path and store flags as in"
+  echo "the dispatcher's Dispatcher:Origin:RemoteCommand, here those of packaging/buildfarm-dispatcher.service):"
+  echo "origin authorized_keys line: command=\"/opt/buildfarm/bin/buildfarm --store-dir $store_dir --root /var/lib/buildfarm/origin origin-serve\",restrict $origin_login"
 else
   echo "No --origin: this worker runs only requests whose inputs are already in its store."
 fi

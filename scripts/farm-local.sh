@@ -3,7 +3,8 @@
 # cmd_build). Every process is started with setsid (own process group) and its pid recorded in $FARM/pids/;
 # `down` stops exactly those groups. $FARM is $FARM_DIR, default .farm/ in the repository. State:
 #   rabbit/             private RabbitMQ (node name, ports, mnesia)
-#   ssh/                the origin's sshd: its own host key, the workers' client key in authorized_keys
+#   ssh/                the origin's sshd: its own host key, the workers' client key in authorized_keys (forced
+#                       to `buildfarm origin-serve`)
 #   keys/               dispatcher key pair, worker keys (standard workers + spares for add-worker), trust files
 #   origin/             the origin store (logical /nix/store) the dispatcher owns and workers pull from over SSH
 #   workers/NAME/       each worker's config, physical store (root/) and build dirs
@@ -64,14 +65,20 @@ farm_start_rabbit() {
   (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup --timeout 120 >/dev/null)
 }
 
-# The origin's sshd: workers log in with the farm's client key and run the origin's buildfarm (RemoteCommand).
+# The origin's sshd: workers log in with the farm's client key, which may only run `buildfarm origin-serve` on the
+# origin store (the store commands of the dispatcher's RemoteCommand, nothing else: docs/operations.md).
+# farm_start_sshd NIX: NIX=1 when the origin is the machine's Nix store (./farm up --nix), as the RemoteCommand says.
 farm_start_sshd() {
-  local dir="$FARM/ssh"
+  local dir="$FARM/ssh" store="--root $FARM/origin"
+  [ "${1:-0}" = 0 ] || store="--nix"
   mkdir -p "$dir"
   if ! farm_alive sshd; then
     local_free_port > "$dir/port"
     local_sshd_prepare "$dir" "$(cat "$dir/port")" "$dir/worker_ed25519"
   fi
+  # Rewritten on every up (a running sshd reads it at the next login): the origin store may have changed (--nix).
+  local_sshd_authorize "$dir" "$dir/worker_ed25519" \
+    "$BF --store-dir $STORE_DIR $store --signing-key-file $FARM/keys/dispatcher.sec origin-serve"
   local_sshd_fingerprint "$dir" > "$dir/fingerprint"
   farm_alive sshd && return 0
   farm_start sshd /usr/sbin/sshd -D -e -f "$dir/sshd_config"
@@ -208,7 +215,7 @@ cmd_up() {
   mkdir -p "$FARM/origin" "$FARM/logs"
   farm_keys
   farm_start_rabbit
-  farm_start_sshd
+  farm_start_sshd "$nix"
   printf 'BUILDFARM_STORE_DIR=%s\nBUILDFARM_ROOT=%s\n' "$STORE_DIR" "$FARM/origin" > "$FARM/env"
   [ "$nix" = 0 ] || farm_nix_hook
   farm_start_dispatcher

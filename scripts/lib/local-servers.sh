@@ -30,16 +30,28 @@ local_wait_port() {
   return 1
 }
 
-# local_sshd_prepare DIR PORT CLIENT_KEY: a private sshd's files in DIR for 127.0.0.1:PORT: its host key
-# DIR/host_ed25519 and the client key CLIENT_KEY (both kept when they exist), authorized_keys = CLIENT_KEY.pub,
+# local_sshd_authorize DIR CLIENT_KEY [FORCED]: DIR/authorized_keys = CLIENT_KEY.pub, as
+# `command="FORCED",restrict KEY` when FORCED is given. sshd reads it at every login: no restart needed.
+local_sshd_authorize() {
+  local dir=$1 client=$2 forced=${3:-}
+  if [ -n "$forced" ]; then
+    printf 'command="%s",restrict %s\n' "$forced" "$(head -n 1 "$client.pub")" > "$dir/authorized_keys"
+  else
+    cp "$client.pub" "$dir/authorized_keys"
+  fi
+}
+
+# local_sshd_prepare DIR PORT CLIENT_KEY [FORCED]: a private sshd's files in DIR for 127.0.0.1:PORT: its host key
+# DIR/host_ed25519 and the client key CLIENT_KEY (both kept when they exist), authorized_keys = CLIENT_KEY.pub (as
+# `command="FORCED",restrict KEY` when FORCED is given: every login runs FORCED, e.g. buildfarm origin-serve),
 # sshd_config (checked with sshd -t) and known_hosts for ssh -o UserKnownHostsFile. Start it with
 # /usr/sbin/sshd -D -e -f DIR/sshd_config (as root: sshd needs it) and wait with local_wait_port.
 local_sshd_prepare() {
-  local dir=$1 port=$2 client=$3
+  local dir=$1 port=$2 client=$3 forced=${4:-}
   mkdir -p "$dir" /run/sshd
   [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-local-host -f "$dir/host_ed25519"
   [ -f "$client" ] || ssh-keygen -q -t ed25519 -N '' -C buildfarm-local-client -f "$client"
-  cp "$client.pub" "$dir/authorized_keys"
+  local_sshd_authorize "$dir" "$client" "$forced"
   cat > "$dir/sshd_config" <<CONF
 ListenAddress 127.0.0.1
 Port $port

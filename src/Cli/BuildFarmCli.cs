@@ -14,6 +14,7 @@ internal static class BuildFarmCli
         root.Subcommands.Add(DrvCommands.Create(globals));
         root.Subcommands.Add(KeysCommands.Create(globals));
         root.Subcommands.Add(ServeCommands.Create(globals));
+        root.Subcommands.Add(OriginServe.OriginServeCommand.Create(globals));
         root.Subcommands.Add(SubmitCommands.Create(globals));
         root.Subcommands.Add(BuildCommands.Create());
         root.Subcommands.Add(Operator.StatusCommand.Create());

@@ -159,6 +159,18 @@ public sealed class SshdServer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Rewrites the client key's <c>authorized_keys</c> line as <c>command="FORCED",restrict KEY</c>, as an origin
+    /// restricts workers' keys (<c>buildfarm origin-serve</c>). sshd reads the file at each login: new connections only.
+    /// </summary>
+    public async Task ForceCommandAsync(string forcedCommand)
+    {
+        if (forcedCommand.Contains('"', StringComparison.Ordinal))
+            throw new ArgumentException("a forced command with double quotes would need escaping", nameof(forcedCommand));
+        var key = (await File.ReadAllTextAsync(ClientKeyPath + ".pub")).Trim();
+        await File.WriteAllTextAsync(_dir.Combine("authorized_keys"), $"command=\"{forcedCommand}\",restrict {key}\n");
+    }
+
     public void Dispose()
     {
         Stop();

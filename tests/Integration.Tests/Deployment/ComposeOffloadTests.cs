@@ -85,7 +85,8 @@ public sealed partial class ComposeOffloadTests(ComposeKeys keys) : IClassFixtur
             Assert.Equal(origin.Endpoint.HostKeyFingerprint, pin.ResolveFingerprint(out var error) ?? error);
             // The origin's sshd lets it in, and its input keys include the dispatcher and every worker.
             var login = File.ReadAllText(worker.Origins.PrivateKeyFile + ".pub").Trim();
-            Assert.Contains("restrict " + login, authorized);
+            // ...only as `buildfarm origin-serve` on the very store the dispatcher names in its RemoteCommand.
+            Assert.Contains($"command=\"{origin.Endpoint.RemoteCommand} origin-serve\",restrict " + login, authorized);
             Assert.Contains(File.ReadAllText(Path.Combine(keys.Dir, name + ".public")), inputKeys, StringComparison.Ordinal);
             Assert.Contains(File.ReadAllText(Path.Combine(keys.Dir, "dispatcher.public")), inputKeys, StringComparison.Ordinal);
         }

@@ -4,6 +4,8 @@ namespace BuildFarm.Integration.Tests.Deployment;
 
 public sealed class InitKeysTests
 {
+    private const string ForcedOriginServe = "command=\"/opt/buildfarm/bin/buildfarm --store-dir /nix/store --root /var/lib/buildfarm/origin origin-serve\",restrict ";
+
     private static async Task<int> OwnerOfAsync(string path) =>
         int.Parse((await ProcessRunner.RunAsync("stat", ["-c", "%u", path])).EnsureSuccess("stat").Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
@@ -34,7 +36,7 @@ public sealed class InitKeysTests
         Assert.Equal(first["dispatcher.public"] + first["worker-a.public"] + first["worker-b.public"], first["trusted-origin-keys"]);
 
         // SSH: the origin's host key and one login key per worker, each private half 0600 and matching its .pub;
-        // the logins are the origin's authorized keys, restricted to running commands.
+        // the logins are the origin's authorized keys, each forced to `buildfarm origin-serve` on the origin store.
         foreach (var name in new[] { "origin_host_ed25519", "worker-a.ssh", "worker-b.ssh" })
         {
             var file = Path.Combine(keys, name);
@@ -44,7 +46,7 @@ public sealed class InitKeysTests
         }
 
         Assert.Equal(
-            ["restrict " + first["worker-a.ssh.pub"].Trim(), "restrict " + first["worker-b.ssh.pub"].Trim()],
+            [ForcedOriginServe + first["worker-a.ssh.pub"].Trim(), ForcedOriginServe + first["worker-b.ssh.pub"].Trim()],
             first["origin-authorized-keys"].TrimEnd('\n').Split('\n'));
         Assert.Equal(10002, await OwnerOfAsync(Path.Combine(keys, "worker-a.ssh")));
         Assert.Equal(0, await OwnerOfAsync(Path.Combine(keys, "origin_host_ed25519")));

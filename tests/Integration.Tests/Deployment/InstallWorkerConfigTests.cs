@@ -72,6 +72,11 @@ public sealed class InstallWorkerConfigTests
         Assert.StartsWith("ssh-ed25519 ", derived, StringComparison.Ordinal);
         var printed = result.Stdout.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("origin login key: ", StringComparison.Ordinal));
         Assert.StartsWith("origin login key: " + derived + " ", printed + " ", StringComparison.Ordinal);
+        // ...restricted by a forced `buildfarm origin-serve` (the whole line to paste).
+        var line = result.Stdout.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("origin authorized_keys line: ", StringComparison.Ordinal));
+        Assert.Equal(
+            "origin authorized_keys line: command=\"/opt/buildfarm/bin/buildfarm --store-dir /nix/store --root /var/lib/buildfarm/origin origin-serve\",restrict " + printed["origin login key: ".Length..],
+            line);
 
         // The worker's own start-up validation. On this machine the paths of the real one do not exist, which it
         // says; with them mapped into the scratch root it accepts the whole config.

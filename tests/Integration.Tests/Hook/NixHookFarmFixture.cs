@@ -54,6 +54,7 @@ public sealed class NixHookFarmFixture : IAsyncLifetime, IDisposable
         var keys = WriteKeys();
         Broker = await broker;
         Sshd = await sshd;
+        await Sshd.ForceCommandAsync($"{RepoPaths.Buildfarm} --store-dir /nix/store --nix --signing-key-file {_dir.Combine("keys", "dispatcher.sec")} origin-serve");
         ApiUrl = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
         Api = new HttpClient { BaseAddress = new Uri(ApiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) };
         Dispatcher = ChildProcess.Start("dispatcher", RepoPaths.Buildfarm, ["serve", "--config", WriteDispatcherConfig()]);

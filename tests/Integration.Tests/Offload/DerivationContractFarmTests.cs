@@ -107,6 +107,7 @@ public sealed partial class DerivationContractFarmTests : IDisposable
     {
         var brokerTask = RabbitMqServer.StartNewAsync();
         var sshd = await SshdServer.StartAsync();
+        await sshd.ForceCommandAsync($"{RepoPaths.Buildfarm} --store-dir {StoreDir} --nix --signing-key-file {_dir.Combine("keys", "dispatcher-bf19-1.sec")} origin-serve");
         var broker = await brokerTask;
         await KeyAsync("dispatcher-bf19-1");
         await KeyAsync("worker-bf19-1");

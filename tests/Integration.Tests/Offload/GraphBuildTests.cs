@@ -6,6 +6,19 @@ namespace BuildFarm.Integration.Tests.Offload;
 [Collection(OffloadFarmDefinition.Name)]
 public sealed class GraphBuildTests(OffloadFarmFixture farm)
 {
+    /// <summary>The farm's workers pull and upload through a key that runs nothing but buildfarm origin-serve.</summary>
+    [Fact]
+    public async Task Ssh_WorkersKeyAskingForAShell_RefusedWith126()
+    {
+        var ssh = $"ssh -p {farm.Sshd.Port} -i {farm.Sshd.ClientKeyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes {farm.Sshd.User}@{farm.Sshd.Host}";
+
+        var result = await ProcessRunner.RunAsync("/bin/bash", ["-c", $"{ssh} id"]);
+
+        Assert.True(result.ExitCode == 126, $"exit {result.ExitCode}: {result.Stdout} {result.Stderr}");
+        Assert.Contains("buildfarm origin-serve: refused", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("uid=", result.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Build_GraphOnTwoWorkers_EveryOutputAtTheOriginHasNixsNarHash()
     {

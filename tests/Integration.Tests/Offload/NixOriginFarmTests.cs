@@ -27,6 +27,7 @@ public sealed class NixOriginFarmTests : IDisposable
     {
         var brokerTask = RabbitMqServer.StartNewAsync();
         using var sshd = await SshdServer.StartAsync();
+        await sshd.ForceCommandAsync($"{RepoPaths.Buildfarm} --store-dir {StoreDir} --nix --signing-key-file {_dir.Combine("keys", "dispatcher-nix-1.sec")} origin-serve");
         await using var broker = await brokerTask;
         var (top, dep) = await InstantiateAsync(Uri);
         var dispatcherKey = await KeyAsync("dispatcher-nix-1");

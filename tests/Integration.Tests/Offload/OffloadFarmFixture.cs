@@ -74,6 +74,8 @@ public sealed class OffloadFarmFixture : IAsyncLifetime, IDisposable
         await Origin.ImportFromNixAsync(Graph.GraphDrvs, null);
         Broker = await broker;
         Sshd = await sshd;
+        // The workers' key may only run buildfarm origin-serve (through the wrapper's hooks), as ./farm up sets it.
+        await Sshd.ForceCommandAsync(Origin.ForcedCommand);
         ApiUrl = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{FreePort.Next()}");
         Api = new HttpClient { BaseAddress = new Uri(ApiUrl + "/"), Timeout = TimeSpan.FromSeconds(30) };
         var config = FarmConfigs.WriteDispatcher(_dir.Path, Broker.AmqpUri, ApiUrl, DispatcherSecretKeyFile, Origin, Sshd, TrustedWorkerKeysFile);

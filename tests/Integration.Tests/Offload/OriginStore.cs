@@ -23,7 +23,9 @@ internal sealed class OriginStore
     {
         Root = Path.Combine(dir, "root");
         ControlDirectory = Path.Combine(dir, "control");
-        RemoteCommand = Path.Combine(dir, "remote-buildfarm.sh");
+        // Named buildfarm: origin-serve accepts only a buildfarm program at the head of the worker's command.
+        RemoteCommand = Path.Combine(dir, "bin", "buildfarm");
+        Directory.CreateDirectory(Path.Combine(dir, "bin"));
         Directory.CreateDirectory(Root);
         Directory.CreateDirectory(ControlDirectory);
         File.WriteAllText(RemoteCommand, WrapperScript(RepoPaths.Buildfarm, Root, ControlDirectory, signingKeyFile is null ? "" : "--signing-key-file '" + signingKeyFile + "'"));
@@ -36,6 +38,13 @@ internal sealed class OriginStore
 
     /// <summary>What the dispatcher tells workers to run on the origin (stands for <c>buildfarm --store-dir … --root …</c>).</summary>
     public string RemoteCommand { get; }
+
+    /// <summary>
+    /// The forced command of the workers' key in the origin sshd's authorized_keys: the wrapper again, which, started
+    /// without arguments, takes the worker's command from <c>SSH_ORIGINAL_COMMAND</c> for its hooks and hands it to
+    /// <c>buildfarm origin-serve</c> (so every farm test returns outputs and pulls inputs through origin-serve).
+    /// </summary>
+    public string ForcedCommand => RemoteCommand;
 
     public string CallsLog => Path.Combine(ControlDirectory, "calls.log");
 
@@ -95,8 +104,15 @@ internal sealed class OriginStore
         # RemoteCommand of the offload tests: the real buildfarm on the origin store, with hooks (see OriginStore.cs).
         CTL='{{control}}'
         BF='{{buildfarm}}'
+        serve=""
+        if [ $# -eq 0 ] && [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then
+          # Forced command: split (no globbing, no eval) only to see the verb; origin-serve checks and runs it.
+          set -f; set -- $SSH_ORIGINAL_COMMAND; set +f; shift
+          serve=1
+        fi
         echo "$*" >> "$CTL/calls.log"
-        run() { exec "$BF" --store-dir /nix/store --root '{{root}}' {{signing}} "$@"; }
+        bf() { if [ -n "$serve" ]; then "$BF" --store-dir /nix/store --root '{{root}}' {{signing}} origin-serve; else "$BF" --store-dir /nix/store --root '{{root}}' {{signing}} "$@"; fi; }
+        run() { if [ -n "$serve" ]; then exec "$BF" --store-dir /nix/store --root '{{root}}' {{signing}} origin-serve; else exec "$BF" --store-dir /nix/store --root '{{root}}' {{signing}} "$@"; fi; }
         case "$2" in
           export)
             if [ -e "$CTL/hold-export" ]; then
@@ -124,7 +140,7 @@ internal sealed class OriginStore
                 head -c $((size / 2)) "$tmp" > "$tmp.half"; mv "$tmp.half" "$tmp"
                 echo "truncate $size $*" >> "$CTL/hooks.log"
               fi
-              "$BF" --store-dir /nix/store --root '{{root}}' "$@" < "$tmp"; rc=$?
+              bf "$@" < "$tmp"; rc=$?
               rm -f "$tmp"; exit $rc
             fi ;;
         esac

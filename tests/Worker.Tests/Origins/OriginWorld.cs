@@ -45,7 +45,10 @@ internal sealed class OriginWorld : IAsyncDisposable
     /// <summary>Every invocation of <c>buildfarm</c> on the origin, one line of arguments each.</summary>
     public string CallsLog => _dir.Combine("calls.log");
 
-    public string RemoteCommand => $"{_dir.Combine("buildfarm-wrapper")} --store-dir {StoreDir} --root {OriginLayout.Root}";
+    public string RemoteCommand => $"{Wrapper} --store-dir {StoreDir} --root {OriginLayout.Root}";
+
+    // Named buildfarm: origin-serve accepts only a buildfarm program at the head of the worker's command.
+    private string Wrapper => _dir.Combine("bin", "buildfarm");
 
     public static async Task<OriginWorld> CreateAsync(string storeDir)
     {
@@ -126,12 +129,21 @@ internal sealed class OriginWorld : IAsyncDisposable
             await Origin.AddSignaturesAsync(path, [OriginKey.Sign(info.Fingerprint)], ct);
         }
 
-        var wrapper = _dir.Combine("buildfarm-wrapper");
-        await File.WriteAllTextAsync(wrapper, $"""
+        // Also the forced command of the worker's key (as an origin sets it): started without arguments, it logs the
+        // worker's command from SSH_ORIGINAL_COMMAND and hands it to buildfarm origin-serve on the origin store.
+        var wrapper = Wrapper;
+        Directory.CreateDirectory(Path.GetDirectoryName(wrapper)!);
+        await File.WriteAllTextAsync(wrapper, $$"""
             #!/bin/sh
-            echo "$*" >> {CallsLog}
-            exec {RepoPaths.Buildfarm} "$@"
+            if [ $# -eq 0 ] && [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then
+              set -f; set -- $SSH_ORIGINAL_COMMAND; set +f; shift
+              echo "$*" >> {{CallsLog}}
+              exec {{RepoPaths.Buildfarm}} --store-dir {{StoreDir}} --root {{OriginLayout.Root}} origin-serve
+            fi
+            echo "$*" >> {{CallsLog}}
+            exec {{RepoPaths.Buildfarm}} "$@"
             """, ct);
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await Sshd.ForceCommandAsync(wrapper);
     }
 }
