@@ -28,11 +28,23 @@ public static class BrokerConnections
         return factory;
     }
 
+    /// <summary>
+    /// The endpoint of one broker URI. RabbitMQ.Client's <c>AmqpTcpEndpoint(Uri)</c> keeps only host and port, so an
+    /// <c>amqps://</c> URI would connect in plain text (the password crossing the wire in clear): the scheme decides
+    /// TLS here, with the server's certificate checked against the host name and the system's trusted CAs.
+    /// </summary>
+    public static AmqpTcpEndpoint Endpoint(Uri uri)
+    {
+        var tls = string.Equals(uri.Scheme, "amqps", StringComparison.OrdinalIgnoreCase);
+        var port = uri.Port > 0 ? uri.Port : tls ? AmqpTcpEndpoint.DefaultAmqpSslPort : AmqpTcpEndpoint.UseDefaultPort;
+        return new AmqpTcpEndpoint(uri.Host, port, tls ? new SslOption(uri.Host) { Enabled = true } : new SslOption());
+    }
+
     /// <summary>Connects to the first endpoint that answers, retrying with backoff until <paramref name="cancellationToken"/>.</summary>
     public static async Task<IConnection> ConnectAsync(BrokerOptions options, string clientName, int maxAttempts, CancellationToken cancellationToken)
     {
         var factory = CreateFactory(options, clientName);
-        var endpoints = options.Endpoints().Select(u => new AmqpTcpEndpoint(u)).ToList();
+        var endpoints = options.Endpoints().Select(Endpoint).ToList();
         var pipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
