@@ -1,3 +1,4 @@
+using BuildFarm.Store.Local;
 using System.Text;
 using BuildFarm.Worker.Supervision;
 
@@ -81,8 +82,9 @@ internal sealed class SandboxArea : IDisposable
         }
         catch (IOException) when (Path.Exists(made))
         {
-            // Another file system: copy, then delete the original.
-            CopyTree(made, target);
+            // Another file system: copy (the store's own copy: no symlink followed, nothing special accepted); the
+            // original goes with the area.
+            StoreFiles.Copy(made, target, CancellationToken.None);
         }
 
         return true;
@@ -110,23 +112,5 @@ internal sealed class SandboxArea : IDisposable
     {
         File.WriteAllText(path, text, new UTF8Encoding(false));
         File.SetUnixFileMode(path, ReadOnly);
-    }
-
-    private static void CopyTree(string source, string target)
-    {
-        var info = new FileInfo(source);
-        if (info.LinkTarget is { } link)
-            File.CreateSymbolicLink(target, link);
-        else if (Directory.Exists(source))
-        {
-            Directory.CreateDirectory(target);
-            foreach (var child in Directory.EnumerateFileSystemEntries(source))
-                CopyTree(child, Path.Combine(target, Path.GetFileName(child)));
-        }
-        else
-        {
-            File.Copy(source, target);
-            File.SetUnixFileMode(target, info.UnixFileMode);
-        }
     }
 }

@@ -1,3 +1,4 @@
+using BuildFarm.Store.Local;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -154,7 +155,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
                 area.Claim(name, Path.Combine(spec.PhysicalStoreDir, name));
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StoreException)
         {
             return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = $"cannot move the outputs out of the sandbox: {e.Message}" };
         }
