@@ -32,6 +32,8 @@ internal static class LifecycleSchema
         }),
         new(2, "trusted builds and graphs; how each attempt ran and how each worker runs builders (sandboxed or not)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
+        new(3, "who waits for each build (work done once: a request joins the same derivation in flight); builds answered from the origin store", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, Version3, cancellationToken)),
     ];
 
     private const string Version1 = """
@@ -154,5 +156,20 @@ internal static class LifecycleSchema
         ALTER TABLE graphs ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE workers ADD COLUMN isolation TEXT;          -- Sandboxed | Unsandboxed | None, from the heartbeat
         ALTER TABLE workers ADD COLUMN isolation_reason TEXT;
+        """;
+
+    /// <summary>
+    /// A build made before version 3 has no waiter row: cancelling it cancels it, as before. <c>reused</c>: the
+    /// build never ran, its outputs were valid in the origin store when it was asked for.
+    /// </summary>
+    private const string Version3 = """
+        CREATE TABLE build_waiters (
+            build_id TEXT NOT NULL REFERENCES builds(id),
+            waiter TEXT NOT NULL,               -- submit:<id> | hook:<id> | graph:<graph id>
+            joined INTEGER NOT NULL,            -- 1: it joined the build in flight (one build saved)
+            PRIMARY KEY(build_id, waiter)
+        );
+        CREATE INDEX builds_open_drv ON builds(drv_path) WHERE state IN ('queued', 'running');
+        ALTER TABLE builds ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
         """;
 }

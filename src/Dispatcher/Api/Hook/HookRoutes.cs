@@ -54,9 +54,9 @@ internal static partial class HookRoutes
     }
 
     /// <summary>
-    /// Submits and streams NDJSON <see cref="HookBuildEvent"/>s until the build ends. The build is owned by this
-    /// connection: if it closes first (the daemon SIGKILLs its hook on Ctrl-C), the build is cancelled, since no
-    /// one is left to take its outputs.
+    /// Submits and streams NDJSON <see cref="HookBuildEvent"/>s until the build ends. This connection waits for the
+    /// build: if it closes first (the daemon SIGKILLs its hook on Ctrl-C), it stops waiting, and the build is
+    /// cancelled when no one else waits for it.
     /// </summary>
     private static async Task BuildAsync(HttpContext http, HookBuildRequest body, DerivationIntake intake, BuildSubmitter submitter,
         BuildLifecycle lifecycle, BuildViews views, TimeProvider time, ILoggerFactory loggers)
@@ -69,7 +69,8 @@ internal static partial class HookRoutes
             return;
         }
 
-        var submitted = await submitter.SubmitAsync(drv, new SubmitSettings(0, false, TimeSpan.Zero, TimeSpan.Zero), ct);
+        var waiter = WaiterTable.HookPrefix + Guid.NewGuid().ToString("N");
+        var submitted = await submitter.SubmitAsync(drv, new SubmitSettings(0, false, TimeSpan.Zero, TimeSpan.Zero), ct, waiter: waiter);
         if (submitted.BuildId is not { } id)
         {
             await Results.UnprocessableEntity(new ErrorResponse(submitted.RefusedBecause!)).ExecuteAsync(http);
@@ -111,7 +112,8 @@ internal static partial class HookRoutes
         catch (Exception e) when (!finished && (e is OperationCanceledException or IOException))
         {
             LogHookGone(log, id, drv.DrvPath);
-            await lifecycle.CancelAsync(id, "the build hook that asked for it went away (nix-build interrupted, or the daemon killed its hook)", CancellationToken.None);
+            // Cancelled only when no one else (another hook, a graph, a submission) waits for the same build.
+            await lifecycle.LeaveAsync(id, waiter, "the build hook that asked for it went away (nix-build interrupted, or the daemon killed its hook)", CancellationToken.None);
         }
     }
 
