@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Registry;
 using BuildFarm.Dispatcher.Submission;
@@ -10,6 +11,7 @@ using Microsoft.AspNetCore.Routing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace BuildFarm.Dispatcher.Api;
 
@@ -29,7 +31,8 @@ internal static partial class HookRoutes
         return app;
     }
 
-    private static async Task<IResult> DecideAsync(HookDecideRequest body, BuildLifecycle lifecycle, TimeProvider time, IServiceProvider services, CancellationToken ct)
+    private static async Task<IResult> DecideAsync(HookDecideRequest body, BuildLifecycle lifecycle, IOptions<DispatcherOptions> options, TimeProvider time,
+        IServiceProvider services, CancellationToken ct)
     {
         BuildClass buildClass;
         try
@@ -50,7 +53,8 @@ internal static partial class HookRoutes
         // The bus sees a lost broker connection at once; heartbeats and unconfirmed requests only after a while.
         var health = services.GetService<IBusControl>()?.CheckHealth();
         var brokerTrouble = health is null || health.Status == BusHealthStatus.Healthy ? null : $"the dispatcher's broker connection is {health.Status.ToString().ToLowerInvariant()}: {health.Description}";
-        return Results.Ok(HookDecider.Decide(workers, open, buildClass, time.GetUtcNow(), lifecycle.Settings.OnlineWindow, brokerTrouble));
+        return Results.Ok(HookDecider.Decide(workers, open, buildClass, time.GetUtcNow(), lifecycle.Settings.OnlineWindow, brokerTrouble,
+            options.Value.HookBacklogPerSlot));
     }
 
     /// <summary>
