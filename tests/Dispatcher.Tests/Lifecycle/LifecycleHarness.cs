@@ -49,9 +49,14 @@ internal sealed class LifecycleHarness : IAsyncDisposable
         return result.BuildId!.Value;
     }
 
+    /// <summary>A request for a derivation of its own (a fresh path each call): requests for the same path in flight
+    /// would join one build (work done once).</summary>
     public static SubmitRequest Request(string system = "x86_64-linux", string[]? features = null, bool wait = false) =>
-        new("/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
+        new($"/nix/store/{UniqueHash()}-hello.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
             features ?? [], ["out"], 0, wait, TimeSpan.Zero, TimeSpan.Zero);
+
+    private static string UniqueHash() =>
+        string.Concat(Enumerable.Range(0, 32).Select(_ => "0123456789abcdfghijklmnpqrsvwxyz"[Random.Shared.Next(32)]));
 
     public Task<BuildRecord?> GetAsync(Guid id) => Db.RunAsync(s => BuildTable.GetAsync(s, id), CancellationToken.None);
 
