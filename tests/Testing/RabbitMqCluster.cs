@@ -106,6 +106,19 @@ public sealed partial class RabbitMqCluster : IAsyncDisposable
         throw new InvalidOperationException("no node of the cluster answered list_queues");
     }
 
+    /// <summary>Every queue with its type, leader, members, online members and messages, from any live node (for a test's output).</summary>
+    public async Task<string> DescribeQueuesAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var node in _nodes)
+        {
+            var result = await node.CtlAsync(["list_queues", "name", "type", "leader", "members", "online", "messages"], TimeSpan.FromSeconds(30), cancellationToken);
+            if (result.ExitCode == 0)
+                return result.Stdout;
+        }
+
+        return "no node of the cluster answered list_queues";
+    }
+
     private static async Task CheckAsync(RabbitMqServer node, string[] args, CancellationToken cancellationToken)
     {
         var result = await node.CtlAsync(args, TimeSpan.FromSeconds(90), cancellationToken);

@@ -114,8 +114,8 @@ internal sealed partial class BuildLifecycle(
     {
         var remaining = await db.RunAsync(async s =>
         {
-            var removed = await WaiterTable.RemoveAsync(s, id, waiter);
-            return removed || waiter is not null ? await WaiterTable.CountAsync(s, id) : 0;
+            var left = await WaiterTable.LeaveAsync(s, id, waiter, time.GetUtcNow());
+            return left || waiter is not null ? await WaiterTable.WaitingAsync(s, id) : 0;
         }, cancellationToken);
         if (remaining > 0)
         {

@@ -167,6 +167,7 @@ internal static class LifecycleSchema
             build_id TEXT NOT NULL REFERENCES builds(id),
             waiter TEXT NOT NULL,               -- submit:<id> | hook:<id> | graph:<graph id>
             joined INTEGER NOT NULL,            -- 1: it joined the build in flight (one build saved)
+            left_at INTEGER,                    -- when it stopped waiting (kept, so the saved count never shrinks)
             PRIMARY KEY(build_id, waiter)
         );
         CREATE INDEX builds_open_drv ON builds(drv_path) WHERE state IN ('queued', 'running');

@@ -57,6 +57,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
             var before = await CountAsync(farm, ids, "succeeded");
             Assert.True(before < builds, $"precondition: builds still to do when {leaderName} is killed ({before} of {builds} done)");
             output.WriteLine($"killed {leaderName}, leader of {queue}, with {before} of {builds} builds done");
+            output.WriteLine(await cluster.DescribeQueuesAsync());
 
             // Failover: the farm goes on without the dead node.
             await EndToEndFarm.WaitUntilAsync(async () => await CountAsync(farm, ids, "succeeded") > before, FinishTimeout,
