@@ -32,7 +32,20 @@ internal static class LifecycleSchema
         }),
         new(2, "trusted builds and graphs; how each attempt ran and how each worker runs builders (sandboxed or not)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
+        new(3, "successes whose outputs are being imported (PendingResultTable)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, PendingResultsVersion, cancellationToken)),
     ];
+
+    private const string PendingResultsVersion = """
+        CREATE TABLE pending_results (
+            build_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            event TEXT NOT NULL,                -- the BuildSucceeded event (JSON)
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY(build_id, attempt, worker)
+        );
+        """;
 
     private const string Version1 = """
         CREATE TABLE IF NOT EXISTS builds (
