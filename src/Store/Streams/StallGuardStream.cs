@@ -24,23 +24,30 @@ public sealed class StallGuardStream(Stream inner, TimeSpan? stallTimeout, TimeP
         cancellationToken.ThrowIfCancellationRequested();
         if (buffer.Length == 0)
             return 0;
-        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var read = inner.ReadAsync(own.AsMemory(0, Math.Min(buffer.Length, own.Length)), abandon.Token).AsTask();
+        var pending = inner.ReadAsync(own.AsMemory(0, Math.Min(buffer.Length, own.Length)), cancellationToken);
         int n;
-        try
+        if (pending.IsCompletedSuccessfully)
         {
-            n = stallTimeout is { } timeout
-                ? await read.WaitAsync(timeout, time, cancellationToken)
-                : await read.WaitAsync(cancellationToken);
+            // Data was already there (most of a NAR's small token reads): no timer, no allocation.
+            n = pending.Result;
         }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException && !read.IsCompleted)
+        else
         {
-            _own = null;
-            await abandon.CancelAsync();
-            _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            if (e is TimeoutException)
-                throw new StreamStalledException(stallTimeout!.Value, BytesRead);
-            throw;
+            var read = pending.AsTask();
+            try
+            {
+                n = stallTimeout is { } timeout
+                    ? await read.WaitAsync(timeout, time, cancellationToken)
+                    : await read.WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException && !read.IsCompleted)
+            {
+                _own = null;
+                _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                if (e is TimeoutException)
+                    throw new StreamStalledException(stallTimeout!.Value, BytesRead);
+                throw;
+            }
         }
 
         own.AsSpan(0, n).CopyTo(buffer.Span);
