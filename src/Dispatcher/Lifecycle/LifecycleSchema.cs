@@ -32,6 +32,8 @@ internal static class LifecycleSchema
         }),
         new(2, "trusted builds and graphs; how each attempt ran and how each worker runs builders (sandboxed or not)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
+        new(3, "the counters of /metrics, kept by triggers (MetricCounterTable)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, MetricCounterTable.Version3, cancellationToken)),
     ];
 
     private const string Version1 = """
