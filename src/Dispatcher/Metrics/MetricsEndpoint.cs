@@ -18,8 +18,8 @@ internal static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async (LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct) =>
-            Results.Text(await RenderAsync(db, workerViews, classViews, ct), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", async (LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, WorkerStoreReports stores, CancellationToken ct) =>
+            Results.Text(await RenderAsync(db, workerViews, classViews, ct, stores), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/health", async (LifecycleDatabase db, CancellationToken ct) =>
         {
             await db.RunAsync(s => s.ScalarAsync("SELECT 1"), ct);
@@ -28,7 +28,7 @@ internal static class MetricsEndpoint
         return app;
     }
 
-    public static async Task<string> RenderAsync(LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct)
+    public static async Task<string> RenderAsync(LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct, WorkerStoreReports? stores = null)
     {
         var m = await MetricSnapshot.ReadAsync(db, ct);
         var byState = m.Labels("builds");
@@ -64,6 +64,7 @@ internal static class MetricsEndpoint
         Sample(sb, "buildfarm_slots_used", [], online.Sum(w => running.Where(x => x.Item1 == w.Name).Sum(x => x.Item2)));
         PhaseMetrics.Render(sb, m);
         TransferMetrics.Render(sb, m);
+        stores?.Render(sb);
         return sb.ToString();
     }
 
