@@ -55,7 +55,6 @@ internal static class DispatcherRegistration
         }
 
         services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
-        services.TryAddSingleton<WorkerStoreReports>();
         services.TryAddSingleton<EventObserver>();
         services.AddDispatcherEvents(broker);
         return builder;
