@@ -89,9 +89,18 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
         return (null, await ReasonAsync(response, cancellationToken));
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    /// <summary>GET whose body is copied to <paramref name="destination"/> as it arrives (not buffered); a refusal throws as for <see cref="GetAsync{T}"/>.</summary>
+    public async Task DownloadAsync(string path, Stream destination, CancellationToken cancellationToken)
     {
-        var response = await TrySendAsync(method, path, content, cancellationToken);
+        using var response = await SendAsync(HttpMethod.Get, path, null, cancellationToken, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await body.CopyToAsync(destination, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(
+        HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    {
+        var response = await TrySendAsync(method, path, content, cancellationToken, completion);
         if (response.IsSuccessStatusCode)
             return response;
         using (response)
@@ -102,12 +111,13 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
         }
     }
 
-    private async Task<HttpResponseMessage> TrySendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> TrySendAsync(
+        HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         try
         {
             using var request = new HttpRequestMessage(method, path) { Content = content };
-            return await http.SendAsync(request, cancellationToken);
+            return await http.SendAsync(request, completion, cancellationToken);
         }
         catch (HttpRequestException e)
         {

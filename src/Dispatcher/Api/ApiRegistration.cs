@@ -51,6 +51,7 @@ internal static class ApiRegistration
         app.MapAlertRoutes();
         app.MapHookRoutes();
         app.MapStoreRoutes();
+        app.MapDatabaseRoutes();
         app.MapMetrics();
         return app;
     }

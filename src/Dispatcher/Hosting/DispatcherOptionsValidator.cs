@@ -28,6 +28,7 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
             errors.Add($"Dispatcher:MaxAttempts '{o.MaxAttempts}' must be between 1 and 100 (default 3)");
         if (o.MaxLogBytesPerBuild < 1024)
             errors.Add($"Dispatcher:MaxLogBytesPerBuild '{o.MaxLogBytesPerBuild}' must be at least 1024 (default 10485760)");
+        errors.AddRange(o.Retention.Problems());
         ValidateOriginStore(o, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

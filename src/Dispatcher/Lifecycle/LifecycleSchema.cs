@@ -34,6 +34,8 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
         new(3, "the counters of /metrics, kept by triggers (MetricCounterTable)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, MetricCounterTable.Version3, cancellationToken)),
+        new(4, "logs keep head and tail (cut bytes, the note's row); indexes for retention by finish time", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, Version4, cancellationToken)),
     ];
 
     private const string Version1 = """
@@ -149,6 +151,14 @@ internal static class LifecycleSchema
     /// Null isolation is unknown: rows written before version 2, or by workers that do not report it. Builds and
     /// graphs made before it were not trusted (0).
     /// </summary>
+    /// <summary>Builds cut before version 4 were cut at the end with a note: nothing counted (0), no note row (null).</summary>
+    private const string Version4 = """
+        ALTER TABLE builds ADD COLUMN log_cut_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE builds ADD COLUMN log_note_seq INTEGER;
+        CREATE INDEX builds_finished ON builds(finished_at);
+        CREATE INDEX graphs_finished ON graphs(finished_at);
+        """;
+
     private const string Version2 = """
         ALTER TABLE builds ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE builds ADD COLUMN isolation TEXT;           -- Sandboxed | Unsandboxed: how the current attempt runs (ran)
