@@ -36,8 +36,13 @@ internal sealed class StoreCache(WorkerStore workerStore, IOptions<WorkerOptions
     /// <summary>Free bytes on the store's file system (replaceable by tests).</summary>
     internal Func<long> FreeBytes { get; set; } = () => new DriveInfo(workerStore.Layout.PhysicalStoreDir).AvailableFreeSpace;
 
-    /// <summary>What the heartbeat reports: NAR bytes as of the last check, the cap, evictions since the worker started.</summary>
-    public WorkerStoreUsage Usage() => new(Interlocked.Read(ref _usedBytes), Cap, Interlocked.Read(ref _evictedPaths), Interlocked.Read(ref _evictedBytes));
+    /// <summary>
+    /// What the heartbeat reports: NAR bytes as of the last check, the cap, evictions since the worker started; null
+    /// when the store is not a cache (no cap, no floor: nothing is checked, so there is nothing to report).
+    /// </summary>
+    public WorkerStoreUsage? Usage() => Cap == 0 && Floor == 0
+        ? null
+        : new(Interlocked.Read(ref _usedBytes), Cap, Interlocked.Read(ref _evictedPaths), Interlocked.Read(ref _evictedBytes));
 
     /// <summary>Keeps <paramref name="paths"/> (and their closure) until the returned handle is disposed.</summary>
     public async Task<IDisposable> PinAsync(IEnumerable<string> paths, CancellationToken cancellationToken)

@@ -133,6 +133,35 @@ public sealed class MetricCountersTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task WorkerStores_FromTheLastHeartbeat_RenderedPerWorker_AWorkerWithoutACapAbsent()
+    {
+        await using var db = await LifecycleDatabase.OpenAsync(DbFile, CancellationToken.None);
+        var lifecycle = Lifecycle(db);
+        var stores = new WorkerStoreReports();
+        var observer = new EventObserver(db, TimeProvider.System, stores);
+        var caps = new WorkerCapabilities(["x86_64-linux"], [], [], 1, 1);
+        foreach (var e in new[]
+        {
+            new WorkerStatusReported("w1", caps, [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow, null, new WorkerStoreUsage(100, 1000, 1, 10)),
+            new WorkerStatusReported("w1", caps, [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow, null, new WorkerStoreUsage(900, 1000, 5, 700)),
+            new WorkerStatusReported("w2", caps, [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow),
+        })
+        {
+            await observer.HeartbeatAsync(e, ct => lifecycle.OnStatusAsync(e, ct), CancellationToken.None);
+        }
+
+        var workers = new WorkerViews(lifecycle, TimeProvider.System, new UiOptions());
+        var text = await MetricsEndpoint.RenderAsync(db, workers, new ClassViews(lifecycle, workers, TimeProvider.System), CancellationToken.None, stores);
+
+        Assert.Equal(900, Sample(text, "buildfarm_worker_store_bytes{worker=\"w1\"}"));
+        Assert.Equal(1000, Sample(text, "buildfarm_worker_store_max_bytes{worker=\"w1\"}"));
+        Assert.Equal(5, Sample(text, "buildfarm_worker_store_evicted_paths_total{worker=\"w1\"}"));
+        Assert.Equal(700, Sample(text, "buildfarm_worker_store_evicted_bytes_total{worker=\"w1\"}"));
+        Assert.DoesNotContain("buildfarm_worker_store_bytes{worker=\"w2\"}", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE buildfarm_worker_store_evicted_paths_total counter", text, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _dir.Dispose();
 
     private static BuildLifecycle Lifecycle(LifecycleDatabase db) =>
