@@ -27,16 +27,17 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
         return options;
     }
 
-    public static DispatcherClient Connect(ParseResult result, DispatcherClientOptions options) =>
-        Create(result.GetValue(options.Url) ?? FarmEnv.DispatcherUrl(), result.GetValue(options.Token) ?? FarmEnv.Token());
+    /// <summary>A client from <c>--url</c>/<c>--token</c>; <paramref name="timeout"/> bounds each request (default 60 s).</summary>
+    public static DispatcherClient Connect(ParseResult result, DispatcherClientOptions options, TimeSpan? timeout = null) =>
+        Create(result.GetValue(options.Url) ?? FarmEnv.DispatcherUrl(), result.GetValue(options.Token) ?? FarmEnv.Token(), timeout);
 
     /// <summary>A client on the API base URL that sends the token (when there is one) on every request.</summary>
-    public static DispatcherClient Create(string url, string? token)
+    public static DispatcherClient Create(string url, string? token, TimeSpan? timeout = null)
     {
         if (!Uri.TryCreate(url.TrimEnd('/') + "/", UriKind.Absolute, out var baseUri) || (baseUri.Scheme != "http" && baseUri.Scheme != "https"))
             throw new CliError($"dispatcher URL '{url}' is not an http(s) URL (--url, $BUILDFARM_URL or $FARM_DIR/dispatcher.url)");
 #pragma warning disable CA2000 // the client owns the HttpClient and disposes it
-        var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(60) };
+        var http = new HttpClient { BaseAddress = baseUri, Timeout = timeout ?? TimeSpan.FromSeconds(60) };
 #pragma warning restore CA2000
         if (!string.IsNullOrEmpty(token))
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

@@ -24,7 +24,8 @@ internal static class DbCommands
             if (File.Exists(target))
                 throw new CliError($"{target} exists: give a new file name (a backup never overwrites)");
             var part = target + ".part";
-            using var api = DispatcherClient.Connect(result, endpoint);
+            // The dispatcher copies the whole database before it answers: a large one takes a while.
+            using var api = DispatcherClient.Connect(result, endpoint, TimeSpan.FromHours(1));
             try
             {
                 await using (var output = new FileStream(part, FileMode.Create, FileAccess.Write, FileShare.None))
