@@ -21,6 +21,7 @@ internal static class BuildFarmCli
         root.Subcommands.Add(Operator.LogCommand.Create());
         root.Subcommands.Add(Operator.WorkersCommand.Create());
         root.Subcommands.Add(Operator.ProbeCommand.Create());
+        root.Subcommands.Add(Database.DbCommands.Create());
         root.Subcommands.Add(Hook.HookCommands.Nix());
         root.Subcommands.Add(Hook.HookCommands.Guix());
         return root;

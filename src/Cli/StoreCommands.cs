@@ -16,6 +16,7 @@ internal static class StoreCommands
         store.Subcommands.Add(Store.SignCommand.Create(globals));
         store.Subcommands.Add(Store.VerifyCommand.Create(globals));
         store.Subcommands.Add(Store.ClosureCommand.Create(globals));
+        store.Subcommands.Add(Store.GcCommand.Create(globals));
         store.Subcommands.Add(Store.QuarantinePutCommand.Create(globals));
         store.Subcommands.Add(Store.QuarantineServeCommand.Create(globals));
         return store;

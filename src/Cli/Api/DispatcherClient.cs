@@ -27,16 +27,17 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
         return options;
     }
 
-    public static DispatcherClient Connect(ParseResult result, DispatcherClientOptions options) =>
-        Create(result.GetValue(options.Url) ?? FarmEnv.DispatcherUrl(), result.GetValue(options.Token) ?? FarmEnv.Token());
+    /// <summary>A client from <c>--url</c>/<c>--token</c>; <paramref name="timeout"/> bounds each request (default 60 s).</summary>
+    public static DispatcherClient Connect(ParseResult result, DispatcherClientOptions options, TimeSpan? timeout = null) =>
+        Create(result.GetValue(options.Url) ?? FarmEnv.DispatcherUrl(), result.GetValue(options.Token) ?? FarmEnv.Token(), timeout);
 
     /// <summary>A client on the API base URL that sends the token (when there is one) on every request.</summary>
-    public static DispatcherClient Create(string url, string? token)
+    public static DispatcherClient Create(string url, string? token, TimeSpan? timeout = null)
     {
         if (!Uri.TryCreate(url.TrimEnd('/') + "/", UriKind.Absolute, out var baseUri) || (baseUri.Scheme != "http" && baseUri.Scheme != "https"))
             throw new CliError($"dispatcher URL '{url}' is not an http(s) URL (--url, $BUILDFARM_URL or $FARM_DIR/dispatcher.url)");
 #pragma warning disable CA2000 // the client owns the HttpClient and disposes it
-        var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(60) };
+        var http = new HttpClient { BaseAddress = baseUri, Timeout = timeout ?? TimeSpan.FromSeconds(60) };
 #pragma warning restore CA2000
         if (!string.IsNullOrEmpty(token))
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -89,9 +90,18 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
         return (null, await ReasonAsync(response, cancellationToken));
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    /// <summary>GET whose body is copied to <paramref name="destination"/> as it arrives (not buffered); a refusal throws as for <see cref="GetAsync{T}"/>.</summary>
+    public async Task DownloadAsync(string path, Stream destination, CancellationToken cancellationToken)
     {
-        var response = await TrySendAsync(method, path, content, cancellationToken);
+        using var response = await SendAsync(HttpMethod.Get, path, null, cancellationToken, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await body.CopyToAsync(destination, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(
+        HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
+    {
+        var response = await TrySendAsync(method, path, content, cancellationToken, completion);
         if (response.IsSuccessStatusCode)
             return response;
         using (response)
@@ -102,12 +112,13 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
         }
     }
 
-    private async Task<HttpResponseMessage> TrySendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> TrySendAsync(
+        HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         try
         {
             using var request = new HttpRequestMessage(method, path) { Content = content };
-            return await http.SendAsync(request, cancellationToken);
+            return await http.SendAsync(request, completion, cancellationToken);
         }
         catch (HttpRequestException e)
         {

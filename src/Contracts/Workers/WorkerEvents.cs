@@ -23,10 +23,17 @@ public sealed record RunningBuild(Guid BuildId, int Attempt);
 /// <param name="Reason">The probe's words: what worked, or why the sandbox is not available here.</param>
 public sealed record WorkerIsolation(BuildIsolation Isolation, string Reason);
 
+/// <summary>A worker's store as a cache: its size and what it evicted since the worker started.</summary>
+/// <param name="UsedBytes">NAR bytes of its valid paths, as of its last check (start-up or before a fetch).</param>
+/// <param name="MaxBytes">Its <c>Store:MaxSizeBytes</c>; 0 = no cap.</param>
+/// <param name="EvictedPaths">Paths evicted since the worker started (a counter that restarts with it).</param>
+/// <param name="EvictedBytes">Their NAR bytes.</param>
+public sealed record WorkerStoreUsage(long UsedBytes, long MaxBytes, long EvictedPaths, long EvictedBytes);
+
 /// <summary>
 /// Event: a worker's periodic status (also its first message, "online"). Each one renews the leases of the
 /// builds it lists. <c>Isolation</c> says how it runs builders; optional and added later: null from a worker that
-/// predates it (shown as unknown), and a dispatcher that predates it ignores it.
+/// predates it (shown as unknown), and a dispatcher that predates it ignores it. <c>Store</c> likewise (added later, optional).
 /// </summary>
 public sealed record WorkerStatusReported(
     string WorkerName,
@@ -39,7 +46,8 @@ public sealed record WorkerStatusReported(
     bool Paused,
     string? Note,
     DateTimeOffset SentAt,
-    WorkerIsolation? Isolation = null);
+    WorkerIsolation? Isolation = null,
+    WorkerStoreUsage? Store = null);
 
 /// <summary>Event: a worker stopped cleanly (drained or aborted).</summary>
 public sealed record WorkerWentOffline(string WorkerName, string Reason, DateTimeOffset At);

@@ -29,6 +29,7 @@ internal static class ApiRegistration
         services.TryAddSingleton<GraphViews>();
         services.TryAddSingleton<StatsViews>();
         services.TryAddSingleton<AlertViews>();
+        services.TryAddSingleton<WorkerStoreReports>();
         // A body or parameter that does not bind throws, so BadRequestMessages can say what was wrong (else: empty 400).
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return services;
@@ -49,6 +50,8 @@ internal static class ApiRegistration
         app.MapStatsRoutes();
         app.MapAlertRoutes();
         app.MapHookRoutes();
+        app.MapStoreRoutes();
+        app.MapDatabaseRoutes();
         app.MapMetrics();
         return app;
     }

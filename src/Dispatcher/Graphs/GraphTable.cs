@@ -41,6 +41,15 @@ internal static class GraphTable
     public static Task<List<GraphNodeRecord>> NodesAsync(DbSession s, Guid graph) =>
         s.QueryAsync($"SELECT {NodeColumns} FROM graph_nodes WHERE graph_id = $g ORDER BY position", ReadNode, ("$g", graph.ToString()));
 
+    /// <summary>Every derivation and output path of the graphs still running: their later builds will need them.</summary>
+    public static async Task<List<string>> LivePathsAsync(DbSession s)
+    {
+        var rows = await s.QueryAsync(
+            "SELECT n.drv_path, n.output_paths FROM graph_nodes n JOIN graphs g ON g.id = n.graph_id WHERE g.state = 'running'",
+            r => (r.GetString(0), r.GetString(1)));
+        return [.. rows.SelectMany(r => JsonSerializer.Deserialize<Dictionary<string, string>>(r.Item2, MessagingJson.Options)!.Values.Prepend(r.Item1))];
+    }
+
     public static Task SetNodeAsync(DbSession s, Guid graph, string drvPath, string state, Guid? buildId, string? reason) => s.ExecuteAsync(
         "UPDATE graph_nodes SET state = $st, build_id = COALESCE($b, build_id), reason = $r WHERE graph_id = $g AND drv_path = $d",
         ("$g", graph.ToString()), ("$d", drvPath), ("$st", state), ("$b", buildId?.ToString()), ("$r", reason));

@@ -40,7 +40,7 @@ public sealed class DispatcherOptions
     /// <summary>Attempts per build before it fails (infrastructure losses only; build failures are final).</summary>
     public int MaxAttempts { get; set; } = 3;
 
-    /// <summary>Stored log per build; beyond it the log is truncated with a note.</summary>
+    /// <summary>Stored log per build; beyond it the first half and the newest half are kept, with a note of the bytes cut between.</summary>
     public long MaxLogBytesPerBuild { get; set; } = 10 * 1024 * 1024;
 
     /// <summary>
@@ -56,6 +56,8 @@ public sealed class DispatcherOptions
     /// free (what Nix's own remote builder does).
     /// </summary>
     public int HookBacklogPerSlot { get; set; } = 32;
+    /// <summary>How long finished builds, their logs and finished graphs are kept.</summary>
+    public RetentionOptions Retention { get; set; } = new();
 
     /// <summary>The origin store's SSH endpoint for workers; unset = requests carry no origin (inputs assumed on the worker).</summary>
     public OriginOptions Origin { get; set; } = new();

@@ -32,6 +32,7 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
             errors.Add($"Dispatcher:ImportConcurrency '{o.ImportConcurrency}' must be between 1 and 64 (default 4)");
         if (o.HookBacklogPerSlot is < 0 or > 10_000)
             errors.Add($"Dispatcher:HookBacklogPerSlot '{o.HookBacklogPerSlot}' must be between 0 and 10000 (default 32)");
+        errors.AddRange(o.Retention.Problems());
         ValidateOriginStore(o, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

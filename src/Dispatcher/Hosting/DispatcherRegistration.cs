@@ -54,6 +54,8 @@ internal static class DispatcherRegistration
                 sp.GetRequiredService<OriginStore>(), sp.GetRequiredService<LifecycleDatabase>(), sp.GetRequiredService<TimeProvider>(), options.QuarantineGrace / 4, options.QuarantineGrace));
         }
 
+        services.AddHostedService(sp => new RetentionSweeper(sp.GetRequiredService<LifecycleDatabase>(), sp.GetRequiredService<TimeProvider>(),
+            new RetentionSettings(options.Retention.MaxAge, options.Retention.MaxFinishedBuilds, options.Retention.SweepInterval, options.Retention.BatchSize)));
         services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         services.TryAddSingleton<EventObserver>();
         services.AddSingleton(sp => new ResultImports(

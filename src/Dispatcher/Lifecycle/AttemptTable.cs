@@ -24,9 +24,6 @@ internal static class AttemptTable
             r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetInt32(6), BuildTable.ReadIsolation(r, 7)),
         ("$b", build.ToString()));
 
-    public static Task<List<(string Outcome, long Count)>> CountByOutcomeAsync(DbSession s) =>
-        s.QueryAsync("SELECT outcome, COUNT(*) FROM attempts GROUP BY outcome", r => (r.GetString(0), r.GetInt64(1)));
-
     /// <summary>
     /// Each worker's last <paramref name="window"/> finished attempts (running, ignored and cancelled ones do not
     /// count), newest first: only those leave the database, however long the history.

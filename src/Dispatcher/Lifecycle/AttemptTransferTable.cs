@@ -12,8 +12,4 @@ internal static class AttemptTransferTable
         ON CONFLICT(build_id, attempt, worker) DO UPDATE SET input_bytes = $n
         """,
         ("$b", buildId.ToString()), ("$a", attempt), ("$w", worker), ("$n", Math.Max(0, bytes)));
-
-    /// <summary>Input NAR bytes workers pulled from the origin, per worker.</summary>
-    public static Task<List<(string Worker, long Bytes)>> InputBytesByWorkerAsync(DbSession s) =>
-        s.QueryAsync("SELECT worker, SUM(input_bytes) FROM attempt_transfer GROUP BY worker ORDER BY worker", r => (r.GetString(0), r.GetInt64(1)));
 }

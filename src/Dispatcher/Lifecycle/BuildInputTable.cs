@@ -27,4 +27,21 @@ internal static class BuildInputTable
 
     public static async Task<bool> HasOriginAsync(DbSession s, Guid build) =>
         await s.ScalarAsync("SELECT 1 FROM build_inputs WHERE build_id = $b", ("$b", build.ToString())) is not null;
+
+    /// <summary>What queued and running builds need in the origin store: each one's derivation and input closure.</summary>
+    public static async Task<List<string>> LivePathsAsync(DbSession s)
+    {
+        var rows = await s.QueryAsync(
+            "SELECT b.drv_path, i.closure FROM builds b LEFT JOIN build_inputs i ON i.build_id = b.id WHERE b.state IN ('queued', 'running')",
+            r => (r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1)));
+        var paths = new List<string>();
+        foreach (var (drv, closure) in rows)
+        {
+            paths.Add(drv);
+            if (closure is not null)
+                paths.AddRange(JsonSerializer.Deserialize<InputPath[]>(closure, MessagingJson.Options)!.Select(i => i.Path));
+        }
+
+        return paths;
+    }
 }

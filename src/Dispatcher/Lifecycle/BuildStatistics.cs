@@ -23,18 +23,6 @@ internal static class BuildStatistics
         r => (r.GetString(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? (long?)null : r.GetInt64(3)),
         ("$from", from));
 
-    public static Task<List<(string State, long Count)>> CountByStateAsync(DbSession s) =>
-        s.QueryAsync("SELECT state, COUNT(*) FROM builds GROUP BY state", r => (r.GetString(0), r.GetInt64(1)));
-
-    /// <summary>Finished builds by outcome: succeeded, cancelled, or a failed build's failure kind.</summary>
-    public static Task<List<(string Outcome, long Count)>> FinishedByOutcomeAsync(DbSession s) => s.QueryAsync(
-        "SELECT CASE WHEN state = 'failed' THEN COALESCE(failure_kind, 'failed') ELSE state END, COUNT(*) FROM builds WHERE state IN ('succeeded', 'failed', 'cancelled') GROUP BY 1",
-        r => (r.GetString(0), r.GetInt64(1)));
-
     public static Task<List<(string Worker, long Count)>> RunningByWorkerAsync(DbSession s) => s.QueryAsync(
         "SELECT worker, COUNT(*) FROM builds WHERE state = 'running' AND worker IS NOT NULL GROUP BY worker", r => (r.GetString(0), r.GetInt64(1)));
-
-    /// <summary>How long each started build waited between submission and its (latest) start, in seconds.</summary>
-    public static Task<List<double>> QueuedSecondsAsync(DbSession s) =>
-        s.QueryAsync("SELECT started_at - submitted_at FROM builds WHERE started_at IS NOT NULL", r => r.GetInt64(0) / 1000.0);
 }

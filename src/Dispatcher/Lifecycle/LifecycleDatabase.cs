@@ -19,10 +19,15 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var fresh = !System.IO.File.Exists(full) || new FileInfo(full).Length == 0;
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
         await connection.OpenAsync(cancellationToken);
         try
         {
+            // Only an empty database can change auto_vacuum without a VACUUM: a new one gets INCREMENTAL, so the
+            // retention sweep can hand freed pages back to the file system (docs/operations.md: older databases).
+            if (fresh)
+                await SchemaMigrations.ExecuteAsync(connection, null, "PRAGMA auto_vacuum = INCREMENTAL;", cancellationToken);
             await SchemaMigrations.ExecuteAsync(connection, null, LifecycleSchema.Pragmas, cancellationToken);
             await SchemaMigrations.MigrateAsync(connection, LifecycleSchema.Migrations, $"dispatcher database {full}", cancellationToken);
         }
@@ -58,6 +63,9 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
             await work(s);
             return true;
         }, cancellationToken);
+
+    /// <summary>The database file, for a connection of its own (the online backup).</summary>
+    public string File => _connection.DataSource;
 
     public async ValueTask DisposeAsync()
     {

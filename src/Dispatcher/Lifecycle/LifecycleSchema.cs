@@ -36,6 +36,10 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, PendingResultsVersion, cancellationToken)),
         new(4, "who waits for each build (work done once: a request joins the same derivation in flight); builds answered from the origin store", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, WaitersVersion, cancellationToken)),
+        new(5, "the counters of /metrics, kept by triggers (MetricCounterTable)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, MetricCounterTable.SchemaSql, cancellationToken)),
+        new(6, "logs keep head and tail (cut bytes, the note's row); indexes for retention by finish time", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, Version4, cancellationToken)),
     ];
 
     private const string PendingResultsVersion = """
@@ -162,6 +166,14 @@ internal static class LifecycleSchema
     /// Null isolation is unknown: rows written before version 2, or by workers that do not report it. Builds and
     /// graphs made before it were not trusted (0).
     /// </summary>
+    /// <summary>Builds cut before version 4 were cut at the end with a note: nothing counted (0), no note row (null).</summary>
+    private const string Version4 = """
+        ALTER TABLE builds ADD COLUMN log_cut_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE builds ADD COLUMN log_note_seq INTEGER;
+        CREATE INDEX builds_finished ON builds(finished_at);
+        CREATE INDEX graphs_finished ON graphs(finished_at);
+        """;
+
     private const string Version2 = """
         ALTER TABLE builds ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE builds ADD COLUMN isolation TEXT;           -- Sandboxed | Unsandboxed: how the current attempt runs (ran)

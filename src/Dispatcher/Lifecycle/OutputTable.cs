@@ -32,13 +32,10 @@ internal static class OutputTable
         """,
         Read, ("$w", worker))).SingleOrDefault();
 
-    /// <summary>NAR bytes of the outputs the dispatcher imported into the origin store (succeeded builds that had an origin).</summary>
-    public static async Task<long> BytesImportedAsync(DbSession s) => (long)(await s.ScalarAsync(
-        """
-        SELECT COALESCE(SUM(o.nar_size), 0) FROM outputs o
-        JOIN builds b ON b.id = o.build_id AND b.state = 'succeeded'
-        JOIN build_inputs i ON i.build_id = o.build_id
-        """) ?? 0L);
+    /// <summary>Output paths of the builds that succeeded at or after <paramref name="from"/> (Unix ms).</summary>
+    public static Task<List<string>> PathsSucceededSinceAsync(DbSession s, long from) => s.QueryAsync(
+        "SELECT o.path FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.state = 'succeeded' AND b.finished_at >= $from",
+        r => r.GetString(0), ("$from", from));
 
     private static OutputRecord Read(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
         JsonSerializer.Deserialize<string[]>(r.GetString(4), MessagingJson.Options)!, JsonSerializer.Deserialize<string[]>(r.GetString(5), MessagingJson.Options)!);

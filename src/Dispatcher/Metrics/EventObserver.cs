@@ -10,7 +10,7 @@ namespace BuildFarm.Dispatcher.Metrics;
 /// successful attempts and each worker's heartbeat clock. Best effort: a failure here is logged and never fails the event
 /// (the lifecycle's transaction already committed; redelivery would only rewrite the same row).
 /// </summary>
-internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time)
+internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, WorkerStoreReports? stores = null)
 {
     /// <summary>Runs the lifecycle's handler (its exceptions propagate: the event is then redelivered), then records.</summary>
     public async Task SucceededAsync(BuildSucceeded e, Func<CancellationToken, Task> handle, CancellationToken cancellationToken)
@@ -38,6 +38,7 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time)
     public async Task HeartbeatAsync(WorkerStatusReported e, Func<CancellationToken, Task> handle, CancellationToken cancellationToken)
     {
         await handle(cancellationToken);
+        stores?.Record(e);
         try
         {
             await db.RunAsync(s => WorkerClockTable.RecordAsync(s, new HeartbeatClock(e.WorkerName, e.SentAt, time.GetUtcNow())), cancellationToken);

@@ -9,16 +9,17 @@ using Microsoft.AspNetCore.Routing;
 namespace BuildFarm.Dispatcher.Metrics;
 
 /// <summary>
-/// <c>/metrics</c> (Prometheus text format 0.0.4), computed from the lifecycle DB on each scrape, and <c>/health</c>
-/// (200 when the DB answers). Gauges, counters and histograms alike are computed from stored rows, never held in
-/// memory: the DB is the truth, so a restart resets no counter.
+/// <c>/metrics</c> (Prometheus text format 0.0.4) and <c>/health</c> (200 when the DB answers). Counters and
+/// histograms are rows the database keeps up to date as builds change state (<see cref="MetricCounterTable"/>), never
+/// held in memory and never recomputed by a scan: a restart resets no counter and a scrape holds the lifecycle's gate
+/// for a few small reads (running builds per worker come from the state index, live workers and classes from their views).
 /// </summary>
 internal static class MetricsEndpoint
 {
     public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async (LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct) =>
-            Results.Text(await RenderAsync(db, workerViews, classViews, ct), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", async (LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, WorkerStoreReports stores, CancellationToken ct) =>
+            Results.Text(await RenderAsync(db, workerViews, classViews, ct, stores), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapGet("/health", async (LifecycleDatabase db, CancellationToken ct) =>
         {
             await db.RunAsync(s => s.ScalarAsync("SELECT 1"), ct);
@@ -27,17 +28,17 @@ internal static class MetricsEndpoint
         return app;
     }
 
-    public static async Task<string> RenderAsync(LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct)
+    public static async Task<string> RenderAsync(LifecycleDatabase db, WorkerViews workerViews, ClassViews classViews, CancellationToken ct, WorkerStoreReports? stores = null)
     {
-        var byState = await db.RunAsync(BuildStatistics.CountByStateAsync, ct);
-        var byOutcome = await db.RunAsync(AttemptTable.CountByOutcomeAsync, ct);
+        var m = await MetricSnapshot.ReadAsync(db, ct);
+        var byState = m.Labels("builds");
         var running = await db.RunAsync(BuildStatistics.RunningByWorkerAsync, ct);
         var classes = await classViews.ListAsync(ct);
         var workers = await workerViews.ListAsync(ct);
         var sb = new StringBuilder();
         Family(sb, "buildfarm_builds", "Builds in the database by state.");
         foreach (var state in new[] { "queued", "running", "succeeded", "failed", "cancelled" })
-            Sample(sb, "buildfarm_builds", [("state", state)], byState.Where(x => x.Item1 == state).Sum(x => x.Item2));
+            Sample(sb, "buildfarm_builds", [("state", state)], byState.GetValueOrDefault(state));
         Family(sb, "buildfarm_queue_depth", "Queued builds per routing class.");
         foreach (var c in classes)
             Sample(sb, "buildfarm_queue_depth", [("class", c.Key)], c.Queued);
@@ -54,7 +55,7 @@ internal static class MetricsEndpoint
         foreach (var w in workers)
             Sample(sb, "buildfarm_worker_online", [("worker", w.Name)], w.Online ? 1 : 0);
         Family(sb, "buildfarm_attempts", "Build attempts by outcome (including ignored duplicates).");
-        foreach (var (outcome, n) in byOutcome)
+        foreach (var (outcome, n) in m.Labels("attempts").OrderBy(kv => kv.Key, StringComparer.Ordinal))
             Sample(sb, "buildfarm_attempts", [("outcome", outcome)], n);
         var online = workers.Where(w => w.Online).ToArray();
         Family(sb, "buildfarm_slots", "Build slots offered by online workers.");
@@ -62,11 +63,12 @@ internal static class MetricsEndpoint
         Family(sb, "buildfarm_slots_used", "Builds running on online workers.");
         Sample(sb, "buildfarm_slots_used", [], online.Sum(w => running.Where(x => x.Item1 == w.Name).Sum(x => x.Item2)));
         var (joined, alreadyValid) = await db.RunAsync(WaiterTable.SavedAsync, ct);
-        Family(sb, "buildfarm_builds_saved_total", "Builds not run because the work was done once: a request joined the same derivation in flight, or its outputs were already valid in the origin store.", "counter");
+        Family(sb, "buildfarm_builds_saved_total", "Builds not run because the work was done once: a request joined the same derivation in flight, or its outputs were already valid in the origin store (among the builds the retention sweep has kept).");
         Sample(sb, "buildfarm_builds_saved_total", [("reason", "joined")], joined);
         Sample(sb, "buildfarm_builds_saved_total", [("reason", "already_valid")], alreadyValid);
-        await PhaseMetrics.RenderAsync(sb, db, ct);
-        await TransferMetrics.RenderAsync(sb, db, ct);
+        PhaseMetrics.Render(sb, m);
+        TransferMetrics.Render(sb, m);
+        stores?.Render(sb);
         return sb.ToString();
     }
 

@@ -50,6 +50,8 @@ internal sealed class StoreDatabase(string file, StoreDirectory storeDir)
     public static IReadOnlyList<Migration> Migrations { get; } =
     [
         Migration.Sql(1, "valid paths, references and signatures", Version1),
+        Migration.Sql(2, "when each path was last used (a build input or fetched); null = its registration time",
+            "ALTER TABLE ValidPaths ADD COLUMN lastUsed INTEGER;"),
     ];
 
     /// <summary>

@@ -66,11 +66,26 @@ public sealed class WorkerOptions
 /// <summary>The worker's local store.</summary>
 public sealed class StoreSection
 {
+    /// <summary>The smallest <see cref="MaxSizeBytes"/> accepted.</summary>
+    public const long MinimumCap = 1L << 20;
+
     /// <summary>Logical store directory, absolute, no trailing slash. Default <c>/nix/store</c>.</summary>
     public string StoreDir { get; set; } = "/nix/store";
 
     /// <summary>Physical root the store lives under (like Nix's <c>?root=</c>); empty = the logical directory itself. Default empty.</summary>
     public string Root { get; set; } = "";
+
+    /// <summary>
+    /// The store is a cache: at most this many NAR bytes of valid paths, least recently used paths evicted first (never
+    /// one a running build needs). 0 = no cap. At least 1 MiB when set. Default 0.
+    /// </summary>
+    public long MaxSizeBytes { get; set; }
+
+    /// <summary>
+    /// Free bytes to keep on the store's file system: paths are evicted (as for <see cref="MaxSizeBytes"/>) before a
+    /// fetch would leave less. 0 = no floor. Default 0.
+    /// </summary>
+    public long MinFreeBytes { get; set; }
 }
 
 /// <summary>Key files (Nix's <c>name:base64</c> format).</summary>

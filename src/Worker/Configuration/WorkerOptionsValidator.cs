@@ -62,6 +62,10 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 
         if (o.Store.Root.Length > 0 && !Path.IsPathRooted(o.Store.Root))
             p.Add($"Store:Root '{o.Store.Root}' is invalid: must be an absolute directory or empty");
+        if (o.Store.MaxSizeBytes != 0 && o.Store.MaxSizeBytes < StoreSection.MinimumCap)
+            p.Add($"Store:MaxSizeBytes = {o.Store.MaxSizeBytes} is invalid: must be 0 (no cap) or at least {StoreSection.MinimumCap} (1 MiB)");
+        if (o.Store.MinFreeBytes < 0)
+            p.Add($"Store:MinFreeBytes = {o.Store.MinFreeBytes} is invalid: must be 0 (no floor) or a number of bytes");
         if (o.Keys.SigningKeyFile.Length == 0)
             p.Add("Keys:SigningKeyFile is empty: give the secret key file the worker signs outputs with (create one with `nix key generate-secret --key-name NAME`)");
         if (o.Keys.TrustedDispatcherKeysFile.Length == 0)

@@ -8,6 +8,7 @@ using BuildFarm.Worker.Events;
 using BuildFarm.Worker.Lifecycle;
 using BuildFarm.Worker.Origins;
 using BuildFarm.Worker.Outputs;
+using BuildFarm.Worker.Storage;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Context;
@@ -27,6 +28,7 @@ internal sealed class AttemptRunner(
     IInputProvider inputs,
     IOutputRegistrar registrar,
     IOutputUploader uploader,
+    StoreCache storeCache,
     EventPublisher events,
     WorkerState state,
     TimeProvider time,
@@ -49,6 +51,9 @@ internal sealed class AttemptRunner(
             InputPaths = [.. request.InputClosure.Select(i => i.Path).Concat(recipe.InputSrcs).Distinct(StringComparer.Ordinal)],
             RequiredFeatures = request.RequiredFeatures,
         };
+        // Pinned for the whole attempt: no store collection evicts its inputs (nor their closure) or its outputs
+        // until it has reported. Not cancellable: a collection in progress is short, and the pin must exist before any input check.
+        using var pin = await storeCache.PinAsync(plan.InputPaths.Concat(recipe.Outputs.Values), CancellationToken.None);
         var log = new BuildLogStream(request.BuildId, request.Attempt, o.Name, o.Logs.MaxBytesPerBuild, o.Logs.TailLines, o.Logs.BatchInterval, events, time);
         object? outcome;
         await using (log)

@@ -5,6 +5,7 @@ using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Events;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Lifecycle;
+using BuildFarm.Worker.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -23,6 +24,7 @@ internal sealed class HeartbeatService(
     RunningBuilds running,
     OfflineAnnouncer offline,
     IsolationChoice isolation,
+    StoreCache storeCache,
     TimeProvider time,
     ILogger logger) : BackgroundService
 {
@@ -101,7 +103,8 @@ internal sealed class HeartbeatService(
         state.Paused,
         state.Note,
         time.GetUtcNow(),
-        isolation.Current);
+        isolation.Current,
+        storeCache.Usage());
 
     private static double Load()
     {

@@ -64,6 +64,9 @@ internal static class WorkerHostExtensions
         // the heartbeat: IsolationChoice then says what the worker consumes and reports); inputs come from the request's
         // origin and outputs go back to it over pooled SSH (Origins/); outputs are registered and signed in WorkerStore (Storage/).
         services.AddSingleton<WorkerStore>();
+        // The store as a cache (Store:MaxSizeBytes, Store:MinFreeBytes): one collection before the consumers start.
+        services.AddSingleton<StoreCache>();
+        services.AddHostedService(sp => sp.GetRequiredService<StoreCache>());
         services.AddSingleton<ExecutorSelection>();
         services.AddHostedService(sp => sp.GetRequiredService<ExecutorSelection>());
         services.TryAddSingleton<IBuildExecutor>(sp => sp.GetRequiredService<ExecutorSelection>());

@@ -29,7 +29,7 @@ internal interface IInputProvider
 /// one signed export and imported all or nothing (signatures by <c>Origins:TrustedInputKeysFile</c>, every NAR hash
 /// exactly as in the request). A request without an origin is taken as is (its inputs must already be local).
 /// </summary>
-internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStore, ILogger logger) : IInputProvider
+internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStore, StoreCache cache, ILogger logger) : IInputProvider
 {
     private readonly ILogger _log = logger.ForContext<InputPuller>();
 
@@ -44,8 +44,15 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
         if (missing.Count == 0)
         {
             _log.Debug("Every input of {DrvPath} is already in this worker's store", request.DrvPath);
+            await TouchAsync(store, request, cancellationToken);
             return new InputPullReport(clock.Elapsed, 0, 0);
         }
+
+        // The closure is pinned by the attempt (AttemptRunner), so making room never evicts what this build needs.
+        var incoming = missing.Sum(i => i.NarSize);
+        var lacking = await cache.EnsureSpaceAsync(incoming, $"fetching inputs of {request.DrvPath}", cancellationToken);
+        if (lacking > 0)
+            throw new OriginException($"this worker's store has no room for {incoming} bytes of inputs: {lacking} bytes short after evicting every path no running build needs (Store:MaxSizeBytes, Store:MinFreeBytes)");
 
         try
         {
@@ -70,6 +77,7 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
         if (still.Count > 0)
             throw new OriginException($"input path(s) {string.Join(", ", still.Select(i => i.Path))} are still missing after fetching from origin {session.Name}");
         var bytes = missing.Sum(i => i.NarSize);
+        await TouchAsync(store, request, cancellationToken);
         _log.Information(
             "Pulled {MissingCount} missing input paths ({NarBytes} NAR bytes) of {DrvPath} from origin {Origin} in {InputFetchTime}",
             missing.Count, bytes, request.DrvPath, session.Name, clock.Elapsed);
@@ -92,6 +100,10 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
 
         return null;
     }
+
+    /// <summary>Marks the request's whole input closure as used now (the cache evicts least recently used paths first).</summary>
+    private static Task TouchAsync(LocalStore store, BuildDerivation request, CancellationToken cancellationToken) =>
+        store.TouchAsync(request.InputClosure.Select(i => store.ParsePath(i.Path)), cancellationToken);
 
     /// <summary>Closure entries not valid here; a valid path whose hash differs from the request's is refused.</summary>
     private static async Task<List<InputPath>> MissingAsync(LocalStore store, BuildDerivation request, CancellationToken cancellationToken)

@@ -34,6 +34,20 @@ public sealed class DispatcherConfigKeysTests : IDisposable
     }
 
     [Fact]
+    public void Validate_RetentionOutOfRange_RefusedNamingEachKey()
+    {
+        var errors = DispatcherRegistration.Validate(Config(
+            ("Dispatcher:Retention:MaxAge", "00:10:00"), ("Dispatcher:Retention:MaxFinishedBuilds", "-1"),
+            ("Dispatcher:Retention:SweepInterval", "00:00:01"), ("Dispatcher:Retention:BatchSize", "0")));
+
+        Assert.Contains(errors, e => e.StartsWith("Dispatcher:Retention:MaxAge '00:10:00' must be 0 (keep) or at least 01:00:00", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Dispatcher:Retention:MaxFinishedBuilds '-1'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Dispatcher:Retention:SweepInterval '00:00:01'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Dispatcher:Retention:BatchSize '0'", StringComparison.Ordinal));
+        Assert.Empty(DispatcherRegistration.Validate(Config(("Dispatcher:Retention:MaxAge", "30.00:00:00"), ("Dispatcher:Retention:MaxFinishedBuilds", "0"))));
+    }
+
+    [Fact]
     public void Validate_UnknownSection_RefusedListingTheSections()
     {
         var errors = DispatcherRegistration.Validate(Config(("Dispatcer:Origin:Host", "origin.example")));

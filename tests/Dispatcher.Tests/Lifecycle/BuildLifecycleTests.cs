@@ -232,17 +232,40 @@ public sealed class BuildLifecycleTests
     }
 
     [Fact]
-    public async Task Log_BeyondBound_TruncatedWithOneNoteAndRedeliveryIgnored()
+    public async Task Log_BeyondBound_KeepsHeadAndTailWithOneNoteOfTheBytesCut_AndRedeliveryIgnored()
     {
-        await using var h = await LifecycleHarness.CreateAsync(LifecycleSettings.Default with { MaxLogBytesPerBuild = 10 });
+        await using var h = await LifecycleHarness.CreateAsync(LifecycleSettings.Default with { MaxLogBytesPerBuild = 40 });
         await h.HeartbeatAsync("w1", X86);
         var id = await h.SubmitAsync();
-        foreach (var (seq, text) in new[] { (1L, "hello\n"), (1L, "hello\n"), (2L, "world!\n"), (3L, "more\n") })
-            await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", seq, text), CancellationToken.None);
+        for (var seq = 1; seq <= 20; seq++)
+            await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", seq, $"line-{seq:00}\n"), CancellationToken.None);
+        // Redeliveries, of a chunk that was cut and of one that is kept: neither comes back.
+        await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", 5, "line-05\n"), CancellationToken.None);
+        await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", 20, "line-20\n"), CancellationToken.None);
+
         var chunks = await h.Db.RunAsync(s => LogTable.ReadAsync(s, id, 0, 100), CancellationToken.None);
-        Assert.Equal(2, chunks.Count);
-        Assert.Equal("hello\n", chunks[0].Text);
-        Assert.Contains("log truncated", chunks[1].Text, StringComparison.Ordinal);
+
+        // 20 bytes of head (two 8-byte lines), the note, 20 bytes of tail (the last two lines).
+        Assert.Equal(["line-01\n", "line-02\n"], chunks.Take(2).Select(c => c.Text));
+        Assert.Contains("… 128 bytes cut", chunks[2].Text, StringComparison.Ordinal);
+        Assert.Equal(["line-19\n", "line-20\n"], chunks.Skip(3).Select(c => c.Text));
+        Assert.True((await h.GetAsync(id))!.LogTruncated);
+    }
+
+    [Fact]
+    public async Task Log_OneChunkLargerThanTheTail_KeepsItsEnd()
+    {
+        await using var h = await LifecycleHarness.CreateAsync(LifecycleSettings.Default with { MaxLogBytesPerBuild = 20 });
+        await h.HeartbeatAsync("w1", X86);
+        var id = await h.SubmitAsync();
+        await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", 1, "start\n"), CancellationToken.None);
+        await h.Lifecycle.OnLogAsync(new BuildLogEmitted(id, 1, "w1", 2, new string('x', 100) + "the end\n"), CancellationToken.None);
+
+        var chunks = await h.Db.RunAsync(s => LogTable.ReadAsync(s, id, 0, 100), CancellationToken.None);
+
+        Assert.Equal("start\n", chunks[0].Text);
+        Assert.Contains("… 98 bytes cut", chunks[1].Text, StringComparison.Ordinal);
+        Assert.Equal("xxthe end\n", chunks[2].Text);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed class StoreSchemaTests
         """;
 
     [Fact]
-    public async Task OpenAsync_UnversionedStore_IsVersion1AndKeepsItsPaths()
+    public async Task OpenAsync_UnversionedStore_IsMigratedToTheLatestAndKeepsItsPaths()
     {
         using var temp = new TempDirectory("bf-store");
         var layout = StoreLayout.Create("/nix/store", temp.Combine("root"));
@@ -51,7 +51,12 @@ public sealed class StoreSchemaTests
         Assert.Equal(120, info.NarSize);
         Assert.Equal(["old-1:c2ln"], info.Signatures);
         Assert.True(File.Exists(layout.PhysicalPath(path)), "the migration must not count the valid path as a leftover");
-        Assert.Equal(1, await VersionAsync(dbFile));
+        Assert.Equal(StoreDatabase.Migrations.Count, await VersionAsync(dbFile));
+        // Version 2: a path never used since it was registered counts from its registration.
+        var usage = Assert.Single(await store.ListUsageAsync(CancellationToken.None));
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1700000000), usage.LastUsed);
+        await store.TouchAsync([path], CancellationToken.None);
+        Assert.True((await store.ListUsageAsync(CancellationToken.None))[0].LastUsed > DateTimeOffset.FromUnixTimeSeconds(1700000000));
     }
 
     [Fact]

@@ -32,6 +32,20 @@ public sealed class WorkerOptionsValidatorTests
     }
 
     [Fact]
+    public void Problems_StoreCacheLimits_TinyCapAndNegativeFloorRefusedWithTheirKeys()
+    {
+        var o = Valid();
+        o.Store.MaxSizeBytes = 1000;
+        o.Store.MinFreeBytes = -1;
+        var problems = WorkerOptionsValidator.Problems(o);
+        Assert.Contains(problems, p => p.Contains("Store:MaxSizeBytes = 1000 is invalid", StringComparison.Ordinal) && p.Contains("at least 1048576", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Store:MinFreeBytes = -1 is invalid", StringComparison.Ordinal));
+        o.Store.MaxSizeBytes = 1L << 30;
+        o.Store.MinFreeBytes = 1L << 30;
+        Assert.Empty(WorkerOptionsValidator.Problems(o));
+    }
+
+    [Fact]
     public void Problems_ConfigNamesTheTrustedMark_Refused()
     {
         var o = Valid();

@@ -174,6 +174,40 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
         Assert.Equal(output.NarHash, (await world.Origin.GetPathInfoAsync(world.Origin.ParsePath(output.Path), CancellationToken.None)).NarHash.ToString());
     }
 
+    [Fact]
+    public async Task Offload_StoreCapFilled_EvictsLeastRecentlyUsedAndKeepsBuilding()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        var busyboxNar = (await world.Origin.GetPathInfoAsync(world.Busybox, CancellationToken.None)).NarSize;
+        // Room for busybox, the source and about three 400 kB blobs with their outputs: the fifth build must evict.
+        var cap = busyboxNar + 1_400_000;
+        var settings = world.WorkerSettings();
+        settings["Store:MaxSizeBytes"] = cap.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var worker = await StartWorkerAsync("offload-cap", "offloadcap-linux", settings);
+        var blobs = new List<Store.Paths.StorePath>();
+        for (var i = 0; i < 6; i++)
+            blobs.Add(await world.AddBlobAsync($"blob-{i}", 400_000));
+
+        foreach (var (blob, i) in blobs.Select((b, i) => (b, i)).Append((blobs[0], 6)))
+        {
+            var request = await world.RequestAsync("offloadcap-linux", $"cap{i}", extraInputs: [blob]);
+            await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+            Succeeded(await farm.Events.WaitForResultAsync(request.BuildId, $"build {i} of the capped worker", ResultTimeout));
+        }
+
+        var workerStore = await LocalStore.OpenAsync(world.WorkerLayout);
+        var usage = await workerStore.ListUsageAsync(CancellationToken.None);
+        Assert.True(await workerStore.IsValidAsync(world.Busybox, CancellationToken.None), "busybox, used by every build, was evicted at the end");
+        Assert.False(await workerStore.IsValidAsync(blobs[1], CancellationToken.None), "the least recently used blob is still there");
+        Assert.True(blobs.Count(b => workerStore.IsValidAsync(b, CancellationToken.None).GetAwaiter().GetResult()) <= 4, "no blob was evicted");
+        // The first blob was evicted after build 0 and fetched again for the last build, which succeeded.
+        Assert.True(await workerStore.IsValidAsync(blobs[0], CancellationToken.None), "the first blob, fetched again by the last build, is not there");
+        // Outputs registered after the last fetch may go over the cap until the next fetch; inputs never do.
+        var inputs = usage.Where(u => !u.Path.Name.StartsWith("offload-", StringComparison.Ordinal)).Sum(u => u.NarSize);
+        Assert.True(inputs <= cap, $"the store holds {inputs} NAR bytes of inputs, over its cap of {cap}");
+        Assert.Equal(7, world.Calls().Count(c => c.Contains(" store export ", StringComparison.Ordinal)));
+    }
+
     private async Task<TestWorker> StartWorkerAsync(string name, string system, Dictionary<string, string?> settings)
     {
         var worker = await TestWorker.StartAsync(farm.Broker.AmqpUri, farm.StoreDir, farm.DispatcherKey.PublicKey, name, [system], extraSettings: settings);

@@ -84,8 +84,10 @@ internal sealed class OriginWorld : IAsyncDisposable
     /// A derivation built by the origin's busybox from the origin's source file; its output references busybox. With
     /// <paramref name="script"/> the builder runs that instead (<c>$bb</c> is busybox).
     /// </summary>
-    public async Task<BuildDerivation> RequestAsync(string system, string tag, string? requestFingerprint = null, string? sourceNarHash = null, string? script = null)
+    public async Task<BuildDerivation> RequestAsync(
+        string system, string tag, string? requestFingerprint = null, string? sourceNarHash = null, IReadOnlyList<StorePath>? extraInputs = null, string? script = null)
     {
+        var inputs = new[] { Busybox, Source }.Concat(extraInputs ?? []).ToArray();
         var bb = Busybox.FullPath + "/bin/busybox";
         script = script is null
             ? $"\"{bb}\" mkdir \"$out\" && \"{bb}\" cat \"{Source.FullPath}\" > \"$out/greeting\" && echo \"{bb}\" > \"$out/tool\" && echo built {tag}"
@@ -96,13 +98,13 @@ internal sealed class OriginWorld : IAsyncDisposable
             System = system,
             Builder = bb,
             Args = ["sh", "-c", script],
-            InputSrcs = [Busybox.FullPath, Source.FullPath],
+            InputSrcs = [.. inputs.Select(p => p.FullPath)],
             Env = ImmutableSortedDictionary<string, string>.Empty.WithComparers(CodePointComparer.Instance).Add("nonce", Guid.NewGuid().ToString("N")),
         };
         var compiled = await new DerivationSpecCompiler(new StoreDirectory(StoreDir), (p, _) => throw new InvalidOperationException($"no input drv {p}"))
             .CompileAsync(spec, CancellationToken.None);
         var closure = new List<InputPath>();
-        foreach (var path in new[] { Busybox, Source })
+        foreach (var path in inputs)
         {
             var info = await Origin.GetPathInfoAsync(path, CancellationToken.None);
             var hash = path == Source && sourceNarHash is not null ? sourceNarHash : info.NarHash.ToString();
@@ -113,6 +115,15 @@ internal sealed class OriginWorld : IAsyncDisposable
         return new BuildDerivation(
             Guid.NewGuid(), 1, compiled.DrvPath.FullPath, compiled.Aterm, StoreDir, system, [], closure, ["out"], origin,
             new BuildLimits(TimeSpan.FromMinutes(5), TimeSpan.Zero), 0, DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>A signed path of <paramref name="bytes"/> random bytes in the origin store (an input that takes room).</summary>
+    public async Task<StorePath> AddBlobAsync(string name, int bytes)
+    {
+        var path = await Origin.AddTextAsync(name, System.Security.Cryptography.RandomNumberGenerator.GetBytes(bytes), [], CancellationToken.None);
+        var info = await Origin.GetPathInfoAsync(path, CancellationToken.None);
+        await Origin.AddSignaturesAsync(path, [OriginKey.Sign(info.Fingerprint)], CancellationToken.None);
+        return path;
     }
 
     public async ValueTask DisposeAsync()
