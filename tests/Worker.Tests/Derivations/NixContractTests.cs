@@ -147,7 +147,7 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
         foreach (var p in closure)
         {
             var refs = (await NixOracle.RunTextAsync("nix-store", "--query", "--references", p)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            var info = System.Text.Json.Nodes.JsonNode.Parse(await NixOracle.RunTextAsync("nix", "--extra-experimental-features", "nix-command", "path-info", "--json", "--derivation", p))![0]!;
+            var info = System.Text.Json.Nodes.JsonNode.Parse(await NixOracle.RunTextAsync("nix", ["--extra-experimental-features", "nix-command", "path-info", "--json", .. PathInfoArgs(p)]))![0]!;
             facts[p] = new PathFacts(p, await NixOracle.RunTextAsync("nix-store", "--query", "--hash", p),
                 long.Parse(await NixOracle.RunTextAsync("nix-store", "--query", "--size", p), System.Globalization.CultureInfo.InvariantCulture), refs,
                 info["ca"]?.GetValue<string>())
@@ -182,6 +182,9 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
                 BuildDirectories.DeleteStale(path);
         }
     }
+
+    /// <summary><c>nix path-info</c> takes a .drv for its outputs unless told <c>--derivation</c> (which plain paths refuse).</summary>
+    private static string[] PathInfoArgs(string path) => path.EndsWith(".drv", StringComparison.Ordinal) ? ["--derivation", path] : [path];
 
     private static async Task<IEnumerable<string>> InputDrvOutputsAsync(BuildRecipe recipe)
     {
