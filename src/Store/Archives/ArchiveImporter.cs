@@ -78,7 +78,8 @@ public static class ArchiveImporter
             var info = new ValidPathInfo(path, hash, size, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [], default);
             CheckOutputPath(path, options);
             await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);
-            return new StagedEntry(staged, info);
+            // A verified fixed output is content-addressed: a Nix store records it so, as Nix's own build would.
+            return new StagedEntry(staged, info with { ContentAddress = options.OutputsOf?.ContentAddress(path) });
         }
         catch
         {

@@ -24,7 +24,7 @@ public sealed class DerivationContractHookTests(NixHookFarmFixture farm)
         (await ProcessRunner.RunAsync("nix", ["--extra-experimental-features", "nix-command", "copy", "--no-check-sigs", "--to", reference, farm.Busybox])).EnsureSuccess("nix copy busybox (reference)");
         string[] common = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", farm.Busybox];
 
-        foreach (var attr in new[] { "passAsFile", "env", "graph", "multi" })
+        foreach (var attr in new[] { "passAsFile", "env", "graph", "multi", "graphDrv", "structuredGraphs", "argv0" })
         {
             var built = await ProcessRunner.RunAsync("nix-build", [.. common, "-A", attr, "--max-jobs", "0", "--option", "substituters", "", "--no-out-link", "--option", "build-hook", farm.HookScript], timeout: TimeSpan.FromMinutes(4));
             Assert.True(built.ExitCode == 0, $"{attr}: nix-build through the hook exited {built.ExitCode}:\n{built.Stderr}\n{farm.DiagnosticText()}");

@@ -48,6 +48,21 @@ public sealed partial class DerivationContractFarmTests : IDisposable
     }
 
     [Fact]
+    public async Task Build_ReferenceGraphsWithDrvsAndContentAddressesAndArgv0_SameNarsAsNix()
+    {
+        // graphDrv: a .drv in exportReferencesGraph pulls in its outputs' closures; structuredGraphs: .attrs.json's
+        // path-info entries carry `ca` for the fixed output the farm built (recorded by the origin as Nix records it),
+        // busybox (nix-store --add) and the .drv files; argv0: the sandboxed builder's $0 is its base name.
+        string[] attrs = ["graphDrv", "structuredGraphs", "argv0"];
+        var drvs = await InstantiateAsync(Uri, attrs);
+        await InstantiateAsync(Reference, attrs);
+        await using var farm = await StartFarmAsync();
+
+        foreach (var attr in attrs)
+            await BuildLikeNixAsync(farm, attr, drvs[attr]);
+    }
+
+    [Fact]
     public async Task Build_FixedOutputs_RightOnesSameNarsAsNixWrongOneRefusedUnsignedAndRemoved()
     {
         string[] attrs = ["fodFlat", "fodRecursive", "fodBad"];
