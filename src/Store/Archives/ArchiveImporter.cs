@@ -119,7 +119,7 @@ public static class ArchiveImporter
             if (size != narSize || !hash.Equals(narHash))
                 throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes)");
             await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);
-            return new StagedEntry(staged, info);
+            return new StagedEntry(staged, info with { ContentAddress = options.OutputsOf?.ContentAddress(path) });
         }
         catch
         {

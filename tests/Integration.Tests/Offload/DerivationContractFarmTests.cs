@@ -115,7 +115,16 @@ public sealed partial class DerivationContractFarmTests : IDisposable
         Assert.True(build.ExitCode == 0, $"{attr}: buildfarm build exited {build.ExitCode}:\n{build.Stderr}\n== worker\n{farm.Worker.Output}");
         (await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvPath], timeout: TimeSpan.FromMinutes(2))).EnsureSuccess("nix-store --realise (reference)");
         foreach (var built in (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvPath)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            Assert.Equal(await NarHashAsync(Reference, built), await NarHashAsync(Uri, built));
+        {
+            var (theirs, ours) = (await NarHashAsync(Reference, built), await NarHashAsync(Uri, built));
+            Assert.True(theirs == ours, $"{attr}: {built} differs from Nix's:\nfarm: {Contents(StoreDir, built)}\nnix:  {Contents(_dir.Combine("ref", "store"), built)}");
+        }
+    }
+
+    private static string Contents(string physicalStore, string path)
+    {
+        var file = Path.Combine(physicalStore, Path.GetFileName(path));
+        return File.Exists(file) ? File.ReadAllText(file) : "(not a regular file)";
     }
 
     private async Task<RunningFarm> StartFarmAsync()
