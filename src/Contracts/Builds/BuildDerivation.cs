@@ -47,7 +47,12 @@ public sealed record BuildDerivation(
 /// <param name="Path">Logical store path.</param>
 /// <param name="NarHash"><c>sha256:&lt;nix32&gt;</c> of its NAR.</param>
 /// <param name="NarSize">Size of its NAR in bytes.</param>
-public sealed record InputPath(string Path, string NarHash, long NarSize);
+/// <param name="Ca">
+/// Its content address as the origin's store records it (Nix's <c>ca</c>: <c>fixed:r:sha256:…</c>,
+/// <c>text:sha256:…</c>), or null; Nix 2.8 writes it into a structured <c>exportReferencesGraph</c>. Optional and
+/// added later: absent (null) from a dispatcher that predates it.
+/// </param>
+public sealed record InputPath(string Path, string NarHash, long NarSize, string? Ca = null);
 
 /// <summary>The origin store's SSH endpoint, as the worker must reach it.</summary>
 /// <param name="Host">Host name or address.</param>

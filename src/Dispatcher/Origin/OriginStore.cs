@@ -121,7 +121,7 @@ internal sealed class OriginStore(StoreLayout layout, TimeProvider time, NixOrig
         foreach (var path in closure)
         {
             var info = await store.GetPathInfoAsync(path, cancellationToken);
-            result.Add(new InputPath(path.FullPath, info.NarHash.ToString(), info.NarSize));
+            result.Add(new InputPath(path.FullPath, info.NarHash.ToString(), info.NarSize, info.ContentAddress));
         }
 
         return (result, null);

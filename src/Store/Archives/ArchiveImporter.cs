@@ -79,7 +79,8 @@ public static class ArchiveImporter
             var info = new ValidPathInfo(path, hash, size, [.. references.Distinct().Order(StorePath.Ordinal)], deriver, [], default);
             CheckOutputPath(path, options);
             await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);
-            return new StagedEntry(staged, info);
+            // A verified fixed output is content-addressed: a Nix store records it so, as Nix's own build would.
+            return new StagedEntry(staged, info with { ContentAddress = options.OutputsOf?.ContentAddress(path) });
         }
         catch
         {
@@ -119,7 +120,7 @@ public static class ArchiveImporter
             if (size != narSize || !hash.Equals(narHash))
                 throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes)");
             await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);
-            return new StagedEntry(staged, info);
+            return new StagedEntry(staged, info with { ContentAddress = options.OutputsOf?.ContentAddress(path) });
         }
         catch
         {

@@ -37,6 +37,9 @@ public sealed record ReturnedOutputs(StorePath DrvPath, Derivation Derivation)
             DrvPath.FullPath, wanted, info.Path.FullPath, physicalPath, info.References.Count, info.NarHash, cancellationToken);
     }
 
+    /// <summary>The content address Nix records for <paramref name="path"/> when it is a fixed output (after <see cref="CheckContentAsync"/>), else null.</summary>
+    public string? ContentAddress(StorePath path) => OutputOf(path)?.Value.FixedHash?.ContentAddress;
+
     private KeyValuePair<string, DerivationOutput>? OutputOf(StorePath path)
     {
         foreach (var output in Derivation.Outputs)

@@ -30,6 +30,12 @@ public sealed record FixedOutputHash
     /// <summary>The <c>hashAlgo</c> field of a <c>.drv</c> output: <c>r:sha256</c>, <c>sha1</c>, …</summary>
     public string MethodAlgo => (Recursive ? "r:" : "") + Algorithm.Name();
 
+    /// <summary>
+    /// Nix's content address of a path with this content (its <c>ca</c>, <c>renderContentAddress</c>):
+    /// <c>fixed:</c>, <c>r:</c> when recursive, then <c>algo:nix32</c>.
+    /// </summary>
+    public string ContentAddress => "fixed:" + (Recursive ? "r:" : "") + Algorithm.Name() + ":" + Hashing.Nix32.Encode(Digest);
+
     /// <summary>SRI form, e.g. <c>sha256-base64</c>.</summary>
     public string ToSri() => Algorithm.Name() + "-" + Convert.ToBase64String(Digest);
 

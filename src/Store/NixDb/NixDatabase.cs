@@ -99,7 +99,7 @@ public sealed class NixDatabase
         ValidPathInfo info;
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT id, hash, registrationTime, deriver, narSize, sigs FROM ValidPaths WHERE path = $p";
+            command.CommandText = "SELECT id, hash, registrationTime, deriver, narSize, sigs, ca FROM ValidPaths WHERE path = $p";
             command.Parameters.AddWithValue("$p", path.FullPath);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken))
@@ -119,7 +119,10 @@ public sealed class NixDatabase
                 [],
                 string.IsNullOrEmpty(deriver) ? null : Parse(deriver, $"the deriver of {path}"),
                 [.. sigs.Split(' ', StringSplitOptions.RemoveEmptyEntries)],
-                DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2)));
+                DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2)))
+            {
+                ContentAddress = reader.IsDBNull(6) || reader.GetString(6).Length == 0 ? null : reader.GetString(6),
+            };
         }
 
         await using (var command = connection.CreateCommand())

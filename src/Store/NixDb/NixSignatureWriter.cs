@@ -5,27 +5,50 @@ using Microsoft.Data.Sqlite;
 namespace BuildFarm.Store.NixDb;
 
 /// <summary>
-/// Adds signatures to valid paths of Nix's database: the one write BuildFarm makes to it directly, because Nix 2.8
-/// has no command that records a given signature (<c>nix store sign</c> needs the secret key, <c>copy-sigs</c> a
-/// substituter). It touches only the <c>sigs</c> column (space-separated, as Nix writes it), merging with what is
-/// there, in one short transaction that waits for nix-daemon's writers (busy timeout) instead of failing.
+/// Adds signatures (and content addresses) to valid paths of Nix's database: the writes BuildFarm makes to it
+/// directly, because Nix 2.8 has no command that records a given signature (<c>nix store sign</c> needs the secret
+/// key, <c>copy-sigs</c> a substituter) or content address (<c>--register-validity</c> reads none). It touches only
+/// the <c>sigs</c> column (space-separated, as Nix writes it), merging with what is there, and a <c>ca</c> column that
+/// is still empty, each in one short transaction that waits for nix-daemon's writers (busy timeout) instead of failing.
 /// </summary>
 internal static class NixSignatureWriter
 {
     private const int BusyTimeoutSeconds = 60;
 
+    /// <summary>Sets <c>ca</c> of paths that have none (a crash before this leaves them valid without it, as before).</summary>
+    public static async Task SetContentAddressesAsync(string databaseFile, IReadOnlyDictionary<StorePath, string> contentAddresses, CancellationToken cancellationToken)
+    {
+        if (contentAddresses.Count == 0)
+            return;
+        await using var connection = new SqliteConnection(ConnectionString(databaseFile));
+        await connection.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        foreach (var (path, ca) in contentAddresses)
+        {
+            await using var write = connection.CreateCommand();
+            write.Transaction = transaction;
+            write.CommandText = "UPDATE ValidPaths SET ca = $ca WHERE path = $p AND (ca IS NULL OR ca = '')";
+            write.Parameters.AddWithValue("$ca", ca);
+            write.Parameters.AddWithValue("$p", path.FullPath);
+            await write.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static string ConnectionString(string databaseFile) => new SqliteConnectionStringBuilder
+    {
+        DataSource = databaseFile,
+        Mode = SqliteOpenMode.ReadWrite,
+        Pooling = false,
+        DefaultTimeout = BusyTimeoutSeconds,
+    }.ToString();
+
     public static async Task AddAsync(string databaseFile, IReadOnlyDictionary<StorePath, IReadOnlyList<string>> signatures, CancellationToken cancellationToken)
     {
         if (signatures.Values.All(s => s.Count == 0))
             return;
-        var connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databaseFile,
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = BusyTimeoutSeconds,
-        }.ToString();
-        await using var connection = new SqliteConnection(connectionString);
+        await using var connection = new SqliteConnection(ConnectionString(databaseFile));
         await connection.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
         foreach (var (path, sigs) in signatures)

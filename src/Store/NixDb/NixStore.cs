@@ -149,6 +149,9 @@ public sealed class NixStore : IStore
             // the next line leaves them valid without the worker's signature; Nix accepts unsigned local paths.
             var sigs = toAdd.ToDictionary(e => e.Info.Path, e => e.Info.Signatures);
             await NixSignatureWriter.AddAsync(_db.File, sigs, cancellationToken);
+            // Likewise the content address of a fixed output (Nix's registerOutputs records it; --register-validity cannot).
+            await NixSignatureWriter.SetContentAddressesAsync(
+                _db.File, toAdd.Where(e => e.Info.ContentAddress is not null).ToDictionary(e => e.Info.Path, e => e.Info.ContentAddress!), cancellationToken);
             renamed.Clear();
             return [.. entries.Select(e => e.Info.Path)];
         }

@@ -52,25 +52,46 @@ internal static partial class ReferenceGraph
 
     /// <summary>
     /// Nix's <c>exportReferences</c>: the sorted closure of <paramref name="roots"/>, each of which must be in the
-    /// derivation's input closure.
+    /// derivation's input closure; then, for every <c>.drv</c> in that closure, the closure of each of its outputs
+    /// (all of them, as Nix 2.8 adds them: "useful if you want to do things like passing all build-time dependencies
+    /// of some path to a derivation that builds a NixOS DVD image").
     /// </summary>
     public static IReadOnlyList<string> Closure(IEnumerable<string> roots, IReadOnlySet<string> inputPaths, IReadOnlyDictionary<string, PathFacts> facts)
     {
-        var seen = new SortedSet<string>(StringComparer.Ordinal);
-        var todo = new Stack<string>();
-        foreach (var root in roots)
+        var rootList = roots.ToList();
+        foreach (var root in rootList)
         {
             if (!inputPaths.Contains(root) || !facts.ContainsKey(root))
                 throw new DerivationAttributeException($"cannot export references of path '{root}' because it is not in the input closure of the derivation");
-            todo.Push(root);
         }
 
+        var paths = new SortedSet<string>(FsClosure(rootList, facts), StringComparer.Ordinal);
+        foreach (var p in paths.Where(p => p.EndsWith(".drv", StringComparison.Ordinal)).ToList())
+        {
+            var outputs = facts[p].DrvOutputs ?? throw new DerivationAttributeException($"the worker could not read the derivation '{p}'");
+            foreach (var output in outputs)
+            {
+                if (output is null)
+                    throw new DerivationAttributeException("exportReferences on CA derivations is not yet implemented");
+                paths.UnionWith(FsClosure([output], facts));
+            }
+        }
+
+        return [.. paths];
+    }
+
+    /// <summary>Nix's <c>computeFSClosure</c>: the sorted closure of <paramref name="roots"/> by references.</summary>
+    public static IReadOnlyList<string> FsClosure(IEnumerable<string> roots, IReadOnlyDictionary<string, PathFacts> facts)
+    {
+        var seen = new SortedSet<string>(StringComparer.Ordinal);
+        var todo = new Stack<string>(roots);
         while (todo.TryPop(out var p))
         {
             if (!seen.Add(p))
                 continue;
+            // Nix's queryPathInfo on a path that is not valid (here: not in the closure the worker was given).
             if (!facts.TryGetValue(p, out var info))
-                throw new DerivationAttributeException($"path '{p}' is not valid in the worker's store");
+                throw new DerivationAttributeException($"path '{p}' is not valid");
             foreach (var r in info.References)
                 todo.Push(r);
         }

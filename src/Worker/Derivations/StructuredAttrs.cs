@@ -36,7 +36,8 @@ internal static partial class StructuredAttrs
                 foreach (var p in ReferenceGraph.Closure(rootPaths, inputPaths, facts))
                 {
                     var info = facts[p];
-                    var closureSize = ReferenceGraph.Closure([p], new HashSet<string>(facts.Keys), facts).Sum(q => facts[q].NarSize);
+                    // getClosureSize: the plain closure, no derivation outputs added.
+                    var closureSize = ReferenceGraph.FsClosure([p], facts).Sum(q => facts[q].NarSize);
                     var entry = new JsonObject
                     {
                         ["path"] = p,

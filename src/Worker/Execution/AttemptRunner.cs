@@ -112,7 +112,9 @@ internal sealed class AttemptRunner(
                     () => registrar.QueryFactsAsync(request.InputClosure.Select(i => i.Path), handle.Cancelled));
                 if (facts.Ended)
                     return facts.Outcome;
-                plan = plan with { InputFacts = facts.Value };
+                // The content addresses are the origin's (the worker's store keeps none): Nix writes them into .attrs.json.
+                var ca = request.InputClosure.Where(i => i.Ca is not null).DistinctBy(i => i.Path, StringComparer.Ordinal).ToDictionary(i => i.Path, i => i.Ca, StringComparer.Ordinal);
+                plan = plan with { InputFacts = facts.Value.ToDictionary(f => f.Key, f => f.Value with { Ca = ca.GetValueOrDefault(f.Key) }, StringComparer.Ordinal) };
             }
 
             var buildClock = Stopwatch.StartNew();

@@ -44,10 +44,20 @@ internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOpti
                 return new ExecutionResult(ExecutionOutcome.Failed, null, e.Message);
             }
 
-            // The sandbox hands bubblewrap every byte itself; unsandboxed, non-UTF-8 strings go through a file.
+            // The sandbox hands bubblewrap every byte itself (and gives the builder its argv[0]); unsandboxed, the
+            // builder starts through ArgvZeroExec for Nix's argv[0], and non-UTF-8 strings go through a file.
+            var unsandboxedBuilder = plan.Recipe.Builder;
+            if (!runner.SeesLogicalStore && ArgvZeroExec.Supported)
+            {
+                ArgvZeroExec.Write(ArgvZeroFile(buildDir));
+                var command = ArgvZeroExec.Command(ArgvZeroFile(buildDir), plan.Recipe.Builder, setup.Args);
+                unsandboxedBuilder = command[0];
+                setup = setup with { Args = command.Skip(1).ToList() };
+            }
+
             var (builder, args, env) = runner.SeesLogicalStore
                 ? (plan.Recipe.Builder, setup.Args, (IReadOnlyDictionary<string, string>)setup.Env)
-                : ByteExactExec.Wrap(plan.Recipe.Builder, setup, ExecFile(buildDir));
+                : ByteExactExec.Wrap(unsandboxedBuilder, setup, ExecFile(buildDir));
             var layout = StoreLayout.Create(o.Store.StoreDir, o.Store.Root);
             // A fixed-output build fetches, so it gets the host's network, but only where the control plane is filtered.
             var network = plan.Recipe.Env.ContainsKey("outputHash");
@@ -79,8 +89,11 @@ internal sealed class BuilderExecutor(IBuilderRunner runner, IOptions<WorkerOpti
         {
             BuildDirectories.TryDelete(buildDir);
             File.Delete(ExecFile(buildDir));
+            File.Delete(ArgvZeroFile(buildDir));
         }
     }
+
+    private static string ArgvZeroFile(string buildDir) => buildDir + ".argv0";
 
     /// <summary>Beside the build directory, not in it: Nix puts nothing of its own there.</summary>
     private static string ExecFile(string buildDir) => buildDir + ".exec";

@@ -47,7 +47,14 @@ internal sealed class LocalStoreRegistrar(WorkerStore workerStore, WorkerKeys ke
         foreach (var p in paths)
         {
             if (StorePath.TryParse(store.StoreDir, p, out var path, out _) && await store.QueryPathInfoAsync(path!, cancellationToken) is { } info)
-                facts[p] = new PathFacts(p, info.NarHash.ToString(), info.NarSize, [.. info.References.Select(r => r.FullPath)]);
+            {
+                facts[p] = new PathFacts(p, info.NarHash.ToString(), info.NarSize, [.. info.References.Select(r => r.FullPath)])
+                {
+                    DrvOutputs = p.EndsWith(".drv", StringComparison.Ordinal)
+                        ? PathFacts.OutputsOf(store.StoreDir, p, await File.ReadAllBytesAsync(store.PhysicalPath(path!), cancellationToken))
+                        : null,
+                };
+            }
         }
 
         return facts;

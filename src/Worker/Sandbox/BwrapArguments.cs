@@ -1,3 +1,4 @@
+using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Supervision;
 
 namespace BuildFarm.Worker.Sandbox;
@@ -66,7 +67,11 @@ internal static class BwrapArguments
             a.AddRange(["--setenv", name, value]);
         // The filter is installed last, right before the builder's exec (fd 4, opened by the launcher).
         a.AddRange(["--seccomp", "4"]);
-        return (a, ["--", spec.Builder, .. spec.Args]);
+        // Nix's argv[0] (the builder's base name), which bubblewrap 0.8 cannot set: it execs ArgvZeroExec through the
+        // launcher's fd of it, and that execs the builder.
+        return ArgvZeroExec.Supported
+            ? (a, ["--", $"/proc/self/fd/{ArgvZeroExec.SandboxFd}", .. ArgvZeroExec.Command(spec.Builder, spec.Builder, spec.Args).Skip(1)])
+            : (a, ["--", spec.Builder, .. spec.Args]);
     }
 
     /// <summary>

@@ -35,6 +35,9 @@ internal sealed class SandboxArea : IDisposable
 
     public string SeccompFile => Path.Combine(Root, "seccomp");
 
+    /// <summary><see cref="Execution.ArgvZeroExec"/>'s program (root's, 0555).</summary>
+    public string ArgvZeroFile => Path.Combine(Root, "argv0");
+
     public static SandboxArea Create(BuilderSpec spec, long uid)
     {
         var area = new SandboxArea(spec.BuildDir + ".sandbox", spec.BuildDir);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using BuildFarm.Store.Derivations;
+using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Supervision;
 
 namespace BuildFarm.Worker.Sandbox;
@@ -25,8 +26,8 @@ namespace BuildFarm.Worker.Sandbox;
 public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider? time = null) : IBuilderRunner
 {
     /// <summary>
-    /// Run as root by static busybox: opens bubblewrap's option file on fd 3 and the seccomp program on fd 4 (both
-    /// root's, opened before the uid changes), appends the builder's command line read NUL-separated from the
+    /// Run as root by static busybox: opens bubblewrap's option file on fd 3, the seccomp program on fd 4 and
+    /// <see cref="ArgvZeroExec"/> on fd 5 (all root's, opened before the uid changes; the last one closes them all), appends the builder's command line read NUL-separated from the
     /// command file (bubblewrap takes the command only from its real arguments; <c>read -d ''</c> keeps every byte),
     /// then execs the limits, the uid change and bubblewrap, with the builder's stderr merged into its stdout (one
     /// ordered log, as Nix's single pipe).
@@ -34,8 +35,9 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     private const string Wrapper = """
         exec 3<"$1" || exit 125
         exec 4<"$2" || exit 125
+        if [ -n "$4" ]; then exec 5<"$4" || exit 125; fi
         command=$3
-        shift 3
+        shift 4
         while IFS= read -r -d '' word; do set -- "$@" "$word"; done < "$command"
         exec "$@" </dev/null 2>&1
         """;
@@ -98,6 +100,9 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         var (options, command) = BwrapArguments.Create(spec, area, _settings);
         WritePrivate(area.ArgsFile, Words(options));
         WritePrivate(area.CommandFile, Words(command));
+        // Root's, read and execute for all: opened as fd 5 before the uid changes, run by bubblewrap through it.
+        if (ArgvZeroExec.Supported)
+            ArgvZeroExec.Write(area.ArgvZeroFile);
 
         var uid = user.Uid.ToString(CultureInfo.InvariantCulture);
         var psi = new ProcessStartInfo(_settings.Busybox) { WorkingDirectory = "/" };
@@ -105,7 +110,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         psi.Environment.Clear();
         string[] words =
         [
-            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile,
+            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile, ArgvZeroExec.Supported ? area.ArgvZeroFile : "",
             // .NET ignores SIGPIPE and an ignored signal survives exec: builders get every signal at its default, as in Nix.
             _settings.Env, "--default-signal",
             _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
@@ -132,12 +137,13 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
             ? new ResourceWatch(_settings.DiskCheckInterval, () => DiskUse.OverLimit(_settings.MaxDiskBytes, spec.BuildDir, area.Store, area.Tmp))
             : null;
         var result = await BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.BuilderLog, spec, Log, _time, cancellationToken, limits);
-        // "bwrap: execvp BUILDER: …" is the builder's own failure to start (not in its closure, not executable): a build
+        // "buildfarm-exec: execvp BUILDER: …" (or bubblewrap's "bwrap: execvp BUILDER: …" where ArgvZeroExec is not used)
+        // is the builder's own failure to start (not in its closure, not executable): a build
         // failure, as Nix's "executing '…': No such file or directory"; any other bwrap message is the machine's.
         // The launcher's tools speak first, with their name: a message of theirs before anything of the builder's means
         // the builder never started (a machine problem, retried elsewhere).
         var start = head.ToString();
-        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode != 0 && !start.StartsWith("bwrap: execvp ", StringComparison.Ordinal)
+        if (result.Outcome == BuilderOutcome.Exited && result.ExitCode != 0 && !start.StartsWith($"bwrap: execvp {spec.Builder}:", StringComparison.Ordinal)
             && LauncherTools.Any(t => start.StartsWith(t + ": ", StringComparison.Ordinal)))
             return result with { Outcome = BuilderOutcome.SetupFailed, ExitCode = null, Error = start.Split('\n')[0] };
         if (result.Outcome == BuilderOutcome.Exited && result.ExitCode == 128 + 25 && _settings.MaxDiskBytes > 0)

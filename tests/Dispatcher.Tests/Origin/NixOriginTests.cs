@@ -128,6 +128,14 @@ public sealed class NixOriginTests : IAsyncLifetime, IDisposable
         Assert.Null(await ImportAsync(_importer, e, drv));
 
         (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--verify-path", path.FullPath])).EnsureSuccess("nix-store --verify-path");
+        // Recorded content-addressed, as Nix's own build records a fixed output (its `ca`): flat, the file's hash;
+        // recursive, the NAR's (which Nix's database gives as the path's hash).
+        var info = JsonDocument.Parse((await ProcessRunner.RunAsync("nix", ["--extra-experimental-features", "nix-command", "path-info", "--store", Uri, "--json", path.FullPath]))
+            .EnsureSuccess("nix path-info").Stdout).RootElement[0];
+        var expected = recursive
+            ? "fixed:r:" + (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--query", "--hash", path.FullPath])).EnsureSuccess("nix-store --query --hash").Stdout.Trim()
+            : "fixed:sha256:" + Nix32.Encode(System.Security.Cryptography.SHA256.HashData("fetched\n"u8));
+        Assert.Equal(expected, info.GetProperty("ca").GetString());
     }
 
     [Fact]

@@ -24,7 +24,11 @@ public sealed class DerivationContractHookTests(NixHookFarmFixture farm)
         (await ProcessRunner.RunAsync("nix", ["--extra-experimental-features", "nix-command", "copy", "--no-check-sigs", "--to", reference, farm.Busybox])).EnsureSuccess("nix copy busybox (reference)");
         string[] common = [file, "--argstr", "nonce", nonce, "--argstr", "busybox", farm.Busybox];
 
-        foreach (var attr in new[] { "passAsFile", "env", "graph", "multi" })
+        foreach (var attr in new[]
+                 {
+                     "passAsFile", "env", "graph", "multi", "graphDrv", "structured", "structuredGraphs", "argv0", "impureIgnored", "selfRef",
+                     "allowedRefsOk", "maxClosure", "fodFlat",
+                 })
         {
             var built = await ProcessRunner.RunAsync("nix-build", [.. common, "-A", attr, "--max-jobs", "0", "--option", "substituters", "", "--no-out-link", "--option", "build-hook", farm.HookScript], timeout: TimeSpan.FromMinutes(4));
             Assert.True(built.ExitCode == 0, $"{attr}: nix-build through the hook exited {built.ExitCode}:\n{built.Stderr}\n{farm.DiagnosticText()}");
@@ -43,6 +47,25 @@ public sealed class DerivationContractHookTests(NixHookFarmFixture farm)
         Assert.Contains(message, nix.Stderr, StringComparison.Ordinal);
         Assert.Contains(message, refused.Stderr, StringComparison.Ordinal);
         Assert.NotEqual(0, (await ProcessRunner.RunAsync("nix-store", ["--check-validity", outPath])).ExitCode);
+
+        // Every other refusal of the corpus: the same kind of failure from the farm (through the hook) as from Nix.
+        foreach (var (attr, kind) in new[]
+                 {
+                     ("disallowedReqs", "is not allowed to refer to the following paths"), ("disallowedRefs", "is not allowed to refer to the following paths"),
+                     ("badSpec", "derivation contains an illegal reference specifier 'nonsense'"), ("maxSize", "is too large at"),
+                     ("maxClosureBad", "is too large at"), ("cycle", "cycle detected in build of"), ("fodBad", "hash mismatch in fixed-output derivation"),
+                     ("fodDir", "should be a non-executable regular file since recursive hashing is not enabled"),
+                 })
+        {
+            var ours = await ProcessRunner.RunAsync("nix-build", [.. common, "-A", attr, "--max-jobs", "0", "--option", "substituters", "", "--no-out-link", "--option", "build-hook", farm.HookScript], timeout: TimeSpan.FromMinutes(4));
+            var theirs = await ProcessRunner.RunAsync("nix-store", ["--store", reference, "--realise", await InstantiateInAsync(reference, common, attr)], timeout: TimeSpan.FromMinutes(2));
+            Assert.True(ours.ExitCode != 0, $"{attr}: the farm built what Nix refuses");
+            Assert.True(theirs.ExitCode != 0, $"{attr}: Nix built it");
+            Assert.Contains(kind, theirs.Stderr, StringComparison.Ordinal);
+            Assert.True(ours.Stderr.Contains(kind, StringComparison.Ordinal), $"{attr}: expected '{kind}' from the farm:\n{ours.Stderr}");
+            foreach (var output in (await NixOracle.RunTextAsync("nix-store", "--query", "--outputs", await NixOracle.RunTextAsync("nix-instantiate", [.. common, "-A", attr]))).Split('\n'))
+                Assert.NotEqual(0, (await ProcessRunner.RunAsync("nix-store", ["--check-validity", output])).ExitCode);
+        }
     }
 
     private static async Task<string> InstantiateInAsync(string store, string[] common, string attr) =>

@@ -48,6 +48,21 @@ public sealed partial class DerivationContractFarmTests : IDisposable
     }
 
     [Fact]
+    public async Task Build_ReferenceGraphsWithDrvsAndContentAddressesAndArgv0_SameNarsAsNix()
+    {
+        // graphDrv: a .drv in exportReferencesGraph pulls in its outputs' closures; structuredGraphs: .attrs.json's
+        // path-info entries carry `ca` for the fixed output the farm built (recorded by the origin as Nix records it),
+        // busybox (nix-store --add) and the .drv files; argv0: the sandboxed builder's $0 is its base name.
+        string[] attrs = ["graphDrv", "structuredGraphs", "argv0"];
+        var drvs = await InstantiateAsync(Uri, attrs);
+        await InstantiateAsync(Reference, attrs);
+        await using var farm = await StartFarmAsync();
+
+        foreach (var attr in attrs)
+            await BuildLikeNixAsync(farm, attr, drvs[attr]);
+    }
+
+    [Fact]
     public async Task Build_FixedOutputs_RightOnesSameNarsAsNixWrongOneRefusedUnsignedAndRemoved()
     {
         string[] attrs = ["fodFlat", "fodRecursive", "fodBad"];
@@ -100,7 +115,16 @@ public sealed partial class DerivationContractFarmTests : IDisposable
         Assert.True(build.ExitCode == 0, $"{attr}: buildfarm build exited {build.ExitCode}:\n{build.Stderr}\n== worker\n{farm.Worker.Output}");
         (await ProcessRunner.RunAsync("nix-store", ["--store", Reference, "--realise", drvPath], timeout: TimeSpan.FromMinutes(2))).EnsureSuccess("nix-store --realise (reference)");
         foreach (var built in (await NixAsync(Uri, "nix-store", "--query", "--outputs", drvPath)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            Assert.Equal(await NarHashAsync(Reference, built), await NarHashAsync(Uri, built));
+        {
+            var (theirs, ours) = (await NarHashAsync(Reference, built), await NarHashAsync(Uri, built));
+            Assert.True(theirs == ours, $"{attr}: {built} differs from Nix's:\nfarm: {Contents(StoreDir, built)}\nnix:  {Contents(_dir.Combine("ref", "store"), built)}");
+        }
+    }
+
+    private static string Contents(string physicalStore, string path)
+    {
+        var file = Path.Combine(physicalStore, Path.GetFileName(path));
+        return File.Exists(file) ? File.ReadAllText(file) : "(not a regular file)";
     }
 
     private async Task<RunningFarm> StartFarmAsync()

@@ -13,7 +13,7 @@ public sealed class NixContractCorpus : IAsyncLifetime, IDisposable
     [
         "env", "passAsFile", "dep", "graph", "structured", "impure", "impureIgnored", "multi", "selfRef", "allowedRefs",
         "allowedRefsOk", "disallowedReqs", "disallowedRefs", "badSpec", "maxSize", "maxClosure", "builtin", "cycle", "maxClosureBad",
-        "fodFlat", "fodRecursive", "fodBad", "fodDir", "fodRef",
+        "fodFlat", "fodRecursive", "fodBad", "fodDir", "fodRef", "graphDrv", "caDep", "structuredGraphs", "argv0",
     ];
 
     private readonly TempDirectory _dir = new("bf19-corpus");

@@ -28,7 +28,10 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
     [InlineData("env")]
     [InlineData("passAsFile")]
     [InlineData("graph")]
+    [InlineData("graphDrv")]
     [InlineData("structured")]
+    [InlineData("structuredGraphs")]
+    [InlineData("argv0")]
     [InlineData("impure")]
     [InlineData("impureIgnored")]
     [InlineData("multi")]
@@ -112,6 +115,9 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
     [InlineData("env")]
     [InlineData("passAsFile")]
     [InlineData("structured")]
+    [InlineData("structuredGraphs")]
+    [InlineData("graphDrv")]
+    [InlineData("argv0")]
     public async Task Build_Sandboxed_SameOutputsAsNixBuild(string attr)
     {
         var drvPath = corpus.SandboxedDrvPaths[attr];
@@ -141,10 +147,13 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
         foreach (var p in closure)
         {
             var refs = (await NixOracle.RunTextAsync("nix-store", "--query", "--references", p)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            var info = System.Text.Json.Nodes.JsonNode.Parse(await NixOracle.RunTextAsync("nix", "--extra-experimental-features", "nix-command", "path-info", "--json", p))![0]!;
+            var info = System.Text.Json.Nodes.JsonNode.Parse(await NixOracle.RunTextAsync("nix", ["--extra-experimental-features", "nix-command", "path-info", "--json", .. PathInfoArgs(p)]))![0]!;
             facts[p] = new PathFacts(p, await NixOracle.RunTextAsync("nix-store", "--query", "--hash", p),
                 long.Parse(await NixOracle.RunTextAsync("nix-store", "--query", "--size", p), System.Globalization.CultureInfo.InvariantCulture), refs,
-                info["ca"]?.GetValue<string>());
+                info["ca"]?.GetValue<string>())
+            {
+                DrvOutputs = p.EndsWith(".drv", StringComparison.Ordinal) ? PathFacts.OutputsOf(Store.Paths.StoreDirectory.Nix, p, await File.ReadAllBytesAsync(p)) : null,
+            };
         }
 
         var plan = new BuildPlan(Guid.NewGuid(), 1, drvPath, "/nix/store", recipe, recipe.Outputs, new BuildLimits(TimeSpan.FromMinutes(2), TimeSpan.Zero))
@@ -173,6 +182,9 @@ public sealed partial class NixContractTests(NixContractCorpus corpus) : IClassF
                 BuildDirectories.DeleteStale(path);
         }
     }
+
+    /// <summary><c>nix path-info</c> takes a .drv for its outputs unless told <c>--derivation</c> (which plain paths refuse).</summary>
+    private static string[] PathInfoArgs(string path) => path.EndsWith(".drv", StringComparison.Ordinal) ? ["--derivation", path] : [path];
 
     private static async Task<IEnumerable<string>> InputDrvOutputsAsync(BuildRecipe recipe)
     {

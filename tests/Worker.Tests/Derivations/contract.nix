@@ -32,6 +32,26 @@ in rec {
     args = [ "-c" "${bb}/bin/busybox cat closure > $out" ];
   };
 
+  # exportReferencesGraph naming a .drv: Nix 2.8 adds the closure of every output of each derivation in the closure.
+  graphDrv = mk "graph-drv" {
+    exportReferencesGraph = [ "closure" dep.drvPath ];
+    args = [ "-c" "${bb}/bin/busybox cat closure > $out" ];
+  };
+
+  # An output referring to a fixed output (content-addressed: Nix records its `ca`).
+  caDep = mk "ca-dep" { args = [ "-c" "echo ${fodFlat} > $out" ]; };
+
+  # Structured reference graphs with content-addressed paths (the fixed output, busybox added by nix-store --add, the
+  # .drv files) and a .drv whose outputs are added: path-info JSON with `ca` where the store records one.
+  structuredGraphs = mk "structured-graphs" {
+    __structuredAttrs = true;
+    exportReferencesGraph = { fixed = [ caDep ]; drv = dep.drvPath; };
+    args = [ "-c" "out=$(${bb}/bin/busybox sed 's/.*\"outputs\":{\"out\":\"\\([^\"]*\\)\".*/\\1/' .attrs.json); ${bb}/bin/busybox cat .attrs.json > $out" ];
+  };
+
+  # The builder's argv[0] is the base name of its path.
+  argv0 = mk "argv0" { args = [ "-c" "echo \"argv0=$0\" > $out" ]; };
+
   # 5. __structuredAttrs: .attrs.json and .attrs.sh, and no plain attributes in the environment.
   structured = mk "structured" {
     __structuredAttrs = true;
