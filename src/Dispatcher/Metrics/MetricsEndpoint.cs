@@ -63,7 +63,7 @@ internal static class MetricsEndpoint
         Family(sb, "buildfarm_slots_used", "Builds running on online workers.");
         Sample(sb, "buildfarm_slots_used", [], online.Sum(w => running.Where(x => x.Item1 == w.Name).Sum(x => x.Item2)));
         var (joined, alreadyValid) = await db.RunAsync(WaiterTable.SavedAsync, ct);
-        Family(sb, "buildfarm_builds_saved_total", "Builds not run because the work was done once: a request joined the same derivation in flight, or its outputs were already valid in the origin store (among the builds the retention sweep has kept).");
+        Family(sb, "buildfarm_builds_saved_total", "Builds not run because the work was done once: a request joined the same derivation in flight, or its outputs were already valid in the origin store (among the builds the retention sweep has kept).", "counter");
         Sample(sb, "buildfarm_builds_saved_total", [("reason", "joined")], joined);
         Sample(sb, "buildfarm_builds_saved_total", [("reason", "already_valid")], alreadyValid);
         PhaseMetrics.Render(sb, m);
