@@ -28,8 +28,25 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
             errors.Add($"Dispatcher:MaxAttempts '{o.MaxAttempts}' must be between 1 and 100 (default 3)");
         if (o.MaxLogBytesPerBuild < 1024)
             errors.Add($"Dispatcher:MaxLogBytesPerBuild '{o.MaxLogBytesPerBuild}' must be at least 1024 (default 10485760)");
+        ValidateWorkerKeys(o, errors);
         ValidateOriginStore(o, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>With an origin, <c>OriginConfig</c> checks the file (and says why an origin needs it).</summary>
+    private static void ValidateWorkerKeys(DispatcherOptions o, List<string> errors)
+    {
+        if (o.Origin.IsConfigured)
+            return;
+        if (string.IsNullOrWhiteSpace(o.TrustedWorkerKeysFile))
+        {
+            errors.Add("Dispatcher:TrustedWorkerKeysFile is empty: give a file of the workers' public keys (name:base64, one a line); " +
+                "every worker event and result must be signed by one of them");
+        }
+        else if (Store.Signing.TrustedKeysFile.Load(o.TrustedWorkerKeysFile, out var problem) is null)
+        {
+            errors.Add("Dispatcher:TrustedWorkerKeysFile: " + problem);
+        }
     }
 
     private static void ValidateOriginStore(DispatcherOptions o, List<string> errors)

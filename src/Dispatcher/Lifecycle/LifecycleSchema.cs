@@ -32,6 +32,8 @@ internal static class LifecycleSchema
         }),
         new(2, "trusted builds and graphs; how each attempt ran and how each worker runs builders (sandboxed or not)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
+        new(3, "the key each worker name is bound to (its events must be signed by it)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, Version3, cancellationToken)),
     ];
 
     private const string Version1 = """
@@ -154,5 +156,17 @@ internal static class LifecycleSchema
         ALTER TABLE graphs ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE workers ADD COLUMN isolation TEXT;          -- Sandboxed | Unsandboxed | None, from the heartbeat
         ALTER TABLE workers ADD COLUMN isolation_reason TEXT;
+        """;
+
+    /// <summary>
+    /// A worker name is bound to the first trusted key that signed an event for it; no other trusted key may speak for
+    /// that name while the bound key stays trusted (<see cref="WorkerKeyTable"/>).
+    /// </summary>
+    private const string Version3 = """
+        CREATE TABLE worker_keys (
+            name TEXT PRIMARY KEY,              -- the worker name
+            public_key TEXT NOT NULL,           -- name:base64 of the bound key
+            bound_at INTEGER NOT NULL
+        );
         """;
 }

@@ -94,11 +94,13 @@ public static class MessageSignatures
     /// Checks the signature of <paramref name="message"/> by exactly <paramref name="key"/>: null when valid, else why
     /// not (unsigned, malformed, another key, or the fields were changed after signing).
     /// </summary>
-    public static string? Problem(object message, VerifyingKey key)
+    public static string? Problem(object message, VerifyingKey? key)
     {
         var text = SignatureOf(message);
         if (string.IsNullOrWhiteSpace(text))
             return $"unsigned (a sender older than contract version {Contracts.ContractsInfo.SignedMessagesVersion}, or a forgery)";
+        if (key is null)
+            return "no key to check the signature with";
         if (!NixSignature.TryParse(text, out var signature, out var error))
             return $"malformed signature: {error}";
         if (signature!.KeyName != key.Name)
