@@ -147,8 +147,10 @@ public sealed record CancelBuild(Guid BuildId, string Reason, string? WorkerName
 /// <param name="IssuedAt">The refused copy's signed issue time.</param>
 /// <param name="RefusedAt">The worker's clock at the refusal.</param>
 /// <param name="Reason">One line for people.</param>
+/// <param name="MaxAge">The refusing worker's maximum request age: a dispatcher whose own clock finds the copy younger
+/// than that knows the two clocks disagree, and does not republish into the same refusal.</param>
 /// <param name="Signature">
 /// The worker's <c>keyname:base64</c> signature over the event's canonical text (BuildFarm.Messaging.Signing), by
 /// the key it signs outputs with. Required from contract version 2: the dispatcher drops an event without a valid one.
 /// </param>
-public sealed record BuildRequestExpired(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset IssuedAt, DateTimeOffset RefusedAt, string Reason, string? Signature = null);
+public sealed record BuildRequestExpired(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset IssuedAt, DateTimeOffset RefusedAt, string Reason, TimeSpan MaxAge, string? Signature = null);

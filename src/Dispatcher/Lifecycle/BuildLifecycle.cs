@@ -134,6 +134,18 @@ internal sealed partial class BuildLifecycle(
                 return null;
             }
 
+            if (time.GetUtcNow() - e.IssuedAt < e.MaxAge / 2)
+            {
+                // By our clock the copy is young, by the worker's too old: republishing would meet the same refusal at
+                // once. The attempt is lost instead (bounded by MaxAttempts), and the reason names the clocks.
+                Log.ForContext("BuildId", b.Id).ForContext("Worker", e.WorkerName).Error(
+                    "Worker {Worker} refused {BuildId} attempt {Attempt} as expired, but the dispatcher issued it {AgeSeconds:0} s ago: the clocks disagree",
+                    e.WorkerName, b.Id, b.Attempt, (time.GetUtcNow() - e.IssuedAt).TotalSeconds);
+                await AttemptTable.InsertAsync(s, b.Id, b.Attempt, e.WorkerName, null, e.RefusedAt, "Infrastructure",
+                    $"refused as expired by {e.WorkerName}, whose clock is far from the dispatcher's: {e.Reason}", null);
+                return await RetryOrFailAsync(s, b, time.GetUtcNow());
+            }
+
             await BuildTable.MarkUnpublishedAsync(s, b.Id, b.Attempt);
             return b with { Published = false };
         }, cancellationToken);

@@ -25,7 +25,7 @@ public static class MessageSignatures
         BuildFailed m => new CanonicalText("BuildFailed").Add(m.BuildId).Add(m.Attempt).Add(m.WorkerName).Add(m.Kind.ToString())
             .Add(m.ExitCode).Add(m.Reason).Add(m.LogTail).Add(m.FinishedAt).ToString(),
         BuildRequestExpired m => new CanonicalText("BuildRequestExpired").Add(m.BuildId).Add(m.Attempt).Add(m.WorkerName).Add(m.IssuedAt)
-            .Add(m.RefusedAt).Add(m.Reason).ToString(),
+            .Add(m.RefusedAt).Add(m.Reason).Add(m.MaxAge).ToString(),
         WorkerStatusReported m => new CanonicalText("WorkerStatusReported").Add(m.WorkerName)
             .AddList(m.Capabilities.Systems).AddList(m.Capabilities.SupportedFeatures).AddList(m.Capabilities.MandatoryFeatures)
             .Add(m.Capabilities.Slots).Add(m.Capabilities.SpeedFactor)
