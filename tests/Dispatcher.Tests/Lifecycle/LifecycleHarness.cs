@@ -12,11 +12,11 @@ internal sealed class LifecycleHarness : IAsyncDisposable
 {
     private readonly TempDirectory _dir;
 
-    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings)
+    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings, Store.Signing.TrustedKeysFile? workerKeys)
     {
         _dir = dir;
         Db = db;
-        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings);
+        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings, workerKeys: workerKeys);
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -29,11 +29,13 @@ internal sealed class LifecycleHarness : IAsyncDisposable
 
     public BuildLifecycle Lifecycle { get; }
 
-    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null)
+    /// <param name="settings">Lease, attempts and log limits.</param>
+    /// <param name="workerKeys">Trusted worker keys, to check results' output signatures (as a dispatcher without an origin does).</param>
+    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null, Store.Signing.TrustedKeysFile? workerKeys = null)
     {
         var dir = new TempDirectory("lifecycle");
         var db = await LifecycleDatabase.OpenAsync(dir.Combine("dispatcher.db"), CancellationToken.None);
-        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default);
+        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default, workerKeys);
     }
 
     public static WorkerCapabilities Caps(string system, string[]? features = null, string[]? mandatory = null) =>
