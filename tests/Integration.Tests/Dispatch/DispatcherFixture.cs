@@ -23,6 +23,8 @@ public sealed class DispatcherFixture : IAsyncLifetime, IDisposable
     /// <summary>The dispatcher's compact JSON log (Dispatcher:LogFile).</summary>
     public string LogFile => _dir.Combine("dispatcher.log.json");
 
+    private readonly Dictionary<string, SigningKey> _workerKeys = new(StringComparer.Ordinal);
+
     private string TrustedWorkers => _dir.Combine("trusted-workers.pub");
 
     /// <summary>
@@ -30,10 +32,16 @@ public sealed class DispatcherFixture : IAsyncLifetime, IDisposable
     /// </summary>
     public SigningKey TrustNewWorkerKey(string workerName)
     {
-        var key = SigningKey.Generate(workerName + "-1");
-        lock (_dir)
+        // One key per name, as a real worker keeps its key across restarts (a second key for a name is refused).
+        lock (_workerKeys)
+        {
+            if (_workerKeys.TryGetValue(workerName, out var known))
+                return known;
+            var key = SigningKey.Generate(workerName + "-1");
             File.AppendAllText(TrustedWorkers, key.PublicKey + "\n");
-        return key;
+            _workerKeys[workerName] = key;
+            return key;
+        }
     }
 
     public async Task InitializeAsync()

@@ -1,7 +1,3 @@
-using BuildFarm.Messaging.Signing;
-using BuildFarm.Store.Hashing;
-using BuildFarm.Store.Paths;
-using BuildFarm.Store.Signing;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using BuildFarm.Contracts.Builds;
@@ -9,6 +5,10 @@ using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Messaging.Requests;
 using BuildFarm.Messaging.Routing;
+using BuildFarm.Messaging.Signing;
+using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
 using MassTransit;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;

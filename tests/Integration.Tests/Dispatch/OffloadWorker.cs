@@ -1,4 +1,3 @@
-using BuildFarm.Messaging.Signing;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using BuildFarm.Contracts.Builds;
@@ -6,6 +5,7 @@ using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Messaging.Requests;
 using BuildFarm.Messaging.Routing;
+using BuildFarm.Messaging.Signing;
 using BuildFarm.Store.Archives;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Local;

@@ -45,15 +45,16 @@ internal sealed class RealWorker : IDisposable
     /// <param name="system">Its one system.</param>
     /// <param name="amqpUri">The broker.</param>
     /// <param name="dispatcherKey">The dispatcher key it trusts.</param>
+    /// <param name="workerKey">Its signing key (events and outputs), which the dispatcher must trust.</param>
     /// <param name="slots">Its job slots.</param>
     /// <param name="bwrap">When set, <c>Sandbox:Bwrap</c> (a missing file makes the sandbox probe fail).</param>
     /// <param name="allowUnsandboxed">Its <c>AllowUnsandboxed</c>.</param>
-    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, int slots = 1, string? bwrap = null, bool allowUnsandboxed = false)
+    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, SigningKey workerKey, int slots = 1, string? bwrap = null, bool allowUnsandboxed = false)
     {
         if (!File.Exists(RepoPaths.BuildfarmWorker))
             throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
         var dir = new TempDirectory("e2e-" + name);
-        SecretKeyFiles.Write(dir.Combine("worker.sec"), SigningKey.Generate(name + "-1").ToString());
+        SecretKeyFiles.Write(dir.Combine("worker.sec"), workerKey.ToString());
         File.WriteAllText(dir.Combine("dispatchers.pub"), dispatcherKey + "\n");
         Directory.CreateDirectory(dir.Combine("root"));
         var config = new
