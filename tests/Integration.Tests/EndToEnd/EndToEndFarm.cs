@@ -87,6 +87,10 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     internal Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names) =>
         WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(n), slots)).ToArray());
 
+    /// <summary>Starts one worker that refuses requests issued more than <paramref name="maxRequestAge"/> ago, and waits until it is online.</summary>
+    internal async Task<RealWorker> StartWorkerAsync(string system, string name, TimeSpan maxRequestAge) =>
+        (await WaitOnlineAsync([RealWorker.Start(name, system, Broker.AmqpUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), maxRequestAge: maxRequestAge)]))[0];
+
     /// <summary>
     /// Starts a worker whose sandbox cannot work (<c>Sandbox:Bwrap</c> is <paramref name="missingBwrap"/>) with
     /// <c>AllowUnsandboxed: true</c>, and waits until the dispatcher sees it online.
