@@ -15,13 +15,16 @@ public sealed class RabbitMqServer : IAsyncDisposable
     private readonly Dictionary<string, string> _env;
     private Process? _process;
 
-    private RabbitMqServer(TimeSpan? consumerTimeout, bool management)
+    /// <param name="consumerTimeout">The broker-wide consumer timeout, when not the default.</param>
+    /// <param name="management">Whether to enable the management plugin on a port of its own.</param>
+    /// <param name="sharedHome">HOME shared with other nodes (its Erlang cookie lets them cluster); null: a private one.</param>
+    internal RabbitMqServer(TimeSpan? consumerTimeout, bool management, string? sharedHome = null)
     {
         NodeName = $"bf{Guid.NewGuid():N}"[..14] + "@localhost";
         Port = FreePort.Next();
         var distPort = FreePort.Next();
         ManagementPort = management ? FreePort.Next() : 0;
-        var home = _dir.Combine("home");
+        var home = sharedHome ?? _dir.Combine("home");
         Directory.CreateDirectory(home);
         var conf = new List<string> { $"listeners.tcp.default = 127.0.0.1:{Port}", "loopback_users = none" };
         if (consumerTimeout is { } t)
@@ -91,6 +94,17 @@ public sealed class RabbitMqServer : IAsyncDisposable
         await CtlAsync(["stop"], TimeSpan.FromSeconds(60), cancellationToken);
         if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
             _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Kills the node's process tree at once, as a crash would (its data stays for <see cref="StartAsync"/>).</summary>
+    public async Task KillAsync()
+    {
+        if (_process is null)
+            return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
         _process.Dispose();
         _process = null;
     }

@@ -27,12 +27,19 @@ internal sealed class BuildLogEmittedConsumer(BuildLifecycle lifecycle, WorkerEv
     }
 }
 
-internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle, Metrics.EventObserver observer, WorkerEventAuthenticator auth) : IConsumer<BuildSucceeded>
+/// <summary>
+/// Checked to speak for its worker first; then a success with outputs to import is acked once recorded as pending
+/// (<see cref="ResultImports"/>); any other is handled here.
+/// </summary>
+internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle, Metrics.EventObserver observer, ResultImports imports, WorkerEventAuthenticator auth) : IConsumer<BuildSucceeded>
 {
     public async Task Consume(ConsumeContext<BuildSucceeded> context)
     {
-        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
-            await observer.SucceededAsync(context.Message, ct => lifecycle.OnSucceededAsync(context.Message, ct), context.CancellationToken);
+        if (!await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+            return;
+        if (await imports.TryDeferAsync(context.Message, context.CancellationToken))
+            return;
+        await observer.SucceededAsync(context.Message, ct => lifecycle.OnSucceededAsync(context.Message, ct), context.CancellationToken);
     }
 }
 

@@ -32,9 +32,24 @@ internal static class LifecycleSchema
         }),
         new(2, "trusted builds and graphs; how each attempt ran and how each worker runs builders (sandboxed or not)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
-        new(3, "the key each worker name is bound to (its events must be signed by it)", (connection, transaction, cancellationToken) =>
-            SchemaMigrations.ExecuteAsync(connection, transaction, Version3, cancellationToken)),
+        new(3, "successes whose outputs are being imported (PendingResultTable)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, PendingResultsVersion, cancellationToken)),
+        new(4, "who waits for each build (work done once: a request joins the same derivation in flight); builds answered from the origin store", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, WaitersVersion, cancellationToken)),
+        new(5, "the key each worker name is bound to (its events must be signed by it)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, WorkerKeysVersion, cancellationToken)),
     ];
+
+    private const string PendingResultsVersion = """
+        CREATE TABLE pending_results (
+            build_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            event TEXT NOT NULL,                -- the BuildSucceeded event (JSON)
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY(build_id, attempt, worker)
+        );
+        """;
 
     private const string Version1 = """
         CREATE TABLE IF NOT EXISTS builds (
@@ -159,10 +174,26 @@ internal static class LifecycleSchema
         """;
 
     /// <summary>
+    /// A build made before version 4 has no waiter row: cancelling it cancels it, as before. <c>reused</c>: the
+    /// build never ran, its outputs were valid in the origin store when it was asked for.
+    /// </summary>
+    private const string WaitersVersion = """
+        CREATE TABLE build_waiters (
+            build_id TEXT NOT NULL REFERENCES builds(id),
+            waiter TEXT NOT NULL,               -- submit:<id> | hook:<id> | graph:<graph id>
+            joined INTEGER NOT NULL,            -- 1: it joined the build in flight (one build saved)
+            left_at INTEGER,                    -- when it stopped waiting (kept, so the saved count never shrinks)
+            PRIMARY KEY(build_id, waiter)
+        );
+        CREATE INDEX builds_open_drv ON builds(drv_path) WHERE state IN ('queued', 'running');
+        ALTER TABLE builds ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+        """;
+
+    /// <summary>
     /// A worker name is bound to the first trusted key that signed an event for it; no other trusted key may speak for
     /// that name while the bound key stays trusted (<see cref="WorkerKeyTable"/>).
     /// </summary>
-    private const string Version3 = """
+    private const string WorkerKeysVersion = """
         CREATE TABLE worker_keys (
             name TEXT PRIMARY KEY,              -- the worker name
             public_key TEXT NOT NULL,           -- name:base64 of the bound key

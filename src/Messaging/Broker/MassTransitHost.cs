@@ -2,7 +2,8 @@ using MassTransit;
 
 namespace BuildFarm.Messaging.Broker;
 
-/// <summary>Points a MassTransit RabbitMQ bus (events and control traffic) at the broker in <see cref="BrokerOptions"/>.</summary>
+/// <summary>Points a MassTransit RabbitMQ bus (events and control traffic) at the broker in <see cref="BrokerOptions"/>:
+/// every node it names, so the bus fails over to another node of a cluster when its node goes away.</summary>
 public static class MassTransitHost
 {
     public static void ConfigureHost(this IRabbitMqBusFactoryConfigurator cfg, BrokerOptions options, string connectionName)
@@ -27,6 +28,27 @@ public static class MassTransitHost
             h.Password(password);
             if (uri.Scheme == "amqps")
                 h.UseSsl(s => s.ServerName = uri.Host);
+            UseEveryNode(h, options);
+        });
+    }
+
+    /// <summary>
+    /// With several URIs, MassTransit's cluster resolver hands out the nodes in turn (one per connection attempt), so a
+    /// bus whose node died reconnects to the next one; the first URI still supplies user, password, vhost and TLS.
+    /// Each node keeps its own port (MassTransit's <c>Node("host:port")</c>).
+    /// </summary>
+    private static void UseEveryNode(IRabbitMqHostConfigurator h, BrokerOptions options)
+    {
+        var endpoints = options.Endpoints();
+        if (endpoints.Count < 2)
+            return;
+        h.UseCluster(c =>
+        {
+            foreach (var node in endpoints)
+            {
+                var port = node.IsDefaultPort || node.Port <= 0 ? (node.Scheme == "amqps" ? 5671 : 5672) : node.Port;
+                c.Node(FormattableString.Invariant($"{node.Host}:{port}"));
+            }
         });
     }
 }

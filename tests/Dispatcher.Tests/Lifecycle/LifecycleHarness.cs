@@ -12,11 +12,11 @@ internal sealed class LifecycleHarness : IAsyncDisposable
 {
     private readonly TempDirectory _dir;
 
-    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings, Store.Signing.TrustedKeysFile? workerKeys)
+    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings, IOutputImporter? importer, Store.Signing.TrustedKeysFile? workerKeys)
     {
         _dir = dir;
         Db = db;
-        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings, workerKeys: workerKeys);
+        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings, importer, workerKeys);
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -30,12 +30,13 @@ internal sealed class LifecycleHarness : IAsyncDisposable
     public BuildLifecycle Lifecycle { get; }
 
     /// <param name="settings">Lease, attempts and log limits.</param>
+    /// <param name="importer">Imports returned outputs (a dispatcher with an origin).</param>
     /// <param name="workerKeys">Trusted worker keys, to check results' output signatures (as a dispatcher without an origin does).</param>
-    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null, Store.Signing.TrustedKeysFile? workerKeys = null)
+    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null, IOutputImporter? importer = null, Store.Signing.TrustedKeysFile? workerKeys = null)
     {
         var dir = new TempDirectory("lifecycle");
         var db = await LifecycleDatabase.OpenAsync(dir.Combine("dispatcher.db"), CancellationToken.None);
-        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default, workerKeys);
+        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default, importer, workerKeys);
     }
 
     public static WorkerCapabilities Caps(string system, string[]? features = null, string[]? mandatory = null) =>
@@ -51,9 +52,14 @@ internal sealed class LifecycleHarness : IAsyncDisposable
         return result.BuildId!.Value;
     }
 
+    /// <summary>A request for a derivation of its own (a fresh path each call): requests for the same path in flight
+    /// would join one build (work done once).</summary>
     public static SubmitRequest Request(string system = "x86_64-linux", string[]? features = null, bool wait = false) =>
-        new("/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
+        new($"/nix/store/{UniqueHash()}-hello.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
             features ?? [], ["out"], 0, wait, TimeSpan.Zero, TimeSpan.Zero);
+
+    private static string UniqueHash() =>
+        string.Concat(Enumerable.Range(0, 32).Select(_ => "0123456789abcdfghijklmnpqrsvwxyz"[Random.Shared.Next(32)]));
 
     public Task<BuildRecord?> GetAsync(Guid id) => Db.RunAsync(s => BuildTable.GetAsync(s, id), CancellationToken.None);
 

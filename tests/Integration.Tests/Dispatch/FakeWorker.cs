@@ -53,6 +53,9 @@ internal sealed class FakeWorker : IAsyncDisposable
     /// <summary>Claim, then never finish and stop heartbeating.</summary>
     public bool Hang { get; init; }
 
+    /// <summary>Log chunks published back to back between the claim and the result (0 = one line).</summary>
+    public int LogChunks { get; init; }
+
     public ConcurrentQueue<BuildDerivation> Claimed { get; } = new();
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -96,7 +99,10 @@ internal sealed class FakeWorker : IAsyncDisposable
             _ = Task.Run(() => _connection!.CloseAsync());
             return;
         }
-        await Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name}\n"));
+        if (LogChunks == 0)
+            await Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name}\n"));
+        for (var n = 1; n <= LogChunks; n++)
+            await Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, n, $"chunk {n} of {request.BuildId}\n"));
         if (Gate is not null)
             await Gate.Task;
         var outPath = request.DrvPath[..^4] + "-out";

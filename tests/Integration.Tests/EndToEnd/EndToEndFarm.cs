@@ -16,6 +16,7 @@ namespace BuildFarm.Integration.Tests.EndToEnd;
 public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 {
     private readonly TimeSpan _leaseDuration;
+    private readonly int _brokerNodes;
     private readonly TempDirectory _dir = new("e2e-farm");
     private readonly SigningKey _dispatcherKey = SigningKey.Generate("dispatcher-e2e-1");
     private WebApplication? _app;
@@ -27,9 +28,23 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A farm whose lease (and online window) is <paramref name="leaseDuration"/>, for tests that kill no worker.</summary>
-    internal EndToEndFarm(TimeSpan leaseDuration) => _leaseDuration = leaseDuration;
+    /// <param name="leaseDuration">The lease (and online window).</param>
+    /// <param name="brokerNodes">1: one private node (<see cref="Broker"/>); more: a cluster of that many
+    /// (<see cref="Cluster"/>), and the dispatcher and every worker are configured with all its nodes.</param>
+    internal EndToEndFarm(TimeSpan leaseDuration, int brokerNodes = 1)
+    {
+        _leaseDuration = leaseDuration;
+        _brokerNodes = brokerNodes;
+    }
 
+    /// <summary>The single node, or the cluster's first node.</summary>
     internal RabbitMqServer Broker { get; private set; } = null!;
+
+    /// <summary>The cluster, when the farm runs on one.</summary>
+    internal RabbitMqCluster? Cluster { get; private set; }
+
+    /// <summary>What the dispatcher's and workers' <c>Broker:Uri</c> is: one node's URI, or every node's.</summary>
+    internal string BrokerUri => Cluster?.AmqpUris ?? Broker.AmqpUri;
 
     private readonly Dictionary<string, SigningKey> _workerKeys = new(StringComparer.Ordinal);
 
@@ -57,14 +72,23 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        Broker = await RabbitMqServer.StartNewAsync();
+        if (_brokerNodes > 1)
+        {
+            Cluster = await RabbitMqCluster.StartNewAsync(_brokerNodes);
+            Broker = Cluster.Nodes[0];
+        }
+        else
+        {
+            Broker = await RabbitMqServer.StartNewAsync();
+        }
+
         // Must hold a key at start-up; each worker's key is added before it starts (the file is re-read on change).
         File.WriteAllText(TrustedWorkers, SigningKey.Generate("nobody-1").PublicKey + "\n");
         await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {
-            ["Broker:Uri"] = Broker.AmqpUri,
+            ["Broker:Uri"] = BrokerUri,
             ["Dispatcher:ListenUrl"] = url,
             ["Dispatcher:DatabasePath"] = _dir.Combine("dispatcher.db"),
             ["Dispatcher:SigningKeyFile"] = _dir.Combine("dispatcher.sec"),
@@ -85,18 +109,18 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
     /// <summary>As <see cref="StartWorkersAsync(string, string[])"/>, each worker with <paramref name="slots"/> job slots.</summary>
     internal Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names) =>
-        WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(n), slots)).ToArray());
+        WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(n), slots)).ToArray());
 
     /// <summary>Starts one worker that refuses requests issued more than <paramref name="maxRequestAge"/> ago, and waits until it is online.</summary>
     internal async Task<RealWorker> StartWorkerAsync(string system, string name, TimeSpan maxRequestAge) =>
-        (await WaitOnlineAsync([RealWorker.Start(name, system, Broker.AmqpUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), maxRequestAge: maxRequestAge)]))[0];
+        (await WaitOnlineAsync([RealWorker.Start(name, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), maxRequestAge: maxRequestAge)]))[0];
 
     /// <summary>
     /// Starts a worker whose sandbox cannot work (<c>Sandbox:Bwrap</c> is <paramref name="missingBwrap"/>) with
     /// <c>AllowUnsandboxed: true</c>, and waits until the dispatcher sees it online.
     /// </summary>
     internal async Task<RealWorker> StartUnsandboxedWorkerAsync(string system, string name, string missingBwrap) =>
-        (await WaitOnlineAsync([RealWorker.Start(name, system, Broker.AmqpUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
+        (await WaitOnlineAsync([RealWorker.Start(name, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
 
     private async Task<RealWorker[]> WaitOnlineAsync(RealWorker[] workers)
     {
@@ -189,7 +213,9 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
             await _app.DisposeAsync();
         }
 
-        if (Broker is not null)
+        if (Cluster is not null)
+            await Cluster.DisposeAsync();
+        else if (Broker is not null)
             await Broker.DisposeAsync();
     }
 
