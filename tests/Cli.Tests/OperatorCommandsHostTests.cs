@@ -5,6 +5,9 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Messaging.Broker;
+using BuildFarm.Messaging.Signing;
+using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Paths;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 using MassTransit;
@@ -28,6 +31,8 @@ public sealed class OperatorCommandsHostTests
         using var dir = new TempDirectory("operator-host");
         await using var broker = await RabbitMqServer.StartNewAsync();
         await SecretKeyFiles.WriteAsync(dir.Combine("dispatcher.sec"), SigningKey.Generate("dispatcher-test").ToString());
+        var workerKey = SigningKey.Generate("w-real-1");
+        await File.WriteAllTextAsync(dir.Combine("workers.pub"), workerKey.PublicKey + "\n");
         var url = $"http://127.0.0.1:{FreePort.Next()}";
         await using var app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {
@@ -36,6 +41,7 @@ public sealed class OperatorCommandsHostTests
             ["Dispatcher:DatabasePath"] = dir.Combine("dispatcher.db"),
             ["Dispatcher:SigningKeyFile"] = dir.Combine("dispatcher.sec"),
             ["Dispatcher:Root"] = dir.Combine("origin"),
+            ["Dispatcher:TrustedWorkerKeysFile"] = dir.Combine("workers.pub"),
             ["Ui:Token"] = Token,
         });
         await app.StartAsync();
@@ -55,7 +61,7 @@ public sealed class OperatorCommandsHostTests
                 using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
                 do
                 {
-                    await bus.Publish(new WorkerStatusReported("w-real", caps, running, 0.5, 1L << 30, "7.7.7", false, false, null, DateTimeOffset.UtcNow.AddSeconds(60)), stop.Token);
+                    await bus.Publish(MessageSignatures.Sign(new WorkerStatusReported("w-real", caps, running, 0.5, 1L << 30, "7.7.7", false, false, null, DateTimeOffset.UtcNow.AddSeconds(60)), workerKey), stop.Token);
                 }
                 while (await timer.WaitForNextTickAsync(stop.Token));
             }, CancellationToken.None);
@@ -77,12 +83,14 @@ public sealed class OperatorCommandsHostTests
                 return true;
             }, "the submitted build to be stored");
             running = [new RunningBuild(id, 1)];
-            await bus.Publish(new BuildStarted(id, 1, "w-real", DateTimeOffset.UtcNow));
-            await bus.Publish(new BuildLogEmitted(id, 1, "w-real", 1, "hello from w-real\n"));
+            await bus.Publish(MessageSignatures.Sign(new BuildStarted(id, 1, "w-real", DateTimeOffset.UtcNow), workerKey));
+            await bus.Publish(MessageSignatures.Sign(new BuildLogEmitted(id, 1, "w-real", 1, "hello from w-real\n"), workerKey));
             await WaitAsync(async () => (await http.GetFromJsonAsync<JsonElement>($"api/builds/{id}")).GetProperty("state").GetString() == "running", "the claim");
             var status = await CliRun.RunAsync("status", "--url", url, "--token", Token);
-            await bus.Publish(new BuildSucceeded(id, 1, "w-real", [new BuiltOutput("out", "/nix/store/0a3f2jb0vsm5r3bd8y7ddmgxvzkz5nqb-x", "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", 4096, [], ["w-real:c2ln"])],
-                new PhaseTimings(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(70), TimeSpan.FromSeconds(5)), DateTimeOffset.UtcNow));
+            const string outPath = "/nix/store/0a3f2jb0vsm5r3bd8y7ddmgxvzkz5nqb-x", narHash = "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
+            var outSignature = workerKey.Sign(NarInfoFingerprint.Compute(StorePath.Parse(StoreDirectory.Nix, outPath), NixHash.Parse(narHash), 4096, []));
+            await bus.Publish(MessageSignatures.Sign(new BuildSucceeded(id, 1, "w-real", [new BuiltOutput("out", outPath, narHash, 4096, [], [outSignature])],
+                new PhaseTimings(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(70), TimeSpan.FromSeconds(5)), DateTimeOffset.UtcNow), workerKey));
             var submitted = await submit.WaitAsync(Patience);
             var log = await CliRun.RunAsync("log", id.ToString(), "--url", url, "--token", Token);
             var probe = await CliRun.RunAsync("probe", "--url", url, "--token", Token, "--wait", "0");

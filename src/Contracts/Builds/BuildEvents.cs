@@ -9,7 +9,11 @@ namespace BuildFarm.Contracts.Builds;
 /// How this worker runs the builder (chosen once at its start-up). Optional and added later: null from a worker that
 /// predates it (read as unknown), and a dispatcher that predates it ignores it.
 /// </param>
-public sealed record BuildStarted(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset StartedAt, BuildIsolation? Isolation = null);
+/// <param name="Signature">
+/// The worker's <c>keyname:base64</c> signature over the event's canonical text (BuildFarm.Messaging.Signing), by
+/// the key it signs outputs with. Required from contract version 2: the dispatcher drops an event without a valid one.
+/// </param>
+public sealed record BuildStarted(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset StartedAt, BuildIsolation? Isolation = null, string? Signature = null);
 
 /// <summary>How a worker runs builders: which executor ran (or would run) a build.</summary>
 public enum BuildIsolation
@@ -28,7 +32,16 @@ public enum BuildIsolation
 }
 
 /// <summary>Event: a piece of a build's log, in order of <paramref name="Sequence"/> per attempt.</summary>
-public sealed record BuildLogEmitted(Guid BuildId, int Attempt, string WorkerName, long Sequence, string Text);
+/// <param name="BuildId">The build.</param>
+/// <param name="Attempt">The attempt.</param>
+/// <param name="WorkerName">The worker running it.</param>
+/// <param name="Sequence">1, 2, … per attempt.</param>
+/// <param name="Text">The lines.</param>
+/// <param name="Signature">
+/// The worker's <c>keyname:base64</c> signature over the event's canonical text (BuildFarm.Messaging.Signing), by
+/// the key it signs outputs with. Required from contract version 2: the dispatcher drops an event without a valid one.
+/// </param>
+public sealed record BuildLogEmitted(Guid BuildId, int Attempt, string WorkerName, long Sequence, string Text, string? Signature = null);
 
 /// <summary>Event: the attempt built every wanted output and the outputs are safely at the origin.</summary>
 /// <param name="BuildId">The build.</param>
@@ -42,6 +55,10 @@ public sealed record BuildLogEmitted(Guid BuildId, int Attempt, string WorkerNam
 /// in its store). Optional and added later: null from a worker that predates it, and a dispatcher that predates it
 /// ignores it, so old and new workers and dispatchers interoperate.
 /// </param>
+/// <param name="Signature">
+/// The worker's <c>keyname:base64</c> signature over the event's canonical text (BuildFarm.Messaging.Signing), by
+/// the key it signs outputs with. Required from contract version 2: the dispatcher drops an event without a valid one.
+/// </param>
 public sealed record BuildSucceeded(
     Guid BuildId,
     int Attempt,
@@ -49,7 +66,8 @@ public sealed record BuildSucceeded(
     IReadOnlyList<BuiltOutput> Outputs,
     PhaseTimings Timings,
     DateTimeOffset FinishedAt,
-    long? InputBytesFetched = null);
+    long? InputBytesFetched = null,
+    string? Signature = null);
 
 /// <summary>One output of a successful build, as registered and signed by the worker.</summary>
 /// <param name="Name">Output id, e.g. <c>out</c>.</param>
@@ -78,6 +96,10 @@ public sealed record PhaseTimings(TimeSpan InputFetch, TimeSpan Build, TimeSpan 
 /// <param name="Reason">One line for people.</param>
 /// <param name="LogTail">The last lines of the log.</param>
 /// <param name="FinishedAt">When the attempt ended.</param>
+/// <param name="Signature">
+/// The worker's <c>keyname:base64</c> signature over the event's canonical text (BuildFarm.Messaging.Signing), by
+/// the key it signs outputs with. Required from contract version 2: the dispatcher drops an event without a valid one.
+/// </param>
 public sealed record BuildFailed(
     Guid BuildId,
     int Attempt,
@@ -86,7 +108,8 @@ public sealed record BuildFailed(
     int? ExitCode,
     string Reason,
     string LogTail,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    string? Signature = null);
 
 /// <summary>Why an attempt failed.</summary>
 public enum BuildFailureKind
@@ -109,4 +132,25 @@ public enum BuildFailureKind
 /// <param name="Reason">One line for people (logged by the worker).</param>
 /// <param name="WorkerName">When set, only this worker acts (e.g. it lost a duplicate claim); null = whoever runs it.</param>
 /// <param name="Attempt">When set, only this attempt of the build is stopped; null = any attempt.</param>
-public sealed record CancelBuild(Guid BuildId, string Reason, string? WorkerName = null, int? Attempt = null);
+/// <param name="IssuedAt">The dispatcher's clock when it signed the command (workers refuse old ones).</param>
+/// <param name="Signature">The dispatcher's <c>keyname:base64</c> signature over the command's canonical text (contract version 2).</param>
+public sealed record CancelBuild(Guid BuildId, string Reason, string? WorkerName = null, int? Attempt = null, DateTimeOffset? IssuedAt = null, string? Signature = null);
+
+/// <summary>
+/// Event: a worker refused a validly signed request because it was issued longer ago than the worker's maximum age
+/// (it sat in the queue, or someone replayed it). The dispatcher republishes a freshly signed copy when the attempt is
+/// still wanted and the refused copy is the one it last published; otherwise the refusal changes nothing.
+/// </summary>
+/// <param name="BuildId">The build.</param>
+/// <param name="Attempt">The attempt of the refused copy.</param>
+/// <param name="WorkerName">The refusing worker.</param>
+/// <param name="IssuedAt">The refused copy's signed issue time.</param>
+/// <param name="RefusedAt">The worker's clock at the refusal.</param>
+/// <param name="Reason">One line for people.</param>
+/// <param name="MaxAge">The refusing worker's maximum request age: a dispatcher whose own clock finds the copy younger
+/// than that knows the two clocks disagree, and does not republish into the same refusal.</param>
+/// <param name="Signature">
+/// The worker's <c>keyname:base64</c> signature over the event's canonical text (BuildFarm.Messaging.Signing), by
+/// the key it signs outputs with. Required from contract version 2: the dispatcher drops an event without a valid one.
+/// </param>
+public sealed record BuildRequestExpired(Guid BuildId, int Attempt, string WorkerName, DateTimeOffset IssuedAt, DateTimeOffset RefusedAt, string Reason, TimeSpan MaxAge, string? Signature = null);

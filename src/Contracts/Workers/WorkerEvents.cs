@@ -47,16 +47,20 @@ public sealed record WorkerStatusReported(
     string? Note,
     DateTimeOffset SentAt,
     WorkerIsolation? Isolation = null,
-    WorkerStoreUsage? Store = null);
+    WorkerStoreUsage? Store = null,
+    string? Signature = null);
 
-/// <summary>Event: a worker stopped cleanly (drained or aborted).</summary>
-public sealed record WorkerWentOffline(string WorkerName, string Reason, DateTimeOffset At);
+/// <summary>Event: a worker stopped cleanly (drained or aborted). <c>Signature</c>: the worker's, as on every worker event.</summary>
+public sealed record WorkerWentOffline(string WorkerName, string Reason, DateTimeOffset At, string? Signature = null);
 
-/// <summary>Command: take no new builds, finish running ones, then exit.</summary>
-public sealed record DrainWorker(string WorkerName, string? Note);
+/// <summary>
+/// Command: take no new builds, finish running ones, then exit. Like every control command it carries the
+/// dispatcher's <c>IssuedAt</c> and <c>Signature</c> (contract version 2); workers refuse it without a valid, fresh one.
+/// </summary>
+public sealed record DrainWorker(string WorkerName, string? Note, DateTimeOffset? IssuedAt = null, string? Signature = null);
 
-/// <summary>Command: take no new builds until resumed; keeps running.</summary>
-public sealed record PauseWorker(string WorkerName, string? Note);
+/// <summary>Command: take no new builds until resumed; keeps running. Signed like <see cref="DrainWorker"/>.</summary>
+public sealed record PauseWorker(string WorkerName, string? Note, DateTimeOffset? IssuedAt = null, string? Signature = null);
 
-/// <summary>Command: take builds again after a pause.</summary>
-public sealed record ResumeWorker(string WorkerName);
+/// <summary>Command: take builds again after a pause. Signed like <see cref="DrainWorker"/>.</summary>
+public sealed record ResumeWorker(string WorkerName, DateTimeOffset? IssuedAt = null, string? Signature = null);

@@ -9,8 +9,9 @@ namespace BuildFarm.Contracts.Workers;
 /// </summary>
 /// <param name="ProbeId">Names this round of probes; every answer carries it.</param>
 /// <param name="Origin">The origin builds are sent with, or null when the dispatcher has none.</param>
-/// <param name="SentAt">The dispatcher's clock at publish: with the answer's times it gives the clock offset.</param>
-public sealed record ProbeWorkers(Guid ProbeId, OriginEndpoint? Origin, DateTimeOffset SentAt);
+/// <param name="SentAt">The dispatcher's clock at publish: with the answer's times it gives the clock offset; also its signed issue time.</param>
+/// <param name="Signature">The dispatcher's <c>keyname:base64</c> signature over the command's canonical text (contract version 2).</param>
+public sealed record ProbeWorkers(Guid ProbeId, OriginEndpoint? Origin, DateTimeOffset SentAt, string? Signature = null);
 
 /// <summary>Event: one worker's answer to <see cref="ProbeWorkers"/>.</summary>
 /// <param name="ProbeId">The probe answered.</param>

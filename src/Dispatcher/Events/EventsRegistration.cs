@@ -20,6 +20,7 @@ internal static class EventsRegistration
             x.AddConsumer<BuildLogEmittedConsumer>();
             x.AddConsumer<BuildSucceededConsumer>();
             x.AddConsumer<BuildFailedConsumer>();
+            x.AddConsumer<BuildRequestExpiredConsumer>();
             x.AddConsumer<WorkerStatusReportedConsumer>();
             x.AddConsumer<WorkerWentOfflineConsumer>();
             x.AddConsumer<WorkerProbedConsumer>();

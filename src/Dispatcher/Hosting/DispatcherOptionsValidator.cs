@@ -33,8 +33,25 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
         if (o.HookBacklogPerSlot is < 0 or > 10_000)
             errors.Add($"Dispatcher:HookBacklogPerSlot '{o.HookBacklogPerSlot}' must be between 0 and 10000 (default 32)");
         errors.AddRange(o.Retention.Problems());
+        ValidateWorkerKeys(o, errors);
         ValidateOriginStore(o, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>With an origin, <c>OriginConfig</c> checks the file (and says why an origin needs it).</summary>
+    private static void ValidateWorkerKeys(DispatcherOptions o, List<string> errors)
+    {
+        if (o.Origin.IsConfigured)
+            return;
+        if (string.IsNullOrWhiteSpace(o.TrustedWorkerKeysFile))
+        {
+            errors.Add("Dispatcher:TrustedWorkerKeysFile is empty: give a file of the workers' public keys (name:base64, one a line); " +
+                "every worker event and result must be signed by one of them");
+        }
+        else if (Store.Signing.TrustedKeysFile.Load(o.TrustedWorkerKeysFile, out var problem) is null)
+        {
+            errors.Add("Dispatcher:TrustedWorkerKeysFile: " + problem);
+        }
     }
 
     private static void ValidateOriginStore(DispatcherOptions o, List<string> errors)

@@ -9,6 +9,7 @@ using BuildFarm.Dispatcher.Submission;
 using BuildFarm.Dispatcher.Ui;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -38,11 +39,18 @@ internal static class DispatcherRegistration
         var nix = NixOrigin.From(options);
         var layout = StoreLayout.Create(options.StoreDir, nix is null ? options.Root : "");
         var origin = OriginConfig.Resolve(options, []);
+        // Every worker event and every result is checked against these keys, with or without an origin; a missing or
+        // bad file fails start-up validation (DispatcherOptionsValidator) before anything resolves this.
+        var workerKeys = origin?.WorkerKeys ?? TrustedKeysFile.Load(options.TrustedWorkerKeysFile, out _);
+        services.AddSingleton(_ => workerKeys ?? throw new InvalidOperationException(
+            $"Dispatcher:TrustedWorkerKeysFile '{options.TrustedWorkerKeysFile}' is unusable: give the workers' public keys (name:base64, one a line)"));
+        services.AddSingleton<WorkerEventAuthenticator>();
         services.AddSingleton(sp => new OriginStore(layout, sp.GetRequiredService<TimeProvider>(), nix));
         services.AddSingleton(sp => new BuildLifecycle(
             sp.GetRequiredService<LifecycleDatabase>(), sp.GetRequiredService<IBuildRequestPublisher>(), sp.GetRequiredService<IControlPublisher>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<LifecycleSettings>(),
-            origin is null ? null : new OutputImporter(sp.GetRequiredService<OriginStore>(), origin.WorkerKeys, sp.GetRequiredService<TimeProvider>())));
+            origin is null ? null : new OutputImporter(sp.GetRequiredService<OriginStore>(), origin.WorkerKeys, sp.GetRequiredService<TimeProvider>()),
+            sp.GetRequiredService<TrustedKeysFile>()));
         services.AddSingleton(sp => new BuildSubmitter(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<OriginStore>(), origin));
         services.AddSingleton(new DerivationIntake(layout));
         services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));

@@ -38,12 +38,18 @@ internal sealed partial class BuildLifecycle
     {
         var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
         string? rejected = null;
-        if (importer is not null)
+        var (current, hasOrigin) = await db.RunAsync(async s =>
+            await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null ? (b, await BuildInputTable.HasOriginAsync(s, b.Id)) : (null, false),
+            cancellationToken);
+        if (current is not null && (importer is null || !hasOrigin) && workerKeys is not null)
         {
-            var current = await db.RunAsync(async s =>
-                await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null && await BuildInputTable.HasOriginAsync(s, b.Id) ? b : null,
-                cancellationToken);
-            if (current is not null)
+            // No archive to import (no origin): the outputs' own signatures are still checked against the trusted worker
+            // keys, so a result is never recorded on the event's word alone.
+            rejected = OutputSignatures.Problem(e, current.StoreDir, workerKeys.Current());
+        }
+        else if (importer is not null)
+        {
+            if (current is not null && hasOrigin)
             {
                 // Outside the transaction: the import may take long and must not hold the lifecycle's gate. If we die
                 // after the import but before the commit below, the redelivered event imports again: the paths are

@@ -18,7 +18,8 @@ internal sealed partial class BuildLifecycle(
     IControlPublisher control,
     TimeProvider time,
     LifecycleSettings settings,
-    IOutputImporter? importer = null)
+    IOutputImporter? importer = null,
+    Store.Signing.TrustedKeysFile? workerKeys = null)
 {
     private readonly ConcurrentDictionary<(Guid, int), byte> _publishing = new();
 
@@ -176,6 +177,51 @@ internal sealed partial class BuildLifecycle(
         return count;
     }
 
+    /// <summary>
+    /// A worker refused a copy of a request as too old. Republished with a fresh signature only when the attempt is
+    /// still queued and unclaimed and the refused copy is the one last published (its issue time is the recorded
+    /// <c>published_at</c>): a replay of an older copy, or a refusal of a build that has moved on, changes nothing.
+    /// </summary>
+    public async Task OnRequestExpiredAsync(BuildRequestExpired e, CancellationToken cancellationToken)
+    {
+        var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
+        var republish = await db.RunAsync(async s =>
+        {
+            var b = await BuildTable.GetAsync(s, e.BuildId);
+            if (b is null || b.State != BuildState.Queued || b.Attempt != e.Attempt || !b.Published || b.PublishedAt is not { } last
+                || e.IssuedAt < last)
+            {
+                return null;
+            }
+
+            if (time.GetUtcNow() - e.IssuedAt < e.MaxAge / 2)
+            {
+                // By our clock the copy is young, by the worker's too old: republishing would meet the same refusal at
+                // once. The attempt is lost instead (bounded by MaxAttempts), and the reason names the clocks.
+                Log.ForContext("BuildId", b.Id).ForContext("Worker", e.WorkerName).Error(
+                    "Worker {Worker} refused {BuildId} attempt {Attempt} as expired, but the dispatcher issued it {AgeSeconds:0} s ago: the clocks disagree",
+                    e.WorkerName, b.Id, b.Attempt, (time.GetUtcNow() - e.IssuedAt).TotalSeconds);
+                await AttemptTable.InsertAsync(s, b.Id, b.Attempt, e.WorkerName, null, e.RefusedAt, "Infrastructure",
+                    $"refused as expired by {e.WorkerName}, whose clock is far from the dispatcher's: {e.Reason}", null);
+                return await RetryOrFailAsync(s, b, time.GetUtcNow());
+            }
+
+            await BuildTable.MarkUnpublishedAsync(s, b.Id, b.Attempt);
+            return b with { Published = false };
+        }, cancellationToken);
+        if (republish is null)
+        {
+            log.Information("Ignored the expiry of {BuildId} attempt {Attempt} issued at {IssuedAt} (refused by {Worker}): a newer copy is out or the attempt moved on",
+                e.BuildId, e.Attempt, e.IssuedAt);
+            return;
+        }
+
+        log.Warning("Request {BuildId} attempt {Attempt} expired in the queue (refused by {Worker}: {Reason}); republishing it freshly signed",
+            e.BuildId, e.Attempt, e.WorkerName, e.Reason);
+        // Checkpoint: the row is unpublished again, so if this publish fails or we die first, the sweep republishes it.
+        await PublishAsync(republish, cancellationToken);
+    }
+
     private async Task PublishAsync(BuildRecord b, CancellationToken cancellationToken)
     {
         if (!_publishing.TryAdd((b.Id, b.Attempt), 0))
@@ -189,7 +235,8 @@ internal sealed partial class BuildLifecycle(
                 new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow(), b.Trusted);
             await publisher.PublishAsync(request, cancellationToken);
             // Checkpoint: the broker confirmed the request (persistent, on a quorum queue); it is no longer ours to lose.
-            await db.RunAsync(s => BuildTable.MarkPublishedAsync(s, b.Id, b.Attempt, time.GetUtcNow()), cancellationToken);
+            // published_at is the copy's signed issue time: an expiry of any older copy is then told apart (OnRequestExpiredAsync).
+            await db.RunAsync(s => BuildTable.MarkPublishedAsync(s, b.Id, b.Attempt, request.RequestedAt), cancellationToken);
             log.Information("Published attempt {Attempt} of {BuildId}", b.Attempt, b.Id);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -38,9 +38,19 @@ internal static class BuildTable
     public static Task<List<BuildRecord>> RecentAsync(DbSession s, int limit) =>
         s.QueryAsync($"SELECT {Columns} FROM builds ORDER BY submitted_at DESC LIMIT $n", Read, ("$n", limit));
 
-    public static Task MarkPublishedAsync(DbSession s, Guid id, int attempt, DateTimeOffset now) => s.ExecuteAsync(
+    /// <param name="s">The session.</param>
+    /// <param name="id">The build.</param>
+    /// <param name="attempt">The attempt published.</param>
+    /// <param name="issuedAt">The confirmed copy's signed issue time (<c>SignedBuildRequest.IssuedAt</c>), which tells
+    /// the copy last published from older ones when a worker refuses one as expired.</param>
+    public static Task MarkPublishedAsync(DbSession s, Guid id, int attempt, DateTimeOffset issuedAt) => s.ExecuteAsync(
         "UPDATE builds SET published = 1, published_at = $now WHERE id = $id AND attempt = $a AND state = 'queued'",
-        ("$id", id.ToString()), ("$a", attempt), ("$now", Ms(now)));
+        ("$id", id.ToString()), ("$a", attempt), ("$now", Ms(issuedAt)));
+
+    /// <summary>The queued attempt must be published again (its last copy expired); the sweep does it if we cannot.</summary>
+    public static Task<int> MarkUnpublishedAsync(DbSession s, Guid id, int attempt) => s.ExecuteAsync(
+        "UPDATE builds SET published = 0 WHERE id = $id AND attempt = $a AND state = 'queued' AND published = 1",
+        ("$id", id.ToString()), ("$a", attempt));
 
     public static Task ClaimAsync(DbSession s, Guid id, string worker, DateTimeOffset startedAt, DateTimeOffset lease, BuildIsolation? isolation) => s.ExecuteAsync(
         "UPDATE builds SET state = 'running', worker = $w, started_at = $st, lease_expires_at = $lease, isolation = $iso WHERE id = $id",

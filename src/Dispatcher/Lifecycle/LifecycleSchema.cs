@@ -40,6 +40,8 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, MetricCounterTable.SchemaSql, cancellationToken)),
         new(6, "logs keep head and tail (cut bytes, the note's row); indexes for retention by finish time", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, Version4, cancellationToken)),
+        new(7, "the key each worker name is bound to (its events must be signed by it)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, WorkerKeysVersion, cancellationToken)),
     ];
 
     private const string PendingResultsVersion = """
@@ -197,5 +199,17 @@ internal static class LifecycleSchema
         );
         CREATE INDEX builds_open_drv ON builds(drv_path) WHERE state IN ('queued', 'running');
         ALTER TABLE builds ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+        """;
+
+    /// <summary>
+    /// A worker name is bound to the first trusted key that signed an event for it; no other trusted key may speak for
+    /// that name while the bound key stays trusted (<see cref="WorkerKeyTable"/>).
+    /// </summary>
+    private const string WorkerKeysVersion = """
+        CREATE TABLE worker_keys (
+            name TEXT PRIMARY KEY,              -- the worker name
+            public_key TEXT NOT NULL,           -- name:base64 of the bound key
+            bound_at INTEGER NOT NULL
+        );
         """;
 }

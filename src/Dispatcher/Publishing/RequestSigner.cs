@@ -2,14 +2,16 @@ using System.Text.Json;
 using BuildFarm.Contracts;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Messaging.Requests;
+using BuildFarm.Messaging.Signing;
 using BuildFarm.Store.Signing;
 
 namespace BuildFarm.Dispatcher.Publishing;
 
 /// <summary>
-/// Wraps a <see cref="BuildDerivation"/> into a <see cref="SignedBuildRequest"/>: the JSON text is signed (its UTF-8
-/// bytes) with the dispatcher's Ed25519 <see cref="SigningKey"/>; workers verify exactly that string with their
-/// trusted dispatcher keys before parsing it.
+/// Wraps a <see cref="BuildDerivation"/> into a <see cref="SignedBuildRequest"/>: the JSON text and the issue time are
+/// signed (<see cref="SignedBuildRequest.SignedText"/>) with the dispatcher's Ed25519 <see cref="SigningKey"/>; workers
+/// verify exactly that with their trusted dispatcher keys before parsing it. Control commands are signed with the same
+/// key (<see cref="Sign{T}"/>).
 /// </summary>
 internal sealed class RequestSigner(SigningKey key) : IDisposable
 {
@@ -27,11 +29,16 @@ internal sealed class RequestSigner(SigningKey key) : IDisposable
 
     public string Sign(string text) => key.Sign(text);
 
+    /// <summary>The request as one signed copy issued at <see cref="BuildDerivation.RequestedAt"/> (the time of this publish).</summary>
     public SignedBuildRequest Wrap(BuildDerivation request)
     {
         var json = JsonSerializer.Serialize(request, MessagingJson.Options);
-        return new SignedBuildRequest(ContractsInfo.Version, json, Sign(json));
+        return new SignedBuildRequest(ContractsInfo.Version, json, Sign(SignedBuildRequest.SignedText(request.RequestedAt, json)), request.RequestedAt);
     }
+
+    /// <summary>A control command with the dispatcher's signature (<see cref="MessageSignatures"/>).</summary>
+    public T Sign<T>(T command)
+        where T : class => MessageSignatures.Sign(command, key);
 
     public void Dispose()
     {

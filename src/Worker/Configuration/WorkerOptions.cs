@@ -33,6 +33,9 @@ public sealed class WorkerOptions
     /// <summary>Key files.</summary>
     public KeysSection Keys { get; set; } = new();
 
+    /// <summary>How old a signed build request or control command may be before it is refused.</summary>
+    public FreshnessSection Freshness { get; set; } = new();
+
     /// <summary>The RabbitMQ broker.</summary>
     public BrokerOptions Broker { get; set; } = new();
 
@@ -96,6 +99,27 @@ public sealed class KeysSection
 
     /// <summary>Public keys of the dispatchers whose build requests it accepts, one per line. Required.</summary>
     public string TrustedDispatcherKeysFile { get; set; } = "";
+}
+
+/// <summary>
+/// How long the dispatcher's signatures stay good: a request or command issued (by the dispatcher's clock) longer ago
+/// than its maximum age, or further in the future than the clock skew, is refused, so one recorded long ago cannot
+/// be replayed. A refused request is reported (<c>BuildRequestExpired</c>) and the dispatcher republishes a fresh copy
+/// while the build is still wanted.
+/// </summary>
+public sealed class FreshnessSection
+{
+    /// <summary>
+    /// Oldest build request accepted, 1 min..7 days. Default 1 day. A request that waits in its queue longer (a deep
+    /// backlog) is refused and republished at the back of the queue, so keep it above the longest expected wait.
+    /// </summary>
+    public TimeSpan MaxRequestAge { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Oldest control command (cancel, drain, pause, resume, probe) acted on, 10 s..1 day. Default 5 min.</summary>
+    public TimeSpan MaxCommandAge { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How far the dispatcher's clock may be ahead of this worker's, 0..1 hour. Default 2 min.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>Limits on what a build may log and where the agent's own log goes.</summary>

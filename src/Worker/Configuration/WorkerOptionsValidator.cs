@@ -70,6 +70,7 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             p.Add("Keys:SigningKeyFile is empty: give the secret key file the worker signs outputs with (create one with `nix key generate-secret --key-name NAME`)");
         if (o.Keys.TrustedDispatcherKeysFile.Length == 0)
             p.Add("Keys:TrustedDispatcherKeysFile is empty: give a file with the dispatcher's public key(s), one name:base64 per line");
+        CheckFreshness(p, o.Freshness);
         if (o.Broker.Validate() is { } broker)
             p.Add(broker);
         if (o.HeartbeatInterval < TimeSpan.FromSeconds(1) || o.HeartbeatInterval > TimeSpan.FromMinutes(5))
@@ -108,6 +109,17 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             p.Add($"Sandbox:MaxDiskBytes = {s.MaxDiskBytes} is invalid: must be 0 (no limit) or at least 1048576");
         if (!Path.IsPathRooted(s.Bwrap))
             p.Add($"Sandbox:Bwrap '{s.Bwrap}' is invalid: must be an absolute path (apt-get install bubblewrap)");
+    }
+
+    private static void CheckFreshness(List<string> p, FreshnessSection f)
+    {
+        // A minute at least: with less, a request routinely expires between the dispatcher's publish and a free slot.
+        if (f.MaxRequestAge < TimeSpan.FromMinutes(1) || f.MaxRequestAge > TimeSpan.FromDays(7))
+            p.Add($"Freshness:MaxRequestAge = {f.MaxRequestAge} is invalid: must be between 00:01:00 and 7.00:00:00 (default 1.00:00:00)");
+        if (f.MaxCommandAge < TimeSpan.FromSeconds(10) || f.MaxCommandAge > TimeSpan.FromDays(1))
+            p.Add($"Freshness:MaxCommandAge = {f.MaxCommandAge} is invalid: must be between 00:00:10 and 1.00:00:00 (default 00:05:00)");
+        if (f.ClockSkew < TimeSpan.Zero || f.ClockSkew > TimeSpan.FromHours(1))
+            p.Add($"Freshness:ClockSkew = {f.ClockSkew} is invalid: must be between 00:00:00 and 01:00:00 (default 00:02:00)");
     }
 
     private static void CheckFeatures(List<string> p, string key, List<string> features)

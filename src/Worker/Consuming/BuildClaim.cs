@@ -126,8 +126,40 @@ internal sealed class BuildClaim(
         }
     }
 
+    /// <summary>
+    /// A genuine request that is too old: the dispatcher is told first, then the copy is acked (not dead-lettered: it is
+    /// only stale). If we die between the two, the copy is redelivered and refused again, so the dispatcher always
+    /// hears of it; if the event cannot be published, the copy is requeued rather than lost.
+    /// </summary>
+    private async Task ExpireAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, BuildDerivation request, DateTimeOffset issuedAt, string reason, CancellationToken ct)
+    {
+        using var _ = LogContext.PushProperty("BuildId", request.BuildId);
+        _log.Warning("Refused expired request {BuildId} attempt {Attempt} from {Queue}: {Reason}", request.BuildId, request.Attempt, consumer.Class.QueueName, reason);
+        try
+        {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            budget.CancelAfter(ClaimBudget);
+            await events.PublishAsync(new BuildRequestExpired(request.BuildId, request.Attempt, options.Value.Name, issuedAt, time.GetUtcNow(), reason, options.Value.Freshness.MaxRequestAge), budget.Token);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log.Warning(e, "Could not report the expired request {BuildId}; requeued", request.BuildId);
+            await consumer.Channel.BasicNackAsync(ea.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
+            return;
+        }
+
+        // Checkpoint: the dispatcher has the expiry (broker-confirmed); this copy is no longer needed.
+        await consumer.Channel.BasicAckAsync(ea.DeliveryTag, multiple: false, ct);
+    }
+
     private async Task RejectAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, RequestVerdict verdict, CancellationToken ct)
     {
+        if (verdict.ExpiredIssuedAt is { } issuedAt)
+        {
+            await ExpireAsync(consumer, ea, verdict.Request!, issuedAt, verdict.RejectReason!, ct);
+            return;
+        }
+
         // requeue:false dead-letters it to buildfarm.dead → buildfarm.dead-letters for inspection.
         await consumer.Channel.BasicRejectAsync(ea.DeliveryTag, requeue: false, ct);
         var request = verdict.Request;

@@ -5,13 +5,19 @@ using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Requests;
 using BuildFarm.Messaging.Routing;
+using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Keys;
 
 namespace BuildFarm.Worker.Consuming;
 
 /// <summary>The verdict on one delivery: a request to run, or the reason it is dead-lettered.</summary>
-internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Recipe, string? RejectReason, bool SignatureValid)
+/// <param name="Request">The request, once its signature verified.</param>
+/// <param name="Recipe">The derivation to run, when accepted.</param>
+/// <param name="RejectReason">Why it is refused; null when accepted.</param>
+/// <param name="SignatureValid">The dispatcher really sent it.</param>
+/// <param name="ExpiredIssuedAt">Set when the only fault is its age: the dispatcher is told, so it republishes a fresh copy.</param>
+internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Recipe, string? RejectReason, bool SignatureValid, DateTimeOffset? ExpiredIssuedAt = null)
 {
     public bool Accepted => RejectReason is null;
 }
@@ -20,9 +26,11 @@ internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Rec
 /// Checks a delivery before anything runs: the signature over <c>RequestJson</c> by a trusted dispatcher key is
 /// verified BEFORE the request is deserialised; then version, routing class (with the trusted mark,
 /// <see cref="TrustedRouting"/>), store and derivation. The capabilities are read at each delivery: what the worker
-/// consumes by is known only once its sandbox probe decided.
+/// consumes by is known only once its sandbox probe decided. A validly signed request issued longer ago than
+/// <see cref="FreshnessSection.MaxRequestAge"/> (by this worker's clock) is refused as expired before anything else.
 /// </summary>
-internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> capabilities, string storeDir, IDerivationReader derivations)
+internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> capabilities, string storeDir, IDerivationReader derivations,
+    FreshnessSection freshness, TimeProvider time)
 {
     public RequestVerdict Verify(ReadOnlyMemory<byte> body, BuildClass queueClass)
     {
@@ -40,9 +48,12 @@ internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> 
             return Reject("body is not a SignedBuildRequest JSON document (null or no RequestJson)");
         if (signed.Version > ContractsInfo.Version)
             return Reject($"request contract version {signed.Version} is newer than this worker understands ({ContractsInfo.Version}); upgrade the worker");
+        if (signed.Version < ContractsInfo.SignedMessagesVersion || signed.IssuedAt is null)
+            return Reject($"request contract version {signed.Version} carries no signed issue time (this worker needs version {ContractsInfo.SignedMessagesVersion} or later); upgrade the dispatcher");
         if (string.IsNullOrWhiteSpace(signed.Signature))
             return Reject("request is unsigned (empty Signature)");
-        var check = keys.TrustedDispatchers.VerifyAny(signed.RequestJson, [signed.Signature]);
+        var issuedAt = signed.IssuedAt.Value;
+        var check = keys.TrustedDispatchers.VerifyAny(SignedBuildRequest.SignedText(issuedAt, signed.RequestJson), [signed.Signature]);
         if (!check.IsValid)
             return Reject($"request signature rejected: {check.Reason}");
 
@@ -58,6 +69,15 @@ internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> 
 
         if (request is null)
             return Reject("signed RequestJson is null", signatureValid: true);
+        var now = time.GetUtcNow();
+        if (issuedAt > now + freshness.ClockSkew)
+            return Reject($"request was issued at {issuedAt:O}, {(issuedAt - now).TotalSeconds:0} s ahead of this worker's clock (Freshness:ClockSkew {freshness.ClockSkew}): check both clocks", request);
+        if (now - issuedAt > freshness.MaxRequestAge)
+        {
+            return new RequestVerdict(request, null,
+                $"request was issued at {issuedAt:O}, {(now - issuedAt).TotalSeconds:0} s ago, beyond Freshness:MaxRequestAge {freshness.MaxRequestAge}", true, issuedAt);
+        }
+
         return VerifyRequest(request, queueClass);
     }
 

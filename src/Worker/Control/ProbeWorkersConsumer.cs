@@ -22,6 +22,7 @@ internal sealed class ProbeWorkersConsumer(
     IOptions<WorkerOptions> options,
     OriginRegistry origins,
     WorkerKeys keys,
+    CommandVerifier verifier,
     EventPublisher events,
     TimeProvider time,
     ILogger logger) : IConsumer<ProbeWorkers>
@@ -33,6 +34,9 @@ internal sealed class ProbeWorkersConsumer(
     {
         var received = time.GetUtcNow();
         var probe = context.Message;
+        // A forged probe would make every worker open SSH sessions to the origin it names (pinned ones only, still).
+        if (!verifier.Accept(probe, probe.SentAt))
+            return;
         var (status, detail) = probe.Origin is null
             ? ("not-asked", "the dispatcher has no origin configured, so none was checked")
             : await CheckOriginAsync(probe.Origin, context.CancellationToken);

@@ -49,6 +49,7 @@ internal static class WorkerHostExtensions
         services.AddSingleton<WorkerState>();
         services.AddSingleton<RunningBuilds>();
         services.AddSingleton<EventPublisher>();
+        services.AddSingleton<CommandVerifier>();
         services.AddSingleton<OfflineAnnouncer>();
         services.AddSingleton<DrainCoordinator>();
         services.AddSingleton<IDerivationReader, AtermDerivationReader>();
@@ -58,7 +59,7 @@ internal static class WorkerHostExtensions
             var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
             var isolation = sp.GetRequiredService<IsolationChoice>();
             return new RequestVerifier(sp.GetRequiredService<WorkerKeys>(), () => isolation.Capabilities(o), o.Store.StoreDir,
-                sp.GetRequiredService<IDerivationReader>());
+                sp.GetRequiredService<IDerivationReader>(), o.Freshness, sp.GetRequiredService<TimeProvider>());
         });
         // Builders run in the sandbox when the start-up probe works (ExecutorSelection, started before the consumers and
         // the heartbeat: IsolationChoice then says what the worker consumes and reports); inputs come from the request's

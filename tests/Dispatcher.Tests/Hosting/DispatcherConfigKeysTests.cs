@@ -18,6 +18,17 @@ public sealed class DispatcherConfigKeysTests : IDisposable
     }
 
     [Fact]
+    public void Validate_NoTrustedWorkerKeysWithoutOrigin_RefusedSayingWhy()
+    {
+        var values = new Dictionary<string, string?> { ["Dispatcher:SigningKeyFile"] = Key(), ["Dispatcher:DatabasePath"] = _dir.Combine("db.sqlite") };
+        var errors = DispatcherRegistration.Validate(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith("Dispatcher:TrustedWorkerKeysFile is empty:", error, StringComparison.Ordinal);
+        Assert.Contains("every worker event and result must be signed by one of them", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_MisspeltOrigin_RefusedNamingTheKey()
     {
         var errors = DispatcherRegistration.Validate(Config(("Dispatcher:Orgin:Host", "origin.example")));
@@ -75,12 +86,20 @@ public sealed class DispatcherConfigKeysTests : IDisposable
         return file;
     }
 
+    private string WorkerKeys()
+    {
+        var file = _dir.Combine("workers.pub");
+        File.WriteAllText(file, SigningKey.Generate("w-1").PublicKey + "\n");
+        return file;
+    }
+
     private IConfiguration Config(params (string Key, string Value)[] extra)
     {
         var values = new Dictionary<string, string?>
         {
             ["Dispatcher:SigningKeyFile"] = Key(),
             ["Dispatcher:DatabasePath"] = _dir.Combine("db.sqlite"),
+            ["Dispatcher:TrustedWorkerKeysFile"] = WorkerKeys(),
         };
         foreach (var (key, value) in extra)
             values[key] = value;

@@ -32,9 +32,15 @@ public sealed class DispatcherSigningKeyTests : IDisposable
         Assert.Equal([$"Dispatcher:SigningKeyFile: secret key file '{file}' is accessible by group or others (mode 0640): anyone who can read it can sign as this key; restrict it with `chmod 600 {file}`"], errors);
     }
 
-    private IConfiguration Config(string signingKeyFile) => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+    private IConfiguration Config(string signingKeyFile)
     {
-        ["Dispatcher:SigningKeyFile"] = signingKeyFile,
-        ["Dispatcher:DatabasePath"] = _dir.Combine("db.sqlite"),
-    }).Build();
+        var workers = _dir.Combine("workers.pub");
+        File.WriteAllText(workers, SigningKey.Generate("w-1").PublicKey + "\n");
+        return new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Dispatcher:SigningKeyFile"] = signingKeyFile,
+            ["Dispatcher:DatabasePath"] = _dir.Combine("db.sqlite"),
+            ["Dispatcher:TrustedWorkerKeysFile"] = workers,
+        }).Build();
+    }
 }

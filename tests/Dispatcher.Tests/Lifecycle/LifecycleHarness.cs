@@ -12,11 +12,11 @@ internal sealed class LifecycleHarness : IAsyncDisposable
 {
     private readonly TempDirectory _dir;
 
-    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings, IOutputImporter? importer)
+    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings, IOutputImporter? importer, Store.Signing.TrustedKeysFile? workerKeys)
     {
         _dir = dir;
         Db = db;
-        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings, importer);
+        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings, importer, workerKeys);
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -29,11 +29,14 @@ internal sealed class LifecycleHarness : IAsyncDisposable
 
     public BuildLifecycle Lifecycle { get; }
 
-    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null, IOutputImporter? importer = null)
+    /// <param name="settings">Lease, attempts and log limits.</param>
+    /// <param name="importer">Imports returned outputs (a dispatcher with an origin).</param>
+    /// <param name="workerKeys">Trusted worker keys, to check results' output signatures (as a dispatcher without an origin does).</param>
+    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null, IOutputImporter? importer = null, Store.Signing.TrustedKeysFile? workerKeys = null)
     {
         var dir = new TempDirectory("lifecycle");
         var db = await LifecycleDatabase.OpenAsync(dir.Combine("dispatcher.db"), CancellationToken.None);
-        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default, importer);
+        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default, importer, workerKeys);
     }
 
     public static WorkerCapabilities Caps(string system, string[]? features = null, string[]? mandatory = null) =>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Hosting;
+using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 using Microsoft.AspNetCore.Builder;
 
@@ -19,12 +20,38 @@ public sealed class DispatcherFixture : IAsyncLifetime, IDisposable
 
     public string Url { get; private set; } = "";
 
+    /// <summary>The dispatcher's compact JSON log (Dispatcher:LogFile).</summary>
+    public string LogFile => _dir.Combine("dispatcher.log.json");
+
+    private readonly Dictionary<string, SigningKey> _workerKeys = new(StringComparer.Ordinal);
+
+    private string TrustedWorkers => _dir.Combine("trusted-workers.pub");
+
+    /// <summary>
+    /// A fresh worker key, added to Dispatcher:TrustedWorkerKeysFile (re-read when it changes, as in production).
+    /// </summary>
+    public SigningKey TrustNewWorkerKey(string workerName)
+    {
+        // One key per name, as a real worker keeps its key across restarts (a second key for a name is refused).
+        lock (_workerKeys)
+        {
+            if (_workerKeys.TryGetValue(workerName, out var known))
+                return known;
+            var key = SigningKey.Generate(workerName + "-1");
+            File.AppendAllText(TrustedWorkers, key.PublicKey + "\n");
+            _workerKeys[workerName] = key;
+            return key;
+        }
+    }
+
     public async Task InitializeAsync()
     {
         Broker = await RabbitMqServer.StartNewAsync();
         var key = await NixOracle.RunTextAsync("nix", "key", "generate-secret", "--key-name", "dispatcher-test");
         await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), key);
         Url = $"http://127.0.0.1:{FreePort.Next()}";
+        // The file must hold a key at start-up; the test workers' keys are added as they are made.
+        File.WriteAllText(TrustedWorkers, SigningKey.Generate("nobody-1").PublicKey + "\n");
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {
             ["Broker:Uri"] = Broker.AmqpUri,
@@ -35,6 +62,8 @@ public sealed class DispatcherFixture : IAsyncLifetime, IDisposable
             ["Dispatcher:HeartbeatInterval"] = "00:00:00.500",
             ["Dispatcher:LeaseDuration"] = "00:00:03",
             ["Dispatcher:SweepInterval"] = "00:00:00.250",
+            ["Dispatcher:TrustedWorkerKeysFile"] = TrustedWorkers,
+            ["Dispatcher:LogFile"] = LogFile,
         });
         await _app.StartAsync();
         Http = new HttpClient { BaseAddress = new Uri(Url + "/") };

@@ -13,10 +13,10 @@ public sealed class DispatcherRoutingTests(DispatcherFixture farm) : IClassFixtu
     public async Task Submit_BuildsOfEveryClass_RunOnlyOnCapableWorkersExactlyOnce()
     {
         var uri = farm.Broker.AmqpUri;
-        await using var plain = new FakeWorker("plain", new WorkerCapabilities(["x86_64-linux"], [], [], 2, 1), uri);
-        await using var kvm = new FakeWorker("kvm", new WorkerCapabilities(["x86_64-linux"], ["kvm"], [], 2, 1), uri);
-        await using var bench = new FakeWorker("bench", new WorkerCapabilities(["x86_64-linux"], ["kvm", "big-parallel"], ["benchmark"], 2, 1), uri);
-        await using var i686 = new FakeWorker("i686", new WorkerCapabilities(["i686-linux"], [], [], 2, 1), uri);
+        await using var plain = new FakeWorker("plain", new WorkerCapabilities(["x86_64-linux"], [], [], 2, 1), uri, farm.TrustNewWorkerKey("plain"));
+        await using var kvm = new FakeWorker("kvm", new WorkerCapabilities(["x86_64-linux"], ["kvm"], [], 2, 1), uri, farm.TrustNewWorkerKey("kvm"));
+        await using var bench = new FakeWorker("bench", new WorkerCapabilities(["x86_64-linux"], ["kvm", "big-parallel"], ["benchmark"], 2, 1), uri, farm.TrustNewWorkerKey("bench"));
+        await using var i686 = new FakeWorker("i686", new WorkerCapabilities(["i686-linux"], [], [], 2, 1), uri, farm.TrustNewWorkerKey("i686"));
         FakeWorker[] workers = [plain, kvm, bench, i686];
         foreach (var w in workers)
             await w.StartAsync(CancellationToken.None);
@@ -67,7 +67,7 @@ public sealed class DispatcherRoutingTests(DispatcherFixture farm) : IClassFixtu
     [Fact]
     public async Task Events_ClaimLogChunksAndResultBackToBack_AppliedInOrderPerBuild()
     {
-        await using var chatty = new FakeWorker("chatty", new WorkerCapabilities(["sparc64-linux"], [], [], 8, 1), farm.Broker.AmqpUri) { LogChunks = 40 };
+        await using var chatty = new FakeWorker("chatty", new WorkerCapabilities(["sparc64-linux"], [], [], 8, 1), farm.Broker.AmqpUri, farm.TrustNewWorkerKey("chatty")) { LogChunks = 40 };
         await chatty.StartAsync(CancellationToken.None);
         await WaitWorkersAsync(chatty);
         var ids = new List<Guid>();
@@ -88,7 +88,7 @@ public sealed class DispatcherRoutingTests(DispatcherFixture farm) : IClassFixtu
     [Fact]
     public async Task Submit_NoMachineCanBuildIt_RefusedAtOnceNamingMachines()
     {
-        await using var plain = new FakeWorker("refusal-plain", new WorkerCapabilities(["x86_64-linux"], [], [], 1, 1), farm.Broker.AmqpUri);
+        await using var plain = new FakeWorker("refusal-plain", new WorkerCapabilities(["x86_64-linux"], [], [], 1, 1), farm.Broker.AmqpUri, farm.TrustNewWorkerKey("refusal-plain"));
         await plain.StartAsync(CancellationToken.None);
         await WaitWorkersAsync(plain);
         using var response = await farm.SubmitAsync(DispatcherFixture.DrvText("impossible", "aarch64-darwin", "gpu"));
@@ -106,7 +106,7 @@ public sealed class DispatcherRoutingTests(DispatcherFixture farm) : IClassFixtu
     public async Task Lease_WorkerGoesSilentMidBuild_BuildCompletesElsewhereAsNextAttempt()
     {
         var caps = new WorkerCapabilities(["riscv64-linux"], [], [], 1, 1);
-        await using var dying = new FakeWorker("dying", caps, farm.Broker.AmqpUri) { Hang = true };
+        await using var dying = new FakeWorker("dying", caps, farm.Broker.AmqpUri, farm.TrustNewWorkerKey("dying")) { Hang = true };
         await dying.StartAsync(CancellationToken.None);
         await WaitWorkersAsync(dying);
         var id = await farm.SubmitOkAsync(DispatcherFixture.DrvText("lease", "riscv64-linux"));
@@ -117,7 +117,7 @@ public sealed class DispatcherRoutingTests(DispatcherFixture farm) : IClassFixtu
             await Task.Delay(100);
         }
 
-        await using var healthy = new FakeWorker("healthy", caps, farm.Broker.AmqpUri);
+        await using var healthy = new FakeWorker("healthy", caps, farm.Broker.AmqpUri, farm.TrustNewWorkerKey("healthy"));
         await healthy.StartAsync(CancellationToken.None);
         var view = Assert.Single(await farm.WaitFinishedAsync([id], TimeSpan.FromSeconds(60)));
         Assert.Equal(("succeeded", "healthy", 2), (view.State, view.Worker, view.Attempt));

@@ -5,6 +5,10 @@ using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Messaging.Requests;
 using BuildFarm.Messaging.Routing;
+using BuildFarm.Messaging.Signing;
+using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Paths;
+using BuildFarm.Store.Signing;
 using MassTransit;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -25,14 +29,24 @@ internal sealed class FakeWorker : IAsyncDisposable
     private IBusControl? _bus;
     private Task? _heartbeats;
 
-    public FakeWorker(string name, WorkerCapabilities capabilities, string amqpUri)
+    /// <param name="name">Worker name.</param>
+    /// <param name="capabilities">What it claims to run.</param>
+    /// <param name="amqpUri">The broker.</param>
+    /// <param name="key">Signs its events and outputs; the dispatcher must trust it (<see cref="DispatcherFixture.TrustNewWorkerKey"/>).</param>
+    public FakeWorker(string name, WorkerCapabilities capabilities, string amqpUri, SigningKey key)
     {
         Name = name;
+        Key = key;
         Capabilities = capabilities;
         _broker = new BrokerOptions { Uri = amqpUri };
     }
 
     public string Name { get; }
+
+    public SigningKey Key { get; }
+
+    /// <summary>When set, a claimed build finishes only once this completes (forgeries can be sent meanwhile).</summary>
+    public TaskCompletionSource? Gate { get; init; }
 
     public WorkerCapabilities Capabilities { get; }
 
@@ -77,7 +91,7 @@ internal sealed class FakeWorker : IAsyncDisposable
         var request = JsonSerializer.Deserialize<BuildDerivation>(signed.RequestJson, MessagingJson.Options)!;
         Claimed.Enqueue(request);
         _running[(request.BuildId, request.Attempt)] = 0;
-        await _bus!.Publish(new BuildStarted(request.BuildId, request.Attempt, Name, DateTimeOffset.UtcNow));
+        await Publish(new BuildStarted(request.BuildId, request.Attempt, Name, DateTimeOffset.UtcNow));
         await channel.BasicAckAsync(delivery.DeliveryTag, false);
         if (Hang)
         {
@@ -86,15 +100,24 @@ internal sealed class FakeWorker : IAsyncDisposable
             return;
         }
         if (LogChunks == 0)
-            await _bus.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name}\n"));
+            await Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name}\n"));
         for (var n = 1; n <= LogChunks; n++)
-            await _bus.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, n, $"chunk {n} of {request.BuildId}\n"));
-        var output = new BuiltOutput("out", request.DrvPath[..^4] + "-out", "sha256:0", 0, [], [Name + ":sig"]);
-        await _bus.Publish(new BuildSucceeded(request.BuildId, request.Attempt, Name, [output], new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow));
+            await Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, n, $"chunk {n} of {request.BuildId}\n"));
+        if (Gate is not null)
+            await Gate.Task;
+        var outPath = request.DrvPath[..^4] + "-out";
+        var fingerprint = NarInfoFingerprint.Compute(StorePath.Parse(new StoreDirectory(request.StoreDir), outPath), NixHash.Parse(NarHash), 120, []);
+        var output = new BuiltOutput("out", outPath, NarHash, 120, [], [Key.Sign(fingerprint)]);
+        await Publish(new BuildSucceeded(request.BuildId, request.Attempt, Name, [output], new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow));
         _running.TryRemove((request.BuildId, request.Attempt), out _);
     }
 
-    private Task HeartbeatAsync(CancellationToken cancellationToken) => _bus!.Publish(new WorkerStatusReported(
+    private const string NarHash = "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
+
+    private Task Publish<T>(T message, CancellationToken cancellationToken = default)
+        where T : class => _bus!.Publish(MessageSignatures.Sign(message, Key), cancellationToken);
+
+    private Task HeartbeatAsync(CancellationToken cancellationToken) => Publish(new WorkerStatusReported(
         Name, Capabilities, _running.Keys.Select(k => new RunningBuild(k.Item1, k.Item2)).ToArray(), 0, 1L << 30, "fake", false, false, null, DateTimeOffset.UtcNow), cancellationToken);
 
     public async ValueTask DisposeAsync()

@@ -5,6 +5,7 @@ using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Messaging.Requests;
 using BuildFarm.Messaging.Routing;
+using BuildFarm.Messaging.Signing;
 using BuildFarm.Store.Archives;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Store.Local;
@@ -99,7 +100,7 @@ internal sealed class OffloadWorker : IAsyncDisposable
         var request = JsonSerializer.Deserialize<BuildDerivation>(signed.RequestJson, MessagingJson.Options)!;
         Claimed.Enqueue(request);
         _running[(request.BuildId, request.Attempt)] = 0;
-        await _bus!.Publish(new BuildStarted(request.BuildId, request.Attempt, Name, DateTimeOffset.UtcNow));
+        await Publish(new BuildStarted(request.BuildId, request.Attempt, Name, DateTimeOffset.UtcNow));
         await channel.BasicAckAsync(delivery.DeliveryTag, false);
         // Finish off the consumer's dispatch thread so that several builds run at once, like slots.
         _ = Task.Run(() => BuildAsync(request));
@@ -113,13 +114,13 @@ internal sealed class OffloadWorker : IAsyncDisposable
             var drvPath = StorePath.Parse(storeDir, request.DrvPath);
             var drv = DerivationAterm.Parse(storeDir, request.DrvText, drvPath.Name[..^4]);
             var mode = drv.Env.GetValueOrDefault("mode", "ok");
-            await _bus!.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name} ({mode})\n"));
+            await Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name} ({mode})\n"));
             if (mode == "hold")
                 await Hold(drv.Env.GetValueOrDefault("tag", "")).Task.WaitAsync(TimeSpan.FromMinutes(3));
             if (mode == "fail")
             {
-                await _bus.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 2, "error: the builder exited with 1 (test)\n"));
-                await _bus.Publish(new BuildFailed(request.BuildId, request.Attempt, Name, BuildFailureKind.BuildFailure, 1, "builder exited with code 1", "", DateTimeOffset.UtcNow));
+                await Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 2, "error: the builder exited with 1 (test)\n"));
+                await Publish(new BuildFailed(request.BuildId, request.Attempt, Name, BuildFailureKind.BuildFailure, 1, "builder exited with code 1", "", DateTimeOffset.UtcNow));
                 return;
             }
 
@@ -154,11 +155,11 @@ internal sealed class OffloadWorker : IAsyncDisposable
                 await new OutputQuarantine(_originLayout).ReceiveAsync(request.BuildId, request.Attempt, new MemoryStream(bytes), 1 << 30, CancellationToken.None);
             }
 
-            await _bus.Publish(new BuildSucceeded(request.BuildId, request.Attempt, Name, outputs, new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow));
+            await Publish(new BuildSucceeded(request.BuildId, request.Attempt, Name, outputs, new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow));
         }
         catch (Exception e)
         {
-            await _bus!.Publish(new BuildFailed(request.BuildId, request.Attempt, Name, BuildFailureKind.Infrastructure, null, "stand-in worker: " + e.Message, "", DateTimeOffset.UtcNow));
+            await Publish(new BuildFailed(request.BuildId, request.Attempt, Name, BuildFailureKind.Infrastructure, null, "stand-in worker: " + e.Message, "", DateTimeOffset.UtcNow));
         }
         finally
         {
@@ -166,7 +167,11 @@ internal sealed class OffloadWorker : IAsyncDisposable
         }
     }
 
-    private Task HeartbeatAsync(CancellationToken cancellationToken) => _bus!.Publish(new WorkerStatusReported(
+    /// <summary>Every event signed with the worker's key, as a real worker's EventPublisher does.</summary>
+    private Task Publish<T>(T message, CancellationToken cancellationToken = default)
+        where T : class => _bus!.Publish(MessageSignatures.Sign(message, _key), cancellationToken);
+
+    private Task HeartbeatAsync(CancellationToken cancellationToken) => Publish(new WorkerStatusReported(
         Name, Capabilities, _running.Keys.Select(k => new RunningBuild(k.Item1, k.Item2)).ToArray(), 0, 1L << 30, "offload-test", false, false, null, DateTimeOffset.UtcNow), cancellationToken);
 
     public async ValueTask DisposeAsync()

@@ -46,6 +46,25 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     /// <summary>What the dispatcher's and workers' <c>Broker:Uri</c> is: one node's URI, or every node's.</summary>
     internal string BrokerUri => Cluster?.AmqpUris ?? Broker.AmqpUri;
 
+    private readonly Dictionary<string, SigningKey> _workerKeys = new(StringComparer.Ordinal);
+
+    private string TrustedWorkers => _dir.Combine("trusted-workers.pub");
+
+    /// <summary>A fresh worker key, trusted by the dispatcher from now on.</summary>
+    private SigningKey TrustNewWorkerKey(string name)
+    {
+        // One key per name, as a real worker keeps its key across restarts (a second key for a name is refused).
+        lock (_workerKeys)
+        {
+            if (_workerKeys.TryGetValue(name, out var known))
+                return known;
+            var key = SigningKey.Generate(name + "-1");
+            File.AppendAllText(TrustedWorkers, key.PublicKey + "\n");
+            _workerKeys[name] = key;
+            return key;
+        }
+    }
+
     internal HttpClient Http { get; private set; } = null!;
 
     /// <summary>The dispatcher's API and UI, e.g. <c>http://127.0.0.1:PORT</c> (no trailing slash).</summary>
@@ -63,6 +82,8 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
             Broker = await RabbitMqServer.StartNewAsync();
         }
 
+        // Must hold a key at start-up; each worker's key is added before it starts (the file is re-read on change).
+        File.WriteAllText(TrustedWorkers, SigningKey.Generate("nobody-1").PublicKey + "\n");
         await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
@@ -76,6 +97,7 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
             ["Dispatcher:LeaseDuration"] = _leaseDuration.ToString("c", CultureInfo.InvariantCulture),
             ["Dispatcher:SweepInterval"] = "00:00:00.250",
             ["Dispatcher:MaxAttempts"] = "5",
+            ["Dispatcher:TrustedWorkerKeysFile"] = TrustedWorkers,
         });
         await _app.StartAsync();
         BaseUrl = url;
@@ -87,14 +109,18 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
     /// <summary>As <see cref="StartWorkersAsync(string, string[])"/>, each worker with <paramref name="slots"/> job slots.</summary>
     internal Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names) =>
-        WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, BrokerUri, _dispatcherKey.PublicKey, slots)).ToArray());
+        WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(n), slots)).ToArray());
+
+    /// <summary>Starts one worker that refuses requests issued more than <paramref name="maxRequestAge"/> ago, and waits until it is online.</summary>
+    internal async Task<RealWorker> StartWorkerAsync(string system, string name, TimeSpan maxRequestAge) =>
+        (await WaitOnlineAsync([RealWorker.Start(name, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), maxRequestAge: maxRequestAge)]))[0];
 
     /// <summary>
     /// Starts a worker whose sandbox cannot work (<c>Sandbox:Bwrap</c> is <paramref name="missingBwrap"/>) with
     /// <c>AllowUnsandboxed: true</c>, and waits until the dispatcher sees it online.
     /// </summary>
     internal async Task<RealWorker> StartUnsandboxedWorkerAsync(string system, string name, string missingBwrap) =>
-        (await WaitOnlineAsync([RealWorker.Start(name, system, BrokerUri, _dispatcherKey.PublicKey, bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
+        (await WaitOnlineAsync([RealWorker.Start(name, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
 
     private async Task<RealWorker[]> WaitOnlineAsync(RealWorker[] workers)
     {

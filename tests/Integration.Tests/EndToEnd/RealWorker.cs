@@ -45,15 +45,18 @@ internal sealed class RealWorker : IDisposable
     /// <param name="system">Its one system.</param>
     /// <param name="amqpUri">The broker.</param>
     /// <param name="dispatcherKey">The dispatcher key it trusts.</param>
+    /// <param name="workerKey">Its signing key (events and outputs), which the dispatcher must trust.</param>
     /// <param name="slots">Its job slots.</param>
     /// <param name="bwrap">When set, <c>Sandbox:Bwrap</c> (a missing file makes the sandbox probe fail).</param>
     /// <param name="allowUnsandboxed">Its <c>AllowUnsandboxed</c>.</param>
-    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, int slots = 1, string? bwrap = null, bool allowUnsandboxed = false)
+    /// <param name="maxRequestAge">Its <c>Freshness:MaxRequestAge</c> (default one day).</param>
+    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, SigningKey workerKey, int slots = 1, string? bwrap = null,
+        bool allowUnsandboxed = false, TimeSpan? maxRequestAge = null)
     {
         if (!File.Exists(RepoPaths.BuildfarmWorker))
             throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
         var dir = new TempDirectory("e2e-" + name);
-        SecretKeyFiles.Write(dir.Combine("worker.sec"), SigningKey.Generate(name + "-1").ToString());
+        SecretKeyFiles.Write(dir.Combine("worker.sec"), workerKey.ToString());
         File.WriteAllText(dir.Combine("dispatchers.pub"), dispatcherKey + "\n");
         Directory.CreateDirectory(dir.Combine("root"));
         var config = new
@@ -68,6 +71,7 @@ internal sealed class RealWorker : IDisposable
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
+            Freshness = new { MaxRequestAge = (maxRequestAge ?? TimeSpan.FromDays(1)).ToString("c", CultureInfo.InvariantCulture) },
             Sandbox = bwrap is null
                 ? (object)new { ExtraPaths = BuilderScratch.ExtraPaths }
                 : new { ExtraPaths = BuilderScratch.ExtraPaths, Bwrap = bwrap },

@@ -46,6 +46,19 @@ public sealed class WorkerOptionsValidatorTests
     }
 
     [Fact]
+    public void Problems_FreshnessOutOfRange_NamesKeyValueAndRange()
+    {
+        var o = Valid();
+        o.Freshness.MaxRequestAge = TimeSpan.FromSeconds(5);
+        o.Freshness.MaxCommandAge = TimeSpan.FromDays(2);
+        o.Freshness.ClockSkew = TimeSpan.FromMinutes(-1);
+        var problems = WorkerOptionsValidator.Problems(o);
+        Assert.Contains(problems, p => p.StartsWith("Freshness:MaxRequestAge = 00:00:05 is invalid: must be between 00:01:00", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Freshness:MaxCommandAge = 2.00:00:00 is invalid", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Freshness:ClockSkew = -00:01:00 is invalid", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Problems_ConfigNamesTheTrustedMark_Refused()
     {
         var o = Valid();

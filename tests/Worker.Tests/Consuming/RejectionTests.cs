@@ -21,7 +21,7 @@ public sealed class RejectionTests(FarmFixture farm) : IClassFixture<FarmFixture
         await farm.Publisher.PublishRawAsync(cls, "{ this is not json");
         var unsigned = await TestDerivations.ShellAsync(farm.StoreDir, "reject-linux", "echo hi > $out");
         var json = JsonSerializer.Serialize(unsigned, MessagingJson.Options);
-        await farm.Publisher.PublishRawAsync(cls, JsonSerializer.SerializeToUtf8Bytes(new SignedBuildRequest(ContractsInfo.Version, json, ""), MessagingJson.Options));
+        await farm.Publisher.PublishRawAsync(cls, JsonSerializer.SerializeToUtf8Bytes(new SignedBuildRequest(ContractsInfo.Version, json, "", DateTimeOffset.UtcNow), MessagingJson.Options));
         var forged = await TestDerivations.ShellAsync(farm.StoreDir, "reject-linux", "echo hi > $out");
         var intruder = SigningKey.Generate("dispatcher-test-1"); // same name as the trusted key, different key
         await farm.Publisher.PublishRawAsync(cls, JsonSerializer.SerializeToUtf8Bytes(TestPublisher.Sign(forged, intruder), MessagingJson.Options));

@@ -33,6 +33,7 @@ internal sealed class EventCollector : IAsyncDisposable
                 e.Handler<BuildStarted>(c => collector.Add(c.Message));
                 e.Handler<BuildSucceeded>(c => collector.Add(c.Message));
                 e.Handler<BuildFailed>(c => collector.Add(c.Message));
+                e.Handler<BuildRequestExpired>(c => collector.Add(c.Message));
                 e.Handler<BuildLogEmitted>(c => collector.Add(c.Message));
                 e.Handler<WorkerStatusReported>(c => collector.Add(c.Message));
                 e.Handler<WorkerWentOffline>(c => collector.Add(c.Message));

@@ -46,6 +46,21 @@ public class FarmFixture : IAsyncLifetime, IDisposable
     internal Task<TestWorker> StartWorkerAsync(string name, string[] systems, string[]? features = null, string[]? mandatory = null, int slots = 1, double speed = 1) =>
         TestWorker.StartAsync(Broker.AmqpUri, StoreDir, DispatcherKey.PublicKey, name, systems, features, mandatory, slots, speed);
 
+    /// <summary>Publishes a control command as the dispatcher does: issued now, signed with <see cref="DispatcherKey"/>.</summary>
+    internal Task SendCommandAsync<T>(T command)
+        where T : class
+    {
+        object stamped = command switch
+        {
+            Contracts.Builds.CancelBuild c => c with { IssuedAt = DateTimeOffset.UtcNow },
+            Contracts.Workers.DrainWorker c => c with { IssuedAt = DateTimeOffset.UtcNow },
+            Contracts.Workers.PauseWorker c => c with { IssuedAt = DateTimeOffset.UtcNow },
+            Contracts.Workers.ResumeWorker c => c with { IssuedAt = DateTimeOffset.UtcNow },
+            _ => command,
+        };
+        return Events.PublishAsync((T)Messaging.Signing.MessageSignatures.Sign(stamped, DispatcherKey));
+    }
+
     /// <summary>The first heartbeat comes after the consumers started: from then on the worker takes builds.</summary>
     internal Task WaitOnlineAsync(string name) =>
         Events.WaitForAsync<Contracts.Workers.WorkerStatusReported>(s => s.WorkerName == name, $"first heartbeat of {name}");

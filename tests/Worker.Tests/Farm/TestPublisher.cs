@@ -30,14 +30,16 @@ internal sealed class TestPublisher : IAsyncDisposable
         return new TestPublisher(connection, channel);
     }
 
-    internal static SignedBuildRequest Sign(BuildDerivation request, SigningKey key)
+    /// <summary>Signs as the dispatcher does, issued now or at <paramref name="issuedAt"/>.</summary>
+    internal static SignedBuildRequest Sign(BuildDerivation request, SigningKey key, DateTimeOffset? issuedAt = null)
     {
         var json = JsonSerializer.Serialize(request, MessagingJson.Options);
-        return new SignedBuildRequest(ContractsInfo.Version, json, key.Sign(json));
+        var at = issuedAt ?? DateTimeOffset.UtcNow;
+        return new SignedBuildRequest(ContractsInfo.Version, json, key.Sign(SignedBuildRequest.SignedText(at, json)), at);
     }
 
-    internal Task PublishAsync(BuildDerivation request, SigningKey key) =>
-        PublishRawAsync(TrustedRouting.ClassOf(request), JsonSerializer.SerializeToUtf8Bytes(Sign(request, key), MessagingJson.Options));
+    internal Task PublishAsync(BuildDerivation request, SigningKey key, DateTimeOffset? issuedAt = null) =>
+        PublishRawAsync(TrustedRouting.ClassOf(request), JsonSerializer.SerializeToUtf8Bytes(Sign(request, key, issuedAt), MessagingJson.Options));
 
     public async Task PublishRawAsync(BuildClass buildClass, byte[] body)
     {

@@ -18,7 +18,7 @@ public sealed class LifecycleTests(FarmFixture farm) : IClassFixture<FarmFixture
         await farm.Publisher.PublishAsync(running, farm.DispatcherKey);
         await farm.Events.WaitForAsync<BuildStarted>(s => s.BuildId == running.BuildId, "start of the build to drain around");
 
-        await farm.Events.PublishAsync(new DrainWorker("drainee", "test drain"));
+        await farm.SendCommandAsync(new DrainWorker("drainee", "test drain"));
         await farm.Events.WaitForAsync<WorkerStatusReported>(s => s.WorkerName == "drainee" && s.Draining, "a heartbeat saying draining");
         var late = await TestDerivations.ShellAsync(farm.StoreDir, "drain-linux", "echo late > $out");
         await farm.Publisher.PublishAsync(late, farm.DispatcherKey);
@@ -47,7 +47,7 @@ public sealed class LifecycleTests(FarmFixture farm) : IClassFixture<FarmFixture
         await RejectionTests.WaitUntilAsync(() => Task.FromResult(File.Exists($"{pids}/child") && Marked(marker).Count >= 2), "the builder and its child sleep to run");
         var before = Marked(marker);
 
-        await farm.Events.PublishAsync(new CancelBuild(request.BuildId, "test cancel"));
+        await farm.SendCommandAsync(new CancelBuild(request.BuildId, "test cancel"));
         await RejectionTests.WaitUntilAsync(() => Task.FromResult(Marked(marker).Count == 0), $"builder and child sleep (pids {string.Join(", ", before)}) to be gone");
         await RejectionTests.WaitUntilAsync(() => Task.FromResult(worker.Messages.Any(m => m.Contains("cancelled", StringComparison.Ordinal))), "the worker to log the cancellation");
         Assert.DoesNotContain(farm.Events.OfType<BuildSucceeded>(), s => s.BuildId == request.BuildId);
