@@ -10,9 +10,27 @@ public sealed class BrokerOptions
     /// <summary>Virtual host; empty means the one in <see cref="Uri"/>.</summary>
     public string VirtualHost { get; set; } = "";
 
+    /// <summary>PEM file of the CA(s) that signed the broker's certificate, for <c>amqps://</c>. When set, only these
+    /// CAs are trusted (not the system's); empty means the system's trusted CAs. Read and checked at start-up.</summary>
+    public string CaCertificateFile { get; set; } = "";
+
     /// <summary>Null when valid; otherwise what is wrong with which key.</summary>
     public string? Validate()
     {
+        if (CaCertificateFile.Length > 0)
+        {
+            if (!Path.IsPathRooted(CaCertificateFile))
+                return $"Broker:CaCertificateFile '{CaCertificateFile}' is invalid: must be an absolute path to a PEM file";
+            try
+            {
+                BrokerTls.LoadAuthorities(CaCertificateFile);
+            }
+            catch (InvalidOperationException e)
+            {
+                return e.Message;
+            }
+        }
+
         foreach (var part in Uri.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             if (!System.Uri.TryCreate(part, UriKind.Absolute, out var uri) || (uri.Scheme != "amqp" && uri.Scheme != "amqps"))

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using MassTransit;
 
 namespace BuildFarm.Messaging.Broker;
@@ -25,8 +26,17 @@ public static class MassTransitHost
         {
             h.Username(user);
             h.Password(password);
+            // The same check as the build-request connection (BrokerConnections.Endpoint): host name and chain, never a policy error.
             if (uri.Scheme == "amqps")
-                h.UseSsl(s => s.ServerName = uri.Host);
+            {
+                var tls = BrokerTls.For(options);
+                h.UseSsl(s =>
+                {
+                    s.ServerName = uri.Host;
+                    s.EnforcePolicyErrors(SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNotAvailable);
+                    s.CertificateValidationCallback = tls.Validate;
+                });
+            }
         });
     }
 }
