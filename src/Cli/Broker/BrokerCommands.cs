@@ -4,44 +4,76 @@ using BuildFarm.Messaging.Broker;
 namespace BuildFarm.Cli.Broker;
 
 /// <summary>
-/// <c>buildfarm broker user dispatcher|worker NAME|monitoring</c>: the RabbitMQ user of one role and its narrowest
-/// permissions (<see cref="BrokerPermissions"/>), for <c>rabbitmqctl</c>. Default output, one item a line, in
-/// <c>set_permissions</c>' order so a script passes lines 1-4 straight through: user, configure, write, read, tags.
-/// With <c>--rabbitmqctl</c>, the commands an operator runs (the password is asked for, never on argv).
+/// <c>buildfarm broker user ROLE [NAME]</c> prints one role's RabbitMQ user and narrowest permissions
+/// (<see cref="BrokerPermissions"/>), one item a line in <c>rabbitmqctl set_permissions</c>' order: user, configure,
+/// write, read, then the management tags. <c>buildfarm broker definitions</c> prints the definitions JSON that
+/// creates the farm's users (<see cref="BrokerDefinitions"/>), for <c>rabbitmqctl import_definitions</c> or
+/// RabbitMQ's <c>load_definitions</c>.
 /// </summary>
 internal static class BrokerCommands
 {
     public static Command Create()
     {
-        var broker = new Command("broker", "RabbitMQ users and permissions of a farm");
-        var role = new Argument<string>("ROLE") { Description = "dispatcher, worker or monitoring" };
-        role.AcceptOnlyFromAmong("dispatcher", "worker", "monitoring");
-        var name = new Argument<string?>("NAME") { Description = "The worker's name (its Name setting), for ROLE worker", Arity = ArgumentArity.ZeroOrOne };
-        var vhost = new Option<string>("--vhost") { Description = "Virtual host (default /)", DefaultValueFactory = _ => "/" };
-        var commands = new Option<bool>("--rabbitmqctl") { Description = "Print the rabbitmqctl commands that create the user" };
-        var user = new Command("user", "Print a role's broker user and its configure/write/read permission regexes") { role, name, vhost, commands };
-        user.SetAction((result, _) => CliErrorHandler.RunAsync(result, "broker user", async () =>
-        {
-            var (userName, permission, tags) = Resolve(result.GetRequiredValue(role), result.GetValue(name));
-            var output = result.InvocationConfiguration.Output;
-            if (!result.GetValue(commands))
-            {
-                foreach (var line in new[] { userName, permission.Configure, permission.Write, permission.Read, tags })
-                    await output.WriteLineAsync(line);
-                return 0;
-            }
-
-            var v = Quote(result.GetValue(vhost) ?? "/");
-            await output.WriteLineAsync($"rabbitmqctl add_user {Quote(userName)}   # asks for the password");
-            await output.WriteLineAsync($"rabbitmqctl set_permissions -p {v} {Quote(userName)} {Quote(permission.Configure)} {Quote(permission.Write)} {Quote(permission.Read)}");
-            await output.WriteLineAsync($"rabbitmqctl set_user_tags {Quote(userName)}{(tags.Length == 0 ? "" : " " + tags)}");
-            return 0;
-        }));
-        broker.Subcommands.Add(user);
+        var broker = new Command("broker", "RabbitMQ users and permissions of a farm, one user per role");
+        broker.Subcommands.Add(UserCommand());
+        broker.Subcommands.Add(DefinitionsCommand());
         return broker;
     }
 
-    private static (string User, BrokerGrant Permission, string Tags) Resolve(string role, string? name)
+    private static Command UserCommand()
+    {
+        var role = new Argument<string>("ROLE") { Description = "dispatcher, worker or monitoring" };
+        role.AcceptOnlyFromAmong("dispatcher", "worker", "monitoring");
+        var name = new Argument<string?>("NAME") { Description = "The worker's name (its Name setting), for ROLE worker", Arity = ArgumentArity.ZeroOrOne };
+        var user = new Command("user", "Print a role's broker user, its configure, write and read permission regexes and its tags, one a line") { role, name };
+        user.SetAction((result, _) => CliErrorHandler.RunAsync(result, "broker user", async () =>
+        {
+            var u = Resolve(result.GetRequiredValue(role), result.GetValue(name));
+            foreach (var line in new[] { u.Name, u.Grant.Configure, u.Grant.Write, u.Grant.Read, u.Tags })
+                await result.InvocationConfiguration.Output.WriteLineAsync(line);
+            return 0;
+        }));
+        return user;
+    }
+
+    private static Command DefinitionsCommand()
+    {
+        var secrets = new Option<string>("--secrets-dir") { Description = "Directory of the USER.password files (0600; a missing one is generated)", Required = true };
+        var dispatcher = new Option<bool>("--dispatcher") { Description = "Include the dispatcher's user" };
+        var monitoring = new Option<bool>("--monitoring") { Description = "Include the read-only monitoring user (management UI)" };
+        var workers = new Option<string[]>("--worker") { Description = "Include this worker's user (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var vhost = new Option<string>("--vhost") { Description = "Virtual host (default /)", DefaultValueFactory = _ => "/" };
+        var command = new Command("definitions", "Print RabbitMQ definitions (users with hashed passwords, permissions) for rabbitmqctl import_definitions")
+        {
+            secrets, dispatcher, monitoring, workers, vhost,
+        };
+        command.SetAction((result, _) => CliErrorHandler.RunAsync(result, "broker definitions", async () =>
+        {
+            var users = new List<BrokerUser>();
+            if (result.GetValue(dispatcher))
+                users.Add(BrokerDefinitions.Dispatcher());
+            if (result.GetValue(monitoring))
+                users.Add(BrokerDefinitions.Monitoring());
+            users.AddRange((result.GetValue(workers) ?? []).Select(w => Resolve("worker", w)));
+            if (users.Count == 0)
+                throw new CliError("broker definitions: name at least one user (--dispatcher, --monitoring, --worker NAME)");
+            string json;
+            try
+            {
+                json = BrokerDefinitions.Build(result.GetRequiredValue(secrets), result.GetValue(vhost) ?? "/", users);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                throw new CliError($"broker definitions: {e.Message}");
+            }
+
+            await result.InvocationConfiguration.Output.WriteLineAsync(json);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static BrokerUser Resolve(string role, string? name)
     {
         if (role == "worker")
         {
@@ -49,7 +81,7 @@ internal static class BrokerCommands
                 throw new CliError("broker user worker: give the worker's NAME (its Name setting)");
             try
             {
-                return (BrokerPermissions.WorkerUser(name), BrokerPermissions.Worker(name), "");
+                return BrokerDefinitions.Worker(name);
             }
             catch (ArgumentException e)
             {
@@ -59,10 +91,6 @@ internal static class BrokerCommands
 
         if (!string.IsNullOrEmpty(name))
             throw new CliError($"broker user {role}: takes no NAME (only worker does)");
-        return role == "dispatcher"
-            ? (BrokerPermissions.DispatcherUser, BrokerPermissions.Dispatcher(), "")
-            : (BrokerPermissions.MonitoringUser, BrokerPermissions.Monitoring(), "monitoring");
+        return role == "dispatcher" ? BrokerDefinitions.Dispatcher() : BrokerDefinitions.Monitoring();
     }
-
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

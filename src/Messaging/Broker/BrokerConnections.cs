@@ -25,6 +25,8 @@ public static class BrokerConnections
         };
         if (options.VirtualHost.Length > 0)
             factory.VirtualHost = options.VirtualHost;
+        if (options.ReadPasswordFile() is { } password)
+            factory.Password = password;
         return factory;
     }
 

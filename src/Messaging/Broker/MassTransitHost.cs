@@ -18,6 +18,7 @@ public static class MassTransitHost
             password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
         }
 
+        password = options.ReadPasswordFile() ?? password;
         var vhost = options.VirtualHost.Length > 0 ? options.VirtualHost : Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
         if (vhost.Length == 0)
             vhost = "/";
