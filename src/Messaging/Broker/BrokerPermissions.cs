@@ -75,7 +75,8 @@ public static class BrokerPermissions
         var deadLetters = Regex.Escape(BrokerTopology.DeadLetterQueue);
         return new BrokerGrant(
             Configure: $"^({shared}|{deadLetters}|{classQueues}|{own}|{events}|{commands})$",
-            Write: $"^({deadLetters}|{classQueues}|{own}|{events})$",
+            // Write on the dead-letter exchange: RabbitMQ asks it of whoever declares a queue that dead-letters to it.
+            Write: $"^({Regex.Escape(BrokerTopology.DeadLetterExchange)}|{deadLetters}|{classQueues}|{own}|{events})$",
             Read: $"^({shared}|{classQueues}|{own}|{commands})$");
     }
 
