@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net.Http.Json;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Hosting;
+using BuildFarm.Integration.Tests.Broker;
+using BuildFarm.Messaging.Broker;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -29,6 +31,22 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     /// <summary>A farm whose lease (and online window) is <paramref name="leaseDuration"/>, for tests that kill no worker.</summary>
     internal EndToEndFarm(TimeSpan leaseDuration) => _leaseDuration = leaseDuration;
 
+    /// <summary>
+    /// A farm whose dispatcher and workers connect as their own broker users (<c>buildfarm broker definitions</c>,
+    /// as <c>./farm up</c> makes them), over TLS to a TLS-only node when <paramref name="tls"/> is given.
+    /// </summary>
+    internal EndToEndFarm(TimeSpan leaseDuration, bool roleUsers, TestCertificates? tls)
+    {
+        _leaseDuration = leaseDuration;
+        _roleUsers = roleUsers;
+        _tls = tls;
+    }
+
+    private readonly bool _roleUsers;
+    private readonly TestCertificates? _tls;
+
+    private string Secrets => _dir.Combine("broker-users");
+
     internal RabbitMqServer Broker { get; private set; } = null!;
 
     internal HttpClient Http { get; private set; } = null!;
@@ -38,12 +56,15 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        Broker = await RabbitMqServer.StartNewAsync();
+        Broker = await RabbitMqServer.StartNewAsync(tls: _tls);
         await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
+        var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Dispatcher()) : new BrokerOptions { Uri = Broker.AmqpUri, CaCertificateFile = _tls?.CaFile ?? "" };
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {
-            ["Broker:Uri"] = Broker.AmqpUri,
+            ["Broker:Uri"] = broker.Uri,
+            ["Broker:PasswordFile"] = broker.PasswordFile,
+            ["Broker:CaCertificateFile"] = broker.CaCertificateFile,
             ["Dispatcher:ListenUrl"] = url,
             ["Dispatcher:DatabasePath"] = _dir.Combine("dispatcher.db"),
             ["Dispatcher:SigningKeyFile"] = _dir.Combine("dispatcher.sec"),
@@ -62,15 +83,31 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     internal Task<RealWorker[]> StartWorkersAsync(string system, params string[] names) => StartWorkersAsync(system, 1, names);
 
     /// <summary>As <see cref="StartWorkersAsync(string, string[])"/>, each worker with <paramref name="slots"/> job slots.</summary>
-    internal Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names) =>
-        WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, Broker.AmqpUri, _dispatcherKey.PublicKey, slots)).ToArray());
+    internal async Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names)
+    {
+        var workers = new List<RealWorker>();
+        foreach (var n in names)
+        {
+            var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Worker(n)) : new BrokerOptions { Uri = Broker.AmqpUri, CaCertificateFile = _tls?.CaFile ?? "" };
+            workers.Add(RealWorker.Start(n, system, broker, _dispatcherKey.PublicKey, slots));
+        }
+
+        return await WaitOnlineAsync([.. workers]);
+    }
+
+    /// <summary>Creates <paramref name="user"/> on the broker; the options connect as it.</summary>
+    private async Task<BrokerOptions> UserAsync(BrokerUser user)
+    {
+        await BrokerUsers.CreateAsync(Broker, Secrets, user);
+        return BrokerUsers.Options(Broker, Secrets, user.Name);
+    }
 
     /// <summary>
     /// Starts a worker whose sandbox cannot work (<c>Sandbox:Bwrap</c> is <paramref name="missingBwrap"/>) with
     /// <c>AllowUnsandboxed: true</c>, and waits until the dispatcher sees it online.
     /// </summary>
     internal async Task<RealWorker> StartUnsandboxedWorkerAsync(string system, string name, string missingBwrap) =>
-        (await WaitOnlineAsync([RealWorker.Start(name, system, Broker.AmqpUri, _dispatcherKey.PublicKey, bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
+        (await WaitOnlineAsync([RealWorker.Start(name, system, new BrokerOptions { Uri = Broker.AmqpUri }, _dispatcherKey.PublicKey, bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
 
     private async Task<RealWorker[]> WaitOnlineAsync(RealWorker[] workers)
     {

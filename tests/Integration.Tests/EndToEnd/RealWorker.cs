@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using BuildFarm.Messaging.Broker;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
@@ -48,7 +49,11 @@ internal sealed class RealWorker : IDisposable
     /// <param name="slots">Its job slots.</param>
     /// <param name="bwrap">When set, <c>Sandbox:Bwrap</c> (a missing file makes the sandbox probe fail).</param>
     /// <param name="allowUnsandboxed">Its <c>AllowUnsandboxed</c>.</param>
-    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, int slots = 1, string? bwrap = null, bool allowUnsandboxed = false)
+    public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, int slots = 1, string? bwrap = null, bool allowUnsandboxed = false) =>
+        Start(name, system, new BrokerOptions { Uri = amqpUri }, dispatcherKey, slots, bwrap, allowUnsandboxed);
+
+    /// <summary>As above, with the worker's whole <c>Broker</c> section (its own user's password file, a CA file).</summary>
+    public static RealWorker Start(string name, string system, BrokerOptions broker, VerifyingKey dispatcherKey, int slots = 1, string? bwrap = null, bool allowUnsandboxed = false)
     {
         if (!File.Exists(RepoPaths.BuildfarmWorker))
             throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
@@ -64,7 +69,7 @@ internal sealed class RealWorker : IDisposable
             SpeedFactor = 1,
             Store = new { StoreDir = "/nix/store", Root = dir.Combine("root") },
             Keys = new { SigningKeyFile = dir.Combine("worker.sec"), TrustedDispatcherKeysFile = dir.Combine("dispatchers.pub") },
-            Broker = new { Uri = amqpUri },
+            Broker = new { broker.Uri, broker.PasswordFile, broker.CaCertificateFile },
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
