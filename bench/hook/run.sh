@@ -18,6 +18,8 @@ SLOTS="${SLOTS:-4}"
 POLL="${POLL:-5}"
 WARM="${WARM:-$SLOTS}"
 WORK="$(mktemp -d /tmp/bf-bench-hook-XXXXXX)"
+# The workers sandbox their builds: build users must be able to traverse to their stores (mktemp makes 0700).
+chmod 0755 "$WORK"
 PIDS=()
 
 # shellcheck source=scripts/lib/local-servers.sh

@@ -16,6 +16,8 @@ SLOTS="${SLOTS:-2}"
 SUBMIT_PARALLEL="${SUBMIT_PARALLEL:-16}"
 JOBS=$((2 * SLOTS))
 WORK="$(mktemp -d /tmp/bf-bench-throughput-XXXXXX)"
+# The workers sandbox their builds: build users must be able to traverse to their stores (mktemp makes 0700).
+chmod 0755 "$WORK"
 PIDS=()
 
 # shellcheck source=scripts/lib/local-servers.sh

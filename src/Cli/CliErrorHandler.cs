@@ -14,7 +14,7 @@ internal static class CliErrorHandler
         {
             return await action();
         }
-        catch (Exception e) when (e is CliError or IOException or UnauthorizedAccessException or FormatException
+        catch (Exception e) when (e is CliError or IOException or UnauthorizedAccessException or FormatException or TimeoutException
                                       or BuildFarm.Store.Nar.NarFormatException or BuildFarm.Store.Local.StoreException)
         {
             await result.InvocationConfiguration.Error.WriteLineAsync($"buildfarm {command}: {TerminalText.Escape(e.Message)}");

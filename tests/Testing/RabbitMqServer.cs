@@ -15,14 +15,18 @@ public sealed class RabbitMqServer : IAsyncDisposable
     private readonly Dictionary<string, string> _env;
     private Process? _process;
 
-    private RabbitMqServer(TimeSpan? consumerTimeout, bool management, TestCertificates? tls)
+    /// <param name="consumerTimeout">The broker-wide consumer timeout, when not the default.</param>
+    /// <param name="management">Whether to enable the management plugin on a port of its own.</param>
+    /// <param name="sharedHome">HOME shared with other nodes (its Erlang cookie lets them cluster); null: a private one.</param>
+    /// <param name="tls">When set, the node's only AMQP listener is TLS with this server certificate.</param>
+    internal RabbitMqServer(TimeSpan? consumerTimeout, bool management, string? sharedHome = null, TestCertificates? tls = null)
     {
         Tls = tls;
         NodeName = $"bf{Guid.NewGuid():N}"[..14] + "@localhost";
         Port = FreePort.Next();
         var distPort = FreePort.Next();
         ManagementPort = management ? FreePort.Next() : 0;
-        var home = _dir.Combine("home");
+        var home = sharedHome ?? _dir.Combine("home");
         Directory.CreateDirectory(home);
         // With TLS the only AMQP listener is the TLS one on Port: no plain listener at all.
         var conf = tls is null
@@ -71,7 +75,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
     /// <paramref name="tls"/> its only listener is TLS on <see cref="Port"/>, with that server certificate.</summary>
     public static async Task<RabbitMqServer> StartNewAsync(TimeSpan? consumerTimeout = null, bool management = false, TestCertificates? tls = null, CancellationToken cancellationToken = default)
     {
-        var server = new RabbitMqServer(consumerTimeout, management, tls);
+        var server = new RabbitMqServer(consumerTimeout, management, tls: tls);
         await server.StartAsync(cancellationToken);
         return server;
     }
@@ -107,6 +111,17 @@ public sealed class RabbitMqServer : IAsyncDisposable
         await CtlAsync(["stop"], TimeSpan.FromSeconds(60), cancellationToken);
         if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
             _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Kills the node's process tree at once, as a crash would (its data stays for <see cref="StartAsync"/>).</summary>
+    public async Task KillAsync()
+    {
+        if (_process is null)
+            return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
         _process.Dispose();
         _process = null;
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using BuildFarm.Store.Archives;
 using BuildFarm.Store.Quarantine;
 
 namespace BuildFarm.Cli.Store;
@@ -41,7 +42,7 @@ internal static class QuarantinePutCommand
                 throw new CliError($"--max-bytes {max} is invalid: must be at least 1");
             var quarantine = new OutputQuarantine(globals.Layout(result));
             await using var stdin = Console.OpenStandardInput();
-            var received = await quarantine.ReceiveAsync(buildId, n, stdin, max, cancellationToken);
+            var received = await quarantine.ReceiveAsync(buildId, n, stdin, max, cancellationToken, ImportOptions.DefaultStallTimeout);
             if (received == 0)
             {
                 quarantine.Delete(buildId, n);

@@ -18,9 +18,15 @@ internal sealed class BuildLogEmittedConsumer(BuildLifecycle lifecycle) : IConsu
     public Task Consume(ConsumeContext<BuildLogEmitted> context) => lifecycle.OnLogAsync(context.Message, context.CancellationToken);
 }
 
-internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle, Metrics.EventObserver observer) : IConsumer<BuildSucceeded>
+/// <summary>A success with outputs to import is acked once recorded as pending (<see cref="ResultImports"/>); any other is handled here.</summary>
+internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle, Metrics.EventObserver observer, ResultImports imports) : IConsumer<BuildSucceeded>
 {
-    public Task Consume(ConsumeContext<BuildSucceeded> context) => observer.SucceededAsync(context.Message, ct => lifecycle.OnSucceededAsync(context.Message, ct), context.CancellationToken);
+    public async Task Consume(ConsumeContext<BuildSucceeded> context)
+    {
+        if (await imports.TryDeferAsync(context.Message, context.CancellationToken))
+            return;
+        await observer.SucceededAsync(context.Message, ct => lifecycle.OnSucceededAsync(context.Message, ct), context.CancellationToken);
+    }
 }
 
 internal sealed class BuildFailedConsumer(BuildLifecycle lifecycle) : IConsumer<BuildFailed>

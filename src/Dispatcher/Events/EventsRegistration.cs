@@ -7,7 +7,9 @@ namespace BuildFarm.Dispatcher.Events;
 /// <summary>The dispatcher's MassTransit bus: one durable receive endpoint for every worker and build event.</summary>
 internal static class EventsRegistration
 {
-    /// <summary>Durable, so events published while the dispatcher is down wait for it.</summary>
+    /// <summary>Durable, so events published while the dispatcher is down wait for it; a quorum queue, so on a cluster
+    /// the events survive the loss of any minority of nodes (a classic queue lives on one node: with that node down,
+    /// events routed to it would be dropped).</summary>
     public const string EndpointName = BrokerPermissions.DispatcherEventsEndpoint;
 
     public static IServiceCollection AddDispatcherEvents(this IServiceCollection services, BrokerOptions broker)
@@ -28,6 +30,7 @@ internal static class EventsRegistration
                 cfg.OverrideDefaultBusEndpointQueueName(BrokerPermissions.DispatcherBusEndpoint);
                 cfg.ReceiveEndpoint(EndpointName, e =>
                 {
+                    e.SetQuorumQueue();
                     // One at a time, in queue order: a worker's BuildStarted is handled before its result, and its
                     // log chunks stay in order. The lifecycle serialises on SQLite anyway.
                     e.PrefetchCount = 64;

@@ -19,7 +19,9 @@ internal sealed record GraphRequest(IReadOnlyList<string> Targets, bool KeepGoin
 /// <remarks>
 /// Delivery: a ready node is marked submitted with a fresh build id in one transaction, then handed to the lifecycle
 /// with that id. A crash in between leaves a submitted node without a build row, which the next tick submits again
-/// (with the same id), so a node is built at most once per graph.
+/// (with the same id), so a node is built at most once per graph. A node whose derivation another graph or
+/// submission is building already joins that build (the node then records that build's id), and the graph is one
+/// of its waiters: cancelling the graph cancels only builds no one else waits for.
 /// </remarks>
 internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expander, OriginStore origin, BuildSubmitter submitter, BuildLifecycle lifecycle, TimeProvider time) : IDisposable
 {
@@ -96,7 +98,7 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         }
 
         foreach (var b in builds)
-            await lifecycle.CancelAsync(b, reason, cancellationToken);
+            await lifecycle.LeaveAsync(b, Waiter(id), reason, cancellationToken);
         return true;
     }
 
@@ -171,7 +173,15 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         foreach (var (drvPath, buildId) in toSubmit.submit)
         {
             // Checkpoint: the node is durably "submitted" with this id; if this submission is lost, the next tick repeats it.
-            var error = await SubmitAsync(g, drvPath, buildId, cancellationToken);
+            var (submitted, error) = await SubmitAsync(g, drvPath, buildId, cancellationToken);
+            if (submitted is { } joined && joined != buildId)
+            {
+                // Joined a build in flight: the node follows that one. If we die before this commit, the next tick
+                // finds no row for buildId and submits again, which joins again (one waiter row per graph).
+                await db.RunAsync(s => GraphTable.SetNodeAsync(s, g.Id, drvPath, GraphNodeState.Submitted, joined, null), cancellationToken);
+                log.Information("Graph {GraphId}: {DrvPath} joined build {BuildId} already in flight", g.Id, drvPath, joined);
+            }
+
             if (error is null)
                 continue;
             log.Warning("Graph {GraphId}: {DrvPath} refused: {Reason}", g.Id, drvPath, error);
@@ -182,18 +192,23 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         return refused;
     }
 
-    private async Task<string?> SubmitAsync(GraphRecord g, string drvPath, Guid buildId, CancellationToken cancellationToken)
+    /// <summary>The waiter a graph is on each of its builds.</summary>
+    public static string Waiter(Guid graphId) => WaiterTable.GraphPrefix + graphId.ToString("N");
+
+    /// <returns>The build the node now waits for (a joined one may differ from <paramref name="buildId"/>), or why it was refused.</returns>
+    private async Task<(Guid? BuildId, string? Error)> SubmitAsync(GraphRecord g, string drvPath, Guid buildId, CancellationToken cancellationToken)
     {
         var path = StorePath.Parse(origin.Layout.StoreDir, drvPath);
         var (drv, text, error) = await origin.ReadDerivationAsync(path, cancellationToken);
         if (drv is null)
-            return error;
+            return (null, error);
         // The same check the API's intake makes: a node whose system cannot name a queue fails, not the whole tick.
         if (BuildClass.Problem(drv.System, drv.RequiredSystemFeatures) is { } classProblem)
-            return classProblem;
+            return (null, classProblem);
         var intake = new IntakeResult(drvPath, text!, drv.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv);
-        var result = await submitter.SubmitAsync(intake, new SubmitSettings(g.Priority, g.WaitForCapacity, g.Timeout, g.MaxSilentTime, g.Trusted), cancellationToken, buildId);
-        return result.BuildId is null ? result.RefusedBecause : null;
+        var result = await submitter.SubmitAsync(intake, new SubmitSettings(g.Priority, g.WaitForCapacity, g.Timeout, g.MaxSilentTime, g.Trusted),
+            cancellationToken, buildId, Waiter(g.Id));
+        return (result.BuildId, result.BuildId is null ? result.RefusedBecause : null);
     }
 
     public void Dispose() => _gate.Dispose();

@@ -43,6 +43,20 @@ public sealed class DispatcherOptions
     /// <summary>Stored log per build; beyond it the log is truncated with a note.</summary>
     public long MaxLogBytesPerBuild { get; set; } = 10 * 1024 * 1024;
 
+    /// <summary>
+    /// Successful builds whose outputs are imported into the origin store at once (verification, restore and
+    /// registration run in parallel lanes, off the event queue).
+    /// </summary>
+    public int ImportConcurrency { get; set; } = 4;
+
+    /// <summary>
+    /// Builds the daemon's hook may leave queued per slot of the capable workers before it postpones. Nix wakes a
+    /// postponed build only after its <c>build-poll-interval</c> (5 s by default), not when a slot frees, so
+    /// postponing as soon as the slots are taken leaves them idle until the next poll. 0 = accept only when a slot is
+    /// free (what Nix's own remote builder does).
+    /// </summary>
+    public int HookBacklogPerSlot { get; set; } = 32;
+
     /// <summary>The origin store's SSH endpoint for workers; unset = requests carry no origin (inputs assumed on the worker).</summary>
     public OriginOptions Origin { get; set; } = new();
 

@@ -28,6 +28,10 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
             errors.Add($"Dispatcher:MaxAttempts '{o.MaxAttempts}' must be between 1 and 100 (default 3)");
         if (o.MaxLogBytesPerBuild < 1024)
             errors.Add($"Dispatcher:MaxLogBytesPerBuild '{o.MaxLogBytesPerBuild}' must be at least 1024 (default 10485760)");
+        if (o.ImportConcurrency is < 1 or > 64)
+            errors.Add($"Dispatcher:ImportConcurrency '{o.ImportConcurrency}' must be between 1 and 64 (default 4)");
+        if (o.HookBacklogPerSlot is < 0 or > 10_000)
+            errors.Add($"Dispatcher:HookBacklogPerSlot '{o.HookBacklogPerSlot}' must be between 0 and 10000 (default 32)");
         ValidateOriginStore(o, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -56,6 +56,9 @@ internal static class DispatcherRegistration
 
         services.AddHostedService(sp => new LeaseSweeper(sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         services.TryAddSingleton<EventObserver>();
+        services.AddSingleton(sp => new ResultImports(
+            sp.GetRequiredService<BuildLifecycle>(), sp.GetRequiredService<EventObserver>(), sp.GetRequiredService<TimeProvider>(), options.ImportConcurrency));
+        services.AddHostedService(sp => sp.GetRequiredService<ResultImports>());
         services.AddDispatcherEvents(broker);
         return builder;
     }

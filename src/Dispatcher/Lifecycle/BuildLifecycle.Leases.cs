@@ -114,7 +114,8 @@ internal sealed partial class BuildLifecycle
         var now = time.GetUtcNow();
         var (lost, republish) = await db.RunAsync(async s =>
         {
-            var expired = await BuildTable.ListAsync(s, "state = 'running' AND lease_expires_at < $now", ("$now", BuildTable.Ms(now)));
+            // A build whose success waits for its import is done on its worker, which no longer renews it.
+            var expired = await BuildTable.ListAsync(s, $"state = 'running' AND lease_expires_at < $now AND {PendingResultTable.NotPending}", ("$now", BuildTable.Ms(now)));
             var next = new List<BuildRecord>();
             foreach (var b in expired)
             {
@@ -143,7 +144,7 @@ internal sealed partial class BuildLifecycle
             await WorkerTable.MarkOfflineAsync(s, e.WorkerName, e.Reason);
             var now = time.GetUtcNow();
             var list = new List<BuildRecord>();
-            foreach (var b in await BuildTable.ListAsync(s, "state = 'running' AND worker = $w", ("$w", e.WorkerName)))
+            foreach (var b in await BuildTable.ListAsync(s, $"state = 'running' AND worker = $w AND {PendingResultTable.NotPending}", ("$w", e.WorkerName)))
             {
                 await AttemptTable.FinishAsync(s, b.Id, b.Attempt, e.WorkerName, now, "lost", $"worker {e.WorkerName} went offline: {e.Reason}", null);
                 if (await RetryOrFailAsync(s, b, now) is { } next)

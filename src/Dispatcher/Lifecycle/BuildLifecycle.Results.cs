@@ -7,7 +7,34 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 /// <summary>What an attempt reports: its log, then its success or failure. Stray results (unknown build, stale attempt, finished build) are recorded, never applied.</summary>
 internal sealed partial class BuildLifecycle
 {
-    public async Task OnSucceededAsync(BuildSucceeded e, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes a success whose outputs must be imported into the origin store as a pending result (true): the import
+    /// then runs in one of the import lanes (<see cref="Events.ResultImports"/>), off the event queue, and ends in
+    /// <see cref="OnSucceededAsync"/> with <c>pending</c> set. False when no import is needed (no origin, unknown
+    /// build, stray attempt, no input from the origin): the caller handles it inline. Delivery: the event is acked
+    /// once this commits; from then on the row carries it, and a restart resumes it.
+    /// </summary>
+    public async Task<bool> DeferSucceededAsync(BuildSucceeded e, CancellationToken cancellationToken)
+    {
+        if (importer is null)
+            return false;
+        return await db.RunAsync(async s =>
+        {
+            if (await BuildTable.GetAsync(s, e.BuildId) is not { } b || StrayReason(b, e.Attempt, e.WorkerName) is not null || !await BuildInputTable.HasOriginAsync(s, b.Id))
+                return false;
+            await PendingResultTable.InsertAsync(s, e, time.GetUtcNow());
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <summary>Every success still waiting for its import (after a restart).</summary>
+    public Task<IReadOnlyList<BuildSucceeded>> PendingResultsAsync(CancellationToken cancellationToken) =>
+        db.RunAsync(PendingResultTable.ListAsync, cancellationToken);
+
+    /// <param name="e">The worker's success.</param>
+    /// <param name="cancellationToken">Cancels the import and the commit (the event or pending row then stays).</param>
+    /// <param name="pending">Set by the import lanes: the pending row is deleted in the verdict's transaction.</param>
+    public async Task OnSucceededAsync(BuildSucceeded e, CancellationToken cancellationToken, bool pending = false)
     {
         var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
         string? rejected = null;
@@ -31,6 +58,8 @@ internal sealed partial class BuildLifecycle
         var now = time.GetUtcNow();
         var applied = await db.RunAsync(async s =>
         {
+            if (pending)
+                await PendingResultTable.DeleteAsync(s, e);
             var b = await BuildTable.GetAsync(s, e.BuildId);
             if (b is null)
                 return false;

@@ -43,16 +43,28 @@ internal sealed partial class BuildLifecycle(
             request.BuildId ?? Guid.NewGuid(), request.DrvPath, request.DrvText, request.StoreDir, declared.System, declared.Features,
             request.WantedOutputs, BuildState.Queued, 1, false, null, null, request.Priority, request.Timeout,
             request.MaxSilentTime, request.WaitForCapacity, null, null, null, now, null, null, null, false, request.Trusted);
-        var refusal = await db.RunAsync(async s =>
+        var waiter = request.Waiter ?? WaiterTable.SubmitPrefix + Guid.NewGuid().ToString("N");
+        if (request.ValidOutputs is { } valid)
+            return await RecordReusedAsync(record, valid, waiter, cancellationToken);
+        var (refusal, joined) = await db.RunAsync(async s =>
         {
+            // Work done once: the same derivation in flight (queued or running) is joined, not built again. One
+            // transaction with the insert below, on the one database connection: two requests cannot both miss it.
+            if (await BuildTable.FindOpenAsync(s, request.DrvPath, request.StoreDir, request.Trusted, request.WantedOutputs) is { } open)
+            {
+                await WaiterTable.AddAsync(s, open.Id, waiter, joined: true);
+                return (null, (Guid?)open.Id);
+            }
+
             var workers = await WorkerTable.ListAsync(s);
             var refused = CapacityCheck.Refusal(workers, buildClass);
             if (refused is not null && !request.WaitForCapacity)
-                return refused;
+                return (refused, null);
             await BuildTable.InsertAsync(s, record);
+            await WaiterTable.AddAsync(s, record.Id, waiter, joined: false);
             if (request.Origin is not null)
                 await BuildInputTable.InsertAsync(s, record.Id, request.Origin, request.InputClosure ?? []);
-            return null;
+            return ((string?)null, (Guid?)null);
         }, cancellationToken);
         if (refusal is not null)
         {
@@ -60,14 +72,62 @@ internal sealed partial class BuildLifecycle(
             return new SubmitResult(null, refusal);
         }
 
+        if (joined is { } joinedId)
+        {
+            // Checkpoint: the waiter row is durable; the build in flight was published by whoever created it.
+            Log.ForContext("BuildId", joinedId).Information("{Waiter} joined build {BuildId} of {DrvPath} in flight instead of building it again",
+                waiter, joinedId, request.DrvPath);
+            return new SubmitResult(joinedId, null, Joined: true, Waiter: waiter);
+        }
+
         Log.ForContext("BuildId", record.Id).Information("Build {BuildId} of {DrvPath} queued for class {Class}{Trusted}", record.Id, record.DrvPath, buildClass.Key,
             record.Trusted ? " (trusted: may run unsandboxed)" : "");
         // Checkpoint: the row is durable (queued, unpublished). If we die before the confirm below, the start-up
         // sweep publishes it; if the broker is down, PublishAsync retries, then the periodic sweep does.
         await PublishAsync(record, cancellationToken);
-        return new SubmitResult(record.Id, null);
+        return new SubmitResult(record.Id, null, Waiter: waiter);
     }
 
+    /// <summary>Records a build whose outputs are already valid in the origin store as succeeded: nothing runs.</summary>
+    private async Task<SubmitResult> RecordReusedAsync(BuildRecord record, IReadOnlyList<BuiltOutput> outputs, string waiter, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await db.RunAsync(async s =>
+        {
+            await BuildTable.InsertAsync(s, record);
+            await WaiterTable.AddAsync(s, record.Id, waiter, joined: false);
+            await OutputTable.InsertAsync(s, record.Id, outputs);
+            await BuildTable.FinishAsync(s, record.Id, BuildState.Succeeded, null, null, null, null, now);
+            await BuildTable.MarkReusedAsync(s, record.Id);
+        }, cancellationToken);
+        Log.ForContext("BuildId", record.Id).Information("Build {BuildId} of {DrvPath}: outputs already valid in the origin store, nothing to build",
+            record.Id, record.DrvPath);
+        return new SubmitResult(record.Id, null, Waiter: waiter);
+    }
+
+    /// <summary>
+    /// One waiter stops waiting (<paramref name="waiter"/>, or with null one direct submission): the build is
+    /// cancelled only when no one waits any more (or when no direct submission waits and <paramref name="waiter"/>
+    /// is null: an operator's cancel). True when the build was cancelled.
+    /// </summary>
+    public async Task<bool> LeaveAsync(Guid id, string? waiter, string reason, CancellationToken cancellationToken)
+    {
+        var remaining = await db.RunAsync(async s =>
+        {
+            var left = await WaiterTable.LeaveAsync(s, id, waiter, time.GetUtcNow());
+            return left || waiter is not null ? await WaiterTable.WaitingAsync(s, id) : 0;
+        }, cancellationToken);
+        if (remaining > 0)
+        {
+            Log.ForContext("BuildId", id).Information("{Waiter} stopped waiting for build {BuildId} ({Reason}); {Remaining} still wait, so it goes on",
+                waiter ?? "a submission", id, reason, remaining);
+            return false;
+        }
+
+        return await CancelAsync(id, reason, cancellationToken);
+    }
+
+    /// <summary>Cancels the build whoever waits for it (the last waiter left, or an operator asked).</summary>
     public async Task<bool> CancelAsync(Guid id, string reason, CancellationToken cancellationToken)
     {
         var cancel = await db.RunAsync(async s =>

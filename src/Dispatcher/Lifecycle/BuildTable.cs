@@ -62,6 +62,22 @@ internal static class BuildTable
         """,
         ("$id", id.ToString()), ("$state", state), ("$kind", kind), ("$reason", reason), ("$code", exitCode), ("$w", worker), ("$now", Ms(now)));
 
+    /// <summary>
+    /// The oldest queued or running build of <paramref name="drvPath"/> that makes at least <paramref name="outputs"/>
+    /// under the same trust (a trusted build may run unsandboxed: an untrusted request does not join it, nor the reverse).
+    /// </summary>
+    public static async Task<BuildRecord?> FindOpenAsync(DbSession s, string drvPath, string storeDir, bool trusted, IReadOnlyList<string> outputs)
+    {
+        var open = await s.QueryAsync(
+            $"SELECT {Columns} FROM builds WHERE drv_path = $drv AND state IN ('queued', 'running') AND store_dir = $sd AND trusted = $t ORDER BY submitted_at",
+            Read, ("$drv", drvPath), ("$sd", storeDir), ("$t", trusted ? 1 : 0));
+        return open.FirstOrDefault(b => outputs.All(b.WantedOutputs.Contains));
+    }
+
+    /// <summary>Marks a build that never ran because its outputs were valid in the origin store.</summary>
+    public static Task MarkReusedAsync(DbSession s, Guid id) =>
+        s.ExecuteAsync("UPDATE builds SET reused = 1 WHERE id = $id", ("$id", id.ToString()));
+
     private static BuildRecord Read(SqliteDataReader r) => new(
         Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
         Split(r.GetString(5)), Split(r.GetString(6)), r.GetString(7), r.GetInt32(8), r.GetInt64(9) != 0,

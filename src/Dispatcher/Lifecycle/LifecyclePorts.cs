@@ -46,7 +46,9 @@ internal sealed record LifecycleSettings(
 
 /// <summary>
 /// What the caller of <see cref="BuildLifecycle.SubmitAsync"/> asks for; system and features come from the .drv,
-/// <c>Trusted</c> from an operator (it lets the build run on a worker without a sandbox).
+/// <c>Trusted</c> from an operator (it lets the build run on a worker without a sandbox). <c>Waiter</c> names who
+/// waits for the result (a fresh <c>submit:</c> one when null); <c>ValidOutputs</c>, when given, are the outputs
+/// already valid in the origin store: the build is recorded as succeeded at once and nothing runs.
 /// </summary>
 internal sealed record SubmitRequest(
     string DrvPath,
@@ -62,7 +64,13 @@ internal sealed record SubmitRequest(
     OriginEndpoint? Origin = null,
     IReadOnlyList<InputPath>? InputClosure = null,
     Guid? BuildId = null,
-    bool Trusted = false);
+    bool Trusted = false,
+    string? Waiter = null,
+    IReadOnlyList<BuiltOutput>? ValidOutputs = null);
 
-/// <summary>Accepted (with the id) or refused (with a message naming what exists).</summary>
-internal sealed record SubmitResult(Guid? BuildId, string? RefusedBecause);
+/// <summary>
+/// Accepted (with the id) or refused (with a message naming what exists). <c>Joined</c>: the id is a build of the
+/// same derivation already in flight, which the request now waits for; <c>Waiter</c>: who the request waits as
+/// (what <see cref="BuildLifecycle.LeaveAsync"/> takes).
+/// </summary>
+internal sealed record SubmitResult(Guid? BuildId, string? RefusedBecause, bool Joined = false, string? Waiter = null);

@@ -32,7 +32,22 @@ internal static class LifecycleSchema
         }),
         new(2, "trusted builds and graphs; how each attempt ran and how each worker runs builders (sandboxed or not)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, Version2, cancellationToken)),
+        new(3, "successes whose outputs are being imported (PendingResultTable)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, PendingResultsVersion, cancellationToken)),
+        new(4, "who waits for each build (work done once: a request joins the same derivation in flight); builds answered from the origin store", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, WaitersVersion, cancellationToken)),
     ];
+
+    private const string PendingResultsVersion = """
+        CREATE TABLE pending_results (
+            build_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            event TEXT NOT NULL,                -- the BuildSucceeded event (JSON)
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY(build_id, attempt, worker)
+        );
+        """;
 
     private const string Version1 = """
         CREATE TABLE IF NOT EXISTS builds (
@@ -154,5 +169,21 @@ internal static class LifecycleSchema
         ALTER TABLE graphs ADD COLUMN trusted INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE workers ADD COLUMN isolation TEXT;          -- Sandboxed | Unsandboxed | None, from the heartbeat
         ALTER TABLE workers ADD COLUMN isolation_reason TEXT;
+        """;
+
+    /// <summary>
+    /// A build made before version 4 has no waiter row: cancelling it cancels it, as before. <c>reused</c>: the
+    /// build never ran, its outputs were valid in the origin store when it was asked for.
+    /// </summary>
+    private const string WaitersVersion = """
+        CREATE TABLE build_waiters (
+            build_id TEXT NOT NULL REFERENCES builds(id),
+            waiter TEXT NOT NULL,               -- submit:<id> | hook:<id> | graph:<graph id>
+            joined INTEGER NOT NULL,            -- 1: it joined the build in flight (one build saved)
+            left_at INTEGER,                    -- when it stopped waiting (kept, so the saved count never shrinks)
+            PRIMARY KEY(build_id, waiter)
+        );
+        CREATE INDEX builds_open_drv ON builds(drv_path) WHERE state IN ('queued', 'running');
+        ALTER TABLE builds ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
         """;
 }

@@ -61,6 +61,10 @@ internal static class MetricsEndpoint
         Sample(sb, "buildfarm_slots", [], online.Sum(w => w.Slots));
         Family(sb, "buildfarm_slots_used", "Builds running on online workers.");
         Sample(sb, "buildfarm_slots_used", [], online.Sum(w => running.Where(x => x.Item1 == w.Name).Sum(x => x.Item2)));
+        var (joined, alreadyValid) = await db.RunAsync(WaiterTable.SavedAsync, ct);
+        Family(sb, "buildfarm_builds_saved_total", "Builds not run because the work was done once: a request joined the same derivation in flight, or its outputs were already valid in the origin store.", "counter");
+        Sample(sb, "buildfarm_builds_saved_total", [("reason", "joined")], joined);
+        Sample(sb, "buildfarm_builds_saved_total", [("reason", "already_valid")], alreadyValid);
         await PhaseMetrics.RenderAsync(sb, db, ct);
         await TransferMetrics.RenderAsync(sb, db, ct);
         return sb.ToString();

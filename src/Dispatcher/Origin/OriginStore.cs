@@ -67,6 +67,23 @@ internal sealed class OriginStore(StoreLayout layout, TimeProvider time, NixOrig
         return true;
     }
 
+    /// <summary>The given outputs of <paramref name="drv"/> as built outputs, when every one is valid in the origin store; otherwise null.</summary>
+    public async Task<IReadOnlyList<BuiltOutput>?> ValidOutputsAsync(Derivation drv, IEnumerable<string> outputs, CancellationToken cancellationToken)
+    {
+        var store = await OpenAsync(cancellationToken);
+        var valid = new List<BuiltOutput>();
+        foreach (var name in outputs)
+        {
+            if (!drv.Outputs.TryGetValue(name, out var output) || output.Path is null
+                || await store.QueryPathInfoAsync(output.Path, cancellationToken) is not { } info)
+                return null;
+            valid.Add(new BuiltOutput(name, info.Path.FullPath, info.NarHash.ToString(), info.NarSize,
+                [.. info.References.Select(r => r.FullPath)], [.. info.Signatures]));
+        }
+
+        return valid;
+    }
+
     /// <summary>
     /// The closure of the derivation's input sources and of the outputs it uses of its input derivations, each path
     /// with its NAR hash and size; or an error naming the first input that is not valid in the origin store.

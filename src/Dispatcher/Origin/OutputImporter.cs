@@ -63,6 +63,14 @@ internal sealed class OutputImporter(OriginStore origin, TrustedKeysFile workerK
             {
                 return "outputs rejected: " + ex.Message;
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The importer has already deleted its temporary entries. Ending the build here, with the reason, beats
+                // an exception that makes the broker redeliver the event until the lease expires ("worker not heard
+                // from"): an upload this origin cannot write would fail the same way every time.
+                Log.Warning(ex, "Import of {BuildId} attempt {Attempt} failed on the origin's file system", e.BuildId, e.Attempt);
+                return $"outputs rejected: the origin could not write them into {store.StoreDir}: {ex.Message}";
+            }
         }
 
         var mismatch = await CheckAsync(store, outputs, imported, cancellationToken);

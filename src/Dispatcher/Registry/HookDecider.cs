@@ -8,8 +8,8 @@ namespace BuildFarm.Dispatcher.Registry;
 /// The answer to a daemon's build hook (docs/hook.md), from the dispatcher's live records only (worker heartbeats
 /// and slots, open builds): no probe, so it takes milliseconds. Decline when no worker ever seen could run the
 /// class; postpone when capable workers exist but none is online and taking work, when their slots are all taken
-/// by running and already-queued builds, or when the broker is unreachable (the bus says so, or it has stopped
-/// confirming requests); accept otherwise.
+/// by running builds and by queued builds beyond the backlog allowed per slot, or when the broker is unreachable
+/// (the bus says so, or it has stopped confirming requests); accept otherwise.
 /// </summary>
 internal static class HookDecider
 {
@@ -18,7 +18,7 @@ internal static class HookDecider
 
     public static HookDecideResponse Decide(
         IReadOnlyList<WorkerRecord> workers, IReadOnlyList<BuildRecord> open, BuildClass buildClass, DateTimeOffset now, TimeSpan onlineWindow,
-        string? brokerTrouble = null)
+        string? brokerTrouble = null, int backlogPerSlot = 0)
     {
         if (CapacityCheck.Refusal(workers, buildClass) is { } refusal)
         {
@@ -44,17 +44,21 @@ internal static class HookDecider
             .OrderByDescending(x => x.Worker.Capabilities.SpeedFactor).ThenByDescending(x => x.Free)
             .ToArray();
         var freeSlots = free.Sum(x => x.Free);
-        // Builds already queued that these workers could take compete for the same slots.
+        var slots = taking.Sum(w => w.Capabilities.Slots);
+        // Builds already queued that these workers could take compete for the same slots; up to the backlog, a
+        // queued build starts as soon as a slot frees, where a postponed one would wait for Nix's next poll.
         var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => CapabilityMatcher.CanRun(w.Capabilities, b.Class)));
-        if (freeSlots > queuedAhead)
+        var room = freeSlots + (long)backlogPerSlot * slots;
+        if (room > queuedAhead)
         {
             // The broker, not this answer, picks the worker: the machine line (Nix prints "building … on 'MACHINE'")
-            // names the farm and the capable workers with a free slot, fastest first.
-            return new("accept", $"buildfarm[{string.Join(',', free.Select(x => x.Worker.Name))}]", $"{freeSlots} free slot(s) on capable workers, {queuedAhead} build(s) queued ahead");
+            // names the farm and the capable workers with a free slot (all those taking work when none is free), fastest first.
+            var named = free.Length > 0 ? free.Select(x => x.Worker) : taking.OrderByDescending(w => w.Capabilities.SpeedFactor);
+            return new("accept", $"buildfarm[{string.Join(',', named.Select(w => w.Name))}]",
+                $"{freeSlots} free slot(s) on capable workers, {queuedAhead} build(s) queued ahead (backlog up to {backlogPerSlot} per slot)");
         }
 
-        var slots = taking.Sum(w => w.Capabilities.Slots);
-        return new("postpone", "", $"all {slots} slot(s) of the capable workers ({string.Join(", ", taking.Select(w => w.Name))}) are taken; {queuedAhead} build(s) queued ahead");
+        return new("postpone", "", $"all {slots} slot(s) of the capable workers ({string.Join(", ", taking.Select(w => w.Name))}) are taken; {queuedAhead} build(s) queued ahead (backlog up to {backlogPerSlot} per slot)");
     }
 
     private static string Why(WorkerRecord w, DateTimeOffset now, TimeSpan onlineWindow) =>

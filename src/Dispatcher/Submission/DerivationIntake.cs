@@ -32,7 +32,14 @@ internal sealed class DerivationIntake(StoreLayout layout)
             var file = File.Exists(physical) ? physical : path.FullPath;
             if (!File.Exists(file))
                 return (null, $"{path} is neither at {physical} nor at {path.FullPath}; send its text as drvText");
-            drvText = DrvText.FromBytes(await File.ReadAllBytesAsync(file, cancellationToken));
+            try
+            {
+                drvText = DrvText.FromBytes(await DerivationFiles.ReadBytesAsync(file, cancellationToken));
+            }
+            catch (DerivationFormatException e)
+            {
+                return (null, $"{file}: {e.Message}");
+            }
         }
 
         var name = path is null ? "unknown" : path.Name[..^4];

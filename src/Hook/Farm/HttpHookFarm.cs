@@ -15,6 +15,9 @@ namespace BuildFarm.Hook.Farm;
 /// </summary>
 public sealed class HttpHookFarm(HttpClient http, string url, IStoreValidity? validity) : IHookFarm
 {
+    /// <summary>The largest .drv the farm reads (the store's <c>DerivationAterm.MaxBytes</c>; the hook does not reference the store).</summary>
+    public const int MaxDrvBytes = 32 * 1024 * 1024;
+
     public static HttpClient CreateHttp(HookSettings settings)
     {
         // No overall timeout: a build streams for as long as it runs; the decision has its own deadline below.
@@ -66,6 +69,10 @@ public sealed class HttpHookFarm(HttpClient http, string url, IStoreValidity? va
     {
         // The dispatcher's DrvText form (BuildFarm.Store.Derivations.DrvText, not referenced here to keep the hook
         // small): the ATerm when it is UTF-8, else "base64:" and its bytes, so a Latin-1 attribute arrives unaltered.
+        // The dispatcher refuses a .drv over 32 MiB (BuildFarm.Store.Derivations.DerivationAterm.MaxBytes); say so
+        // here by its size, rather than read and post it.
+        if (File.Exists(drvPath) && new FileInfo(drvPath).Length is var size and > MaxDrvBytes)
+            return Failed($"{drvPath} is {size} bytes long, more than the {MaxDrvBytes} bytes (32 MiB) BuildFarm reads");
         var bytes = File.Exists(drvPath) ? await File.ReadAllBytesAsync(drvPath, cancellationToken) : null;
         var drvText = bytes is null ? null
             : System.Text.Unicode.Utf8.IsValid(bytes) ? System.Text.Encoding.UTF8.GetString(bytes) : "base64:" + Convert.ToBase64String(bytes);

@@ -3,7 +3,8 @@ using MassTransit;
 
 namespace BuildFarm.Messaging.Broker;
 
-/// <summary>Points a MassTransit RabbitMQ bus (events and control traffic) at the broker in <see cref="BrokerOptions"/>.</summary>
+/// <summary>Points a MassTransit RabbitMQ bus (events and control traffic) at the broker in <see cref="BrokerOptions"/>:
+/// every node it names, so the bus fails over to another node of a cluster when its node goes away.</summary>
 public static class MassTransitHost
 {
     public static void ConfigureHost(this IRabbitMqBusFactoryConfigurator cfg, BrokerOptions options, string connectionName)
@@ -37,6 +38,28 @@ public static class MassTransitHost
                     s.EnforcePolicyErrors(SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNotAvailable);
                     s.CertificateValidationCallback = tls.Validate;
                 });
+            }
+
+            UseEveryNode(h, options);
+        });
+    }
+
+    /// <summary>
+    /// With several URIs, MassTransit's cluster resolver hands out the nodes in turn (one per connection attempt), so a
+    /// bus whose node died reconnects to the next one; the first URI still supplies user, password, vhost and TLS.
+    /// Each node keeps its own port (MassTransit's <c>Node("host:port")</c>).
+    /// </summary>
+    private static void UseEveryNode(IRabbitMqHostConfigurator h, BrokerOptions options)
+    {
+        var endpoints = options.Endpoints();
+        if (endpoints.Count < 2)
+            return;
+        h.UseCluster(c =>
+        {
+            foreach (var node in endpoints)
+            {
+                var port = node.IsDefaultPort || node.Port <= 0 ? (node.Scheme == "amqps" ? 5671 : 5672) : node.Port;
+                c.Node(FormattableString.Invariant($"{node.Host}:{port}"));
             }
         });
     }

@@ -26,13 +26,21 @@ public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExpor
 /// keys and carry exactly that hash (a worker pulling a build's inputs checks them against the request); any other
 /// path or hash rejects the whole archive. With <paramref name="OutputsOf"/> the archive returns a build's outputs:
 /// every path must be an output of that derivation, and a fixed output must hold its declared content, checked on the
-/// restored copy before anything becomes valid.
+/// restored copy before anything becomes valid. With <paramref name="StallTimeout"/> a stream that brings no byte for
+/// that long is given up (<see cref="Streams.StreamStalledException"/>); with or without it, cancelling the import
+/// returns at once even while a read is pending. Either way the temporary entries are deleted before it returns.
 /// </summary>
 public sealed record ImportOptions(
     Signing.TrustedKeys? TrustedKeys,
     bool CheckSignatures = true,
     IReadOnlyDictionary<string, Hashing.NixHash>? ExpectedNarHashes = null,
-    ReturnedOutputs? OutputsOf = null);
+    ReturnedOutputs? OutputsOf = null,
+    TimeSpan? StallTimeout = null,
+    TimeProvider? Time = null)
+{
+    /// <summary>How long a sender over the network may go silent mid-archive (the CLI's and the worker's default).</summary>
+    public static readonly TimeSpan DefaultStallTimeout = TimeSpan.FromMinutes(5);
+}
 
 internal static class ArchiveMagic
 {

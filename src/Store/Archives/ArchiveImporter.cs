@@ -2,6 +2,7 @@ using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Signing;
+using BuildFarm.Store.Streams;
 
 namespace BuildFarm.Store.Archives;
 
@@ -20,7 +21,7 @@ public static class ArchiveImporter
     {
         if (options.CheckSignatures && options.TrustedKeys is null)
             throw new ArchiveException("cannot check signatures without trusted keys: pass trusted keys, or disable signature checks");
-        var reader = new WireReader(input);
+        var reader = new WireReader(new StallGuardStream(input, options.StallTimeout, options.Time ?? TimeProvider.System));
         var staged = new List<StagedEntry>();
         try
         {

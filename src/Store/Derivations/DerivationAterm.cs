@@ -14,9 +14,24 @@ public static class DerivationAterm
     /// Parses a <c>.drv</c> file. <paramref name="name"/> is the derivation name (the <c>.drv</c> path's name
     /// without <c>.drv</c>); when null, env <c>name</c> is used.
     /// </summary>
-    /// <exception cref="DerivationFormatException">with the byte offset and what was expected there.</exception>
+    /// <exception cref="DerivationFormatException">with the byte offset and what was expected there, or when the text
+    /// is longer than <see cref="MaxBytes"/>.</exception>
     public static Derivation Parse(StoreDirectory storeDir, ReadOnlySpan<byte> text, string? name) =>
-        new AtermReader(storeDir, text.ToArray()).ReadDerivation(name);
+        text.Length > MaxBytes
+            ? throw TooLong(text.Length)
+            : new AtermReader(storeDir, text.ToArray()).ReadDerivation(name);
+
+    /// <summary>
+    /// The largest <c>.drv</c> BuildFarm reads: 32 MiB. Nix sets no limit, but no builder could use more: Linux passes
+    /// at most 128 KiB per environment string and about 2 MiB in all to a builder, and only <c>passAsFile</c> and
+    /// structured attributes go past that (nixpkgs' largest derivations are a few MiB). A crafted one with a 200 MB
+    /// string took minutes and gigabytes to parse and print; now every reader refuses it before reading it whole.
+    /// </summary>
+    public const int MaxBytes = 32 * 1024 * 1024;
+
+    /// <summary>The refusal of a derivation of <paramref name="length"/> bytes, more than <see cref="MaxBytes"/>.</summary>
+    public static DerivationFormatException TooLong(long length) =>
+        new($"the derivation is {length} bytes long, more than the {MaxBytes} bytes (32 MiB) BuildFarm reads");
 
     public static Derivation Parse(StoreDirectory storeDir, string text, string? name) =>
         Parse(storeDir, NixBytes.Encode(text), name);

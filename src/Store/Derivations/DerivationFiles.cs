@@ -11,16 +11,29 @@ public static class DerivationFiles
     /// </summary>
     public static async Task<Derivation> ReadAsync(StoreDirectory storeDir, string file, CancellationToken cancellationToken)
     {
-        var bytes = await File.ReadAllBytesAsync(file, cancellationToken);
         var name = NameFromFileName(Path.GetFileName(file));
         try
         {
-            return DerivationAterm.Parse(storeDir, bytes, name);
+            return DerivationAterm.Parse(storeDir, await ReadBytesAsync(file, cancellationToken), name);
         }
         catch (DerivationFormatException e)
         {
             throw new DerivationFormatException($"{file}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// The bytes of a <c>.drv</c> file, refused with <see cref="DerivationAterm.TooLong"/> (naming nothing: callers add
+    /// the file) by its size alone when it is longer than <see cref="DerivationAterm.MaxBytes"/>, before any is read.
+    /// </summary>
+    public static async Task<byte[]> ReadBytesAsync(string file, CancellationToken cancellationToken)
+    {
+        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        if (stream.Length > DerivationAterm.MaxBytes)
+            throw DerivationAterm.TooLong(stream.Length);
+        var bytes = new byte[stream.Length];
+        await stream.ReadExactlyAsync(bytes, cancellationToken);
+        return bytes;
     }
 
     /// <summary>The derivation name of a store-style <c>.drv</c> file name (<c>&lt;digest&gt;-&lt;name&gt;.drv</c>), else null.</summary>

@@ -43,8 +43,15 @@ public sealed class DrvStoreWriter(LocalStore store)
         var file = File.Exists(physical) ? physical : drvPath.FullPath;
         if (!File.Exists(file))
             throw new StoreException($"input derivation {drvPath} is neither in the store nor at {drvPath.FullPath}");
-        var bytes = await File.ReadAllBytesAsync(file, cancellationToken);
-        return (DerivationAterm.Parse(store.StoreDir, bytes, drvPath.Name[..^4]), bytes);
+        try
+        {
+            var bytes = await DerivationFiles.ReadBytesAsync(file, cancellationToken);
+            return (DerivationAterm.Parse(store.StoreDir, bytes, drvPath.Name[..^4]), bytes);
+        }
+        catch (DerivationFormatException e)
+        {
+            throw new DerivationFormatException($"{file}: {e.Message}", e);
+        }
     }
 
     private async Task EnsureSourceAsync(StorePath src, StorePath user, CancellationToken cancellationToken)

@@ -21,6 +21,14 @@ public static class DrvText
     public static bool TryToBytes(string text, out byte[] bytes, out string? error)
     {
         error = null;
+        // Every character is at least one byte, and base64 holds 3 bytes in 4: a longer text is refused unread.
+        if (text.Length > Base64Prefix.Length + ((DerivationAterm.MaxBytes + 2) / 3 * 4))
+        {
+            bytes = [];
+            error = DerivationAterm.TooLong(text.StartsWith(Base64Prefix, StringComparison.Ordinal) ? (text.Length - Base64Prefix.Length) / 4 * 3 : Encoding.UTF8.GetByteCount(text)).Message;
+            return false;
+        }
+
         if (!text.StartsWith(Base64Prefix, StringComparison.Ordinal))
         {
             // UTF-8, or the parser's own form of other bytes (NixBytes), which maps back to them.

@@ -11,7 +11,7 @@ internal static class StoreFiles
     private const UnixFileMode Writable = Executable | UnixFileMode.UserWrite;
     private static readonly DateTime CanonicalTime = DateTime.UnixEpoch.AddSeconds(1);
 
-    public static bool Exists(string path) => Path.Exists(path) || new FileInfo(path).LinkTarget is not null;
+    public static bool Exists(string path) => KindOf(path) != EntryKind.Missing;
 
     /// <summary>
     /// Makes a tree look like every store path: files 0444 or 0555 (only the owner's execute bit counts, as in a
@@ -19,10 +19,10 @@ internal static class StoreFiles
     /// </summary>
     public static void Canonicalise(string path)
     {
-        var info = new FileInfo(path);
-        if (info.LinkTarget is not null)
+        var kind = KindOf(path);
+        if (kind == EntryKind.Symlink)
             return;
-        if (System.IO.Directory.Exists(path))
+        if (kind == EntryKind.Directory)
         {
             File.SetUnixFileMode(path, Writable);
             foreach (var child in System.IO.Directory.EnumerateFileSystemEntries(path))
@@ -32,8 +32,9 @@ internal static class StoreFiles
             return;
         }
 
-        if (!info.Exists || IsSpecial(path))
+        if (kind != EntryKind.Regular)
             throw new StoreException($"'{path}' is not a regular file, directory or symlink; a store path cannot contain it");
+        var info = new FileInfo(path);
         var mode = (info.UnixFileMode & UnixFileMode.UserExecute) != 0 ? Executable : ReadOnly;
         File.SetUnixFileMode(path, mode | UnixFileMode.UserWrite);
         File.SetLastWriteTimeUtc(path, CanonicalTime);
@@ -44,14 +45,14 @@ internal static class StoreFiles
     public static void Copy(string source, string target, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var info = new FileInfo(source);
-        if (info.LinkTarget is not null)
+        var kind = KindOf(source);
+        if (kind == EntryKind.Symlink)
         {
-            File.CreateSymbolicLink(target, info.LinkTarget);
+            File.CreateSymbolicLink(target, new FileInfo(source).LinkTarget!);
             return;
         }
 
-        if (System.IO.Directory.Exists(source))
+        if (kind == EntryKind.Directory)
         {
             System.IO.Directory.CreateDirectory(target);
             foreach (var child in System.IO.Directory.EnumerateFileSystemEntries(source))
@@ -59,9 +60,9 @@ internal static class StoreFiles
             return;
         }
 
-        if (!info.Exists)
+        if (kind == EntryKind.Missing)
             throw new StoreException($"'{source}' does not exist");
-        if (IsSpecial(source))
+        if (kind != EntryKind.Regular)
             throw new StoreException($"'{source}' is not a regular file, directory or symlink; a store path cannot contain it");
         File.Copy(source, target);
     }
@@ -69,35 +70,37 @@ internal static class StoreFiles
     /// <summary>Deletes a file, symlink or read-only directory tree; a missing path is fine.</summary>
     public static void Delete(string path)
     {
-        var info = new FileInfo(path);
-        if (info.LinkTarget is not null || File.Exists(path))
+        var kind = KindOf(path);
+        if (kind == EntryKind.Missing)
+            return;
+        if (kind != EntryKind.Directory)
         {
-            File.Delete(path);
+            if (Unlink(path) != 0 && Marshal.GetLastPInvokeError() != ENoEnt)
+                throw new IOException($"cannot delete '{path}': errno {Marshal.GetLastPInvokeError()}");
             return;
         }
 
-        if (!System.IO.Directory.Exists(path))
-            return;
         MakeWritable(path);
         System.IO.Directory.Delete(path, recursive: true);
     }
 
-    /// <summary>Renames within one directory (atomic; a directory keeps its parent, so its own mode does not matter).</summary>
+    /// <summary>
+    /// Renames within one directory with <c>rename(2)</c> (atomic; a directory keeps its parent, so its own mode does
+    /// not matter). Never follows a symlink: .NET's moves treat a symlink to a directory as neither file nor directory.
+    /// </summary>
     public static void Rename(string source, string target)
     {
-        if (new FileInfo(source).LinkTarget is null && System.IO.Directory.Exists(source))
-            System.IO.Directory.Move(source, target);
-        else
-            File.Move(source, target);
+        if (RenameNative(source, target) != 0)
+            throw new IOException($"cannot rename '{source}' to '{target}': errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>Flushes every regular file of a tree to disk before it is renamed into place.</summary>
     public static void SyncTree(string path)
     {
-        var info = new FileInfo(path);
-        if (info.LinkTarget is not null)
+        var kind = KindOf(path);
+        if (kind == EntryKind.Symlink)
             return;
-        if (System.IO.Directory.Exists(path))
+        if (kind == EntryKind.Directory)
         {
             foreach (var child in System.IO.Directory.EnumerateFileSystemEntries(path))
                 SyncTree(child);
@@ -114,21 +117,37 @@ internal static class StoreFiles
         File.SetUnixFileMode(dir, Writable);
         foreach (var child in System.IO.Directory.EnumerateDirectories(dir))
         {
-            if (new FileInfo(child).LinkTarget is null)
+            if (KindOf(child) == EntryKind.Directory)
                 MakeWritable(child);
         }
     }
 
-    /// <summary>True for anything but a regular file, directory or symlink (<c>statx</c>'s layout is the same on every architecture).</summary>
-    private static bool IsSpecial(string path)
+    /// <summary>
+    /// What <c>lstat</c> says <paramref name="path"/> is, never following a symlink (.NET's own checks follow it, so a
+    /// symlink to a directory looks like a directory to some calls and like nothing to others). <c>statx</c>'s layout
+    /// is the same on every architecture.
+    /// </summary>
+    public static EntryKind KindOf(string path)
     {
         var buffer = new byte[256];
         if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType, buffer) != 0)
-            throw new IOException($"statx of '{path}' failed: errno {Marshal.GetLastPInvokeError()}");
-        var type = BitConverter.ToUInt16(buffer, 28) & 0xF000;
-        return type is not (0x8000 or 0x4000 or 0xA000);
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno is ENoEnt or ENotDir ? EntryKind.Missing
+                : throw new IOException($"statx of '{path}' failed: errno {errno}");
+        }
+
+        return (BitConverter.ToUInt16(buffer, 28) & 0xF000) switch
+        {
+            0x8000 => EntryKind.Regular,
+            0x4000 => EntryKind.Directory,
+            0xA000 => EntryKind.Symlink,
+            _ => EntryKind.Special,
+        };
     }
 
+    private const int ENoEnt = 2;
+    private const int ENotDir = 20;
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxType = 0x1;
@@ -137,7 +156,25 @@ internal static class StoreFiles
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int Fsync(SafeFileHandle fd);
 
+    [DllImport("libc", EntryPoint = "rename", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int RenameNative(string source, string target);
+
+    [DllImport("libc", EntryPoint = "unlink", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int Unlink(string path);
+
     [DllImport("libc", EntryPoint = "statx", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int Statx(int dirfd, string path, int flags, uint mask, byte[] buffer);
+}
+
+/// <summary>What an entry is, as <c>lstat</c> sees it.</summary>
+internal enum EntryKind
+{
+    Missing,
+    Regular,
+    Directory,
+    Symlink,
+    Special,
 }

@@ -41,40 +41,14 @@ public static class NarReader
     public static Task SkipAsync(Stream input, bool rejectTrailingData, CancellationToken cancellationToken) =>
         new NarParser(input, NullNarSink.Instance).ParseAsync(rejectTrailingData, cancellationToken);
 
-    private static bool Exists(string path)
-    {
-        try
-        {
-            File.GetAttributes(path);
-            return true;
-        }
-        catch (FileNotFoundException)
-        {
-            return false;
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return false;
-        }
-    }
+    private static bool Exists(string path) => Local.StoreFiles.KindOf(path) != Local.EntryKind.Missing;
 
     /// <summary>Best-effort removal of a partial restore; the original error matters more than a cleanup error.</summary>
     private static void Remove(string target)
     {
         try
         {
-            if (!Exists(target))
-                return;
-            var attributes = File.GetAttributes(target);
-            if ((attributes & FileAttributes.ReparsePoint) == 0 && (attributes & FileAttributes.Directory) != 0)
-            {
-                MakeWritable(new DirectoryInfo(target));
-                Directory.Delete(target, recursive: true);
-            }
-            else
-            {
-                File.Delete(target);
-            }
+            Local.StoreFiles.Delete(target);
         }
         catch (IOException)
         {
@@ -82,12 +56,5 @@ public static class NarReader
         catch (UnauthorizedAccessException)
         {
         }
-    }
-
-    private static void MakeWritable(DirectoryInfo dir)
-    {
-        dir.UnixFileMode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        foreach (var child in dir.EnumerateDirectories("*", new EnumerationOptions { AttributesToSkip = FileAttributes.ReparsePoint }))
-            MakeWritable(child);
     }
 }

@@ -21,25 +21,29 @@ public static class NarWriter
     {
         using var nar = new NarOutput(output);
         await nar.WriteAsync(NarTokens.MagicBytes, cancellationToken);
-        var attributes = File.GetAttributes(physicalPath);
-        FileSystemInfo root = (attributes & FileAttributes.Directory) != 0 && (attributes & FileAttributes.ReparsePoint) == 0
-            ? new DirectoryInfo(physicalPath)
-            : new FileInfo(physicalPath);
-        await WriteNodeAsync(nar, root, cancellationToken);
+        // The root's kind comes from lstat: .NET's attributes follow a root symlink to a directory, and a FileInfo of
+        // it then finds no file (a valid NAR whose root is such a symlink was refused).
+        var kind = Local.StoreFiles.KindOf(physicalPath);
+        if (kind == Local.EntryKind.Missing)
+            throw new FileNotFoundException($"cannot archive '{physicalPath}': it does not exist", physicalPath);
+        if (kind == Local.EntryKind.Symlink)
+            await WriteSymlinkAsync(nar, new FileInfo(physicalPath), cancellationToken);
+        else
+            await WriteNodeAsync(nar, kind == Local.EntryKind.Directory ? new DirectoryInfo(physicalPath) : new FileInfo(physicalPath), cancellationToken);
         await nar.CompleteAsync(cancellationToken);
     }
 
     private static async Task WriteNodeAsync(NarOutput nar, FileSystemInfo info, CancellationToken cancellationToken)
     {
+        if ((info.Attributes & FileAttributes.ReparsePoint) != 0 && info.LinkTarget is not null)
+        {
+            await WriteSymlinkAsync(nar, info, cancellationToken);
+            return;
+        }
+
         await nar.WriteAsync(NarTokens.Open, cancellationToken);
         await nar.WriteAsync(NarTokens.Type, cancellationToken);
-        if ((info.Attributes & FileAttributes.ReparsePoint) != 0 && info.LinkTarget is { } target)
-        {
-            await nar.WriteAsync(NarTokens.Symlink, cancellationToken);
-            await nar.WriteAsync(NarTokens.Target, cancellationToken);
-            await nar.WriteStringAsync(Utf8(target, info.FullName, "symlink target"), cancellationToken);
-        }
-        else if (info is DirectoryInfo directory)
+        if (info is DirectoryInfo directory)
         {
             await nar.WriteAsync(NarTokens.Directory, cancellationToken);
             foreach (var (name, child) in SortedEntries(directory))
@@ -71,6 +75,17 @@ public static class NarWriter
             await nar.WriteFileContentsAsync(file, length, info.FullName, cancellationToken);
         }
 
+        await nar.WriteAsync(NarTokens.Close, cancellationToken);
+    }
+
+    private static async Task WriteSymlinkAsync(NarOutput nar, FileSystemInfo info, CancellationToken cancellationToken)
+    {
+        var target = info.LinkTarget ?? throw new IOException($"'{info.FullName}' stopped being a symlink while it was archived");
+        await nar.WriteAsync(NarTokens.Open, cancellationToken);
+        await nar.WriteAsync(NarTokens.Type, cancellationToken);
+        await nar.WriteAsync(NarTokens.Symlink, cancellationToken);
+        await nar.WriteAsync(NarTokens.Target, cancellationToken);
+        await nar.WriteStringAsync(Utf8(target, info.FullName, "symlink target"), cancellationToken);
         await nar.WriteAsync(NarTokens.Close, cancellationToken);
     }
 

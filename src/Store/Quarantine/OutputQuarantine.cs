@@ -41,9 +41,16 @@ public sealed class OutputQuarantine
     /// <paramref name="attempt"/>), refusing more than <paramref name="maxBytes"/>. The file appears only when
     /// complete; a previous file of the same attempt is replaced (a retried upload).
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="stallTimeout"/>, an upload that brings no byte for that long fails with
+    /// <see cref="Streams.StreamStalledException"/>; cancelling returns at once even while a read is pending. Either
+    /// way the <c>.part</c> file is deleted before this returns.
+    /// </remarks>
     /// <returns>The bytes received.</returns>
-    public async Task<long> ReceiveAsync(Guid buildId, int attempt, Stream archive, long maxBytes, CancellationToken cancellationToken)
+    public async Task<long> ReceiveAsync(
+        Guid buildId, int attempt, Stream archive, long maxBytes, CancellationToken cancellationToken, TimeSpan? stallTimeout = null, TimeProvider? time = null)
     {
+        archive = new Streams.StallGuardStream(archive, stallTimeout, time ?? TimeProvider.System);
         System.IO.Directory.CreateDirectory(Directory);
         var final = FileFor(buildId, attempt);
         var part = final + PartSuffix;

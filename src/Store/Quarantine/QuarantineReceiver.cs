@@ -16,8 +16,11 @@ public static class QuarantineReceiver
     public const long DefaultMaxBytes = 64L * 1024 * 1024 * 1024;
 
     /// <summary>Serves uploads until end of input (null) or the first error (its message, also sent as the reply).</summary>
-    public static async Task<string?> ServeAsync(OutputQuarantine quarantine, Stream input, Stream output, long maxBytes, CancellationToken cancellationToken)
+    /// <remarks><paramref name="stallTimeout"/>: how long one upload may go silent mid-archive before its <c>.part</c> file is deleted and serving stops.</remarks>
+    public static async Task<string?> ServeAsync(
+        OutputQuarantine quarantine, Stream input, Stream output, long maxBytes, CancellationToken cancellationToken, TimeSpan? stallTimeout = null, TimeProvider? time = null)
     {
+        stallTimeout ??= Archives.ImportOptions.DefaultStallTimeout;
         while (true)
         {
             string? reply = null;
@@ -27,7 +30,7 @@ public static class QuarantineReceiver
                 if (line is null)
                     return null;
                 var (buildId, attempt) = QuarantineProtocol.ParsePut(line);
-                var received = await quarantine.ReceiveAsync(buildId, attempt, new ChunkedReadStream(input), maxBytes, cancellationToken);
+                var received = await quarantine.ReceiveAsync(buildId, attempt, new ChunkedReadStream(input), maxBytes, cancellationToken, stallTimeout, time);
                 if (received == 0)
                 {
                     quarantine.Delete(buildId, attempt);
@@ -40,7 +43,7 @@ public static class QuarantineReceiver
                     continue;
                 }
             }
-            catch (Exception e) when (e is QuarantineProtocolException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is QuarantineProtocolException or IOException or UnauthorizedAccessException or TimeoutException)
             {
                 reply = e.Message;
             }

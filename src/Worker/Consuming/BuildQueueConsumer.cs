@@ -38,6 +38,14 @@ internal sealed class BuildQueueConsumer(
         // ExecutorSelection started before us: an unsandboxed worker consumes only the trusted classes.
         var classes = CapabilityMatcher.EnumerateClasses(isolation.Capabilities(o));
         _connection = await BrokerConnections.ConnectAsync(o.Broker, $"buildfarm-worker {o.Name}", maxAttempts: 10, cancellationToken);
+        // Topology recovery brings back the consumers that were registered when the connection dropped; a start or
+        // cancel asked for during the outage failed and is retried by Follow, and once more here, so a slot freed
+        // while the broker was away is offered again as soon as the connection is back.
+        _connection.RecoverySucceededAsync += (_, _) =>
+        {
+            Follow();
+            return Task.CompletedTask;
+        };
         await using (var setup = await _connection.CreateChannelAsync(cancellationToken: cancellationToken))
             await BuildQueueDeclarations.DeclareExchangesAsync(setup, cancellationToken);
         var priority = (int)Math.Round(o.SpeedFactor * 100);
@@ -98,16 +106,39 @@ internal sealed class BuildQueueConsumer(
         }
     }
 
+    /// <summary>
+    /// Converges in the background, retrying with backoff while the broker is unreachable: a reconcile that fails
+    /// during an outage (the channel is closed or recovering) would otherwise leave the worker paused for good.
+    /// </summary>
     private void Follow() => _ = Task.Run(async () =>
     {
-        try
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (!_stopping.IsCancellationRequested)
         {
-            await ReconcileAsync(_stopping.Token);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            if (!_stopping.IsCancellationRequested)
-                _log.Error(e, "Could not start or cancel the build consumers");
+            try
+            {
+                await ReconcileAsync(_stopping.Token);
+                return;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log.Warning("Could not start or cancel the build consumers ({Error}); retrying in {Delay}", e.Message, delay);
+            }
+
+            try
+            {
+                await Task.Delay(delay, time, _stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
         }
     });
 

@@ -28,13 +28,17 @@ internal sealed class ClassConsumer(BuildClass buildClass, IChannel channel, int
             arguments: args, consumer: Consumer, cancellationToken: cancellationToken);
     }
 
-    /// <summary>Cancels the consumer; deliveries already received stay ackable on the open channel.</summary>
+    /// <summary>
+    /// Cancels the consumer; deliveries already received stay ackable on the open channel. If the cancel fails (the
+    /// connection is down), the consumer is still recorded for topology recovery and comes back with the
+    /// connection, so it stays marked as consuming and the next reconcile cancels it again.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (Tag is not { } tag)
             return;
-        Tag = null;
         await Channel.BasicCancelAsync(tag, noWait: false, cancellationToken);
+        Tag = null;
     }
 
     public async ValueTask DisposeAsync()

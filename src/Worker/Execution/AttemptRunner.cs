@@ -134,7 +134,8 @@ internal sealed class AttemptRunner(
                 return Failed(request, BuildFailureKind.Infrastructure, null, result.Reason, log);
         }
 
-        var missing = request.WantedOutputs.Where(id => !Path.Exists(plan.OutputPhysicalPaths[id])).ToList();
+        // lstat, as Nix: an output that is a symlink counts whatever it points to (a dangling one, or '/', included).
+        var missing = request.WantedOutputs.Where(id => !StoreFiles.Exists(plan.OutputPhysicalPaths[id])).ToList();
         if (missing.Count > 0)
         {
             var what = string.Join(", ", missing.Select(id => $"'{id}' ({plan.Recipe.Outputs[id]})"));

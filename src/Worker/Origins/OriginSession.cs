@@ -80,7 +80,7 @@ internal sealed class OriginSession : IAsyncDisposable
                 var counting = new CountingReadStream(stdout);
                 try
                 {
-                    return await ArchiveImporter.ImportAsync(store, counting, new ImportOptions(_trusted.Current(), true, expected), ct);
+                    return await ArchiveImporter.ImportAsync(store, counting, new ImportOptions(_trusted.Current(), true, expected, StallTimeout: ImportOptions.DefaultStallTimeout), ct);
                 }
                 finally
                 {

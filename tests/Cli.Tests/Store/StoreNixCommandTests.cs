@@ -80,6 +80,26 @@ public sealed class StoreNixCommandTests : IDisposable
         Assert.Contains("not with --nix: use Nix's own command (nix-store --add", add.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AddDumpImport_SymlinkToADirectory_AcceptedAsNixDoes()
+    {
+        var link = _temp.Combine("to-root");
+        File.CreateSymbolicLink(link, "/");
+        Directory.CreateDirectory(StoreDir);
+        var nixPath = (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--add", link])).EnsureSuccess("nix-store --add").Stdout.Trim();
+        var nixDump = (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--dump", nixPath])).EnsureSuccess("nix-store --dump").StdoutBytes;
+        var nixExport = (await ProcessRunner.RunAsync("nix-store", ["--store", Uri, "--export", nixPath])).EnsureSuccess("nix-store --export").StdoutBytes;
+
+        var add = await RunAsync(null, "--root", _temp.Combine("added"), "store", "add", link);
+        var dump = await RunAsync(null, "--root", _temp.Combine("added"), "store", "dump", nixPath);
+        var import = await RunAsync(nixExport, "--root", _temp.Combine("imported"), "store", "import", "--no-check-sigs");
+
+        Assert.Equal(nixPath, add.EnsureSuccess("store add").Stdout.Trim());
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(nixDump)), Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(dump.EnsureSuccess("store dump").StdoutBytes)));
+        Assert.Equal(nixPath, import.EnsureSuccess("store import").Stdout.Trim());
+        Assert.Equal("/", new FileInfo(_temp.Combine("imported") + nixPath).LinkTarget);
+    }
+
     private async Task<(string KeyFile, string Trusted)> KeysAsync()
     {
         var key = SigningKey.Generate("dispatcher-1");

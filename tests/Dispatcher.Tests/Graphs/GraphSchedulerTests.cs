@@ -60,7 +60,12 @@ public sealed class GraphSchedulerTests : IAsyncDisposable
         var buildId = _publisher.Published.Single().BuildId;
 
         // As if the dispatcher died between marking the node and inserting the build row.
-        await h.Db.RunAsync(s => s.ExecuteAsync("DELETE FROM builds WHERE id = $id", ("$id", buildId.ToString())), CancellationToken.None);
+        // (The build row and its waiter are inserted in one transaction: a crash leaves neither.)
+        await h.Db.RunAsync(async s =>
+        {
+            await s.ExecuteAsync("DELETE FROM build_waiters WHERE build_id = $id", ("$id", buildId.ToString()));
+            await s.ExecuteAsync("DELETE FROM builds WHERE id = $id", ("$id", buildId.ToString()));
+        }, CancellationToken.None);
         await h.Scheduler.TickAsync(CancellationToken.None);
         await h.Scheduler.TickAsync(CancellationToken.None);
 

@@ -12,11 +12,11 @@ internal sealed class LifecycleHarness : IAsyncDisposable
 {
     private readonly TempDirectory _dir;
 
-    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings)
+    private LifecycleHarness(TempDirectory dir, LifecycleDatabase db, LifecycleSettings settings, IOutputImporter? importer)
     {
         _dir = dir;
         Db = db;
-        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings);
+        Lifecycle = new BuildLifecycle(db, Publisher, Control, Time, settings, importer);
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -29,11 +29,11 @@ internal sealed class LifecycleHarness : IAsyncDisposable
 
     public BuildLifecycle Lifecycle { get; }
 
-    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null)
+    public static async Task<LifecycleHarness> CreateAsync(LifecycleSettings? settings = null, IOutputImporter? importer = null)
     {
         var dir = new TempDirectory("lifecycle");
         var db = await LifecycleDatabase.OpenAsync(dir.Combine("dispatcher.db"), CancellationToken.None);
-        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default);
+        return new LifecycleHarness(dir, db, settings ?? LifecycleSettings.Default, importer);
     }
 
     public static WorkerCapabilities Caps(string system, string[]? features = null, string[]? mandatory = null) =>
@@ -49,9 +49,14 @@ internal sealed class LifecycleHarness : IAsyncDisposable
         return result.BuildId!.Value;
     }
 
+    /// <summary>A request for a derivation of its own (a fresh path each call): requests for the same path in flight
+    /// would join one build (work done once).</summary>
     public static SubmitRequest Request(string system = "x86_64-linux", string[]? features = null, bool wait = false) =>
-        new("/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
+        new($"/nix/store/{UniqueHash()}-hello.drv", "Derive([],[],[],\"x\",\"b\",[],[])", "/nix/store", system,
             features ?? [], ["out"], 0, wait, TimeSpan.Zero, TimeSpan.Zero);
+
+    private static string UniqueHash() =>
+        string.Concat(Enumerable.Range(0, 32).Select(_ => "0123456789abcdfghijklmnpqrsvwxyz"[Random.Shared.Next(32)]));
 
     public Task<BuildRecord?> GetAsync(Guid id) => Db.RunAsync(s => BuildTable.GetAsync(s, id), CancellationToken.None);
 

@@ -165,6 +165,43 @@ public sealed class OutputImporterTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Import_ArchiveAlsoHoldsAnUndeclaredPath_RejectedNothingValidAndNoTemporaryEntry()
+    {
+        var drv = await CompileAsync(new DerivationSpec { Name = "declared", System = "x86_64-linux", Builder = "/bin/sh" });
+        // A path the build never declared, signed by the trusted key: e.g. a tool that later builds would pick up.
+        var extra = _worker.ParsePath("/nix/store/" + new string('7', 32) + "-undeclared");
+        var e = await _returns.ReturnAsync(drv.DrvPath,
+            ("out", drv.Derivation.Outputs["out"].Path!, WorkerReturns.File("contents of declared")),
+            ("out", extra, WorkerReturns.Tree("a planted tool")));
+        e = e with { Outputs = [e.Outputs[0]] };
+
+        var reason = await ImportAsync(e, drv);
+
+        Assert.StartsWith($"outputs rejected: path '{extra}' is in the returned archive but is not an output of '{drv.DrvPath}'", reason, StringComparison.Ordinal);
+        Assert.False(await IsValidAsync(extra));
+        Assert.False(await IsValidAsync(drv.Derivation.Outputs["out"].Path!));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_origin.PhysicalStoreDir));
+    }
+
+    [Fact]
+    public async Task Import_OutputIsASymlinkToTheRoot_AcceptedAsNixDoes()
+    {
+        var drv = await CompileAsync(new DerivationSpec { Name = "to-root", System = "x86_64-linux", Builder = "/bin/sh" });
+        var path = drv.Derivation.Outputs["out"].Path!;
+        var e = await _returns.ReturnAsync(drv, physical =>
+        {
+            System.IO.File.CreateSymbolicLink(physical, "/");
+            return Task.CompletedTask;
+        });
+
+        Assert.Null(await ImportAsync(e, drv));
+
+        Assert.True(await IsValidAsync(path));
+        Assert.Equal("/", new FileInfo(_origin.PhysicalPath(path)).LinkTarget);
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(_origin.PhysicalStoreDir), p => Path.GetFileName(p).StartsWith(".tmp-", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Import_EventCallsAnOutputByAnotherName_RejectedBeforeImport()
     {
         var (e, path, drv) = await ReturnAsync("renamed");

@@ -58,6 +58,29 @@ public sealed class HookDeciderTests
     }
 
     [Fact]
+    public void Decide_SlotsTakenButBacklogRoom_AcceptsNamingTheTakingWorkers()
+    {
+        // 2 slots, both running, 3 queued; a backlog of 2 per slot leaves room for 4 queued builds.
+        var open = new[] { Build(BuildState.Running, "w1"), Build(BuildState.Running, "w1"), Build(BuildState.Queued), Build(BuildState.Queued), Build(BuildState.Queued) };
+
+        var d = HookDecider.Decide([Worker("w1", slots: 2)], open, Plain, Now, Window, backlogPerSlot: 2);
+
+        Assert.Equal(("accept", "buildfarm[w1]"), (d.Verdict, d.Machine));
+    }
+
+    [Fact]
+    public void Decide_BacklogFull_Postpones()
+    {
+        var open = new List<BuildRecord> { Build(BuildState.Running, "w1"), Build(BuildState.Running, "w1") };
+        open.AddRange(Enumerable.Range(0, 4).Select(_ => Build(BuildState.Queued)));
+
+        var d = HookDecider.Decide([Worker("w1", slots: 2)], open, Plain, Now, Window, backlogPerSlot: 2);
+
+        Assert.Equal("postpone", d.Verdict);
+        Assert.Contains("4 build(s) queued ahead (backlog up to 2 per slot)", d.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Decide_CapableWorkersSilentOrDraining_PostponesSayingWhy()
     {
         var d = HookDecider.Decide([Worker("w1", silentFor: TimeSpan.FromMinutes(5)), Worker("w2", draining: true)], [], Plain, Now, Window);

@@ -44,6 +44,40 @@ public sealed class DerivationIntakeTests
         Assert.Contains("drv text starts with 'base64:' but the rest is not base64", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ResolveAsync_200MBDrvInTheStore_RefusedBySizeNamingTheFile()
+    {
+        using var dir = new TempDirectory("intake-big");
+        var layout = StoreLayout.Create("/nix/store", dir.Path);
+        var drvPath = "/nix/store/" + new string('1', 32) + "-big.drv";
+        Directory.CreateDirectory(layout.PhysicalStoreDir);
+        WriteSparse(layout.Root + drvPath, 200_000_000);
+
+        var (result, error) = await new DerivationIntake(layout).ResolveAsync(drvPath, null, CancellationToken.None);
+
+        Assert.Null(result);
+        Assert.Equal($"{layout.Root + drvPath}: the derivation is 200000000 bytes long, more than the 33554432 bytes (32 MiB) BuildFarm reads", error);
+    }
+
+    [Fact]
+    public async Task ResolveAsync_DrvTextOverTheLimit_RefusedWithTheLimit()
+    {
+        var text = "Derive([(\"out\",\"/nix/store/" + new string('0', 32) + "-big\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[(\"big\",\""
+            + new string('x', DerivationAterm.MaxBytes) + "\")])";
+
+        var (result, error) = await new DerivationIntake(StoreLayout.Create("/nix/store", "/")).ResolveAsync(null, text, CancellationToken.None);
+
+        Assert.Null(result);
+        Assert.Equal($"drvText: the derivation is {Encoding.UTF8.GetByteCount(text)} bytes long, more than the 33554432 bytes (32 MiB) BuildFarm reads", error);
+    }
+
+    private static void WriteSparse(string path, long size)
+    {
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        file.Write("Derive("u8);
+        file.SetLength(size);
+    }
+
     private static async Task<(string DrvPath, byte[] Bytes)> LatinOneDrvAsync()
     {
         using var dir = new TempDirectory("bf-intake");

@@ -39,6 +39,9 @@ internal sealed class FakeWorker : IAsyncDisposable
     /// <summary>Claim, then never finish and stop heartbeating.</summary>
     public bool Hang { get; init; }
 
+    /// <summary>Log chunks published back to back between the claim and the result (0 = one line).</summary>
+    public int LogChunks { get; init; }
+
     public ConcurrentQueue<BuildDerivation> Claimed { get; } = new();
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -82,7 +85,10 @@ internal sealed class FakeWorker : IAsyncDisposable
             _ = Task.Run(() => _connection!.CloseAsync());
             return;
         }
-        await _bus.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name}\n"));
+        if (LogChunks == 0)
+            await _bus.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, 1, $"building {request.DrvPath} on {Name}\n"));
+        for (var n = 1; n <= LogChunks; n++)
+            await _bus.Publish(new BuildLogEmitted(request.BuildId, request.Attempt, Name, n, $"chunk {n} of {request.BuildId}\n"));
         var output = new BuiltOutput("out", request.DrvPath[..^4] + "-out", "sha256:0", 0, [], [Name + ":sig"]);
         await _bus.Publish(new BuildSucceeded(request.BuildId, request.Attempt, Name, [output], new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow));
         _running.TryRemove((request.BuildId, request.Attempt), out _);

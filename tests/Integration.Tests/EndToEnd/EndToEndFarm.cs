@@ -18,6 +18,7 @@ namespace BuildFarm.Integration.Tests.EndToEnd;
 public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 {
     private readonly TimeSpan _leaseDuration;
+    private readonly int _brokerNodes;
     private readonly TempDirectory _dir = new("e2e-farm");
     private readonly SigningKey _dispatcherKey = SigningKey.Generate("dispatcher-e2e-1");
     private WebApplication? _app;
@@ -29,7 +30,14 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A farm whose lease (and online window) is <paramref name="leaseDuration"/>, for tests that kill no worker.</summary>
-    internal EndToEndFarm(TimeSpan leaseDuration) => _leaseDuration = leaseDuration;
+    /// <param name="leaseDuration">The lease (and online window).</param>
+    /// <param name="brokerNodes">1: one private node (<see cref="Broker"/>); more: a cluster of that many
+    /// (<see cref="Cluster"/>), and the dispatcher and every worker are configured with all its nodes.</param>
+    internal EndToEndFarm(TimeSpan leaseDuration, int brokerNodes = 1)
+    {
+        _leaseDuration = leaseDuration;
+        _brokerNodes = brokerNodes;
+    }
 
     /// <summary>
     /// A farm whose dispatcher and workers connect as their own broker users (<c>buildfarm broker definitions</c>,
@@ -47,7 +55,14 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
     private string Secrets => _dir.Combine("broker-users");
 
+    /// <summary>The single node, or the cluster's first node.</summary>
     internal RabbitMqServer Broker { get; private set; } = null!;
+
+    /// <summary>The cluster, when the farm runs on one.</summary>
+    internal RabbitMqCluster? Cluster { get; private set; }
+
+    /// <summary>What the dispatcher's and workers' <c>Broker:Uri</c> is: one node's URI, or every node's.</summary>
+    internal string BrokerUri => Cluster?.AmqpUris ?? Broker.AmqpUri;
 
     internal HttpClient Http { get; private set; } = null!;
 
@@ -56,10 +71,19 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        Broker = await RabbitMqServer.StartNewAsync(tls: _tls);
+        if (_brokerNodes > 1)
+        {
+            Cluster = await RabbitMqCluster.StartNewAsync(_brokerNodes);
+            Broker = Cluster.Nodes[0];
+        }
+        else
+        {
+            Broker = await RabbitMqServer.StartNewAsync(tls: _tls);
+        }
+
         await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
-        var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Dispatcher()) : new BrokerOptions { Uri = Broker.AmqpUri, CaCertificateFile = _tls?.CaFile ?? "" };
+        var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Dispatcher()) : new BrokerOptions { Uri = BrokerUri, CaCertificateFile = _tls?.CaFile ?? "" };
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {
             ["Broker:Uri"] = broker.Uri,
@@ -88,7 +112,7 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
         var workers = new List<RealWorker>();
         foreach (var n in names)
         {
-            var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Worker(n)) : new BrokerOptions { Uri = Broker.AmqpUri, CaCertificateFile = _tls?.CaFile ?? "" };
+            var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Worker(n)) : new BrokerOptions { Uri = BrokerUri, CaCertificateFile = _tls?.CaFile ?? "" };
             workers.Add(RealWorker.Start(n, system, broker, _dispatcherKey.PublicKey, slots));
         }
 
@@ -107,7 +131,7 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     /// <c>AllowUnsandboxed: true</c>, and waits until the dispatcher sees it online.
     /// </summary>
     internal async Task<RealWorker> StartUnsandboxedWorkerAsync(string system, string name, string missingBwrap) =>
-        (await WaitOnlineAsync([RealWorker.Start(name, system, new BrokerOptions { Uri = Broker.AmqpUri }, _dispatcherKey.PublicKey, bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
+        (await WaitOnlineAsync([RealWorker.Start(name, system, BrokerUri, _dispatcherKey.PublicKey, bwrap: missingBwrap, allowUnsandboxed: true)]))[0];
 
     private async Task<RealWorker[]> WaitOnlineAsync(RealWorker[] workers)
     {
@@ -200,7 +224,9 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
             await _app.DisposeAsync();
         }
 
-        if (Broker is not null)
+        if (Cluster is not null)
+            await Cluster.DisposeAsync();
+        else if (Broker is not null)
             await Broker.DisposeAsync();
     }
 

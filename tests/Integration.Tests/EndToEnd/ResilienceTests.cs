@@ -88,6 +88,44 @@ public sealed class ResilienceTests(EndToEndFarm farm) : IClassFixture<EndToEndF
         }
     }
 
+    /// <summary>
+    /// The worker's only slot frees while the broker is down, so its consumers cannot be started then: they must
+    /// start once the connection is recovered, or the builds still queued would wait for ever.
+    /// </summary>
+    [Fact]
+    public async Task BrokerDown_SlotFreesDuringOutage_WorkerConsumesAfterRecovery()
+    {
+        var workers = await farm.StartWorkersAsync("e2eoutage-linux", "outage-a");
+        try
+        {
+            var first = await ShellDerivation.CreateAsync("outage-first", "e2eoutage-linux", "/bin/sleep 3; echo first > $out");
+            var queued = new List<ShellDerivation>();
+            for (var i = 0; i < 2; i++)
+                queued.Add(await ShellDerivation.CreateAsync($"outage-{i}", "e2eoutage-linux", $"echo {i} > $out"));
+            var firstId = await farm.SubmitAsync(first);
+            await farm.WaitRunningAsync(firstId, Generous);
+            var ids = new List<Guid> { firstId };
+            foreach (var drv in queued)
+                ids.Add(await farm.SubmitAsync(drv));
+
+            await farm.Broker.StopAsync();
+            // The 3 s build ends while the node is down: its slot frees with no broker to consume from.
+            await Task.Delay(TimeSpan.FromSeconds(6));
+            await farm.Broker.StartAsync();
+
+            var views = await farm.WaitFinishedAsync(ids, TimeSpan.FromSeconds(180));
+            Assert.All(views, v => Assert.True(v.State == "succeeded", $"{v.Id}: {v.State} {v.FailureKind} {v.FailureReason}"));
+            var store = workers[0].PhysicalStoreDir;
+            for (var i = 0; i < queued.Count; i++)
+                Assert.Equal(i.ToString(CultureInfo.InvariantCulture) + "\n", await File.ReadAllTextAsync(Path.Combine(store, Path.GetFileName(queued[i].OutPath))));
+        }
+        finally
+        {
+            foreach (var w in workers)
+                w.Dispose();
+        }
+    }
+
     [Fact]
     public async Task BrokerRestart_MidRun_QueuedBuildsComplete()
     {

@@ -146,6 +146,8 @@ public sealed class NixHookFarmFixture : IAsyncLifetime, IDisposable
                 HeartbeatInterval = "00:00:01",
                 LeaseDuration = "00:00:20",
                 SweepInterval = "00:00:00.250",
+                // No backlog: these tests watch Nix postpone as soon as the capable slots are taken.
+                HookBacklogPerSlot = 0,
                 LogFile = _dir.Combine("dispatcher.log.json"),
                 TrustedWorkerKeysFile = _dir.Combine("keys", "trusted-workers.pub"),
                 // No RemoteCommand: the default is this buildfarm with --nix and the dispatcher's signing key.

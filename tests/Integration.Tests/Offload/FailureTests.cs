@@ -1,6 +1,6 @@
 namespace BuildFarm.Integration.Tests.Offload;
 
-/// <summary>An origin outage during a transfer, a failing builder, a build over its timeout.</summary>
+/// <summary>An origin outage during a transfer, a failing builder, a build over its timeout, an output that is a symlink to /.</summary>
 [Collection(OffloadFarmDefinition.Name)]
 public sealed class FailureTests(OffloadFarmFixture farm)
 {
@@ -48,5 +48,22 @@ public sealed class FailureTests(OffloadFarmFixture farm)
 
         Assert.True(result.ExitCode == 101, $"exit {result.ExitCode}:\n{result.Stderr}");
         Assert.Contains("slow builder: sleeping", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Build_OutputIsASymlinkToTheRoot_SucceedsWithNixsNarHashAtTheOrigin()
+    {
+        // Before, the worker's NAR writer followed the link and threw; the build ended "worker not heard from".
+        var (graph, drv) = await farm.PrepareAsync("to-root");
+        var reference = await graph.ReferenceHashesAsync([drv]);
+        var output = Assert.Single(reference.Keys, p => p.EndsWith("-to-root", StringComparison.Ordinal));
+
+        var result = await farm.BuildAsync([drv]);
+
+        Assert.True(result.ExitCode == 0, result.Stderr + farm.DiagnosticText());
+        var origin = await farm.Origin.ReadContentsAsync();
+        Assert.Equal(reference[output], origin.ValidPaths[output]);
+        Assert.Equal("/", new FileInfo(farm.Origin.Root + output).LinkTarget);
+        Assert.DoesNotContain(origin.Entries, e => e.StartsWith(".tmp-", StringComparison.Ordinal));
     }
 }

@@ -3,6 +3,7 @@ using BuildFarm.Store.Archives;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Quarantine;
 using BuildFarm.Store.Signing;
+using BuildFarm.Testing;
 using BuildFarm.Worker.Tests.Farm;
 
 namespace BuildFarm.Worker.Tests.Origins;
@@ -145,6 +146,32 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
 
         Assert.Equal(BuildFailureKind.Rejected, failed.Kind);
         Assert.Contains($"path '{gone}' is not valid", failed.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Offload_OutputIsASymlinkToTheRoot_SucceedsWithNixsHashAndTheQuarantinedArchiveImports()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        await using var worker = await StartWorkerAsync("offload-symlink", "offloadsymlink-linux", world.WorkerSettings());
+        // Nix 2.8 builds `ln -s / $out` into a valid path whose NAR is one symlink node (checked with nix-build).
+        var reference = Path.Combine(world.Scratch, "reference-link");
+        File.CreateSymbolicLink(reference, "/");
+
+        var request = await world.RequestAsync("offloadsymlink-linux", "symlink", script: "\"$bb\" ln -s / \"$out\"");
+        await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+        var built = Succeeded(await farm.Events.WaitForResultAsync(request.BuildId, "the build whose output is a symlink to /", ResultTimeout));
+
+        var output = Assert.Single(built.Outputs);
+        Assert.Equal("sha256:" + await NixOracle.HashPathAsync(reference), output.NarHash);
+        await using (var archive = new OutputQuarantine(world.OriginLayout).OpenOrNull(request.BuildId, 1))
+        {
+            Assert.NotNull(archive);
+            var imported = await ArchiveImporter.ImportAsync(world.Origin, archive, new ImportOptions(new TrustedKeys([worker.PublicKey])), CancellationToken.None);
+            Assert.Equal([output.Path], imported.Select(p => p.FullPath));
+        }
+
+        Assert.Equal("/", new FileInfo(world.Origin.PhysicalPath(world.Origin.ParsePath(output.Path))).LinkTarget);
+        Assert.Equal(output.NarHash, (await world.Origin.GetPathInfoAsync(world.Origin.ParsePath(output.Path), CancellationToken.None)).NarHash.ToString());
     }
 
     private async Task<TestWorker> StartWorkerAsync(string name, string system, Dictionary<string, string?> settings)

@@ -42,6 +42,9 @@ internal sealed class OriginWorld : IAsyncDisposable
 
     public StorePath Source { get; private set; } = null!;
 
+    /// <summary>A directory of the test's own, outside both stores.</summary>
+    public string Scratch => Directory.CreateDirectory(_dir.Combine("scratch")).FullName;
+
     /// <summary>Every invocation of <c>buildfarm</c> on the origin, one line of arguments each.</summary>
     public string CallsLog => _dir.Combine("calls.log");
 
@@ -77,11 +80,16 @@ internal sealed class OriginWorld : IAsyncDisposable
         };
     }
 
-    /// <summary>A derivation built by the origin's busybox from the origin's source file; its output references busybox.</summary>
-    public async Task<BuildDerivation> RequestAsync(string system, string tag, string? requestFingerprint = null, string? sourceNarHash = null)
+    /// <summary>
+    /// A derivation built by the origin's busybox from the origin's source file; its output references busybox. With
+    /// <paramref name="script"/> the builder runs that instead (<c>$bb</c> is busybox).
+    /// </summary>
+    public async Task<BuildDerivation> RequestAsync(string system, string tag, string? requestFingerprint = null, string? sourceNarHash = null, string? script = null)
     {
         var bb = Busybox.FullPath + "/bin/busybox";
-        var script = $"\"{bb}\" mkdir \"$out\" && \"{bb}\" cat \"{Source.FullPath}\" > \"$out/greeting\" && echo \"{bb}\" > \"$out/tool\" && echo built {tag}";
+        script = script is null
+            ? $"\"{bb}\" mkdir \"$out\" && \"{bb}\" cat \"{Source.FullPath}\" > \"$out/greeting\" && echo \"{bb}\" > \"$out/tool\" && echo built {tag}"
+            : $"bb={bb}; {script}";
         var spec = new DerivationSpec
         {
             Name = "offload-" + tag,

@@ -32,7 +32,8 @@ internal static partial class BuildRoutes
             await views.PhasesAsync(id, ct) is { } phases ? Results.Ok(phases) : NotFound(id));
         api.MapPost("/{id:guid}/cancel", async (Guid id, BuildLifecycle lifecycle, BuildViews views, CancellationToken ct) =>
         {
-            var cancelled = await lifecycle.CancelAsync(id, "cancelled through the API", ct);
+            // One submission stops waiting; the build itself is cancelled when no one else waits for it.
+            var cancelled = await lifecycle.LeaveAsync(id, null, "cancelled through the API", ct);
             return await views.GetAsync(id, ct) is { } view ? Results.Ok(new { cancelled, view.State }) : NotFound(id);
         });
         api.MapPost("/{id:guid}/retry", RetryAsync);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BuildFarm.Dispatcher.Hosting;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Registry;
 using BuildFarm.Dispatcher.Submission;
@@ -10,6 +11,7 @@ using Microsoft.AspNetCore.Routing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace BuildFarm.Dispatcher.Api;
 
@@ -29,7 +31,8 @@ internal static partial class HookRoutes
         return app;
     }
 
-    private static async Task<IResult> DecideAsync(HookDecideRequest body, BuildLifecycle lifecycle, TimeProvider time, IServiceProvider services, CancellationToken ct)
+    private static async Task<IResult> DecideAsync(HookDecideRequest body, BuildLifecycle lifecycle, IOptions<DispatcherOptions> options, TimeProvider time,
+        IServiceProvider services, CancellationToken ct)
     {
         BuildClass buildClass;
         try
@@ -50,13 +53,14 @@ internal static partial class HookRoutes
         // The bus sees a lost broker connection at once; heartbeats and unconfirmed requests only after a while.
         var health = services.GetService<IBusControl>()?.CheckHealth();
         var brokerTrouble = health is null || health.Status == BusHealthStatus.Healthy ? null : $"the dispatcher's broker connection is {health.Status.ToString().ToLowerInvariant()}: {health.Description}";
-        return Results.Ok(HookDecider.Decide(workers, open, buildClass, time.GetUtcNow(), lifecycle.Settings.OnlineWindow, brokerTrouble));
+        return Results.Ok(HookDecider.Decide(workers, open, buildClass, time.GetUtcNow(), lifecycle.Settings.OnlineWindow, brokerTrouble,
+            options.Value.HookBacklogPerSlot));
     }
 
     /// <summary>
-    /// Submits and streams NDJSON <see cref="HookBuildEvent"/>s until the build ends. The build is owned by this
-    /// connection: if it closes first (the daemon SIGKILLs its hook on Ctrl-C), the build is cancelled, since no
-    /// one is left to take its outputs.
+    /// Submits and streams NDJSON <see cref="HookBuildEvent"/>s until the build ends. This connection waits for the
+    /// build: if it closes first (the daemon SIGKILLs its hook on Ctrl-C), it stops waiting, and the build is
+    /// cancelled when no one else waits for it.
     /// </summary>
     private static async Task BuildAsync(HttpContext http, HookBuildRequest body, DerivationIntake intake, BuildSubmitter submitter,
         BuildLifecycle lifecycle, BuildViews views, TimeProvider time, ILoggerFactory loggers)
@@ -69,7 +73,8 @@ internal static partial class HookRoutes
             return;
         }
 
-        var submitted = await submitter.SubmitAsync(drv, new SubmitSettings(0, false, TimeSpan.Zero, TimeSpan.Zero), ct);
+        var waiter = WaiterTable.HookPrefix + Guid.NewGuid().ToString("N");
+        var submitted = await submitter.SubmitAsync(drv, new SubmitSettings(0, false, TimeSpan.Zero, TimeSpan.Zero), ct, waiter: waiter);
         if (submitted.BuildId is not { } id)
         {
             await Results.UnprocessableEntity(new ErrorResponse(submitted.RefusedBecause!)).ExecuteAsync(http);
@@ -111,7 +116,8 @@ internal static partial class HookRoutes
         catch (Exception e) when (!finished && (e is OperationCanceledException or IOException))
         {
             LogHookGone(log, id, drv.DrvPath);
-            await lifecycle.CancelAsync(id, "the build hook that asked for it went away (nix-build interrupted, or the daemon killed its hook)", CancellationToken.None);
+            // Cancelled only when no one else (another hook, a graph, a submission) waits for the same build.
+            await lifecycle.LeaveAsync(id, waiter, "the build hook that asked for it went away (nix-build interrupted, or the daemon killed its hook)", CancellationToken.None);
         }
     }
 

@@ -12,7 +12,8 @@
 #
 # Extra attributes for single tests: `routed` (needs the system feature `feature`, so only a worker of the test's
 # own with that mandatory feature takes it; its input is `chain`, which refers to leaf-c and leaf-d), `marked` (an output with a known
-# marker string, for tampering), `failing` (exits 3 after logging a line), `slow` (sleeps longer than its timeout).
+# marker string, for tampering), `failing` (exits 3 after logging a line), `slow` (sleeps longer than its timeout),
+# `to-root` (an output that is a symlink to `/`, which Nix accepts).
 # `salt` makes a disjoint copy of everything.
 { busybox, system ? builtins.currentSystem, salt ? "", feature ? "routed" }:
 let
@@ -74,6 +75,9 @@ in {
   failing = mk "failing" ''
     echo "failing builder: about to exit 3"
     exit 3
+  '' { };
+  to-root = mk "to-root" ''
+    ln -s / $out
   '' { };
   slow = mk "slow" ''
     echo "slow builder: sleeping"
