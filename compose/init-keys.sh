@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-shot key setup for the compose farm (runs as root in the dispatcher image, service `keys`). Keys that exist are
 # kept; the files derived from them are rewritten, so rerunning with more workers authorizes the new ones.
-#   init-keys.sh KEYDIR WORKER...
+#   init-keys.sh [--broker-dir DIR] KEYDIR WORKER...
 # writes into KEYDIR:
 #   dispatcher.secret/.public          the dispatcher's signing key (Dispatcher:SigningKeyFile)
 #   WORKER.secret/.public              each worker's signing key (Keys:SigningKeyFile)
@@ -13,9 +13,17 @@
 #   trusted-worker-keys                the dispatcher trusts the workers' outputs (Dispatcher:TrustedWorkerKeysFile)
 #   trusted-origin-keys                workers trust input paths signed by the dispatcher or a worker
 #                                      (Origins:TrustedInputKeysFile: outputs built on the farm carry their builder's key)
+# and, with --broker-dir DIR (compose gives /etc/buildfarm/broker, its own volume), the broker users
+# (`buildfarm broker definitions`: one per role, narrowest permissions, docs/SECURITY.md) into that directory:
+#   USER.password                      generated once, 0600, owned by the process that connects as USER
+#                                      (Broker:PasswordFile): buildfarm-dispatcher, buildfarm-worker-WORKER, buildfarm-monitoring (root)
+#   definitions.json                   users (salted SHA-256 of the passwords only) and permissions, 0644: RabbitMQ
+#                                      loads it at boot (load_definitions in compose/config/rabbitmq.conf)
 set -euo pipefail
+brokerdir=""
+if [ "${1:-}" = --broker-dir ]; then brokerdir="$2"; shift 2; fi
 keydir="$1"; shift
-[ $# -gt 0 ] || { echo "init-keys.sh: usage: init-keys.sh KEYDIR WORKER..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "init-keys.sh: usage: init-keys.sh [--broker-dir DIR] KEYDIR WORKER..." >&2; exit 2; }
 readonly DISPATCHER_UID=10001 WORKER_UID=10002
 # The forced command of every worker's login on the origin: the store commands workers run, on the dispatcher's origin
 # store (Dispatcher:StoreDir/Root), nothing else (docs/operations.md, "Restricting workers on the origin").
@@ -72,6 +80,18 @@ for f in trusted-worker-keys origin-authorized-keys trusted-origin-keys; do
   mv -f "$keydir/$f.new" "$keydir/$f"
 done
 chmod 0644 "$keydir/trusted-dispatcher-keys"
+if [ -n "$brokerdir" ]; then
+  install -d -m 0755 "$brokerdir"
+  users=(--dispatcher --monitoring)
+  for worker in "$@"; do users+=(--worker "$worker"); done
+  buildfarm broker definitions --secrets-dir "$brokerdir" "${users[@]}" >"$brokerdir/definitions.json.new"
+  chmod 0644 "$brokerdir/definitions.json.new"
+  mv -f "$brokerdir/definitions.json.new" "$brokerdir/definitions.json"
+  chown "$DISPATCHER_UID:$DISPATCHER_UID" "$brokerdir/buildfarm-dispatcher.password"
+  for worker in "$@"; do chown "$WORKER_UID:$WORKER_UID" "$brokerdir/buildfarm-worker-$worker.password"; done
+  chmod 0600 "$brokerdir"/*.password
+  echo "broker users ready in $brokerdir: buildfarm-dispatcher, buildfarm-monitoring,$(printf ' buildfarm-worker-%s' "$@")"
+fi
 echo "keys ready in $keydir; origin host key $(ssh-keygen -l -E sha256 -f "$keydir/origin_host_ed25519.pub" | cut -d' ' -f2)"
 echo "trusted worker keys:"
 cat "$keydir/trusted-worker-keys"

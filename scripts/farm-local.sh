@@ -2,7 +2,8 @@
 # ./farm up / demo / add-worker / down: a local farm on loopback (sourced by ./farm; uses log, ensure_packages,
 # cmd_build). Every process is started with setsid (own process group) and its pid recorded in $FARM/pids/;
 # `down` stops exactly those groups. $FARM is $FARM_DIR, default .farm/ in the repository. State:
-#   rabbit/             private RabbitMQ (node name, ports, mnesia)
+#   rabbit/             private RabbitMQ (node name, ports, mnesia); users/USER.password (0600): one broker user
+#                       per role (dispatcher, each worker, monitoring), no guest (`buildfarm broker definitions`)
 #   ssh/                the origin's sshd: its own host key, the workers' client key in authorized_keys (forced
 #                       to `buildfarm origin-serve`)
 #   keys/               dispatcher key pair, worker keys (standard workers + spares for add-worker), trust files
@@ -50,7 +51,18 @@ farm_rabbit_env() {
     RABBITMQ_ENABLED_PLUGINS_FILE="$FARM/rabbit/enabled_plugins" RABBITMQ_CONFIG_FILE="$FARM/rabbit/rabbitmq"
 }
 
-farm_amqp() { echo "amqp://guest:guest@127.0.0.1:$(cat "$FARM/rabbit/port")/"; }
+# farm_amqp USER: the URI without a password (configs name the user's password file: Broker:PasswordFile).
+farm_amqp() { echo "amqp://$1@127.0.0.1:$(cat "$FARM/rabbit/port")/"; }
+
+farm_broker_password() { echo "$FARM/rabbit/users/$1.password"; }
+
+# farm_broker_users DEFINITIONS-ARGS...: creates the named users (`buildfarm broker definitions` makes their
+# passwords and narrowest permissions; importing is additive, so add-worker adds one user and touches no other).
+farm_broker_users() {
+  local defs="$FARM/rabbit/definitions.json"
+  (umask 077; "$BF" broker definitions --secrets-dir "$FARM/rabbit/users" "$@" > "$defs")
+  (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" import_definitions "$defs" >/dev/null)
+}
 
 farm_start_rabbit() {
   farm_alive rabbit && return 0
@@ -63,6 +75,9 @@ farm_start_rabbit() {
   log "starting RabbitMQ on 127.0.0.1:$(cat "$FARM/rabbit/port")"
   farm_wait_port "$(cat "$FARM/rabbit/port")" RabbitMQ rabbit
   (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup --timeout 120 >/dev/null)
+  farm_broker_users --dispatcher --monitoring
+  # No guest: every process connects as its role's user.
+  (farm_rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" delete_user guest >/dev/null 2>&1) || true
 }
 
 # The origin's sshd: workers log in with the farm's client key, which may only run `buildfarm origin-serve` on the
@@ -114,9 +129,11 @@ farm_worker_config() { # name systems features mandatory slots speed [key-stem]
   [ "$3" = - ] || flags+=(--features "$3")
   [ "$4" = - ] || flags+=(--mandatory-features "$4")
   mkdir -p "$dir/root" "$dir/builds"
+  farm_broker_users --worker "$1"
   # The origin's pin is computed from its host public key; the key files exist (farm_keys, farm_start_sshd).
   "$BFW" init --config "$dir/worker.json" --name "$1" --systems "$2" --slots "$5" --speed "$6" "${flags[@]}" \
-    --store-dir "$STORE_DIR" --root "$dir/root" --build-dir "$dir/builds" --broker-uri "$(farm_amqp)" \
+    --store-dir "$STORE_DIR" --root "$dir/root" --build-dir "$dir/builds" --broker-uri "$(farm_amqp "buildfarm-worker-$1")" \
+    --broker-password-file "$(farm_broker_password "buildfarm-worker-$1")" \
     --signing-key-file "$key.sec" --trusted-dispatcher-keys-file "$FARM/keys/dispatcher.pub" \
     --origin "127.0.0.1:$(cat "$FARM/ssh/port")" --origin-host-key-file "$FARM/ssh/host_ed25519.pub" \
     --origin-private-key-file "$FARM/ssh/worker_ed25519" --trusted-input-keys-file "$FARM/keys/trusted-inputs.pub" \
@@ -131,9 +148,9 @@ farm_start_worker() { # name systems features mandatory slots speed [key-stem]
 farm_start_dispatcher() {
   farm_alive dispatcher && return 0
   local port; port=$(local_free_port)
-  cat > "$FARM/dispatcher.json" <<JSON
+  (umask 077; cat > "$FARM/dispatcher.json") <<JSON
 {
-  "Broker": { "Uri": "$(farm_amqp)" },
+  "Broker": { "Uri": "$(farm_amqp buildfarm-dispatcher)", "PasswordFile": "$(farm_broker_password buildfarm-dispatcher)" },
   "Dispatcher": {
     "ListenUrl": "http://127.0.0.1:$port", "DatabasePath": "$FARM/dispatcher.db",
     "SigningKeyFile": "$FARM/keys/dispatcher.sec", "StoreDir": "$STORE_DIR", "Root": "$FARM/origin",
@@ -232,7 +249,7 @@ cmd_up() {
   log "farm up"
   echo "UI and API      $(cat "$FARM/dispatcher.url")"
   echo "CLI             export FARM_DIR=$FARM   # then: artifacts/bin/buildfarm status"
-  echo "RabbitMQ        $(farm_amqp)"
+  echo "RabbitMQ        127.0.0.1:$(cat "$FARM/rabbit/port") (users buildfarm-dispatcher, buildfarm-worker-NAME, buildfarm-monitoring; passwords in $FARM/rabbit/users/)"
   echo "origin sshd     127.0.0.1:$(cat "$FARM/ssh/port") (host key $(cat "$FARM/ssh/fingerprint"))"
   local joined; joined=$(IFS=,; echo "${summary[*]}")
   echo "workers         ${joined//),/), }"

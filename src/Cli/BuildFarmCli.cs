@@ -13,6 +13,7 @@ internal static class BuildFarmCli
         root.Subcommands.Add(StoreCommands.Create(globals));
         root.Subcommands.Add(DrvCommands.Create(globals));
         root.Subcommands.Add(KeysCommands.Create(globals));
+        root.Subcommands.Add(Broker.BrokerCommands.Create());
         root.Subcommands.Add(ServeCommands.Create(globals));
         root.Subcommands.Add(OriginServe.OriginServeCommand.Create(globals));
         root.Subcommands.Add(SubmitCommands.Create(globals));

@@ -18,15 +18,25 @@ public sealed class RabbitMqServer : IAsyncDisposable
     /// <param name="consumerTimeout">The broker-wide consumer timeout, when not the default.</param>
     /// <param name="management">Whether to enable the management plugin on a port of its own.</param>
     /// <param name="sharedHome">HOME shared with other nodes (its Erlang cookie lets them cluster); null: a private one.</param>
-    internal RabbitMqServer(TimeSpan? consumerTimeout, bool management, string? sharedHome = null)
+    /// <param name="tls">When set, the node's only AMQP listener is TLS with this server certificate.</param>
+    internal RabbitMqServer(TimeSpan? consumerTimeout, bool management, string? sharedHome = null, TestCertificates? tls = null)
     {
+        Tls = tls;
         NodeName = $"bf{Guid.NewGuid():N}"[..14] + "@localhost";
         Port = FreePort.Next();
         var distPort = FreePort.Next();
         ManagementPort = management ? FreePort.Next() : 0;
         var home = sharedHome ?? _dir.Combine("home");
         Directory.CreateDirectory(home);
-        var conf = new List<string> { $"listeners.tcp.default = 127.0.0.1:{Port}", "loopback_users = none" };
+        // With TLS the only AMQP listener is the TLS one on Port: no plain listener at all.
+        var conf = tls is null
+            ? new List<string> { $"listeners.tcp.default = 127.0.0.1:{Port}", "loopback_users = none" }
+            :
+            [
+                "listeners.tcp = none", $"listeners.ssl.default = 127.0.0.1:{Port}", "loopback_users = none",
+                $"ssl_options.cacertfile = {tls.CaFile}", $"ssl_options.certfile = {tls.ServerCertFile}",
+                $"ssl_options.keyfile = {tls.ServerKeyFile}", "ssl_options.verify = verify_none", "ssl_options.fail_if_no_peer_cert = false",
+            ];
         if (consumerTimeout is { } t)
             conf.Add($"consumer_timeout = {(long)t.TotalMilliseconds}");
         if (management)
@@ -52,13 +62,20 @@ public sealed class RabbitMqServer : IAsyncDisposable
 
     public int ManagementPort { get; }
 
-    /// <summary>AMQP URI for the default guest user.</summary>
-    public string AmqpUri => $"amqp://guest:guest@127.0.0.1:{Port}/";
+    /// <summary>The CA and server certificate of a TLS-only node (null: a plain node).</summary>
+    public TestCertificates? Tls { get; }
 
-    /// <summary>Starts a node; <paramref name="consumerTimeout"/> lowers the broker-wide consumer timeout.</summary>
-    public static async Task<RabbitMqServer> StartNewAsync(TimeSpan? consumerTimeout = null, bool management = false, CancellationToken cancellationToken = default)
+    /// <summary>AMQP URI for the default guest user.</summary>
+    public string AmqpUri => UriFor("guest:guest");
+
+    /// <summary>The URI with <paramref name="userInfo"/> (<c>user</c> or <c>user:password</c>): amqps:// on a TLS node.</summary>
+    public string UriFor(string userInfo) => $"{(Tls is null ? "amqp" : "amqps")}://{userInfo}@127.0.0.1:{Port}/";
+
+    /// <summary>Starts a node; <paramref name="consumerTimeout"/> lowers the broker-wide consumer timeout; with
+    /// <paramref name="tls"/> its only listener is TLS on <see cref="Port"/>, with that server certificate.</summary>
+    public static async Task<RabbitMqServer> StartNewAsync(TimeSpan? consumerTimeout = null, bool management = false, TestCertificates? tls = null, CancellationToken cancellationToken = default)
     {
-        var server = new RabbitMqServer(consumerTimeout, management);
+        var server = new RabbitMqServer(consumerTimeout, management, tls: tls);
         await server.StartAsync(cancellationToken);
         return server;
     }

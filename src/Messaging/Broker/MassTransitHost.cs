@@ -1,3 +1,4 @@
+using System.Net.Security;
 using MassTransit;
 
 namespace BuildFarm.Messaging.Broker;
@@ -18,6 +19,7 @@ public static class MassTransitHost
             password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
         }
 
+        password = options.ReadPasswordFile() ?? password;
         var vhost = options.VirtualHost.Length > 0 ? options.VirtualHost : Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
         if (vhost.Length == 0)
             vhost = "/";
@@ -26,8 +28,18 @@ public static class MassTransitHost
         {
             h.Username(user);
             h.Password(password);
+            // The same check as the build-request connection (BrokerConnections.Endpoint): host name and chain, never a policy error.
             if (uri.Scheme == "amqps")
-                h.UseSsl(s => s.ServerName = uri.Host);
+            {
+                var tls = BrokerTls.For(options);
+                h.UseSsl(s =>
+                {
+                    s.ServerName = uri.Host;
+                    s.EnforcePolicyErrors(SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNotAvailable);
+                    s.CertificateValidationCallback = tls.Validate;
+                });
+            }
+
             UseEveryNode(h, options);
         });
     }

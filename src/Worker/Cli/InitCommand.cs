@@ -34,6 +34,8 @@ internal static class InitCommand
             Text("--slots", "Concurrent builds, 1..1024 (default: number of CPUs)"),
             Text("--speed", "Speed factor, > 0 and <= 100 (default 1)"),
             Text("--broker-uri", "RabbitMQ node(s), amqp:// or amqps://, comma separated"),
+            Text("--broker-password-file", "File with the broker password (0600), instead of one in --broker-uri (Broker:PasswordFile)"),
+            Text("--broker-ca-file", "PEM file of the CA that signed the broker's certificate, for amqps:// (Broker:CaCertificateFile)"),
             Text("--store-dir", "Logical store directory (default /nix/store)"),
             Text("--root", "Physical root the store lives under (default: none)"),
             Text("--build-dir", "Directory for build directories"),

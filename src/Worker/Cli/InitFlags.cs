@@ -60,6 +60,8 @@ internal sealed partial record InitFlags(IReadOnlyDictionary<string, string?> Va
             o.Broker.Uri = broker;
         else
             problems.Add("--broker-uri is required (e.g. --broker-uri amqp://buildfarm:secret@broker:5672/)");
+        o.Broker.PasswordFile = this["--broker-password-file"] ?? "";
+        o.Broker.CaCertificateFile = this["--broker-ca-file"] ?? "";
         o.Store.StoreDir = this["--store-dir"] ?? o.Store.StoreDir;
         o.Store.Root = this["--root"] ?? o.Store.Root;
         o.BuildDir = this["--build-dir"] ?? o.BuildDir;

@@ -22,7 +22,7 @@ internal sealed class WorkerInit(string configFile, string? destdir, TextWriter 
         ("Origins:PinnedHostKeys", "--origin"), ("Origins:PrivateKeyFile", "--origin-private-key-file"),
         ("Origins:TrustedInputKeysFile", "--trusted-input-keys-file"), ("Keys:SigningKeyFile", "--signing-key-file"),
         ("Keys:TrustedDispatcherKeysFile", "--trusted-dispatcher-keys-file"), ("Store:StoreDir", "--store-dir"),
-        ("Store:Root", "--root"), ("Broker", "--broker-uri"), ("Name", "--name"), ("Systems", "--systems"),
+        ("Store:Root", "--root"), ("Broker:PasswordFile", "--broker-password-file"), ("Broker:CaCertificateFile", "--broker-ca-file"), ("Broker", "--broker-uri"), ("Name", "--name"), ("Systems", "--systems"),
         ("SupportedFeatures", "--features"), ("MandatoryFeatures", "--mandatory-features"), ("Slots", "--slots"),
         ("SpeedFactor", "--speed"), ("HeartbeatInterval", "--heartbeat-interval"), ("BuildDir", "--build-dir"),
     ];

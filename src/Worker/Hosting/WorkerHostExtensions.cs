@@ -88,11 +88,16 @@ internal static class WorkerHostExtensions
             {
                 var o = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
                 cfg.ConfigureHost(o.Broker, $"buildfarm-worker {o.Name} events");
+                // A fixed name instead of MassTransit's HOST_PROCESS_bus_RANDOM: the worker's broker user may configure
+                // only queues and exchanges under its own name (BrokerPermissions).
+                cfg.OverrideDefaultBusEndpointQueueName(BrokerPermissions.WorkerBusEndpoint(o.Name));
                 // Auto-deleted: control commands are only meaningful to a live worker.
-                cfg.ReceiveEndpoint($"buildfarm.worker.{o.Name}.control", e =>
+                cfg.ReceiveEndpoint(BrokerPermissions.WorkerControlEndpoint(o.Name), e =>
                 {
                     e.AutoDelete = true;
                     e.Durable = false;
+                    // No Fault<T> exchanges: nobody consumes them, and the worker's broker user may not declare them.
+                    e.PublishFaults = false;
                     e.ConfigureConsumer<CancelBuildConsumer>(context);
                     e.ConfigureConsumer<DrainWorkerConsumer>(context);
                     e.ConfigureConsumer<PauseWorkerConsumer>(context);

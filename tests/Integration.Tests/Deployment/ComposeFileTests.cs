@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using BuildFarm.Messaging.Broker;
 using BuildFarm.Testing;
 
 namespace BuildFarm.Integration.Tests.Deployment;
@@ -129,18 +130,42 @@ public sealed class ComposeFileTests
         Assert.Contains(ComposeFile.Ports(dispatcher), p => p.Container == listenPort);
         Assert.Contains($"/{listenPort}", string.Join(' ', ComposeFile.Strings(ComposeFile.Map(dispatcher, "healthcheck"), "test")), StringComparison.Ordinal);
 
-        // Every broker URI names the RabbitMQ service, its AMQP port and its user.
-        var rabbitEnv = ComposeFile.Environment(services["rabbitmq"]);
+        // Every broker URI names the RabbitMQ service, its AMQP port and the service's own user (no password: that is
+        // in the user's file of the broker volume, which init-keys.sh generated).
+        var users = 0;
         foreach (var (name, service) in services)
         {
-            foreach (var (key, value) in ComposeFile.Environment(service).Where(e => e.Key.EndsWith("Broker__Uri", StringComparison.Ordinal)))
+            var env = ComposeFile.Environment(service).ToDictionary(e => e.Key, e => e.Value);
+            foreach (var (key, value) in env.Where(e => e.Key.EndsWith("Broker__Uri", StringComparison.Ordinal)))
             {
                 var uri = new Uri(value);
                 Assert.True(uri.Host == "rabbitmq" && uri.Port == 5672, $"{name}: {key}={value} does not point at rabbitmq:5672");
-                Assert.Equal($"{rabbitEnv["RABBITMQ_DEFAULT_USER"]}:{rabbitEnv["RABBITMQ_DEFAULT_PASS"]}", uri.UserInfo);
+                var expected = name == "dispatcher" ? BrokerPermissions.DispatcherUser : BrokerPermissions.WorkerUser(env["BUILDFARM_WORKER__Name"]);
+                Assert.Equal(expected, uri.UserInfo);
+                Assert.Equal($"/etc/buildfarm/broker/{expected}.password", env[key.Replace("Uri", "PasswordFile", StringComparison.Ordinal)]);
                 Assert.Contains("rabbitmq", ComposeFile.Map(service, "depends_on").Keys.Cast<string>());
+                users++;
             }
         }
+
+        Assert.Equal(3, users);
+    }
+
+    [Fact]
+    public void Compose_Broker_LoopbackOnlyAndNoDefaultPassword()
+    {
+        var services = Compose.Services;
+        foreach (var (name, service) in services)
+        {
+            foreach (var port in ComposeFile.Strings(service, "ports"))
+                Assert.True(port.StartsWith("127.0.0.1:", StringComparison.Ordinal), $"{name} publishes {port} beyond loopback");
+        }
+
+        var rabbit = services["rabbitmq"];
+        Assert.DoesNotContain(ComposeFile.Environment(rabbit), e => e.Key.StartsWith("RABBITMQ_DEFAULT_", StringComparison.Ordinal));
+        var conf = File.ReadAllText(Path.Combine(ComposeFile.Directory, "config", "rabbitmq.conf"));
+        Assert.Contains("load_definitions = /etc/buildfarm/broker/definitions.json", conf, StringComparison.Ordinal);
+        Assert.Equal(["--broker-dir", "/etc/buildfarm/broker"], ComposeFile.Strings(services["keys"], "command").Take(2));
     }
 
     [Fact]

@@ -20,16 +20,25 @@ public sealed class ComposeKeys : IAsyncLifetime, IDisposable
 
     public string Stdout { get; private set; } = "";
 
-    /// <summary><paramref name="text"/> with every container path below the key directory moved into <see cref="Dir"/>.</summary>
-    public string Map(string text) => text.Replace(ContainerDir + "/", Dir + "/", StringComparison.Ordinal);
+    /// <summary>The broker users' directory inside the containers (the <c>keys</c> service's <c>--broker-dir</c>).</summary>
+    public string ContainerBrokerDir { get; private set; } = "";
+
+    /// <summary>Where the script wrote the broker users' passwords and definitions.</summary>
+    public string BrokerDir => _run.InRoot("/broker");
+
+    /// <summary><paramref name="text"/> with every container path below the key or broker directory moved into <see cref="Dir"/> or <see cref="BrokerDir"/>.</summary>
+    public string Map(string text) => text.Replace(ContainerDir + "/", Dir + "/", StringComparison.Ordinal)
+        .Replace(ContainerBrokerDir + "/", BrokerDir + "/", StringComparison.Ordinal);
 
     public async Task InitializeAsync()
     {
         var command = ComposeFile.Strings(ComposeFile.Load().Services["keys"], "command");
-        ContainerDir = command[0];
-        Workers = command[1..];
+        Assert.Equal("--broker-dir", command[0]);
+        ContainerBrokerDir = command[1];
+        ContainerDir = command[2];
+        Workers = command[3..];
         var env = new Dictionary<string, string> { ["PATH"] = _run.BinDir + ":" + Environment.GetEnvironmentVariable("PATH") };
-        Stdout = (await ProcessRunner.RunAsync(Path.Combine(ComposeFile.Directory, "init-keys.sh"), [Dir, .. Workers], environment: env))
+        Stdout = (await ProcessRunner.RunAsync(Path.Combine(ComposeFile.Directory, "init-keys.sh"), ["--broker-dir", BrokerDir, Dir, .. Workers], environment: env))
             .EnsureSuccess("init-keys.sh").Stdout;
     }
 

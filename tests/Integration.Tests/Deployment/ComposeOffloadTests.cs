@@ -48,6 +48,9 @@ public sealed partial class ComposeOffloadTests(ComposeKeys keys) : IClassFixtur
             Assert.Equal(keys.Map($"{keys.ContainerDir}/{name}.ssh"), options.Origins.PrivateKeyFile);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(options.Origins.PrivateKeyFile));
             Assert.Single(options.Origins.PinnedHostKeys);
+            // Its own broker user, whose password file init-keys.sh made (0600) and the validator read.
+            Assert.Equal(keys.Map($"{keys.ContainerBrokerDir}/buildfarm-worker-{name}.password"), options.Broker.PasswordFile);
+            Assert.NotNull(options.Broker.ReadPasswordFile());
         }
     }
 

@@ -9,6 +9,34 @@ public sealed class InitKeysTests
     private static async Task<int> OwnerOfAsync(string path) =>
         int.Parse((await ProcessRunner.RunAsync("stat", ["-c", "%u", path])).EnsureSuccess("stat").Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>With --broker-dir (compose gives it): one broker user per role, passwords 0600 for their process, kept on rerun.</summary>
+    [Fact]
+    public async Task InitKeys_BrokerDir_GeneratesRoleUsersAndKeepsTheirPasswords()
+    {
+        using var run = new InstallWorkerRun();
+        var keys = run.InRoot("/keys");
+        var broker = run.InRoot("/broker");
+        var script = Path.Combine(ComposeFile.Directory, "init-keys.sh");
+        var env = new Dictionary<string, string> { ["PATH"] = run.BinDir + ":" + Environment.GetEnvironmentVariable("PATH") };
+
+        (await ProcessRunner.RunAsync(script, ["--broker-dir", broker, keys, "worker-a"], environment: env)).EnsureSuccess("init-keys.sh");
+        var password = File.ReadAllText(Path.Combine(broker, "buildfarm-worker-worker-a.password"));
+        (await ProcessRunner.RunAsync(script, ["--broker-dir", broker, keys, "worker-a", "worker-b"], environment: env)).EnsureSuccess("init-keys.sh with worker-b");
+
+        Assert.Equal(password, File.ReadAllText(Path.Combine(broker, "buildfarm-worker-worker-a.password")));
+        foreach (var (user, owner) in new[] { ("buildfarm-dispatcher", 10001), ("buildfarm-worker-worker-a", 10002), ("buildfarm-worker-worker-b", 10002), ("buildfarm-monitoring", 0) })
+        {
+            var file = Path.Combine(broker, user + ".password");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            Assert.Equal(owner, await OwnerOfAsync(file));
+        }
+
+        var definitions = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(broker, "definitions.json"))).RootElement;
+        Assert.Equal(["buildfarm-dispatcher", "buildfarm-monitoring", "buildfarm-worker-worker-a", "buildfarm-worker-worker-b"],
+            definitions.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("name").GetString()!).ToArray());
+        Assert.DoesNotContain(password.Trim(), File.ReadAllText(Path.Combine(broker, "definitions.json")), StringComparison.Ordinal);
+    }
+
     /// <summary>compose/init-keys.sh with the real <c>buildfarm</c> (keys generate, keys public) on PATH, as in the installer test.</summary>
     [Fact]
     public async Task InitKeys_TwoWorkers_WritesKeysAndTrustFilesAndKeepsThemOnRerun()

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net.Http.Json;
 using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Hosting;
+using BuildFarm.Integration.Tests.Broker;
+using BuildFarm.Messaging.Broker;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -36,6 +38,22 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
         _leaseDuration = leaseDuration;
         _brokerNodes = brokerNodes;
     }
+
+    /// <summary>
+    /// A farm whose dispatcher and workers connect as their own broker users (<c>buildfarm broker definitions</c>,
+    /// as <c>./farm up</c> makes them), over TLS to a TLS-only node when <paramref name="tls"/> is given.
+    /// </summary>
+    internal EndToEndFarm(TimeSpan leaseDuration, bool roleUsers, TestCertificates? tls)
+    {
+        _leaseDuration = leaseDuration;
+        _roleUsers = roleUsers;
+        _tls = tls;
+    }
+
+    private readonly bool _roleUsers;
+    private readonly TestCertificates? _tls;
+
+    private string Secrets => _dir.Combine("broker-users");
 
     /// <summary>The single node, or the cluster's first node.</summary>
     internal RabbitMqServer Broker { get; private set; } = null!;
@@ -79,16 +97,19 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
         }
         else
         {
-            Broker = await RabbitMqServer.StartNewAsync();
+            Broker = await RabbitMqServer.StartNewAsync(tls: _tls);
         }
 
         // Must hold a key at start-up; each worker's key is added before it starts (the file is re-read on change).
         File.WriteAllText(TrustedWorkers, SigningKey.Generate("nobody-1").PublicKey + "\n");
         await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
+        var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Dispatcher()) : new BrokerOptions { Uri = BrokerUri, CaCertificateFile = _tls?.CaFile ?? "" };
         _app = DispatcherHost.Build(null, new Dictionary<string, string?>
         {
-            ["Broker:Uri"] = BrokerUri,
+            ["Broker:Uri"] = broker.Uri,
+            ["Broker:PasswordFile"] = broker.PasswordFile,
+            ["Broker:CaCertificateFile"] = broker.CaCertificateFile,
             ["Dispatcher:ListenUrl"] = url,
             ["Dispatcher:DatabasePath"] = _dir.Combine("dispatcher.db"),
             ["Dispatcher:SigningKeyFile"] = _dir.Combine("dispatcher.sec"),
@@ -108,12 +129,29 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     internal Task<RealWorker[]> StartWorkersAsync(string system, params string[] names) => StartWorkersAsync(system, 1, names);
 
     /// <summary>As <see cref="StartWorkersAsync(string, string[])"/>, each worker with <paramref name="slots"/> job slots.</summary>
-    internal Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names) =>
-        WaitOnlineAsync(names.Select(n => RealWorker.Start(n, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(n), slots)).ToArray());
+    internal async Task<RealWorker[]> StartWorkersAsync(string system, int slots, params string[] names)
+    {
+        var workers = new List<RealWorker>();
+        foreach (var n in names)
+            workers.Add(RealWorker.Start(n, system, await WorkerBrokerAsync(n), _dispatcherKey.PublicKey, TrustNewWorkerKey(n), slots));
+
+        return await WaitOnlineAsync([.. workers]);
+    }
 
     /// <summary>Starts one worker that refuses requests issued more than <paramref name="maxRequestAge"/> ago, and waits until it is online.</summary>
     internal async Task<RealWorker> StartWorkerAsync(string system, string name, TimeSpan maxRequestAge) =>
-        (await WaitOnlineAsync([RealWorker.Start(name, system, BrokerUri, _dispatcherKey.PublicKey, TrustNewWorkerKey(name), maxRequestAge: maxRequestAge)]))[0];
+        (await WaitOnlineAsync([RealWorker.Start(name, system, await WorkerBrokerAsync(name), _dispatcherKey.PublicKey, TrustNewWorkerKey(name), maxRequestAge: maxRequestAge)]))[0];
+
+    /// <summary>The <c>Broker</c> section of worker <paramref name="name"/>: its own user when the farm has role users.</summary>
+    private async Task<BrokerOptions> WorkerBrokerAsync(string name) =>
+        _roleUsers ? await UserAsync(BrokerDefinitions.Worker(name)) : new BrokerOptions { Uri = BrokerUri, CaCertificateFile = _tls?.CaFile ?? "" };
+
+    /// <summary>Creates <paramref name="user"/> on the broker; the options connect as it.</summary>
+    private async Task<BrokerOptions> UserAsync(BrokerUser user)
+    {
+        await BrokerUsers.CreateAsync(Broker, Secrets, user);
+        return BrokerUsers.Options(Broker, Secrets, user.Name);
+    }
 
     /// <summary>
     /// Starts a worker whose sandbox cannot work (<c>Sandbox:Bwrap</c> is <paramref name="missingBwrap"/>) with

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using BuildFarm.Messaging.Broker;
 using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 
@@ -51,6 +52,11 @@ internal sealed class RealWorker : IDisposable
     /// <param name="allowUnsandboxed">Its <c>AllowUnsandboxed</c>.</param>
     /// <param name="maxRequestAge">Its <c>Freshness:MaxRequestAge</c> (default one day).</param>
     public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, SigningKey workerKey, int slots = 1, string? bwrap = null,
+        bool allowUnsandboxed = false, TimeSpan? maxRequestAge = null) =>
+        Start(name, system, new BrokerOptions { Uri = amqpUri }, dispatcherKey, workerKey, slots, bwrap, allowUnsandboxed, maxRequestAge);
+
+    /// <summary>As above, with the worker's whole <c>Broker</c> section (its own user's password file, a CA file).</summary>
+    public static RealWorker Start(string name, string system, BrokerOptions broker, VerifyingKey dispatcherKey, SigningKey workerKey, int slots = 1, string? bwrap = null,
         bool allowUnsandboxed = false, TimeSpan? maxRequestAge = null)
     {
         if (!File.Exists(RepoPaths.BuildfarmWorker))
@@ -67,7 +73,7 @@ internal sealed class RealWorker : IDisposable
             SpeedFactor = 1,
             Store = new { StoreDir = "/nix/store", Root = dir.Combine("root") },
             Keys = new { SigningKeyFile = dir.Combine("worker.sec"), TrustedDispatcherKeysFile = dir.Combine("dispatchers.pub") },
-            Broker = new { Uri = amqpUri },
+            Broker = new { broker.Uri, broker.PasswordFile, broker.CaCertificateFile },
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
