@@ -18,6 +18,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 WORK="$(mktemp -d /tmp/bf-soak-XXXXXX)"
+chmod 755 "$WORK"   # build users (the sandbox) open the workers' stores under it
 export FARM_DIR="$WORK/farm" BUILDFARM_TEST_PHASE_HOLD_DIR="$WORK/holds"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 cleanup() {

@@ -146,6 +146,8 @@ internal sealed class Invariants(Farm farm)
                     continue;
                 if (RealUid(pid) is { } uid && uid >= FirstUid && uid < FirstUid + UidSpan)
                     orphans.Add($"orphan: pid {pid} runs as build user {uid}: {CommandLine(pid)}");
+                else if (CommandLine(pid) is var line && line.Contains(" sh -c ", StringComparison.Ordinal) && line.Contains("echo soak-", StringComparison.Ordinal))
+                    orphans.Add($"orphan: pid {pid} is a soak builder outliving its build: {line}");
                 else if (_killedGroups.Contains(group) || _killedGroups.Contains(session))
                     orphans.Add($"orphan: pid {pid} is left of killed process {group}: {CommandLine(pid)}");
             }

@@ -81,7 +81,9 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
                         await GraphTable.SetNodeAsync(s, id, n.DrvPath, GraphNodeState.Stopped, null, "not started: " + reason);
                     else if (n.State == GraphNodeState.Submitted && n.BuildId is { } b)
                     {
-                        open.Add(b);
+                        // A build another running graph follows too (see AdvanceAsync) goes on for that graph.
+                        if (!await FollowedElsewhereAsync(s, b, id))
+                            open.Add(b);
                         await GraphTable.SetNodeAsync(s, id, n.DrvPath, GraphNodeState.Failed, null, "cancelled: " + reason);
                     }
                 }
@@ -155,9 +157,15 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
                 await GraphTable.SetNodeAsync(s, g.Id, drv, GraphNodeState.Stopped, null, reason);
             foreach (var drv in step.Ready)
             {
-                var id = Guid.NewGuid();
+                // A derivation another graph is building already (two `buildfarm build`s sharing a dependency, or a
+                // re-run after the client lost its dispatcher) is not built twice: the node follows that build and
+                // takes its outcome. Same transaction as the node's update, so no tick can start a second build.
+                var wanted = nodes.First(n => n.DrvPath == drv).WantedOutputs;
+                var running = await ActiveBuildAsync(s, drv, wanted, g.Trusted);
+                var id = running ?? Guid.NewGuid();
                 await GraphTable.SetNodeAsync(s, g.Id, drv, GraphNodeState.Submitted, id, null);
-                submit.Add((drv, id));
+                if (running is null)
+                    submit.Add((drv, id));
             }
 
             if (step.Outcome is not null)
@@ -181,6 +189,23 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
 
         return refused;
     }
+
+    /// <summary>
+    /// A queued or running build of DRV that makes every wanted output and runs no less safely than the graph asks
+    /// (an untrusted graph never follows a build allowed on unsandboxed workers).
+    /// </summary>
+    private static async Task<Guid?> ActiveBuildAsync(DbSession s, string drvPath, IReadOnlyList<string> wanted, bool trusted)
+    {
+        var active = await BuildTable.ListAsync(s, "drv_path = $d AND state IN ('queued', 'running')", ("$d", drvPath));
+        return active.FirstOrDefault(b => (trusted || !b.Trusted) && wanted.All(b.WantedOutputs.Contains))?.Id;
+    }
+
+    private static async Task<bool> FollowedElsewhereAsync(DbSession s, Guid build, Guid graph) =>
+        (await s.QueryAsync(
+            """
+            SELECT count(*) FROM graph_nodes n JOIN graphs g ON g.id = n.graph_id
+            WHERE n.build_id = $b AND n.graph_id <> $g AND n.state = 'submitted' AND g.state = 'running'
+            """, r => r.GetInt64(0), ("$b", build.ToString()), ("$g", graph.ToString()))).Single() > 0;
 
     private async Task<string?> SubmitAsync(GraphRecord g, string drvPath, Guid buildId, CancellationToken cancellationToken)
     {
