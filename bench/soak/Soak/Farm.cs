@@ -62,6 +62,22 @@ internal sealed class Farm(string dir, string bin, IReadOnlyList<string> workers
             await Task.Delay(50, ct);
     }
 
+    /// <summary>
+    /// Restarts the dispatcher (SIGTERM, a clean stop) with another lease: the time a dead worker's build waits before
+    /// it is republished, which bounds how fast the soak can go (./farm up uses 20 s).
+    /// </summary>
+    public async Task SetLeaseAsync(TimeSpan lease, CancellationToken ct)
+    {
+        var config = Path.Combine(dir, "dispatcher.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(config, ct))!;
+        json["Dispatcher"]!["LeaseDuration"] = lease.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+        await File.WriteAllTextAsync(config, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+        var pid = Pid(Dispatcher);
+        await Shell.SignalAsync(pid, "TERM", ct);
+        await WaitAsync(() => !Shell.Alive(pid), TimeSpan.FromSeconds(30), "the dispatcher to stop", ct);
+        await StartAsync(Dispatcher, ct);
+    }
+
     public async Task StartAsync(string name, CancellationToken ct)
     {
         var log = Path.Combine(dir, "logs", name + ".log");

@@ -20,10 +20,11 @@ internal sealed class SoakRun(SoakOptions o)
         var random = new Random(o.Seed);
         var faults = new Faults(farm, invariants, o.HoldDir, random);
         var graphs = new Graphs(farm, o.WorkDir, o.Seed);
+        await farm.SetLeaseAsync(o.Lease, ct);
         await graphs.PrepareAsync(ct);
         await farm.WaitWorkersOnlineAsync(ct);
         int lost = 0, duplicated = 0, partial = 0, orphans = 0, injected = 0, reruns = 0;
-        Log($"soak: {o.Faults} faults, seed {o.Seed}, farm {o.FarmDir}");
+        Log($"soak: {o.Faults} faults, seed {o.Seed}, lease {o.Lease.TotalSeconds} s, farm {o.FarmDir}");
         for (var round = 1; round <= o.Faults; round++)
         {
             var clock = Stopwatch.StartNew();
