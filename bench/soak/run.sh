@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault-injection soak over a real local farm (issue #16, section 1; docs/RELIABILITY.md).
-#   bench/soak/run.sh FAULTS [--seed N]          e.g. bench/soak/run.sh 20 --seed 7
+#   bench/soak/run.sh FAULTS [--seed N] [--minutes M]   e.g. bench/soak/run.sh 20 --seed 7 (--minutes: stop injecting after M minutes)
 #   SKIP_BUILD=1 KEEP=1 bench/soak/run.sh 5      reuse artifacts/bin; keep the temp dir (farm logs, stores)
 # Starts `./farm up` in a temp FARM_DIR with 2 workers of 1 slot (private RabbitMQ, origin sshd, dispatcher), then
 # bench/soak/Soak (C#) injects FAULTS faults from a schedule seeded by --seed, checks the invariants after each and
@@ -11,10 +11,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 FAULTS="${1:?usage: bench/soak/run.sh FAULTS [--seed N]}"; shift
 SEED=1
+EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seed) SEED=$2; shift 2 ;;
-    *) echo "bench/soak/run.sh: unknown option $1 (valid: --seed N)" >&2; exit 2 ;;
+    --minutes) EXTRA+=(--minutes "$2"); shift 2 ;;
+    *) echo "bench/soak/run.sh: unknown option $1 (valid: --seed N, --minutes M)" >&2; exit 2 ;;
   esac
 done
 WORK="$(mktemp -d /tmp/bf-soak-XXXXXX)"
@@ -38,4 +40,4 @@ fi
 FARM_WORKERS='w1 x86_64-linux - - 1 1;w2 x86_64-linux - - 1 1' "$ROOT/farm" up --store-dir /nix/store --no-install --no-build > "$WORK/farm-up.log" 2>&1 ||
   { echo "./farm up failed:" >&2; tail -20 "$WORK/farm-up.log" >&2; exit 1; }
 "$ROOT/artifacts/soak/buildfarm-soak" "$FAULTS" --seed "$SEED" --farm "$FARM_DIR" --bin "$ROOT/artifacts/bin" \
-  --work "$WORK" --holds "$BUILDFARM_TEST_PHASE_HOLD_DIR" --workers w1,w2
+  --work "$WORK" --holds "$BUILDFARM_TEST_PHASE_HOLD_DIR" --workers w1,w2 "${EXTRA[@]}"

@@ -25,8 +25,15 @@ internal sealed class SoakRun(SoakOptions o)
         await farm.WaitWorkersOnlineAsync(ct);
         int lost = 0, duplicated = 0, partial = 0, orphans = 0, injected = 0, reruns = 0;
         Log($"soak: {o.Faults} faults, seed {o.Seed}, lease {o.Lease.TotalSeconds} s, farm {o.FarmDir}");
+        var started = Stopwatch.StartNew();
         for (var round = 1; round <= o.Faults; round++)
         {
+            if (o.Budget is { } budget && started.Elapsed > budget)
+            {
+                Log($"soak: time budget of {budget.TotalMinutes} min spent after {round - 1} rounds; stopping");
+                break;
+            }
+
             var clock = Stopwatch.StartNew();
             var kind = faults.Next();
             var inject = faults.Plan(kind);
