@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault-injection soak over a real local farm (issue #16, section 1; docs/RELIABILITY.md).
 #   bench/soak/run.sh FAULTS [--seed N] [--minutes M]   e.g. bench/soak/run.sh 20 --seed 7 (--minutes: stop injecting after M minutes)
-#   SKIP_BUILD=1 KEEP=1 bench/soak/run.sh 5      reuse artifacts/bin; keep the temp dir (farm logs, stores)
+#   SKIP_BUILD=1 KEEP=1 bench/soak/run.sh 5      reuse artifacts/bin (./farm build); keep the temp dir (farm logs, stores)
 # Starts `./farm up` in a temp FARM_DIR with 2 workers of 1 slot (private RabbitMQ, origin sshd, dispatcher), then
 # bench/soak/Soak (C#) injects FAULTS faults from a schedule seeded by --seed, checks the invariants after each and
 # prints the table of fault kind x times injected x outcome, then exactly one line
@@ -33,6 +33,8 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== publishing buildfarm, buildfarm-worker (artifacts/bin) and the soak" >&2
   dotnet publish "$ROOT/src/Cli/BuildFarm.Cli.csproj" -c Release -o "$ROOT/artifacts/bin" --nologo -v quiet >&2
   dotnet publish "$ROOT/src/Worker/BuildFarm.Worker.csproj" -c Release -o "$ROOT/artifacts/bin" --nologo -v quiet >&2
+  dotnet publish "$ROOT/bench/soak/Soak/BuildFarm.Soak.csproj" -c Release -o "$ROOT/artifacts/soak" --nologo -v quiet >&2
+elif [ ! -x "$ROOT/artifacts/soak/buildfarm-soak" ]; then
   dotnet publish "$ROOT/bench/soak/Soak/BuildFarm.Soak.csproj" -c Release -o "$ROOT/artifacts/soak" --nologo -v quiet >&2
 fi
 
