@@ -16,7 +16,7 @@ internal sealed record Findings(int Lost, int Duplicated, int Partial, int Orpha
 /// no store (origin, workers) has an entry on disk without a row or a valid path whose contents fail
 /// <c>buildfarm store verify</c> (partial); no build-user process and nothing of a killed process's group is left (orphans).
 /// </summary>
-internal sealed class Invariants(Farm farm)
+internal sealed class Invariants(Farm farm, int seed)
 {
     /// <summary>Build users are uids FirstUid.. (src/Worker/Sandbox, default 872415232); a slot's uid never outlives its build.</summary>
     private const long FirstUid = 872415232, UidSpan = 4096;
@@ -144,12 +144,17 @@ internal sealed class Invariants(Farm farm)
                 var (state, _, group, session) = Shell.ProcStat(pid);
                 if (state.Length == 0 || state == "Z")
                     continue;
-                if (RealUid(pid) is { } uid && uid >= FirstUid && uid < FirstUid + UidSpan)
+                // Other farms on this machine (tests) use the same build uids: a builder is ours when its command
+                // line or environment names this soak's derivations.
+                if (!IsOurs(pid))
+                {
+                    if (_killedGroups.Contains(group) || _killedGroups.Contains(session))
+                        orphans.Add($"orphan: pid {pid} is left of killed process {group}: {CommandLine(pid)}");
+                }
+                else if (RealUid(pid) is { } uid && uid >= FirstUid && uid < FirstUid + UidSpan)
                     orphans.Add($"orphan: pid {pid} runs as build user {uid}: {CommandLine(pid)}");
-                else if (CommandLine(pid) is var line && line.Contains(" sh -c ", StringComparison.Ordinal) && line.Contains("echo soak-", StringComparison.Ordinal))
+                else if (CommandLine(pid) is var line && line.Contains(" sh -c ", StringComparison.Ordinal))
                     orphans.Add($"orphan: pid {pid} is a soak builder outliving its build: {line}");
-                else if (_killedGroups.Contains(group) || _killedGroups.Contains(session))
-                    orphans.Add($"orphan: pid {pid} is left of killed process {group}: {CommandLine(pid)}");
             }
 
             if (orphans.Count == 0)
@@ -159,6 +164,21 @@ internal sealed class Invariants(Farm farm)
 
         details.AddRange(orphans);
         return orphans.Count;
+    }
+
+    private bool IsOurs(int pid)
+    {
+        var marker = $"soak-{seed}-";
+        if (CommandLine(pid).Contains(marker, StringComparison.Ordinal))
+            return true;
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/environ").Contains(marker, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static long? RealUid(int pid)

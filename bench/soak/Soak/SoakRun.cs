@@ -16,7 +16,7 @@ internal sealed class SoakRun(SoakOptions o)
     public async Task<int> RunAsync(CancellationToken ct)
     {
         using var farm = new Farm(o.FarmDir, o.BinDir, o.Workers);
-        var invariants = new Invariants(farm);
+        var invariants = new Invariants(farm, o.Seed);
         var random = new Random(o.Seed);
         var faults = new Faults(farm, invariants, o.HoldDir, random);
         var graphs = new Graphs(farm, o.WorkDir, o.Seed);
