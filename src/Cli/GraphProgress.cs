@@ -6,8 +6,12 @@ using BuildFarm.Cli.Api;
 namespace BuildFarm.Cli;
 
 /// <summary>Follows one graph: prints each node's transitions, the counts, the log of failed builds, and the result.</summary>
-internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, TextWriter stderr, bool json)
+internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, TextWriter stderr, bool json, TimeProvider? time = null)
 {
+    /// <summary>How long a follower waits for a dispatcher that went away (a restart takes seconds; the graph is durable in it).</summary>
+    public static readonly TimeSpan ReconnectBudget = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan ReconnectInterval = TimeSpan.FromSeconds(1);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly Dictionary<string, string> _seen = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, long> _failedLogs = [];
@@ -29,11 +33,11 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
         {
             while (true)
             {
-                var graph = await client.GetGraphAsync(accepted.Id, ct);
+                var graph = await GetGraphAsync(accepted.Id, ct);
                 await ReportAsync(graph, ct);
                 if (graph.State != "running")
                 {
-                    await ReportAsync(await client.GetGraphAsync(accepted.Id, ct), ct);
+                    await ReportAsync(await GetGraphAsync(accepted.Id, ct), ct);
                     return await FinishAsync(graph);
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(300), ct);
@@ -43,6 +47,35 @@ internal sealed class GraphProgress(DispatcherClient client, TextWriter stdout, 
         {
             await stderr.WriteLineAsync($"buildfarm: stopped following; graph {accepted.Id} goes on in the dispatcher (POST /api/graphs/{accepted.Id}/cancel stops it)");
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// The graph, riding out a dispatcher that is unreachable for up to <see cref="ReconnectBudget"/> (killed and
+    /// restarted: the graph lives in its database and goes on after the restart, so the client keeps following it).
+    /// </summary>
+    private async Task<GraphView> GetGraphAsync(Guid id, CancellationToken ct)
+    {
+        DateTimeOffset? lostAt = null;
+        while (true)
+        {
+            try
+            {
+                var graph = await client.GetGraphAsync(id, ct);
+                if (lostAt is not null)
+                    await stderr.WriteLineAsync($"buildfarm: the dispatcher is back; following graph {id}");
+                return graph;
+            }
+            catch (CliError e) when (e.Unreachable && (lostAt is null || _time.GetUtcNow() - lostAt < ReconnectBudget))
+            {
+                if (lostAt is null)
+                {
+                    lostAt = _time.GetUtcNow();
+                    await stderr.WriteLineAsync($"buildfarm: {e.Message}; the graph goes on in the dispatcher: retrying for up to {ReconnectBudget.TotalMinutes:0} min");
+                }
+
+                await Task.Delay(ReconnectInterval, _time, ct);
+            }
         }
     }
 

@@ -122,11 +122,11 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
         }
         catch (HttpRequestException e)
         {
-            throw new CliError($"cannot reach the dispatcher at {url}: {e.Message} (is `buildfarm serve` or `./farm up` running? --url, $BUILDFARM_URL)");
+            throw new CliError($"cannot reach the dispatcher at {url}: {e.Message} (is `buildfarm serve` or `./farm up` running? --url, $BUILDFARM_URL)") { Unreachable = true };
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliError($"the dispatcher at {url} did not answer within {http.Timeout.TotalSeconds:0} s");
+            throw new CliError($"the dispatcher at {url} did not answer within {http.Timeout.TotalSeconds:0} s") { Unreachable = true };
         }
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using BuildFarm.Worker.Configuration;
 using BuildFarm.Worker.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -33,6 +34,7 @@ internal static class RunCommand
         {
             builder.AddWorker();
             using var host = builder.Build();
+            Execution.PhaseHold.Configure(host.Services.GetRequiredService<IOptions<WorkerOptions>>().Value.Name);
             await host.RunAsync(cancellationToken);
             return 0;
         }

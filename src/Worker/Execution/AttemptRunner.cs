@@ -65,6 +65,7 @@ internal sealed class AttemptRunner(
         switch (outcome)
         {
             case BuildSucceeded s:
+                await PhaseHold.AtAsync("publish", request.DrvPath, publish.Token);
                 await events.PublishAsync(s, publish.Token);
                 _log.Information("Built {DrvPath}: {OutputCount} outputs in {BuildTime}", request.DrvPath, s.Outputs.Count, s.Timings.Build);
                 break;
@@ -118,6 +119,7 @@ internal sealed class AttemptRunner(
             }
 
             var buildClock = Stopwatch.StartNew();
+            await PhaseHold.AtAsync("build", request.DrvPath, handle.Cancelled);
             var result = await executor.RunAsync(plan, log, handle.Cancelled);
             return await OutcomeAsync(request, plan, result, pulled, buildClock.Elapsed, log, handle);
         }

@@ -56,6 +56,7 @@ internal sealed class InputPuller(OriginRegistry origins, WorkerStore workerStor
 
         try
         {
+            await Execution.PhaseHold.AtAsync("fetch", request.DrvPath, cancellationToken);
             await session.Fetcher.FetchAsync([.. missing.Select(i => OriginSession.Key(i.Path, i.NarHash))], cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -34,6 +34,8 @@ internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore w
         var paths = outputs.Select(o => store.ParsePath(o.Path)).Distinct().ToList();
         async Task WriteArchiveAsync(Stream stdin, CancellationToken ct)
         {
+            // The upload's SSH session is open here: a hold is a fault "mid-transfer".
+            await Execution.PhaseHold.AtAsync("upload", request.DrvPath, ct);
             var buffered = new BufferedStream(stdin, 1 << 16);
             await ArchiveWriter.ExportAsync(store, paths, buffered, new ExportOptions(ArchiveFormat.BuildFarmSigned), ct);
             await buffered.FlushAsync(ct);

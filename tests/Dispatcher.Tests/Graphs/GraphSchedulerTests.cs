@@ -73,6 +73,44 @@ public sealed class GraphSchedulerTests : IAsyncDisposable
         Assert.NotNull(await h.Db.RunAsync(s => BuildTable.GetAsync(s, buildId), CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Create_DerivationAnotherGraphIsBuilding_FollowsThatBuildInsteadOfBuildingItTwice()
+    {
+        var layout = StoreLayout.Create("/nix/store", _dir.Combine("origin"));
+        var (a, b) = await WriteChainAsync(layout);
+        await using var h = await OpenAsync(layout);
+        await h.Lifecycle.OnStatusAsync(Status(), CancellationToken.None);
+        var (first, error1) = await h.Scheduler.CreateAsync(Request(b), CancellationToken.None);
+        var (second, error2) = await h.Scheduler.CreateAsync(Request(a), CancellationToken.None);
+        Assert.True(first.HasValue && second.HasValue, error1 ?? error2);
+        var build = _publisher.Published.Single();
+
+        await h.Lifecycle.OnSucceededAsync(new BuildSucceeded(build.BuildId, 1, "w1", [], new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow), CancellationToken.None);
+        await h.Scheduler.TickAsync(CancellationToken.None);
+
+        Assert.Equal([a.FullPath, b.FullPath], _publisher.Published.Select(p => p.DrvPath));
+        var views = new GraphViews(h.Db);
+        Assert.Equal("succeeded", (await views.GetAsync(second.Value, CancellationToken.None))!.State);
+        Assert.Equal(1L, await h.Db.RunAsync(async s => (await s.QueryAsync("SELECT count(*) FROM builds WHERE drv_path = $d", r => r.GetInt64(0), ("$d", a.FullPath))).Single(), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Cancel_BuildAnotherRunningGraphFollows_KeepsItForThatGraph()
+    {
+        var layout = StoreLayout.Create("/nix/store", _dir.Combine("origin"));
+        var (a, b) = await WriteChainAsync(layout);
+        await using var h = await OpenAsync(layout);
+        await h.Lifecycle.OnStatusAsync(Status(), CancellationToken.None);
+        var (first, _) = await h.Scheduler.CreateAsync(Request(b), CancellationToken.None);
+        var (second, _) = await h.Scheduler.CreateAsync(Request(a), CancellationToken.None);
+        var build = _publisher.Published.Single().BuildId;
+
+        Assert.True(await h.Scheduler.CancelAsync(first!.Value, "test", CancellationToken.None));
+
+        Assert.Equal("queued", (await h.Db.RunAsync(s => BuildTable.GetAsync(s, build), CancellationToken.None))!.State);
+        Assert.Equal("running", (await new GraphViews(h.Db).GetAsync(second!.Value, CancellationToken.None))!.State);
+    }
+
     private static GraphRequest Request(StorePath target) => new([target.FullPath], false, new SubmitSettings(0, false, TimeSpan.Zero, TimeSpan.Zero));
 
     private static WorkerStatusReported Status() => new("w1", Caps, [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow);

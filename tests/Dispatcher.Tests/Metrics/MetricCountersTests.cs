@@ -99,7 +99,7 @@ public sealed class MetricCountersTests : IDisposable
             kept = await RenderAsync(db, lifecycle);
         }
 
-        // The database as a dispatcher before schema version 5 left it: same rows, no counters (nor version 6's columns).
+        // The database as a dispatcher before schema version 5 left it: same rows, no counters (nor version 6's columns or version 7's table).
         await using (var connection = new SqliteConnection($"Data Source={DbFile};Pooling=False"))
         {
             await connection.OpenAsync();
@@ -115,7 +115,7 @@ public sealed class MetricCountersTests : IDisposable
             }
 
             drop.CommandText = string.Concat(drops) + """
-                DROP TABLE metric_counters; DROP TABLE metric_buckets;
+                DROP TABLE metric_counters; DROP TABLE metric_buckets; DROP TABLE worker_keys;
                 DROP INDEX builds_finished; DROP INDEX graphs_finished; ALTER TABLE builds DROP COLUMN log_cut_bytes; ALTER TABLE builds DROP COLUMN log_note_seq;
                 PRAGMA user_version = 4;
                 """;

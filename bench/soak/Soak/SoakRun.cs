@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace BuildFarm.Soak;
+
+/// <summary>
+/// The soak: FAULTS rounds; in each, two `buildfarm build` clients build a fresh pair of graphs while one fault of
+/// the seeded schedule hits the farm; then, with the farm quiet, the invariants are checked. Ends with the table of
+/// fault kinds and the one summary line.
+/// </summary>
+internal sealed class SoakRun(SoakOptions o)
+{
+    private const int MaxClientRuns = 8;
+    private readonly Dictionary<FaultKind, (int Injected, int Recovered, int NotReached, int Violations)> _table = [];
+
+    public async Task<int> RunAsync(CancellationToken ct)
+    {
+        using var farm = new Farm(o.FarmDir, o.BinDir, o.Workers);
+        var invariants = new Invariants(farm, o.Seed);
+        var random = new Random(o.Seed);
+        var faults = new Faults(farm, invariants, o.HoldDir, random);
+        var graphs = new Graphs(farm, o.WorkDir, o.Seed);
+        await farm.SetLeaseAsync(o.Lease, ct);
+        await graphs.PrepareAsync(ct);
+        await farm.WaitWorkersOnlineAsync(ct);
+        int lost = 0, duplicated = 0, partial = 0, orphans = 0, injected = 0, reruns = 0;
+        Log($"soak: {o.Faults} faults, seed {o.Seed}, lease {o.Lease.TotalSeconds} s, farm {o.FarmDir}");
+        var started = Stopwatch.StartNew();
+        for (var round = 1; round <= o.Faults; round++)
+        {
+            if (o.Budget is { } budget && started.Elapsed > budget)
+            {
+                Log($"soak: time budget of {budget.TotalMinutes} min spent after {round - 1} rounds; stopping");
+                break;
+            }
+
+            var clock = Stopwatch.StartNew();
+            var kind = faults.Next();
+            var inject = faults.Plan(kind);
+            var (a, b) = await graphs.NextAsync(round, ct);
+            var clients = new[] { BuildAsync(farm, a, ct), BuildAsync(farm, b, ct) };
+            Injection injection;
+            try
+            {
+                injection = await inject(ct);
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException or IOException)
+            {
+                injection = new Injection(true, $"injection failed: {e.Message}");
+            }
+
+            var runs = await Task.WhenAll(clients);
+            reruns += runs.Sum(r => r.Runs - 1);
+            await invariants.QuiesceAsync(TimeSpan.FromMinutes(2), ct);
+            var findings = await invariants.CheckAsync([.. a.Targets, .. b.Targets], ct);
+            var clientFailures = runs.Count(r => !r.Completed);
+            lost += findings.Lost + clientFailures;
+            duplicated += findings.Duplicated;
+            partial += findings.Partial;
+            orphans += findings.Orphans;
+            var clean = findings.Clean && clientFailures == 0;
+            var row = _table.GetValueOrDefault(kind);
+            _table[kind] = injection.Reached
+                ? (row.Injected + 1, row.Recovered + (clean ? 1 : 0), row.NotReached, row.Violations + (clean ? 0 : 1))
+                : (row.Injected, row.Recovered, row.NotReached + 1, row.Violations + (clean ? 0 : 1));
+            if (injection.Reached)
+                injected++;
+            Log($"round {round}/{o.Faults}: {Faults.Label(kind)}: {injection.What}; clients ran {string.Join('+', runs.Select(r => r.Runs))} time(s); " +
+                $"{(clean ? "invariants hold" : "VIOLATED")} ({clock.Elapsed.TotalSeconds:0.0} s)");
+            foreach (var d in findings.Details)
+                Log("  " + d);
+            foreach (var r in runs.Where(r => !r.Completed))
+                Log($"  lost: graph {r.Graph} did not complete after {r.Runs} runs: {r.Last}");
+        }
+
+        var builds = await invariants.BuildCountAsync(ct);
+        PrintTable(reruns);
+        Console.WriteLine($"faults {injected}, builds {builds}, lost {lost}, duplicated {duplicated}, partial {partial}, orphans {orphans}");
+        return lost + duplicated + partial + orphans == 0 ? 0 : 1;
+    }
+
+    private sealed record ClientRun(string Graph, bool Completed, int Runs, string Last);
+
+    /// <summary>
+    /// One `buildfarm build` of a graph's targets; when it ends without the graph done (the dispatcher died under it),
+    /// it runs again, as a user would: the graph lives in the dispatcher, a re-run builds only what is missing.
+    /// </summary>
+    private static async Task<ClientRun> BuildAsync(Farm farm, GraphSpec graph, CancellationToken ct)
+    {
+        var last = "";
+        for (var run = 1; run <= MaxClientRuns; run++)
+        {
+            var r = await Shell.RunAsync(farm.Cli, ["build", "--url", farm.Url, .. graph.Targets], ct, timeout: TimeSpan.FromMinutes(5));
+            if (r.ExitCode == 0)
+                return new ClientRun(graph.Name, true, run, "");
+            last = $"exit {r.ExitCode}: {r.Tail}";
+            await Farm.WaitAsync(() => farm.HealthyAsync(ct), TimeSpan.FromMinutes(2), "the dispatcher to come back", ct);
+            await Task.Delay(500, ct);
+        }
+
+        return new ClientRun(graph.Name, false, MaxClientRuns, last);
+    }
+
+    private void PrintTable(int reruns)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"{"fault",-48} {"injected",8} {"recovered",9} {"violated",8} {"not reached",11}");
+        foreach (var kind in Enum.GetValues<FaultKind>())
+        {
+            var r = _table.GetValueOrDefault(kind);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{Faults.Label(kind),-48} {r.Injected,8} {r.Recovered,9} {r.Violations,8} {r.NotReached,11}"));
+        }
+
+        Console.WriteLine($"(`buildfarm build` re-runs after a client lost its dispatcher: {reruns})");
+    }
+
+    private static void Log(string line) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}");
+}
