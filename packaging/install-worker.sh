@@ -39,6 +39,9 @@ required:
   --broker-uri URI[,URI...]   RabbitMQ node(s), amqp:// or amqps://; several nodes of a cluster comma separated
   --dispatcher-key KEY        trusted dispatcher public key NAME:BASE64 (repeatable, or comma separated)
 options:
+  --broker-password-file F    the password of this worker's own broker user (buildfarm broker definitions
+                              --worker NAME); mode 0600, readable by the worker's user; the URI names the user
+  --broker-ca-file F          PEM CA(s) the broker's TLS certificate must chain to (amqps://)
   --systems S1,S2             systems this machine builds for (default: this machine's, e.g. x86_64-linux)
   --features F1,F2            supported features (e.g. kvm,big-parallel)
   --mandatory-features F1     features a build must require to run here (e.g. benchmark)
@@ -70,6 +73,7 @@ note() { printf '  %s\n' "$*"; }
 name="" systems="" features="" mandatory="" slots="" speed="1" broker_uri="" store_dir="/nix/store"
 root="$STATE_DIR/store" destdir="/" binary_dir="/opt/buildfarm/bin" enable=1 allow_unsandboxed=0
 dispatcher_keys=() origin="" origin_host_keys=() origin_host_key_files=() origin_keys=()
+broker_password_file="" broker_ca_file=""
 
 while [ $# -gt 0 ]; do
   flag="$1" value="" has_inline=0
@@ -81,7 +85,8 @@ while [ $# -gt 0 ]; do
     --no-enable) enable=0; shift; continue ;;
     --allow-unsandboxed) allow_unsandboxed=1; shift; continue ;;
     --name|--systems|--features|--mandatory-features|--slots|--speed|--broker-uri|--store-dir|--root|\
-    --dispatcher-key|--origin|--origin-host-key|--origin-host-key-file|--origin-key|--destdir|--prefix|--binary-dir)
+    --dispatcher-key|--origin|--origin-host-key|--origin-host-key-file|--origin-key|--destdir|--prefix|--binary-dir|\
+    --broker-password-file|--broker-ca-file)
       if [ "$has_inline" -eq 0 ]; then
         [ $# -ge 2 ] || die "$flag needs a value (see --help)"
         value="$2"; shift
@@ -97,6 +102,8 @@ while [ $# -gt 0 ]; do
     --slots) slots="$value" ;;
     --speed) speed="$value" ;;
     --broker-uri) broker_uri="$value" ;;
+    --broker-password-file) broker_password_file="$value" ;;
+    --broker-ca-file) broker_ca_file="$value" ;;
     --store-dir) store_dir="$value" ;;
     --root) root="$value" ;;
     --dispatcher-key) IFS=',' read -r -a parts <<<"$value"; dispatcher_keys+=("${parts[@]}") ;;
@@ -134,6 +141,8 @@ init_flags=(--config "$CONFIG" --name "$name" --broker-uri "$broker_uri" --store
 [ -z "$features" ] || init_flags+=(--features "$features")
 [ -z "$mandatory" ] || init_flags+=(--mandatory-features "$mandatory")
 [ -z "$slots" ] || init_flags+=(--slots "$slots")
+[ -z "$broker_password_file" ] || init_flags+=(--broker-password-file "$broker_password_file")
+[ -z "$broker_ca_file" ] || init_flags+=(--broker-ca-file "$broker_ca_file")
 init_flags+=(--speed "$speed")
 [ "$allow_unsandboxed" -eq 0 ] || init_flags+=(--allow-unsandboxed)
 for key in "${dispatcher_keys[@]}"; do init_flags+=(--dispatcher-key "$key"); done

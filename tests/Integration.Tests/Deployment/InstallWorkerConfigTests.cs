@@ -41,6 +41,31 @@ public sealed class InstallWorkerConfigTests
     }
 
     [Fact]
+    public async Task InstallWorker_BrokerUserFiles_PasswordAndCaFileReachTheConfig()
+    {
+        using var run = new InstallWorkerRun();
+        using var secrets = new TempDirectory("bf-broker-secrets");
+        var password = secrets.Combine("buildfarm-worker-builder-4.password");
+        SecretKeyFiles.Write(password, "s3cret");
+        var ca = secrets.Combine("ca.pem");
+        using (var key = System.Security.Cryptography.ECDsa.Create())
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=test broker CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+            await File.WriteAllTextAsync(ca, cert.ExportCertificatePem());
+        }
+
+        var result = await run.RunAsync(
+            "--name", "builder-4", "--broker-uri", "amqps://buildfarm-worker-builder-4@rabbit:5671/", "--dispatcher-key", DispatcherKey,
+            "--broker-password-file", password, "--broker-ca-file", ca, "--allow-unsandboxed");
+        Assert.True(result.ExitCode == 0, $"install-worker.sh exited {result.ExitCode}: {result.Stderr}");
+
+        var options = Bind(run);
+        Assert.Equal(("amqps://buildfarm-worker-builder-4@rabbit:5671/", password, ca), (options.Broker.Uri, options.Broker.PasswordFile, options.Broker.CaCertificateFile));
+    }
+
+    [Fact]
     public async Task InstallWorker_Origin_WritesPinsLoginKeyAndTrustedInputKeysTheValidatorAccepts()
     {
         using var run = new InstallWorkerRun();
