@@ -117,12 +117,12 @@ public sealed class LiveFarmUiTests(LiveUiFarm live, HeadlessChromium chromium) 
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Probe workers" }).ClickAsync();
 
-        // This farm has no origin and no trusted worker keys: the worker answers over the broker, signs its answer,
-        // and was not asked to reach an origin.
+        // This farm has no origin: the worker answers over the broker, signs its answer with a key the dispatcher
+        // trusts (every dispatcher has trusted worker keys), and was not asked to reach an origin.
         var row = page.Locator("#probe tr[data-worker=uiprobe-a]");
         await Assertions.Expect(row.Locator(".answered")).ToContainTextAsync("yes, ");
         await Assertions.Expect(row.Locator(".origin")).ToContainTextAsync("not-asked");
-        await Assertions.Expect(row.Locator(".keycheck")).ToContainTextAsync("it signs with 'uiprobe-a-1'");
+        await Assertions.Expect(row.Locator(".keycheck")).ToContainTextAsync("probe answer signed by trusted key 'uiprobe-a-1'");
         await Assertions.Expect(page.Locator("#probe")).ToContainTextAsync("Origin: none configured");
         await HeadlessChromium.ShotAsync(page, "live-workers-probe");
     }
