@@ -20,7 +20,7 @@ internal sealed partial class BuildLifecycle
             return false;
         return await db.RunAsync(async s =>
         {
-            if (await BuildTable.GetAsync(s, e.BuildId) is not { } b || StrayReason(b, e.Attempt, e.WorkerName) is not null || !await BuildInputTable.HasOriginAsync(s, b.Id))
+            if (await CurrentAttemptAsync(s, e) is not ({ }, true))
                 return false;
             await PendingResultTable.InsertAsync(s, e, time.GetUtcNow());
             return true;
@@ -38,9 +38,7 @@ internal sealed partial class BuildLifecycle
     {
         var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
         string? rejected = null;
-        var (current, hasOrigin) = await db.RunAsync(async s =>
-            await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null ? (b, await BuildInputTable.HasOriginAsync(s, b.Id)) : (null, false),
-            cancellationToken);
+        var (current, hasOrigin) = await db.RunAsync(s => CurrentAttemptAsync(s, e), cancellationToken);
         if (current is not null && (importer is null || !hasOrigin) && workerKeys is not null)
         {
             // No archive to import (no origin): the outputs' own signatures are still checked against the trusted worker
@@ -135,6 +133,10 @@ internal sealed partial class BuildLifecycle
         db.RunAsync(s => LogTable.AppendAsync(s, e.BuildId, e.Attempt, e.WorkerName, e.Sequence, e.Text, settings.MaxLogBytesPerBuild), cancellationToken);
 
     /// <summary>Null when a result for (attempt, worker) is the current one; otherwise why it is ignored.</summary>
+    /// <summary>The build when <paramref name="e"/> is its current attempt (else null), and whether it has an origin to import into.</summary>
+    private static async Task<(BuildRecord? Current, bool HasOrigin)> CurrentAttemptAsync(DbSession s, BuildSucceeded e) =>
+        await BuildTable.GetAsync(s, e.BuildId) is { } b && StrayReason(b, e.Attempt, e.WorkerName) is null ? (b, await BuildInputTable.HasOriginAsync(s, b.Id)) : (null, false);
+
     private static string? StrayReason(BuildRecord b, int attempt, string worker)
     {
         if (BuildState.IsFinished(b.State))
