@@ -20,7 +20,6 @@ public sealed class SandboxRunnerStoreTests
         await File.WriteAllTextAsync(Path.Combine(phys, name), "from the physical store\n");
         await File.WriteAllTextAsync(Path.Combine(phys, other), "secret\n");
         var output = $"{HostStore}/{Guid.NewGuid():N}"[..(HostStore.Length + 33)] + "-out";
-        var hostListing = Directory.GetFileSystemEntries(HostStore).Order(StringComparer.Ordinal).ToArray();
         var hostMounts = BuilderTestKit.HostMounts();
         var log = new LogCollector();
         var spec = BuilderTestKit.Shell(
@@ -38,7 +37,9 @@ public sealed class SandboxRunnerStoreTests
         Assert.Equal(0, BuilderTestKit.Owner(claimed));
         Assert.Equal("from the physical store\n", await File.ReadAllTextAsync(Path.Combine(phys, name)));
         Assert.False(Directory.Exists(build + ".sandbox"), "the sandbox's private root was left behind");
-        Assert.Equal(hostListing, Directory.GetFileSystemEntries(HostStore).Order(StringComparer.Ordinal).ToArray());
+        // Other test assemblies build with the real nix-daemon meanwhile, so the host store is checked for this
+        // test's own names rather than compared whole.
+        Assert.All(new[] { name, other, Path.GetFileName(output) }, n => Assert.False(Path.Exists(Path.Combine(HostStore, n)), $"{n} reached the host's store"));
         Assert.Equal(hostMounts, BuilderTestKit.HostMounts());
     }
 
