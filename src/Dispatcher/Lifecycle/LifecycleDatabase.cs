@@ -14,6 +14,9 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     private LifecycleDatabase(SqliteConnection connection) => _connection = connection;
 
+    /// <summary>Pulsed after each commit with the builds whose log or end it wrote (<see cref="DbSession.Changed"/>).</summary>
+    public BuildSignals Signals { get; } = new();
+
     /// <summary>Opens the database, creating or migrating its schema; one written by a newer dispatcher is refused (<see cref="SchemaVersionException"/>).</summary>
     public static async Task<LifecycleDatabase> OpenAsync(string path, CancellationToken cancellationToken)
     {
@@ -47,8 +50,11 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         try
         {
             await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken);
-            var result = await work(new DbSession(_connection, tx, cancellationToken));
+            var session = new DbSession(_connection, tx, cancellationToken);
+            var result = await work(session);
             await tx.CommitAsync(cancellationToken);
+            if (session.ChangedBuilds is { } changed)
+                Signals.Pulse(changed);
             return result;
         }
         finally
@@ -78,6 +84,11 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 internal sealed class DbSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
 {
     public CancellationToken CancellationToken => cancellationToken;
+
+    /// <summary>Builds whose log or end this transaction wrote; their followers are woken after the commit.</summary>
+    public HashSet<Guid>? ChangedBuilds { get; private set; }
+
+    public void Changed(Guid build) => (ChangedBuilds ??= []).Add(build);
 
     public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
     {
