@@ -12,7 +12,13 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    private LifecycleDatabase(SqliteConnection connection) => _connection = connection;
+    private readonly string _readerConnectionString;
+
+    private LifecycleDatabase(SqliteConnection connection)
+    {
+        _connection = connection;
+        _readerConnectionString = new SqliteConnectionStringBuilder { DataSource = connection.DataSource, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
+    }
 
     /// <summary>Pulsed after each commit with the builds whose log or end it wrote (<see cref="DbSession.Changed"/>).</summary>
     public BuildSignals Signals { get; } = new();
@@ -63,6 +69,20 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a read-only <paramref name="work"/> on a pooled connection of its own, outside the gate: in WAL mode it
+    /// reads the last committed state while the writer goes on, so pages, the hook's decisions and its log stream
+    /// never queue behind imports and claims. Never for a read that decides a write (that belongs in <see cref="RunAsync{T}"/>).
+    /// </summary>
+    public async Task<T> ReadAsync<T>(Func<DbSession, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(_readerConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        // One transaction: every query of the work sees the same snapshot.
+        await using var tx = connection.BeginTransaction(deferred: true);
+        return await work(new DbSession(connection, tx, cancellationToken));
+    }
+
     public Task RunAsync(Func<DbSession, Task> work, CancellationToken cancellationToken) =>
         RunAsync(async s =>
         {
@@ -75,6 +95,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        SqliteConnection.ClearPool(new SqliteConnection(_readerConnectionString));
         await _connection.DisposeAsync();
         _gate.Dispose();
     }

@@ -51,7 +51,7 @@ internal static partial class HookRoutes
         if (TrustedRouting.ReservedFeatureProblem(body.Features) is { } reserved)
             return Results.Ok(new HookDecideResponse("decline", "", reserved));
 
-        var (workers, open) = await lifecycle.Database.RunAsync(async s =>
+        var (workers, open) = await lifecycle.Database.ReadAsync(async s =>
             (await WorkerTable.ListAsync(s), await BuildTable.ListAsync(s, "state IN ('queued', 'running')")), ct);
         // The bus sees a lost broker connection at once; heartbeats and unconfirmed requests only after a while.
         var health = services.GetService<IBusControl>()?.CheckHealth();
