@@ -88,6 +88,8 @@ internal static class WorkerHostExtensions
             {
                 var o = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
                 cfg.ConfigureHost(o.Broker, $"buildfarm-worker {o.Name} events");
+                // Results, BuildStarted and heartbeats must get through after a broker node dies (issue #18).
+                cfg.ReplaceRefusingChannels(context);
                 // A fixed name instead of MassTransit's HOST_PROCESS_bus_RANDOM: the worker's broker user may configure
                 // only queues and exchanges under its own name (BrokerPermissions).
                 cfg.OverrideDefaultBusEndpointQueueName(BrokerPermissions.WorkerBusEndpoint(o.Name));
