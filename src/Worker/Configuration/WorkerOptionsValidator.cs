@@ -150,6 +150,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
                 p.Add($"{key} item '{f}' is invalid: a feature is a non-empty word without spaces, '+' or ','");
             else if (f == TrustedRouting.Feature)
                 p.Add($"{key} item '{f}' is invalid: {TrustedRouting.Feature} is reserved; the worker declares it itself (supported when its sandbox works, mandatory when it runs builds unsandboxed)");
+            else if (ContractRouting.ReservedFeatureProblem([f]) is not null)
+                p.Add($"{key} item '{f}' is invalid: features starting with {ContractRouting.FeaturePrefix} are reserved; the worker declares the versions it speaks itself (ContractVersions)");
         }
     }
 }
