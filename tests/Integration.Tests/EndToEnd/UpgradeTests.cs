@@ -94,7 +94,9 @@ public sealed class UpgradeTests
                 old.Dispose();
                 workers.Remove(n);
                 workers[n] = await farm.StartWorkerAsync(System, n, [2, 3], slots: 2);
-                Assert.Equal([2, 3], (await farm.WorkerAsync(n))!.ContractVersions);
+                // The old process's last heartbeat may still be in flight: wait for the new one's announcement.
+                await EndToEndFarm.WaitUntilAsync(async () => (await farm.WorkerAsync(n))?.ContractVersions is [2, 3], Generous,
+                    () => $"{n} to announce contract versions 2 and 3");
             }
 
             // Every worker is upgraded: builds keep flowing, now at version 3.
