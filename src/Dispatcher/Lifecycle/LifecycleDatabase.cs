@@ -12,7 +12,16 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    private LifecycleDatabase(SqliteConnection connection) => _connection = connection;
+    private readonly string _readerConnectionString;
+
+    private LifecycleDatabase(SqliteConnection connection)
+    {
+        _connection = connection;
+        _readerConnectionString = new SqliteConnectionStringBuilder { DataSource = connection.DataSource, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
+    }
+
+    /// <summary>Pulsed after each commit with the builds whose log or end it wrote (<see cref="DbSession.Changed"/>).</summary>
+    public BuildSignals Signals { get; } = new();
 
     /// <summary>Opens the database, creating or migrating its schema; one written by a newer dispatcher is refused (<see cref="SchemaVersionException"/>).</summary>
     public static async Task<LifecycleDatabase> OpenAsync(string path, CancellationToken cancellationToken)
@@ -47,14 +56,31 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         try
         {
             await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken);
-            var result = await work(new DbSession(_connection, tx, cancellationToken));
+            var session = new DbSession(_connection, tx, cancellationToken);
+            var result = await work(session);
             await tx.CommitAsync(cancellationToken);
+            if (session.ChangedBuilds is { } changed)
+                Signals.Pulse(changed);
             return result;
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Runs a read-only <paramref name="work"/> on a pooled connection of its own, outside the gate: in WAL mode it
+    /// reads the last committed state while the writer goes on, so pages, the hook's decisions and its log stream
+    /// never queue behind imports and claims. Never for a read that decides a write (that belongs in <see cref="RunAsync{T}"/>).
+    /// </summary>
+    public async Task<T> ReadAsync<T>(Func<DbSession, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(_readerConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        // One transaction: every query of the work sees the same snapshot.
+        await using var tx = connection.BeginTransaction(deferred: true);
+        return await work(new DbSession(connection, tx, cancellationToken));
     }
 
     public Task RunAsync(Func<DbSession, Task> work, CancellationToken cancellationToken) =>
@@ -69,6 +95,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        SqliteConnection.ClearPool(new SqliteConnection(_readerConnectionString));
         await _connection.DisposeAsync();
         _gate.Dispose();
     }
@@ -78,6 +105,11 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 internal sealed class DbSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
 {
     public CancellationToken CancellationToken => cancellationToken;
+
+    /// <summary>Builds whose log or end this transaction wrote; their followers are woken after the commit.</summary>
+    public HashSet<Guid>? ChangedBuilds { get; private set; }
+
+    public void Changed(Guid build) => (ChangedBuilds ??= []).Add(build);
 
     public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
     {
