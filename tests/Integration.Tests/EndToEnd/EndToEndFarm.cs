@@ -64,6 +64,9 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
     private string Secrets => _dir.Combine("broker-users");
 
+    /// <summary>The dispatcher's request signing key (for tests that put a hand-made copy of a request on a queue).</summary>
+    internal SigningKey DispatcherKey => _dispatcherKey;
+
     /// <summary>The single node, or the cluster's first node.</summary>
     internal RabbitMqServer Broker { get; private set; } = null!;
 

@@ -1,4 +1,9 @@
-using BuildFarm.Dispatcher.Api;
+using System.Text.Json;
+using BuildFarm.Contracts.Builds;
+using BuildFarm.Messaging.Broker;
+using BuildFarm.Messaging.Requests;
+using BuildFarm.Messaging.Routing;
+using RabbitMQ.Client;
 
 namespace BuildFarm.Integration.Tests.EndToEnd;
 
@@ -34,6 +39,51 @@ public sealed class UpgradeTests
             Assert.All(views, v => Assert.Equal(("succeeded", "ver-current", 1), (v.State, v.Worker, v.Attempt)));
             Assert.All(views, v => Assert.DoesNotContain(v.Attempts, a => a.Worker == "ver-old"));
             Assert.DoesNotContain("Refused request", old.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await farm.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Only a wrong route puts a request where no worker speaks its version: simulated by replacing the published copy
+    /// in the plain queue with a validly signed version-3 copy. The worker refuses it with a failure naming the version,
+    /// the dispatcher publishes the next attempt at a version the workers speak, and the build succeeds.
+    /// </summary>
+    [Fact]
+    public async Task RequestOfAVersionNoWorkerSpeaks_RefusedWithTheReason_RebuiltAsTheNextAttempt()
+    {
+        using var farm = new EndToEndFarm(Lease);
+        await farm.InitializeAsync();
+        try
+        {
+            const string System = "e2emis-linux";
+            var drv = await ShellDerivation.CreateAsync("misrouted", System, "echo rebuilt > $out");
+            var id = await farm.SubmitAsync(drv, waitForCapacity: true);
+            await EndToEndFarm.WaitUntilAsync(async () => (await farm.GetAsync(id)).PublishedAt is not null, Generous, () => "the request to be published");
+            var plain = new BuildClass(System, []);
+            var connection = await BrokerConnections.ConnectAsync(new BrokerOptions { Uri = farm.BrokerUri }, "upgrade test", 5, CancellationToken.None);
+            await using (connection)
+            {
+                await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+                Assert.Equal(1u, await channel.QueuePurgeAsync(plain.QueueName));
+                var request = new BuildDerivation(id, 1, drv.DrvPath, drv.DrvText, "/nix/store", System, [], [], ["out"], null,
+                    new BuildLimits(TimeSpan.Zero, TimeSpan.Zero), 0, DateTimeOffset.UtcNow);
+                var json = JsonSerializer.Serialize(request, MessagingJson.Options);
+                var copy = new SignedBuildRequest(3, json, farm.DispatcherKey.Sign(SignedBuildRequest.SignedText(request.RequestedAt, json)), request.RequestedAt);
+                await channel.BasicPublishAsync(BrokerTopology.BuildExchange, plain.Key, mandatory: true, new BasicProperties { Persistent = true },
+                    JsonSerializer.SerializeToUtf8Bytes(copy, MessagingJson.Options));
+            }
+
+            using var worker = await farm.StartWorkerAsync(System, "mis-2", [2]);
+
+            var view = Assert.Single(await farm.WaitFinishedAsync([id], Generous));
+            Assert.Equal(("succeeded", "mis-2", 2), (view.State, view.Worker, view.Attempt));
+            var refused = Assert.Single(view.Attempts, a => a.Attempt == 1);
+            Assert.Equal(("mis-2", "Infrastructure"), (refused.Worker, refused.Outcome));
+            Assert.StartsWith("refused: request contract version 3 is not one this worker speaks (2)", refused.Reason, StringComparison.Ordinal);
+            Assert.Equal(drv.OutPath, Assert.Single(view.Outputs).Path);
         }
         finally
         {
