@@ -229,15 +229,21 @@ internal sealed partial class BuildLifecycle(
         var log = Log.ForContext("BuildId", b.Id).ForContext("DrvPath", b.DrvPath).ForContext("Attempt", b.Attempt);
         try
         {
-            var (origin, closure) = await db.RunAsync(s => BuildInputTable.GetAsync(s, b.Id), cancellationToken);
+            var (origin, closure, route) = await db.RunAsync(async s =>
+            {
+                var (o, c) = await BuildInputTable.GetAsync(s, b.Id);
+                return (o, c, ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), b.Class, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow));
+            }, cancellationToken);
+            if (route.Problem is not null)
+                log.Warning("Attempt {Attempt} of {BuildId} published at contract version {ContractVersion}, which no capable worker speaks: {Problem}", b.Attempt, b.Id, route.Version, route.Problem);
             var request = new BuildDerivation(
                 b.Id, b.Attempt, b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, closure, b.WantedOutputs, origin,
                 new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow(), b.Trusted);
-            await publisher.PublishAsync(request, cancellationToken);
+            await publisher.PublishAsync(request, route.Version, cancellationToken);
             // Checkpoint: the broker confirmed the request (persistent, on a quorum queue); it is no longer ours to lose.
             // published_at is the copy's signed issue time: an expiry of any older copy is then told apart (OnRequestExpiredAsync).
             await db.RunAsync(s => BuildTable.MarkPublishedAsync(s, b.Id, b.Attempt, request.RequestedAt), cancellationToken);
-            log.Information("Published attempt {Attempt} of {BuildId}", b.Attempt, b.Id);
+            log.Information("Published attempt {Attempt} of {BuildId} at contract version {ContractVersion}", b.Attempt, b.Id, route.Version);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -28,10 +28,10 @@ internal sealed class RabbitBuildRequestPublisher(BrokerOptions broker, RequestS
     private IConnection? _connection;
     private IChannel? _channel;
 
-    public async Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken)
+    public async Task PublishAsync(BuildDerivation request, int contractVersion, CancellationToken cancellationToken)
     {
-        var buildClass = TrustedRouting.ClassOf(request);
-        var body = JsonSerializer.SerializeToUtf8Bytes(signer.Wrap(request), MessagingJson.Options);
+        var buildClass = ContractRouting.ClassOf(request, contractVersion);
+        var body = JsonSerializer.SerializeToUtf8Bytes(signer.Wrap(request, contractVersion), MessagingJson.Options);
         var props = new BasicProperties
         {
             Persistent = true,

@@ -152,11 +152,45 @@ internal sealed class BuildClaim(
         await consumer.Channel.BasicAckAsync(ea.DeliveryTag, multiple: false, ct);
     }
 
+    /// <summary>
+    /// A genuine request of a contract version this worker does not speak: the dispatcher is told first with an
+    /// infrastructure failure of that attempt (an event every dispatcher version understands; it retries the build at a
+    /// version a capable worker announces, within its attempt limit), then the copy is acked. If we die between the two,
+    /// the copy is redelivered and refused again; if the event cannot be published, the copy is requeued, never lost.
+    /// </summary>
+    private async Task RefuseVersionAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, Guid buildId, int attempt, string reason, CancellationToken ct)
+    {
+        using var _ = LogContext.PushProperty("BuildId", buildId);
+        _log.Warning("Refused request {BuildId} attempt {Attempt} from {Queue}: {Reason}", buildId, attempt, consumer.Class.QueueName, reason);
+        try
+        {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            budget.CancelAfter(ClaimBudget);
+            await events.PublishAsync(new BuildFailed(buildId, attempt, options.Value.Name, BuildFailureKind.Infrastructure, null,
+                "refused: " + reason, "", time.GetUtcNow()), budget.Token);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log.Warning(e, "Could not report the refusal of {BuildId}; requeued", buildId);
+            await consumer.Channel.BasicNackAsync(ea.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
+            return;
+        }
+
+        // Checkpoint: the dispatcher has the refusal (broker-confirmed); this copy is no longer needed.
+        await consumer.Channel.BasicAckAsync(ea.DeliveryTag, multiple: false, ct);
+    }
+
     private async Task RejectAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, RequestVerdict verdict, CancellationToken ct)
     {
         if (verdict.ExpiredIssuedAt is { } issuedAt)
         {
             await ExpireAsync(consumer, ea, verdict.Request!, issuedAt, verdict.RejectReason!, ct);
+            return;
+        }
+
+        if (verdict.Unspoken is var (buildId, attempt))
+        {
+            await RefuseVersionAsync(consumer, ea, buildId, attempt, verdict.RejectReason!, ct);
             return;
         }
 

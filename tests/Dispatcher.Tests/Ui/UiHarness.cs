@@ -214,7 +214,7 @@ internal sealed class UiHarness : IAsyncDisposable
 
     private sealed class NullPublisher : IBuildRequestPublisher
     {
-        public Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task PublishAsync(BuildDerivation request, int contractVersion, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private sealed class NullControl : IControlPublisher

@@ -10,13 +10,17 @@ public sealed record ClassView(string Key, string Queue, string System, IReadOnl
 /// <summary>Read side of routing classes (<c>GET /api/classes</c>, the alerts and <c>/metrics</c>).</summary>
 internal sealed class ClassViews(BuildLifecycle lifecycle, WorkerViews workerViews, TimeProvider time)
 {
-    /// <summary>Every class some remembered worker consumes or some unfinished build waits in.</summary>
+    /// <summary>
+    /// Every class some remembered worker consumes or some unfinished build waits in. Classes are shown without
+    /// contract marks (<see cref="ContractRouting"/>): the queues of one class's versions are one class here, whose
+    /// capable workers are those that take it at some version.
+    /// </summary>
     public Task<List<ClassView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
     {
         var now = time.GetUtcNow();
         var workers = await workerViews.RememberedAsync(s, now);
         var open = await BuildTable.ListAsync(s, "state IN ('queued', 'running')");
-        var classes = workers.SelectMany(w => SafeClasses(w)).Concat(open.Select(b => b.Class))
+        var classes = workers.SelectMany(w => SafeClasses(w)).Select(ContractRouting.Unversioned).Concat(open.Select(b => b.Class))
             .Distinct().OrderBy(c => c.Key, StringComparer.Ordinal);
         return classes.Select(c =>
         {

@@ -4,7 +4,8 @@ namespace BuildFarm.Dispatcher.Api;
 /// One worker as GET /api/workers shows it. <see cref="Isolation"/>: how it runs builders, from its heartbeat:
 /// <c>sandboxed</c>, <c>unsandboxed</c> (its sandbox probe failed and its config allows it: it takes only trusted
 /// builds), <c>none</c> (no sandbox and not allowed: paused) or <c>unknown</c> (a worker that does not report it);
-/// <see cref="IsolationReason"/> is the probe's words.
+/// <see cref="IsolationReason"/> is the probe's words. <see cref="ContractVersions"/>: the message contract versions it
+/// speaks, read from the contract marks among its features (BuildFarm.Messaging.Routing.ContractRouting).
 /// </summary>
 public sealed record WorkerView(
     string Name,
@@ -26,7 +27,8 @@ public sealed record WorkerView(
     int BuildsDone,
     int BuildsFailed,
     string Isolation = "unknown",
-    string? IsolationReason = null);
+    string? IsolationReason = null,
+    IReadOnlyList<int>? ContractVersions = null);
 
 /// <summary>POST /api/workers/{name}/drain|pause body (optional note shown on the Workers page).</summary>
 public sealed record WorkerActionBody(string? Note);
