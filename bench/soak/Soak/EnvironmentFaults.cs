@@ -1,0 +1,202 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace BuildFarm.Soak;
+
+/// <summary>
+/// The faults of a worker's surroundings rather than its processes: its link to the origin cut (network namespace),
+/// its disk full (tmpfs), its clock off. Each checks that the worker said so in /api/workers (paused itself, with the
+/// reason; the measured skew) and that it claims again once the cause is gone.
+/// </summary>
+internal sealed partial class Faults
+{
+    private static readonly TimeSpan StateLimit = TimeSpan.FromSeconds(40);
+
+    /// <summary>
+    /// Holds the namespace worker at PHASE (inside an SSH session with the origin), rejects every packet between it and
+    /// the origin's sshd on its veth (TCP reset; the replies dropped), lets it go on into the cut for CUT, then restores the link.
+    /// </summary>
+    private async Task<Injection> CutNetworkAsync(string phase, TimeSpan cut, CancellationToken ct)
+    {
+        var worker = options.NetnsWorker!;
+        var at = await HoldAsync(phase, "hold", ct, only: worker);
+        if (at is null)
+            return new Injection(false, $"{worker} did not reach {phase} within {ReachLimit.TotalSeconds} s");
+        var port = farm.SshdPort;
+        var rules = $$"""
+            table inet {{options.CutTable}} {
+              chain in { type filter hook input priority 0; iifname "{{options.Veth}}" tcp dport {{port}} reject with tcp reset; }
+              chain out { type filter hook output priority 0; oifname "{{options.Veth}}" tcp sport {{port}} drop; }
+            }
+            """;
+        await NftAsync(rules, ct);
+        string paused;
+        try
+        {
+            Release(phase);
+            paused = await WaitNoteAsync(worker, "origin", cut, ct)
+                ? "paused itself (origin unreachable)"
+                : "NOT seen paused";
+            await Task.Delay(cut, ct);
+        }
+        finally
+        {
+            await Shell.RunAsync("nft", ["delete", "table", "inet", options.CutTable!], CancellationToken.None);
+        }
+
+        var resumed = await WaitUnpausedAsync(worker, ct) ? "claims again" : "STILL PAUSED";
+        return new Injection(true, $"cut {worker} from the origin at {phase} of {Short(at.Value.Drv)} for {cut.TotalSeconds:0.0} s: {paused}, {resumed}");
+    }
+
+    /// <summary>
+    /// Holds the tmpfs worker at PHASE, fills its file system to the last byte, lets it go on into the full disk; after
+    /// DOWN deletes the filler (space returns).
+    /// </summary>
+    private async Task<Injection> DiskFullAsync(string phase, TimeSpan down, CancellationToken ct)
+    {
+        var worker = options.DiskWorker!;
+        var at = await HoldAsync(phase, "hold", ct, only: worker);
+        if (at is null)
+            return new Injection(false, $"{worker} did not reach {phase} within {ReachLimit.TotalSeconds} s");
+        var filler = Path.Combine(options.DiskMount!, "soak-filler");
+        string paused;
+        try
+        {
+            await FillAsync(filler, ct);
+            Release(phase);
+            paused = await WaitNoteAsync(worker, "disk full", StateLimit, ct) ? "paused itself (disk full)" : "NOT seen paused";
+            await Task.Delay(down, ct);
+        }
+        finally
+        {
+            File.Delete(filler);
+        }
+
+        // A worker that died of its full disk is a finding; it is started again so the round can end.
+        var died = "";
+        if (!Shell.Alive(farm.Pid(Farm.WorkerProcess(worker))))
+        {
+            died = "; the worker DIED, restarted";
+            await farm.StartAsync(Farm.WorkerProcess(worker), ct);
+            await farm.WaitWorkersOnlineAsync(ct);
+        }
+
+        var resumed = await WaitUnpausedAsync(worker, ct) ? "claims again" : "STILL PAUSED";
+        return new Injection(true, $"filled {worker}'s disk at {phase} of {Short(at.Value.Drv)} for {down.TotalSeconds:0.0} s: {paused}, {resumed}{died}");
+    }
+
+    /// <summary>
+    /// Restarts WORKER (SIGTERM: it drains) with its clock SKEW off the machine's (BUILDFARM_TEST_CLOCK_OFFSET_SECONDS)
+    /// for the rest of the round; the undo restarts it with the right clock.
+    /// </summary>
+    private async Task<Injection> SkewClockAsync(string worker, TimeSpan skew, CancellationToken ct)
+    {
+        var process = Farm.WorkerProcess(worker);
+        await farm.StopWorkerAsync(worker, ct);
+        farm.WorkerEnvironment[worker] = new() { ["BUILDFARM_TEST_CLOCK_OFFSET_SECONDS"] = skew.TotalSeconds.ToString(CultureInfo.InvariantCulture) };
+        await farm.StartAsync(process, ct);
+        await farm.WaitWorkersOnlineAsync(ct);
+        var measured = "not measured";
+        try
+        {
+            await Farm.WaitAsync(async () =>
+            {
+                if (await farm.ApiWorkerAsync(worker, ct) is { } w && w.TryGetProperty("clockSkewSeconds", out var s) && s.ValueKind == JsonValueKind.Number
+                    && Math.Abs(s.GetDouble() - skew.TotalSeconds) < 30)
+                {
+                    measured = $"dispatcher measures {s.GetDouble():0} s";
+                    return true;
+                }
+
+                return false;
+            }, StateLimit, $"the dispatcher to measure {worker}'s clock", ct);
+        }
+        catch (TimeoutException)
+        {
+            measured = "the dispatcher did NOT measure it";
+        }
+
+        return new Injection(true, $"{worker}'s clock {skew.TotalSeconds:+0;-0} s off ({measured})", async undoCt =>
+        {
+            var note = await farm.ApiWorkerAsync(worker, undoCt) is { } w && w.TryGetProperty("note", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            farm.WorkerEnvironment.Remove(worker);
+            await farm.StopWorkerAsync(worker, undoCt);
+            await farm.StartAsync(process, undoCt);
+            await farm.WaitWorkersOnlineAsync(undoCt);
+            return note is not null && note.Contains("clock behind", StringComparison.Ordinal) ? "it had paused itself (clock behind), clock restored" : "clock restored";
+        });
+    }
+
+    /// <summary>Whether /api/workers shows WORKER paused with TEXT in its note within LIMIT.</summary>
+    private async Task<bool> WaitNoteAsync(string worker, string text, TimeSpan limit, CancellationToken ct)
+    {
+        try
+        {
+            await Farm.WaitAsync(async () => await farm.ApiWorkerAsync(worker, ct) is { } w && w.GetProperty("paused").GetBoolean()
+                && w.TryGetProperty("note", out var n) && n.ValueKind == JsonValueKind.String && n.GetString()!.Contains(text, StringComparison.Ordinal),
+                limit, $"{worker} to pause itself ({text})", ct);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<bool> WaitUnpausedAsync(string worker, CancellationToken ct)
+    {
+        try
+        {
+            await Farm.WaitAsync(async () => await farm.ApiWorkerAsync(worker, ct) is { } w && w.GetProperty("online").GetBoolean() && !w.GetProperty("paused").GetBoolean(),
+                StateLimit, $"{worker} to claim builds again", ct);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task NftAsync(string rules, CancellationToken ct)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, rules, ct);
+            var r = await Shell.RunAsync("nft", ["-f", file], ct);
+            if (r.ExitCode != 0)
+                throw new InvalidOperationException($"nft -f: {r.Tail}");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Writes FILE until its file system says ENOSPC.</summary>
+    private static async Task FillAsync(string file, CancellationToken ct)
+    {
+        var chunk = new byte[1 << 20];
+        try
+        {
+            await using var f = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1, FileOptions.None);
+            while (true)
+                await f.WriteAsync(chunk, ct);
+        }
+        catch (IOException)
+        {
+        }
+
+        // The last partial megabyte: fill what remains a page at a time.
+        try
+        {
+            await using var f = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, 1, FileOptions.None);
+            var page = new byte[4096];
+            while (true)
+                await f.WriteAsync(page, ct);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
