@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED=$2; shift 2 ;;
     --minutes) EXTRA+=(--minutes "$2"); shift 2 ;;
     --round-minutes) EXTRA+=(--round-minutes "$2"); shift 2 ;;
+    --kinds) EXTRA+=(--kinds "$2"); shift 2 ;;
     *) echo "bench/soak/run.sh: unknown option $1 (valid: --seed N, --minutes M, --round-minutes R)" >&2; exit 2 ;;
   esac
 done

@@ -13,31 +13,42 @@ internal sealed partial class Faults
     private static readonly TimeSpan StateLimit = TimeSpan.FromSeconds(40);
 
     /// <summary>
-    /// Holds the namespace worker at PHASE (inside an SSH session with the origin), rejects every packet between it and
-    /// the origin's sshd on its veth (TCP reset; the replies dropped), lets it go on into the cut for CUT, then restores the link.
+    /// Holds the namespace worker at PHASE (inside an SSH session with the origin), cuts it from the origin's sshd on
+    /// its veth, lets it go on into the cut for CUT, then restores the link. Two kinds of cut, drawn from the seed: a
+    /// refusing link (every packet to sshd answered with a TCP reset: the open session breaks, every retry is refused,
+    /// the retry budget is spent, the build fails over) or a BLACKHOLE (both directions dropped, as a pulled cable: TCP
+    /// retransmits and the open stream waits).
     /// </summary>
-    private async Task<Injection> CutNetworkAsync(string phase, TimeSpan cut, CancellationToken ct)
+    private async Task<Injection> CutNetworkAsync(string phase, TimeSpan cut, bool blackhole, CancellationToken ct)
     {
         var worker = options.NetnsWorker!;
         var at = await HoldAsync(phase, "hold", ct, only: worker);
         if (at is null)
             return new Injection(false, $"{worker} did not reach {phase} within {ReachLimit.TotalSeconds} s");
         var port = farm.SshdPort;
-        var rules = $$"""
-            table inet {{options.CutTable}} {
-              chain in { type filter hook input priority 0; iifname "{{options.Veth}}" tcp dport {{port}} reject with tcp reset; }
-              chain out { type filter hook output priority 0; oifname "{{options.Veth}}" tcp sport {{port}} drop; }
-            }
-            """;
+        var rules = blackhole
+            ? $$"""
+                table inet {{options.CutTable}} {
+                  chain in { type filter hook input priority 0; iifname "{{options.Veth}}" tcp dport {{port}} drop; }
+                  chain out { type filter hook output priority 0; oifname "{{options.Veth}}" tcp sport {{port}} drop; }
+                }
+                """
+            : $$"""
+                table inet {{options.CutTable}} {
+                  chain in { type filter hook input priority 0; iifname "{{options.Veth}}" tcp dport {{port}} reject with tcp reset; }
+                }
+                """;
         await NftAsync(rules, ct);
         string paused;
         try
         {
             Release(phase);
+            var since = System.Diagnostics.Stopwatch.StartNew();
             paused = await WaitNoteAsync(worker, "origin", cut, ct)
                 ? "paused itself (origin unreachable)"
-                : "NOT seen paused";
-            await Task.Delay(cut, ct);
+                : blackhole ? "not paused (its stream waits for the link)" : "NOT seen paused";
+            if (cut > since.Elapsed)
+                await Task.Delay(cut - since.Elapsed, ct);
         }
         finally
         {
@@ -45,7 +56,7 @@ internal sealed partial class Faults
         }
 
         var resumed = await WaitUnpausedAsync(worker, ct) ? "claims again" : "STILL PAUSED";
-        return new Injection(true, $"cut {worker} from the origin at {phase} of {Short(at.Value.Drv)} for {cut.TotalSeconds:0.0} s: {paused}, {resumed}");
+        return new Injection(true, $"{(blackhole ? "blackholed" : "cut (reset)")} {worker} from the origin at {phase} of {Short(at.Value.Drv)} for {cut.TotalSeconds:0.0} s: {paused}, {resumed}");
     }
 
     /// <summary>

@@ -59,7 +59,7 @@ internal sealed partial class Faults(Farm farm, Invariants invariants, string ho
         }
     }
 
-    private bool Possible(FaultKind kind) => kind switch
+    private bool Possible(FaultKind kind) => (options.Kinds.Count == 0 || options.Kinds.Contains(kind)) && kind switch
     {
         FaultKind.NetworkCut => options.NetnsWorker is not null && options.Veth is not null && options.CutTable is not null,
         FaultKind.DiskFullFetch or FaultKind.DiskFullBuild => options.DiskWorker is not null && options.DiskMount is not null,
@@ -86,7 +86,7 @@ internal sealed partial class Faults(Farm farm, Invariants invariants, string ho
             FaultKind.DispatcherKill => ct => KillDispatcherAsync(delay, down, ct),
             FaultKind.BrokerKillPublish => ct => AtPhaseAsync("publish", down, farm.KillBrokerAsync, Farm.Rabbit, ct),
             FaultKind.SshdStopTransfer => ct => AtPhaseAsync(viaFetch ? "fetch" : "upload", down, farm.KillSshdAsync, Farm.Sshd, ct),
-            FaultKind.NetworkCut => ct => CutNetworkAsync("upload", cut, ct),
+            FaultKind.NetworkCut => ct => CutNetworkAsync("upload", cut, blackhole: viaFetch, ct),
             FaultKind.DiskFullFetch => ct => DiskFullAsync("fetch", down, ct),
             FaultKind.DiskFullBuild => ct => DiskFullAsync("build", down, ct),
             FaultKind.ClockSkew => ct => SkewClockAsync(farm.Workers[skewed % farm.Workers.Count], skew, ct),
@@ -136,9 +136,10 @@ internal sealed partial class Faults(Farm farm, Invariants invariants, string ho
 
     private async Task<(string Worker, string Drv)?> HoldAsync(string phase, string mode, CancellationToken ct, string? only = null)
     {
+        foreach (var w in farm.Workers)
+            Directory.CreateDirectory(Path.Combine(holdDir, w));
         foreach (var w in farm.Workers.Where(w => only is null || w == only))
         {
-            Directory.CreateDirectory(Path.Combine(holdDir, w));
             File.Delete(Path.Combine(holdDir, w, "at-" + phase));
             await File.WriteAllTextAsync(Path.Combine(holdDir, w, "hold-" + phase), mode, ct);
         }

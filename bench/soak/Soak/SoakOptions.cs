@@ -22,6 +22,9 @@ internal sealed record SoakOptions(int Faults, int Seed, string FarmDir, string 
 
     public string? DiskMount { get; init; }
 
+    /// <summary>Only these kinds are drawn (<c>--kinds NetworkCut,ClockSkew</c>: replaying one fault); empty = all.</summary>
+    public IReadOnlyList<FaultKind> Kinds { get; init; } = [];
+
     /// <summary>A round that has not ended by then fails the run, naming the stage it was stuck in.</summary>
     public TimeSpan RoundLimit { get; init; } = TimeSpan.FromMinutes(4);
 
@@ -34,6 +37,7 @@ internal sealed record SoakOptions(int Faults, int Seed, string FarmDir, string 
         var lease = TimeSpan.FromSeconds(8);
         var roundLimit = TimeSpan.FromMinutes(4);
         TimeSpan? budget = null;
+        FaultKind[] kinds = [];
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -54,6 +58,7 @@ internal sealed record SoakOptions(int Faults, int Seed, string FarmDir, string 
                 case "--cut-table": cutTable = Value(); break;
                 case "--disk-worker": diskWorker = Value(); break;
                 case "--disk-mount": diskMount = Value(); break;
+                case "--kinds": kinds = [.. Value().Split(',').Select(Enum.Parse<FaultKind>)]; break;
                 default:
                     if (faults is null && int.TryParse(args[i], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
                         faults = n;
@@ -68,7 +73,7 @@ internal sealed record SoakOptions(int Faults, int Seed, string FarmDir, string 
             : new SoakOptions(faults.Value, seed, farm, bin, work, holds, workers, lease, budget)
             {
                 NetnsWorker = netnsWorker, Netns = netns, Veth = veth, CutTable = cutTable, DiskWorker = diskWorker, DiskMount = diskMount,
-                RoundLimit = roundLimit,
+                RoundLimit = roundLimit, Kinds = kinds,
             };
     }
 }
