@@ -70,10 +70,11 @@ internal sealed partial class Faults(Farm farm, Invariants invariants, string ho
     public Func<CancellationToken, Task<Injection>> Plan(FaultKind kind)
     {
         var delay = TimeSpan.FromMilliseconds(random.Next(300, 4000));
-        var down = TimeSpan.FromMilliseconds(random.Next(500, 5000));
+        // Down 0.3-2.5 s: long enough for every client and worker to meet the fault, short enough for 500 faults in about an hour.
+        var down = TimeSpan.FromMilliseconds(random.Next(300, 2500));
         var viaFetch = random.Next(2) == 0;
         // The cut outlasts the namespace worker's retry budget (about 2 s, see SoakRun) several times over.
-        var cut = TimeSpan.FromMilliseconds(random.Next(8000, 20000));
+        var cut = TimeSpan.FromMilliseconds(random.Next(5000, 12000));
         // Minutes off, either way: behind by more than Freshness:ClockSkew (2 min) makes requests look issued in its future.
         var skew = TimeSpan.FromSeconds(random.Next(150, 600) * (random.Next(2) == 0 ? -1 : 1));
         var skewed = random.Next(2);
