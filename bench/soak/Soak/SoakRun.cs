@@ -43,9 +43,19 @@ internal sealed class SoakRun(SoakOptions o)
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
             limit.CancelAfter(o.RoundLimit);
             var stage = "writing the round's graphs";
+            // Where the round's time goes (graphs written, fault and clients, undo, quiet, checks), for the log line.
+            var spent = new List<string>();
+            var lap = Stopwatch.StartNew();
+            void Lap(string what)
+            {
+                spent.Add(string.Create(CultureInfo.InvariantCulture, $"{what} {lap.Elapsed.TotalSeconds:0.0}"));
+                lap.Restart();
+            }
+
             try
             {
                 var (a, b) = await graphs.NextAsync(round, limit.Token);
+                Lap("graphs");
                 stage = "injecting the fault while the clients build";
                 var clients = new[] { BuildAsync(farm, a, limit.Token), BuildAsync(farm, b, limit.Token) };
                 Injection injection;
@@ -60,18 +70,22 @@ internal sealed class SoakRun(SoakOptions o)
 
                 stage = "waiting for the clients (`buildfarm build`) to end";
                 var runs = await Task.WhenAll(clients);
+                Lap("fault+clients");
                 var undone = "";
                 if (injection.Undo is { } undo)
                 {
                     stage = "undoing the fault";
                     undone = "; " + await undo(limit.Token);
+                    Lap("undo");
                 }
 
                 reruns += runs.Sum(r => r.Runs - 1);
                 stage = "waiting for the farm to be quiet";
                 await invariants.QuiesceAsync(TimeSpan.FromMinutes(2), limit.Token);
+                Lap("quiet");
                 stage = "checking the invariants";
                 var findings = await invariants.CheckAsync([.. a.Targets, .. b.Targets], limit.Token);
+                Lap("checks");
                 var clientFailures = runs.Count(r => !r.Completed);
                 lost += findings.Lost + clientFailures;
                 duplicated += findings.Duplicated;
@@ -85,7 +99,7 @@ internal sealed class SoakRun(SoakOptions o)
                 if (injection.Reached)
                     injected++;
                 Log($"round {round}/{o.Faults}: {Faults.Label(kind)}: {injection.What}{undone}; clients ran {string.Join('+', runs.Select(r => r.Runs))} time(s); " +
-                    $"{(clean ? "invariants hold" : "VIOLATED")} ({clock.Elapsed.TotalSeconds:0.0} s)");
+                    $"{(clean ? "invariants hold" : "VIOLATED")} ({clock.Elapsed.TotalSeconds:0.0} s: {string.Join(", ", spent)})");
                 foreach (var d in findings.Details)
                     Log("  " + d);
                 foreach (var r in runs.Where(r => !r.Completed))

@@ -71,8 +71,12 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, Wor
         _skewed[clock.Worker] = skewed;
         if (skewed)
         {
-            Log.Warning("Worker {Worker}'s clock is {SkewSeconds:0} s {Direction} the dispatcher's (more than {Limit}): fix its time sync; it refuses requests issued in its future and pauses itself",
-                clock.Worker, clock.Skew.Duration().TotalSeconds, clock.Skew > TimeSpan.Zero ? "ahead of" : "behind", SkewWarning);
+            var ahead = clock.Skew > TimeSpan.Zero;
+            Log.Warning("Worker {Worker}'s clock is {SkewSeconds:0} s {Direction} the dispatcher's (more than {Limit}): fix its time sync; {Consequence}",
+                clock.Worker, clock.Skew.Duration().TotalSeconds, ahead ? "ahead of" : "behind", SkewWarning,
+                ahead
+                    ? "past its Freshness:MaxCommandAge it takes control commands (cancel, drain, pause) for replays"
+                    : "past its Freshness:ClockSkew it sees requests as issued in its future, requeues them and pauses itself");
         }
         else
         {
