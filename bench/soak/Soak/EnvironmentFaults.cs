@@ -22,6 +22,7 @@ internal sealed partial class Faults
     private async Task<Injection> CutNetworkAsync(string phase, TimeSpan cut, bool blackhole, CancellationToken ct)
     {
         var worker = options.NetnsWorker!;
+        await EnsureInNamespaceAsync(ct);
         var at = await HoldAsync(phase, "hold", ct, only: worker);
         if (at is null)
             return new Injection(false, $"{worker} did not reach {phase} within {ReachLimit.TotalSeconds} s");
@@ -209,5 +210,33 @@ internal sealed partial class Faults
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>
+    /// Restarts the namespace worker inside its network namespace (run.sh made it: veth to the host, DNAT of the farm's
+    /// ports), with a short origin retry budget (2 retries from 0.5 s, 3 s to connect: about 2 s in all) so the network
+    /// cut outlasts it within a round, and a 5 s circuit break. Done at the first cut (a restart costs a run without one
+    /// nothing); from then on the other faults hit it there too.
+    /// </summary>
+    private async Task EnsureInNamespaceAsync(CancellationToken ct)
+    {
+        if (options.NetnsWorker is not { } worker || options.Netns is not { } ns || farm.Namespaces.ContainsKey(worker))
+            return;
+        var config = farm.WorkerConfig(worker);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(config, ct))!.AsObject();
+        var origins = json["origins"]?.AsObject() ?? throw new InvalidOperationException($"{config} has no origins section");
+        origins["maxRetryAttempts"] = 2;
+        origins["retryBaseDelay"] = "00:00:00.5";
+        origins["retryMaxDelay"] = "00:00:01";
+        origins["connectTimeout"] = "00:00:03";
+        // Its circuit, open after the cut's refusals, lets a probe through after 5 s instead of 30 s: the worker claims
+        // again soon after the link is back.
+        origins["circuitBreakDuration"] = "00:00:05";
+        await File.WriteAllTextAsync(config, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), ct);
+        await farm.StopWorkerAsync(worker, ct);
+        farm.Namespaces[worker] = ns;
+        await farm.StartAsync(Farm.WorkerProcess(worker), ct);
+        await farm.WaitWorkersOnlineAsync(ct);
+        Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] soak: {worker} runs in network namespace {ns} from now on");
     }
 }

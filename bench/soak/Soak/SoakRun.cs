@@ -21,7 +21,6 @@ internal sealed class SoakRun(SoakOptions o)
         var faults = new Faults(farm, invariants, o.HoldDir, random, o);
         var graphs = new Graphs(farm, o.WorkDir, o.Seed);
         await farm.SetLeaseAsync(o.Lease, ct);
-        await MoveIntoNamespaceAsync(farm, ct);
         await graphs.PrepareAsync(ct);
         await farm.WaitWorkersOnlineAsync(ct);
         int lost = 0, duplicated = 0, partial = 0, orphans = 0, injected = 0, reruns = 0;
@@ -122,33 +121,6 @@ internal sealed class SoakRun(SoakOptions o)
         PrintTable(reruns);
         Console.WriteLine($"faults {injected}, builds {builds}, lost {lost}, duplicated {duplicated}, partial {partial}, orphans {orphans}");
         return lost + duplicated + partial + orphans == 0 ? 0 : 1;
-    }
-
-    /// <summary>
-    /// Restarts the namespace worker inside its network namespace (run.sh made it: veth to the host, DNAT of the farm's
-    /// ports), with a short origin retry budget (2 retries from 0.5 s, 3 s to connect: about 2 s in all) so the network
-    /// cut outlasts it within a round, and a 5 s circuit break. The other faults hit it there too.
-    /// </summary>
-    private async Task MoveIntoNamespaceAsync(Farm farm, CancellationToken ct)
-    {
-        if (o.NetnsWorker is not { } worker || o.Netns is not { } ns)
-            return;
-        var config = farm.WorkerConfig(worker);
-        var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(config, ct))!.AsObject();
-        var origins = json["origins"]?.AsObject() ?? throw new InvalidOperationException($"{config} has no origins section");
-        origins["maxRetryAttempts"] = 2;
-        origins["retryBaseDelay"] = "00:00:00.5";
-        origins["retryMaxDelay"] = "00:00:01";
-        origins["connectTimeout"] = "00:00:03";
-        // Its circuit, open after the cut's refusals, lets a probe through after 5 s instead of 30 s: the worker claims
-        // again soon after the link is back.
-        origins["circuitBreakDuration"] = "00:00:05";
-        await File.WriteAllTextAsync(config, json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), ct);
-        await farm.StopWorkerAsync(worker, ct);
-        farm.Namespaces[worker] = ns;
-        await farm.StartAsync(Farm.WorkerProcess(worker), ct);
-        await farm.WaitWorkersOnlineAsync(ct);
-        Log($"soak: {worker} runs in network namespace {ns}; {o.DiskWorker ?? "no worker"}'s directory is the tmpfs {o.DiskMount ?? "-"}");
     }
 
     private sealed record ClientRun(string Graph, bool Completed, int Runs, string Last);
