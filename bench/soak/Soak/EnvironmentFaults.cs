@@ -22,7 +22,6 @@ internal sealed partial class Faults
     private async Task<Injection> CutNetworkAsync(string phase, TimeSpan cut, bool blackhole, CancellationToken ct)
     {
         var worker = options.NetnsWorker!;
-        await EnsureInNamespaceAsync(ct);
         var at = await HoldAsync(phase, "hold", ct, only: worker);
         if (at is null)
             return new Injection(false, $"{worker} did not reach {phase} within {ReachLimit.TotalSeconds} s");
@@ -215,9 +214,15 @@ internal sealed partial class Faults
     /// <summary>
     /// Restarts the namespace worker inside its network namespace (run.sh made it: veth to the host, DNAT of the farm's
     /// ports), with a short origin retry budget (2 retries from 0.5 s, 3 s to connect: about 2 s in all) so the network
-    /// cut outlasts it within a round, and a 5 s circuit break. Done at the first cut (a restart costs a run without one
+    /// cut outlasts it within a round, and a 5 s circuit break. Done before the round of the first cut (a restart costs a run without one
     /// nothing); from then on the other faults hit it there too.
     /// </summary>
+    public async Task PrepareAsync(FaultKind kind, CancellationToken ct)
+    {
+        if (kind == FaultKind.NetworkCut)
+            await EnsureInNamespaceAsync(ct);
+    }
+
     private async Task EnsureInNamespaceAsync(CancellationToken ct)
     {
         if (options.NetnsWorker is not { } worker || options.Netns is not { } ns || farm.Namespaces.ContainsKey(worker))

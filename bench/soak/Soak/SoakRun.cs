@@ -41,7 +41,7 @@ internal sealed class SoakRun(SoakOptions o)
             // moves) fails the run with the stage it was in, instead of hanging it.
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
             limit.CancelAfter(o.RoundLimit);
-            var stage = "writing the round's graphs";
+            var stage = "preparing the fault";
             // Where the round's time goes (graphs written, fault and clients, undo, quiet, checks), for the log line.
             var spent = new List<string>();
             var lap = Stopwatch.StartNew();
@@ -53,6 +53,9 @@ internal sealed class SoakRun(SoakOptions o)
 
             try
             {
+                // Before the graphs: a restart it needs (w1 into its namespace) must not eat the round's builds.
+                await faults.PrepareAsync(kind, limit.Token);
+                stage = "writing the round's graphs";
                 var (a, b) = await graphs.NextAsync(round, limit.Token);
                 Lap("graphs");
                 stage = "injecting the fault while the clients build";
