@@ -39,7 +39,10 @@ cleanup() {
   nft delete table ip "$NFT_TABLE" 2>/dev/null || true
   nft delete table inet "${NFT_TABLE}_cut" 2>/dev/null || true
   if mountpoint -q "$DISK_MOUNT"; then
-    if [ "${KEEP:-0}" = 1 ]; then mkdir -p "$WORK/w2-tmpfs" && cp -a "$DISK_MOUNT/." "$WORK/w2-tmpfs/" 2>/dev/null || true; fi
+    if [ "${KEEP:-0}" = 1 ]; then
+      mkdir -p "$WORK/w2-tmpfs"
+      cp -a "$DISK_MOUNT/." "$WORK/w2-tmpfs/" 2>/dev/null || true
+    fi
     umount -l "$DISK_MOUNT" || true
   fi
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
