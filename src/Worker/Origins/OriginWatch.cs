@@ -1,4 +1,5 @@
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Transfer.Errors;
 using BuildFarm.Worker.Lifecycle;
 using Serilog;
 
@@ -58,7 +59,10 @@ internal sealed class OriginWatch(OriginRegistry origins, WorkerState state, Tim
         }
     }
 
-    /// <summary>Null when the origin ran <c>buildfarm --version</c> over the worker's pooled SSH session, else why not.</summary>
+    /// <summary>
+    /// Why the origin is unreachable over the network (no answer to <c>buildfarm --version</c> over the worker's pooled
+    /// SSH session within the client's retry budget), or null when it answered or failed for another reason.
+    /// </summary>
     private async Task<string?> ProbeAsync(OriginEndpoint origin, CancellationToken cancellationToken)
     {
         OriginSession session;
@@ -83,9 +87,16 @@ internal sealed class OriginWatch(OriginRegistry origins, WorkerState state, Tim
         {
             return $"no answer within {ProbeTimeout.TotalSeconds:0} s";
         }
+        catch (TransferInfrastructureException e)
+        {
+            // The network or the server's availability, after the client's own retries (or its open circuit).
+            return e.Message;
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return e.Message;
+            // A host key that is not the pinned one, a refused login, a failing command: no pause brings the origin
+            // back, and each build that needs it reports the reason itself.
+            return null;
         }
     }
 }
