@@ -101,6 +101,14 @@ public sealed class StoreSection
     /// fetch would leave less. 0 = no floor. Default 0.
     /// </summary>
     public long MinFreeBytes { get; set; }
+
+    /// <summary>
+    /// The worker stops claiming builds while the store's or the build directory's file system has fewer free bytes
+    /// than this (a build there would fail for lack of space, not for its own fault), and claims again once twice as
+    /// many are free; a build that failed meanwhile is reported as an infrastructure failure, so the dispatcher retries
+    /// it elsewhere. 0 = never. Default 16 MiB.
+    /// </summary>
+    public long PauseBelowFreeBytes { get; set; } = 16L << 20;
 }
 
 /// <summary>Key files (Nix's <c>name:base64</c> format).</summary>

@@ -68,6 +68,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             p.Add($"Store:MaxSizeBytes = {o.Store.MaxSizeBytes} is invalid: must be 0 (no cap) or at least {StoreSection.MinimumCap} (1 MiB)");
         if (o.Store.MinFreeBytes < 0)
             p.Add($"Store:MinFreeBytes = {o.Store.MinFreeBytes} is invalid: must be 0 (no floor) or a number of bytes");
+        if (o.Store.PauseBelowFreeBytes < 0)
+            p.Add($"Store:PauseBelowFreeBytes = {o.Store.PauseBelowFreeBytes} is invalid: must be 0 (never pause) or a number of bytes (default 16777216)");
         if (o.Keys.SigningKeyFile.Length == 0)
             p.Add("Keys:SigningKeyFile is empty: give the secret key file the worker signs outputs with (create one with `nix key generate-secret --key-name NAME`)");
         if (o.Keys.TrustedDispatcherKeysFile.Length == 0)

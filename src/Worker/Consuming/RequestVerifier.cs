@@ -21,8 +21,12 @@ namespace BuildFarm.Worker.Consuming;
 /// Set when the only fault is its contract version, which this worker does not speak: the build and attempt of the
 /// genuine (validly signed) request, so the dispatcher is told and builds it on a worker that speaks it.
 /// </param>
+/// <param name="ClockBehind">
+/// Genuine, but issued in this worker's future beyond <see cref="FreshnessSection.ClockSkew"/>: this worker's clock is
+/// behind, the request is fine; it goes back to the queue for another worker (never dead-lettered, never a failed build).
+/// </param>
 internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Recipe, string? RejectReason, bool SignatureValid, DateTimeOffset? ExpiredIssuedAt = null,
-    (Guid BuildId, int Attempt)? Unspoken = null)
+    (Guid BuildId, int Attempt)? Unspoken = null, bool ClockBehind = false)
 {
     public bool Accepted => RejectReason is null;
 }
@@ -78,7 +82,12 @@ internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> 
             return Reject("signed RequestJson is null", signatureValid: true);
         var now = time.GetUtcNow();
         if (issuedAt > now + freshness.ClockSkew)
-            return Reject($"request was issued at {issuedAt:O}, {(issuedAt - now).TotalSeconds:0} s ahead of this worker's clock (Freshness:ClockSkew {freshness.ClockSkew}): check both clocks", request);
+        {
+            return new RequestVerdict(request, null,
+                $"request was issued at {issuedAt:O}, {(issuedAt - now).TotalSeconds:0} s ahead of this worker's clock (Freshness:ClockSkew {freshness.ClockSkew}): this worker's clock is behind the dispatcher's",
+                true, ClockBehind: true);
+        }
+
         if (now - issuedAt > freshness.MaxRequestAge)
         {
             return new RequestVerdict(request, null,

@@ -42,6 +42,8 @@ internal static class WorkerHostExtensions
         var logger = CreateLogger(snapshot, configureLogging);
         services.AddSerilog(logger, dispose: true);
         services.AddSingleton<ILogger>(logger);
+        if (TestClockOffset.FromEnvironment() is { } skewed)
+            services.TryAddSingleton(skewed);
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddSingleton(sp => WorkerKeys.Load(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Keys));
@@ -75,6 +77,10 @@ internal static class WorkerHostExtensions
         services.TryAddSingleton<IInputProvider, InputPuller>();
         services.TryAddSingleton<IOutputRegistrar, LocalStoreRegistrar>();
         services.TryAddSingleton<IOutputUploader, OriginOutputUploader>();
+        services.AddSingleton<OriginWatch>();
+        // Stops claiming while the disk is full (Store:PauseBelowFreeBytes); checked before the consumers start.
+        services.AddSingleton<DiskSpaceGuard>();
+        services.AddHostedService(sp => sp.GetRequiredService<DiskSpaceGuard>());
         services.AddSingleton<AttemptRunner>();
 
         services.AddMassTransit(x =>

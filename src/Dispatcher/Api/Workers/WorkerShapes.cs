@@ -6,6 +6,10 @@ namespace BuildFarm.Dispatcher.Api;
 /// builds), <c>none</c> (no sandbox and not allowed: paused) or <c>unknown</c> (a worker that does not report it);
 /// <see cref="IsolationReason"/> is the probe's words. <see cref="ContractVersions"/>: the message contract versions it
 /// speaks, read from the contract marks among its features (BuildFarm.Messaging.Routing.ContractRouting).
+/// <see cref="ClockSkewSeconds"/>: the worker's clock against the
+/// dispatcher's at its last heartbeat (positive: ahead; includes the heartbeat's transit), null before one arrived.
+/// A worker that paused itself (disk full, origin unreachable, clock behind) is <see cref="Paused"/> with the reason in
+/// <see cref="Note"/> (<c>paused itself: …</c>).
 /// </summary>
 public sealed record WorkerView(
     string Name,
@@ -28,7 +32,8 @@ public sealed record WorkerView(
     int BuildsFailed,
     string Isolation = "unknown",
     string? IsolationReason = null,
-    IReadOnlyList<int>? ContractVersions = null);
+    IReadOnlyList<int>? ContractVersions = null,
+    double? ClockSkewSeconds = null);
 
 /// <summary>POST /api/workers/{name}/drain|pause body (optional note shown on the Workers page).</summary>
 public sealed record WorkerActionBody(string? Note);
