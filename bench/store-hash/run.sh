@@ -4,6 +4,7 @@
 #   bench/store-hash/run.sh            build with ./farm build first (SKIP_BUILD=1 to reuse artifacts/bin)
 #   SIZE_MIB=1024 SMALL_FILES=20000 RUNS=5 KEEP=1 bench/store-hash/run.sh
 #   TREE=/tmp/bf-bench-store-hash-XXXXXX   reuse a tree kept by KEEP=1 (not deleted at the end)
+#   BF=/path/to/buildfarm                  time this build instead of artifacts/bin/buildfarm
 #   BF_BEFORE=/path/to/old/buildfarm       also time another build (before/after of a change, same runs)
 # The tools take turns within each run (nix-hash, ours, [before], dump pipeline), so a load spike on a shared machine
 # hits all of them alike; the script prints every time and the median of each.
@@ -12,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SIZE_MIB="${SIZE_MIB:-1024}"
 SMALL_FILES="${SMALL_FILES:-20000}"
 RUNS="${RUNS:-5}"
-BF="$ROOT/artifacts/bin/buildfarm"
+BF="${BF:-$ROOT/artifacts/bin/buildfarm}"
 
 [ "${SKIP_BUILD:-0}" = 1 ] || "$ROOT/farm" build
 command -v nix-hash >/dev/null || { echo "nix-hash not found (./farm deps installs nix-bin)" >&2; exit 1; }
