@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pull of a closure from an origin store to a worker store over SSH on loopback: BuildFarm vs Nix vs plain ssh.
 #   bench/pull/run.sh [SIZE_MIB]      (default 512; needs root: starts its own sshd; run ./farm build first)
+#   RUNS=3 bench/pull/run.sh 512       every row RUNS times, rows taking turns; medians
 # The closure: 4 store paths with one large random file each (7/8 of SIZE) and 8 paths of small files
 # (1/8 of SIZE in 16 KiB files: 4096 files at 512 MiB). Same bytes in a BuildFarm origin store and in Nix's /nix/store.
 # Prints seconds and MB/s (of NAR bytes) for:
@@ -71,50 +72,85 @@ for p in "${NIX_PATHS[@]}"; do NAR_BYTES=$((NAR_BYTES + $(nix-store -q --size "$
 $SSH true   # warm up: first connection, page cache
 cat "$WORK/closure.archive" > /dev/null
 
-rate() { awk -v b="$NAR_BYTES" -v s="$1" -v e="$2" 'BEGIN { printf "%7.2f s %7.1f MB/s", e-s, b/(e-s)/1e6 }'; }
 now() { date +%s.%N; }
-row() { printf '%-78s %s\n' "$1" "$2"; }
+secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.3f", e-s }'; }
+# Rows 2 and 4 time themselves (connection made before the clock starts, as a worker's pool is warm): their seconds.
+self_secs() { sed -n 's/.* in \([0-9.]*\) s:.*/\1/p'; }
 
 echo "closure: ${#PATHS[@]} paths, $((4 + 8 * SMALL_FILES)) files, NAR $NAR_BYTES bytes (signed archive $BYTES bytes)"
 echo "machine: $(nproc) cores; $(uptime | sed 's/.*load/load/')"
 
-s=$(now); $SSH cat "$WORK/closure.archive" > /dev/null; e=$(now)
-row "1. ssh cat ARCHIVE > /dev/null (OpenSSH)" "$(rate "$s" "$e")"
-
-out=$("$BFW" debug ssh-cat --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
-  --host-key-fingerprint "$FINGERPRINT" "$WORK/closure.archive")
-row "2. buildfarm-worker debug ssh-cat ARCHIVE (SSH.NET, no import)" "($out)"
-
-rm -rf "$WORKER"
-s=$(now)
-"$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
-  | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
-e=$(now)
-row "3a. buildfarm store export --signed | store import, no SSH (store cost alone)" "$(rate "$s" "$e")"
-
-rm -rf "$WORKER"
-s=$(now)
-$SSH "$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
-  | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
-e=$(now)
-row "3. ssh ORIGIN buildfarm store export --signed | buildfarm store import" "$(rate "$s" "$e")"
-"$BF" --store-dir /nix/store --root "$WORKER" store verify --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
-
-if "$BFW" debug --help 2>&1 | grep -q ' pull'; then
+# Each row prints the seconds it took. CTR rows: SSH.NET's own default cipher (aes128-ctr + hmac-sha2-256), what
+# the worker proposed before it put AES-GCM first.
+ROWS=(r1 r2 r2ctr r3a r3 r4 r4ctr r5)
+declare -A NAME=(
+  [r1]="1. ssh cat ARCHIVE > /dev/null (OpenSSH, its default cipher)"
+  [r2]="2. buildfarm-worker debug ssh-cat ARCHIVE (SSH.NET, AES-GCM, no import)"
+  [r2ctr]="2b. same with --cipher aes128-ctr (SSH.NET's default; before)"
+  [r3a]="3a. buildfarm store export --signed | store import, no SSH (store cost alone)"
+  [r3]="3. ssh ORIGIN buildfarm store export --signed | buildfarm store import"
+  [r4]="4. buildfarm-worker debug pull (worker fetch: SSH.NET AES-GCM + import)"
+  [r4ctr]="4b. same with --cipher aes128-ctr (before)"
+  [r5]="5. nix copy --to ssh://…?remote-store=local?root=DIR (push, nix-store --serve)")
+HAVE_PULL=0
+"$BFW" debug pull --help >/dev/null 2>&1 && HAVE_PULL=1
+r1() { local s e; s=$(now); $SSH cat "$WORK/closure.archive" > /dev/null; e=$(now); secs "$s" "$e"; }
+sshcat() {
+  "$BFW" debug ssh-cat --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
+    --host-key-fingerprint "$FINGERPRINT" "$@" "$WORK/closure.archive" | self_secs
+}
+r2() { sshcat; }
+r2ctr() { sshcat --cipher aes128-ctr; }
+r3a() {
+  local s e; rm -rf "$WORKER"; s=$(now)
+  "$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
+    | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
+  e=$(now); secs "$s" "$e"
+}
+r3() {
+  local s e; rm -rf "$WORKER"; s=$(now)
+  $SSH "$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
+    | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
+  e=$(now)
+  "$BF" --store-dir /nix/store --root "$WORKER" store verify --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
+  secs "$s" "$e"
+}
+pull() {
+  [ "$HAVE_PULL" = 1 ] || { echo "-"; return; }
   rm -rf "$WORKER"
-  s=$(now)
   "$BFW" debug pull --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
     --host-key-fingerprint "$FINGERPRINT" --remote-command "$BF --store-dir /nix/store --root $ORIGIN" \
-    --store-dir /nix/store --root "$WORKER" --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
+    --store-dir /nix/store --root "$WORKER" --trusted-keys "$WORK/origin.pub" "$@" "${PATHS[@]}" | self_secs
+  "$BF" --store-dir /nix/store --root "$WORKER" store verify --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
+}
+r4() { pull; }
+r4ctr() { pull --cipher aes128-ctr; }
+r5() {
+  local s e; rm -rf "$WORK/nixcopy"; s=$(now)
+  NIX_SSHOPTS="$SSHOPTS" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
   e=$(now)
-  row "4. buildfarm-worker debug pull (the worker's input fetch: SSH.NET + import)" "$(rate "$s" "$e")"
-else
-  row "4. buildfarm-worker debug pull" "(not in this build)"
-fi
+  for p in "${NIX_PATHS[@]}"; do [ -e "$WORK/nixcopy$p" ] || { echo "nix copy did not deliver $p" >&2; exit 1; }; done
+  secs "$s" "$e"
+}
 
-s=$(now)
-NIX_SSHOPTS="$SSHOPTS" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
-e=$(now)
-for p in "${NIX_PATHS[@]}"; do [ -e "$WORK/nixcopy$p" ] || { echo "nix copy did not deliver $p" >&2; exit 1; }; done
-row "5. nix copy --to ssh://…?remote-store=local?root=DIR (push, nix-store --serve)" "$(rate "$s" "$e")"
+# The rows take turns RUNS times (a load spike on a shared machine then hits every row alike); medians reported.
+RUNS="${RUNS:-1}"
+declare -A TIMES
+for run in $(seq "$RUNS"); do
+  for r in "${ROWS[@]}"; do TIMES[$r]+="$($r) "; done
+  echo "run $run of $RUNS done, $(uptime | sed 's/.*load/load/')" >&2
+done
+median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A MED
+for r in "${ROWS[@]}"; do
+  MED[$r]=$(echo "${TIMES[$r]}" | median)
+  if [ "${MED[$r]}" = "-" ]; then
+    printf '%-82s %s\n' "${NAME[$r]}" "(not in this build)"
+  else
+    printf '%-82s %7.2f s %7.1f MB/s   runs: %s\n' "${NAME[$r]}" "${MED[$r]}" \
+      "$(awk -v b="$NAR_BYTES" -v t="${MED[$r]}" 'BEGIN { print b / t / 1e6 }')" "${TIMES[$r]}"
+  fi
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
+echo "throughput ratios (medians): worker pull / ssh cat = $(ratio "${MED[r1]}" "${MED[r4]}"), worker pull / nix copy = $(ratio "${MED[r5]}" "${MED[r4]}"), SSH.NET stream / ssh cat = $(ratio "${MED[r1]}" "${MED[r2]}"), GCM / CTR stream = $(ratio "${MED[r2ctr]}" "${MED[r2]}"), GCM / CTR pull = $(ratio "${MED[r4ctr]}" "${MED[r4]}")"
 echo "after: $(uptime | sed 's/.*load/load/')"

@@ -2,19 +2,30 @@
 # Compares `buildfarm store hash` with `nix-hash --type sha256 --base32` on a generated ~1 GiB tree
 # (many small files plus a few large ones), warm cache, each tool RUNS times; asserts equal hashes, prints the ratio.
 #   bench/store-hash/run.sh            build with ./farm build first (SKIP_BUILD=1 to reuse artifacts/bin)
-#   SIZE_MIB=1024 SMALL_FILES=20000 RUNS=3 KEEP=1 bench/store-hash/run.sh
+#   SIZE_MIB=1024 SMALL_FILES=20000 RUNS=5 KEEP=1 bench/store-hash/run.sh
+#   TREE=/tmp/bf-bench-store-hash-XXXXXX   reuse a tree kept by KEEP=1 (not deleted at the end)
+#   BF=/path/to/buildfarm                  time this build instead of artifacts/bin/buildfarm
+#   BF_BEFORE=/path/to/old/buildfarm       also time another build (before/after of a change, same runs)
+# The tools take turns within each run (nix-hash, ours, [before], dump pipeline), so a load spike on a shared machine
+# hits all of them alike; the script prints every time and the median of each.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SIZE_MIB="${SIZE_MIB:-1024}"
 SMALL_FILES="${SMALL_FILES:-20000}"
-RUNS="${RUNS:-3}"
-BF="$ROOT/artifacts/bin/buildfarm"
+RUNS="${RUNS:-5}"
+BF="${BF:-$ROOT/artifacts/bin/buildfarm}"
 
 [ "${SKIP_BUILD:-0}" = 1 ] || "$ROOT/farm" build
 command -v nix-hash >/dev/null || { echo "nix-hash not found (./farm deps installs nix-bin)" >&2; exit 1; }
 
-TREE="$(mktemp -d /tmp/bf-bench-store-hash-XXXXXX)"
-[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$TREE"' EXIT
+if [ -n "${TREE:-}" ] && [ -d "$TREE/large" ]; then
+  REUSE=1
+else
+  REUSE=0
+  TREE="$(mktemp -d /tmp/bf-bench-store-hash-XXXXXX)"
+  [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$TREE"' EXIT
+fi
+if [ "$REUSE" = 0 ]; then
 
 # Small files: 1 B .. 32 KiB slices of a random blob, 100 per directory, a few executables and symlinks.
 # Large files: the rest of SIZE_MIB split over 4 files. perl is part of every Debian base system.
@@ -37,37 +48,39 @@ small_bytes=$(cat "$TREE.small-bytes"); rm -f "$TREE.small-bytes"
 large_each=$(( (SIZE_MIB * 1048576 - small_bytes) / 4 ))
 mkdir -p "$TREE/large"
 for i in 1 2 3 4; do head -c "$large_each" /dev/urandom > "$TREE/large/blob$i"; done
+fi
 echo "tree: $TREE, $(du -sh --apparent-size "$TREE" | cut -f1) in $(find "$TREE" -type f | wc -l) files; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 now() { date +%s.%N; }
-# time_runs NAME CMD...: one warm-up run (fills the page cache), then RUNS timed runs; sets BEST and HASH.
-time_runs() {
-  local name="$1"; shift
-  HASH="$("$@")"
-  local times=() t0 t1 out
-  for _ in $(seq "$RUNS"); do
-    t0=$(now); out="$("$@")"; t1=$(now)
-    [ "$out" = "$HASH" ] || { echo "$name gave different hashes across runs: $HASH vs $out" >&2; exit 1; }
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-  done
-  BEST=$(printf '%s\n' "${times[@]}" | sort -n | head -1)
-  printf '%-28s %s   runs: %s s\n' "$name" "$HASH" "$(printf '%.2f ' "${times[@]}")"
-}
-
-time_runs "nix-hash --type sha256" nix-hash --type sha256 --base32 "$TREE"
-nix_best=$BEST; nix_hash=$HASH
-time_runs "buildfarm store hash" "$BF" store hash --base32 "$TREE"
-bf_best=$BEST; bf_hash=$HASH
-# The same NAR hash as a pipeline: Nix serialises (nix-store --dump), coreutils hashes.
 dump_hash() { nix-hash --type sha256 --to-base32 "$(nix-store --dump "$1" | sha256sum | cut -d' ' -f1)"; }
-time_runs "nix-store --dump | sha256sum" dump_hash "$TREE"
-dump_best=$BEST; dump_hash=$HASH
-
-if [ "$nix_hash" != "$bf_hash" ] || [ "$nix_hash" != "$dump_hash" ]; then
-  echo "HASH MISMATCH: nix-hash $nix_hash, buildfarm $bf_hash, nix-store --dump | sha256sum $dump_hash" >&2
-  exit 1
+NAMES=("nix-hash --type sha256" "buildfarm store hash" "nix-store --dump | sha256sum")
+CMDS=("nix-hash --type sha256 --base32" "$BF store hash --base32" "dump_hash")
+if [ -n "${BF_BEFORE:-}" ]; then
+  NAMES+=("buildfarm store hash (before)"); CMDS+=("$BF_BEFORE store hash --base32")
 fi
-printf 'hashes equal. best of %s: nix-hash %.2f s, buildfarm %.2f s, ratio buildfarm/nix-hash = %.2f\n' \
-  "$RUNS" "$nix_best" "$bf_best" "$(awk -v a="$bf_best" -v b="$nix_best" 'BEGIN { printf "%.3f", a / b }')"
-printf 'nix-store --dump | sha256sum %.2f s, ratio buildfarm/dump-pipeline = %.2f\n' \
-  "$dump_best" "$(awk -v a="$bf_best" -v b="$dump_best" 'BEGIN { printf "%.3f", a / b }')"
+declare -A TIMES HASHES
+# One warm-up run of each (page cache, first JIT of the .NET runtime's own files), which also gives the hashes.
+for k in "${!CMDS[@]}"; do HASHES[$k]="$(${CMDS[$k]} "$TREE")"; TIMES[$k]=""; done
+for run in $(seq "$RUNS"); do
+  for k in "${!CMDS[@]}"; do
+    t0=$(now); out="$(${CMDS[$k]} "$TREE")"; t1=$(now)
+    [ "$out" = "${HASHES[$k]}" ] || { echo "${NAMES[$k]} gave different hashes across runs: ${HASHES[$k]} vs $out" >&2; exit 1; }
+    TIMES[$k]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') "
+  done
+  echo "run $run done, load $(cut -d' ' -f1 /proc/loadavg)" >&2
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A MEDIAN
+for k in "${!CMDS[@]}"; do
+  MEDIAN[$k]=$(echo "${TIMES[$k]}" | median)
+  printf '%-32s %s   median %.2f s   runs: %s s\n' "${NAMES[$k]}" "${HASHES[$k]}" "${MEDIAN[$k]}" "${TIMES[$k]}"
+done
+for k in "${!CMDS[@]}"; do
+  [ "${HASHES[$k]}" = "${HASHES[0]}" ] || { echo "HASH MISMATCH: ${NAMES[0]} ${HASHES[0]}, ${NAMES[$k]} ${HASHES[$k]}" >&2; exit 1; }
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "hashes equal. medians of $RUNS runs, load now $(cut -d' ' -f1-3 /proc/loadavg):"
+echo "  buildfarm / nix-hash = $(ratio "${MEDIAN[1]}" "${MEDIAN[0]}"), buildfarm / dump pipeline = $(ratio "${MEDIAN[1]}" "${MEDIAN[2]}")"
+if [ -n "${BF_BEFORE:-}" ]; then
+  echo "  before / nix-hash = $(ratio "${MEDIAN[3]}" "${MEDIAN[0]}"), after / before = $(ratio "${MEDIAN[1]}" "${MEDIAN[3]}")"
+fi

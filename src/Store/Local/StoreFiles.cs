@@ -146,11 +146,72 @@ internal static class StoreFiles
         };
     }
 
+    /// <summary>
+    /// Opens a file for reading with one <c>open</c> call. .NET's <see cref="File.OpenHandle"/> adds an fstat and an
+    /// flock/unlock pair per file, which doubled the system calls of hashing a tree of small files (bench/store-hash).
+    /// </summary>
+    public static SafeFileHandle OpenRead(string path)
+    {
+        int fd;
+        do
+        {
+            fd = OpenNative(path, ORdOnly | OCloExec);
+        }
+        while (fd < 0 && Marshal.GetLastPInvokeError() == EIntr);
+        if (fd < 0)
+        {
+            // The exceptions File.OpenHandle throws for the same errors, so callers' handling stays as it was.
+            var errno = Marshal.GetLastPInvokeError();
+            var message = $"cannot open '{path}': {Marshal.GetPInvokeErrorMessage(errno)}";
+            throw errno switch
+            {
+                ENoEnt => new FileNotFoundException(message, path),
+                EAcces or EPerm => new UnauthorizedAccessException(message),
+                _ => new IOException(message, errno),
+            };
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>One <c>read</c> from the handle's current position into <paramref name="buffer"/>; 0 at end of file.</summary>
+    public static int Read(SafeFileHandle file, Span<byte> buffer)
+    {
+        if (buffer.IsEmpty)
+            return 0;
+        nint n;
+        do
+        {
+            n = ReadNative(file, ref MemoryMarshal.GetReference(buffer), buffer.Length);
+        }
+        while (n < 0 && Marshal.GetLastPInvokeError() == EIntr);
+        if (n < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"read failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        }
+
+        return (int)n;
+    }
+
+    private const int ORdOnly = 0;
+    private const int OCloExec = 0x80000;
+    private const int EIntr = 4;
+    private const int EPerm = 1;
+    private const int EAcces = 13;
     private const int ENoEnt = 2;
     private const int ENotDir = 20;
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxType = 0x1;
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int OpenNative(string path, int flags);
+
+    [DllImport("libc", EntryPoint = "read", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern nint ReadNative(SafeFileHandle fd, ref byte buffer, nint count);
 
     [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

@@ -10,12 +10,12 @@ namespace BuildFarm.Store.Nar;
 /// alternate: while the output consumes one (if its writes are truly asynchronous, e.g. hashing on another
 /// core), the next is filled. At most one write to the output is in flight at a time.
 /// </summary>
-internal sealed class NarOutput(Stream output) : IDisposable
+internal sealed class NarOutput(Stream output, int bufferSize = NarOutput.BufferSize) : IDisposable
 {
     public const int BufferSize = 1 << 20;
 
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-    private byte[] _spare = ArrayPool<byte>.Shared.Rent(BufferSize);
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+    private byte[] _spare = ArrayPool<byte>.Shared.Rent(bufferSize);
     private Task? _inFlight;
     private int _count;
 
@@ -46,6 +46,7 @@ internal sealed class NarOutput(Stream output) : IDisposable
     /// Writes <c>str(contents)</c> of an open regular file whose size was <paramref name="length"/> when stat'ed.
     /// A file that shrinks meanwhile is an error (the length is already written); like Nix, growth is ignored.
     /// </summary>
+    /// <remarks><paramref name="file"/> is read from its current position (opened by <see cref="Local.StoreFiles.OpenRead"/>).</remarks>
     public async ValueTask WriteFileContentsAsync(SafeFileHandle file, long length, string path, CancellationToken cancellationToken)
     {
         await WriteU64Async((ulong)length, cancellationToken);
@@ -58,7 +59,7 @@ internal sealed class NarOutput(Stream output) : IDisposable
             var want = (int)Math.Min(_buffer.Length - _count, length - offset);
 
             // Synchronous read: the page cache answers faster than a thread-pool hop would.
-            var n = RandomAccess.Read(file, _buffer.AsSpan(_count, want), offset);
+            var n = Local.StoreFiles.Read(file, _buffer.AsSpan(_count, want));
             if (n == 0)
                 throw new IOException($"file '{path}' shrank from {length} to {offset} bytes while it was being archived");
             _count += n;

@@ -17,9 +17,16 @@ public static class NarWriter
         ReturnSpecialDirectories = false,
     };
 
-    public static async Task WriteAsync(string physicalPath, Stream output, CancellationToken cancellationToken)
+    public static Task WriteAsync(string physicalPath, Stream output, CancellationToken cancellationToken) =>
+        WriteAsync(physicalPath, output, NarOutput.BufferSize, cancellationToken);
+
+    /// <summary>
+    /// Writes the NAR in chunks of at most <paramref name="bufferSize"/> bytes: large (1 MiB) for pipes and sockets,
+    /// small for a hash computed on the same thread, so each chunk is hashed while it is still in the CPU's cache.
+    /// </summary>
+    internal static async Task WriteAsync(string physicalPath, Stream output, int bufferSize, CancellationToken cancellationToken)
     {
-        using var nar = new NarOutput(output);
+        using var nar = new NarOutput(output, bufferSize);
         await nar.WriteAsync(NarTokens.MagicBytes, cancellationToken);
         // The root's kind comes from lstat: .NET's attributes follow a root symlink to a directory, and a FileInfo of
         // it then finds no file (a valid NAR whose root is such a symlink was refused).
@@ -71,7 +78,7 @@ public static class NarWriter
 
             await nar.WriteAsync(NarTokens.Contents, cancellationToken);
             var length = ((FileInfo)info).Length;
-            using var file = File.OpenHandle(info.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var file = Local.StoreFiles.OpenRead(info.FullName);
             await nar.WriteFileContentsAsync(file, length, info.FullName, cancellationToken);
         }
 

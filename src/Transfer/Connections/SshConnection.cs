@@ -39,6 +39,7 @@ internal sealed class SshConnection : IDisposable
             MaxSessions = Math.Max(settings.ChannelsPerConnection, 1),
             RetryAttempts = 1,
         };
+        PreferCiphers(info, settings.PreferredCiphers);
         if (settings.Compression == TransferCompression.SshZlib)
         {
             // SSH.NET proposes "none" first, so the server never picks zlib; propose only zlib@openssh.com.
@@ -67,9 +68,27 @@ internal sealed class SshConnection : IDisposable
         }
 
         logger.Information(
-            "Connected to origin {Origin} (connection {ConnectionId}, host key {HostKey}, compression {Compression})",
-            settings.Name, id, pinning.Presented, info.CurrentClientCompressionAlgorithm);
+            "Connected to origin {Origin} (connection {ConnectionId}, host key {HostKey}, cipher {Cipher}, compression {Compression})",
+            settings.Name, id, pinning.Presented, info.CurrentServerEncryption, info.CurrentClientCompressionAlgorithm);
         return new SshConnection(id, client);
+    }
+
+    /// <summary>Reorders SSH.NET's cipher proposal: <paramref name="preferred"/> (those it knows) first, the rest after.</summary>
+    internal static void PreferCiphers(ConnectionInfo info, IReadOnlyList<string> preferred)
+    {
+        var all = info.Encryptions.ToList();
+        info.Encryptions.Clear();
+        foreach (var name in preferred)
+        {
+            var known = all.FindIndex(e => e.Key == name);
+            if (known < 0)
+                continue;
+            info.Encryptions.Add(all[known].Key, all[known].Value);
+            all.RemoveAt(known);
+        }
+
+        foreach (var (name, cipher) in all)
+            info.Encryptions.Add(name, cipher);
     }
 
     public void Dispose()

@@ -21,10 +21,14 @@ internal static class DebugSshCatCommand
         var key = new Option<string>("--key") { Description = "Client private key file", Required = true };
         var fingerprint = new Option<string[]>("--host-key-fingerprint") { Description = "Pinned host key, SHA256:base64", Required = true };
         var compression = new Option<TransferCompression>("--compression") { Description = "None, SshZlib or RemoteGzip", DefaultValueFactory = _ => TransferCompression.None };
+        var cipher = new Option<string[]>("--cipher")
+        {
+            Description = "SSH cipher(s) to propose first (default: Origins' default, AES-GCM first); e.g. aes128-ctr for SSH.NET's own default",
+        };
         var file = new Argument<string>("REMOTE-FILE") { Description = "File on the origin to stream" };
         var sshCat = new Command("ssh-cat", "Stream a remote file over our SSH transport and print bytes and MB/s")
         {
-            host, port, user, key, fingerprint, compression, file,
+            host, port, user, key, fingerprint, compression, cipher, file,
         };
         sshCat.SetAction(async (result, cancellationToken) =>
         {
@@ -32,6 +36,7 @@ internal static class DebugSshCatCommand
                 result.GetValue(host)!, result.GetValue(port), result.GetValue(user)!, result.GetValue(key)!, result.GetValue(fingerprint)!)
             {
                 Compression = result.GetValue(compression),
+                PreferredCiphers = result.GetValue(cipher) is { Length: > 0 } ciphers ? ciphers : OriginConnectionSettings.DefaultCiphers,
             };
             try
             {

@@ -13,6 +13,7 @@ internal static class WorkerCli
         root.Subcommands.Add(InitCommand.Create());
         var debug = DebugSshCatCommand.Create();
         debug.Subcommands.Add(DebugSandboxCostCommand.Create());
+        debug.Subcommands.Add(DebugPullCommand.Create());
         root.Subcommands.Add(debug);
         return root;
     }
