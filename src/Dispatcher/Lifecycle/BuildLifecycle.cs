@@ -57,8 +57,10 @@ internal sealed partial class BuildLifecycle(
                 return (null, (Guid?)open.Id);
             }
 
-            var workers = await WorkerTable.ListAsync(s);
-            var refused = CapacityCheck.Refusal(workers, buildClass);
+            // The full worker list (for the refusal's words) only when no worker ever seen could run the class.
+            var refused = (await WorkerTable.CapabilitiesAsync(s)).Any(c => CapabilityMatcher.CanRun(c, buildClass))
+                ? null
+                : CapacityCheck.Refusal(await WorkerTable.ListAsync(s), buildClass);
             if (refused is not null && !request.WaitForCapacity)
                 return (refused, null);
             await BuildTable.InsertAsync(s, record);
