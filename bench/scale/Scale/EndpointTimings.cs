@@ -18,6 +18,11 @@ internal static class EndpointTimings
         ("GET /api/builds/search (page 100)", ["/api/builds/search?offset=5000&limit=50&sort=time&dir=desc"]),
         ("GET /api/workers", ["/api/workers"]),
         ("GET /metrics", ["/metrics"]),
+        ("GET /api/alerts", ["/api/alerts"]),
+        ("GET /api/classes", ["/api/classes"]),
+        ("GET /api/stats/throughput", ["/api/stats/throughput?minutes=60"]),
+        ("GET /api/stats/backlog", ["/api/stats/backlog?minutes=60"]),
+        ("GET /api/stats/classes", ["/api/stats/classes?minutes=15"]),
         ("UI overview", [
             "/api/builds/search?state=queued&limit=1", "/api/builds/search?state=running&limit=1", "/api/builds/search?state=succeeded&limit=1",
             "/api/builds/search?state=failed&limit=1", "/api/workers", "/api/alerts", "/api/builds/search?state=queued&limit=1&oldest=1",

@@ -9,6 +9,10 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 /// </summary>
 internal sealed class LifecycleDatabase : IAsyncDisposable
 {
+    // Prepared statements by SQL text, reused by every transaction: preparing was a large part of each event's cost.
+    // Only used under _gate (one session at a time); bounded, since a few callers build their SQL (searches, filters).
+    private const int MaxStatements = 256;
+    private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -47,7 +51,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         try
         {
             await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken);
-            var result = await work(new DbSession(_connection, tx, cancellationToken));
+            var result = await work(new DbSession(Statement, tx, cancellationToken));
             await tx.CommitAsync(cancellationToken);
             return result;
         }
@@ -64,40 +68,59 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
             return true;
         }, cancellationToken);
 
+    private SqliteCommand Statement(string sql)
+    {
+        if (_statements.TryGetValue(sql, out var cached))
+            return cached;
+        if (_statements.Count >= MaxStatements)
+        {
+            foreach (var old in _statements.Values)
+                old.Dispose();
+            _statements.Clear();
+        }
+
+        var cmd = _connection.CreateCommand();
+        cmd.CommandText = sql;
+        return _statements[sql] = cmd;
+    }
+
     /// <summary>The database file, for a connection of its own (the online backup).</summary>
     public string File => _connection.DataSource;
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var cmd in _statements.Values)
+            await cmd.DisposeAsync();
+        _statements.Clear();
         await _connection.DisposeAsync();
         _gate.Dispose();
     }
 }
 
-/// <summary>One transaction: commands created here are enlisted in it.</summary>
-internal sealed class DbSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+/// <summary>
+/// One transaction: commands run here are enlisted in it. They are the database's prepared statements (shared by every
+/// session, one session at a time): never dispose one, and finish reading a query before running the same SQL again.
+/// </summary>
+internal sealed class DbSession(Func<string, SqliteCommand> statement, SqliteTransaction transaction, CancellationToken cancellationToken)
 {
     public CancellationToken CancellationToken => cancellationToken;
 
-    public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
     {
-        var cmd = connection.CreateCommand();
+        var cmd = statement(sql);
         cmd.Transaction = transaction;
-        cmd.CommandText = sql;
+        cmd.Parameters.Clear();
         foreach (var (name, value) in parameters)
             cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
         return cmd;
     }
 
-    public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters)
-    {
-        await using var cmd = Command(sql, parameters);
-        return await cmd.ExecuteNonQueryAsync(cancellationToken);
-    }
+    public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters) =>
+        await Command(sql, parameters).ExecuteNonQueryAsync(cancellationToken);
 
     public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
     {
-        await using var cmd = Command(sql, parameters);
+        var cmd = Command(sql, parameters);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();
         while (await reader.ReadAsync(cancellationToken))
@@ -107,8 +130,7 @@ internal sealed class DbSession(SqliteConnection connection, SqliteTransaction t
 
     public async Task<object?> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
     {
-        await using var cmd = Command(sql, parameters);
-        var value = await cmd.ExecuteScalarAsync(cancellationToken);
+        var value = await Command(sql, parameters).ExecuteScalarAsync(cancellationToken);
         return value is DBNull ? null : value;
     }
 }

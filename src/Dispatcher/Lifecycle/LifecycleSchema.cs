@@ -42,6 +42,8 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, Version4, cancellationToken)),
         new(7, "the key each worker name is bound to (its events must be signed by it)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, WorkerKeysVersion, cancellationToken)),
+        new(8, "indexes for the monitoring reads at 100,000 builds: attempts by worker (alerts), the saved-build counts (/metrics)", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, ScaleIndexesVersion, cancellationToken)),
     ];
 
     private const string PendingResultsVersion = """
@@ -211,5 +213,15 @@ internal static class LifecycleSchema
             public_key TEXT NOT NULL,           -- name:base64 of the bound key
             bound_at INTEGER NOT NULL
         );
+        """;
+
+    /// <summary>
+    /// Reads that scanned every attempt or build (docs/PERFORMANCE.md#scale): a worker's latest attempts (the
+    /// worker-failing alert) and the two saved-build counts of /metrics (partial indexes: their size is the count).
+    /// </summary>
+    private const string ScaleIndexesVersion = """
+        CREATE INDEX IF NOT EXISTS attempts_worker ON attempts(worker, id);
+        CREATE INDEX IF NOT EXISTS build_waiters_joined ON build_waiters(build_id) WHERE joined = 1;
+        CREATE INDEX IF NOT EXISTS builds_reused ON builds(id) WHERE reused = 1;
         """;
 }
