@@ -5,6 +5,7 @@
 #   bench/scale/run.sh                              phases "10:1000 100:1000 10:10000 100:10000" (workers:builds)
 #   PHASES="100:1000" SKIP_BUILD=1 KEEP=1 bench/scale/run.sh
 #   OUT=docs/perf bench/scale/run.sh                results.jsonl, table.md and scale.png land in OUT
+#   PHASES="" GRAPH=100x100 bench/scale/run.sh      a 10,000-derivation graph through two concurrent `buildfarm build`
 # Phases run in order against the same dispatcher, so the database grows from one to the next. Each phase starts
 # its workers, submits its builds (POST /api/builds, PARALLEL at a time) across the 20 capability classes, waits
 # until the dispatcher has recorded them all finished, then measures. Bash only starts and stops the servers;
@@ -91,6 +92,14 @@ for phase in $PHASES; do
     --workers "$workers" --builds "$builds" --parallel "$PARALLEL" --label "${workers}w-${builds}" \
     --results "$OUT/results.jsonl" ${EXTRA_ARGS:-} || status=1
 done
+if [ -n "${GRAPH:-}" ]; then
+  # GRAPH=DEPTHxWIDTH: that layered graph through two concurrent `buildfarm build` clients, GRAPH_WORKERS load workers.
+  "$SCALE" graph --api "http://127.0.0.1:$API_PORT" --broker-uri "amqp://127.0.0.1:$RABBIT_PORT/" --users "$R/users" \
+    --keys "$WORK/keys" --dispatcher-key "$WORK/keys/dispatcher.pub" --dispatcher-pid "$DISPATCHER_PID" --db "$WORK/dispatcher.db" \
+    --workers "${GRAPH_WORKERS:-100}" --depth "${GRAPH%%x*}" --width "${GRAPH##*x}" --origin-root "$WORK/origin" --cli "$BF" \
+    --results "$OUT/results.jsonl" || status=1
+fi
+[ -s "$OUT/results.jsonl" ] || exit $status
 "$SCALE" table "$OUT/results.jsonl" | tee "$OUT/table.md"
 "$SCALE" plot "$OUT/results.jsonl" "$OUT/scale.png"
 echo "results in $OUT" >&2
