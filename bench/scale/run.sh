@@ -26,6 +26,8 @@ source "$ROOT/scripts/lib/local-servers.sh"
 start() { local name=$1; shift; setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null & PIDS+=($!); echo $! > "$WORK/$name.pid"; }
 cleanup() {
   local p
+  # RabbitMQ's Erlang VM leaves the process group of the script that started it: stop the node itself first.
+  [ -z "${RABBIT_PORT:-}" ] || (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1) || true
   for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done

@@ -33,6 +33,14 @@ internal static class EndpointTimings
         ("UI graphs", ["/api/graphs?limit=100"]),
     ];
 
+    public static async Task<int> PrintAsync(string api, string label, CancellationToken ct)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(api), Timeout = TimeSpan.FromSeconds(60) };
+        foreach (var (name, t) in await MeasureAsync(http, ct))
+            Console.WriteLine($"[{label}]   {name,-34} {t.P50,8:0.0} ms (max {t.Max:0.0})");
+        return 0;
+    }
+
     public static async Task<Dictionary<string, Percentiles>> MeasureAsync(HttpClient http, CancellationToken ct)
     {
         var result = new Dictionary<string, Percentiles>(StringComparer.Ordinal);

@@ -68,11 +68,10 @@ internal static class Phase
         await WaitOnlineAsync(http, o.Workers, ct);
         Console.Error.WriteLine($"[{o.Label}] {o.Workers} workers online ({workers.Sum(w => BuildFarm.Messaging.Routing.CapabilityMatcher.EnumerateClasses(w.Capabilities).Count)} consumers) in {clock.Elapsed.TotalSeconds:0.0} s");
 
-        // --- derivations: N distinct ones, class = index mod 20 ------------------------------------------------------
+        // --- derivations: N distinct ones, class = index mod 20, compiled by the submitters as they go ----------------
         var nonce = Guid.NewGuid().ToString("N")[..8];
-        var compiler = new DerivationSpecCompiler(StoreDirectory.Nix, (p, _) => throw new InvalidOperationException($"no input {p}"));
-        var drvs = new List<(string Path, string Text)>(o.Builds);
-        for (var i = 0; i < o.Builds; i++)
+
+        static async Task<(string Path, string Text)> CompileAsync(DerivationSpecCompiler compiler, string nonce, int i, CancellationToken ct)
         {
             var (system, features) = Classes.Of(i);
             var c = await compiler.CompileAsync(new DerivationSpec
@@ -83,7 +82,7 @@ internal static class Phase
                 Args = ["-c", $"echo {nonce}-{i} > $out"],
                 RequiredSystemFeatures = features.Length == 0 ? null : [.. features],
             }, ct);
-            drvs.Add((c.DrvPath.FullPath, c.Aterm));
+            return (c.DrvPath.FullPath, c.Aterm);
         }
 
         // --- the run ---------------------------------------------------------------------------------------------
@@ -100,11 +99,14 @@ internal static class Phase
         var refused = 0;
         await Task.WhenAll(Enumerable.Range(0, o.Parallel).Select(async _ =>
         {
+            // One compiler per submitter (it is not thread-safe; the derivations are independent).
+            var compiler = new DerivationSpecCompiler(StoreDirectory.Nix, (p, _) => throw new InvalidOperationException($"no input {p}"));
             int i;
-            while ((i = Interlocked.Increment(ref next)) < drvs.Count)
+            while ((i = Interlocked.Increment(ref next)) < o.Builds)
             {
+                var (drvPath, drvText) = await CompileAsync(compiler, nonce, i, ct);
                 var t = Stopwatch.StartNew();
-                using var resp = await http.PostAsJsonAsync("/api/builds", new { drvPath = drvs[i].Path, drvText = drvs[i].Text }, ct);
+                using var resp = await http.PostAsJsonAsync("/api/builds", new { drvPath, drvText }, ct);
                 submitLatencies.Add(t.Elapsed.TotalMilliseconds);
                 if (!resp.IsSuccessStatusCode)
                 {

@@ -231,7 +231,15 @@ internal sealed partial class BuildLifecycle(
         var log = Log.ForContext("BuildId", b.Id).ForContext("DrvPath", b.DrvPath).ForContext("Attempt", b.Attempt);
         try
         {
-            var (origin, closure) = await db.RunAsync(s => BuildInputTable.GetAsync(s, b.Id), cancellationToken);
+            // Read again under the guard: the row the caller holds may be stale. The sweep lists the unpublished rows,
+            // then publishes them one by one; a submission's own publish that completed meanwhile (confirmed, marked,
+            // guard released) must not go out twice (the duplicate claim would be cancelled, but a worker ran it).
+            var inputs = await db.RunAsync(async s => await BuildTable.IsUnpublishedAsync(s, b.Id, b.Attempt)
+                ? await BuildInputTable.GetAsync(s, b.Id)
+                : ((OriginEndpoint?, IReadOnlyList<InputPath>)?)null, cancellationToken);
+            if (inputs is not { } found)
+                return;
+            var (origin, closure) = found;
             var request = new BuildDerivation(
                 b.Id, b.Attempt, b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, closure, b.WantedOutputs, origin,
                 new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow(), b.Trusted);

@@ -16,7 +16,12 @@ internal static class BuildStatistics
 
     /// <summary>Builds alive at some time in [<paramref name="from"/>, <paramref name="end"/>): submitted before the end, not finished before the start.</summary>
     public static Task<List<(long Submitted, long? Started, long? Finished)>> AliveBetweenAsync(DbSession s, long from, long end) => s.QueryAsync(
-        "SELECT submitted_at, started_at, finished_at FROM builds WHERE submitted_at < $end AND (finished_at IS NULL OR finished_at >= $from)",
+        // Two ranges of builds_finished_stats (covering), not the submission index, whose range is every build ever.
+        """
+        SELECT submitted_at, started_at, finished_at FROM builds WHERE finished_at >= $from AND submitted_at < $end
+        UNION ALL
+        SELECT submitted_at, started_at, finished_at FROM builds WHERE finished_at IS NULL AND submitted_at < $end
+        """,
         r => (r.GetInt64(0), r.IsDBNull(1) ? (long?)null : r.GetInt64(1), r.IsDBNull(2) ? (long?)null : r.GetInt64(2)),
         ("$end", end), ("$from", from));
 
@@ -24,13 +29,17 @@ internal static class BuildStatistics
     /// Per class (system, features space separated): builds submitted and builds finished at or after
     /// <paramref name="from"/>, aggregated by SQLite (a handful of rows, however many builds).
     /// </summary>
-    public static Task<List<(string System, string Features, long Submitted, long Finished)>> ClassActivitySinceAsync(DbSession s, long from) => s.QueryAsync(
-        """
-        SELECT system, features, SUM(submitted_at >= $from), SUM(COALESCE(finished_at >= $from, 0))
-        FROM builds WHERE submitted_at >= $from OR finished_at >= $from GROUP BY system, features
-        """,
-        r => (r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)),
-        ("$from", from));
+    public static async Task<List<(string System, string Features, long Submitted, long Finished)>> ClassActivitySinceAsync(DbSession s, long from)
+    {
+        // One grouped range per time index (both covering), merged here: a handful of rows.
+        var submitted = await s.QueryAsync("SELECT system, features, COUNT(*) FROM builds WHERE submitted_at >= $from GROUP BY system, features",
+            r => (r.GetString(0), r.GetString(1), r.GetInt64(2)), ("$from", from));
+        var finished = (await s.QueryAsync("SELECT system, features, COUNT(*) FROM builds WHERE finished_at >= $from GROUP BY system, features",
+            r => (r.GetString(0), r.GetString(1), r.GetInt64(2)), ("$from", from))).ToDictionary(r => (r.Item1, r.Item2), r => r.Item3);
+        var rows = submitted.Select(r => (r.Item1, r.Item2, r.Item3, finished.Remove((r.Item1, r.Item2), out var f) ? f : 0L)).ToList();
+        rows.AddRange(finished.Select(kv => (kv.Key.Item1, kv.Key.Item2, 0L, kv.Value)));
+        return rows;
+    }
 
     public static Task<List<(string Worker, long Count)>> RunningByWorkerAsync(DbSession s) => s.QueryAsync(
         "SELECT worker, COUNT(*) FROM builds WHERE state = 'running' AND worker IS NOT NULL GROUP BY worker", r => (r.GetString(0), r.GetInt64(1)));
