@@ -41,6 +41,11 @@ internal static class BuildStatistics
         return rows;
     }
 
+    /// <summary>Queued and running builds counted per (system, features, trusted, state): from builds_state_open, covering.</summary>
+    public static Task<List<(string System, string Features, bool Trusted, string State, long Count)>> OpenPerClassAsync(DbSession s) => s.QueryAsync(
+        "SELECT system, features, trusted, state, COUNT(*) FROM builds WHERE state IN ('queued', 'running') GROUP BY system, features, trusted, state",
+        r => (r.GetString(0), r.GetString(1), r.GetInt64(2) != 0, r.GetString(3), r.GetInt64(4)));
+
     public static Task<List<(string Worker, long Count)>> RunningByWorkerAsync(DbSession s) => s.QueryAsync(
         "SELECT worker, COUNT(*) FROM builds WHERE state = 'running' AND worker IS NOT NULL GROUP BY worker", r => (r.GetString(0), r.GetInt64(1)));
 }
