@@ -24,6 +24,12 @@ PIDS=()
 # shellcheck source=scripts/lib/local-servers.sh
 source "$ROOT/scripts/lib/local-servers.sh"
 start() { local name=$1; shift; setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null & PIDS+=($!); echo $! > "$WORK/$name.pid"; }
+rabbit_env() {
+  export HOME="$R/home" RABBITMQ_NODENAME="bfscale$$@localhost" RABBITMQ_NODE_PORT="$RABBIT_PORT" RABBITMQ_DIST_PORT="$DIST_PORT" \
+    RABBITMQ_MNESIA_BASE="$R/mnesia" RABBITMQ_LOG_BASE="$R/log" RABBITMQ_ENABLED_PLUGINS_FILE="$R/enabled_plugins" \
+    RABBITMQ_CONFIG_FILE="$R/rabbitmq"
+}
+# shellcheck disable=SC2317  # (called by the EXIT trap below)
 cleanup() {
   local p
   # RabbitMQ's Erlang VM leaves the process group of the script that started it: stop the node itself first.
@@ -51,11 +57,6 @@ mkdir -p "$R/home"
 RABBIT_PORT=$(local_free_port); DIST_PORT=$(local_free_port)
 printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$RABBIT_PORT" > "$R/rabbitmq.conf"
 echo '[].' > "$R/enabled_plugins"
-rabbit_env() {
-  export HOME="$R/home" RABBITMQ_NODENAME="bfscale$$@localhost" RABBITMQ_NODE_PORT="$RABBIT_PORT" RABBITMQ_DIST_PORT="$DIST_PORT" \
-    RABBITMQ_MNESIA_BASE="$R/mnesia" RABBITMQ_LOG_BASE="$R/log" RABBITMQ_ENABLED_PLUGINS_FILE="$R/enabled_plugins" \
-    RABBITMQ_CONFIG_FILE="$R/rabbitmq"
-}
 (rabbit_env; start rabbit /usr/lib/rabbitmq/bin/rabbitmq-server)
 local_wait_port "$RABBIT_PORT" RabbitMQ "$(cat "$WORK/rabbit.pid")" "$WORK/rabbit.log"
 (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup --timeout 120 >/dev/null)
@@ -92,7 +93,7 @@ for phase in $PHASES; do
   "$SCALE" run --api "http://127.0.0.1:$API_PORT" --broker-uri "amqp://127.0.0.1:$RABBIT_PORT/" --users "$R/users" \
     --keys "$WORK/keys" --dispatcher-key "$WORK/keys/dispatcher.pub" --dispatcher-pid "$DISPATCHER_PID" --db "$WORK/dispatcher.db" \
     --workers "$workers" --builds "$builds" --parallel "$PARALLEL" --label "${workers}w-${builds}" \
-    --results "$OUT/results.jsonl" ${EXTRA_ARGS:-} || status=1
+    --results "$OUT/results.jsonl" || status=1
 done
 if [ -n "${GRAPH:-}" ]; then
   # GRAPH=DEPTHxWIDTH: that layered graph through two concurrent `buildfarm build` clients, GRAPH_WORKERS load workers.
