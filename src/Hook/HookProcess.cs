@@ -27,7 +27,7 @@ public static class HookProcess
         using var http = settings is null ? null : HttpHookFarm.CreateHttp(settings);
         IHookFarm farm = settings is null
             ? new UnconfiguredFarm(error!)
-            : new HttpHookFarm(http!, settings.Url, dialect == HookDialect.Nix ? new NixStoreValidity() : null);
+            : new HttpHookFarm(http!, settings.Url, dialect == HookDialect.Nix ? NixValidity() : null);
         var budget = new PostponeBudget(TimeProvider.System, settings?.PostponeLimit ?? HookSettings.DefaultPostponeLimit);
         try
         {
@@ -45,6 +45,11 @@ public static class HookProcess
             return 1;
         }
     }
+
+    private static IStoreValidity NixValidity() =>
+        NixDatabaseValidity.DefaultDatabase(Environment.GetEnvironmentVariable) is { } database
+            ? new NixDatabaseValidity(database, new NixStoreValidity())
+            : new NixStoreValidity();
 
     /// <summary>
     /// The daemon's builder-log pipe, which it puts on fd 4 of its hook; null when fd 4 is not open or is not

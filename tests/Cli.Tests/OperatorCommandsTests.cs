@@ -41,6 +41,21 @@ public sealed class OperatorCommandsTests
     }
 
     [Fact]
+    public async Task Status_WorkerPausedItselfWithItsClockBehind_SaysWhyAndTheClock()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.PausedHeartbeatAsync("w2", UiHarness.Caps("x86_64-linux"), "paused itself: disk full: 0 bytes free on /w2/store", TimeSpan.FromMinutes(-5));
+
+        var r = await CliRun.RunAsync("status", "--url", h.BaseUrl);
+
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.StdoutText.Split('\n');
+        Assert.Contains("paused", Assert.Single(lines, l => l.StartsWith("w2 ", StringComparison.Ordinal)));
+        Assert.Contains("note: w2 is paused: paused itself: disk full: 0 bytes free on /w2/store", lines);
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^warning: w2's clock is 30\d s behind the dispatcher's$"));
+    }
+
+    [Fact]
     public async Task Status_Recent_ListsFinishedBuildsWithTheirWorkerAndState()
     {
         await using var h = await UiHarness.StartAsync();

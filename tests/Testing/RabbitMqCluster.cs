@@ -59,10 +59,10 @@ public sealed partial class RabbitMqCluster : IAsyncDisposable
     /// <summary>The names of the nodes that run the rabbit application, asked of any live node.</summary>
     public async Task<IReadOnlyList<string>> RunningNodesAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var node in _nodes)
+        foreach (var node in LiveNodes())
         {
-            var status = await node.CtlAsync(["eval", "rabbit_nodes:all_running()."], TimeSpan.FromSeconds(30), cancellationToken);
-            if (status.ExitCode == 0)
+            var status = await TryCtlAsync(node, ["eval", "rabbit_nodes:all_running()."], cancellationToken);
+            if (status?.ExitCode == 0)
                 return NodeNames().Matches(status.Stdout).Select(m => m.Value).ToList();
         }
 
@@ -72,10 +72,10 @@ public sealed partial class RabbitMqCluster : IAsyncDisposable
     /// <summary>The leader node of every queue whose name starts with <paramref name="prefix"/>, asked of any live node.</summary>
     public async Task<IReadOnlyDictionary<string, string>> QueueLeadersAsync(string prefix, CancellationToken cancellationToken = default)
     {
-        foreach (var node in _nodes)
+        foreach (var node in LiveNodes())
         {
-            var result = await node.CtlAsync(["list_queues", "name", "leader", "--no-table-headers", "--quiet"], TimeSpan.FromSeconds(30), cancellationToken);
-            if (result.ExitCode != 0)
+            var result = await TryCtlAsync(node, ["list_queues", "name", "leader", "--no-table-headers", "--quiet"], cancellationToken);
+            if (result is not { ExitCode: 0 })
                 continue;
             var leaders = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var line in result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -94,10 +94,10 @@ public sealed partial class RabbitMqCluster : IAsyncDisposable
     /// <summary>The members of a quorum queue (its replicas), asked of any live node.</summary>
     public async Task<IReadOnlyList<string>> QuorumMembersAsync(string queue, CancellationToken cancellationToken = default)
     {
-        foreach (var node in _nodes)
+        foreach (var node in LiveNodes())
         {
-            var result = await node.CtlAsync(["list_queues", "name", "members", "--no-table-headers", "--quiet"], TimeSpan.FromSeconds(30), cancellationToken);
-            if (result.ExitCode != 0)
+            var result = await TryCtlAsync(node, ["list_queues", "name", "members", "--no-table-headers", "--quiet"], cancellationToken);
+            if (result is not { ExitCode: 0 })
                 continue;
             var line = result.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith(queue + "\t", StringComparison.Ordinal));
             return line is null ? [] : NodeNames().Matches(line).Select(m => m.Value).ToList();
@@ -109,14 +109,31 @@ public sealed partial class RabbitMqCluster : IAsyncDisposable
     /// <summary>Every queue with its type, leader, members, online members and messages, from any live node (for a test's output).</summary>
     public async Task<string> DescribeQueuesAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var node in _nodes)
+        foreach (var node in LiveNodes())
         {
-            var result = await node.CtlAsync(["list_queues", "name", "type", "leader", "members", "online", "messages"], TimeSpan.FromSeconds(30), cancellationToken);
-            if (result.ExitCode == 0)
+            var result = await TryCtlAsync(node, ["list_queues", "name", "type", "leader", "members", "online", "messages"], cancellationToken);
+            if (result is { ExitCode: 0 })
                 return result.Stdout;
         }
 
         return "no node of the cluster answered list_queues";
+    }
+
+    /// <summary>The nodes whose process runs: asking a killed one only waits for rabbitmqctl to give up.</summary>
+    private IEnumerable<RabbitMqServer> LiveNodes() => _nodes.Where(n => n.IsRunning);
+
+    /// <summary>rabbitmqctl on <paramref name="node"/>, or null when it did not answer in time (a loaded machine): the
+    /// caller asks the next node.</summary>
+    private static async Task<ProcessResult?> TryCtlAsync(RabbitMqServer node, string[] args, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await node.CtlAsync(args, TimeSpan.FromSeconds(60), cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
     }
 
     private static async Task CheckAsync(RabbitMqServer node, string[] args, CancellationToken cancellationToken)

@@ -60,6 +60,9 @@ public sealed class RabbitMqServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>Whether this node's process runs (false once killed or stopped, until started again).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     public int ManagementPort { get; }
 
     /// <summary>The CA and server certificate of a TLS-only node (null: a plain node).</summary>

@@ -26,6 +26,53 @@ internal sealed class Farm(string dir, string bin, IReadOnlyList<string> workers
 
     public static string WorkerProcess(string worker) => "worker-" + worker;
 
+    /// <summary>Workers that run inside a network namespace (<c>ip netns exec NS</c>), by name.</summary>
+    public Dictionary<string, string> Namespaces { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Extra environment of a worker's next start (the clock-skew fault's offset), by name.</summary>
+    public Dictionary<string, Dictionary<string, string>> WorkerEnvironment { get; } = new(StringComparer.Ordinal);
+
+    public string WorkerConfig(string worker) => Path.Combine(dir, "workers", worker, "worker.json");
+
+    public int SshdPort => Port(Sshd);
+
+    /// <summary>
+    /// Stops a worker cleanly (SIGTERM: it drains, i.e. finishes what runs, and says it goes offline), SIGKILL after a
+    /// minute; returns its pid.
+    /// </summary>
+    public async Task<int> StopWorkerAsync(string worker, CancellationToken ct)
+    {
+        var pid = Pid(WorkerProcess(worker));
+        await Shell.SignalAsync(pid, "TERM", ct);
+        try
+        {
+            await WaitAsync(() => !Shell.Alive(pid), TimeSpan.FromMinutes(1), $"{worker} to stop after SIGTERM", ct);
+        }
+        catch (TimeoutException)
+        {
+            await KillAsync(WorkerProcess(worker), ct);
+        }
+
+        return pid;
+    }
+
+    /// <summary>The worker's row in /api/workers, or null when the dispatcher does not answer or does not list it.</summary>
+    public async Task<JsonElement?> ApiWorkerAsync(string worker, CancellationToken ct)
+    {
+        try
+        {
+            var list = await _http.GetFromJsonAsync<JsonElement>(Url + "/api/workers", ct);
+            foreach (var w in list.EnumerateArray())
+                if (w.GetProperty("name").GetString() == worker)
+                    return w.Clone();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+        }
+
+        return null;
+    }
+
     public int Pid(string name) =>
         int.TryParse(File.ReadAllText(Path.Combine(dir, "pids", name + ".pid")).Trim(), out var pid) ? pid : 0;
 
@@ -102,7 +149,10 @@ internal sealed class Farm(string dir, string bin, IReadOnlyList<string> workers
                 break;
             default:
                 var worker = name["worker-".Length..];
-                pid = await Shell.StartDetachedAsync([Path.Combine(bin, "buildfarm-worker"), "run", "--config", Path.Combine(dir, "workers", worker, "worker.json")], log, ct);
+                // `ip netns exec` enters the namespace and execs the worker: the pid is still the worker's.
+                string[] run = [Path.Combine(bin, "buildfarm-worker"), "run", "--config", WorkerConfig(worker)];
+                pid = await Shell.StartDetachedAsync(Namespaces.TryGetValue(worker, out var ns) ? ["ip", "netns", "exec", ns, .. run] : run,
+                    log, ct, WorkerEnvironment.GetValueOrDefault(worker));
                 break;
         }
 

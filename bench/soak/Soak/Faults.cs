@@ -10,10 +10,17 @@ internal enum FaultKind
     DispatcherKill,
     BrokerKillPublish,
     SshdStopTransfer,
+    NetworkCut,
+    DiskFullFetch,
+    DiskFullBuild,
+    ClockSkew,
 }
 
-/// <summary>What happened to one injection: whether it hit the named point, and a line for the log.</summary>
-internal sealed record Injection(bool Reached, string What);
+/// <summary>
+/// What happened to one injection: whether it hit the named point, and a line for the log. <see cref="Undo"/>, when
+/// set, runs once the round's clients ended (a fault that lasts the whole round: the skewed clock) and says what it saw.
+/// </summary>
+internal sealed record Injection(bool Reached, string What, Func<CancellationToken, Task<string>>? Undo = null);
 
 /// <summary>
 /// Injects one fault into the running farm at a point of a round. Worker phases come from the worker's test-only
@@ -21,7 +28,7 @@ internal sealed record Injection(bool Reached, string What);
 /// worker to stop at a phase, the first to get there is the victim, the rest are let go. Every delay comes from the
 /// seeded random source, so a seed replays the same schedule (the farm's own timing still varies).
 /// </summary>
-internal sealed class Faults(Farm farm, Invariants invariants, string holdDir, Random random)
+internal sealed partial class Faults(Farm farm, Invariants invariants, string holdDir, Random random, SoakOptions options)
 {
     private static readonly TimeSpan ReachLimit = TimeSpan.FromSeconds(30);
 
@@ -34,17 +41,43 @@ internal sealed class Faults(Farm farm, Invariants invariants, string holdDir, R
         FaultKind.DispatcherKill => "kill -9 dispatcher mid-graph, restart",
         FaultKind.BrokerKillPublish => "kill -9 broker mid-publish, restart",
         FaultKind.SshdStopTransfer => "stop sshd mid-transfer, restart",
+        FaultKind.NetworkCut => "network cut worker-origin past retry budget",
+        FaultKind.DiskFullFetch => "disk full on a worker while it fetches",
+        FaultKind.DiskFullBuild => "disk full on a worker while it builds",
+        FaultKind.ClockSkew => "worker clock minutes off for a round",
         _ => kind.ToString(),
     };
 
-    public FaultKind Next() => (FaultKind)random.Next(Enum.GetValues<FaultKind>().Length);
+    /// <summary>The next kind; one whose setup is missing (no namespace or tmpfs worker) is drawn again, from the same seed.</summary>
+    public FaultKind Next()
+    {
+        while (true)
+        {
+            var kind = (FaultKind)random.Next(Enum.GetValues<FaultKind>().Length);
+            if (Possible(kind))
+                return kind;
+        }
+    }
+
+    private bool Possible(FaultKind kind) => (options.Kinds.Count == 0 || options.Kinds.Contains(kind)) && kind switch
+    {
+        FaultKind.NetworkCut => options.NetnsWorker is not null && options.Veth is not null && options.CutTable is not null,
+        FaultKind.DiskFullFetch or FaultKind.DiskFullBuild => options.DiskWorker is not null && options.DiskMount is not null,
+        _ => true,
+    };
 
     /// <summary>Draws every random number the injection needs now, so the schedule depends on the seed only.</summary>
     public Func<CancellationToken, Task<Injection>> Plan(FaultKind kind)
     {
         var delay = TimeSpan.FromMilliseconds(random.Next(300, 4000));
-        var down = TimeSpan.FromMilliseconds(random.Next(500, 5000));
+        // Down 0.3-2.5 s: long enough for every client and worker to meet the fault, short enough for 500 faults in about an hour.
+        var down = TimeSpan.FromMilliseconds(random.Next(300, 2500));
         var viaFetch = random.Next(2) == 0;
+        // The cut outlasts the namespace worker's retry budget (about 2 s, see SoakRun) several times over.
+        var cut = TimeSpan.FromMilliseconds(random.Next(5000, 12000));
+        // Minutes off, either way: behind by more than Freshness:ClockSkew (2 min) makes requests look issued in its future.
+        var skew = TimeSpan.FromSeconds(random.Next(150, 600) * (random.Next(2) == 0 ? -1 : 1));
+        var skewed = random.Next(2);
         return kind switch
         {
             FaultKind.WorkerKillFetch => ct => KillWorkerAtAsync("fetch", hold: true, down, ct),
@@ -54,6 +87,10 @@ internal sealed class Faults(Farm farm, Invariants invariants, string holdDir, R
             FaultKind.DispatcherKill => ct => KillDispatcherAsync(delay, down, ct),
             FaultKind.BrokerKillPublish => ct => AtPhaseAsync("publish", down, farm.KillBrokerAsync, Farm.Rabbit, ct),
             FaultKind.SshdStopTransfer => ct => AtPhaseAsync(viaFetch ? "fetch" : "upload", down, farm.KillSshdAsync, Farm.Sshd, ct),
+            FaultKind.NetworkCut => ct => CutNetworkAsync("upload", cut, blackhole: viaFetch, ct),
+            FaultKind.DiskFullFetch => ct => DiskFullAsync("fetch", down, ct),
+            FaultKind.DiskFullBuild => ct => DiskFullAsync("build", down, ct),
+            FaultKind.ClockSkew => ct => SkewClockAsync(farm.Workers[skewed % farm.Workers.Count], skew, ct),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
     }
@@ -98,11 +135,12 @@ internal sealed class Faults(Farm farm, Invariants invariants, string holdDir, R
         return new Injection(true, $"{server} down while {at.Value.Worker} was at {phase} of {Short(at.Value.Drv)}, for {down.TotalSeconds:0.0} s");
     }
 
-    private async Task<(string Worker, string Drv)?> HoldAsync(string phase, string mode, CancellationToken ct)
+    private async Task<(string Worker, string Drv)?> HoldAsync(string phase, string mode, CancellationToken ct, string? only = null)
     {
         foreach (var w in farm.Workers)
-        {
             Directory.CreateDirectory(Path.Combine(holdDir, w));
+        foreach (var w in farm.Workers.Where(w => only is null || w == only))
+        {
             File.Delete(Path.Combine(holdDir, w, "at-" + phase));
             await File.WriteAllTextAsync(Path.Combine(holdDir, w, "hold-" + phase), mode, ct);
         }
@@ -110,7 +148,7 @@ internal sealed class Faults(Farm farm, Invariants invariants, string holdDir, R
         var until = DateTime.UtcNow + ReachLimit;
         while (DateTime.UtcNow < until)
         {
-            foreach (var w in farm.Workers)
+            foreach (var w in farm.Workers.Where(w => only is null || w == only))
             {
                 var marker = Path.Combine(holdDir, w, "at-" + phase);
                 if (File.Exists(marker))

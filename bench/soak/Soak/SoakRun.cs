@@ -18,7 +18,7 @@ internal sealed class SoakRun(SoakOptions o)
         using var farm = new Farm(o.FarmDir, o.BinDir, o.Workers);
         var invariants = new Invariants(farm, o.Seed);
         var random = new Random(o.Seed);
-        var faults = new Faults(farm, invariants, o.HoldDir, random);
+        var faults = new Faults(farm, invariants, o.HoldDir, random, o);
         var graphs = new Graphs(farm, o.WorkDir, o.Seed);
         await farm.SetLeaseAsync(o.Lease, ct);
         await graphs.PrepareAsync(ct);
@@ -37,40 +37,87 @@ internal sealed class SoakRun(SoakOptions o)
             var clock = Stopwatch.StartNew();
             var kind = faults.Next();
             var inject = faults.Plan(kind);
-            var (a, b) = await graphs.NextAsync(round, ct);
-            var clients = new[] { BuildAsync(farm, a, ct), BuildAsync(farm, b, ct) };
-            Injection injection;
-            try
+            // A round that does not end within RoundLimit (a stuck farm: a client waiting on a graph that never
+            // moves) fails the run with the stage it was in, instead of hanging it.
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            limit.CancelAfter(o.RoundLimit);
+            var stage = "preparing the fault";
+            // Where the round's time goes (graphs written, fault and clients, undo, quiet, checks), for the log line.
+            var spent = new List<string>();
+            var lap = Stopwatch.StartNew();
+            void Lap(string what)
             {
-                injection = await inject(ct);
-            }
-            catch (Exception e) when (e is TimeoutException or InvalidOperationException or IOException)
-            {
-                injection = new Injection(true, $"injection failed: {e.Message}");
+                spent.Add(string.Create(CultureInfo.InvariantCulture, $"{what} {lap.Elapsed.TotalSeconds:0.0}"));
+                lap.Restart();
             }
 
-            var runs = await Task.WhenAll(clients);
-            reruns += runs.Sum(r => r.Runs - 1);
-            await invariants.QuiesceAsync(TimeSpan.FromMinutes(2), ct);
-            var findings = await invariants.CheckAsync([.. a.Targets, .. b.Targets], ct);
-            var clientFailures = runs.Count(r => !r.Completed);
-            lost += findings.Lost + clientFailures;
-            duplicated += findings.Duplicated;
-            partial += findings.Partial;
-            orphans += findings.Orphans;
-            var clean = findings.Clean && clientFailures == 0;
-            var row = _table.GetValueOrDefault(kind);
-            _table[kind] = injection.Reached
-                ? (row.Injected + 1, row.Recovered + (clean ? 1 : 0), row.NotReached, row.Violations + (clean ? 0 : 1))
-                : (row.Injected, row.Recovered, row.NotReached + 1, row.Violations + (clean ? 0 : 1));
-            if (injection.Reached)
+            try
+            {
+                // Before the graphs: a restart it needs (w1 into its namespace) must not eat the round's builds.
+                await faults.PrepareAsync(kind, limit.Token);
+                stage = "writing the round's graphs";
+                var (a, b) = await graphs.NextAsync(round, limit.Token);
+                Lap("graphs");
+                stage = "injecting the fault while the clients build";
+                var clients = new[] { BuildAsync(farm, a, limit.Token), BuildAsync(farm, b, limit.Token) };
+                Injection injection;
+                try
+                {
+                    injection = await inject(limit.Token);
+                }
+                catch (Exception e) when (e is TimeoutException or InvalidOperationException or IOException)
+                {
+                    injection = new Injection(true, $"injection failed: {e.Message}");
+                }
+
+                stage = "waiting for the clients (`buildfarm build`) to end";
+                var runs = await Task.WhenAll(clients);
+                Lap("fault+clients");
+                var undone = "";
+                if (injection.Undo is { } undo)
+                {
+                    stage = "undoing the fault";
+                    undone = "; " + await undo(limit.Token);
+                    Lap("undo");
+                }
+
+                reruns += runs.Sum(r => r.Runs - 1);
+                stage = "waiting for the farm to be quiet";
+                await invariants.QuiesceAsync(TimeSpan.FromMinutes(2), limit.Token);
+                Lap("quiet");
+                stage = "checking the invariants";
+                var findings = await invariants.CheckAsync([.. a.Targets, .. b.Targets], limit.Token);
+                Lap("checks");
+                var clientFailures = runs.Count(r => !r.Completed);
+                lost += findings.Lost + clientFailures;
+                duplicated += findings.Duplicated;
+                partial += findings.Partial;
+                orphans += findings.Orphans;
+                var clean = findings.Clean && clientFailures == 0;
+                var row = _table.GetValueOrDefault(kind);
+                _table[kind] = injection.Reached
+                    ? (row.Injected + 1, row.Recovered + (clean ? 1 : 0), row.NotReached, row.Violations + (clean ? 0 : 1))
+                    : (row.Injected, row.Recovered, row.NotReached + 1, row.Violations + (clean ? 0 : 1));
+                if (injection.Reached)
+                    injected++;
+                Log($"round {round}/{o.Faults}: {Faults.Label(kind)}: {injection.What}{undone}; clients ran {string.Join('+', runs.Select(r => r.Runs))} time(s); " +
+                    $"{(clean ? "invariants hold" : "VIOLATED")} ({clock.Elapsed.TotalSeconds:0.0} s: {string.Join(", ", spent)})");
+                foreach (var d in findings.Details)
+                    Log("  " + d);
+                foreach (var r in runs.Where(r => !r.Completed))
+                    Log($"  lost: graph {r.Graph} did not complete after {r.Runs} runs: {r.Last}");
+            }
+            catch (OperationCanceledException) when (limit.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                // Counted as one lost graph at least; the farm is left as it is for the post-mortem (KEEP=1).
+                Log($"round {round}/{o.Faults}: {Faults.Label(kind)}: STUCK: the round did not end within {o.RoundLimit.TotalMinutes:0.#} min " +
+                    $"(--round-minutes), while {stage}; stopping the run");
+                var row = _table.GetValueOrDefault(kind);
+                _table[kind] = (row.Injected + 1, row.Recovered, row.NotReached, row.Violations + 1);
                 injected++;
-            Log($"round {round}/{o.Faults}: {Faults.Label(kind)}: {injection.What}; clients ran {string.Join('+', runs.Select(r => r.Runs))} time(s); " +
-                $"{(clean ? "invariants hold" : "VIOLATED")} ({clock.Elapsed.TotalSeconds:0.0} s)");
-            foreach (var d in findings.Details)
-                Log("  " + d);
-            foreach (var r in runs.Where(r => !r.Completed))
-                Log($"  lost: graph {r.Graph} did not complete after {r.Runs} runs: {r.Last}");
+                lost++;
+                break;
+            }
         }
 
         var builds = await invariants.BuildCountAsync(ct);

@@ -35,6 +35,12 @@ internal static class StatusCommand
                     w.Name, WorkerState(w), w.Isolation, TextTable.List(w.Systems), TextTable.List(Shown(w.SupportedFeatures)), TextTable.List(Shown(w.MandatoryFeatures)),
                     TextTable.Invariant($"{running.Items.Count(b => b.Worker == w.Name)}/{w.Slots}"), TextTable.Ago(w.LastSeen, now), w.Version,
                 }));
+            // Why a worker does not take builds (the operator's note, or "paused itself: disk full: …") and a clock far
+            // from the dispatcher's are said out loud too.
+            foreach (var w in workers.Where(w => w.Online && (w.Paused || w.Draining) && !string.IsNullOrEmpty(w.Note)))
+                await output.WriteLineAsync($"note: {w.Name} is {WorkerState(w)}: {w.Note}");
+            foreach (var w in workers.Where(w => w.Online && w.ClockSkewSeconds is { } s && Math.Abs(s) > SkewWarnSeconds))
+                await output.WriteLineAsync(TextTable.Invariant($"warning: {w.Name}'s clock is {Math.Abs(w.ClockSkewSeconds!.Value):0} s {(w.ClockSkewSeconds > 0 ? "ahead of" : "behind")} the dispatcher's"));
             // A worker without a sandbox is said out loud, with the probe's reason, not only in a column.
             foreach (var w in workers.Where(w => w.Isolation is "unsandboxed" or "none"))
             {
@@ -69,6 +75,8 @@ internal static class StatusCommand
         }));
         return command;
     }
+
+    private const double SkewWarnSeconds = 60;
 
     /// <summary>How a build ran (<c>sandboxed</c>, <c>unsandboxed</c>, <c>-</c> unknown or not yet), then <c>(trusted)</c> when an operator marked it.</summary>
     public static string Run(string? isolation, bool trusted) => (isolation ?? "-") + (trusted ? " (trusted)" : "");

@@ -13,7 +13,7 @@ internal sealed class BuildStartedConsumer(BuildLifecycle lifecycle, WorkerEvent
 {
     public async Task Consume(ConsumeContext<BuildStarted> context)
     {
-        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken, () => EventMembers.Unknown(context)))
             await lifecycle.OnStartedAsync(context.Message, context.CancellationToken);
     }
 }
@@ -22,7 +22,7 @@ internal sealed class BuildLogEmittedConsumer(BuildLifecycle lifecycle, WorkerEv
 {
     public async Task Consume(ConsumeContext<BuildLogEmitted> context)
     {
-        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken, () => EventMembers.Unknown(context)))
             await lifecycle.OnLogAsync(context.Message, context.CancellationToken);
     }
 }
@@ -35,7 +35,7 @@ internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle, Metrics.E
 {
     public async Task Consume(ConsumeContext<BuildSucceeded> context)
     {
-        if (!await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+        if (!await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken, () => EventMembers.Unknown(context)))
             return;
         if (await imports.TryDeferAsync(context.Message, context.CancellationToken))
             return;
@@ -47,7 +47,7 @@ internal sealed class BuildFailedConsumer(BuildLifecycle lifecycle, WorkerEventA
 {
     public async Task Consume(ConsumeContext<BuildFailed> context)
     {
-        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken, () => EventMembers.Unknown(context)))
             await lifecycle.OnFailedAsync(context.Message, context.CancellationToken);
     }
 }
@@ -57,7 +57,7 @@ internal sealed class BuildRequestExpiredConsumer(BuildLifecycle lifecycle, Work
 {
     public async Task Consume(ConsumeContext<BuildRequestExpired> context)
     {
-        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken, () => EventMembers.Unknown(context)))
             await lifecycle.OnRequestExpiredAsync(context.Message, context.CancellationToken);
     }
 }

@@ -27,6 +27,8 @@ internal static class EventsRegistration
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.ConfigureHost(broker, "buildfarm-dispatcher");
+                // Control commands (cancel, drain, probe) must get through after a broker node dies (issue #18).
+                cfg.ReplaceRefusingChannels(context);
                 // A fixed name instead of MassTransit's HOST_PROCESS_bus_RANDOM, so the dispatcher's broker user needs no wildcard.
                 cfg.OverrideDefaultBusEndpointQueueName(BrokerPermissions.DispatcherBusEndpoint);
                 cfg.ReceiveEndpoint(EndpointName, e =>

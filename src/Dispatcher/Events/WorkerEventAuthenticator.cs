@@ -26,9 +26,17 @@ internal sealed class WorkerEventAuthenticator(TrustedKeysFile trustedKeys, Life
     /// redelivering, and a genuine event from a worker whose key is not trusted yet is repeated by its next heartbeat
     /// (results are not, which the lease then resolves: the attempt is retried).
     /// </summary>
-    public async Task<bool> AcceptAsync(string worker, object message, CancellationToken cancellationToken)
+    /// <param name="worker">The worker the event names.</param>
+    /// <param name="message">The event.</param>
+    /// <param name="cancellationToken">Cancels the key binding's database work.</param>
+    /// <param name="unknownMembers">
+    /// Read on a refusal only: the event's members this dispatcher's contracts lack (<see cref="EventMembers"/>). A worker
+    /// one contract version newer signs fields this dispatcher cannot rebuild, and the refusal says so instead of "bad
+    /// signature" alone.
+    /// </param>
+    public async Task<bool> AcceptAsync(string worker, object message, CancellationToken cancellationToken, Func<IReadOnlyList<string>>? unknownMembers = null)
     {
-        var refusal = await RefusalAsync(worker, message, cancellationToken);
+        var refusal = await RefusalAsync(worker, message, cancellationToken, unknownMembers);
         if (refusal is null)
             return true;
         Log.ForContext("Worker", worker).Warning("Dropped {EventType} naming worker {Worker}: {Reason}", message.GetType().Name, worker, refusal);
@@ -36,7 +44,19 @@ internal sealed class WorkerEventAuthenticator(TrustedKeysFile trustedKeys, Life
     }
 
     /// <summary>Null when <paramref name="message"/> is <paramref name="worker"/>'s own signed event; otherwise why it is refused.</summary>
-    public async Task<string?> RefusalAsync(string worker, object message, CancellationToken cancellationToken)
+    public async Task<string?> RefusalAsync(string worker, object message, CancellationToken cancellationToken, Func<IReadOnlyList<string>>? unknownMembers = null)
+    {
+        var refusal = await SignatureRefusalAsync(worker, message, cancellationToken);
+        if (refusal is not null && unknownMembers?.Invoke() is { Count: > 0 } unknown)
+        {
+            refusal += $"; it carries members this dispatcher's contracts lack ({string.Join(", ", unknown)}): it comes from a worker of a newer " +
+                $"contract version than this dispatcher speaks ({string.Join(", ", Contracts.ContractsInfo.Spoken)}); upgrade the dispatcher first (docs/operations.md, Upgrades)";
+        }
+
+        return refusal;
+    }
+
+    private async Task<string?> SignatureRefusalAsync(string worker, object message, CancellationToken cancellationToken)
     {
         var keyName = MessageSignatures.KeyNameOf(message);
         if (keyName is null)

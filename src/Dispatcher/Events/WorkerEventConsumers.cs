@@ -10,7 +10,7 @@ internal sealed class WorkerStatusReportedConsumer(BuildLifecycle lifecycle, Met
 {
     public async Task Consume(ConsumeContext<WorkerStatusReported> context)
     {
-        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken, () => EventMembers.Unknown(context)))
             await observer.HeartbeatAsync(context.Message, ct => lifecycle.OnStatusAsync(context.Message, ct), context.CancellationToken);
     }
 }
@@ -19,7 +19,7 @@ internal sealed class WorkerWentOfflineConsumer(BuildLifecycle lifecycle, Worker
 {
     public async Task Consume(ConsumeContext<WorkerWentOffline> context)
     {
-        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken))
+        if (await auth.AcceptAsync(context.Message.WorkerName, context.Message, context.CancellationToken, () => EventMembers.Unknown(context)))
             await lifecycle.OnWentOfflineAsync(context.Message, context.CancellationToken);
     }
 }

@@ -40,6 +40,14 @@ public sealed class DispatcherOptions
     /// <summary>Attempts per build before it fails (infrastructure losses only; build failures are final).</summary>
     public int MaxAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// The message contract versions requests may be published at; each request goes out at one of these that its
+    /// capable workers announce. Default empty: every version this release speaks. Naming only the older one holds
+    /// requests at it while workers are upgraded; a version one above this release's own is only for rehearsing an
+    /// upgrade and for tests (such requests are still written in this release's format).
+    /// </summary>
+    public List<int> ContractVersions { get; set; } = [];
+
     /// <summary>Stored log per build; beyond it the first half and the newest half are kept, with a note of the bytes cut between.</summary>
     public long MaxLogBytesPerBuild { get; set; } = 10 * 1024 * 1024;
 

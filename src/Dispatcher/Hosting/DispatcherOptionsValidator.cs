@@ -26,6 +26,12 @@ internal sealed class DispatcherOptionsValidator : IValidateOptions<DispatcherOp
             errors.Add($"Dispatcher:SweepInterval '{o.SweepInterval}' must be positive (e.g. 00:00:01)");
         if (o.MaxAttempts is < 1 or > 100)
             errors.Add($"Dispatcher:MaxAttempts '{o.MaxAttempts}' must be between 1 and 100 (default 3)");
+        foreach (var v in o.ContractVersions.Where(v => v < Contracts.ContractsInfo.MinimumVersion || v > Contracts.ContractsInfo.Version + 1))
+        {
+            errors.Add($"Dispatcher:ContractVersions item {v} is invalid: this release writes contract versions {Contracts.ContractsInfo.MinimumVersion} " +
+                $"to {Contracts.ContractsInfo.Version} (and {Contracts.ContractsInfo.Version + 1} only to rehearse an upgrade); leave it empty to write them all");
+        }
+
         if (o.MaxLogBytesPerBuild < 1024)
             errors.Add($"Dispatcher:MaxLogBytesPerBuild '{o.MaxLogBytesPerBuild}' must be at least 1024 (default 10485760)");
         if (o.ImportConcurrency is < 1 or > 64)

@@ -30,7 +30,8 @@ internal static class DispatcherRegistration
         services.AddSingleton<IValidateOptions<DispatcherOptions>, DispatcherOptionsValidator>();
         services.TryAddSingletonTimeProvider();
         services.AddSingleton(broker);
-        services.AddSingleton(new LifecycleSettings(options.LeaseDuration, options.MaxAttempts, options.MaxLogBytesPerBuild, options.HeartbeatInterval));
+        services.AddSingleton(new LifecycleSettings(options.LeaseDuration, options.MaxAttempts, options.MaxLogBytesPerBuild, options.HeartbeatInterval,
+            [.. options.ContractVersions.Distinct().Order()]));
         services.AddSingleton(sp => LifecycleDatabase.OpenAsync(options.DatabasePath, CancellationToken.None).GetAwaiter().GetResult());
         services.AddSingleton(_ => RequestSigner.Load(options.SigningKeyFile));
         services.AddSingleton<RabbitBuildRequestPublisher>();

@@ -234,20 +234,27 @@ internal sealed partial class BuildLifecycle(
             // Read again under the guard: the row the caller holds may be stale. The sweep lists the unpublished rows,
             // then publishes them one by one; a submission's own publish that completed meanwhile (confirmed, marked,
             // guard released) must not go out twice (the duplicate claim would be cancelled, but a worker ran it).
-            var inputs = await db.RunAsync(async s => await BuildTable.IsUnpublishedAsync(s, b.Id, b.Attempt)
-                ? await BuildInputTable.GetAsync(s, b.Id)
-                : ((OriginEndpoint?, IReadOnlyList<InputPath>)?)null, cancellationToken);
-            if (inputs is not { } found)
+            var read = await db.RunAsync(async s =>
+            {
+                if (!await BuildTable.IsUnpublishedAsync(s, b.Id, b.Attempt))
+                    return null;
+                var (o, c) = await BuildInputTable.GetAsync(s, b.Id);
+                return ((OriginEndpoint?, IReadOnlyList<InputPath>, ContractVersionRoute)?)(o, c,
+                    ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), b.Class, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow));
+            }, cancellationToken);
+            if (read is not { } found)
                 return;
-            var (origin, closure) = found;
+            var (origin, closure, route) = found;
+            if (route.Problem is not null)
+                log.Warning("Attempt {Attempt} of {BuildId} published at contract version {ContractVersion}, which no capable worker speaks: {Problem}", b.Attempt, b.Id, route.Version, route.Problem);
             var request = new BuildDerivation(
                 b.Id, b.Attempt, b.DrvPath, b.DrvText, b.StoreDir, b.System, b.Features, closure, b.WantedOutputs, origin,
                 new BuildLimits(b.Timeout, b.MaxSilentTime), b.Priority, time.GetUtcNow(), b.Trusted);
-            await publisher.PublishAsync(request, cancellationToken);
+            await publisher.PublishAsync(request, route.Version, cancellationToken);
             // Checkpoint: the broker confirmed the request (persistent, on a quorum queue); it is no longer ours to lose.
             // published_at is the copy's signed issue time: an expiry of any older copy is then told apart (OnRequestExpiredAsync).
             await db.RunAsync(s => BuildTable.MarkPublishedAsync(s, b.Id, b.Attempt, request.RequestedAt), cancellationToken);
-            log.Information("Published attempt {Attempt} of {BuildId}", b.Attempt, b.Id);
+            log.Information("Published attempt {Attempt} of {BuildId} at contract version {ContractVersion}", b.Attempt, b.Id, route.Version);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

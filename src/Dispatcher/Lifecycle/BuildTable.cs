@@ -70,12 +70,16 @@ internal static class BuildTable
         "UPDATE builds SET state = 'queued', attempt = $a, published = 0, published_at = NULL, worker = NULL, lease_expires_at = NULL, started_at = NULL, isolation = NULL WHERE id = $id",
         ("$id", id.ToString()), ("$a", nextAttempt));
 
-    public static Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now) => s.ExecuteAsync(
-        """
-        UPDATE builds SET state = $state, failure_kind = $kind, failure_reason = $reason, exit_code = $code,
-            worker = COALESCE($w, worker), lease_expires_at = NULL, finished_at = $now WHERE id = $id
-        """,
-        ("$id", id.ToString()), ("$state", state), ("$kind", kind), ("$reason", reason), ("$code", exitCode), ("$w", worker), ("$now", Ms(now)));
+    public static Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now)
+    {
+        s.Changed(id);
+        return s.ExecuteAsync(
+            """
+            UPDATE builds SET state = $state, failure_kind = $kind, failure_reason = $reason, exit_code = $code,
+                worker = COALESCE($w, worker), lease_expires_at = NULL, finished_at = $now WHERE id = $id
+            """,
+            ("$id", id.ToString()), ("$state", state), ("$kind", kind), ("$reason", reason), ("$code", exitCode), ("$w", worker), ("$now", Ms(now)));
+    }
 
     /// <summary>
     /// The oldest queued or running build of <paramref name="drvPath"/> that makes at least <paramref name="outputs"/>

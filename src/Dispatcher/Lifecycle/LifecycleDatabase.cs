@@ -9,14 +9,23 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 /// </summary>
 internal sealed class LifecycleDatabase : IAsyncDisposable
 {
-    // Prepared statements by SQL text, reused by every transaction: preparing was a large part of each event's cost.
-    // Only used under _gate (one session at a time); bounded, since a few callers build their SQL (searches, filters).
+    // Prepared statements by SQL text, reused by every writer transaction: preparing was a large part of each event's
+    // cost. Only used under _gate (one session at a time); bounded, since a few callers build their SQL (searches).
     private const int MaxStatements = 256;
     private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    private LifecycleDatabase(SqliteConnection connection) => _connection = connection;
+    private readonly string _readerConnectionString;
+
+    private LifecycleDatabase(SqliteConnection connection)
+    {
+        _connection = connection;
+        _readerConnectionString = new SqliteConnectionStringBuilder { DataSource = connection.DataSource, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
+    }
+
+    /// <summary>Pulsed after each commit with the builds whose log or end it wrote (<see cref="DbSession.Changed"/>).</summary>
+    public BuildSignals Signals { get; } = new();
 
     /// <summary>Opens the database, creating or migrating its schema; one written by a newer dispatcher is refused (<see cref="SchemaVersionException"/>).</summary>
     public static async Task<LifecycleDatabase> OpenAsync(string path, CancellationToken cancellationToken)
@@ -51,14 +60,31 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         try
         {
             await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken);
-            var result = await work(new DbSession(Statement, tx, cancellationToken));
+            var session = new DbSession(Statement, owned: false, tx, cancellationToken);
+            var result = await work(session);
             await tx.CommitAsync(cancellationToken);
+            if (session.ChangedBuilds is { } changed)
+                Signals.Pulse(changed);
             return result;
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Runs a read-only <paramref name="work"/> on a pooled connection of its own, outside the gate: in WAL mode it
+    /// reads the last committed state while the writer goes on, so pages, the hook's decisions and its log stream
+    /// never queue behind imports and claims. Never for a read that decides a write (that belongs in <see cref="RunAsync{T}"/>).
+    /// </summary>
+    public async Task<T> ReadAsync<T>(Func<DbSession, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(_readerConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        // One transaction: every query of the work sees the same snapshot.
+        await using var tx = connection.BeginTransaction(deferred: true);
+        return await work(new DbSession(sql => NewCommand(connection, sql), owned: true, tx, cancellationToken));
     }
 
     public Task RunAsync(Func<DbSession, Task> work, CancellationToken cancellationToken) =>
@@ -79,9 +105,14 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
             _statements.Clear();
         }
 
-        var cmd = _connection.CreateCommand();
+        return _statements[sql] = NewCommand(_connection, sql);
+    }
+
+    private static SqliteCommand NewCommand(SqliteConnection connection, string sql)
+    {
+        var cmd = connection.CreateCommand();
         cmd.CommandText = sql;
-        return _statements[sql] = cmd;
+        return cmd;
     }
 
     /// <summary>The database file, for a connection of its own (the online backup).</summary>
@@ -89,6 +120,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        SqliteConnection.ClearPool(new SqliteConnection(_readerConnectionString));
         foreach (var cmd in _statements.Values)
             await cmd.DisposeAsync();
         _statements.Clear();
@@ -98,12 +130,62 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 }
 
 /// <summary>
-/// One transaction: commands run here are enlisted in it. They are the database's prepared statements (shared by every
-/// session, one session at a time): never dispose one, and finish reading a query before running the same SQL again.
+/// One transaction: commands run here are enlisted in it. A writer session's commands are the database's prepared
+/// statements (shared by every writer session, one at a time: never disposed here, and a query is read to its end
+/// before the same SQL runs again); a reader session's (<paramref name="owned"/>) are its own, disposed after use.
 /// </summary>
-internal sealed class DbSession(Func<string, SqliteCommand> statement, SqliteTransaction transaction, CancellationToken cancellationToken)
+internal sealed class DbSession(Func<string, SqliteCommand> statement, bool owned, SqliteTransaction transaction, CancellationToken cancellationToken)
 {
     public CancellationToken CancellationToken => cancellationToken;
+
+    /// <summary>Builds whose log or end this transaction wrote; their followers are woken after the commit.</summary>
+    public HashSet<Guid>? ChangedBuilds { get; private set; }
+
+    public void Changed(Guid build) => (ChangedBuilds ??= []).Add(build);
+
+    public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = Command(sql, parameters);
+        try
+        {
+            return await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            await ReleaseAsync(cmd);
+        }
+    }
+
+    public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = Command(sql, parameters);
+        try
+        {
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+            var rows = new List<T>();
+            while (await reader.ReadAsync(cancellationToken))
+                rows.Add(read(reader));
+            return rows;
+        }
+        finally
+        {
+            await ReleaseAsync(cmd);
+        }
+    }
+
+    public async Task<object?> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = Command(sql, parameters);
+        try
+        {
+            var value = await cmd.ExecuteScalarAsync(cancellationToken);
+            return value is DBNull ? null : value;
+        }
+        finally
+        {
+            await ReleaseAsync(cmd);
+        }
+    }
 
     private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
     {
@@ -115,22 +197,5 @@ internal sealed class DbSession(Func<string, SqliteCommand> statement, SqliteTra
         return cmd;
     }
 
-    public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters) =>
-        await Command(sql, parameters).ExecuteNonQueryAsync(cancellationToken);
-
-    public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
-    {
-        var cmd = Command(sql, parameters);
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-            rows.Add(read(reader));
-        return rows;
-    }
-
-    public async Task<object?> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
-    {
-        var value = await Command(sql, parameters).ExecuteScalarAsync(cancellationToken);
-        return value is DBNull ? null : value;
-    }
+    private ValueTask ReleaseAsync(SqliteCommand cmd) => owned ? cmd.DisposeAsync() : ValueTask.CompletedTask;
 }

@@ -5,7 +5,10 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 /// <summary>Publishes one attempt of a build on its class queue; returns only once the broker confirmed it.</summary>
 internal interface IBuildRequestPublisher
 {
-    Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken);
+    /// <param name="request">The attempt.</param>
+    /// <param name="contractVersion">The version it is signed and routed as (BuildFarm.Messaging.Routing.ContractRouting).</param>
+    /// <param name="cancellationToken">Stops waiting for the broker.</param>
+    Task PublishAsync(BuildDerivation request, int contractVersion, CancellationToken cancellationToken);
 }
 
 /// <summary>Publishes control commands to workers (MassTransit publish: awaits the broker's confirm).</summary>
@@ -32,13 +35,22 @@ internal interface IOutputImporter
 }
 
 /// <summary>The lifecycle's settings (bound from the dispatcher options).</summary>
+/// <param name="LeaseDuration">How long a claim lives without a heartbeat.</param>
+/// <param name="MaxAttempts">Attempts before a build fails as infrastructure.</param>
+/// <param name="MaxLogBytesPerBuild">Log kept per build.</param>
+/// <param name="HeartbeatInterval">How often workers report.</param>
+/// <param name="ContractVersions">The contract versions requests may be published at; null: every version this release speaks.</param>
 internal sealed record LifecycleSettings(
     TimeSpan LeaseDuration,
     int MaxAttempts,
     long MaxLogBytesPerBuild,
-    TimeSpan HeartbeatInterval)
+    TimeSpan HeartbeatInterval,
+    IReadOnlyList<int>? ContractVersions = null)
 {
     public static LifecycleSettings Default { get; } = new(TimeSpan.FromSeconds(15), 3, 10 * 1024 * 1024, TimeSpan.FromSeconds(5));
+
+    /// <summary>The versions in effect: <see cref="ContractVersions"/>, or every version this release speaks.</summary>
+    public IReadOnlyList<int> WritableContractVersions => ContractVersions is { Count: > 0 } v ? v : Contracts.ContractsInfo.Spoken;
 
     /// <summary>A worker is online when its last heartbeat is younger than this and it has not said goodbye.</summary>
     public TimeSpan OnlineWindow => LeaseDuration;

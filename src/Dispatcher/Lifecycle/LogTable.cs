@@ -22,6 +22,7 @@ internal static class LogTable
             r => (Bytes: r.GetInt64(0), Cut: r.GetInt64(1), Note: r.IsDBNull(2) ? (long?)null : r.GetInt64(2)), ("$b", id));
         if (row.Count == 0)
             return;
+        s.Changed(build);
         var (bytes, cut, note) = row[0];
         // A worker sends its chunks in order: once the log is cut, a sequence at or below the newest stored one of
         // that attempt and worker is a redelivery (possibly of a chunk already cut), never news.

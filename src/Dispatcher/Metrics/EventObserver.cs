@@ -12,6 +12,10 @@ namespace BuildFarm.Dispatcher.Metrics;
 /// </summary>
 internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, WorkerStoreReports? stores = null)
 {
+    /// <summary>A worker's clock further than this from the dispatcher's is logged as a warning (once, until it comes back).</summary>
+    internal static readonly TimeSpan SkewWarning = TimeSpan.FromMinutes(1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _skewed = new(StringComparer.Ordinal);
+
     /// <summary>Runs the lifecycle's handler (its exceptions propagate: the event is then redelivered), then records.</summary>
     public async Task SucceededAsync(BuildSucceeded e, Func<CancellationToken, Task> handle, CancellationToken cancellationToken)
     {
@@ -41,11 +45,42 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, Wor
         stores?.Record(e);
         try
         {
-            await db.RunAsync(s => WorkerClockTable.RecordAsync(s, new HeartbeatClock(e.WorkerName, e.SentAt, time.GetUtcNow())), cancellationToken);
+            var clock = new HeartbeatClock(e.WorkerName, e.SentAt, time.GetUtcNow());
+            await db.RunAsync(s => WorkerClockTable.RecordAsync(s, clock), cancellationToken);
+            ObserveSkew(clock);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.Warning(ex, "Could not record the heartbeat clock of {Worker}", e.WorkerName);
+        }
+    }
+
+    /// <summary>
+    /// Leases, lease expiry and request ages are all judged by the dispatcher's clock, so a skewed worker loses nothing;
+    /// but its refusals (requests from its future, commands it takes for replays) come from its own clock: say so once.
+    /// </summary>
+    private void ObserveSkew(HeartbeatClock clock)
+    {
+        var skewed = clock.Skew.Duration() > SkewWarning;
+        if (_skewed.TryGetValue(clock.Worker, out var was) ? was == skewed : !skewed)
+        {
+            _skewed[clock.Worker] = skewed;
+            return;
+        }
+
+        _skewed[clock.Worker] = skewed;
+        if (skewed)
+        {
+            var ahead = clock.Skew > TimeSpan.Zero;
+            Log.Warning("Worker {Worker}'s clock is {SkewSeconds:0} s {Direction} the dispatcher's (more than {Limit}): fix its time sync; {Consequence}",
+                clock.Worker, clock.Skew.Duration().TotalSeconds, ahead ? "ahead of" : "behind", SkewWarning,
+                ahead
+                    ? "past its Freshness:MaxCommandAge it takes control commands (cancel, drain, pause) for replays"
+                    : "past its Freshness:ClockSkew it sees requests as issued in its future, requeues them and pauses itself");
+        }
+        else
+        {
+            Log.Information("Worker {Worker}'s clock agrees with the dispatcher's again ({SkewSeconds:0.0} s)", clock.Worker, clock.Skew.TotalSeconds);
         }
     }
 }

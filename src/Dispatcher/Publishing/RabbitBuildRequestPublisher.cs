@@ -14,20 +14,24 @@ namespace BuildFarm.Dispatcher.Publishing;
 /// Publishes signed build requests on the class queues over raw RabbitMQ.Client 7: persistent messages, mandatory
 /// flag, publisher confirms with tracking, so <see cref="PublishAsync"/> returns only after the broker took
 /// responsibility (quorum queue: a majority wrote it). A nack or a return (no queue bound for the key) throws; the
-/// Polly pipeline redeclares and retries, and automatic recovery reconnects after a broker restart.
+/// Polly pipeline redeclares and retries, and automatic recovery reconnects after a broker restart. A nack replaces
+/// the channel before the retry: on RabbitMQ 3.10 a channel that first published to a class queue while the queue's
+/// old leader was down refuses every later publish to it (<see cref="PublishRefusals"/>), and automatic recovery gives
+/// exactly such new channels right after a node dies.
 /// </summary>
 internal sealed class RabbitBuildRequestPublisher(BrokerOptions broker, RequestSigner signer, TimeProvider time) : IBuildRequestPublisher, IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly HashSet<string> _declared = new(StringComparer.Ordinal);
     private readonly ResiliencePipeline _retry = BrokerRetry.Create(time);
+    private readonly PublishRefusals _refusals = new(time, TimeSpan.Zero);
     private IConnection? _connection;
     private IChannel? _channel;
 
-    public async Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken)
+    public async Task PublishAsync(BuildDerivation request, int contractVersion, CancellationToken cancellationToken)
     {
-        var buildClass = TrustedRouting.ClassOf(request);
-        var body = JsonSerializer.SerializeToUtf8Bytes(signer.Wrap(request), MessagingJson.Options);
+        var buildClass = ContractRouting.ClassOf(request, contractVersion);
+        var body = JsonSerializer.SerializeToUtf8Bytes(signer.Wrap(request, contractVersion), MessagingJson.Options);
         var props = new BasicProperties
         {
             Persistent = true,
@@ -46,6 +50,12 @@ internal sealed class RabbitBuildRequestPublisher(BrokerOptions broker, RequestS
             {
                 // Returned: the class queue is gone (deleted by hand?). Forget it so the retry redeclares it.
                 await ForgetAsync(buildClass, ct);
+                throw;
+            }
+            catch (PublishException e) when (_refusals.ShouldReplace(e))
+            {
+                // Nacked: nothing of it is on the queue. The retry publishes it again on a new channel.
+                await ReplaceChannelAsync(channel, ct);
                 throw;
             }
         }, cancellationToken);
@@ -91,6 +101,33 @@ internal sealed class RabbitBuildRequestPublisher(BrokerOptions broker, RequestS
         {
             _gate.Release();
         }
+    }
+
+    private async Task ReplaceChannelAsync(IChannel refusing, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            // Another publish may have replaced it already.
+            if (!ReferenceEquals(_channel, refusing))
+                return;
+            _channel = null;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        try
+        {
+            await refusing.CloseAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is OperationInterruptedException or AlreadyClosedException or IOException or TimeoutException)
+        {
+            // Already closing or closed: either way it is no longer used.
+        }
+
+        await refusing.DisposeAsync();
     }
 
     private async Task ForgetAsync(BuildClass buildClass, CancellationToken cancellationToken)

@@ -29,11 +29,14 @@ internal sealed class RequestSigner(SigningKey key) : IDisposable
 
     public string Sign(string text) => key.Sign(text);
 
-    /// <summary>The request as one signed copy issued at <see cref="BuildDerivation.RequestedAt"/> (the time of this publish).</summary>
-    public SignedBuildRequest Wrap(BuildDerivation request)
+    /// <summary>
+    /// The request as one signed copy of contract <paramref name="version"/> (default this release's), issued at
+    /// <see cref="BuildDerivation.RequestedAt"/> (the time of this publish).
+    /// </summary>
+    public SignedBuildRequest Wrap(BuildDerivation request, int version = ContractsInfo.Version)
     {
         var json = JsonSerializer.Serialize(request, MessagingJson.Options);
-        return new SignedBuildRequest(ContractsInfo.Version, json, Sign(SignedBuildRequest.SignedText(request.RequestedAt, json)), request.RequestedAt);
+        return new SignedBuildRequest(version, json, Sign(SignedBuildRequest.SignedText(request.RequestedAt, json)), request.RequestedAt);
     }
 
     /// <summary>A control command with the dispatcher's signature (<see cref="MessageSignatures"/>).</summary>

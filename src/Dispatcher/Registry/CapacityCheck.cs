@@ -12,8 +12,9 @@ internal static class CapacityCheck
 {
     public const string NoCapableWorkerOnline = "waiting: no capable worker online";
 
+    /// <summary>The workers that can run <paramref name="buildClass"/> at some contract version (which one is chosen at publish: <see cref="ContractVersionChoice"/>).</summary>
     public static IReadOnlyList<WorkerRecord> Capable(IEnumerable<WorkerRecord> workers, BuildClass buildClass) =>
-        workers.Where(w => CapabilityMatcher.CanRun(w.Capabilities, buildClass)).ToArray();
+        workers.Where(w => ContractRouting.CanRunAnyVersion(w.Capabilities, buildClass)).ToArray();
 
     public static bool IsOnline(WorkerRecord worker, DateTimeOffset now, TimeSpan window) =>
         worker.State == WorkerTable.Online && now - worker.LastSeen <= window;

@@ -47,7 +47,7 @@ internal static class HookDecider
         var slots = taking.Sum(w => w.Capabilities.Slots);
         // Builds already queued that these workers could take compete for the same slots; up to the backlog, a
         // queued build starts as soon as a slot frees, where a postponed one would wait for Nix's next poll.
-        var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => CapabilityMatcher.CanRun(w.Capabilities, b.Class)));
+        var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => ContractRouting.CanRunAnyVersion(w.Capabilities, b.Class)));
         var room = freeSlots + (long)backlogPerSlot * slots;
         if (room > queuedAhead)
         {

@@ -1,5 +1,7 @@
 using System.Net.Security;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Serilog;
 
 namespace BuildFarm.Messaging.Broker;
 
@@ -42,6 +44,17 @@ public static class MassTransitHost
 
             UseEveryNode(h, options);
         });
+    }
+
+    /// <summary>
+    /// Replaces the bus's connection when the broker refuses a publish, so that a channel stuck after a quorum-queue
+    /// failover (<see cref="PublishRefusals"/>) does not refuse every later publish of this process.
+    /// </summary>
+    public static void ReplaceRefusingChannels(this IRabbitMqBusFactoryConfigurator cfg, IServiceProvider services)
+    {
+        var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        var logger = services.GetService<ILogger>() ?? Log.Logger;
+        cfg.ConnectPublishObserver(new RefusedPublishRecycler(services, new PublishRefusals(time, PublishRefusals.DefaultMinInterval), logger));
     }
 
     /// <summary>

@@ -31,9 +31,15 @@ public static class TrustedRouting
             ? configured with { SupportedFeatures = [.. configured.SupportedFeatures.Where(f => f != Feature), Feature] }
             : configured with { MandatoryFeatures = [.. configured.MandatoryFeatures.Where(f => f != Feature), Feature] };
 
-    /// <summary>Null when <paramref name="features"/> does not name the reserved feature; otherwise why it may not.</summary>
-    public static string? ReservedFeatureProblem(IEnumerable<string> features) =>
-        features.Contains(Feature, StringComparer.Ordinal)
+    /// <summary>
+    /// Null when <paramref name="features"/> names no reserved routing feature (this one, or a contract mark of
+    /// <see cref="ContractRouting"/>); otherwise why it may not.
+    /// </summary>
+    public static string? ReservedFeatureProblem(IEnumerable<string> features)
+    {
+        var list = features as IReadOnlyCollection<string> ?? [.. features];
+        return list.Contains(Feature, StringComparer.Ordinal)
             ? $"the feature '{Feature}' is reserved: the farm adds it to the routing of builds an operator submits with --trusted (API: \"trusted\": true), and to what workers declare"
-            : null;
+            : ContractRouting.ReservedFeatureProblem(list);
+    }
 }

@@ -10,6 +10,13 @@ namespace BuildFarm.Messaging.Signing;
 /// signature, in a fixed order, kind first). The signing side calls <see cref="Sign{T}"/>; the receiving side checks
 /// <see cref="SignatureOf"/> over <see cref="SignedText"/> with the keys it trusts for that sender.
 /// </summary>
+/// <remarks>
+/// Versions: the version-2 texts are frozen (tests pin them), so releases one contract version apart check each other's
+/// signatures. A field added by a later version must enter its kind's text only when it is non-null, so that an older
+/// sender's message (without it) gives the same text to the newer reader; and a sender fills it only in answer to a
+/// request of that version (events) or once every reader speaks it (heartbeats). A reader that gets a signed field it
+/// does not know cannot rebuild the text: the dispatcher then names the unknown members in its refusal.
+/// </remarks>
 public static class MessageSignatures
 {
     /// <summary>The canonical text of a signed message (its <c>Signature</c> excluded).</summary>

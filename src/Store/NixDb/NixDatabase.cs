@@ -9,7 +9,7 @@ namespace BuildFarm.Store.NixDb;
 /// Reads Nix's own database (<c>/nix/var/nix/db/db.sqlite</c>, the schema of Nix 2.8: <c>ValidPaths</c>, <c>Refs</c>)
 /// read-only. Nix keeps it in WAL mode, so these short reads never block nix-daemon's writers; a reader that meets a
 /// lock (a non-WAL database, a checkpoint) waits up to the busy timeout instead of failing. Nothing here writes: the
-/// only write BuildFarm makes to Nix's database is <see cref="NixSignatureWriter"/>'s.
+/// only writes BuildFarm makes to Nix's database are <see cref="NixRegistration"/>'s and <see cref="NixSignatureWriter"/>'s.
 /// </summary>
 public sealed class NixDatabase
 {

@@ -7,8 +7,9 @@ namespace BuildFarm.Store.NixDb;
 
 /// <summary>
 /// The machine's real Nix store as an <see cref="IStore"/>: files in <c>/nix/store</c> (or another store directory
-/// with its state beside it, as <c>NIX_STORE_DIR</c> and <c>NIX_STATE_DIR</c> give), metadata read from Nix's own database, paths made valid by Nix's own
-/// <c>nix-store --register-validity --hash-given</c>. Registration takes no path lock, so importing an output works
+/// with its state beside it, as <c>NIX_STORE_DIR</c> and <c>NIX_STATE_DIR</c> give), metadata read from Nix's own database, paths made valid with the rows Nix's
+/// own registration writes (<see cref="NixRegistration"/>; derivations, and databases of another schema, through
+/// <c>nix-store --register-validity --hash-given</c>). Registration takes no path lock, so importing an output works
 /// while nix-daemon holds <c>/nix/store/&lt;path&gt;.lock</c> for the build its hook is running.
 /// </summary>
 public sealed class NixStore : IStore
@@ -16,9 +17,11 @@ public sealed class NixStore : IStore
     private readonly NixDatabase _db;
     private readonly NixStoreCommand _nixStore;
     private readonly PathLocks _stagingLocks;
+    private readonly TimeProvider _time;
 
-    private NixStore(StoreLayout layout, NixDatabase db, NixStoreCommand nixStore, PathLocks stagingLocks)
+    private NixStore(StoreLayout layout, NixDatabase db, NixStoreCommand nixStore, PathLocks stagingLocks, TimeProvider time)
     {
+        _time = time;
         Layout = layout;
         _db = db;
         _nixStore = nixStore;
@@ -38,7 +41,7 @@ public sealed class NixStore : IStore
     /// in Nix's lock namespace. A physical root is refused: Nix 2.8's <c>nix-store --register-validity</c> and
     /// <c>--dump</c> ignore <c>local?root=</c> and would read the logical paths.
     /// </summary>
-    public static NixStore Open(StoreLayout layout, string? databaseFile = null, string nixStoreProgram = "nix-store")
+    public static NixStore Open(StoreLayout layout, string? databaseFile = null, string nixStoreProgram = "nix-store", TimeProvider? time = null)
     {
         if (layout.Root.Length > 0)
             throw new StoreException($"the Nix store cannot be used under a physical root ({layout.Root}): Nix 2.8's nix-store --register-validity ignores local?root=; give the store directory itself (e.g. /nix/store) with no root");
@@ -49,7 +52,7 @@ public sealed class NixStore : IStore
             throw new StoreException($"the Nix store directory {layout.PhysicalStoreDir} does not exist");
         var locks = Path.Combine(LocalStore.StateDirectory(layout), "locks");
         Directory.CreateDirectory(locks);
-        return new NixStore(layout, new NixDatabase(file, layout.StoreDir), new NixStoreCommand(nixStoreProgram, layout.StoreDir.Path), new PathLocks(locks));
+        return new NixStore(layout, new NixDatabase(file, layout.StoreDir), new NixStoreCommand(nixStoreProgram, layout.StoreDir.Path), new PathLocks(locks), time ?? TimeProvider.System);
     }
 
     public StorePath ParsePath(string text) =>
@@ -142,16 +145,28 @@ public sealed class NixStore : IStore
                 renamed.Add(final);
             }
 
-            await _nixStore.RunAsync(["--register-validity", "--hash-given"], RegistrationInput(toAdd), cancellationToken);
-            registered = true;
+            var infos = toAdd.Select(e => e.Info).ToList();
+            if (NixRegistration.CanRegister(_db.File, infos))
+            {
+                // One transaction: the rows with their signatures and content addresses, or nothing.
+                await StoreGraph.SortTopologicallyAsync(infos.Select(i => i.Path), (p, _) => Task.FromResult(ReferencesWithin(infos, p)), cancellationToken);
+                await NixRegistration.RegisterAsync(_db.File, infos, _time.GetUtcNow(), cancellationToken);
+                registered = true;
+            }
+            else
+            {
+                await _nixStore.RunAsync(["--register-validity", "--hash-given"], RegistrationInput(infos), cancellationToken);
+                registered = true;
 
-            // Checkpoint: the paths are valid (Nix committed them with hash, size, deriver, references). A crash before
-            // the next line leaves them valid without the worker's signature; Nix accepts unsigned local paths.
-            var sigs = toAdd.ToDictionary(e => e.Info.Path, e => e.Info.Signatures);
-            await NixSignatureWriter.AddAsync(_db.File, sigs, cancellationToken);
-            // Likewise the content address of a fixed output (Nix's registerOutputs records it; --register-validity cannot).
-            await NixSignatureWriter.SetContentAddressesAsync(
-                _db.File, toAdd.Where(e => e.Info.ContentAddress is not null).ToDictionary(e => e.Info.Path, e => e.Info.ContentAddress!), cancellationToken);
+                // Checkpoint: the paths are valid (Nix committed them with hash, size, deriver, references). A crash before
+                // the next line leaves them valid without the worker's signature; Nix accepts unsigned local paths.
+                var sigs = toAdd.ToDictionary(e => e.Info.Path, e => e.Info.Signatures);
+                await NixSignatureWriter.AddAsync(_db.File, sigs, cancellationToken);
+                // Likewise the content address of a fixed output (Nix's registerOutputs records it; --register-validity cannot).
+                await NixSignatureWriter.SetContentAddressesAsync(
+                    _db.File, toAdd.Where(e => e.Info.ContentAddress is not null).ToDictionary(e => e.Info.Path, e => e.Info.ContentAddress!), cancellationToken);
+            }
+
             renamed.Clear();
             return [.. entries.Select(e => e.Info.Path)];
         }
@@ -167,17 +182,19 @@ public sealed class NixStore : IStore
         }
     }
 
+    private static IReadOnlyList<StorePath> ReferencesWithin(List<ValidPathInfo> infos, StorePath path) =>
+        [.. infos.First(i => i.Path == path).References.Where(r => r != path && infos.Exists(i => i.Path == r))];
+
     /// <summary>Deletes a valid path with <c>nix-store --delete</c> (which refuses while anything references it or a GC root holds it).</summary>
     public async Task DeleteAsync(StorePath path, CancellationToken cancellationToken) =>
         await _nixStore.RunAsync(["--delete", path.FullPath], "", cancellationToken);
 
     /// <summary><c>nix-store --register-validity --hash-given</c>'s input: path, NAR hash, NAR size, deriver, reference count, references.</summary>
-    internal static string RegistrationInput(IEnumerable<StagedEntry> entries)
+    internal static string RegistrationInput(IEnumerable<ValidPathInfo> infos)
     {
         var text = new StringBuilder();
-        foreach (var entry in entries)
+        foreach (var info in infos)
         {
-            var info = entry.Info;
             text.Append(info.Path.FullPath).Append('\n')
                 .Append(info.NarHash.ToString()).Append('\n')
                 .Append(info.NarSize.ToString(CultureInfo.InvariantCulture)).Append('\n')

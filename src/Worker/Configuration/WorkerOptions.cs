@@ -64,6 +64,18 @@ public sealed class WorkerOptions
 
     /// <summary>Cores a builder is told it may use (<c>NIX_BUILD_CORES</c>); 0 = all cores of the machine. Default 0.</summary>
     public int BuildCores { get; set; }
+
+    /// <summary>
+    /// The message contract versions this worker speaks (it consumes, and announces in its heartbeat, the requests of
+    /// exactly these). Default empty: every version this release speaks (<c>ContractsInfo.Spoken</c>). For rehearsing
+    /// an upgrade and for tests: a version up to one above this release's own may be named; such requests are still
+    /// read in this release's format.
+    /// </summary>
+    public List<int> ContractVersions { get; set; } = [];
+
+    /// <summary>The versions in effect: <see cref="ContractVersions"/>, or every version this release speaks.</summary>
+    public IReadOnlyList<int> SpokenContractVersions() =>
+        ContractVersions.Count == 0 ? Contracts.ContractsInfo.Spoken : [.. ContractVersions.Distinct().Order()];
 }
 
 /// <summary>The worker's local store.</summary>
@@ -89,6 +101,14 @@ public sealed class StoreSection
     /// fetch would leave less. 0 = no floor. Default 0.
     /// </summary>
     public long MinFreeBytes { get; set; }
+
+    /// <summary>
+    /// The worker stops claiming builds while the store's or the build directory's file system has fewer free bytes
+    /// than this (a build there would fail for lack of space, not for its own fault), and claims again once twice as
+    /// many are free; a build that failed meanwhile is reported as an infrastructure failure, so the dispatcher retries
+    /// it elsewhere. 0 = never. Default 16 MiB.
+    /// </summary>
+    public long PauseBelowFreeBytes { get; set; } = 16L << 20;
 }
 
 /// <summary>Key files (Nix's <c>name:base64</c> format).</summary>

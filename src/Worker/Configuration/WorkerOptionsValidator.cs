@@ -1,4 +1,5 @@
 using System.Globalization;
+using BuildFarm.Contracts;
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Routing;
@@ -38,12 +39,13 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             p.Add($"Slots = {o.Slots} is invalid: must be between 1 and 1024");
         if (!(o.SpeedFactor > 0 && o.SpeedFactor <= 100))
             p.Add($"SpeedFactor = {o.SpeedFactor.ToString(CultureInfo.InvariantCulture)} is invalid: must be greater than 0 and at most 100");
+        CheckContractVersions(p, o.ContractVersions);
         if (p.Count == 0)
         {
             try
             {
-                // The most a worker consumes: sandboxed, it takes each class both untrusted and trusted.
-                _ = CapabilityMatcher.EnumerateClasses(TrustedRouting.Declared(Capabilities(o), BuildIsolation.Sandboxed));
+                // The most a worker consumes: sandboxed, it takes each class both untrusted and trusted, at each version it speaks.
+                _ = CapabilityMatcher.EnumerateClasses(Declared(o, BuildIsolation.Sandboxed));
             }
             catch (ArgumentException e)
             {
@@ -66,6 +68,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             p.Add($"Store:MaxSizeBytes = {o.Store.MaxSizeBytes} is invalid: must be 0 (no cap) or at least {StoreSection.MinimumCap} (1 MiB)");
         if (o.Store.MinFreeBytes < 0)
             p.Add($"Store:MinFreeBytes = {o.Store.MinFreeBytes} is invalid: must be 0 (no floor) or a number of bytes");
+        if (o.Store.PauseBelowFreeBytes < 0)
+            p.Add($"Store:PauseBelowFreeBytes = {o.Store.PauseBelowFreeBytes} is invalid: must be 0 (never pause) or a number of bytes (default 16777216)");
         if (o.Keys.SigningKeyFile.Length == 0)
             p.Add("Keys:SigningKeyFile is empty: give the secret key file the worker signs outputs with (create one with `nix key generate-secret --key-name NAME`)");
         if (o.Keys.TrustedDispatcherKeysFile.Length == 0)
@@ -92,6 +96,24 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 
     public static WorkerCapabilities Capabilities(WorkerOptions o) =>
         new(o.Systems, o.SupportedFeatures, o.MandatoryFeatures, o.Slots, o.SpeedFactor);
+
+    /// <summary>What the worker declares and consumes by once it runs builders as <paramref name="isolation"/> says.</summary>
+    public static WorkerCapabilities Declared(WorkerOptions o, BuildIsolation isolation) =>
+        ContractRouting.Declared(TrustedRouting.Declared(Capabilities(o), isolation), [.. o.SpokenContractVersions()]);
+
+    private static void CheckContractVersions(List<string> p, List<int> versions)
+    {
+        var highest = ContractsInfo.Version + 1;
+        foreach (var v in versions.Where(v => v < ContractsInfo.MinimumVersion || v > highest))
+        {
+            p.Add($"ContractVersions item {v} is invalid: this release speaks contract versions {ContractsInfo.MinimumVersion} to {ContractsInfo.Version} " +
+                $"(and {highest} only to rehearse an upgrade); leave ContractVersions empty to speak them all");
+        }
+
+        var distinct = versions.Distinct().ToArray();
+        if (distinct.Length > 1 && !distinct.Contains(ContractRouting.UnmarkedVersion))
+            p.Add($"ContractVersions [{string.Join(", ", versions)}] cannot be routed: list version {ContractRouting.UnmarkedVersion} too, or exactly one version");
+    }
 
     private static void CheckSandbox(List<string> p, SandboxSection s, int slots)
     {
@@ -130,6 +152,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
                 p.Add($"{key} item '{f}' is invalid: a feature is a non-empty word without spaces, '+' or ','");
             else if (f == TrustedRouting.Feature)
                 p.Add($"{key} item '{f}' is invalid: {TrustedRouting.Feature} is reserved; the worker declares it itself (supported when its sandbox works, mandatory when it runs builds unsandboxed)");
+            else if (ContractRouting.ReservedFeatureProblem([f]) is not null)
+                p.Add($"{key} item '{f}' is invalid: features starting with {ContractRouting.FeaturePrefix} are reserved; the worker declares the versions it speaks itself (ContractVersions)");
         }
     }
 }

@@ -29,6 +29,7 @@ internal sealed class BuildClaim(
     ILogger logger)
 {
     private static readonly TimeSpan ClaimBudget = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan ClockRetryInterval = TimeSpan.FromSeconds(30);
     // Logged as the consumer it serves, as before it was its own type (log queries filter by SourceContext).
     private readonly ILogger _log = logger.ForContext<BuildQueueConsumer>();
 
@@ -41,7 +42,7 @@ internal sealed class BuildClaim(
         var verdict = verifier.Verify(ea.Body, consumer.Class);
         if (!verdict.Accepted)
         {
-            await RejectAsync(consumer, ea, verdict, ct);
+            await RejectAsync(consumer, ea, verdict, pauseConsumers, ct);
             return;
         }
 
@@ -152,11 +153,75 @@ internal sealed class BuildClaim(
         await consumer.Channel.BasicAckAsync(ea.DeliveryTag, multiple: false, ct);
     }
 
-    private async Task RejectAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, RequestVerdict verdict, CancellationToken ct)
+    /// <summary>
+    /// A genuine request of a contract version this worker does not speak: the dispatcher is told first with an
+    /// infrastructure failure of that attempt (an event every dispatcher version understands; it retries the build at a
+    /// version a capable worker announces, within its attempt limit), then the copy is acked. If we die between the two,
+    /// the copy is redelivered and refused again; if the event cannot be published, the copy is requeued, never lost.
+    /// </summary>
+    private async Task RefuseVersionAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, Guid buildId, int attempt, string reason, CancellationToken ct)
     {
+        using var _ = LogContext.PushProperty("BuildId", buildId);
+        _log.Warning("Refused request {BuildId} attempt {Attempt} from {Queue}: {Reason}", buildId, attempt, consumer.Class.QueueName, reason);
+        try
+        {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            budget.CancelAfter(ClaimBudget);
+            await events.PublishAsync(new BuildFailed(buildId, attempt, options.Value.Name, BuildFailureKind.Infrastructure, null,
+                "refused: " + reason, "", time.GetUtcNow()), budget.Token);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log.Warning(e, "Could not report the refusal of {BuildId}; requeued", buildId);
+            await consumer.Channel.BasicNackAsync(ea.DeliveryTag, multiple: false, requeue: true, CancellationToken.None);
+            return;
+        }
+
+        // Checkpoint: the dispatcher has the refusal (broker-confirmed); this copy is no longer needed.
+        await consumer.Channel.BasicAckAsync(ea.DeliveryTag, multiple: false, ct);
+    }
+
+    /// <summary>
+    /// A genuine request from this worker's future: the clock here is behind the dispatcher's, so every request would
+    /// meet the same refusal. The worker pauses itself (<see cref="SelfPauseKind.ClockBehind"/>, in its heartbeat) and
+    /// the request goes back to the queue for another worker: no build fails for a wrong clock. After
+    /// <see cref="ClockRetryInterval"/> it claims again, and pauses again at the next request if the clock is still wrong.
+    /// </summary>
+    private async Task ClockBehindAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, RequestVerdict verdict, Func<CancellationToken, Task> pauseConsumers, CancellationToken ct)
+    {
+        if (state.PauseItself(SelfPauseKind.ClockBehind, $"clock behind the dispatcher's: {verdict.RejectReason}"))
+        {
+            _log.Warning("Stopped claiming builds for {Interval}: {Reason}; request {BuildId} requeued for another worker",
+                ClockRetryInterval, verdict.RejectReason, verdict.Request!.BuildId);
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(ClockRetryInterval, time, CancellationToken.None);
+                state.ResumeItself(SelfPauseKind.ClockBehind);
+            }, CancellationToken.None);
+        }
+
+        // Pause first, then requeue: otherwise the broker could hand the message straight back to us.
+        await pauseConsumers(ct);
+        await consumer.Channel.BasicNackAsync(ea.DeliveryTag, multiple: false, requeue: true, ct);
+    }
+
+    private async Task RejectAsync(ClassConsumer consumer, BasicDeliverEventArgs ea, RequestVerdict verdict, Func<CancellationToken, Task> pauseConsumers, CancellationToken ct)
+    {
+        if (verdict.ClockBehind)
+        {
+            await ClockBehindAsync(consumer, ea, verdict, pauseConsumers, ct);
+            return;
+        }
+
         if (verdict.ExpiredIssuedAt is { } issuedAt)
         {
             await ExpireAsync(consumer, ea, verdict.Request!, issuedAt, verdict.RejectReason!, ct);
+            return;
+        }
+
+        if (verdict.Unspoken is var (buildId, attempt))
+        {
+            await RefuseVersionAsync(consumer, ea, buildId, attempt, verdict.RejectReason!, ct);
             return;
         }
 

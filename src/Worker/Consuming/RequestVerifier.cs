@@ -17,15 +17,25 @@ namespace BuildFarm.Worker.Consuming;
 /// <param name="RejectReason">Why it is refused; null when accepted.</param>
 /// <param name="SignatureValid">The dispatcher really sent it.</param>
 /// <param name="ExpiredIssuedAt">Set when the only fault is its age: the dispatcher is told, so it republishes a fresh copy.</param>
-internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Recipe, string? RejectReason, bool SignatureValid, DateTimeOffset? ExpiredIssuedAt = null)
+/// <param name="Unspoken">
+/// Set when the only fault is its contract version, which this worker does not speak: the build and attempt of the
+/// genuine (validly signed) request, so the dispatcher is told and builds it on a worker that speaks it.
+/// </param>
+/// <param name="ClockBehind">
+/// Genuine, but issued in this worker's future beyond <see cref="FreshnessSection.ClockSkew"/>: this worker's clock is
+/// behind, the request is fine; it goes back to the queue for another worker (never dead-lettered, never a failed build).
+/// </param>
+internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Recipe, string? RejectReason, bool SignatureValid, DateTimeOffset? ExpiredIssuedAt = null,
+    (Guid BuildId, int Attempt)? Unspoken = null, bool ClockBehind = false)
 {
     public bool Accepted => RejectReason is null;
 }
 
 /// <summary>
 /// Checks a delivery before anything runs: the signature over <c>RequestJson</c> by a trusted dispatcher key is
-/// verified BEFORE the request is deserialised; then version, routing class (with the trusted mark,
-/// <see cref="TrustedRouting"/>), store and derivation. The capabilities are read at each delivery: what the worker
+/// verified BEFORE the request is deserialised; then version (one this worker does not speak is refused with an event,
+/// never silently), routing class (with the trusted mark, <see cref="TrustedRouting"/>, and the contract mark,
+/// <see cref="ContractRouting"/>), store and derivation. The capabilities are read at each delivery: what the worker
 /// consumes by is known only once its sandbox probe decided. A validly signed request issued longer ago than
 /// <see cref="FreshnessSection.MaxRequestAge"/> (by this worker's clock) is refused as expired before anything else.
 /// </summary>
@@ -46,8 +56,6 @@ internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> 
 
         if (signed is null || signed.RequestJson is null)
             return Reject("body is not a SignedBuildRequest JSON document (null or no RequestJson)");
-        if (signed.Version > ContractsInfo.Version)
-            return Reject($"request contract version {signed.Version} is newer than this worker understands ({ContractsInfo.Version}); upgrade the worker");
         if (signed.Version < ContractsInfo.SignedMessagesVersion || signed.IssuedAt is null)
             return Reject($"request contract version {signed.Version} carries no signed issue time (this worker needs version {ContractsInfo.SignedMessagesVersion} or later); upgrade the dispatcher");
         if (string.IsNullOrWhiteSpace(signed.Signature))
@@ -56,6 +64,9 @@ internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> 
         var check = keys.TrustedDispatchers.VerifyAny(SignedBuildRequest.SignedText(issuedAt, signed.RequestJson), [signed.Signature]);
         if (!check.IsValid)
             return Reject($"request signature rejected: {check.Reason}");
+        var speaks = ContractRouting.VersionsOf(capabilities());
+        if (!speaks.Contains(signed.Version))
+            return Unspoken(signed, speaks);
 
         BuildDerivation? request;
         try
@@ -71,23 +82,43 @@ internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> 
             return Reject("signed RequestJson is null", signatureValid: true);
         var now = time.GetUtcNow();
         if (issuedAt > now + freshness.ClockSkew)
-            return Reject($"request was issued at {issuedAt:O}, {(issuedAt - now).TotalSeconds:0} s ahead of this worker's clock (Freshness:ClockSkew {freshness.ClockSkew}): check both clocks", request);
+        {
+            return new RequestVerdict(request, null,
+                $"request was issued at {issuedAt:O}, {(issuedAt - now).TotalSeconds:0} s ahead of this worker's clock (Freshness:ClockSkew {freshness.ClockSkew}): this worker's clock is behind the dispatcher's",
+                true, ClockBehind: true);
+        }
+
         if (now - issuedAt > freshness.MaxRequestAge)
         {
             return new RequestVerdict(request, null,
                 $"request was issued at {issuedAt:O}, {(now - issuedAt).TotalSeconds:0} s ago, beyond Freshness:MaxRequestAge {freshness.MaxRequestAge}", true, issuedAt);
         }
 
-        return VerifyRequest(request, queueClass);
+        return VerifyRequest(request, signed.Version, queueClass);
     }
 
-    private RequestVerdict VerifyRequest(BuildDerivation request, BuildClass queueClass)
+    /// <summary>
+    /// A genuine request of a version this worker does not speak: the envelope and the request's build id and attempt
+    /// are the same in every version (<see cref="ContractsInfo"/>), so the refusal can name the build for the dispatcher.
+    /// </summary>
+    private static RequestVerdict Unspoken(SignedBuildRequest signed, IReadOnlyList<int> speaks)
+    {
+        var hint = signed.Version > speaks.Max()
+            ? "upgrade this worker; the dispatcher routes a request only to workers that announce its version, so another route put it here"
+            : "upgrade the dispatcher";
+        var reason = $"request contract version {signed.Version} is not one this worker speaks ({string.Join(", ", speaks)}): {hint}";
+        return ContractRouting.IdentityOf(signed.RequestJson) is { } identity
+            ? new RequestVerdict(null, null, reason, true, Unspoken: identity)
+            : Reject(reason + "; its RequestJson names no buildId and attempt, so no build can be told", signatureValid: true);
+    }
+
+    private RequestVerdict VerifyRequest(BuildDerivation request, int version, BuildClass queueClass)
     {
         BuildClass requested, declared;
         try
         {
             declared = new BuildClass(request.System, request.RequiredFeatures);
-            requested = TrustedRouting.ClassOf(request);
+            requested = ContractRouting.ClassOf(request, version);
         }
         catch (ArgumentException e)
         {

@@ -29,6 +29,8 @@ internal sealed class AttemptRunner(
     IOutputRegistrar registrar,
     IOutputUploader uploader,
     StoreCache storeCache,
+    DiskSpaceGuard disk,
+    OriginWatch originWatch,
     EventPublisher events,
     WorkerState state,
     TimeProvider time,
@@ -61,6 +63,8 @@ internal sealed class AttemptRunner(
             outcome = await BuildAsync(request, plan, log, handle);
         }
 
+        if (outcome is BuildFailed { Kind: BuildFailureKind.BuildFailure or BuildFailureKind.Infrastructure } failed && !state.Aborting)
+            outcome = await ExplainFailureAsync(request, failed);
         using var publish = new CancellationTokenSource(PublishBudget, time);
         switch (outcome)
         {
@@ -171,6 +175,31 @@ internal sealed class AttemptRunner(
             return new BuildSucceeded(request.BuildId, request.Attempt, options.Value.Name, outputs, timings, time.GetUtcNow(), pulled.FetchedBytes);
         });
         return returned.Ended ? returned.Outcome : returned.Value;
+    }
+
+    /// <summary>
+    /// Before a failure is reported: a full disk makes it an infrastructure failure whatever the builder said (a
+    /// builder that met ENOSPC exits like a broken build, and no retry here could succeed), and the worker pauses itself
+    /// (<see cref="DiskSpaceGuard"/>); an infrastructure failure with the disk fine may be a cut origin link
+    /// (<see cref="OriginWatch"/>). Both pause the worker before the dispatcher hears of the failure, so its retry goes
+    /// to another worker instead of spending the build's next attempt here.
+    /// </summary>
+    private async Task<BuildFailed> ExplainFailureAsync(BuildDerivation request, BuildFailed failed)
+    {
+        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30), time);
+        try
+        {
+            if (await disk.CheckAsync(budget.Token) is { } full)
+                return failed with { Kind = BuildFailureKind.Infrastructure, ExitCode = null, Reason = $"this worker's {full} (the attempt ended: {failed.Reason})" };
+            if (failed.Kind == BuildFailureKind.Infrastructure && request.Origin is { } origin)
+                await originWatch.AfterFailureAsync(origin, budget.Token);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or OperationCanceledException)
+        {
+            _log.Warning("Could not check the disk or the origin after a failed build: {Error}", e.Message);
+        }
+
+        return failed;
     }
 
     /// <summary>

@@ -8,7 +8,8 @@ namespace BuildFarm.Worker.Execution;
 /// <summary>
 /// How this worker runs builders, as <see cref="ExecutorSelection"/> chose it at start-up (before the build consumers
 /// and the heartbeat start), and what that makes the worker declare and consume: the routing rule of
-/// <see cref="TrustedRouting"/> (an unsandboxed worker takes only trusted builds).
+/// <see cref="TrustedRouting"/> (an unsandboxed worker takes only trusted builds), and the contract versions it
+/// speaks (<see cref="ContractRouting"/>).
 /// </summary>
 internal sealed class IsolationChoice
 {
@@ -24,5 +25,5 @@ internal sealed class IsolationChoice
     /// the narrowest routing: no untrusted build can reach a worker whose sandbox is not known to work.
     /// </summary>
     public WorkerCapabilities Capabilities(WorkerOptions o) =>
-        TrustedRouting.Declared(WorkerOptionsValidator.Capabilities(o), _current?.Isolation ?? BuildIsolation.None);
+        WorkerOptionsValidator.Declared(o, _current?.Isolation ?? BuildIsolation.None);
 }

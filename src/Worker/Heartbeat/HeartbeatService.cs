@@ -100,8 +100,8 @@ internal sealed class HeartbeatService(
         FreeDisk(o.BuildDir),
         Version,
         state.Draining,
-        state.Paused,
-        state.Note,
+        state.ReportedPaused,
+        state.ReportedNote,
         time.GetUtcNow(),
         isolation.Current,
         storeCache.Usage());

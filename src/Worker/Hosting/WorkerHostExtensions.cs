@@ -42,6 +42,8 @@ internal static class WorkerHostExtensions
         var logger = CreateLogger(snapshot, configureLogging);
         services.AddSerilog(logger, dispose: true);
         services.AddSingleton<ILogger>(logger);
+        if (TestClockOffset.FromEnvironment() is { } skewed)
+            services.TryAddSingleton(skewed);
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddSingleton(sp => WorkerKeys.Load(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Keys));
@@ -75,6 +77,10 @@ internal static class WorkerHostExtensions
         services.TryAddSingleton<IInputProvider, InputPuller>();
         services.TryAddSingleton<IOutputRegistrar, LocalStoreRegistrar>();
         services.TryAddSingleton<IOutputUploader, OriginOutputUploader>();
+        services.AddSingleton<OriginWatch>();
+        // Stops claiming while the disk is full (Store:PauseBelowFreeBytes); checked before the consumers start.
+        services.AddSingleton<DiskSpaceGuard>();
+        services.AddHostedService(sp => sp.GetRequiredService<DiskSpaceGuard>());
         services.AddSingleton<AttemptRunner>();
 
         services.AddMassTransit(x =>
@@ -88,6 +94,8 @@ internal static class WorkerHostExtensions
             {
                 var o = context.GetRequiredService<IOptions<WorkerOptions>>().Value;
                 cfg.ConfigureHost(o.Broker, $"buildfarm-worker {o.Name} events");
+                // Results, BuildStarted and heartbeats must get through after a broker node dies (issue #18).
+                cfg.ReplaceRefusingChannels(context);
                 // A fixed name instead of MassTransit's HOST_PROCESS_bus_RANDOM: the worker's broker user may configure
                 // only queues and exchanges under its own name (BrokerPermissions).
                 cfg.OverrideDefaultBusEndpointQueueName(BrokerPermissions.WorkerBusEndpoint(o.Name));

@@ -87,14 +87,18 @@ internal sealed class RecordingPublisher : IBuildRequestPublisher
 {
     public ConcurrentQueue<BuildDerivation> Published { get; } = new();
 
+    /// <summary>The contract version of each publish, keyed by build and attempt.</summary>
+    public ConcurrentDictionary<(Guid BuildId, int Attempt), int> Versions { get; } = new();
+
     /// <summary>While set, publishing throws as if the broker were unreachable.</summary>
     public bool Failing { get; set; }
 
-    public Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken)
+    public Task PublishAsync(BuildDerivation request, int contractVersion, CancellationToken cancellationToken)
     {
         if (Failing)
             throw new IOException("broker unreachable (test)");
         Published.Enqueue(request);
+        Versions[(request.BuildId, request.Attempt)] = contractVersion;
         return Task.CompletedTask;
     }
 }

@@ -114,6 +114,13 @@ internal sealed class UiHarness : IAsyncDisposable
     public Task HeartbeatAsync(string worker, WorkerCapabilities caps, WorkerIsolation isolation) => Lifecycle.OnStatusAsync(
         new WorkerStatusReported(worker, caps, [], 0.25, 20L << 30, "0.1.0", false, false, null, DateTimeOffset.UtcNow, isolation), CancellationToken.None);
 
+    /// <summary>A heartbeat of a worker that paused itself (or was paused) with <paramref name="note"/>, its clock <paramref name="skew"/> off.</summary>
+    public Task PausedHeartbeatAsync(string worker, WorkerCapabilities caps, string note, TimeSpan skew)
+    {
+        var e = new WorkerStatusReported(worker, caps, [], 0.25, 20L << 30, "0.1.0", false, true, note, DateTimeOffset.UtcNow + skew);
+        return _app.Services.GetRequiredService<EventObserver>().HeartbeatAsync(e, ct => Lifecycle.OnStatusAsync(e, ct), CancellationToken.None);
+    }
+
     /// <summary>A heartbeat through the same observer the broker consumer uses (records the worker's clock too).</summary>
     public Task HeartbeatAtAsync(string worker, WorkerCapabilities caps, DateTimeOffset sentAt, string version = "0.1.0") =>
         _app.Services.GetRequiredService<EventObserver>().HeartbeatAsync(
@@ -214,7 +221,7 @@ internal sealed class UiHarness : IAsyncDisposable
 
     private sealed class NullPublisher : IBuildRequestPublisher
     {
-        public Task PublishAsync(BuildDerivation request, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task PublishAsync(BuildDerivation request, int contractVersion, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private sealed class NullControl : IControlPublisher

@@ -22,8 +22,9 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan FinishTimeout = TimeSpan.FromMinutes(6);
 
-    // Not in `./farm test`'s default run: about one run in five meets the publish-refusal failure recorded in
-    // docs/SCALING.md (issue #18), which is not fixed yet. `bench/cluster/run.sh` runs it.
+    // Part of `./farm test` (about a minute: three Erlang nodes, two workers). It used to fail about one run in five:
+    // a channel opened right after the kill was refused every publish by RabbitMQ 3.10 until the node came back, fixed
+    // by replacing refused channels (PublishRefusals, docs/SCALING.md). `--filter Category!=Cluster` leaves it out.
     [Fact]
     [Trait("Category", "Cluster")]
     public async Task KillClassQueueLeader_MidRun_EveryBuildSucceedsExactlyOnce()

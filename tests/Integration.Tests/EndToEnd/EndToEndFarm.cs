@@ -39,6 +39,15 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
         _brokerNodes = brokerNodes;
     }
 
+    /// <summary>A farm whose dispatcher also reads <paramref name="dispatcherSettings"/> (e.g. <c>Dispatcher:ContractVersions:0</c>).</summary>
+    internal EndToEndFarm(TimeSpan leaseDuration, IReadOnlyDictionary<string, string?> dispatcherSettings)
+        : this(leaseDuration)
+    {
+        _dispatcherSettings = dispatcherSettings;
+    }
+
+    private readonly IReadOnlyDictionary<string, string?> _dispatcherSettings = new Dictionary<string, string?>();
+
     /// <summary>
     /// A farm whose dispatcher and workers connect as their own broker users (<c>buildfarm broker definitions</c>,
     /// as <c>./farm up</c> makes them), over TLS to a TLS-only node when <paramref name="tls"/> is given.
@@ -54,6 +63,9 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
     private readonly TestCertificates? _tls;
 
     private string Secrets => _dir.Combine("broker-users");
+
+    /// <summary>The dispatcher's request signing key (for tests that put a hand-made copy of a request on a queue).</summary>
+    internal SigningKey DispatcherKey => _dispatcherKey;
 
     /// <summary>The single node, or the cluster's first node.</summary>
     internal RabbitMqServer Broker { get; private set; } = null!;
@@ -105,7 +117,7 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
         await SecretKeyFiles.WriteAsync(_dir.Combine("dispatcher.sec"), _dispatcherKey.ToString());
         var url = $"http://127.0.0.1:{FreePort.Next()}";
         var broker = _roleUsers ? await UserAsync(BrokerDefinitions.Dispatcher()) : new BrokerOptions { Uri = BrokerUri, CaCertificateFile = _tls?.CaFile ?? "" };
-        _app = DispatcherHost.Build(null, new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Broker:Uri"] = broker.Uri,
             ["Broker:PasswordFile"] = broker.PasswordFile,
@@ -119,7 +131,10 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
             ["Dispatcher:SweepInterval"] = "00:00:00.250",
             ["Dispatcher:MaxAttempts"] = "5",
             ["Dispatcher:TrustedWorkerKeysFile"] = TrustedWorkers,
-        });
+        };
+        foreach (var (key, value) in _dispatcherSettings)
+            settings[key] = value;
+        _app = DispatcherHost.Build(null, settings);
         await _app.StartAsync();
         BaseUrl = url;
         Http = new HttpClient { BaseAddress = new Uri(url + "/") };
@@ -137,6 +152,11 @@ public sealed class EndToEndFarm : IAsyncLifetime, IDisposable
 
         return await WaitOnlineAsync([.. workers]);
     }
+
+    /// <summary>Starts one worker that speaks <paramref name="contractVersions"/> (simulating an older or newer release), and waits until it is online.</summary>
+    internal async Task<RealWorker> StartWorkerAsync(string system, string name, int[] contractVersions, int slots = 1) =>
+        (await WaitOnlineAsync([RealWorker.Start(name, system, await WorkerBrokerAsync(name), _dispatcherKey.PublicKey, TrustNewWorkerKey(name), slots,
+            contractVersions: contractVersions)]))[0];
 
     /// <summary>Starts one worker that refuses requests issued more than <paramref name="maxRequestAge"/> ago, and waits until it is online.</summary>
     internal async Task<RealWorker> StartWorkerAsync(string system, string name, TimeSpan maxRequestAge) =>

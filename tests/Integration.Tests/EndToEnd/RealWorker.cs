@@ -51,13 +51,14 @@ internal sealed class RealWorker : IDisposable
     /// <param name="bwrap">When set, <c>Sandbox:Bwrap</c> (a missing file makes the sandbox probe fail).</param>
     /// <param name="allowUnsandboxed">Its <c>AllowUnsandboxed</c>.</param>
     /// <param name="maxRequestAge">Its <c>Freshness:MaxRequestAge</c> (default one day).</param>
+    /// <param name="contractVersions">Its <c>ContractVersions</c> (default: every version this release speaks): an older or newer worker, simulated.</param>
     public static RealWorker Start(string name, string system, string amqpUri, VerifyingKey dispatcherKey, SigningKey workerKey, int slots = 1, string? bwrap = null,
-        bool allowUnsandboxed = false, TimeSpan? maxRequestAge = null) =>
-        Start(name, system, new BrokerOptions { Uri = amqpUri }, dispatcherKey, workerKey, slots, bwrap, allowUnsandboxed, maxRequestAge);
+        bool allowUnsandboxed = false, TimeSpan? maxRequestAge = null, int[]? contractVersions = null) =>
+        Start(name, system, new BrokerOptions { Uri = amqpUri }, dispatcherKey, workerKey, slots, bwrap, allowUnsandboxed, maxRequestAge, contractVersions);
 
     /// <summary>As above, with the worker's whole <c>Broker</c> section (its own user's password file, a CA file).</summary>
     public static RealWorker Start(string name, string system, BrokerOptions broker, VerifyingKey dispatcherKey, SigningKey workerKey, int slots = 1, string? bwrap = null,
-        bool allowUnsandboxed = false, TimeSpan? maxRequestAge = null)
+        bool allowUnsandboxed = false, TimeSpan? maxRequestAge = null, int[]? contractVersions = null)
     {
         if (!File.Exists(RepoPaths.BuildfarmWorker))
             throw new InvalidOperationException($"{RepoPaths.BuildfarmWorker} does not exist: run ./farm build first");
@@ -77,6 +78,7 @@ internal sealed class RealWorker : IDisposable
             HeartbeatInterval = "00:00:01",
             BuildDir = dir.Combine("builds"),
             AllowUnsandboxed = allowUnsandboxed,
+            ContractVersions = contractVersions ?? [],
             Freshness = new { MaxRequestAge = (maxRequestAge ?? TimeSpan.FromDays(1)).ToString("c", CultureInfo.InvariantCulture) },
             Sandbox = bwrap is null
                 ? (object)new { ExtraPaths = BuilderScratch.ExtraPaths }

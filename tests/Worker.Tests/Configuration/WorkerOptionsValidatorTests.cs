@@ -69,6 +69,33 @@ public sealed class WorkerOptionsValidatorTests
     }
 
     [Fact]
+    public void Problems_ConfigNamesAContractMark_Refused()
+    {
+        var o = Valid();
+        o.SupportedFeatures = ["buildfarm-contract-3"];
+        var problem = Assert.Single(WorkerOptionsValidator.Problems(o));
+        Assert.Contains("SupportedFeatures item 'buildfarm-contract-3' is invalid", problem, StringComparison.Ordinal);
+        Assert.Contains("reserved", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Problems_ContractVersions_OutOfRangeOrUnroutable_NamedWithWhatIsValid()
+    {
+        var o = Valid();
+        o.ContractVersions = [1, 9];
+        var problems = WorkerOptionsValidator.Problems(o);
+        Assert.Contains(problems, p => p.StartsWith("ContractVersions item 1 is invalid: this release speaks contract versions 2 to 2 (and 3 only to rehearse an upgrade)", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("ContractVersions item 9 is invalid", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("ContractVersions [1, 9] cannot be routed", StringComparison.Ordinal));
+
+        o.ContractVersions = [2, 3];
+        Assert.Empty(WorkerOptionsValidator.Problems(o));
+        Assert.Equal([2, 3], o.SpokenContractVersions());
+        o.ContractVersions = [];
+        Assert.Equal(Contracts.ContractsInfo.Spoken, o.SpokenContractVersions());
+    }
+
+    [Fact]
     public void Problems_UnsandboxedNotAllowed_IsNoConfigProblem()
     {
         // Whether builds may run is decided by the sandbox probe at start-up, not by the config alone.

@@ -30,16 +30,17 @@ internal sealed class TestPublisher : IAsyncDisposable
         return new TestPublisher(connection, channel);
     }
 
-    /// <summary>Signs as the dispatcher does, issued now or at <paramref name="issuedAt"/>.</summary>
-    internal static SignedBuildRequest Sign(BuildDerivation request, SigningKey key, DateTimeOffset? issuedAt = null)
+    /// <summary>Signs as the dispatcher does, issued now or at <paramref name="issuedAt"/>, as contract <paramref name="version"/>.</summary>
+    internal static SignedBuildRequest Sign(BuildDerivation request, SigningKey key, DateTimeOffset? issuedAt = null, int version = ContractsInfo.Version)
     {
         var json = JsonSerializer.Serialize(request, MessagingJson.Options);
         var at = issuedAt ?? DateTimeOffset.UtcNow;
-        return new SignedBuildRequest(ContractsInfo.Version, json, key.Sign(SignedBuildRequest.SignedText(at, json)), at);
+        return new SignedBuildRequest(version, json, key.Sign(SignedBuildRequest.SignedText(at, json)), at);
     }
 
-    internal Task PublishAsync(BuildDerivation request, SigningKey key, DateTimeOffset? issuedAt = null) =>
-        PublishRawAsync(TrustedRouting.ClassOf(request), JsonSerializer.SerializeToUtf8Bytes(Sign(request, key, issuedAt), MessagingJson.Options));
+    /// <summary>Publishes as the dispatcher does at contract <paramref name="version"/>: on the queue of that version (<see cref="ContractRouting"/>).</summary>
+    internal Task PublishAsync(BuildDerivation request, SigningKey key, DateTimeOffset? issuedAt = null, int version = ContractsInfo.Version) =>
+        PublishRawAsync(ContractRouting.ClassOf(request, version), JsonSerializer.SerializeToUtf8Bytes(Sign(request, key, issuedAt, version), MessagingJson.Options));
 
     public async Task PublishRawAsync(BuildClass buildClass, byte[] body)
     {

@@ -100,6 +100,23 @@ public sealed class MessageSignaturesTests
         Assert.Equal("buildfarm-request;2;639320328001230000;{}", SignedBuildRequest.SignedText(At, "{}"));
     }
 
+    /// <summary>
+    /// The version-2 texts of what workers send are frozen: a release one contract version apart rebuilds exactly these,
+    /// so a change here breaks mixed farms (a later field enters the text only when non-null: MessageSignatures).
+    /// </summary>
+    [Fact]
+    public void SignedText_Version2WorkerEvents_AreFrozen()
+    {
+        Assert.Equal(
+            "buildfarm-message;BuildFailed;36:6f1c1c1e-8f0e-4a53-9d0c-1f4c6a2b3c4d;1:2;8:worker-a;12:BuildFailure;1:1;6:exit 1;4:tail;18:639320328001230000;",
+            MessageSignatures.SignedText(Failed()));
+        Assert.Equal(
+            "buildfarm-message;WorkerStatusReported;8:worker-a;1:1;12:x86_64-linux;1:1;20:buildfarm-contract-3;1:0;1:2;18:0.3333333333333333;1:0;1:0;" +
+            "13:1099511627776;5:1.2.3;1:0;1:1;~;18:639320328001230000;~;~;~;~;~;~;",
+            MessageSignatures.SignedText(new WorkerStatusReported("worker-a", new WorkerCapabilities(["x86_64-linux"], ["buildfarm-contract-3"], [], 2, 1.0 / 3), [],
+                0, 1L << 40, "1.2.3", false, true, null, At)));
+    }
+
     [Fact]
     public void Sign_NotASignedKind_PassesThrough()
     {

@@ -9,7 +9,7 @@ namespace BuildFarm.Dispatcher.Api;
 /// <summary>Read side of builds: rows to views, including the computed waiting reason and the build's timeline.</summary>
 internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
 {
-    public Task<BuildView?> GetAsync(Guid id, CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
+    public Task<BuildView?> GetAsync(Guid id, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
         var b = await BuildTable.GetAsync(s, id);
         if (b is null)
@@ -20,13 +20,13 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
         return ToView(b, online, attempts, outputs);
     }, cancellationToken);
 
-    public Task<List<BuildView>> RecentAsync(int limit, CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
+    public Task<List<BuildView>> RecentAsync(int limit, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
         var online = await OnlineCapabilitiesAsync(s);
         return (await BuildTable.RecentAsync(s, limit)).Select(b => ToView(b, online, [], [])).ToList();
     }, cancellationToken);
 
-    public Task<LogView?> LogAsync(Guid id, long after, CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
+    public Task<LogView?> LogAsync(Guid id, long after, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
         var b = await BuildTable.GetAsync(s, id);
         if (b is null)
@@ -35,7 +35,7 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
         return new LogView(chunks.Select(c => new LogChunkView(c.Seq, c.Attempt, c.Worker, c.Text)).ToArray(), chunks.Count == 0 ? after : chunks[^1].Seq, b.State);
     }, cancellationToken);
 
-    public Task<PhasesView?> PhasesAsync(Guid id, CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
+    public Task<PhasesView?> PhasesAsync(Guid id, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
         var b = await BuildTable.GetAsync(s, id);
         if (b is null)

@@ -10,7 +10,11 @@ public sealed record ClassView(string Key, string Queue, string System, IReadOnl
 /// <summary>Read side of routing classes (<c>GET /api/classes</c>, the alerts and <c>/metrics</c>).</summary>
 internal sealed class ClassViews(BuildLifecycle lifecycle, WorkerViews workerViews, TimeProvider time)
 {
-    /// <summary>Every class some remembered worker consumes or some unfinished build waits in.</summary>
+    /// <summary>
+    /// Every class some remembered worker consumes or some unfinished build waits in. Classes are shown without
+    /// contract marks (<see cref="ContractRouting"/>): the queues of one class's versions are one class here, whose
+    /// capable workers are those that take it at some version.
+    /// </summary>
     public Task<List<ClassView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
     {
         var now = time.GetUtcNow();
@@ -20,7 +24,7 @@ internal sealed class ClassViews(BuildLifecycle lifecycle, WorkerViews workerVie
         var open = await BuildStatistics.OpenPerClassAsync(s);
         var counts = open.GroupBy(r => BuildRecord.ClassOf(r.System, r.Features, r.Trusted))
             .ToDictionary(g => g.Key, g => (Queued: g.Where(r => r.State == BuildState.Queued).Sum(r => r.Count), Running: g.Where(r => r.State == BuildState.Running).Sum(r => r.Count)));
-        var classes = workers.SelectMany(w => SafeClasses(w)).Concat(counts.Keys)
+        var classes = workers.SelectMany(w => SafeClasses(w)).Select(ContractRouting.Unversioned).Concat(counts.Keys)
             .Distinct().OrderBy(c => c.Key, StringComparer.Ordinal);
         return classes.Select(c =>
         {

@@ -23,6 +23,9 @@ internal static partial class HookRoutes
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>How long a hook's stream waits for a change of its build before it reads the database again.</summary>
+    private static readonly TimeSpan FollowTimeout = TimeSpan.FromSeconds(1);
+
     public static IEndpointRouteBuilder MapHookRoutes(this IEndpointRouteBuilder app)
     {
         var hook = app.MapGroup("/api/hook");
@@ -48,7 +51,7 @@ internal static partial class HookRoutes
         if (TrustedRouting.ReservedFeatureProblem(body.Features) is { } reserved)
             return Results.Ok(new HookDecideResponse("decline", "", reserved));
 
-        var (workers, open) = await lifecycle.Database.RunAsync(async s =>
+        var (workers, open) = await lifecycle.Database.ReadAsync(async s =>
             (await WorkerTable.ListAsync(s), await BuildTable.ListAsync(s, "state IN ('queued', 'running')")), ct);
         // The bus sees a lost broker connection at once; heartbeats and unconfirmed requests only after a while.
         var health = services.GetService<IBusControl>()?.CheckHealth();
@@ -58,7 +61,8 @@ internal static partial class HookRoutes
     }
 
     /// <summary>
-    /// Submits and streams NDJSON <see cref="HookBuildEvent"/>s until the build ends. This connection waits for the
+    /// Submits and streams NDJSON <see cref="HookBuildEvent"/>s until the build ends, reading the log again whenever
+    /// the lifecycle commits a chunk or the end of this build (<see cref="BuildSignals"/>). This connection waits for the
     /// build: if it closes first (the daemon SIGKILLs its hook on Ctrl-C), it stops waiting, and the build is
     /// cancelled when no one else waits for it.
     /// </summary>
@@ -91,6 +95,8 @@ internal static partial class HookRoutes
             long cursor = 0;
             while (true)
             {
+                // Taken before the read: a chunk or the end committed after the read still wakes the wait below.
+                var changed = lifecycle.Database.Signals.Next(id);
                 var chunks = await views.LogAsync(id, cursor, ct);
                 foreach (var chunk in chunks!.Chunks)
                     await WriteAsync(http, new HookBuildEvent(chunk.Text, null), ct);
@@ -110,7 +116,14 @@ internal static partial class HookRoutes
                 }
 
                 await http.Response.Body.FlushAsync(ct);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct);
+                try
+                {
+                    await changed.WaitAsync(FollowTimeout, time, ct);
+                }
+                catch (TimeoutException)
+                {
+                    // Read again anyway: a wake-up is a hint, and a change made outside the lifecycle's writes has none.
+                }
             }
         }
         catch (Exception e) when (!finished && (e is OperationCanceledException or IOException))
@@ -118,6 +131,10 @@ internal static partial class HookRoutes
             LogHookGone(log, id, drv.DrvPath);
             // Cancelled only when no one else (another hook, a graph, a submission) waits for the same build.
             await lifecycle.LeaveAsync(id, waiter, "the build hook that asked for it went away (nix-build interrupted, or the daemon killed its hook)", CancellationToken.None);
+        }
+        finally
+        {
+            lifecycle.Database.Signals.Forget(id);
         }
     }
 

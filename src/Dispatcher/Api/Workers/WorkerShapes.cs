@@ -4,7 +4,12 @@ namespace BuildFarm.Dispatcher.Api;
 /// One worker as GET /api/workers shows it. <see cref="Isolation"/>: how it runs builders, from its heartbeat:
 /// <c>sandboxed</c>, <c>unsandboxed</c> (its sandbox probe failed and its config allows it: it takes only trusted
 /// builds), <c>none</c> (no sandbox and not allowed: paused) or <c>unknown</c> (a worker that does not report it);
-/// <see cref="IsolationReason"/> is the probe's words.
+/// <see cref="IsolationReason"/> is the probe's words. <see cref="ContractVersions"/>: the message contract versions it
+/// speaks, read from the contract marks among its features (BuildFarm.Messaging.Routing.ContractRouting).
+/// <see cref="ClockSkewSeconds"/>: the worker's clock against the
+/// dispatcher's at its last heartbeat (positive: ahead; includes the heartbeat's transit), null before one arrived.
+/// A worker that paused itself (disk full, origin unreachable, clock behind) is <see cref="Paused"/> with the reason in
+/// <see cref="Note"/> (<c>paused itself: …</c>).
 /// </summary>
 public sealed record WorkerView(
     string Name,
@@ -26,7 +31,9 @@ public sealed record WorkerView(
     int BuildsDone,
     int BuildsFailed,
     string Isolation = "unknown",
-    string? IsolationReason = null);
+    string? IsolationReason = null,
+    IReadOnlyList<int>? ContractVersions = null,
+    double? ClockSkewSeconds = null);
 
 /// <summary>POST /api/workers/{name}/drain|pause body (optional note shown on the Workers page).</summary>
 public sealed record WorkerActionBody(string? Note);

@@ -1,6 +1,7 @@
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Registry;
 using BuildFarm.Dispatcher.Ui;
+using BuildFarm.Messaging.Routing;
 
 namespace BuildFarm.Dispatcher.Api;
 
@@ -10,11 +11,13 @@ internal sealed class WorkerViews(BuildLifecycle lifecycle, TimeProvider time, U
     public Task<List<WorkerView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
     {
         var now = time.GetUtcNow();
+        var clocks = await WorkerClockTable.ByWorkerAsync(s);
         return (await RememberedAsync(s, now)).Select(w => new WorkerView(
             w.Name, w.Capabilities.Systems, w.Capabilities.SupportedFeatures, w.Capabilities.MandatoryFeatures, w.Capabilities.Slots,
             w.Capabilities.SpeedFactor, w.State, IsOnline(w, now), w.FirstSeen, w.LastSeen,
             w.Version, w.Load, w.FreeDiskBytes, w.Draining, w.Paused, w.Note, w.BuildsDone, w.BuildsFailed,
-            BuildViews.IsolationName(w.Isolation?.Isolation) ?? "unknown", w.Isolation?.Reason)).ToList();
+            BuildViews.IsolationName(w.Isolation?.Isolation) ?? "unknown", w.Isolation?.Reason, ContractRouting.VersionsOf(w.Capabilities),
+            clocks.TryGetValue(w.Name, out var clock) ? Math.Round(clock.Skew.TotalSeconds, 1) : null)).ToList();
     }, cancellationToken);
 
     /// <summary>

@@ -188,7 +188,7 @@ function workers() {
       return `<tr data-worker="${esc(w.name)}">` + td("Name", `<strong>${esc(w.name)}</strong>`, "nowrap") + td("State", badge(state) + isolation(w) + (w.note ? `<div class="muted">${esc(w.note)}</div>` : ""))
         + td("Systems", w.systems.map(esc).join(", ")) + td("Features", [...w.supportedFeatures, ...w.mandatoryFeatures.map(f => f + " (mandatory)")].filter(f => !f.startsWith(TRUSTED_FEATURE)).map(esc).join(", ") || "—")
         + td("Slots", `${used} / ${w.slots}`) + td("Speed", w.speedFactor) + td("Load", w.load.toFixed(2)) + td("Free disk", bytes(w.freeDiskBytes))
-        + td("Version", version(w.version), "mono nowrap") + td("Last heartbeat", when(w.lastSeen)) + td("Done / failed", `<a href="#/builds?worker=${encodeURIComponent(w.name)}" aria-label="builds on ${esc(w.name)}: ${w.buildsDone} done, ${w.buildsFailed} failed">${w.buildsDone} / ${w.buildsFailed}</a>`)
+        + td("Version", version(w.version), "mono nowrap") + td("Last heartbeat", when(w.lastSeen) + (w.clockSkewSeconds != null && Math.abs(w.clockSkewSeconds) >= 5 ? `<div class="muted">clock ${Math.abs(w.clockSkewSeconds).toFixed(0)} s ${w.clockSkewSeconds > 0 ? "ahead" : "behind"}</div>` : "")) + td("Done / failed", `<a href="#/builds?worker=${encodeURIComponent(w.name)}" aria-label="builds on ${esc(w.name)}: ${w.buildsDone} done, ${w.buildsFailed} failed">${w.buildsDone} / ${w.buildsFailed}</a>`)
         + td("Actions", actions(w, state)) + `</tr>`;
     }).join("") || `<tr><td colspan="12" class="muted">No worker has reported yet.</td></tr>`;
   } };

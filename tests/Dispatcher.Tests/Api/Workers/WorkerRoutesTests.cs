@@ -44,6 +44,24 @@ public sealed class WorkerRoutesTests
         Assert.Equal(JsonValueKind.Null, workers["old"].GetProperty("isolationReason").ValueKind);
     }
 
+    [Fact]
+    public async Task Workers_WorkerPausedItselfWithItsClockBehind_ServedPausedWithTheReasonAndTheMeasuredSkew()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.PausedHeartbeatAsync("full", UiHarness.Caps("x86_64-linux"), "paused itself: disk full: 0 bytes free on /var/lib/w/store", TimeSpan.FromMinutes(-5));
+        await h.HeartbeatAsync("fine", UiHarness.Caps("x86_64-linux"));
+        using var client = h.Client();
+
+        var workers = (await client.GetFromJsonAsync<JsonElement>("/api/workers")).EnumerateArray().ToDictionary(w => w.GetProperty("name").GetString()!);
+
+        Assert.True(workers["full"].GetProperty("paused").GetBoolean());
+        Assert.Equal("paused itself: disk full: 0 bytes free on /var/lib/w/store", workers["full"].GetProperty("note").GetString());
+        var skew = workers["full"].GetProperty("clockSkewSeconds").GetDouble();
+        Assert.InRange(skew, -310, -290);
+        // A worker heard only through the lifecycle (no clock recorded) has no skew to show: null, not zero.
+        Assert.Equal(JsonValueKind.Null, workers["fine"].GetProperty("clockSkewSeconds").ValueKind);
+    }
+
     [Theory]
     [InlineData("drain")]
     [InlineData("pause")]
