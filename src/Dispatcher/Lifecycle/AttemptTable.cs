@@ -28,12 +28,16 @@ internal static class AttemptTable
     /// Each worker's last <paramref name="window"/> finished attempts (running, ignored and cancelled ones do not
     /// count), newest first: only those leave the database, however long the history.
     /// </summary>
+    /// <summary>
+    /// The latest <paramref name="window"/> finished attempts of each registered worker, newest first: per worker from
+    /// the attempts_worker index, so the cost is workers × window whatever the number of attempts stored.
+    /// </summary>
     public static Task<List<(string Worker, string Outcome)>> RecentOutcomesAsync(DbSession s, int window) => s.QueryAsync(
         """
-        SELECT worker, outcome FROM (
-            SELECT worker, outcome, id, ROW_NUMBER() OVER (PARTITION BY worker ORDER BY id DESC) AS n
-            FROM attempts WHERE outcome NOT IN ('running', 'ignored', 'cancelled'))
-        WHERE n <= $window ORDER BY id DESC
+        SELECT w.name, a.outcome FROM workers w
+        JOIN attempts a ON a.id IN (
+            SELECT id FROM attempts WHERE worker = w.name AND outcome NOT IN ('running', 'ignored', 'cancelled') ORDER BY id DESC LIMIT $window)
+        ORDER BY a.id DESC
         """,
         r => (r.GetString(0), r.GetString(1)), ("$window", window));
 }

@@ -57,8 +57,10 @@ internal sealed partial class BuildLifecycle(
                 return (null, (Guid?)open.Id);
             }
 
-            var workers = await WorkerTable.ListAsync(s);
-            var refused = CapacityCheck.Refusal(workers, buildClass);
+            // The full worker list (for the refusal's words) only when no worker ever seen could run the class.
+            var refused = (await WorkerTable.CapabilitiesAsync(s)).Any(c => CapabilityMatcher.CanRun(c, buildClass))
+                ? null
+                : CapacityCheck.Refusal(await WorkerTable.ListAsync(s), buildClass);
             if (refused is not null && !request.WaitForCapacity)
                 return (refused, null);
             await BuildTable.InsertAsync(s, record);
@@ -229,11 +231,20 @@ internal sealed partial class BuildLifecycle(
         var log = Log.ForContext("BuildId", b.Id).ForContext("DrvPath", b.DrvPath).ForContext("Attempt", b.Attempt);
         try
         {
-            var (origin, closure, route) = await db.RunAsync(async s =>
+            // Read again under the guard: the row the caller holds may be stale. The sweep lists the unpublished rows,
+            // then publishes them one by one; a submission's own publish that completed meanwhile (confirmed, marked,
+            // guard released) must not go out twice (the duplicate claim would be cancelled, but a worker ran it).
+            var read = await db.RunAsync(async s =>
             {
+                if (!await BuildTable.IsUnpublishedAsync(s, b.Id, b.Attempt))
+                    return null;
                 var (o, c) = await BuildInputTable.GetAsync(s, b.Id);
-                return (o, c, ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), b.Class, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow));
+                return ((OriginEndpoint?, IReadOnlyList<InputPath>, ContractVersionRoute)?)(o, c,
+                    ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), b.Class, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow));
             }, cancellationToken);
+            if (read is not { } found)
+                return;
+            var (origin, closure, route) = found;
             if (route.Problem is not null)
                 log.Warning("Attempt {Attempt} of {BuildId} published at contract version {ContractVersion}, which no capable worker speaks: {Problem}", b.Attempt, b.Id, route.Version, route.Problem);
             var request = new BuildDerivation(

@@ -47,6 +47,11 @@ internal static class BuildTable
         "UPDATE builds SET published = 1, published_at = $now WHERE id = $id AND attempt = $a AND state = 'queued'",
         ("$id", id.ToString()), ("$a", attempt), ("$now", Ms(issuedAt)));
 
+    /// <summary>True while <paramref name="attempt"/> of the build is queued and no copy of it is confirmed published.</summary>
+    public static async Task<bool> IsUnpublishedAsync(DbSession s, Guid id, int attempt) =>
+        await s.ScalarAsync("SELECT 1 FROM builds WHERE id = $id AND attempt = $a AND state = 'queued' AND published = 0",
+            ("$id", id.ToString()), ("$a", attempt)) is not null;
+
     /// <summary>The queued attempt must be published again (its last copy expired); the sweep does it if we cannot.</summary>
     public static Task<int> MarkUnpublishedAsync(DbSession s, Guid id, int attempt) => s.ExecuteAsync(
         "UPDATE builds SET published = 0 WHERE id = $id AND attempt = $a AND state = 'queued' AND published = 1",

@@ -9,6 +9,10 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 /// </summary>
 internal sealed class LifecycleDatabase : IAsyncDisposable
 {
+    // Prepared statements by SQL text, reused by every writer transaction: preparing was a large part of each event's
+    // cost. Only used under _gate (one session at a time); bounded, since a few callers build their SQL (searches).
+    private const int MaxStatements = 256;
+    private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -56,7 +60,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         try
         {
             await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken);
-            var session = new DbSession(_connection, tx, cancellationToken);
+            var session = new DbSession(Statement, owned: false, tx, cancellationToken);
             var result = await work(session);
             await tx.CommitAsync(cancellationToken);
             if (session.ChangedBuilds is { } changed)
@@ -80,7 +84,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         await connection.OpenAsync(cancellationToken);
         // One transaction: every query of the work sees the same snapshot.
         await using var tx = connection.BeginTransaction(deferred: true);
-        return await work(new DbSession(connection, tx, cancellationToken));
+        return await work(new DbSession(sql => NewCommand(connection, sql), owned: true, tx, cancellationToken));
     }
 
     public Task RunAsync(Func<DbSession, Task> work, CancellationToken cancellationToken) =>
@@ -90,19 +94,47 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
             return true;
         }, cancellationToken);
 
+    private SqliteCommand Statement(string sql)
+    {
+        if (_statements.TryGetValue(sql, out var cached))
+            return cached;
+        if (_statements.Count >= MaxStatements)
+        {
+            foreach (var old in _statements.Values)
+                old.Dispose();
+            _statements.Clear();
+        }
+
+        return _statements[sql] = NewCommand(_connection, sql);
+    }
+
+    private static SqliteCommand NewCommand(SqliteConnection connection, string sql)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd;
+    }
+
     /// <summary>The database file, for a connection of its own (the online backup).</summary>
     public string File => _connection.DataSource;
 
     public async ValueTask DisposeAsync()
     {
         SqliteConnection.ClearPool(new SqliteConnection(_readerConnectionString));
+        foreach (var cmd in _statements.Values)
+            await cmd.DisposeAsync();
+        _statements.Clear();
         await _connection.DisposeAsync();
         _gate.Dispose();
     }
 }
 
-/// <summary>One transaction: commands created here are enlisted in it.</summary>
-internal sealed class DbSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+/// <summary>
+/// One transaction: commands run here are enlisted in it. A writer session's commands are the database's prepared
+/// statements (shared by every writer session, one at a time: never disposed here, and a query is read to its end
+/// before the same SQL runs again); a reader session's (<paramref name="owned"/>) are its own, disposed after use.
+/// </summary>
+internal sealed class DbSession(Func<string, SqliteCommand> statement, bool owned, SqliteTransaction transaction, CancellationToken cancellationToken)
 {
     public CancellationToken CancellationToken => cancellationToken;
 
@@ -111,36 +143,59 @@ internal sealed class DbSession(SqliteConnection connection, SqliteTransaction t
 
     public void Changed(Guid build) => (ChangedBuilds ??= []).Add(build);
 
-    public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters)
     {
-        var cmd = connection.CreateCommand();
+        var cmd = Command(sql, parameters);
+        try
+        {
+            return await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+        finally
+        {
+            await ReleaseAsync(cmd);
+        }
+    }
+
+    public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = Command(sql, parameters);
+        try
+        {
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+            var rows = new List<T>();
+            while (await reader.ReadAsync(cancellationToken))
+                rows.Add(read(reader));
+            return rows;
+        }
+        finally
+        {
+            await ReleaseAsync(cmd);
+        }
+    }
+
+    public async Task<object?> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = Command(sql, parameters);
+        try
+        {
+            var value = await cmd.ExecuteScalarAsync(cancellationToken);
+            return value is DBNull ? null : value;
+        }
+        finally
+        {
+            await ReleaseAsync(cmd);
+        }
+    }
+
+    private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = statement(sql);
         cmd.Transaction = transaction;
-        cmd.CommandText = sql;
+        cmd.Parameters.Clear();
         foreach (var (name, value) in parameters)
             cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
         return cmd;
     }
 
-    public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters)
-    {
-        await using var cmd = Command(sql, parameters);
-        return await cmd.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
-    {
-        await using var cmd = Command(sql, parameters);
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-            rows.Add(read(reader));
-        return rows;
-    }
-
-    public async Task<object?> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
-    {
-        await using var cmd = Command(sql, parameters);
-        var value = await cmd.ExecuteScalarAsync(cancellationToken);
-        return value is DBNull ? null : value;
-    }
+    private ValueTask ReleaseAsync(SqliteCommand cmd) => owned ? cmd.DisposeAsync() : ValueTask.CompletedTask;
 }

@@ -38,6 +38,10 @@ internal sealed record BuildRecord(
 {
     /// <summary>The class its requests are routed by (with the trusted mark).</summary>
     public BuildClass Class => TrustedRouting.ClassOf(System, Features, Trusted);
+
+    /// <summary>The same from the stored columns (<c>features</c> space separated).</summary>
+    public static BuildClass ClassOf(string system, string features, bool trusted) =>
+        TrustedRouting.ClassOf(system, features.Split(' ', StringSplitOptions.RemoveEmptyEntries), trusted);
 }
 
 /// <summary>A row of <c>attempts</c>: one claim of one attempt by one worker (duplicates and late results too).</summary>

@@ -42,6 +42,8 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, Version4, cancellationToken)),
         new(7, "the key each worker name is bound to (its events must be signed by it)", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, WorkerKeysVersion, cancellationToken)),
+        new(8, "indexes for the monitoring reads at 100,000 builds: alerts, saved-build counts, builds of one state, the charts", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, ScaleIndexesVersion, cancellationToken)),
     ];
 
     private const string PendingResultsVersion = """
@@ -211,5 +213,24 @@ internal static class LifecycleSchema
             public_key TEXT NOT NULL,           -- name:base64 of the bound key
             bound_at INTEGER NOT NULL
         );
+        """;
+
+    /// <summary>
+    /// Reads that scanned or sorted every attempt or build (docs/PERFORMANCE.md#scale): a worker's latest attempts (the
+    /// worker-failing alert), the two saved-build counts of /metrics (partial indexes: their size is the count), the
+    /// newest builds of one state (the UI's counts and queue), the open builds per class (partial: the backlog's
+    /// size) and the charts of /api/stats, which read only the indexes below (covering: no row lookups). The two older
+    /// time indexes are prefixes of the new ones.
+    /// </summary>
+    private const string ScaleIndexesVersion = """
+        CREATE INDEX IF NOT EXISTS attempts_worker ON attempts(worker, id);
+        CREATE INDEX IF NOT EXISTS build_waiters_joined ON build_waiters(build_id) WHERE joined = 1;
+        CREATE INDEX IF NOT EXISTS builds_reused ON builds(id) WHERE reused = 1;
+        CREATE INDEX IF NOT EXISTS builds_state_submitted ON builds(state, submitted_at);
+        CREATE INDEX IF NOT EXISTS builds_state_open ON builds(state, system, features, trusted) WHERE state IN ('queued', 'running');
+        CREATE INDEX IF NOT EXISTS builds_finished_stats ON builds(finished_at, state, submitted_at, started_at, system, features);
+        CREATE INDEX IF NOT EXISTS builds_submitted_class ON builds(submitted_at, system, features);
+        DROP INDEX IF EXISTS builds_finished;
+        DROP INDEX IF EXISTS builds_submitted;
         """;
 }

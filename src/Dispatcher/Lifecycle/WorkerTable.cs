@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Requests;
@@ -33,12 +34,38 @@ internal static class WorkerTable
         "SELECT name, capabilities, first_seen, last_seen, state, version, load, free_disk, draining, paused, note, builds_done, builds_failed, isolation, isolation_reason FROM workers ORDER BY name",
         Read);
 
+    /// <summary>
+    /// The distinct capability sets of the workers ever seen, or with <paramref name="onlineSince"/> of those online and
+    /// heard from since then (<see cref="Registry.CapacityCheck.IsOnline"/>). What a submission and a queued build's
+    /// waiting reason need: a farm of many workers has few distinct sets, so this costs the same with 10 or 1,000 workers,
+    /// where reading every worker row cost a JSON parse per worker per submission.
+    /// </summary>
+    public static async Task<IReadOnlyList<WorkerCapabilities>> CapabilitiesAsync(DbSession s, DateTimeOffset? onlineSince = null) =>
+        (onlineSince is { } since
+            ? await s.QueryAsync("SELECT DISTINCT capabilities FROM workers WHERE state = 'online' AND last_seen >= $since", r => r.GetString(0), ("$since", BuildTable.Ms(since)))
+            : await s.QueryAsync("SELECT DISTINCT capabilities FROM workers", r => r.GetString(0)))
+        .Select(ParseCapabilities).ToArray();
+
     public static async Task<DateTimeOffset?> LastSeenAsync(DbSession s, string name) =>
         (await s.QueryAsync("SELECT last_seen FROM workers WHERE name = $n", r => BuildTable.FromMs(r, 0), ("$n", name))).SingleOrDefault();
 
     private static WorkerRecord Read(SqliteDataReader r) => new(
-        r.GetString(0), JsonSerializer.Deserialize<WorkerCapabilities>(r.GetString(1), MessagingJson.Options)!,
+        r.GetString(0), ParseCapabilities(r.GetString(1)),
         BuildTable.FromMs(r, 2)!.Value, BuildTable.FromMs(r, 3)!.Value, r.GetString(4), r.GetString(5), r.GetDouble(6),
         r.GetInt64(7), r.GetInt64(8) != 0, r.GetInt64(9) != 0, r.IsDBNull(10) ? null : r.GetString(10), r.GetInt32(11), r.GetInt32(12),
         BuildTable.ReadIsolation(r, 13) is { } isolation ? new WorkerIsolation(isolation, r.IsDBNull(14) ? "" : r.GetString(14)) : null);
+
+    // Parsed capability sets by their stored JSON: the records are immutable, and a farm has few distinct sets (bounded
+    // anyway: cleared when it grows past MaxParsed, e.g. with workers whose capabilities keep changing).
+    private const int MaxParsed = 4096;
+    private static readonly ConcurrentDictionary<string, WorkerCapabilities> Parsed = new(StringComparer.Ordinal);
+
+    private static WorkerCapabilities ParseCapabilities(string json)
+    {
+        if (Parsed.TryGetValue(json, out var known))
+            return known;
+        if (Parsed.Count >= MaxParsed)
+            Parsed.Clear();
+        return Parsed[json] = JsonSerializer.Deserialize<WorkerCapabilities>(json, MessagingJson.Options)!;
+    }
 }

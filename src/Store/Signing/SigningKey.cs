@@ -13,6 +13,7 @@ public sealed class SigningKey
     private const int SeedLength = 32;
 
     private readonly byte[] _seed;
+    private Key? _imported;
 
     private SigningKey(string name, byte[] seed, VerifyingKey publicKey)
     {
@@ -54,10 +55,26 @@ public sealed class SigningKey
     /// <summary>Signs <paramref name="fingerprint"/> (e.g. <see cref="NarInfoFingerprint"/>); returns <c>name:base64sig</c>.</summary>
     public string Sign(string fingerprint) => SignDetached(fingerprint).ToString();
 
-    public NixSignature SignDetached(string fingerprint)
+    public NixSignature SignDetached(string fingerprint) =>
+        new(Name, SignatureAlgorithm.Ed25519.Sign(Imported(), Encoding.UTF8.GetBytes(fingerprint)));
+
+    /// <summary>
+    /// The seed imported once: an import derives the key pair (a scalar multiplication) and maps guarded memory for the
+    /// secret, which cost as much as the signature itself when done per signature (every build request, every event).
+    /// Two threads racing here import twice and keep one.
+    /// </summary>
+    private Key Imported()
     {
-        using var key = Key.Import(SignatureAlgorithm.Ed25519, _seed, KeyBlobFormat.RawPrivateKey);
-        return new NixSignature(Name, SignatureAlgorithm.Ed25519.Sign(key, Encoding.UTF8.GetBytes(fingerprint)));
+        if (Volatile.Read(ref _imported) is { } key)
+            return key;
+        var fresh = Key.Import(SignatureAlgorithm.Ed25519, _seed, KeyBlobFormat.RawPrivateKey);
+        if (Interlocked.CompareExchange(ref _imported, fresh, null) is { } won)
+        {
+            fresh.Dispose();
+            return won;
+        }
+
+        return fresh;
     }
 
     /// <summary>The secret key text; keep it out of logs.</summary>

@@ -1,4 +1,5 @@
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Dispatcher.Registry;
 using BuildFarm.Messaging.Routing;
@@ -13,16 +14,16 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
         var b = await BuildTable.GetAsync(s, id);
         if (b is null)
             return null;
-        var workers = await WorkerTable.ListAsync(s);
+        var online = b.State == BuildState.Queued ? await OnlineCapabilitiesAsync(s) : [];
         var attempts = await AttemptTable.ListAsync(s, id);
         var outputs = await OutputTable.ListAsync(s, id);
-        return ToView(b, workers, attempts, outputs);
+        return ToView(b, online, attempts, outputs);
     }, cancellationToken);
 
     public Task<List<BuildView>> RecentAsync(int limit, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
-        var workers = await WorkerTable.ListAsync(s);
-        return (await BuildTable.RecentAsync(s, limit)).Select(b => ToView(b, workers, [], [])).ToList();
+        var online = await OnlineCapabilitiesAsync(s);
+        return (await BuildTable.RecentAsync(s, limit)).Select(b => ToView(b, online, [], [])).ToList();
     }, cancellationToken);
 
     public Task<LogView?> LogAsync(Guid id, long after, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
@@ -74,14 +75,17 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
 
     private static double Seconds(DateTimeOffset from, DateTimeOffset to) => Math.Max(0, (to - from).TotalSeconds);
 
-    private BuildView ToView(BuildRecord b, IReadOnlyList<WorkerRecord> workers, IEnumerable<AttemptRecord> attempts, IEnumerable<OutputRecord> outputs)
+    /// <summary>The capability sets of the online workers (<see cref="CapacityCheck.IsOnline"/>): what a queued build's waiting reason needs.</summary>
+    private Task<IReadOnlyList<WorkerCapabilities>> OnlineCapabilitiesAsync(DbSession s) =>
+        WorkerTable.CapabilitiesAsync(s, time.GetUtcNow() - lifecycle.Settings.OnlineWindow);
+
+    private static BuildView ToView(BuildRecord b, IReadOnlyList<WorkerCapabilities> online, IEnumerable<AttemptRecord> attempts, IEnumerable<OutputRecord> outputs)
     {
         var buildClass = b.Class;
         string? waiting = null;
         if (b.State == BuildState.Queued)
         {
-            var now = time.GetUtcNow();
-            if (!CapacityCheck.Capable(workers, buildClass).Any(w => CapacityCheck.IsOnline(w, now, lifecycle.Settings.OnlineWindow)))
+            if (!online.Any(c => CapabilityMatcher.CanRun(c, buildClass)))
                 waiting = CapacityCheck.NoCapableWorkerOnline;
             else if (!b.Published)
                 waiting = "waiting: not yet confirmed by the broker";

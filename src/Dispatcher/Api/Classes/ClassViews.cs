@@ -19,16 +19,19 @@ internal sealed class ClassViews(BuildLifecycle lifecycle, WorkerViews workerVie
     {
         var now = time.GetUtcNow();
         var workers = await workerViews.RememberedAsync(s, now);
-        var open = await BuildTable.ListAsync(s, "state IN ('queued', 'running')");
-        var classes = workers.SelectMany(w => SafeClasses(w)).Select(ContractRouting.Unversioned).Concat(open.Select(b => b.Class))
+        // Counted by SQLite per class and state (a few rows), not read build by build: a backlog of 100,000 builds
+        // made every page that shows classes (the queue, alerts, /metrics) read 100,000 rows with their derivations.
+        var open = await BuildStatistics.OpenPerClassAsync(s);
+        var counts = open.GroupBy(r => BuildRecord.ClassOf(r.System, r.Features, r.Trusted))
+            .ToDictionary(g => g.Key, g => (Queued: g.Where(r => r.State == BuildState.Queued).Sum(r => r.Count), Running: g.Where(r => r.State == BuildState.Running).Sum(r => r.Count)));
+        var classes = workers.SelectMany(w => SafeClasses(w)).Select(ContractRouting.Unversioned).Concat(counts.Keys)
             .Distinct().OrderBy(c => c.Key, StringComparer.Ordinal);
         return classes.Select(c =>
         {
             var capable = CapacityCheck.Capable(workers, c);
-            var inClass = open.Where(b => b.Class.Equals(c)).ToArray();
+            var inClass = counts.GetValueOrDefault(c);
             return new ClassView(c.Key, c.QueueName, c.System, c.Features, capable.Select(w => w.Name).ToArray(),
-                capable.Where(w => workerViews.IsOnline(w, now)).Select(w => w.Name).ToArray(),
-                inClass.Count(b => b.State == BuildState.Queued), inClass.Count(b => b.State == BuildState.Running));
+                capable.Where(w => workerViews.IsOnline(w, now)).Select(w => w.Name).ToArray(), (int)inClass.Queued, (int)inClass.Running);
         }).ToList();
     }, cancellationToken);
 

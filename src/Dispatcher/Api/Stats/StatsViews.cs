@@ -11,13 +11,11 @@ internal sealed class StatsViews(LifecycleDatabase db, TimeProvider time)
         var now = time.GetUtcNow();
         var end = DateTimeOffset.FromUnixTimeMilliseconds(BuildTable.Ms(now) / 60_000 * 60_000 + 60_000);
         var from = end.AddMinutes(-minutes);
-        var rows = await BuildStatistics.FinishedSinceAsync(s, BuildTable.Ms(from));
-        var points = Enumerable.Range(0, minutes).Select(i => from.AddMinutes(i)).Select(at =>
-        {
-            var inBucket = rows.Where(r => r.At >= BuildTable.Ms(at) && r.At < BuildTable.Ms(at) + 60_000).ToArray();
-            return new ThroughputPoint(at, inBucket.Count(r => r.State == BuildState.Succeeded), inBucket.Count(r => r.State == BuildState.Failed),
-                inBucket.Count(r => r.State == BuildState.Cancelled));
-        }).ToArray();
+        var counts = (await BuildStatistics.FinishedPerMinuteAsync(s, BuildTable.Ms(from)))
+            .Where(r => r.Bucket < minutes).ToLookup(r => r.Bucket);
+        long Count(long bucket, string state) => counts[bucket].Where(r => r.State == state).Sum(r => r.Count);
+        var points = Enumerable.Range(0, minutes).Select(i => new ThroughputPoint(from.AddMinutes(i),
+            (int)Count(i, BuildState.Succeeded), (int)Count(i, BuildState.Failed), (int)Count(i, BuildState.Cancelled))).ToArray();
         return new ThroughputView(from, minutes, points);
     }, cancellationToken);
 
@@ -32,29 +30,64 @@ internal sealed class StatsViews(LifecycleDatabase db, TimeProvider time)
         var end = now / 60_000 * 60_000 + 60_000;
         var from = end - minutes * 60_000L;
         var rows = await BuildStatistics.AliveBetweenAsync(s, from, end);
-        var points = Enumerable.Range(1, minutes).Select(i =>
+        // The minute ends, ascending (the last is "now", not the end of the current minute, which has not happened yet).
+        var at = Enumerable.Range(1, minutes).Select(i => Math.Min(from + i * 60_000L, now)).ToArray();
+        // Each build adds 1 to the points in [first point at or after it began, first point at or after it finished):
+        // difference arrays, so the cost is rows + minutes, not rows × minutes.
+        var alive = new long[minutes + 1];
+        var running = new long[minutes + 1];
+        foreach (var r in rows)
         {
-            // The last point is "now", not the end of the current minute, which has not happened yet.
-            var at = Math.Min(from + i * 60_000L, now);
-            var alive = rows.Where(r => r.Submitted <= at && (r.Finished is null || r.Finished > at)).ToArray();
-            var running = alive.Count(r => r.Started is { } st && st <= at);
-            return new BacklogPoint(DateTimeOffset.FromUnixTimeMilliseconds(at), alive.Length - running, running);
-        }).ToArray();
+            var until = r.Finished is { } f ? FirstAtOrAfter(at, f) : minutes;
+            Mark(alive, FirstAtOrAfter(at, r.Submitted), until);
+            if (r.Started is { } st)
+                Mark(running, FirstAtOrAfter(at, st), until);
+        }
+
+        long queuedNow = 0, runningNow = 0;
+        var points = new BacklogPoint[minutes];
+        for (var i = 0; i < minutes; i++)
+        {
+            queuedNow += alive[i];
+            runningNow += running[i];
+            points[i] = new BacklogPoint(DateTimeOffset.FromUnixTimeMilliseconds(at[i]), (int)(queuedNow - runningNow), (int)runningNow);
+        }
+
         return new BacklogView(DateTimeOffset.FromUnixTimeMilliseconds(from), minutes, points);
     }, cancellationToken);
 
     public Task<ClassRatesView> ClassRatesAsync(int minutes, CancellationToken cancellationToken) => db.RunAsync(async s =>
     {
         var from = BuildTable.Ms(time.GetUtcNow().AddMinutes(-minutes));
-        var rows = (await BuildStatistics.ActiveSinceAsync(s, from))
-            .Select(r => (Class: ClassKey(r.System, r.Features), In: r.Submitted >= from, Out: r.Finished >= from));
-        var classes = rows.GroupBy(r => r.Class, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
-        {
-            int submitted = g.Count(r => r.In), finished = g.Count(r => r.Out);
-            return new ClassRateView(g.Key, Math.Round((double)submitted / minutes, 3), Math.Round((double)finished / minutes, 3), submitted, finished);
-        }).ToArray();
+        var classes = (await BuildStatistics.ClassActivitySinceAsync(s, from))
+            .GroupBy(r => ClassKey(r.System, r.Features), StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
+            {
+                long submitted = g.Sum(r => r.Submitted), finished = g.Sum(r => r.Finished);
+                return new ClassRateView(g.Key, Math.Round((double)submitted / minutes, 3), Math.Round((double)finished / minutes, 3), (int)submitted, (int)finished);
+            }).ToArray();
         return new ClassRatesView(minutes, classes);
     }, cancellationToken);
+
+    /// <summary>Adds 1 to the points [<paramref name="from"/>, <paramref name="until"/>) of a difference array.</summary>
+    private static void Mark(long[] diff, int from, int until)
+    {
+        if (from >= until)
+            return;
+        diff[from]++;
+        diff[until]--;
+    }
+
+    /// <summary>The index of the first point at or after <paramref name="t"/> (points.Length when none).</summary>
+    private static int FirstAtOrAfter(long[] points, long t)
+    {
+        var i = Array.BinarySearch(points, t);
+        if (i < 0)
+            return ~i;
+        // Equal points (the last one is capped at now) : the first of them.
+        while (i > 0 && points[i - 1] == t)
+            i--;
+        return i;
+    }
 
     private static string ClassKey(string system, string features)
     {

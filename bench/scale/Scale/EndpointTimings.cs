@@ -1,0 +1,67 @@
+using System.Diagnostics;
+
+namespace BuildFarm.Scale;
+
+/// <summary>
+/// Response times of the busiest API lists and of each UI page, measured as the UI loads it: every API call the page
+/// makes (src/Dispatcher/Ui/wwwroot/app.js), in parallel, until the last one has its whole body.
+/// </summary>
+internal static class EndpointTimings
+{
+    private const int Rounds = 7;
+
+    private static readonly (string Name, string[] Urls)[] Targets =
+    [
+        ("GET /api/builds?limit=100", ["/api/builds?limit=100"]),
+        ("GET /api/builds/search (page 1)", ["/api/builds/search?offset=0&limit=50&sort=time&dir=desc"]),
+        ("GET /api/builds/search (name filter)", ["/api/builds/search?offset=0&limit=50&sort=time&dir=desc&name=scale-"]),
+        ("GET /api/builds/search (page 100)", ["/api/builds/search?offset=5000&limit=50&sort=time&dir=desc"]),
+        ("GET /api/workers", ["/api/workers"]),
+        ("GET /metrics", ["/metrics"]),
+        ("GET /api/alerts", ["/api/alerts"]),
+        ("GET /api/classes", ["/api/classes"]),
+        ("GET /api/stats/throughput", ["/api/stats/throughput?minutes=60"]),
+        ("GET /api/stats/backlog", ["/api/stats/backlog?minutes=60"]),
+        ("GET /api/stats/classes", ["/api/stats/classes?minutes=15"]),
+        ("UI overview", [
+            "/api/builds/search?state=queued&limit=1", "/api/builds/search?state=running&limit=1", "/api/builds/search?state=succeeded&limit=1",
+            "/api/builds/search?state=failed&limit=1", "/api/workers", "/api/alerts", "/api/builds/search?state=queued&limit=1&oldest=1",
+            "/api/stats/throughput?minutes=60", "/api/stats/backlog?minutes=60"]),
+        ("UI queue", ["/api/classes", "/api/builds/search?state=queued&limit=500&oldest=1", "/api/stats/classes?minutes=15"]),
+        ("UI workers", ["/api/workers", "/api/builds/search?state=running&limit=500"]),
+        ("UI builds", ["/api/builds/search?offset=0&limit=50&sort=time&dir=desc"]),
+        ("UI graphs", ["/api/graphs?limit=100"]),
+    ];
+
+    public static async Task<int> PrintAsync(string api, string label, CancellationToken ct)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(api), Timeout = TimeSpan.FromSeconds(60) };
+        foreach (var (name, t) in await MeasureAsync(http, ct))
+            Console.WriteLine($"[{label}]   {name,-34} {t.P50,8:0.0} ms (max {t.Max:0.0})");
+        return 0;
+    }
+
+    public static async Task<Dictionary<string, Percentiles>> MeasureAsync(HttpClient http, CancellationToken ct)
+    {
+        var result = new Dictionary<string, Percentiles>(StringComparer.Ordinal);
+        foreach (var (name, urls) in Targets)
+        {
+            var times = new List<double>();
+            for (var round = 0; round < Rounds; round++)
+            {
+                var t = Stopwatch.StartNew();
+                await Task.WhenAll(urls.Select(async u =>
+                {
+                    using var resp = await http.GetAsync(u, ct);
+                    resp.EnsureSuccessStatusCode();
+                    await resp.Content.ReadAsByteArrayAsync(ct);
+                }));
+                times.Add(t.Elapsed.TotalMilliseconds);
+            }
+
+            result[name] = Stats.Summary(times.Skip(1)); // the first round warms the JIT and caches
+        }
+
+        return result;
+    }
+}
