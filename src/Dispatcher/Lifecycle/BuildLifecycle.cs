@@ -239,8 +239,9 @@ internal sealed partial class BuildLifecycle(
                 if (!await BuildTable.IsUnpublishedAsync(s, b.Id, b.Attempt))
                     return null;
                 var (o, c) = await BuildInputTable.GetAsync(s, b.Id);
-                return ((OriginEndpoint?, IReadOnlyList<InputPath>, ContractVersionRoute)?)(o, c,
-                    ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), b.Class, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow));
+                var route = ContractVersionChoice.WhenEverySetSpeaks(await WorkerTable.CapabilitiesAsync(s), b.Class, settings.WritableContractVersions)
+                    ?? ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), b.Class, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow);
+                return ((OriginEndpoint?, IReadOnlyList<InputPath>, ContractVersionRoute)?)(o, c, route);
             }, cancellationToken);
             if (read is not { } found)
                 return;

@@ -1,3 +1,4 @@
+using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Messaging.Routing;
 
@@ -17,6 +18,16 @@ internal sealed record ContractVersionRoute(int Version, string? Problem);
 /// </summary>
 internal static class ContractVersionChoice
 {
+    /// <summary>
+    /// The route from the distinct capability sets alone, without every worker row, when the dispatcher writes one
+    /// version and every capable set ever seen speaks it (the common case, in which <see cref="Choose"/> could answer
+    /// nothing else); null when <see cref="Choose"/> must look at the workers.
+    /// </summary>
+    public static ContractVersionRoute? WhenEverySetSpeaks(IEnumerable<WorkerCapabilities> capabilitySets, BuildClass buildClass, IReadOnlyList<int> writable) =>
+        writable is [var only] && capabilitySets.Where(c => ContractRouting.CanRunAnyVersion(c, buildClass)).All(c => ContractRouting.VersionsOf(c).Contains(only))
+            ? new ContractVersionRoute(only, null)
+            : null;
+
     public static ContractVersionRoute Choose(IReadOnlyList<WorkerRecord> workers, BuildClass buildClass, IReadOnlyList<int> writable, DateTimeOffset now, TimeSpan onlineWindow)
     {
         var capable = CapacityCheck.Capable(workers, buildClass);

@@ -62,4 +62,20 @@ public sealed class ContractVersionChoiceTests
     {
         Assert.Equal(new ContractVersionRoute(2, null), ContractVersionChoice.Choose([], Plain, [2, 3], Now, Window));
     }
+
+    [Theory]
+    [InlineData(new[] { 2 }, new[] { 2 }, 2)]
+    [InlineData(new[] { 2 }, new[] { 2, 3 }, 2)]
+    [InlineData(new[] { 2 }, new[] { 3 }, null)]
+    [InlineData(new[] { 2, 3 }, new[] { 2, 3 }, null)]
+    public void WhenEverySetSpeaks_OneWritableVersion_AnswersWithoutTheWorkersOnlyWhenChooseCouldNotDiffer(int[] writable, int[] spoken, int? expected)
+    {
+        var workers = new[] { Worker("a", [2]), Worker("b", spoken), Worker("elsewhere", [9], system: "aarch64-linux") };
+
+        var cheap = ContractVersionChoice.WhenEverySetSpeaks(workers.Select(w => w.Capabilities), Plain, writable);
+
+        Assert.Equal(expected, cheap?.Version);
+        if (cheap is not null)
+            Assert.Equal(ContractVersionChoice.Choose(workers, Plain, writable, Now, Window), cheap);
+    }
 }
