@@ -27,6 +27,12 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
+    // Per running graph, under _gate: its nodes' inputs (fixed at creation) and whether its last step left nothing to
+    // plan. A tick re-plans a graph only when one of its builds ended, a build row is missing, or a step changed it:
+    // the periodic tick of a large graph whose builds are all still running is one query, not a parse of every node.
+    private readonly Dictionary<Guid, Dictionary<string, string[]>> _dependencies = [];
+    private readonly HashSet<Guid> _settled = [];
+
     public async Task<(Guid? Id, string? Error)> CreateAsync(GraphRequest request, CancellationToken cancellationToken)
     {
         if (request.Targets.Count == 0)
@@ -91,6 +97,8 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
                 await GraphTable.FinishAsync(s, id, GraphState.Cancelled, time.GetUtcNow());
                 return open;
             }, cancellationToken);
+            _settled.Remove(id);
+            _dependencies.Remove(id);
         }
         finally
         {
@@ -128,28 +136,36 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         var log = Log.ForContext("GraphId", g.Id);
         var toSubmit = await db.RunAsync(async s =>
         {
-            var nodes = await GraphTable.NodesAsync(s, g.Id);
+            if (!_dependencies.TryGetValue(g.Id, out var dependencies))
+                _dependencies[g.Id] = dependencies = await GraphTable.DependenciesAsync(s, g.Id);
+            var nodes = await GraphTable.NodeStatesAsync(s, g.Id);
             var submit = new List<(string DrvPath, Guid BuildId)>();
             var current = new List<PlanNode>(nodes.Count);
+            var changed = false;
             foreach (var n in nodes)
             {
                 var state = n.State;
                 if (state == GraphNodeState.Submitted && n.BuildId is { } id)
                 {
-                    var b = await BuildTable.GetAsync(s, id);
-                    if (b is null)
+                    if (n.BuildState is null)
                         submit.Add((n.DrvPath, id));
-                    else if (b.State == BuildState.Succeeded)
+                    else if (n.BuildState == BuildState.Succeeded)
                         state = GraphNodeState.Succeeded;
-                    else if (BuildState.IsFinished(b.State))
+                    else if (BuildState.IsFinished(n.BuildState))
                         state = GraphNodeState.Failed;
                     if (state != n.State)
-                        await GraphTable.SetNodeAsync(s, g.Id, n.DrvPath, state, null, state == GraphNodeState.Failed ? b!.FailureReason ?? b.State : null);
+                    {
+                        await GraphTable.SetNodeAsync(s, g.Id, n.DrvPath, state, null, state == GraphNodeState.Failed ? n.FailureReason ?? n.BuildState : null);
+                        changed = true;
+                    }
                 }
 
-                current.Add(new PlanNode(n.DrvPath, n.Dependencies, state));
+                current.Add(new PlanNode(n.DrvPath, dependencies.GetValueOrDefault(n.DrvPath) ?? [], state));
             }
 
+            // Nothing ended and the last step left nothing to do: the plan would be the same.
+            if (!changed && submit.Count == 0 && _settled.Contains(g.Id))
+                return (submit, (string?)null);
             var step = GraphPlanner.Next(current, g.KeepGoing);
             foreach (var (drv, reason) in step.DependencyFailed)
                 await GraphTable.SetNodeAsync(s, g.Id, drv, GraphNodeState.DependencyFailed, null, reason);
@@ -166,8 +182,16 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
                 await GraphTable.FinishAsync(s, g.Id, step.Outcome, time.GetUtcNow());
             return (submit, step.Outcome);
         }, cancellationToken);
-        if (toSubmit.Outcome is not null)
-            log.Information("Graph {GraphId} {Outcome}", g.Id, toSubmit.Outcome);
+        // Settled until one of its builds ends; a refusal below changes it again.
+        _settled.Add(g.Id);
+        if (toSubmit.Item2 is not null)
+        {
+            _settled.Remove(g.Id);
+            _dependencies.Remove(g.Id);
+        }
+
+        if (toSubmit.Item2 is { } outcome)
+            log.Information("Graph {GraphId} {Outcome}", g.Id, outcome);
 
         var refused = false;
         foreach (var (drvPath, buildId) in toSubmit.submit)
@@ -186,6 +210,7 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
                 continue;
             log.Warning("Graph {GraphId}: {DrvPath} refused: {Reason}", g.Id, drvPath, error);
             await db.RunAsync(s => GraphTable.SetNodeAsync(s, g.Id, drvPath, GraphNodeState.Failed, null, "refused: " + error), cancellationToken);
+            _settled.Remove(g.Id);
             refused = true;
         }
 

@@ -41,6 +41,25 @@ internal static class GraphTable
     public static Task<List<GraphNodeRecord>> NodesAsync(DbSession s, Guid graph) =>
         s.QueryAsync($"SELECT {NodeColumns} FROM graph_nodes WHERE graph_id = $g ORDER BY position", ReadNode, ("$g", graph.ToString()));
 
+    /// <summary>A node's state and, when it has a build, that build's state (null when the build row is missing).</summary>
+    public sealed record NodeState(string DrvPath, string State, Guid? BuildId, string? BuildState, string? FailureReason);
+
+    /// <summary>Every node's state with its build's, in one query (no JSON): what a graph's tick reads each time.</summary>
+    public static Task<List<NodeState>> NodeStatesAsync(DbSession s, Guid graph) => s.QueryAsync(
+        """
+        SELECT n.drv_path, n.state, n.build_id, b.state, b.failure_reason
+        FROM graph_nodes n LEFT JOIN builds b ON b.id = n.build_id
+        WHERE n.graph_id = $g ORDER BY n.position
+        """,
+        r => new NodeState(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : Guid.Parse(r.GetString(2)),
+            r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)),
+        ("$g", graph.ToString()));
+
+    /// <summary>Each node's input derivations: fixed when the graph is created, so read once per graph.</summary>
+    public static async Task<Dictionary<string, string[]>> DependenciesAsync(DbSession s, Guid graph) =>
+        (await s.QueryAsync("SELECT drv_path, deps FROM graph_nodes WHERE graph_id = $g", r => (r.GetString(0), r.GetString(1)), ("$g", graph.ToString())))
+        .ToDictionary(r => r.Item1, r => JsonSerializer.Deserialize<string[]>(r.Item2, MessagingJson.Options)!, StringComparer.Ordinal);
+
     /// <summary>Every derivation and output path of the graphs still running: their later builds will need them.</summary>
     public static async Task<List<string>> LivePathsAsync(DbSession s)
     {
