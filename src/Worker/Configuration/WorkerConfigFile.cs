@@ -37,7 +37,10 @@ internal static class WorkerConfigFile
     public static WorkerOptions Copy(WorkerOptions options) =>
         JsonSerializer.Deserialize<WorkerOptions>(JsonSerializer.Serialize(options, Json), Json)!;
 
-    /// <summary>Empty strings and zeros equal to their default ("not set", e.g. no store cap) always go; other defaults go unless kept.</summary>
+    /// <summary>
+    /// Empty strings and zeros equal to their default ("not set", e.g. no store cap) always go, and so do numbers equal
+    /// to their default inside a kept section (a limit's default then follows the release); other defaults go unless kept.
+    /// </summary>
     private static void DropDefaults(JsonObject written, JsonObject defaults, bool keepAll = false)
     {
         foreach (var (key, value) in written.ToList())
@@ -50,7 +53,8 @@ internal static class WorkerConfigFile
                 if (section.Count == 0 && !keep)
                     written.Remove(key);
             }
-            else if (JsonNode.DeepEquals(value, fallback) && (!keep || value is JsonValue v && (v.TryGetValue<string>(out var text) && text.Length == 0 || v.TryGetValue<long>(out var number) && number == 0)))
+            else if (JsonNode.DeepEquals(value, fallback) && (!keep || value is JsonValue v && (v.TryGetValue<string>(out var text) && text.Length == 0
+                || v.TryGetValue<long>(out var number) && (number == 0 || keepAll))))
             {
                 written.Remove(key);
             }

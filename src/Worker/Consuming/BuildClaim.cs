@@ -67,6 +67,8 @@ internal sealed class BuildClaim(
             return;
         }
 
+        // Until the build is in `running` (or the claim failed): a drain beginning now waits for it.
+        using var claiming = running.Claiming();
         var handle = new RunningBuildHandle(request.BuildId, request.Attempt, request.DrvPath);
         try
         {

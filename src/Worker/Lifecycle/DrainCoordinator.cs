@@ -27,7 +27,7 @@ internal sealed class DrainCoordinator(
             return;
         _log.Information("Draining {Worker} ({Why}): no new builds, waiting for {Running} running", options.Value.Name, why, running.Count);
         running.Emptied += Finish;
-        if (running.Count == 0)
+        if (running.IsIdle)
             Finish();
     }
 
@@ -43,7 +43,7 @@ internal sealed class DrainCoordinator(
 
     private void Finish()
     {
-        if (running.Count > 0 || Interlocked.Exchange(ref _finishing, 1) == 1)
+        if (!running.IsIdle || Interlocked.Exchange(ref _finishing, 1) == 1)
             return;
         _ = Task.Run(async () =>
         {
