@@ -20,12 +20,7 @@ internal static class DebugPullCommand
 {
     public static Command Create()
     {
-        var host = new Option<string>("--host") { Description = "Origin host", Required = true };
-        var port = new Option<int>("--port") { Description = "sshd port", DefaultValueFactory = _ => 22 };
-        var user = new Option<string>("--user") { Description = "Login user", DefaultValueFactory = _ => Environment.UserName };
-        var key = new Option<string>("--key") { Description = "Client private key file", Required = true };
-        var fingerprint = new Option<string[]>("--host-key-fingerprint") { Description = "Pinned host key, SHA256:base64", Required = true };
-        var cipher = new Option<string[]>("--cipher") { Description = "SSH cipher(s) to propose first (default: Origins' default)" };
+        var originOptions = new DebugOriginOptions();
         var remote = new Option<string>("--remote-command") { Description = "buildfarm on the origin with its store flags", DefaultValueFactory = _ => "buildfarm" };
         var storeDir = new Option<string>("--store-dir") { Description = "Logical store directory", DefaultValueFactory = _ => "/nix/store" };
         var root = new Option<string>("--root") { Description = "Physical root of the local store to import into", Required = true };
@@ -33,16 +28,12 @@ internal static class DebugPullCommand
         var paths = new Argument<string[]>("PATHS") { Description = "Store paths to pull", Arity = ArgumentArity.OneOrMore };
         var pull = new Command("pull", "Pull store paths from an origin over our SSH transport into a local store; print bytes and MB/s")
         {
-            host, port, user, key, fingerprint, cipher, remote, storeDir, root, trusted, paths,
+            remote, storeDir, root, trusted, paths,
         };
+        originOptions.AddTo(pull);
         pull.SetAction(async (result, cancellationToken) =>
         {
-            var endpoint = new OriginConnectionSettings(
-                result.GetValue(host)!, result.GetValue(port), result.GetValue(user)!, result.GetValue(key)!, result.GetValue(fingerprint)!,
-                result.GetValue(remote)!)
-            {
-                PreferredCiphers = result.GetValue(cipher) is { Length: > 0 } ciphers ? ciphers : OriginConnectionSettings.DefaultCiphers,
-            };
+            var endpoint = originOptions.Settings(result, result.GetValue(remote)!);
             try
             {
                 var keys = await TrustedKeys.LoadAsync(result.GetValue(trusted)!, cancellationToken);

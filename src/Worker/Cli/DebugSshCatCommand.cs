@@ -15,29 +15,17 @@ internal static class DebugSshCatCommand
 {
     public static Command Create()
     {
-        var host = new Option<string>("--host") { Description = "Origin host", Required = true };
-        var port = new Option<int>("--port") { Description = "sshd port", DefaultValueFactory = _ => 22 };
-        var user = new Option<string>("--user") { Description = "Login user", DefaultValueFactory = _ => Environment.UserName };
-        var key = new Option<string>("--key") { Description = "Client private key file", Required = true };
-        var fingerprint = new Option<string[]>("--host-key-fingerprint") { Description = "Pinned host key, SHA256:base64", Required = true };
+        var originOptions = new DebugOriginOptions();
         var compression = new Option<TransferCompression>("--compression") { Description = "None, SshZlib or RemoteGzip", DefaultValueFactory = _ => TransferCompression.None };
-        var cipher = new Option<string[]>("--cipher")
-        {
-            Description = "SSH cipher(s) to propose first (default: Origins' default, AES-GCM first); e.g. aes128-ctr for SSH.NET's own default",
-        };
         var file = new Argument<string>("REMOTE-FILE") { Description = "File on the origin to stream" };
         var sshCat = new Command("ssh-cat", "Stream a remote file over our SSH transport and print bytes and MB/s")
         {
-            host, port, user, key, fingerprint, compression, cipher, file,
+            compression, file,
         };
+        originOptions.AddTo(sshCat);
         sshCat.SetAction(async (result, cancellationToken) =>
         {
-            var endpoint = new OriginConnectionSettings(
-                result.GetValue(host)!, result.GetValue(port), result.GetValue(user)!, result.GetValue(key)!, result.GetValue(fingerprint)!)
-            {
-                Compression = result.GetValue(compression),
-                PreferredCiphers = result.GetValue(cipher) is { Length: > 0 } ciphers ? ciphers : OriginConnectionSettings.DefaultCiphers,
-            };
+            var endpoint = originOptions.Settings(result) with { Compression = result.GetValue(compression) };
             try
             {
                 await using var origin = new OriginClient(endpoint.EnsureValid(), new TransferResilienceOptions { MaxRetryAttempts = 0 });
