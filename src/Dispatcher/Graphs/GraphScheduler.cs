@@ -134,7 +134,7 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
     private async Task<bool> AdvanceAsync(GraphRecord g, CancellationToken cancellationToken)
     {
         var log = Log.ForContext("GraphId", g.Id);
-        var toSubmit = await db.RunAsync(async s =>
+        var toSubmit = await db.RunAsync<(List<(string DrvPath, Guid BuildId)> Submit, string? Outcome)>(async s =>
         {
             if (!_dependencies.TryGetValue(g.Id, out var dependencies))
                 _dependencies[g.Id] = dependencies = await GraphTable.DependenciesAsync(s, g.Id);
@@ -165,7 +165,7 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
 
             // Nothing ended and the last step left nothing to do: the plan would be the same.
             if (!changed && submit.Count == 0 && _settled.Contains(g.Id))
-                return (submit, (string?)null);
+                return (submit, null);
             var step = GraphPlanner.Next(current, g.KeepGoing);
             foreach (var (drv, reason) in step.DependencyFailed)
                 await GraphTable.SetNodeAsync(s, g.Id, drv, GraphNodeState.DependencyFailed, null, reason);
@@ -182,19 +182,20 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
                 await GraphTable.FinishAsync(s, g.Id, step.Outcome, time.GetUtcNow());
             return (submit, step.Outcome);
         }, cancellationToken);
-        // Settled until one of its builds ends; a refusal below changes it again.
-        _settled.Add(g.Id);
-        if (toSubmit.Item2 is not null)
+        // Settled until one of its builds ends (a refusal below changes it again); a finished graph is forgotten.
+        if (toSubmit.Outcome is null)
+            _settled.Add(g.Id);
+        else
         {
             _settled.Remove(g.Id);
             _dependencies.Remove(g.Id);
         }
 
-        if (toSubmit.Item2 is { } outcome)
-            log.Information("Graph {GraphId} {Outcome}", g.Id, outcome);
+        if (toSubmit.Outcome is not null)
+            log.Information("Graph {GraphId} {Outcome}", g.Id, toSubmit.Outcome);
 
         var refused = false;
-        foreach (var (drvPath, buildId) in toSubmit.submit)
+        foreach (var (drvPath, buildId) in toSubmit.Submit)
         {
             // Checkpoint: the node is durably "submitted" with this id; if this submission is lost, the next tick repeats it.
             var (submitted, error) = await SubmitAsync(g, drvPath, buildId, cancellationToken);

@@ -20,8 +20,6 @@ internal static class NixRegistration
     /// <summary>The database schema of Nix 2.8 (<c>nixSchemaVersion</c>), the only one written directly.</summary>
     public const int SchemaVersion = 10;
 
-    private const int BusyTimeoutSeconds = 60;
-
     /// <summary>True when <paramref name="databaseFile"/>'s schema is the one this writer knows and no path is a derivation.</summary>
     public static bool CanRegister(string databaseFile, IEnumerable<ValidPathInfo> infos)
     {
@@ -47,13 +45,7 @@ internal static class NixRegistration
     public static async Task RegisterAsync(string databaseFile, IReadOnlyList<ValidPathInfo> infos, DateTimeOffset now, CancellationToken cancellationToken)
     {
         using var bigLock = await AcquireBigLockShared(databaseFile, cancellationToken);
-        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = databaseFile,
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = BusyTimeoutSeconds,
-        }.ToString());
+        await using var connection = new SqliteConnection(NixSignatureWriter.ConnectionString(databaseFile));
         await connection.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
         var ids = new Dictionary<StorePath, long>();

@@ -36,7 +36,8 @@ internal static class NixSignatureWriter
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private static string ConnectionString(string databaseFile) => new SqliteConnectionStringBuilder
+    /// <summary>A read-write connection to Nix's database that waits for nix-daemon's writers (busy timeout) instead of failing.</summary>
+    internal static string ConnectionString(string databaseFile) => new SqliteConnectionStringBuilder
     {
         DataSource = databaseFile,
         Mode = SqliteOpenMode.ReadWrite,
