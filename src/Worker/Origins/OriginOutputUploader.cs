@@ -83,7 +83,7 @@ internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore w
     {
         var command = session.Client.BuildfarmCommand(
             ["store", "quarantine-put", "--build", request.BuildId.ToString(), "--attempt", request.Attempt.ToString(CultureInfo.InvariantCulture)]);
-        var stdout = await session.Client.UploadAsync(command, write, cancellationToken);
+        var stdout = await session.Client.UploadAsync(command, write, cancellationToken, session.Uploads.StallTimeout);
         return long.TryParse(stdout.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes : -1;
     }
 }
