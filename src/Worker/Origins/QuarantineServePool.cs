@@ -57,7 +57,7 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
                 }
                 finally
                 {
-                    if (reusable && settings.KeepIdle > TimeSpan.Zero && _idle.Count < _maxIdle && !_lifetime.IsCancellationRequested)
+                    if (reusable && !serve.Stalled && settings.KeepIdle > TimeSpan.Zero && _idle.Count < _maxIdle && !_lifetime.IsCancellationRequested)
                         _idle.Enqueue((serve, settings.Time.GetTimestamp()));
                     else if (serve.Stalled)
                         _ = Task.Run(() => serve.DisposeAsync().AsTask(), CancellationToken.None); // may wait on the dead link: not the caller's time
