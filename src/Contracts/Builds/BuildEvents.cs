@@ -134,7 +134,12 @@ public enum BuildFailureKind
 /// <param name="Attempt">When set, only this attempt of the build is stopped; null = any attempt.</param>
 /// <param name="IssuedAt">The dispatcher's clock when it signed the command (workers refuse old ones).</param>
 /// <param name="Signature">The dispatcher's <c>keyname:base64</c> signature over the command's canonical text (contract version 2).</param>
-public sealed record CancelBuild(Guid BuildId, string Reason, string? WorkerName = null, int? Attempt = null, DateTimeOffset? IssuedAt = null, string? Signature = null);
+/// <param name="CommandId">
+/// Unique per command, signed with it (added later, optional: it enters the signed text only when set). A worker
+/// applies a command id once: a second delivery within the freshness window is a replay and is refused.
+/// </param>
+public sealed record CancelBuild(Guid BuildId, string Reason, string? WorkerName = null, int? Attempt = null, DateTimeOffset? IssuedAt = null, string? Signature = null,
+    Guid? CommandId = null);
 
 /// <summary>
 /// Event: a worker refused a validly signed request because it was issued longer ago than the worker's maximum age

@@ -56,11 +56,13 @@ public sealed record WorkerWentOffline(string WorkerName, string Reason, DateTim
 /// <summary>
 /// Command: take no new builds, finish running ones, then exit. Like every control command it carries the
 /// dispatcher's <c>IssuedAt</c> and <c>Signature</c> (contract version 2); workers refuse it without a valid, fresh one.
+/// <c>CommandId</c> (added later, optional, signed when set) is unique per command: a worker applies an id once and
+/// refuses a second delivery as a replay.
 /// </summary>
-public sealed record DrainWorker(string WorkerName, string? Note, DateTimeOffset? IssuedAt = null, string? Signature = null);
+public sealed record DrainWorker(string WorkerName, string? Note, DateTimeOffset? IssuedAt = null, string? Signature = null, Guid? CommandId = null);
 
 /// <summary>Command: take no new builds until resumed; keeps running. Signed like <see cref="DrainWorker"/>.</summary>
-public sealed record PauseWorker(string WorkerName, string? Note, DateTimeOffset? IssuedAt = null, string? Signature = null);
+public sealed record PauseWorker(string WorkerName, string? Note, DateTimeOffset? IssuedAt = null, string? Signature = null, Guid? CommandId = null);
 
 /// <summary>Command: take builds again after a pause. Signed like <see cref="DrainWorker"/>.</summary>
-public sealed record ResumeWorker(string WorkerName, DateTimeOffset? IssuedAt = null, string? Signature = null);
+public sealed record ResumeWorker(string WorkerName, DateTimeOffset? IssuedAt = null, string? Signature = null, Guid? CommandId = null);

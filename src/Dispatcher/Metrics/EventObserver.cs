@@ -57,7 +57,7 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, Wor
 
     /// <summary>
     /// Leases, lease expiry and request ages are all judged by the dispatcher's clock, so a skewed worker loses nothing;
-    /// but its refusals (requests from its future, commands it takes for replays) come from its own clock: say so once.
+    /// but its refusals (requests from its future; commands, until it learnt the dispatcher's clock) come from its own clock: say so once.
     /// </summary>
     private void ObserveSkew(HeartbeatClock clock)
     {
@@ -75,7 +75,7 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, Wor
             Log.Warning("Worker {Worker}'s clock is {SkewSeconds:0} s {Direction} the dispatcher's (more than {Limit}): fix its time sync; {Consequence}",
                 clock.Worker, clock.Skew.Duration().TotalSeconds, ahead ? "ahead of" : "behind", SkewWarning,
                 ahead
-                    ? "past its Freshness:MaxCommandAge it takes control commands (cancel, drain, pause) for replays"
+                    ? "past its Freshness:MaxCommandAge it judges control commands by the dispatcher's clock learnt from its signed messages, and refuses them until it got one"
                     : "past its Freshness:ClockSkew it sees requests as issued in its future, requeues them and pauses itself");
         }
         else

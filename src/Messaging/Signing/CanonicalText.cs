@@ -34,6 +34,9 @@ internal sealed class CanonicalText
 
     public CanonicalText Add(Guid value) => Add(value.ToString("D"));
 
+    /// <summary>A field added after version 2: written only when set, so an older sender's text is unchanged.</summary>
+    public CanonicalText AddIfSet(Guid? value) => value is { } v ? Add(v) : this;
+
     public CanonicalText Add(DateTimeOffset value) => Add(value.UtcTicks);
 
     public CanonicalText Add(DateTimeOffset? value) => Add(value?.UtcTicks);

@@ -41,10 +41,10 @@ public static class MessageSignatures
             .Add(m.Isolation?.Isolation.ToString()).Add(m.Isolation?.Reason)
             .Add(m.Store?.UsedBytes).Add(m.Store?.MaxBytes).Add(m.Store?.EvictedPaths).Add(m.Store?.EvictedBytes).ToString(),
         WorkerWentOffline m => new CanonicalText("WorkerWentOffline").Add(m.WorkerName).Add(m.Reason).Add(m.At).ToString(),
-        CancelBuild m => new CanonicalText("CancelBuild").Add(m.BuildId).Add(m.Reason).Add(m.WorkerName).Add(m.Attempt).Add(m.IssuedAt).ToString(),
-        DrainWorker m => new CanonicalText("DrainWorker").Add(m.WorkerName).Add(m.Note).Add(m.IssuedAt).ToString(),
-        PauseWorker m => new CanonicalText("PauseWorker").Add(m.WorkerName).Add(m.Note).Add(m.IssuedAt).ToString(),
-        ResumeWorker m => new CanonicalText("ResumeWorker").Add(m.WorkerName).Add(m.IssuedAt).ToString(),
+        CancelBuild m => new CanonicalText("CancelBuild").Add(m.BuildId).Add(m.Reason).Add(m.WorkerName).Add(m.Attempt).Add(m.IssuedAt).AddIfSet(m.CommandId).ToString(),
+        DrainWorker m => new CanonicalText("DrainWorker").Add(m.WorkerName).Add(m.Note).Add(m.IssuedAt).AddIfSet(m.CommandId).ToString(),
+        PauseWorker m => new CanonicalText("PauseWorker").Add(m.WorkerName).Add(m.Note).Add(m.IssuedAt).AddIfSet(m.CommandId).ToString(),
+        ResumeWorker m => new CanonicalText("ResumeWorker").Add(m.WorkerName).Add(m.IssuedAt).AddIfSet(m.CommandId).ToString(),
         ProbeWorkers m => new CanonicalText("ProbeWorkers").Add(m.ProbeId).Add(m.Origin?.Host).Add(m.Origin?.Port).Add(m.Origin?.User)
             .Add(m.Origin?.HostKeyFingerprint).Add(m.Origin?.RemoteCommand).Add(m.SentAt).ToString(),
         _ => throw new ArgumentException($"{message.GetType().Name} is not a signed message kind", nameof(message)),

@@ -8,7 +8,7 @@ public static class TransientFailure
 {
     public static bool IsTransient(Exception exception) => exception switch
     {
-        HostKeyMismatchException or RemoteCommandFailedException or TransferInfrastructureException => false,
+        HostKeyMismatchException or RemoteCommandFailedException or TransferInfrastructureException or UploadStalledException => false,
         SshAuthenticationException => false,
         OperationCanceledException => false,
         ChannelLostException => true,

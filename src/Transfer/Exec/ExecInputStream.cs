@@ -28,8 +28,19 @@ internal sealed class ExecInputStream(SshCommand command) : WriteOnlyStream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        // SendData blocks while the server's window is full: that blocking is our upload backpressure.
-        await Task.Run(() => _inner.Write(buffer.Span), cancellationToken);
+        // SendData blocks while the server's window is full: that blocking is our upload backpressure. It ignores
+        // tokens, so a cancelled write is abandoned (it ends when the channel or its connection is closed).
+        var write = Task.Run(() => _inner.Write(buffer.Span), cancellationToken);
+        try
+        {
+            await write.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (!write.IsCompleted)
+        {
+            _ = write.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
+
         _written += buffer.Length;
     }
 

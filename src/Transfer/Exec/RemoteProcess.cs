@@ -134,6 +134,11 @@ public sealed class RemoteProcess : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _cancelled, 1) != 0 || _execution.IsCompleted)
             return;
+        Kill();
+    }
+
+    private void Kill()
+    {
         try
         {
             // Sends "signal KILL" and completes the command at once (timeout 0); Dispose then closes the channel.
@@ -143,6 +148,19 @@ public sealed class RemoteProcess : IAsyncDisposable
         {
             // The channel or session is already gone: nothing left to kill.
         }
+    }
+
+    /// <summary>
+    /// Gives up on the command because its origin stopped answering (a stalled upload): its connection is marked
+    /// broken (never handed out again, closed once its last channel is released) and the kill is sent from the thread
+    /// pool, since on a blackholed link even sending it may block. Dispose as usual afterwards.
+    /// </summary>
+    public void Abort()
+    {
+        _lease.MarkBroken();
+        // Marked cancelled now, so a Cancel from a token callback returns at once instead of sending the kill itself.
+        if (Interlocked.Exchange(ref _cancelled, 1) == 0 && !_execution.IsCompleted)
+            _ = Task.Run(Kill, CancellationToken.None);
     }
 
     /// <summary>Translates the end of the SSH command into our errors: lost connection, cancellation.</summary>

@@ -15,12 +15,14 @@ public sealed class OriginClient : IAsyncDisposable
 {
     private const int CapturedStdoutLimit = 1024 * 1024;
     private static readonly TimeSpan FailedExitWait = TimeSpan.FromSeconds(5);
+    private readonly TimeProvider _time;
 
     public OriginClient(OriginConnectionSettings settings, TransferResilienceOptions? resilience = null, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
         Settings = settings.EnsureValid();
         Pool = new OriginConnectionPool(settings, logger);
         Resilience = new OriginResilience(settings.Name, resilience ?? new TransferResilienceOptions(), logger, timeProvider);
+        _time = timeProvider ?? TimeProvider.System;
     }
 
     public OriginConnectionSettings Settings { get; }
@@ -86,21 +88,48 @@ public sealed class OriginClient : IAsyncDisposable
     /// <summary>
     /// Runs <paramref name="command"/> with <paramref name="writeStdin"/> writing its stdin (closed when the writer
     /// returns). Writes block while the origin is not reading, so nothing piles up in memory. Retried as a whole on
-    /// transient failures: the writer must be able to start over. Returns the command's stdout (up to 1 MiB).
+    /// transient failures: the writer must be able to start over. Returns the command's stdout (up to 1 MiB). With
+    /// <paramref name="stallTimeout"/>, an attempt that makes no progress for that long (no byte taken by the channel,
+    /// or no exit after the last one) is given up with an <see cref="UploadStalledException"/>, not retried, and its
+    /// connection dropped (<see cref="UploadStallGuard"/>).
     /// </summary>
-    public Task<string> UploadAsync(string command, Func<Stream, CancellationToken, Task> writeStdin, CancellationToken cancellationToken) =>
+    public Task<string> UploadAsync(string command, Func<Stream, CancellationToken, Task> writeStdin, CancellationToken cancellationToken, TimeSpan? stallTimeout = null) =>
         Resilience.ExecuteAsync(
             async ct =>
             {
-                await using var process = await StartAsync(command, ct);
-                var stdout = BoundedText.DrainAsync(process.Stdout, CapturedStdoutLimit, ct);
-                await using (var stdin = process.OpenStdin())
-                    await writeStdin(stdin, ct);
-                var text = await stdout;
-                await EnsureSucceededAsync(process, command, ct);
-                return text;
+                var process = await StartAsync(command, ct);
+                var stdin = process.OpenStdin();
+                if (stallTimeout is not { } timeout)
+                {
+                    await using (process)
+                        return await UploadOnceAsync(process, stdin, command, writeStdin, ct);
+                }
+
+                var guard = new UploadStallGuard(timeout, () => stdin.Position, process.Abort, _time);
+                try
+                {
+                    return await guard.RunAsync(Settings.Name, command, c => UploadOnceAsync(process, stdin, command, writeStdin, c), ct);
+                }
+                finally
+                {
+                    guard.Dispose();
+                    if (guard.Stalled)
+                        _ = Task.Run(() => process.DisposeAsync().AsTask(), CancellationToken.None); // may wait on the dead link: not the caller's time
+                    else
+                        await process.DisposeAsync();
+                }
             },
             cancellationToken);
+
+    private async Task<string> UploadOnceAsync(RemoteProcess process, Stream stdin, string command, Func<Stream, CancellationToken, Task> writeStdin, CancellationToken ct)
+    {
+        var stdout = BoundedText.DrainAsync(process.Stdout, CapturedStdoutLimit, ct);
+        await using (stdin)
+            await writeStdin(stdin, ct);
+        var text = await stdout;
+        await EnsureSucceededAsync(process, command, ct);
+        return text;
+    }
 
     /// <summary>Runs a short command and returns its stdout (up to 1 MiB); retried on transient failures.</summary>
     public Task<string> RunAsync(string command, CancellationToken cancellationToken) =>

@@ -47,6 +47,14 @@ public sealed class OriginsSection
     /// </summary>
     public TimeSpan UploadSessionIdle { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long returning outputs may make no progress (the origin takes no byte of the archive, or gives no answer
+    /// after the last one) before the worker drops the channel and its SSH connection and fails the attempt as an
+    /// infrastructure failure (the build is retried), 1 s..1 hour. Default 1 min. A blackholed link otherwise holds the
+    /// upload until TCP gives up.
+    /// </summary>
+    public TimeSpan UploadStallTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>TCP connect + handshake + authentication timeout. Default 15 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }

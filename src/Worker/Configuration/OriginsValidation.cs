@@ -53,6 +53,8 @@ internal static class OriginsValidation
             p.Add($"Origins:ChannelsPerConnection = {o.ChannelsPerConnection} is invalid: must be 1..64 and at most the origin sshd's MaxSessions (OpenSSH default 10)");
         if (o.UploadSessionIdle < TimeSpan.Zero)
             p.Add($"Origins:UploadSessionIdle = {o.UploadSessionIdle} is invalid: must be 0 (no reuse) or positive");
+        if (o.UploadStallTimeout < TimeSpan.FromSeconds(1) || o.UploadStallTimeout > TimeSpan.FromHours(1))
+            p.Add($"Origins:UploadStallTimeout = {o.UploadStallTimeout} is invalid: must be between 00:00:01 and 01:00:00 (default 00:01:00)");
         if (o.ConnectTimeout <= TimeSpan.Zero)
             p.Add($"Origins:ConnectTimeout = {o.ConnectTimeout} is invalid: must be positive");
         if (!Enum.IsDefined(o.Compression))

@@ -135,7 +135,11 @@ public sealed class FreshnessSection
     /// </summary>
     public TimeSpan MaxRequestAge { get; set; } = TimeSpan.FromDays(1);
 
-    /// <summary>Oldest control command (cancel, drain, pause, resume, probe) acted on, 10 s..1 day. Default 5 min.</summary>
+    /// <summary>
+    /// Oldest control command (cancel, drain, pause, resume, probe) acted on, 10 s..1 day. Default 5 min. Judged by this
+    /// worker's clock or, when that disagrees, by the dispatcher's clock as learnt from its signed messages
+    /// (<see cref="Control.DispatcherClock"/>); within it a command id is applied once (<see cref="Control.AppliedCommands"/>).
+    /// </summary>
     public TimeSpan MaxCommandAge { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How far the dispatcher's clock may be ahead of this worker's, 0..1 hour. Default 2 min.</summary>

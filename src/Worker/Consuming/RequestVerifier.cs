@@ -6,6 +6,7 @@ using BuildFarm.Contracts.Workers;
 using BuildFarm.Messaging.Requests;
 using BuildFarm.Messaging.Routing;
 using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Control;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Keys;
 
@@ -40,7 +41,7 @@ internal sealed record RequestVerdict(BuildDerivation? Request, BuildRecipe? Rec
 /// <see cref="FreshnessSection.MaxRequestAge"/> (by this worker's clock) is refused as expired before anything else.
 /// </summary>
 internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> capabilities, string storeDir, IDerivationReader derivations,
-    FreshnessSection freshness, TimeProvider time)
+    FreshnessSection freshness, TimeProvider time, DispatcherClock dispatcherClock)
 {
     public RequestVerdict Verify(ReadOnlyMemory<byte> body, BuildClass queueClass)
     {
@@ -64,6 +65,8 @@ internal sealed class RequestVerifier(WorkerKeys keys, Func<WorkerCapabilities> 
         var check = keys.TrustedDispatchers.VerifyAny(SignedBuildRequest.SignedText(issuedAt, signed.RequestJson), [signed.Signature]);
         if (!check.IsValid)
             return Reject($"request signature rejected: {check.Reason}");
+        // Genuine: its issue time tells this worker the dispatcher's clock (for judging control commands' age).
+        dispatcherClock.Observe(issuedAt);
         var speaks = ContractRouting.VersionsOf(capabilities());
         if (!speaks.Contains(signed.Version))
             return Unspoken(signed, speaks);

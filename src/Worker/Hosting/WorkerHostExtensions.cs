@@ -51,6 +51,8 @@ internal static class WorkerHostExtensions
         services.AddSingleton<WorkerState>();
         services.AddSingleton<RunningBuilds>();
         services.AddSingleton<EventPublisher>();
+        services.AddSingleton<DispatcherClock>();
+        services.AddSingleton<AppliedCommands>();
         services.AddSingleton<CommandVerifier>();
         services.AddSingleton<OfflineAnnouncer>();
         services.AddSingleton<DrainCoordinator>();
@@ -61,7 +63,7 @@ internal static class WorkerHostExtensions
             var o = sp.GetRequiredService<IOptions<WorkerOptions>>().Value;
             var isolation = sp.GetRequiredService<IsolationChoice>();
             return new RequestVerifier(sp.GetRequiredService<WorkerKeys>(), () => isolation.Capabilities(o), o.Store.StoreDir,
-                sp.GetRequiredService<IDerivationReader>(), o.Freshness, sp.GetRequiredService<TimeProvider>());
+                sp.GetRequiredService<IDerivationReader>(), o.Freshness, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<DispatcherClock>());
         });
         // Builders run in the sandbox when the start-up probe works (ExecutorSelection, started before the consumers and
         // the heartbeat: IsolationChoice then says what the worker consumes and reports); inputs come from the request's

@@ -19,7 +19,10 @@ namespace BuildFarm.Worker.Origins;
 /// Delivery: <see cref="Execution.AttemptRunner"/> publishes BuildSucceeded only after this returns, i.e. after the
 /// origin answered ok (or quarantine-put exited 0), which means the quarantine file is complete and fsynced. If the
 /// worker dies mid-upload the origin keeps at most a <c>.part</c> file and the attempt is republished after its lease
-/// runs out. A retried upload (Polly, transient failures) rewrites the whole file.
+/// runs out. A retried upload (Polly, transient failures) rewrites the whole file. An upload that makes no progress
+/// for <c>Origins:UploadStallTimeout</c> (a blackholed link, an origin that stopped reading) is not retried: its
+/// connection is dropped and the attempt fails as Infrastructure at once, so the build is retried rather than held
+/// here until TCP gives up; the origin deletes the <c>.part</c> file when it sees the channel end.
 /// </remarks>
 internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore workerStore, ILogger logger) : IOutputUploader
 {
@@ -83,7 +86,7 @@ internal sealed class OriginOutputUploader(OriginRegistry origins, WorkerStore w
     {
         var command = session.Client.BuildfarmCommand(
             ["store", "quarantine-put", "--build", request.BuildId.ToString(), "--attempt", request.Attempt.ToString(CultureInfo.InvariantCulture)]);
-        var stdout = await session.Client.UploadAsync(command, write, cancellationToken);
+        var stdout = await session.Client.UploadAsync(command, write, cancellationToken, session.Uploads.StallTimeout);
         return long.TryParse(stdout.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes : -1;
     }
 }

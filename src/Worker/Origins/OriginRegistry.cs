@@ -72,7 +72,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
                     MaxDelay = o.RetryMaxDelay,
                     BreakDuration = o.CircuitBreakDuration,
                 };
-                session = new OriginSession(new OriginClient(settings, resilience, logger, time), store, _trusted, new QuarantineServePool.Settings(o.UploadSessionIdle, time), logger);
+                session = new OriginSession(new OriginClient(settings, resilience, logger, time), store, _trusted, new QuarantineServePool.Settings(o.UploadSessionIdle, time, o.UploadStallTimeout), logger);
             }
             catch (Exception e) when (e is InvalidOriginConnectionSettingsException or ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {

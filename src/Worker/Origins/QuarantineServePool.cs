@@ -30,6 +30,9 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
 
     public bool Unsupported => Volatile.Read(ref _unsupported) != 0;
 
+    /// <summary>How long one upload may make no progress (<c>Origins:UploadStallTimeout</c>).</summary>
+    public TimeSpan StallTimeout => settings.StallTimeout;
+
     /// <summary>
     /// Sends one upload and returns the bytes the origin stored. Each write of <paramref name="writeBody"/> becomes
     /// one or more chunks as it comes: the writer buffers (the uploader writes through a 64 KiB buffer).
@@ -42,7 +45,7 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
                 var reusable = false;
                 try
                 {
-                    var bytes = await serve.UploadAsync(buildId, attempt, writeBody, ct);
+                    var bytes = await serve.UploadAsync(buildId, attempt, writeBody, settings, ct);
                     reusable = true;
                     return bytes;
                 }
@@ -54,8 +57,10 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
                 }
                 finally
                 {
-                    if (reusable && settings.KeepIdle > TimeSpan.Zero && _idle.Count < _maxIdle && !_lifetime.IsCancellationRequested)
+                    if (reusable && !serve.Stalled && settings.KeepIdle > TimeSpan.Zero && _idle.Count < _maxIdle && !_lifetime.IsCancellationRequested)
                         _idle.Enqueue((serve, settings.Time.GetTimestamp()));
+                    else if (serve.Stalled)
+                        _ = Task.Run(() => serve.DisposeAsync().AsTask(), CancellationToken.None); // may wait on the dead link: not the caller's time
                     else
                         await serve.DisposeAsync();
                 }
@@ -98,7 +103,24 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
         private readonly ChannelWriter _channel = new(process.OpenStdin());
         private BufferedStream? _stdin;
 
-        public async Task<long> UploadAsync(Guid buildId, int attempt, Func<Stream, CancellationToken, Task> writeBody, CancellationToken cancellationToken)
+        /// <summary>An upload on it was given up for lack of progress: never reused, its stdin not flushed on dispose.</summary>
+        public bool Stalled { get; private set; }
+
+        /// <summary>
+        /// One upload, bounded by <see cref="Settings.StallTimeout"/> of no progress (<see cref="UploadStallGuard"/>):
+        /// progress is a byte the channel took, and after the last one the origin's answer.
+        /// </summary>
+        public async Task<long> UploadAsync(Guid buildId, int attempt, Func<Stream, CancellationToken, Task> writeBody, Settings settings, CancellationToken cancellationToken)
+        {
+            using var guard = new UploadStallGuard(settings.StallTimeout, () => _channel.Written, () =>
+            {
+                Stalled = true;
+                process.Abort();
+            }, settings.Time);
+            return await guard.RunAsync(origin, command, ct => UploadCoreAsync(buildId, attempt, writeBody, ct), cancellationToken);
+        }
+
+        private async Task<long> UploadCoreAsync(Guid buildId, int attempt, Func<Stream, CancellationToken, Task> writeBody, CancellationToken cancellationToken)
         {
             _stdin ??= new BufferedStream(_channel, 1 << 16);
             using var abort = cancellationToken.Register(process.Cancel);
@@ -126,9 +148,11 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
         {
             try
             {
-                if (_stdin is not null)
+                // A stalled channel's stdin would block the flush: the process is killed and the channel closed instead.
+                if (_stdin is not null && !Stalled)
                     await _stdin.DisposeAsync();
-                await _channel.DisposeAsync();
+                if (!Stalled)
+                    await _channel.DisposeAsync();
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or Renci.SshNet.Common.SshException)
             {
@@ -167,13 +191,19 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
     /// <summary>The channel's stdin, remembering whether a write to it failed (as opposed to the archive writer).</summary>
     private sealed class ChannelWriter(Stream inner) : WriteOnlyStream
     {
+        private long _written;
+
         public bool Failed { get; private set; }
+
+        /// <summary>Bytes the channel took so far (the upload's progress).</summary>
+        public long Written => Interlocked.Read(ref _written);
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             try
             {
                 await inner.WriteAsync(buffer, cancellationToken);
+                Interlocked.Add(ref _written, buffer.Length);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -190,6 +220,9 @@ internal sealed class QuarantineServePool(OriginClient client, QuarantineServePo
         }
     }
 
-    /// <summary>How long an idle process is kept (0 = none), and the clock that says so.</summary>
-    public sealed record Settings(TimeSpan KeepIdle, TimeProvider Time);
+    /// <summary>
+    /// How long an idle process is kept (0 = none), the clock that says so, and how long one upload may make no
+    /// progress before it is given up (<c>Origins:UploadStallTimeout</c>).
+    /// </summary>
+    public sealed record Settings(TimeSpan KeepIdle, TimeProvider Time, TimeSpan StallTimeout);
 }

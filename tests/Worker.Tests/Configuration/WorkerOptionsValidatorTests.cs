@@ -111,6 +111,7 @@ public sealed class WorkerOptionsValidatorTests
         o.Origins.PinnedHostKeys.Add(new PinnedHostKey { Host = "", Port = 70000, Fingerprint = "MD5:ab" });
         o.Origins.PrivateKeyFile = "/does/not/exist";
         o.Origins.MaxRetryAttempts = -1;
+        o.Origins.UploadStallTimeout = TimeSpan.FromMilliseconds(100);
         var problems = WorkerOptionsValidator.Problems(o);
         Assert.Contains(problems, p => p.Contains("Origins:PinnedHostKeys:0:Host is empty", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("Origins:PinnedHostKeys:0:Port = 70000", StringComparison.Ordinal));
@@ -118,6 +119,7 @@ public sealed class WorkerOptionsValidatorTests
         Assert.Contains(problems, p => p.Contains("Origins:PrivateKeyFile '/does/not/exist' does not exist", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("Origins:TrustedInputKeysFile is empty", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("Origins:MaxRetryAttempts = -1", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Origins:UploadStallTimeout = 00:00:00.1000000 is invalid: must be between 00:00:01 and 01:00:00", StringComparison.Ordinal));
     }
 
     [Theory]

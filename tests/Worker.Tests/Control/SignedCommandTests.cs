@@ -57,6 +57,76 @@ public sealed class SignedCommandTests(FarmFixture farm) : IClassFixture<FarmFix
     }
 
     [Fact]
+    public async Task PauseWorker_SameSignedCommandDeliveredTwice_AppliedOnceAndTheReplayRefused()
+    {
+        await using var worker = await farm.StartWorkerAsync("replayed", ["replay-linux"]);
+        await farm.WaitOnlineAsync("replayed");
+        var pause = farm.Signed(new PauseWorker("replayed", "maintenance"));
+        await farm.Events.PublishAsync(pause);
+        await farm.Events.WaitForAsync<WorkerStatusReported>(s => s.WorkerName == "replayed" && s.Paused, "a heartbeat saying paused");
+        await farm.SendCommandAsync(new ResumeWorker("replayed"));
+        await farm.Events.WaitForAsync<WorkerStatusReported>(s => s.WorkerName == "replayed" && !s.Paused && s.SentAt > DateTimeOffset.UtcNow.AddSeconds(-1), "a heartbeat saying resumed");
+
+        // The very same signed pause, well within Freshness:MaxCommandAge: a replay.
+        await farm.Events.PublishAsync(pause);
+        await RejectionTests.WaitUntilAsync(
+            () => Task.FromResult(worker.Messages.Any(m => IsRefusedPause(m) && m.Contains("a replay: command", StringComparison.Ordinal))), "the replayed pause to be refused in the log");
+        var refusedAt = DateTimeOffset.UtcNow;
+        var beat = await farm.Events.WaitForAsync<WorkerStatusReported>(s => s.WorkerName == "replayed" && s.SentAt > refusedAt, "a heartbeat after the replay");
+        Assert.False(beat.Paused);
+        Assert.Single(worker.Messages, m => m.StartsWith("Paused:", StringComparison.Ordinal));
+        Assert.Contains(worker.Messages, m => m.Contains(pause.CommandId!.Value.ToString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ControlCommands_WorkerClockAnHourAhead_CancelObeyedReplayAndStaleRefused()
+    {
+        await using var worker = await farm.StartWorkerAsync("ahead", ["ahead-linux"], clock: new AheadClock(TimeSpan.FromHours(1)));
+        await farm.WaitOnlineAsync("ahead");
+        // The request (signed, issued now by the dispatcher's clock) tells the worker the dispatcher's clock.
+        var running = await TestDerivations.ShellAsync(farm.StoreDir, "ahead-linux", "/bin/sleep 120; echo done > $out");
+        await farm.Publisher.PublishAsync(running, farm.DispatcherKey);
+        await farm.Events.WaitForAsync<BuildStarted>(s => s.BuildId == running.BuildId, "start of the build to cancel");
+
+        // An hour old by this worker's clock, fresh by the dispatcher's: obeyed.
+        await farm.SendCommandAsync(new CancelBuild(running.BuildId, "cancel on a worker whose clock is ahead"));
+        await RejectionTests.WaitUntilAsync(
+            () => Task.FromResult(worker.Messages.Any(m => m.StartsWith("Build of", StringComparison.Ordinal) && m.Contains("cancelled", StringComparison.Ordinal))),
+            "the build to be cancelled");
+        Assert.Contains(worker.Messages, m => m.Contains("judged by the dispatcher's clock", StringComparison.Ordinal));
+
+        // Replay protection holds: a pause applied, resumed, then replayed is refused; one issued ten minutes ago too.
+        var pause = farm.Signed(new PauseWorker("ahead", "maintenance"));
+        await farm.Events.PublishAsync(pause);
+        await farm.Events.WaitForAsync<WorkerStatusReported>(s => s.WorkerName == "ahead" && s.Paused, "a heartbeat saying paused");
+        await farm.SendCommandAsync(new ResumeWorker("ahead"));
+        await RejectionTests.WaitUntilAsync(() => Task.FromResult(worker.Messages.Any(m => m == "Resumed")), "the worker to resume");
+        await farm.Events.PublishAsync(pause);
+        await farm.Events.PublishAsync(MessageSignatures.Sign(
+            new PauseWorker("ahead", "stale", DateTimeOffset.UtcNow.AddMinutes(-10), CommandId: Guid.NewGuid()), farm.DispatcherKey));
+        await RejectionTests.WaitUntilAsync(
+            () => Task.FromResult(worker.Messages.Count(IsRefusedPause) == 2),
+            "the replayed and the stale pause to be refused");
+        var refused = worker.Messages.Where(IsRefusedPause).ToList();
+        Assert.Single(refused, m => m.Contains("a replay: command", StringComparison.Ordinal));
+        Assert.Single(refused, m => m.Contains("by the dispatcher's clock as this worker knows it", StringComparison.Ordinal));
+        var refusedAt = DateTimeOffset.UtcNow.AddHours(1); // the worker's clock
+        var beat = await farm.Events.WaitForAsync<WorkerStatusReported>(s => s.WorkerName == "ahead" && s.SentAt > refusedAt, "a heartbeat after the refusals");
+        Assert.False(beat.Paused);
+        Assert.DoesNotContain(farm.Events.OfType<BuildSucceeded>(), s => s.BuildId == running.BuildId);
+    }
+
+    /// <summary>Serilog renders the command's name quoted: <c>Refused "PauseWorker" control command: "…"</c>.</summary>
+    private static bool IsRefusedPause(string message) =>
+        message.StartsWith("Refused ", StringComparison.Ordinal) && message.Contains("PauseWorker", StringComparison.Ordinal) && message.Contains("control command", StringComparison.Ordinal);
+
+    /// <summary>A worker's wall clock running ahead of the machine's (its monotonic clock, timers and delays are the machine's).</summary>
+    private sealed class AheadClock(TimeSpan ahead) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + ahead;
+    }
+
+    [Fact]
     public async Task WorkerEvents_AreSignedByTheWorkersKey_OverTheirFields()
     {
         await using var worker = await farm.StartWorkerAsync("signer", ["signer-linux"]);

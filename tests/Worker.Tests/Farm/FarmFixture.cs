@@ -43,22 +43,27 @@ public class FarmFixture : IAsyncLifetime, IDisposable
         Publisher = await TestPublisher.StartAsync(Broker.AmqpUri);
     }
 
-    internal Task<TestWorker> StartWorkerAsync(string name, string[] systems, string[]? features = null, string[]? mandatory = null, int slots = 1, double speed = 1) =>
-        TestWorker.StartAsync(Broker.AmqpUri, StoreDir, DispatcherKey.PublicKey, name, systems, features, mandatory, slots, speed);
+    internal Task<TestWorker> StartWorkerAsync(string name, string[] systems, string[]? features = null, string[]? mandatory = null, int slots = 1, double speed = 1,
+        TimeProvider? clock = null) =>
+        TestWorker.StartAsync(Broker.AmqpUri, StoreDir, DispatcherKey.PublicKey, name, systems, features, mandatory, slots, speed, clock: clock);
 
-    /// <summary>Publishes a control command as the dispatcher does: issued now, signed with <see cref="DispatcherKey"/>.</summary>
+    /// <summary>Publishes a control command as the dispatcher does: issued now, a new id, signed with <see cref="DispatcherKey"/>.</summary>
     internal Task SendCommandAsync<T>(T command)
+        where T : class => Events.PublishAsync(Signed(command));
+
+    /// <summary>A control command as the dispatcher sends it (issued now, a new id, signed), to publish once or more.</summary>
+    internal T Signed<T>(T command)
         where T : class
     {
         object stamped = command switch
         {
-            Contracts.Builds.CancelBuild c => c with { IssuedAt = DateTimeOffset.UtcNow },
-            Contracts.Workers.DrainWorker c => c with { IssuedAt = DateTimeOffset.UtcNow },
-            Contracts.Workers.PauseWorker c => c with { IssuedAt = DateTimeOffset.UtcNow },
-            Contracts.Workers.ResumeWorker c => c with { IssuedAt = DateTimeOffset.UtcNow },
+            Contracts.Builds.CancelBuild c => c with { IssuedAt = DateTimeOffset.UtcNow, CommandId = Guid.NewGuid() },
+            Contracts.Workers.DrainWorker c => c with { IssuedAt = DateTimeOffset.UtcNow, CommandId = Guid.NewGuid() },
+            Contracts.Workers.PauseWorker c => c with { IssuedAt = DateTimeOffset.UtcNow, CommandId = Guid.NewGuid() },
+            Contracts.Workers.ResumeWorker c => c with { IssuedAt = DateTimeOffset.UtcNow, CommandId = Guid.NewGuid() },
             _ => command,
         };
-        return Events.PublishAsync((T)Messaging.Signing.MessageSignatures.Sign(stamped, DispatcherKey));
+        return (T)Messaging.Signing.MessageSignatures.Sign(stamped, DispatcherKey);
     }
 
     /// <summary>The first heartbeat comes after the consumers started: from then on the worker takes builds.</summary>

@@ -3,6 +3,7 @@ using BuildFarm.Store.Signing;
 using BuildFarm.Testing;
 using BuildFarm.Worker.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Serilog.Core;
 using Serilog.Events;
@@ -38,7 +39,7 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
     public static async Task<TestWorker> StartAsync(
         string amqpUri, string storeDir, VerifyingKey dispatcherKey, string name, string[] systems,
         string[]? features = null, string[]? mandatory = null, int slots = 1, double speed = 1, bool start = true,
-        IReadOnlyDictionary<string, string?>? extraSettings = null)
+        IReadOnlyDictionary<string, string?>? extraSettings = null, TimeProvider? clock = null)
     {
         var dir = new TempDirectory("worker-" + name);
         var signing = SigningKey.Generate(name + "-1");
@@ -74,6 +75,8 @@ internal sealed class TestWorker : IAsyncDisposable, ILogEventSink
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings);
         TestWorker? worker = null;
+        if (clock is not null)
+            builder.Services.AddSingleton(clock);
         builder.AddWorker(lc => lc.MinimumLevel.Debug().WriteTo.Sink(new Forward(e => worker?.Emit(e))), handleSignals: false);
         var host = builder.Build();
         worker = new TestWorker(host, dir, name, signing.PublicKey);

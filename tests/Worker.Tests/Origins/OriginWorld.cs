@@ -50,6 +50,13 @@ internal sealed class OriginWorld : IAsyncDisposable
 
     public string RemoteCommand => $"{Wrapper} --store-dir {StoreDir} --root {OriginLayout.Root}";
 
+    /// <summary>
+    /// While this file exists, an upload command (quarantine-serve or quarantine-put) arriving over SSH writes its pid
+    /// into the file and stops itself (SIGSTOP) before it reads anything: an origin that stopped reading. SIGCONT
+    /// lets it go on to serve whatever reached it.
+    /// </summary>
+    public string StopUploadsFile => _dir.Combine("stop-uploads");
+
     // Named buildfarm: origin-serve accepts only a buildfarm program at the head of the worker's command.
     private string Wrapper => _dir.Combine("bin", "buildfarm");
 
@@ -157,6 +164,9 @@ internal sealed class OriginWorld : IAsyncDisposable
             if [ $# -eq 0 ] && [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then
               set -f; set -- $SSH_ORIGINAL_COMMAND; set +f; shift
               echo "$*" >> {{CallsLog}}
+              case "$*" in
+                *quarantine-serve*|*quarantine-put*) if [ -e {{StopUploadsFile}} ]; then echo $$ > {{StopUploadsFile}}; kill -STOP $$; fi ;;
+              esac
               exec {{RepoPaths.Buildfarm}} --store-dir {{StoreDir}} --root {{OriginLayout.Root}} origin-serve
             fi
             echo "$*" >> {{CallsLog}}

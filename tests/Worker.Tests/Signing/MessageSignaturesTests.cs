@@ -100,6 +100,20 @@ public sealed class MessageSignaturesTests
         Assert.Equal("buildfarm-request;2;639320328001230000;{}", SignedBuildRequest.SignedText(At, "{}"));
     }
 
+    [Fact]
+    public void SignedText_CommandId_EntersTheTextOnlyWhenSet()
+    {
+        var id = Guid.Parse("0b8e2c51-3c0a-4d9a-8a55-6c3f0f1d2e3a");
+        Assert.Equal(
+            "buildfarm-message;DrainWorker;8:worker-a;~;18:639320328001230000;36:0b8e2c51-3c0a-4d9a-8a55-6c3f0f1d2e3a;",
+            MessageSignatures.SignedText(new DrainWorker("worker-a", null, At, CommandId: id)));
+        var signed = MessageSignatures.Sign(new CancelBuild(Build, "stop", IssuedAt: At, CommandId: id), Key);
+        Assert.Null(MessageSignatures.Problem(signed, Key.PublicKey));
+        // A replay under a new id, or with the id stripped, is no longer the dispatcher's command.
+        Assert.Contains("bad signature", MessageSignatures.Problem(signed with { CommandId = Guid.NewGuid() }, Key.PublicKey), StringComparison.Ordinal);
+        Assert.Contains("bad signature", MessageSignatures.Problem(signed with { CommandId = null }, Key.PublicKey), StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// The version-2 texts of what workers send are frozen: a release one contract version apart rebuilds exactly these,
     /// so a change here breaks mixed farms (a later field enters the text only when non-null: MessageSignatures).
