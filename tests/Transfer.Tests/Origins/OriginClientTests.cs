@@ -19,30 +19,45 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     public async Task StartAsync_PinnedKey_StreamsLargeFileIncrementally()
     {
         const long size = 128L * 1024 * 1024;
+        const long first = 8L * 1024 * 1024;
         var file = Path.Combine(Server.DataDirectory, "large.bin");
         await ProcessRunner.ShellAsync($"head -c {size} /dev/urandom > {file}").ContinueWith(t => t.Result.EnsureSuccess("make file"));
         var expected = await HashFileAsync(file);
         await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
 
-        await using var process = await origin.StartAsync($"head -c {size} {file}", CancellationToken.None);
+        // The remote side sends the first 8 MiB, then waits for a line on stdin before the rest: those bytes can only
+        // be read if the output streams while the command still runs (nothing waits for its end or its whole output).
+        await using var process = await origin.StartAsync($"head -c {first} {file} && read line && tail -c +{first + 1} {file}", CancellationToken.None);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = new byte[64 * 1024];
         long total = 0;
-        int n;
-        while ((n = await process.Stdout.ReadAsync(buffer)) > 0)
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
         {
-            sha.AppendData(buffer, 0, n);
-            total += n;
+            while (total < first)
+            {
+                var n = await process.Stdout.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, first - total)), timeout.Token);
+                Assert.True(n > 0, $"the output ended after {total} bytes, before the command was let go on");
+                sha.AppendData(buffer, 0, n);
+                total += n;
+            }
+        }
+
+        await using (var stdin = process.OpenStdin())
+            await stdin.WriteAsync("go\n"u8.ToArray());
+        int read;
+        while ((read = await process.Stdout.ReadAsync(buffer)) > 0)
+        {
+            sha.AppendData(buffer, 0, read);
+            total += read;
         }
 
         var exit = await process.WaitForExitAsync(CancellationToken.None);
+        // SSH.NET opens the channel window as data arrives, not as it is read, so how much sits unread depends on how
+        // fast this reader runs against the network under the run's load: reported, not asserted.
         output.WriteLine($"streamed {total} bytes; peak unread backlog {process.PeakBufferedBytes} bytes");
         Assert.Equal(0, exit.ExitCode);
         Assert.Equal(size, total);
         Assert.Equal(expected, Convert.ToHexString(sha.GetHashAndReset()));
-        // Not buffered whole: reading began before the last bytes arrived, so the file never sat in memory at once.
-        // (How far the reader keeps up depends on the load of the run: 73% waited once in a full suite on 2 cores.)
-        Assert.True(process.PeakBufferedBytes < size - (8 << 20), $"peak backlog {process.PeakBufferedBytes} of {size} bytes");
         File.Delete(file);
     }
 
