@@ -27,6 +27,9 @@ WORK="$(mktemp -d /tmp/bf-soak-XXXXXX)"
 chmod 755 "$WORK"   # build users (the sandbox) open the workers' stores under it
 export FARM_DIR="$WORK/farm" BUILDFARM_TEST_PHASE_HOLD_DIR="$WORK/holds"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# The dispatcher writes contract versions 2 and 3, so the WorkerUpgrade fault (workers restarted speaking 2 and 3, or
+# rolled back to 2) changes how each class's requests are routed while builds run (docs/operations.md, upgrades).
+export BUILDFARM_DISPATCHER__ContractVersions__0=2 BUILDFARM_DISPATCHER__ContractVersions__1=3
 # The soak's own network namespace and veth pair (w1 runs inside it: the network cut) and tmpfs (w2's whole directory:
 # the disk-full faults). Names carry this shell's pid, so soaks side by side do not meet.
 NS="bfsoak-$$" VETH_HOST="bfs$$h" VETH_NS="bfs$$n" NFT_TABLE="bfsoak_$$"

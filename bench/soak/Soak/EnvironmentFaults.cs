@@ -104,7 +104,7 @@ internal sealed partial class Faults
     {
         var process = Farm.WorkerProcess(worker);
         await farm.StopWorkerAsync(worker, ct);
-        farm.WorkerEnvironment[worker] = new() { ["BUILDFARM_TEST_CLOCK_OFFSET_SECONDS"] = skew.TotalSeconds.ToString(CultureInfo.InvariantCulture) };
+        WorkerEnvironment(worker)[ClockOffset] = skew.TotalSeconds.ToString(CultureInfo.InvariantCulture);
         await farm.StartAsync(process, ct);
         await farm.WaitWorkersOnlineAsync(ct);
         var measured = "not measured";
@@ -130,7 +130,7 @@ internal sealed partial class Faults
         return new Injection(true, $"{worker}'s clock {skew.TotalSeconds:+0;-0} s off ({measured})", async undoCt =>
         {
             var note = await farm.ApiWorkerAsync(worker, undoCt) is { } w && w.TryGetProperty("note", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
-            farm.WorkerEnvironment.Remove(worker);
+            WorkerEnvironment(worker).Remove(ClockOffset);
             await farm.StopWorkerAsync(worker, undoCt);
             await farm.StartAsync(process, undoCt);
             await farm.WaitWorkersOnlineAsync(undoCt);

@@ -14,6 +14,7 @@ internal enum FaultKind
     DiskFullFetch,
     DiskFullBuild,
     ClockSkew,
+    WorkerUpgrade,
 }
 
 /// <summary>
@@ -45,6 +46,7 @@ internal sealed partial class Faults(Farm farm, Invariants invariants, string ho
         FaultKind.DiskFullFetch => "disk full on a worker while it fetches",
         FaultKind.DiskFullBuild => "disk full on a worker while it builds",
         FaultKind.ClockSkew => "worker clock minutes off for a round",
+        FaultKind.WorkerUpgrade => "worker upgraded or rolled back, under load",
         _ => kind.ToString(),
     };
 
@@ -78,6 +80,7 @@ internal sealed partial class Faults(Farm farm, Invariants invariants, string ho
         // Minutes off, either way: behind by more than Freshness:ClockSkew (2 min) makes requests look issued in its future.
         var skew = TimeSpan.FromSeconds(random.Next(150, 600) * (random.Next(2) == 0 ? -1 : 1));
         var skewed = random.Next(2);
+        var upgraded = random.Next(farm.Workers.Count);
         return kind switch
         {
             FaultKind.WorkerKillFetch => ct => KillWorkerAtAsync("fetch", hold: true, down, ct),
@@ -91,6 +94,7 @@ internal sealed partial class Faults(Farm farm, Invariants invariants, string ho
             FaultKind.DiskFullFetch => ct => DiskFullAsync("fetch", down, ct),
             FaultKind.DiskFullBuild => ct => DiskFullAsync("build", down, ct),
             FaultKind.ClockSkew => ct => SkewClockAsync(farm.Workers[skewed % farm.Workers.Count], skew, ct),
+            FaultKind.WorkerUpgrade => ct => UpgradeWorkerAsync(farm.Workers[upgraded], ct),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
     }
