@@ -75,10 +75,11 @@ internal static class Seed
 
         string FinishedState(int i) => i % 100 == 99 ? BuildState.Cancelled : i % 20 == 19 ? BuildState.Failed : BuildState.Succeeded;
 
-        var graphs = new List<(GraphRecord Graph, List<GraphNodeRecord> Nodes)>();
+        var graphs = new List<(GraphRecord Graph, List<GraphNodeRecord> Nodes, int FirstBuild)>();
         async Task AddGraphAsync(int d, int w, int succeededLayers, bool finished, int openRunning)
         {
             var id = Guid.NewGuid();
+            var firstBuild = plans.Count;
             var nodes = new List<GraphNodeRecord>();
             var layerPaths = new List<string[]>();
             for (var l = 0; l < d; l++)
@@ -123,7 +124,7 @@ internal static class Seed
             }
 
             var targets = nodes.Where(n => n.IsTarget).Select(n => n.DrvPath).ToArray();
-            graphs.Add((new GraphRecord(id, targets, false, 0, TimeSpan.Zero, TimeSpan.Zero, false, finished ? "succeeded" : "running", start, finished ? now : null), nodes));
+            graphs.Add((new GraphRecord(id, targets, false, 0, TimeSpan.Zero, TimeSpan.Zero, false, finished ? "succeeded" : "running", start, finished ? now : null), nodes, firstBuild));
         }
 
         // One big graph done, small ones done, standalone builds finished, then the big running graph and the open builds.
@@ -164,9 +165,10 @@ internal static class Seed
 
         await db.RunAsync(async s =>
         {
-            foreach (var (record, nodes) in graphs)
+            foreach (var (record, nodes, firstBuild) in graphs)
             {
-                await GraphTable.InsertAsync(s, record with { State = "running" }, nodes);
+                // Created when its first build was submitted: the running graph is the newest.
+                await GraphTable.InsertAsync(s, record with { State = "running", CreatedAt = start + step * firstBuild }, nodes);
                 if (record.State != "running")
                     await GraphTable.FinishAsync(s, record.Id, record.State, record.FinishedAt!.Value);
             }

@@ -44,6 +44,8 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, WorkerKeysVersion, cancellationToken)),
         new(8, "indexes for the monitoring reads at 100,000 builds: alerts, saved-build counts, builds of one state, the charts", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, ScaleIndexesVersion, cancellationToken)),
+        new(9, "per-minute counts of submissions, starts and finishes per class, kept by triggers (BuildMinuteTable): the charts", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, BuildMinuteTable.SchemaSql, cancellationToken)),
     ];
 
     private const string PendingResultsVersion = """
