@@ -10,7 +10,7 @@ namespace BuildFarm.Scale;
 /// </summary>
 internal static class EndpointTimings
 {
-    private const int Rounds = 7;
+    private const int Rounds = 11;
 
     private static readonly object HookQuestion = new { system = "x86_64-linux", features = (string[])["kvm"], drvPath = (string?)null };
 
@@ -82,7 +82,7 @@ internal static class EndpointTimings
                 times.Add(t.Elapsed.TotalMilliseconds);
             }
 
-            result[name] = Stats.Summary(times.Skip(1)); // the first round warms the JIT and caches
+            result[name] = Stats.Summary(times.Skip(1)); // the first round warms the JIT and caches; the median of 10
         }
 
         return result;

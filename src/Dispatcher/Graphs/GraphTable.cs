@@ -69,8 +69,13 @@ internal static class GraphTable
         return [.. rows.SelectMany(r => JsonSerializer.Deserialize<Dictionary<string, string>>(r.Item2, MessagingJson.Options)!.Values.Prepend(r.Item1))];
     }
 
+    /// <summary>Also numbers the change (<c>changed</c>: one more than the graph's highest), for followers reading changes only.</summary>
     public static Task SetNodeAsync(DbSession s, Guid graph, string drvPath, string state, Guid? buildId, string? reason) => s.ExecuteAsync(
-        "UPDATE graph_nodes SET state = $st, build_id = COALESCE($b, build_id), reason = $r WHERE graph_id = $g AND drv_path = $d",
+        """
+        UPDATE graph_nodes SET state = $st, build_id = COALESCE($b, build_id), reason = $r,
+            changed = (SELECT MAX(changed) FROM graph_nodes WHERE graph_id = $g) + 1
+        WHERE graph_id = $g AND drv_path = $d
+        """,
         ("$g", graph.ToString()), ("$d", drvPath), ("$st", state), ("$b", buildId?.ToString()), ("$r", reason));
 
     public static Task FinishAsync(DbSession s, Guid graph, string state, DateTimeOffset now) => s.ExecuteAsync(

@@ -48,7 +48,19 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, BuildMinuteTable.SchemaSql, cancellationToken)),
         new(10, "indexes for the builds page's worker filter and name sort, the graphs' node counts and the hook's unconfirmed requests", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, ListIndexesVersion, cancellationToken)),
+        new(11, "graph nodes numbered by change, so a follower reads only what changed since its last read", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, NodeChangesVersion, cancellationToken)),
     ];
+
+    /// <summary>
+    /// <c>graph_nodes.changed</c>: 0 as inserted, then one more than the graph's highest at every change of the node
+    /// (<c>GraphTable.SetNodeAsync</c>, under the single writer, so in commit order): <c>GET /api/graphs/{id}?since=N</c>
+    /// returns the nodes changed after N and those in flight, not the whole graph at every poll of `buildfarm build`.
+    /// </summary>
+    private const string NodeChangesVersion = """
+        ALTER TABLE graph_nodes ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX graph_nodes_changed ON graph_nodes(graph_id, changed);
+        """;
 
     /// <summary>
     /// Reads that still scanned every build or node at 100,000 builds (docs/PERFORMANCE.md#scale): one worker's builds

@@ -18,26 +18,35 @@ internal sealed class GraphViews(LifecycleDatabase db)
              WHEN b.state IN ('failed', 'cancelled') THEN 'failed' ELSE 'queued' END
         """;
 
-    public Task<GraphView?> GetAsync(Guid id, CancellationToken cancellationToken) => db.ReadAsync(async s =>
+    /// <summary>The graph with every node.</summary>
+    public Task<GraphView?> GetAsync(Guid id, CancellationToken cancellationToken) => GetAsync(id, null, cancellationToken);
+
+    /// <param name="id">The graph.</param>
+    /// <param name="since">A <see cref="GraphView.Cursor"/> the caller has seen: only the nodes changed after it, and the
+    /// submitted ones (their builds' states change without the node), are returned; null: every node.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    public Task<GraphView?> GetAsync(Guid id, long? since, CancellationToken cancellationToken) => db.ReadAsync(async s =>
     {
         var g = await GraphTable.GetAsync(s, id);
         if (g is null)
             return null;
+        // The cursor and the nodes from the same snapshot: a change committed after this read gets a higher number.
+        var cursor = (long)(await s.ScalarAsync("SELECT COALESCE(MAX(changed), 0) FROM graph_nodes WHERE graph_id = $g", ("$g", id.ToString())) ?? 0L);
         var nodes = await s.QueryAsync(
             $"""
             SELECT n.drv_path, {NodeStateSql}, n.is_target, b.id, b.worker, b.failure_kind,
                 COALESCE(n.reason, CASE WHEN ({NodeStateSql}) = 'failed' THEN COALESCE(b.failure_reason, b.state) END),
                 n.deps, n.wanted_outputs, n.output_paths
             FROM graph_nodes n LEFT JOIN builds b ON b.id = n.build_id
-            WHERE n.graph_id = $g ORDER BY n.position
+            WHERE n.graph_id = $g {(since is null ? "" : "AND (n.changed > $since OR n.state = 'submitted')")} ORDER BY n.position
             """,
             r => new GraphNodeView(r.GetString(0), r.GetString(1), r.GetInt64(2) != 0, r.IsDBNull(3) ? null : Guid.Parse(r.GetString(3)),
                 r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6),
                 JsonSerializer.Deserialize<string[]>(r.GetString(7), MessagingJson.Options)!, JsonSerializer.Deserialize<string[]>(r.GetString(8), MessagingJson.Options)!,
                 JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(9), MessagingJson.Options)!),
-            ("$g", id.ToString()));
-        var counts = Counts(nodes.CountBy(n => n.State).ToDictionary(StringComparer.Ordinal));
-        return new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, counts, nodes);
+            ("$g", id.ToString()), ("$since", since ?? 0));
+        var counts = since is null ? Counts(nodes.CountBy(n => n.State).ToDictionary(StringComparer.Ordinal)) : await CountsAsync(s, id);
+        return new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, counts, nodes, cursor);
     }, cancellationToken);
 
     public Task<List<GraphView>> RecentAsync(int limit, CancellationToken cancellationToken) => db.ReadAsync(async s =>
@@ -45,16 +54,20 @@ internal sealed class GraphViews(LifecycleDatabase db)
         var list = new List<GraphView>();
         foreach (var g in await GraphTable.RecentAsync(s, limit))
         {
-            // Only a submitted node needs its build (the join's condition): a finished graph is counted from its nodes alone.
-            var states = await s.QueryAsync(
-                $"SELECT {NodeStateSql}, COUNT(*) FROM graph_nodes n LEFT JOIN builds b ON n.state = 'submitted' AND b.id = n.build_id WHERE n.graph_id = $g GROUP BY 1",
-                r => (State: r.GetString(0), Count: r.GetInt32(1)), ("$g", g.Id.ToString()));
-            list.Add(new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt,
-                Counts(states.ToDictionary(x => x.State, x => x.Count, StringComparer.Ordinal)), []));
+            list.Add(new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, await CountsAsync(s, g.Id), []));
         }
 
         return list;
     }, cancellationToken);
+
+    /// <summary>Counted from graph_nodes_state (covering); only a submitted node needs its build (the join's condition).</summary>
+    private static async Task<GraphCounts> CountsAsync(DbSession s, Guid graph)
+    {
+        var states = await s.QueryAsync(
+            $"SELECT {NodeStateSql}, COUNT(*) FROM graph_nodes n LEFT JOIN builds b ON n.state = 'submitted' AND b.id = n.build_id WHERE n.graph_id = $g GROUP BY 1",
+            r => (State: r.GetString(0), Count: r.GetInt32(1)), ("$g", graph.ToString()));
+        return Counts(states.ToDictionary(x => x.State, x => x.Count, StringComparer.Ordinal));
+    }
 
     private static GraphCounts Counts(Dictionary<string, int> byState)
     {
