@@ -75,7 +75,9 @@ internal sealed class DispatcherClient(HttpClient http, string url) : IDisposabl
     public Task<LogView> LogAsync(Guid id, long after, CancellationToken cancellationToken) =>
         GetAsync<LogView>(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"api/builds/{id}/log?after={after}"), cancellationToken);
 
-    public Task<GraphView> GetGraphAsync(Guid id, CancellationToken cancellationToken) => GetAsync<GraphView>($"api/graphs/{id}", cancellationToken);
+    /// <summary>The graph; with <paramref name="since"/> (a previous view's cursor) only the nodes changed after it and those in flight.</summary>
+    public Task<GraphView> GetGraphAsync(Guid id, CancellationToken cancellationToken, long? since = null) =>
+        GetAsync<GraphView>(since is { } c ? $"api/graphs/{id}?since={c.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : $"api/graphs/{id}", cancellationToken);
 
     public Task CancelAsync(Guid id, CancellationToken cancellationToken) => PostAsync($"api/builds/{id}/cancel", new { }, cancellationToken);
 

@@ -7,35 +7,16 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 internal static class BuildStatistics
 {
     /// <summary>
-    /// Builds finished at or after <paramref name="from"/>, counted per minute since <paramref name="from"/> (bucket 0 =
-    /// the first minute) and state: aggregated by SQLite over the finish-time index, not row by row here.
+    /// Per class (system, features space separated): builds submitted and builds finished in [<paramref name="from"/>,
+    /// <paramref name="until"/>), aggregated by SQLite over the time indexes (for a part of a minute: see BuildMinuteTable).
     /// </summary>
-    public static Task<List<(long Bucket, string State, long Count)>> FinishedPerMinuteAsync(DbSession s, long from) => s.QueryAsync(
-        "SELECT (finished_at - $from) / 60000, state, COUNT(*) FROM builds WHERE finished_at >= $from GROUP BY 1, 2",
-        r => (r.GetInt64(0), r.GetString(1), r.GetInt64(2)), ("$from", from));
-
-    /// <summary>Builds alive at some time in [<paramref name="from"/>, <paramref name="end"/>): submitted before the end, not finished before the start.</summary>
-    public static Task<List<(long Submitted, long? Started, long? Finished)>> AliveBetweenAsync(DbSession s, long from, long end) => s.QueryAsync(
-        // Two ranges of builds_finished_stats (covering), not the submission index, whose range is every build ever.
-        """
-        SELECT submitted_at, started_at, finished_at FROM builds WHERE finished_at >= $from AND submitted_at < $end
-        UNION ALL
-        SELECT submitted_at, started_at, finished_at FROM builds WHERE finished_at IS NULL AND submitted_at < $end
-        """,
-        r => (r.GetInt64(0), r.IsDBNull(1) ? (long?)null : r.GetInt64(1), r.IsDBNull(2) ? (long?)null : r.GetInt64(2)),
-        ("$end", end), ("$from", from));
-
-    /// <summary>
-    /// Per class (system, features space separated): builds submitted and builds finished at or after
-    /// <paramref name="from"/>, aggregated by SQLite (a handful of rows, however many builds).
-    /// </summary>
-    public static async Task<List<(string System, string Features, long Submitted, long Finished)>> ClassActivitySinceAsync(DbSession s, long from)
+    public static async Task<List<(string System, string Features, long Submitted, long Finished)>> ClassActivityBetweenAsync(DbSession s, long from, long until)
     {
         // One grouped range per time index (both covering), merged here: a handful of rows.
-        var submitted = await s.QueryAsync("SELECT system, features, COUNT(*) FROM builds WHERE submitted_at >= $from GROUP BY system, features",
-            r => (r.GetString(0), r.GetString(1), r.GetInt64(2)), ("$from", from));
-        var finished = (await s.QueryAsync("SELECT system, features, COUNT(*) FROM builds WHERE finished_at >= $from GROUP BY system, features",
-            r => (r.GetString(0), r.GetString(1), r.GetInt64(2)), ("$from", from))).ToDictionary(r => (r.Item1, r.Item2), r => r.Item3);
+        var submitted = await s.QueryAsync("SELECT system, features, COUNT(*) FROM builds WHERE submitted_at >= $from AND submitted_at < $until GROUP BY system, features",
+            r => (r.GetString(0), r.GetString(1), r.GetInt64(2)), ("$from", from), ("$until", until));
+        var finished = (await s.QueryAsync("SELECT system, features, COUNT(*) FROM builds WHERE finished_at >= $from AND finished_at < $until GROUP BY system, features",
+            r => (r.GetString(0), r.GetString(1), r.GetInt64(2)), ("$from", from), ("$until", until))).ToDictionary(r => (r.Item1, r.Item2), r => r.Item3);
         var rows = submitted.Select(r => (r.Item1, r.Item2, r.Item3, finished.Remove((r.Item1, r.Item2), out var f) ? f : 0L)).ToList();
         rows.AddRange(finished.Select(kv => (kv.Key.Item1, kv.Key.Item2, 0L, kv.Value)));
         return rows;

@@ -44,7 +44,38 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, WorkerKeysVersion, cancellationToken)),
         new(8, "indexes for the monitoring reads at 100,000 builds: alerts, saved-build counts, builds of one state, the charts", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, ScaleIndexesVersion, cancellationToken)),
+        new(9, "per-minute counts of submissions, starts and finishes per class, kept by triggers (BuildMinuteTable): the charts", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, BuildMinuteTable.SchemaSql, cancellationToken)),
+        new(10, "indexes for the builds page's worker filter and name sort, the graphs' node counts and the hook's unconfirmed requests", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, ListIndexesVersion, cancellationToken)),
+        new(11, "graph nodes numbered by change, so a follower reads only what changed since its last read", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, NodeChangesVersion, cancellationToken)),
     ];
+
+    /// <summary>
+    /// <c>graph_nodes.changed</c>: 0 as inserted, then one more than the graph's highest at every change of the node
+    /// (<c>GraphTable.SetNodeAsync</c>, under the single writer, so in commit order): <c>GET /api/graphs/{id}?since=N</c>
+    /// returns the nodes changed after N and those in flight, not the whole graph at every poll of `buildfarm build`.
+    /// </summary>
+    private const string NodeChangesVersion = """
+        ALTER TABLE graph_nodes ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX graph_nodes_changed ON graph_nodes(graph_id, changed);
+        """;
+
+    /// <summary>
+    /// Reads that still scanned every build or node at 100,000 builds (docs/PERFORMANCE.md#scale): one worker's builds
+    /// newest first, builds by derivation name (the expression of <see cref="BuildSearch"/>'s sort, so the page is read
+    /// from the index in order), the name filter's substring scan (over this narrow index, not the rows with their
+    /// derivations), a graph's nodes per state with their builds (its counts, without reading its nodes), and the
+    /// queued builds the broker has not confirmed (partial: normally empty).
+    /// </summary>
+    private const string ListIndexesVersion = """
+        CREATE INDEX IF NOT EXISTS builds_worker ON builds(worker, submitted_at);
+        CREATE INDEX IF NOT EXISTS builds_name ON builds(substr(drv_path, length(store_dir) + 35), submitted_at);
+        CREATE INDEX IF NOT EXISTS builds_drv_path ON builds(drv_path);
+        CREATE INDEX IF NOT EXISTS graph_nodes_state ON graph_nodes(graph_id, state, build_id);
+        CREATE INDEX IF NOT EXISTS builds_unconfirmed ON builds(submitted_at) WHERE state = 'queued' AND published = 0;
+        """;
 
     private const string PendingResultsVersion = """
         CREATE TABLE pending_results (

@@ -34,7 +34,8 @@ internal static class OutputTable
 
     /// <summary>Output paths of the builds that succeeded at or after <paramref name="from"/> (Unix ms).</summary>
     public static Task<List<string>> PathsSucceededSinceAsync(DbSession s, long from) => s.QueryAsync(
-        "SELECT o.path FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.state = 'succeeded' AND b.finished_at >= $from",
+                // The finish-time index, not the state's (every succeeded build): `+` keeps SQLite off the latter.
+        "SELECT o.path FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.finished_at >= $from AND +b.state = 'succeeded'",
         r => r.GetString(0), ("$from", from));
 
     private static OutputRecord Read(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),

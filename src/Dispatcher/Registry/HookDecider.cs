@@ -17,7 +17,7 @@ internal static class HookDecider
     public static readonly TimeSpan BrokerStallAfter = TimeSpan.FromSeconds(10);
 
     public static HookDecideResponse Decide(
-        IReadOnlyList<WorkerRecord> workers, IReadOnlyList<BuildRecord> open, BuildClass buildClass, DateTimeOffset now, TimeSpan onlineWindow,
+        IReadOnlyList<WorkerRecord> workers, OpenBuildCounts open, BuildClass buildClass, DateTimeOffset now, TimeSpan onlineWindow,
         string? brokerTrouble = null, int backlogPerSlot = 0)
     {
         if (CapacityCheck.Refusal(workers, buildClass) is { } refusal)
@@ -34,12 +34,12 @@ internal static class HookDecider
         if (taking.Length == 0)
             return new("postpone", "", $"capable workers exist ({string.Join(", ", capable.Select(w => $"{w.Name}: {Why(w, now, onlineWindow)}"))}) but none is taking work now");
 
-        var stalled = open.Where(b => b.State == BuildState.Queued && !b.Published && now - b.SubmittedAt > BrokerStallAfter).ToArray();
-        if (stalled.Length > 0)
-            return new("postpone", "", $"the broker has not confirmed {stalled.Length} build request(s) for up to {(now - stalled.Min(b => b.SubmittedAt)).TotalSeconds:0} s");
+        // open.Unconfirmed counts those submitted more than BrokerStallAfter ago (the caller reads them so).
+        if (open.Unconfirmed > 0)
+            return new("postpone", "", $"the broker has not confirmed {open.Unconfirmed} build request(s) for up to {(now - open.OldestUnconfirmed!.Value).TotalSeconds:0} s");
 
         var free = taking
-            .Select(w => (Worker: w, Free: w.Capabilities.Slots - open.Count(b => b.State == BuildState.Running && b.Worker == w.Name)))
+            .Select(w => (Worker: w, Free: w.Capabilities.Slots - (int)open.RunningPerWorker.GetValueOrDefault(w.Name)))
             .Where(x => x.Free > 0)
             .OrderByDescending(x => x.Worker.Capabilities.SpeedFactor).ThenByDescending(x => x.Free)
             .ToArray();
@@ -47,7 +47,7 @@ internal static class HookDecider
         var slots = taking.Sum(w => w.Capabilities.Slots);
         // Builds already queued that these workers could take compete for the same slots; up to the backlog, a
         // queued build starts as soon as a slot frees, where a postponed one would wait for Nix's next poll.
-        var queuedAhead = open.Count(b => b.State == BuildState.Queued && taking.Any(w => ContractRouting.CanRunAnyVersion(w.Capabilities, b.Class)));
+        var queuedAhead = open.QueuedPerClass.Where(c => taking.Any(w => ContractRouting.CanRunAnyVersion(w.Capabilities, c.Key))).Sum(c => c.Value);
         var room = freeSlots + (long)backlogPerSlot * slots;
         if (room > queuedAhead)
         {

@@ -89,7 +89,7 @@ public sealed class TrustedBuildTests
         var bare = new WorkerRecord("bare", Unsandboxed, now, now, WorkerTable.Online, "t", 0, 0, false, false, null, 0, 0,
             new WorkerIsolation(BuildIsolation.Unsandboxed, "no bwrap"));
 
-        var decision = HookDecider.Decide([bare], [], new BuildClass("x86_64-linux", []), now, TimeSpan.FromMinutes(1));
+        var decision = HookDecider.Decide([bare], OpenBuildCounts.None, new BuildClass("x86_64-linux", []), now, TimeSpan.FromMinutes(1));
 
         Assert.Equal("decline", decision.Verdict);
         Assert.Contains("mandatory buildfarm-trusted", decision.Reason, StringComparison.Ordinal);

@@ -100,13 +100,13 @@ public sealed class MetricCountersTests : IDisposable
         }
 
         // The database as a dispatcher before schema version 5 left it: same rows, no counters (nor version 6's columns or version 7's table).
-        // (builds_finished only if version 8 did not replace it by builds_finished_stats.)
+        // (builds_finished only if version 8 did not replace it by builds_finished_stats; version 9's per-minute counts and version 11's node numbers dropped too.)
         await using (var connection = new SqliteConnection($"Data Source={DbFile};Pooling=False"))
         {
             await connection.OpenAsync();
             await using var drop = connection.CreateCommand();
             drop.CommandText = """
-                SELECT 'DROP TRIGGER ' || name || ';' FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'metric_%'
+                SELECT 'DROP TRIGGER ' || name || ';' FROM sqlite_master WHERE type = 'trigger' AND (name LIKE 'metric_%' OR name LIKE 'build_minutes_%')
                 """;
             var drops = new List<string>();
             await using (var reader = await drop.ExecuteReaderAsync())
@@ -116,7 +116,8 @@ public sealed class MetricCountersTests : IDisposable
             }
 
             drop.CommandText = string.Concat(drops) + """
-                DROP TABLE metric_counters; DROP TABLE metric_buckets; DROP TABLE worker_keys;
+                DROP TABLE metric_counters; DROP TABLE metric_buckets; DROP TABLE worker_keys; DROP TABLE build_minutes;
+                DROP INDEX graph_nodes_changed; ALTER TABLE graph_nodes DROP COLUMN changed;
                 DROP INDEX IF EXISTS builds_finished; DROP INDEX graphs_finished; ALTER TABLE builds DROP COLUMN log_cut_bytes; ALTER TABLE builds DROP COLUMN log_note_seq;
                 PRAGMA user_version = 4;
                 """;

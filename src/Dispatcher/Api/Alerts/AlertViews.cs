@@ -29,7 +29,7 @@ internal sealed class AlertViews(LifecycleDatabase db, ClassViews classViews, Wo
         foreach (var w in workers.Where(w => !w.Online && w.State == WorkerTable.Online))
             alerts.Add(new AlertView("worker-silent", "warning", w.Name,
                 $"worker {w.Name} not heard from for {Age(now - w.LastSeen)} (last heartbeat {w.LastSeen:u})"));
-        var recent = await db.RunAsync(s => AttemptTable.RecentOutcomesAsync(s, FailingWindow), cancellationToken);
+        var recent = await db.ReadAsync(s => AttemptTable.RecentOutcomesAsync(s, FailingWindow), cancellationToken);
         foreach (var w in workers)
         {
             var last = recent.Where(r => r.Worker == w.Name).Take(FailingWindow).ToArray();

@@ -66,14 +66,14 @@ internal static partial class BuildRoutes
             Since = from,
             Until = to,
         };
-        var (total, items) = await db.RunAsync(s => BuildSearch.SearchAsync(s, query), ct);
+        var (total, items) = await db.ReadAsync(s => BuildSearch.SearchAsync(s, query), ct);
         return Results.Ok(new BuildPage(total, query.Offset, query.Limit, items));
     }
 
     /// <summary>The build's stored <c>.drv</c>, parsed by the submission intake and written as Nix's <c>nix show-derivation</c> prints it.</summary>
     private static async Task<IResult> DerivationAsync(Guid id, LifecycleDatabase db, DerivationIntake intake, CancellationToken ct)
     {
-        var b = await db.RunAsync(s => BuildTable.GetAsync(s, id), ct);
+        var b = await db.ReadAsync(s => BuildTable.GetAsync(s, id), ct);
         if (b is null)
             return NotFound(id);
         // Every stored text passed the same intake at submission; failing here means the database was edited.

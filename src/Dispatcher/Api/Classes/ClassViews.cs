@@ -15,7 +15,7 @@ internal sealed class ClassViews(BuildLifecycle lifecycle, WorkerViews workerVie
     /// contract marks (<see cref="ContractRouting"/>): the queues of one class's versions are one class here, whose
     /// capable workers are those that take it at some version.
     /// </summary>
-    public Task<List<ClassView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
+    public Task<List<ClassView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
         var now = time.GetUtcNow();
         var workers = await workerViews.RememberedAsync(s, now);

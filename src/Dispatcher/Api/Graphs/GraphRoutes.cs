@@ -14,12 +14,12 @@ internal static class GraphRoutes
         var api = app.MapGroup("/api/graphs");
         api.MapPost("", SubmitAsync);
         api.MapGet("", async (GraphViews views, int? limit, CancellationToken ct) => Results.Ok(await views.RecentAsync(Math.Clamp(limit ?? 50, 1, 1000), ct)));
-        api.MapGet("/{id:guid}", async (Guid id, GraphViews views, CancellationToken ct) =>
-            await views.GetAsync(id, ct) is { } view ? Results.Ok(view) : NotFound(id));
+        api.MapGet("/{id:guid}", async (Guid id, long? since, GraphViews views, CancellationToken ct) =>
+            await views.GetAsync(id, since, ct) is { } view ? Results.Ok(view) : NotFound(id));
         api.MapPost("/{id:guid}/cancel", async (Guid id, GraphScheduler scheduler, GraphViews views, CancellationToken ct) =>
         {
             await scheduler.CancelAsync(id, "graph cancelled through the API", ct);
-            return await views.GetAsync(id, ct) is { } view ? Results.Ok(view) : NotFound(id);
+            return await views.GetAsync(id, null, ct) is { } view ? Results.Ok(view) : NotFound(id);
         });
         return app;
     }
@@ -34,7 +34,7 @@ internal static class GraphRoutes
             body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds), body.Trusted)), ct);
         if (id is not { } graphId)
             return Results.UnprocessableEntity(new ErrorResponse(error!));
-        var view = (await views.GetAsync(graphId, ct))!;
+        var view = (await views.GetAsync(graphId, null, ct))!;
         return Results.Accepted($"/api/graphs/{graphId}", new SubmitGraphResponse(graphId, view.State, view.Counts));
     }
 

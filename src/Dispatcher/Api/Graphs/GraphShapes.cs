@@ -42,7 +42,10 @@ public sealed record GraphNodeView(
     IReadOnlyList<string> WantedOutputs,
     IReadOnlyDictionary<string, string> OutputPaths);
 
-/// <summary>GET /api/graphs/{id}: the graph, its counts and every node; <see cref="State"/> is running | succeeded | failed | cancelled.</summary>
+/// <summary>
+/// GET /api/graphs/{id}: the graph, its counts and every node (with <c>?since=</c> a previous <see cref="Cursor"/>: the
+/// nodes changed after it and those submitted); <see cref="State"/> is running | succeeded | failed | cancelled.
+/// </summary>
 public sealed record GraphView(
     Guid Id,
     string State,
@@ -51,4 +54,5 @@ public sealed record GraphView(
     DateTimeOffset CreatedAt,
     DateTimeOffset? FinishedAt,
     GraphCounts Counts,
-    IReadOnlyList<GraphNodeView> Nodes);
+    IReadOnlyList<GraphNodeView> Nodes,
+    long Cursor = 0);

@@ -1,48 +1,78 @@
+using System.Text.Json;
 using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
+using BuildFarm.Messaging.Requests;
 
 namespace BuildFarm.Dispatcher.Api;
 
-/// <summary>Read side of graphs: nodes joined with their builds (queued or running, which worker, why it failed).</summary>
+/// <summary>
+/// Read side of graphs: nodes joined with their builds (queued or running, which worker, why it failed), in one query
+/// per graph on a reader connection (never queued behind the lifecycle's writes; `buildfarm build` polls this while
+/// its graph runs). The list counts nodes in SQL, without reading them.
+/// </summary>
 internal sealed class GraphViews(LifecycleDatabase db)
 {
-    public Task<GraphView?> GetAsync(Guid id, CancellationToken cancellationToken) => db.RunAsync(async s =>
+    /// <summary>A submitted node shows its build's state until the next tick folds a finished build in.</summary>
+    private const string NodeStateSql = """
+        CASE WHEN n.state <> 'submitted' THEN n.state WHEN b.state = 'running' THEN 'running' WHEN b.state = 'succeeded' THEN 'succeeded'
+             WHEN b.state IN ('failed', 'cancelled') THEN 'failed' ELSE 'queued' END
+        """;
+
+    /// <summary>The graph with every node.</summary>
+    public Task<GraphView?> GetAsync(Guid id, CancellationToken cancellationToken) => GetAsync(id, null, cancellationToken);
+
+    /// <param name="id">The graph.</param>
+    /// <param name="since">A <see cref="GraphView.Cursor"/> the caller has seen: only the nodes changed after it, and the
+    /// submitted ones (their builds' states change without the node), are returned; null: every node.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    public Task<GraphView?> GetAsync(Guid id, long? since, CancellationToken cancellationToken) => db.ReadAsync(async s =>
     {
         var g = await GraphTable.GetAsync(s, id);
-        return g is null ? null : await ToViewAsync(s, g);
+        if (g is null)
+            return null;
+        // The cursor and the nodes from the same snapshot: a change committed after this read gets a higher number.
+        var cursor = (long)(await s.ScalarAsync("SELECT COALESCE(MAX(changed), 0) FROM graph_nodes WHERE graph_id = $g", ("$g", id.ToString())) ?? 0L);
+        var nodes = await s.QueryAsync(
+            $"""
+            SELECT n.drv_path, {NodeStateSql}, n.is_target, b.id, b.worker, b.failure_kind,
+                COALESCE(n.reason, CASE WHEN ({NodeStateSql}) = 'failed' THEN COALESCE(b.failure_reason, b.state) END),
+                n.deps, n.wanted_outputs, n.output_paths
+            FROM graph_nodes n LEFT JOIN builds b ON b.id = n.build_id
+            WHERE n.graph_id = $g {(since is null ? "" : "AND (n.changed > $since OR n.state = 'submitted')")} ORDER BY n.position
+            """,
+            r => new GraphNodeView(r.GetString(0), r.GetString(1), r.GetInt64(2) != 0, r.IsDBNull(3) ? null : Guid.Parse(r.GetString(3)),
+                r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6),
+                JsonSerializer.Deserialize<string[]>(r.GetString(7), MessagingJson.Options)!, JsonSerializer.Deserialize<string[]>(r.GetString(8), MessagingJson.Options)!,
+                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(9), MessagingJson.Options)!),
+            ("$g", id.ToString()), ("$since", since ?? 0));
+        var counts = since is null ? Counts(nodes.CountBy(n => n.State).ToDictionary(StringComparer.Ordinal)) : await CountsAsync(s, id);
+        return new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, counts, nodes, cursor);
     }, cancellationToken);
 
-    public Task<List<GraphView>> RecentAsync(int limit, CancellationToken cancellationToken) => db.RunAsync(async s =>
+    public Task<List<GraphView>> RecentAsync(int limit, CancellationToken cancellationToken) => db.ReadAsync(async s =>
     {
         var list = new List<GraphView>();
         foreach (var g in await GraphTable.RecentAsync(s, limit))
-            list.Add((await ToViewAsync(s, g)) with { Nodes = [] });
+        {
+            list.Add(new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, await CountsAsync(s, g.Id), []));
+        }
+
         return list;
     }, cancellationToken);
 
-    private static async Task<GraphView> ToViewAsync(DbSession s, GraphRecord g)
+    /// <summary>Counted from graph_nodes_state (covering); only a submitted node needs its build (the join's condition).</summary>
+    private static async Task<GraphCounts> CountsAsync(DbSession s, Guid graph)
     {
-        var nodes = new List<GraphNodeView>();
-        foreach (var n in await GraphTable.NodesAsync(s, g.Id))
-        {
-            var b = n.BuildId is { } id ? await BuildTable.GetAsync(s, id) : null;
-            // A submitted node shows its build's state until the next tick folds a finished build in.
-            var state = n.State != GraphNodeState.Submitted ? n.State : b?.State switch
-            {
-                BuildState.Running => "running",
-                BuildState.Succeeded => GraphNodeState.Succeeded,
-                BuildState.Failed or BuildState.Cancelled => GraphNodeState.Failed,
-                _ => "queued",
-            };
-            var reason = n.Reason ?? (state == GraphNodeState.Failed ? b?.FailureReason ?? b?.State : null);
-            nodes.Add(new GraphNodeView(n.DrvPath, state, n.IsTarget, b?.Id, b?.Worker, b?.FailureKind, reason, n.Dependencies, n.WantedOutputs, n.OutputPaths));
-        }
-
-        var counts = new GraphCounts(
-            nodes.Count, Count(nodes, GraphNodeState.Skipped), Count(nodes, GraphNodeState.Waiting), Count(nodes, "queued"), Count(nodes, "running"),
-            Count(nodes, GraphNodeState.Succeeded), Count(nodes, GraphNodeState.Failed), Count(nodes, GraphNodeState.DependencyFailed), Count(nodes, GraphNodeState.Stopped));
-        return new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, counts, nodes);
+        var states = await s.QueryAsync(
+            $"SELECT {NodeStateSql}, COUNT(*) FROM graph_nodes n LEFT JOIN builds b ON n.state = 'submitted' AND b.id = n.build_id WHERE n.graph_id = $g GROUP BY 1",
+            r => (State: r.GetString(0), Count: r.GetInt32(1)), ("$g", graph.ToString()));
+        return Counts(states.ToDictionary(x => x.State, x => x.Count, StringComparer.Ordinal));
     }
 
-    private static int Count(List<GraphNodeView> nodes, string state) => nodes.Count(n => n.State == state);
+    private static GraphCounts Counts(Dictionary<string, int> byState)
+    {
+        int Count(string state) => byState.GetValueOrDefault(state);
+        return new GraphCounts(byState.Values.Sum(), Count(GraphNodeState.Skipped), Count(GraphNodeState.Waiting), Count("queued"), Count("running"),
+            Count(GraphNodeState.Succeeded), Count(GraphNodeState.Failed), Count(GraphNodeState.DependencyFailed), Count(GraphNodeState.Stopped));
+    }
 }

@@ -51,12 +51,13 @@ internal static partial class HookRoutes
         if (TrustedRouting.ReservedFeatureProblem(body.Features) is { } reserved)
             return Results.Ok(new HookDecideResponse("decline", "", reserved));
 
+        var now = time.GetUtcNow();
         var (workers, open) = await lifecycle.Database.ReadAsync(async s =>
-            (await WorkerTable.ListAsync(s), await BuildTable.ListAsync(s, "state IN ('queued', 'running')")), ct);
+            (await WorkerTable.ListAsync(s), await OpenBuildCounts.ReadAsync(s, now - HookDecider.BrokerStallAfter)), ct);
         // The bus sees a lost broker connection at once; heartbeats and unconfirmed requests only after a while.
         var health = services.GetService<IBusControl>()?.CheckHealth();
         var brokerTrouble = health is null || health.Status == BusHealthStatus.Healthy ? null : $"the dispatcher's broker connection is {health.Status.ToString().ToLowerInvariant()}: {health.Description}";
-        return Results.Ok(HookDecider.Decide(workers, open, buildClass, time.GetUtcNow(), lifecycle.Settings.OnlineWindow, brokerTrouble,
+        return Results.Ok(HookDecider.Decide(workers, open, buildClass, now, lifecycle.Settings.OnlineWindow, brokerTrouble,
             options.Value.HookBacklogPerSlot));
     }
 

@@ -23,7 +23,7 @@ internal static class StoreRoutes
                 return Results.BadRequest(new ErrorResponse($"recentSeconds = {recentSeconds} is invalid: must be 0 or more"));
             var since = time.GetUtcNow() - TimeSpan.FromSeconds(recentSeconds ?? 0);
             // One transaction: a build cannot move from queued to succeeded between the two reads and be missed by both.
-            var view = await db.RunAsync(async s =>
+            var view = await db.ReadAsync(async s =>
             {
                 var live = (await BuildInputTable.LivePathsAsync(s)).Concat(await GraphTable.LivePathsAsync(s));
                 var recent = await OutputTable.PathsSucceededSinceAsync(s, since.ToUnixTimeMilliseconds());

@@ -8,7 +8,7 @@ namespace BuildFarm.Dispatcher.Api;
 /// <summary>Read side of workers: the registry's rows as views, minus the long-dead.</summary>
 internal sealed class WorkerViews(BuildLifecycle lifecycle, TimeProvider time, UiOptions ui)
 {
-    public Task<List<WorkerView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.RunAsync(async s =>
+    public Task<List<WorkerView>> ListAsync(CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
         var now = time.GetUtcNow();
         var clocks = await WorkerClockTable.ByWorkerAsync(s);

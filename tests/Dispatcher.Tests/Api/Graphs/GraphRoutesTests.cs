@@ -38,6 +38,33 @@ public sealed class GraphRoutesTests
         Assert.Equal(nodes["lib.drv"].GetProperty("drvPath").GetString(), Assert.Single(nodes["app.drv"].GetProperty("dependencies").EnumerateArray()).GetString());
     }
 
+    [Fact]
+    public async Task Detail_Since_OnlyNodesChangedAfterTheCursorAndThoseInFlight()
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        var graph = await h.CreateGraphAsync("app", new Dictionary<string, string[]> { ["app"] = ["lib", "tool"], ["lib"] = [], ["tool"] = [] });
+        using var client = h.Client();
+        var first = await client.GetFromJsonAsync<JsonElement>($"/api/graphs/{graph}");
+        var cursor = first.GetProperty("cursor").GetInt64();
+        var lib = (await h.GraphNodeBuildAsync(graph, "lib"))!.Value;
+        await h.StartBuildAsync(lib, "w1");
+        await h.SucceedAsync(lib, "w1");
+        await h.TickGraphsAsync();
+
+        var changed = await client.GetFromJsonAsync<JsonElement>($"/api/graphs/{graph}?since={cursor}");
+        var none = await client.GetFromJsonAsync<JsonElement>($"/api/graphs/{graph}?since={changed.GetProperty("cursor").GetInt64()}");
+
+        Assert.Equal(3, first.GetProperty("nodes").GetArrayLength());
+        // lib succeeded (changed), tool is still submitted (in flight); app waits and did not change.
+        var names = changed.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("drvPath").GetString()![^8..]).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["-lib.drv", "tool.drv"], names);
+        Assert.True(changed.GetProperty("cursor").GetInt64() > cursor);
+        Assert.Equal(["tool.drv"], none.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("drvPath").GetString()![^8..]).ToArray());
+        Assert.Equal(3, none.GetProperty("counts").GetProperty("total").GetInt32());
+        Assert.Equal(1, none.GetProperty("counts").GetProperty("succeeded").GetInt32());
+    }
+
     [Theory]
     [InlineData("""{"targets":[null]}""")]
     [InlineData("""{"targets":[""]}""")]
