@@ -102,7 +102,8 @@ declare -A NAME=(
   [r5]="5. nix copy --to ssh://…?remote-store=local?root=DIR (push, nix-store --serve)")
 HAVE_PULL=0
 "$BFW" debug pull --help >/dev/null 2>&1 && HAVE_PULL=1
-# Client CPU (user + sys of the timed client process, start-up included): rows 1, 2 and 4 record it in $WORK/cpu.
+# Client CPU (user + sys of the timed client process, start-up included): rows 1, 2, 4 and 5 record it in $WORK/cpu.
+# Row 3a has no server side.
 TIMED=(/usr/bin/time -f "%U %S" -o "$WORK/cpu")
 # shellcheck disable=SC2086
 r1() { local s e; s=$(now); "${TIMED[@]}" $SSH cat "$WORK/closure.archive" > /dev/null; e=$(now); secs "$s" "$e"; }
@@ -142,7 +143,7 @@ r4before() { BFW="$BFW_BEFORE/buildfarm-worker" pull; }
 r4ctr() { pull --cipher aes128-ctr; }
 r5() {
   local s e; set_aside "$WORK/nixcopy"; s=$(now)
-  NIX_SSHOPTS="$SSHOPTS" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
+  NIX_SSHOPTS="$SSHOPTS" "${TIMED[@]}" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
   e=$(now)
   for p in "${NIX_PATHS[@]}"; do [ -e "$WORK/nixcopy$p" ] || { echo "nix copy did not deliver $p" >&2; exit 1; }; done
   secs "$s" "$e"
@@ -150,11 +151,18 @@ r5() {
 
 # The rows take turns RUNS times (a load spike on a shared machine then hits every row alike); medians reported.
 RUNS="${RUNS:-1}"
-declare -A TIMES CPU
+# Server-side CPU of a row: what sshd's children (sessions, and the commands they ran: cat, store export,
+# nix-store --serve) used, from the sshd's cumulative children times (/proc/PID/stat fields 16 and 17).
+TICKS=$(getconf CLK_TCK)
+sshd_ticks() { awk '{ print $16 + $17 }' "/proc/$SSHD_PID/stat"; }
+declare -A TIMES CPU SERVER
 for run in $(seq "$RUNS"); do
   for r in "${ROWS[@]}"; do
     rm -f "$WORK/cpu"
+    before=$(sshd_ticks)
     TIMES[$r]+="$($r) "
+    sleep 0.3 # sshd reaps the session
+    SERVER[$r]+="$(awk -v a="$before" -v b="$(sshd_ticks)" -v t="$TICKS" 'BEGIN { printf "%.2f", (b - a) / t }') "
     if [ -s "$WORK/cpu" ]; then CPU[$r]+="$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/cpu") "; fi
   done
   echo "run $run of $RUNS done, $(uptime | sed 's/.*load/load/')" >&2
@@ -168,7 +176,7 @@ for r in "${ROWS[@]}"; do
   else
     printf '%-82s %7.2f s %7.1f MB/s   runs: %s%s\n' "${NAME[$r]}" "${MED[$r]}" \
       "$(awk -v b="$NAR_BYTES" -v t="${MED[$r]}" 'BEGIN { print b / t / 1e6 }')" "${TIMES[$r]}" \
-      "${CPU[$r]:+  client CPU s: ${CPU[$r]}}"
+      "${CPU[$r]:+  client CPU s: ${CPU[$r]}}  server CPU s: ${SERVER[$r]}"
   fi
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
