@@ -27,6 +27,14 @@ source "$ROOT/scripts/lib/local-servers.sh"
 start() { local name=$1; shift; setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null & PIDS+=($!); disown; }
 now() { date +%s.%N; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# CPU ticks (user + sys, reaped children included) of every process in each farm process's session: "name ticks".
+farm_cpu() {
+  local f
+  for f in "$FARM_DIR"/pids/*.pid; do
+    echo "$(basename "$f" .pid) $(cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$(cat "$f")" '
+      { sub(/^.*\) /, ""); if ($4 == sid) t += $12 + $13 + $14 + $15 } END { print t + 0 }')"
+  done
+}
 cleanup() {
   local p
   if [ "${FARM_STARTED:-0}" = 1 ]; then "$ROOT/farm" down > /dev/null 2>&1 || true; fi
@@ -88,7 +96,9 @@ HOOK=(--max-jobs 0 --option build-hook "$FARM_DIR/nix-hook" --option builders ''
 # Warm-up, not timed: JIT of dispatcher and worker, the worker's first pull of busybox from the origin.
 nix_build bfwarm "$WARM" "$WORK/bf-warm.out" "${HOOK[@]}" || { tail -n 15 "$WORK/bf-warm.out.err" >&2; fail "farm warm-up"; }
 T_BF0=$(date +%s%3N)
-timed bf nix_build bf "$N" "$WORK/bf.out" "${HOOK[@]}"
+farm_cpu > "$WORK/bf.cpu0"
+timed bf /usr/bin/time -o "$WORK/bf.nixcpu" -f '%U %S' bash -c "$(declare -f nix_build); WORK='$WORK' POLL='$POLL' BUSYBOX='$BUSYBOX' nix_build bf '$N' '$WORK/bf.out' ${HOOK[*]@Q}"
+farm_cpu > "$WORK/bf.cpu1"
 all_valid "$WORK/bf.out"
 # The dispatcher's records: every output of this run built by a succeeded farm build, on which worker.
 curl -fsS "$API/api/builds?limit=1000" | jq -r '.[] | select(.state == "succeeded") | .id' |
@@ -186,3 +196,8 @@ awk -v n="$N" -v j="$SLOTS" -v bf="$(cat "$WORK/bf.wall")" -v nx="$(cat "$WORK/n
   printf "BuildFarm per build (dispatcher records, %d builds, mean ms): submit->worker start %.0f, start->finished %.0f (input fetch %.0f, build %.0f, upload %.0f, accept %.0f), submit->finished %.0f\n", p[1], p[2], p[3], p[5], p[6], p[7], p[8], p[4]
 }'
 [ ! -f "$WORK/prof-summary" ] || cat "$WORK/prof-summary"
+# CPU per farm build: each farm process group's ticks during the timed run, and nix-build with its hook processes.
+join "$WORK/bf.cpu0" "$WORK/bf.cpu1" | awk -v n="$N" -v nix="$(cat "$WORK/bf.nixcpu")" '
+  { d = ($3 - $2) * 10 / n; total += d; parts = parts sprintf("%s%s %.1f", sep, $1, d); sep = ", " }
+  END { split(nix, c, " "); h = (c[1] + c[2]) * 1000 / n
+        printf "BuildFarm CPU per build, ms: %s; nix-build with its hooks %.1f; total %.1f\n", parts, h, total + h }'

@@ -54,7 +54,12 @@ internal sealed class DerivationIntake(StoreLayout layout)
             path = DerivationPaths.DrvPath(layout.StoreDir, drv with { Name = envName });
         }
 
-        if (BuildClass.Problem(drv!.System, drv.RequiredSystemFeatures) is { } classProblem)
+        // Floating content-addressed (ca-derivations) and deferred outputs get their paths only once built: nothing
+        // could verify or import them, so they are refused here rather than failed by a worker.
+        var pathless = drv!.Outputs.Where(o => o.Value.Path is null).Select(o => $"'{o.Key}'").ToList();
+        if (pathless.Count > 0)
+            return (null, $"{path.FullPath}: output {string.Join(", ", pathless)} has no path before the build (a content-addressed or deferred derivation, Nix's experimental ca-derivations); BuildFarm builds derivations whose output paths are fixed");
+        if (BuildClass.Problem(drv.System, drv.RequiredSystemFeatures) is { } classProblem)
             return (null, $"{path.FullPath}: {classProblem}");
         return (new IntakeResult(path.FullPath, drvText, drv.System, drv.RequiredSystemFeatures, [.. drv.Outputs.Keys], drv), null);
     }

@@ -71,6 +71,23 @@ public sealed class DerivationIntakeTests
         Assert.Equal($"drvText: the derivation is {Encoding.UTF8.GetByteCount(text)} bytes long, more than the 33554432 bytes (32 MiB) BuildFarm reads", error);
     }
 
+    [Fact]
+    public async Task ResolveAsync_ContentAddressedDerivation_RefusedNamingTheOutput()
+    {
+        using var dir = new TempDirectory("bf-intake-ca");
+        var file = dir.Combine("ca.nix");
+        await File.WriteAllTextAsync(file, $$"""
+            derivation { name = "intake-ca-{{Guid.NewGuid().ToString("N")[..10]}}"; system = "x86_64-linux"; builder = "/bin/sh";
+              args = [ "-c" "echo x > $out" ]; __contentAddressed = true; outputHashMode = "recursive"; outputHashAlgo = "sha256"; }
+            """);
+        var drvPath = await NixOracle.RunTextAsync("nix-instantiate", "--extra-experimental-features", "ca-derivations", file);
+
+        var (result, error) = await new DerivationIntake(StoreLayout.Create("/nix/store", "/")).ResolveAsync(drvPath, null, CancellationToken.None);
+
+        Assert.Null(result);
+        Assert.StartsWith($"{drvPath}: output 'out' has no path before the build (a content-addressed or deferred derivation", error, StringComparison.Ordinal);
+    }
+
     private static void WriteSparse(string path, long size)
     {
         using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
