@@ -73,6 +73,12 @@ $SSH true   # warm up: first connection, page cache
 cat "$WORK/closure.archive" > /dev/null
 
 now() { date +%s.%N; }
+# A row's store is moved aside, not deleted, and all of them are deleted at exit: on a file system without a journal
+# (this machine's ext4), ext4 skips inodes freed less than 30 s ago when it allocates new ones, rescanning them for
+# every file created, so deleting thousands of files just before a row made that row's imports pay for it
+# (`perf`: a quarter of the pull's CPU in ext4's `recently_deleted`).
+mkdir -p "$WORK/trash"
+set_aside() { if [ -e "$1" ]; then mv "$1" "$(mktemp -d "$WORK/trash/XXXXXX")/"; fi; }
 secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.3f", e-s }'; }
 # Rows 2 and 4 time themselves (connection made before the clock starts, as a worker's pool is warm): their seconds.
 self_secs() { sed -n 's/.* in \([0-9.]*\) s:.*/\1/p'; }
@@ -82,7 +88,8 @@ echo "machine: $(nproc) cores; $(uptime | sed 's/.*load/load/')"
 
 # Each row prints the seconds it took. CTR rows: SSH.NET's own default cipher (aes128-ctr + hmac-sha2-256), what
 # the worker proposed before it put AES-GCM first.
-ROWS=(r1 r2 r2ctr r3a r3 r4 r4ctr r5)
+# BENCH_ROWS="r1 r4": only those rows.
+read -r -a ROWS <<< "${BENCH_ROWS:-r1 r2 r2ctr r3a r3 r4 r4ctr r5${BFW_BEFORE:+ r4before}}"
 declare -A NAME=(
   [r1]="1. ssh cat ARCHIVE > /dev/null (OpenSSH, its default cipher)"
   [r2]="2. buildfarm-worker debug ssh-cat ARCHIVE (SSH.NET, AES-GCM, no import)"
@@ -91,24 +98,29 @@ declare -A NAME=(
   [r3]="3. ssh ORIGIN buildfarm store export --signed | buildfarm store import"
   [r4]="4. buildfarm-worker debug pull (worker fetch: SSH.NET AES-GCM + import)"
   [r4ctr]="4b. same with --cipher aes128-ctr (before)"
+  [r4before]="4c. row 4 with the worker of BFW_BEFORE"
   [r5]="5. nix copy --to ssh://…?remote-store=local?root=DIR (push, nix-store --serve)")
 HAVE_PULL=0
 "$BFW" debug pull --help >/dev/null 2>&1 && HAVE_PULL=1
-r1() { local s e; s=$(now); $SSH cat "$WORK/closure.archive" > /dev/null; e=$(now); secs "$s" "$e"; }
+# Client CPU (user + sys of the timed client process, start-up included): rows 1, 2, 4 and 5 record it in $WORK/cpu.
+# Row 3a has no server side.
+TIMED=(/usr/bin/time -f "%U %S" -o "$WORK/cpu")
+# shellcheck disable=SC2086
+r1() { local s e; s=$(now); "${TIMED[@]}" $SSH cat "$WORK/closure.archive" > /dev/null; e=$(now); secs "$s" "$e"; }
 sshcat() {
-  "$BFW" debug ssh-cat --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
+  "${TIMED[@]}" "$BFW" debug ssh-cat --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
     --host-key-fingerprint "$FINGERPRINT" "$@" "$WORK/closure.archive" | self_secs
 }
 r2() { sshcat; }
 r2ctr() { sshcat --cipher aes128-ctr; }
 r3a() {
-  local s e; rm -rf "$WORKER"; s=$(now)
+  local s e; set_aside "$WORKER"; s=$(now)
   "$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
     | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
   e=$(now); secs "$s" "$e"
 }
 r3() {
-  local s e; rm -rf "$WORKER"; s=$(now)
+  local s e; set_aside "$WORKER"; s=$(now)
   $SSH "$BF" --store-dir /nix/store --root "$ORIGIN" store export --signed "${PATHS[@]}" \
     | "$BF" --store-dir /nix/store --root "$WORKER" store import --trusted-keys "$WORK/origin.pub" > /dev/null
   e=$(now)
@@ -117,17 +129,21 @@ r3() {
 }
 pull() {
   [ "$HAVE_PULL" = 1 ] || { echo "-"; return; }
-  rm -rf "$WORKER"
-  "$BFW" debug pull --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
+  set_aside "$WORKER"
+  # PULL_WRAP: a command prefix for profiling, e.g. PULL_WRAP="perf record -g -o /tmp/pull.data".
+  # shellcheck disable=SC2086
+  "${TIMED[@]}" ${PULL_WRAP:-} "$BFW" debug pull --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
     --host-key-fingerprint "$FINGERPRINT" --remote-command "$BF --store-dir /nix/store --root $ORIGIN" \
     --store-dir /nix/store --root "$WORKER" --trusted-keys "$WORK/origin.pub" "$@" "${PATHS[@]}" | self_secs
   "$BF" --store-dir /nix/store --root "$WORKER" store verify --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
 }
 r4() { pull; }
+# BFW_BEFORE=DIR (another build's artifacts/bin): row 4 with that build's worker, taking turns with this one.
+r4before() { BFW="$BFW_BEFORE/buildfarm-worker" pull; }
 r4ctr() { pull --cipher aes128-ctr; }
 r5() {
-  local s e; rm -rf "$WORK/nixcopy"; s=$(now)
-  NIX_SSHOPTS="$SSHOPTS" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
+  local s e; set_aside "$WORK/nixcopy"; s=$(now)
+  NIX_SSHOPTS="$SSHOPTS" "${TIMED[@]}" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
   e=$(now)
   for p in "${NIX_PATHS[@]}"; do [ -e "$WORK/nixcopy$p" ] || { echo "nix copy did not deliver $p" >&2; exit 1; }; done
   secs "$s" "$e"
@@ -135,9 +151,20 @@ r5() {
 
 # The rows take turns RUNS times (a load spike on a shared machine then hits every row alike); medians reported.
 RUNS="${RUNS:-1}"
-declare -A TIMES
+# Server-side CPU of a row: what sshd's children (sessions, and the commands they ran: cat, store export,
+# nix-store --serve) used, from the sshd's cumulative children times (/proc/PID/stat fields 16 and 17).
+TICKS=$(getconf CLK_TCK)
+sshd_ticks() { awk '{ print $16 + $17 }' "/proc/$SSHD_PID/stat"; }
+declare -A TIMES CPU SERVER
 for run in $(seq "$RUNS"); do
-  for r in "${ROWS[@]}"; do TIMES[$r]+="$($r) "; done
+  for r in "${ROWS[@]}"; do
+    rm -f "$WORK/cpu"
+    before=$(sshd_ticks)
+    TIMES[$r]+="$($r) "
+    sleep 0.3 # sshd reaps the session
+    SERVER[$r]+="$(awk -v a="$before" -v b="$(sshd_ticks)" -v t="$TICKS" 'BEGIN { printf "%.2f", (b - a) / t }') "
+    if [ -s "$WORK/cpu" ]; then CPU[$r]+="$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/cpu") "; fi
+  done
   echo "run $run of $RUNS done, $(uptime | sed 's/.*load/load/')" >&2
 done
 median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -147,10 +174,12 @@ for r in "${ROWS[@]}"; do
   if [ "${MED[$r]}" = "-" ]; then
     printf '%-82s %s\n' "${NAME[$r]}" "(not in this build)"
   else
-    printf '%-82s %7.2f s %7.1f MB/s   runs: %s\n' "${NAME[$r]}" "${MED[$r]}" \
-      "$(awk -v b="$NAR_BYTES" -v t="${MED[$r]}" 'BEGIN { print b / t / 1e6 }')" "${TIMES[$r]}"
+    printf '%-82s %7.2f s %7.1f MB/s   runs: %s%s\n' "${NAME[$r]}" "${MED[$r]}" \
+      "$(awk -v b="$NAR_BYTES" -v t="${MED[$r]}" 'BEGIN { print b / t / 1e6 }')" "${TIMES[$r]}" \
+      "${CPU[$r]:+  client CPU s: ${CPU[$r]}}  server CPU s: ${SERVER[$r]}"
   fi
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
-echo "throughput ratios (medians): worker pull / ssh cat = $(ratio "${MED[r1]}" "${MED[r4]}"), worker pull / nix copy = $(ratio "${MED[r5]}" "${MED[r4]}"), SSH.NET stream / ssh cat = $(ratio "${MED[r1]}" "${MED[r2]}"), GCM / CTR stream = $(ratio "${MED[r2ctr]}" "${MED[r2]}"), GCM / CTR pull = $(ratio "${MED[r4ctr]}" "${MED[r4]}")"
+med() { [ -n "${MED[$1]:-}" ] && echo "${MED[$1]}" || echo "-"; }
+echo "throughput ratios (medians): worker pull / ssh cat = $(ratio "$(med r1)" "$(med r4)"), worker pull / nix copy = $(ratio "$(med r5)" "$(med r4)"), SSH.NET stream / ssh cat = $(ratio "$(med r1)" "$(med r2)"), GCM / CTR stream = $(ratio "$(med r2ctr)" "$(med r2)"), GCM / CTR pull = $(ratio "$(med r4ctr)" "$(med r4)")"
 echo "after: $(uptime | sed 's/.*load/load/')"

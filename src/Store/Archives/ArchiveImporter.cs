@@ -12,7 +12,8 @@ namespace BuildFarm.Store.Archives;
 /// <see cref="ImportOptions.OutputsOf"/> an output of that derivation with a fixed output's declared content) while the
 /// stream is read; only after the end marker are they renamed into place and committed in one transaction (which also
 /// checks that every reference is in the archive or already valid). On any error the temporary entries are deleted
-/// and the store is exactly as before.
+/// and the store is exactly as before. Restored files are flushed to disk in the background while the rest of the
+/// archive is read (<see cref="FileSyncer"/>), and all of them are on disk before the first rename.
 /// </summary>
 public static class ArchiveImporter
 {
@@ -23,13 +24,14 @@ public static class ArchiveImporter
             throw new ArchiveException("cannot check signatures without trusted keys: pass trusted keys, or disable signature checks");
         var reader = new WireReader(new StallGuardStream(input, options.StallTimeout, options.Time ?? TimeProvider.System));
         var staged = new List<StagedEntry>();
+        var syncer = new FileSyncer();
         try
         {
             var first = await reader.ReadU64Async("the first word of the archive", cancellationToken);
             if (first is 0 or 1)
             {
                 for (var marker = first; marker != 0; marker = await ReadMarkerAsync(reader, staged.Count, cancellationToken))
-                    staged.Add(await ReadNixEntryAsync(store, reader, staged.Count, options, cancellationToken));
+                    staged.Add(await ReadNixEntryAsync(store, reader, staged.Count, options, syncer, cancellationToken));
             }
             else
             {
@@ -37,13 +39,17 @@ public static class ArchiveImporter
                 if (header != ArchiveMagic.SignedHeader)
                     throw new ArchiveException($"not an archive: it starts neither with a nix-store --export entry nor with '{ArchiveMagic.SignedHeader}'");
                 while (await ReadMarkerAsync(reader, staged.Count, cancellationToken) != 0)
-                    staged.Add(await ReadSignedEntryAsync(store, reader, staged.Count, options, cancellationToken));
+                    staged.Add(await ReadSignedEntryAsync(store, reader, staged.Count, options, syncer, cancellationToken));
             }
 
+            await syncer.FlushAsync(cancellationToken);
+            foreach (var entry in staged)
+                entry.Staged.ContentSynced = true;
             return await store.CommitStagedAsync(staged, cancellationToken);
         }
         finally
         {
+            await syncer.DisposeAsync();
             foreach (var entry in staged)
                 entry.Staged.Dispose();
         }
@@ -57,13 +63,13 @@ public static class ArchiveImporter
             : throw new ArchiveException($"archive is malformed at byte offset {start}: expected 1 (another path) or 0 (end), got {marker}");
     }
 
-    private static async Task<StagedEntry> ReadNixEntryAsync(IStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
+    private static async Task<StagedEntry> ReadNixEntryAsync(IStore store, WireReader reader, int index, ImportOptions options, FileSyncer syncer, CancellationToken cancellationToken)
     {
         var what = $"entry #{index + 1}";
         var staged = store.CreateStagedPath();
         try
         {
-            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, what, cancellationToken);
+            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, what, syncer, cancellationToken);
             var start = reader.Offset;
             if (await reader.ReadU64Async($"the NIXE marker of {what}", cancellationToken) != ArchiveMagic.ExportMagic)
                 throw new ArchiveException($"archive is malformed at byte offset {start}: {what} lacks the NIXE marker after its NAR");
@@ -89,7 +95,7 @@ public static class ArchiveImporter
         }
     }
 
-    private static async Task<StagedEntry> ReadSignedEntryAsync(IStore store, WireReader reader, int index, ImportOptions options, CancellationToken cancellationToken)
+    private static async Task<StagedEntry> ReadSignedEntryAsync(IStore store, WireReader reader, int index, ImportOptions options, FileSyncer syncer, CancellationToken cancellationToken)
     {
         var what = $"entry #{index + 1}";
         var path = Parse(store, await reader.ReadStringAsync($"the path of {what}", cancellationToken), what);
@@ -116,7 +122,7 @@ public static class ArchiveImporter
         var staged = store.CreateStagedPath();
         try
         {
-            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, $"{what} ({path})", cancellationToken, maxSize: narSize);
+            var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, $"{what} ({path})", syncer, cancellationToken, maxSize: narSize);
             if (size != narSize || !hash.Equals(narHash))
                 throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes)");
             await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);

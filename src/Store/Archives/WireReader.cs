@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using BuildFarm.Store.Hashing;
+using BuildFarm.Store.Local;
 using BuildFarm.Store.Nar;
 
 namespace BuildFarm.Store.Archives;
@@ -57,7 +58,8 @@ internal sealed class WireReader(Stream input)
     /// <summary>Restores one NAR to <paramref name="target"/>, returning the hash and size of its bytes.</summary>
     // maxSize: the signed NAR size when the metadata came first. Reading stops there, so a longer NAR is refused after
     // at most that many bytes instead of being restored to its end.
-    public async Task<(NixHash Hash, long Size)> RestoreNarAsync(string target, string what, CancellationToken cancellationToken, long? maxSize = null)
+    // syncer: flushes each restored file to disk in the background (the importer waits for it before committing).
+    public async Task<(NixHash Hash, long Size)> RestoreNarAsync(string target, string what, FileSyncer syncer, CancellationToken cancellationToken, long? maxSize = null)
     {
         var start = Offset;
         var source = maxSize is { } max ? new BoundedReadStream(input, max) : input;
@@ -66,7 +68,7 @@ internal sealed class WireReader(Stream input)
         {
             try
             {
-                await NarReader.RestoreAsync(hashing, target, cancellationToken);
+                await NarReader.RestoreAsync(hashing, target, rejectTrailingData: false, syncer, cancellationToken);
             }
             catch (NarFormatException e)
             {

@@ -19,7 +19,10 @@ public sealed partial class LocalStore
     {
         var batch = StagedEntry.BatchPaths(entries, StoreDir);
         foreach (var entry in entries)
-            StoreFiles.SyncTree(entry.Staged.PhysicalPath);
+        {
+            if (!entry.Staged.ContentSynced)
+                StoreFiles.SyncTree(entry.Staged.PhysicalPath);
+        }
 
         var locks = await _locks.AcquireAllAsync(batch.Select(p => p.BaseName), cancellationToken);
         var renamed = new List<string>();

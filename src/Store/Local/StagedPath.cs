@@ -20,6 +20,12 @@ public sealed class StagedPath : IDisposable
     /// <summary>Where to write the content (does not exist yet).</summary>
     public string PhysicalPath { get; }
 
+    /// <summary>
+    /// Every file of the content is already flushed to disk (an import's <see cref="FileSyncer"/> did it while the
+    /// archive was read), so a commit need not flush it again.
+    /// </summary>
+    internal bool ContentSynced { get; set; }
+
     internal static StagedPath Create(string physicalStoreDir, PathLocks locks)
     {
         for (var attempt = 0; ; attempt++)

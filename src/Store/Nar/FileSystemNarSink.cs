@@ -1,12 +1,14 @@
+using BuildFarm.Store.Local;
 using Microsoft.Win32.SafeHandles;
 
 namespace BuildFarm.Store.Nar;
 
 /// <summary>
 /// Materialises NAR objects under a target path the way Nix's store holds them after canonicalisation:
-/// files 0444 (0555 when executable), directories 0555 once complete, mtime 1.
+/// files 0444 (0555 when executable), directories 0555 once complete, mtime 1. With a <see cref="FileSyncer"/>, each
+/// complete file is handed to it to be flushed to disk in the background instead of being closed.
 /// </summary>
-internal sealed class FileSystemNarSink(string targetPath) : INarSink
+internal sealed class FileSystemNarSink(string targetPath, FileSyncer? syncer = null) : INarSink
 {
     public const UnixFileMode ReadOnly = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     public const UnixFileMode ReadExecute = ReadOnly | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
@@ -39,15 +41,16 @@ internal sealed class FileSystemNarSink(string targetPath) : INarSink
             BufferSize = 0,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         });
-        return new NarFile(stream, executable ? ReadExecute : ReadOnly);
+        return new NarFile(stream, executable ? ReadExecute : ReadOnly, syncer);
     }
 
     private string Physical(string archivePath) => archivePath == "/" ? targetPath : targetPath + archivePath;
 
-    private sealed class NarFile(FileStream stream, UnixFileMode mode) : INarFile
+    private sealed class NarFile(FileStream stream, UnixFileMode mode, FileSyncer? syncer) : INarFile
     {
         private readonly SafeFileHandle _handle = stream.SafeFileHandle;
         private long _offset;
+        private bool _handedOver;
 
         public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
@@ -57,13 +60,22 @@ internal sealed class FileSystemNarSink(string targetPath) : INarSink
             return ValueTask.CompletedTask;
         }
 
-        public void Complete()
+        public async ValueTask CompleteAsync(CancellationToken cancellationToken)
         {
             File.SetUnixFileMode(_handle, mode);
             File.SetLastWriteTimeUtc(_handle, CanonicalTime);
             File.SetLastAccessTimeUtc(_handle, CanonicalTime);
+            if (syncer is not null)
+            {
+                _handedOver = true;
+                await syncer.AddAsync(stream, cancellationToken);
+            }
         }
 
-        public void Dispose() => stream.Dispose();
+        public void Dispose()
+        {
+            if (!_handedOver)
+                stream.Dispose();
+        }
     }
 }

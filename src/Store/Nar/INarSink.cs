@@ -12,7 +12,7 @@ internal interface INarSink
 
     void CreateSymlink(string relativePath, string target);
 
-    /// <summary>Starts a regular file; the parser then writes its contents in order and calls <see cref="INarFile.Complete"/>.</summary>
+    /// <summary>Starts a regular file; the parser then writes its contents in order and calls <see cref="INarFile.CompleteAsync"/>.</summary>
     INarFile CreateFile(string relativePath, bool executable, long length);
 }
 
@@ -20,7 +20,8 @@ internal interface INarFile : IDisposable
 {
     ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
-    void Complete();
+    /// <summary>All contents written: the file gets its final mode and time (and may be handed on to be flushed).</summary>
+    ValueTask CompleteAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Consumes without writing: validation only.</summary>
@@ -44,9 +45,7 @@ internal sealed class NullNarSink : INarSink, INarFile
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public void Complete()
-    {
-    }
+    public ValueTask CompleteAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public void Dispose()
     {

@@ -141,7 +141,7 @@ internal sealed class NarParser(Stream input, INarSink sink)
                 ArrayPool<byte>.Shared.Return(buffer);
             }
 
-            file.Complete();
+            await file.CompleteAsync(cancellationToken);
         }
     }
 

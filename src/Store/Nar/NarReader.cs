@@ -15,7 +15,11 @@ public static class NarReader
     /// are <see cref="NarFormatException"/>, file system problems <see cref="IOException"/>.
     /// With <paramref name="rejectTrailingData"/> the stream must end right after the NAR.
     /// </summary>
-    public static async Task RestoreAsync(Stream input, string targetPath, bool rejectTrailingData, CancellationToken cancellationToken)
+    public static Task RestoreAsync(Stream input, string targetPath, bool rejectTrailingData, CancellationToken cancellationToken) =>
+        RestoreAsync(input, targetPath, rejectTrailingData, null, cancellationToken);
+
+    /// <summary>As above; with <paramref name="syncer"/> every restored file is handed to it to be flushed to disk.</summary>
+    internal static async Task RestoreAsync(Stream input, string targetPath, bool rejectTrailingData, Local.FileSyncer? syncer, CancellationToken cancellationToken)
     {
         var target = Path.GetFullPath(targetPath).TrimEnd('/');
         if (Exists(target))
@@ -25,7 +29,7 @@ public static class NarReader
             throw new IOException($"cannot restore a NAR to '{target}': the parent directory does not exist");
         try
         {
-            await new NarParser(input, new FileSystemNarSink(target)).ParseAsync(rejectTrailingData, cancellationToken);
+            await new NarParser(input, new FileSystemNarSink(target, syncer)).ParseAsync(rejectTrailingData, cancellationToken);
         }
         catch (Exception)
         {

@@ -8,12 +8,20 @@ namespace BuildFarm.Store.Streams;
 /// now, not when the sender finally hangs up or the next store open sweeps.
 /// </summary>
 /// <remarks>
+/// Reads ahead: each read of <paramref name="inner"/> asks for a whole buffer (64 KiB) and small reads are served from
+/// what is left of it, so a parser reading 8-byte tokens costs one inner read per buffer, not one per token (the
+/// worker's input pull read every NAR token through SSH.NET's pipe and a thread-pool hop before this). Callers read
+/// the stream to its end or abandon it, so bytes read ahead are never owed to anyone else.
 /// An abandoned read may still complete later into this stream's own buffer, never into the caller's (which may be
 /// pooled and reused by then); after it, every read fails.
 /// </remarks>
 public sealed class StallGuardStream(Stream inner, TimeSpan? stallTimeout, TimeProvider time) : ReadOnlyStream
 {
-    private byte[]? _own = new byte[1 << 16];
+    private const int BufferSize = 1 << 16;
+
+    private byte[]? _own = new byte[BufferSize];
+    private int _start;
+    private int _end;
 
     /// <summary>Bytes handed to the caller so far.</summary>
     public long BytesRead { get; private set; }
@@ -24,35 +32,41 @@ public sealed class StallGuardStream(Stream inner, TimeSpan? stallTimeout, TimeP
         cancellationToken.ThrowIfCancellationRequested();
         if (buffer.Length == 0)
             return 0;
-        var pending = inner.ReadAsync(own.AsMemory(0, Math.Min(buffer.Length, own.Length)), cancellationToken);
-        int n;
-        if (pending.IsCompletedSuccessfully)
+        if (_start == _end)
         {
-            // Data was already there (most of a NAR's small token reads): no timer, no allocation.
-            n = pending.Result;
-        }
-        else
-        {
-            var read = pending.AsTask();
-            try
-            {
-                n = stallTimeout is { } timeout
-                    ? await read.WaitAsync(timeout, time, cancellationToken)
-                    : await read.WaitAsync(cancellationToken);
-            }
-            catch (Exception e) when (e is TimeoutException or OperationCanceledException && !read.IsCompleted)
-            {
-                _own = null;
-                _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                if (e is TimeoutException)
-                    throw new StreamStalledException(stallTimeout!.Value, BytesRead);
-                throw;
-            }
+            _start = _end = 0;
+            _end = await FillAsync(own, cancellationToken);
+            if (_end == 0)
+                return 0;
         }
 
-        own.AsSpan(0, n).CopyTo(buffer.Span);
+        var n = Math.Min(buffer.Length, _end - _start);
+        own.AsSpan(_start, n).CopyTo(buffer.Span);
+        _start += n;
         BytesRead += n;
         return n;
+    }
+
+    private async ValueTask<int> FillAsync(byte[] own, CancellationToken cancellationToken)
+    {
+        var pending = inner.ReadAsync(own, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+            return pending.Result; // data was already there: no timer, no allocation
+        var read = pending.AsTask();
+        try
+        {
+            return stallTimeout is { } timeout
+                ? await read.WaitAsync(timeout, time, cancellationToken)
+                : await read.WaitAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException && !read.IsCompleted)
+        {
+            _own = null;
+            _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            if (e is TimeoutException)
+                throw new StreamStalledException(stallTimeout!.Value, BytesRead);
+            throw;
+        }
     }
 }
 

@@ -36,17 +36,21 @@ internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : Re
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        SampleBacklog();
-        // SSH.NET's pipe has no async read: a blocking read on the thread pool. Cancellation of the process
-        // (or of the caller's token, which should be the process's lifetime token) wakes it by ending the pipe.
-        var n = await Task.Run(() => inner.Read(buffer.Span), cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        // SSH.NET's pipe has no async read. With data already there (its only reader is us) a read returns at once:
+        // read here. Otherwise a blocking read on the thread pool; cancellation of the process (or of the caller's
+        // token, which should be the process's lifetime token) wakes it by ending the pipe.
+        var n = SampleBacklog() > 0 && buffer.Length > 0
+            ? inner.Read(buffer.Span)
+            : await Task.Run(() => inner.Read(buffer.Span), cancellationToken);
         if (n == 0 && buffer.Length > 0)
             await process.ObserveExecutionAsync(BytesRead, cancellationToken);
         Interlocked.Add(ref _read, n);
         return n;
     }
 
-    private void SampleBacklog()
+    /// <returns>Bytes waiting in the pipe (0 when it is gone).</returns>
+    private long SampleBacklog()
     {
         long backlog;
         try
@@ -55,12 +59,14 @@ internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : Re
         }
         catch (ObjectDisposedException)
         {
-            return;
+            return 0;
         }
 
         long peak;
         while (backlog > (peak = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, backlog, peak) != peak)
         {
         }
+
+        return backlog;
     }
 }
