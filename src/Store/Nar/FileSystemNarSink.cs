@@ -37,7 +37,9 @@ internal sealed class FileSystemNarSink(string targetPath, FileSyncer? syncer = 
         {
             Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
-            Share = FileShare.None,
+            // Not None: a FileSyncer may still hold this handle (to fsync it) while the import reads the file back (a
+            // flat fixed output's hash), and .NET's FileShare.None is an exclusive flock that would refuse that read.
+            Share = FileShare.Read,
             BufferSize = 0,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         });
