@@ -96,4 +96,28 @@ public sealed class UiGraphPagesTests(HeadlessChromium chromium) : IClassFixture
         Assert.True(scrollWidth <= 390, $"the graph page is {scrollWidth} px wide at a 390 px viewport (horizontal scrolling)");
         await HeadlessChromium.ShotAsync(page, "graph-phone");
     }
+
+    [Fact]
+    public async Task GraphPage_MoreThanAPageOfNodes_ShowsPagesOf500InDependencyOrder()
+    {
+        await using var h = await UiHarness.StartAsync();
+        // top needs 600 leaves: 601 nodes, the leaves at level 0 by name, top last at level 1.
+        var leaves = Enumerable.Range(0, 600).Select(i => $"leaf{i:D3}").ToArray();
+        var shape = leaves.ToDictionary(l => l, _ => Array.Empty<string>());
+        shape["top"] = leaves;
+        var graph = await h.CreateGraphAsync("top", shape);
+        var page = await chromium.NewPageAsync();
+
+        await page.GotoAsync($"{h.BaseUrl}/#/graph/{graph}");
+
+        await Assertions.Expect(page.Locator("#nodes tr")).ToHaveCountAsync(500);
+        await Assertions.Expect(page.Locator("#node-pages")).ToContainTextAsync("Derivations 1–500 of 601");
+        await Assertions.Expect(page.Locator("#nodes tr").First).ToHaveAttributeAsync("data-node", "leaf000.drv");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Next 500" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#nodes tr")).ToHaveCountAsync(101);
+        await Assertions.Expect(page.Locator("#node-pages")).ToContainTextAsync("Derivations 501–601 of 601");
+        await Assertions.Expect(page.Locator("#nodes tr").Last).ToHaveAttributeAsync("data-node", "top.drv");
+        await Assertions.Expect(page.Locator("#nodes tr[data-node='top.drv'] td[data-label=Level]")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Next 500" })).ToBeDisabledAsync();
+    }
 }

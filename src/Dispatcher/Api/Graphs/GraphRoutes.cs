@@ -14,8 +14,12 @@ internal static class GraphRoutes
         var api = app.MapGroup("/api/graphs");
         api.MapPost("", SubmitAsync);
         api.MapGet("", async (GraphViews views, int? limit, CancellationToken ct) => Results.Ok(await views.RecentAsync(Math.Clamp(limit ?? 50, 1, 1000), ct)));
-        api.MapGet("/{id:guid}", async (Guid id, long? since, GraphViews views, CancellationToken ct) =>
-            await views.GetAsync(id, since, ct) is { } view ? Results.Ok(view) : NotFound(id));
+        api.MapGet("/{id:guid}", async (Guid id, long? since, int? offset, int? limit, GraphViews views, CancellationToken ct) =>
+        {
+            if (offset < 0 || limit < 1)
+                return Results.BadRequest(new ErrorResponse("offset must be 0 or more and limit 1 or more"));
+            return await views.GetAsync(id, since, ct, offset ?? 0, limit) is { } view ? Results.Ok(view) : NotFound(id);
+        });
         api.MapPost("/{id:guid}/cancel", async (Guid id, GraphScheduler scheduler, GraphViews views, CancellationToken ct) =>
         {
             await scheduler.CancelAsync(id, "graph cancelled through the API", ct);

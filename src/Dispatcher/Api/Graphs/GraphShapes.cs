@@ -30,6 +30,8 @@ public sealed record GraphCounts(int Total, int Skipped, int Waiting, int Queued
 /// <param name="Dependencies">Input derivations in this graph.</param>
 /// <param name="WantedOutputs">Outputs needed (all for a target).</param>
 /// <param name="OutputPaths">Output name → store path.</param>
+/// <param name="Level">0 without an input derivation in the graph, else one more than its deepest input's (null in a
+/// <c>?since=</c> answer, which does not read the whole graph).</param>
 public sealed record GraphNodeView(
     string DrvPath,
     string State,
@@ -40,11 +42,14 @@ public sealed record GraphNodeView(
     string? Reason,
     IReadOnlyList<string> Dependencies,
     IReadOnlyList<string> WantedOutputs,
-    IReadOnlyDictionary<string, string> OutputPaths);
+    IReadOnlyDictionary<string, string> OutputPaths,
+    int? Level = null);
 
 /// <summary>
-/// GET /api/graphs/{id}: the graph, its counts and every node (with <c>?since=</c> a previous <see cref="Cursor"/>: the
-/// nodes changed after it and those submitted); <see cref="State"/> is running | succeeded | failed | cancelled.
+/// GET /api/graphs/{id}: the graph, its counts and every node in dependency order (level, then name), or with
+/// <c>?offset=K&amp;limit=N</c> that slice of them (the UI's page of a big graph); with <c>?since=</c> a previous
+/// <see cref="Cursor"/>: the nodes changed after it and those submitted, in graph order. <see cref="State"/> is
+/// running | succeeded | failed | cancelled.
 /// </summary>
 public sealed record GraphView(
     Guid Id,

@@ -25,7 +25,9 @@ internal sealed class GraphViews(LifecycleDatabase db)
     /// <param name="since">A <see cref="GraphView.Cursor"/> the caller has seen: only the nodes changed after it, and the
     /// submitted ones (their builds' states change without the node), are returned; null: every node.</param>
     /// <param name="cancellationToken">Stops the read.</param>
-    public Task<GraphView?> GetAsync(Guid id, long? since, CancellationToken cancellationToken) => db.ReadAsync(async s =>
+    /// <param name="offset">Without <paramref name="since"/>: the first node returned, in dependency order.</param>
+    /// <param name="limit">Without <paramref name="since"/>: at most this many nodes; null: all from the offset.</param>
+    public Task<GraphView?> GetAsync(Guid id, long? since, CancellationToken cancellationToken, int offset = 0, int? limit = null) => db.ReadAsync(async s =>
     {
         var g = await GraphTable.GetAsync(s, id);
         if (g is null)
@@ -45,9 +47,68 @@ internal sealed class GraphViews(LifecycleDatabase db)
                 JsonSerializer.Deserialize<string[]>(r.GetString(7), MessagingJson.Options)!, JsonSerializer.Deserialize<string[]>(r.GetString(8), MessagingJson.Options)!,
                 JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(9), MessagingJson.Options)!),
             ("$g", id.ToString()), ("$since", since ?? 0));
-        var counts = since is null ? Counts(nodes.CountBy(n => n.State).ToDictionary(StringComparer.Ordinal)) : await CountsAsync(s, id);
-        return new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, counts, nodes, cursor);
+        if (since is not null)
+            return new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, await CountsAsync(s, id), nodes, cursor);
+        var counts = Counts(nodes.CountBy(n => n.State).ToDictionary(StringComparer.Ordinal));
+        var ordered = InDependencyOrder(nodes).Skip(offset);
+        return new GraphView(g.Id, g.State, g.KeepGoing, g.Targets, g.CreatedAt, g.FinishedAt, counts,
+            [.. limit is { } n ? ordered.Take(n) : ordered], cursor);
     }, cancellationToken);
+
+    /// <summary>
+    /// Nodes with their <see cref="GraphNodeView.Level"/>, by level then name: every input before what needs it, so a
+    /// slice of this order is a page a reader can follow (the UI asks for 500 at a time).
+    /// </summary>
+    internal static IEnumerable<GraphNodeView> InDependencyOrder(IReadOnlyList<GraphNodeView> nodes)
+    {
+        var byPath = nodes.ToDictionary(n => n.DrvPath, StringComparer.Ordinal);
+        var levels = new Dictionary<string, int>(StringComparer.Ordinal);
+        // Iterative depth-first walk: a 10,000-deep chain must not overflow the stack. A cycle (never made by Nix)
+        // counts as level 0 where it closes.
+        int LevelOf(string root)
+        {
+            var stack = new Stack<(string Path, int Next)>();
+            var onPath = new HashSet<string>(StringComparer.Ordinal) { root };
+            stack.Push((root, 0));
+            while (stack.Count > 0)
+            {
+                var (path, next) = stack.Pop();
+                var deps = byPath[path].Dependencies;
+                var pending = false;
+                for (var i = next; i < deps.Count; i++)
+                {
+                    var d = deps[i];
+                    if (levels.ContainsKey(d) || !byPath.ContainsKey(d) || onPath.Contains(d))
+                        continue;
+                    stack.Push((path, i + 1));
+                    stack.Push((d, 0));
+                    onPath.Add(d);
+                    pending = true;
+                    break;
+                }
+
+                if (pending)
+                    continue;
+                var level = 0;
+                foreach (var d in deps)
+                    if (levels.TryGetValue(d, out var l))
+                        level = Math.Max(level, l + 1);
+                levels[path] = level;
+                onPath.Remove(path);
+            }
+
+            return levels[root];
+        }
+
+        foreach (var n in nodes)
+            if (!levels.ContainsKey(n.DrvPath))
+                LevelOf(n.DrvPath);
+        return nodes.Select(n => n with { Level = levels[n.DrvPath] })
+            .OrderBy(n => n.Level).ThenBy(n => DrvName(n.DrvPath), StringComparer.Ordinal);
+    }
+
+    private static string DrvName(string drvPath) =>
+        Path.GetFileName(drvPath) is var file && file.IndexOf('-', StringComparison.Ordinal) is >= 0 and var dash ? file[(dash + 1)..] : drvPath;
 
     public Task<List<GraphView>> RecentAsync(int limit, CancellationToken cancellationToken) => db.ReadAsync(async s =>
     {

@@ -360,39 +360,38 @@ function graphs() {
   } };
 }
 
-// Level 0: no input derivation in the graph; otherwise one more than its deepest input.
-function graphLevels(nodes) {
-  const byPath = new Map(nodes.map(n => [n.drvPath, n])), level = new Map();
-  const of = (p, seen = new Set()) => {
-    if (level.has(p)) return level.get(p);
-    if (seen.has(p)) return 0; seen.add(p);
-    const deps = (byPath.get(p)?.dependencies ?? []).filter(d => byPath.has(d));
-    const l = deps.length ? 1 + Math.max(...deps.map(d => of(d, seen))) : 0;
-    level.set(p, l); return l;
-  };
-  nodes.forEach(n => of(n.drvPath));
-  return level;
-}
+// A graph's nodes come a page at a time, already in dependency order with their level (GET /api/graphs/{id}?offset&limit):
+// a 10,000-node graph is a 4 MB answer whole, 500 rows are a page.
+const graphPageSize = 500;
 
 function graph(id) {
+  let offset = 0;
   main.innerHTML = `<p><a href="#/graphs">← Graphs</a></p><div id="head"></div><h2>Derivations</h2>
-    <div class="table-wrap"><table class="stack"><thead><tr><th>Level</th><th>Derivation</th><th>State</th><th>Inputs</th><th>Build</th><th>Worker</th><th>Reason</th></tr></thead><tbody id="nodes"></tbody></table></div>`;
+    <div class="table-wrap"><table class="stack"><thead><tr><th>Level</th><th>Derivation</th><th>State</th><th>Inputs</th><th>Build</th><th>Worker</th><th>Reason</th></tr></thead><tbody id="nodes"></tbody></table></div>
+    <p id="node-pages" class="muted"></p>`;
   main.onclick = async e => {
+    const step = e.target.closest("[data-page-step]");
+    if (step) { offset = Math.max(0, offset + Number(step.dataset.pageStep) * graphPageSize); tick(); return; }
     if (!e.target.matches("#cancel-graph")) return;
     try { await api(`/api/graphs/${id}/cancel`, { method: "POST" }); tick(); }
     catch (err) { document.getElementById("action-msg").textContent = `cancel failed: ${err.message}`; }
   };
   return { async refresh() {
-    const g = await api(`/api/graphs/${id}`);
-    const n = graphCounts(g.counts), levels = graphLevels(g.nodes);
+    const g = await api(`/api/graphs/${id}?offset=${offset}&limit=${graphPageSize}`);
+    const n = graphCounts(g.counts);
     document.getElementById("head").innerHTML = `<h1 class="mono">${esc(graphName(g))} ${badge(g.state)}</h1>
       <dl class="kv"><dt>Graph</dt><dd class="mono">${esc(g.id)}</dd><dt>Targets</dt><dd class="mono">${g.targets.map(esc).join("<br>")}</dd>
       <dt>Nodes</dt><dd>${["done", "running", "queued", "failed", "total"].map(k => `<span data-count="${k}">${n[k]}</span> ${k}`).join(" · ")}${g.counts.waiting ? ` · ${g.counts.waiting} waiting` : ""}${g.counts.stopped ? ` · ${g.counts.stopped} stopped` : ""}</dd>
       <dt>Keep going</dt><dd>${g.keepGoing ? "yes" : "no"}</dd><dt>Submitted</dt><dd>${when(g.createdAt)}</dd><dt>Finished</dt><dd>${when(g.finishedAt)}</dd></dl>
       ${g.state === "running" ? `<p><button id="cancel-graph" class="danger" type="button">Cancel graph</button></p>` : ""}<p id="action-msg" role="status" class="error"></p>`;
-    const nodes = [...g.nodes].sort((a, b) => levels.get(a.drvPath) - levels.get(b.drvPath) || drvName(a.drvPath).localeCompare(drvName(b.drvPath)));
-    document.getElementById("nodes").innerHTML = nodes.map(x => `<tr data-node="${esc(drvName(x.drvPath))}" data-state="${esc(x.state)}">`
-      + td("Level", levels.get(x.drvPath)) + td("Derivation", `<span class="mono" title="${esc(x.drvPath)}">${esc(drvName(x.drvPath))}</span>${x.isTarget ? ` <span class="muted">(target)</span>` : ""}`)
+    const total = g.counts.total, last = Math.min(offset + g.nodes.length, total);
+    document.getElementById("node-pages").innerHTML = total > graphPageSize
+      ? `Derivations ${offset + 1}–${last} of ${total} `
+        + `<button type="button" data-page-step="-1"${offset === 0 ? " disabled" : ""}>Previous ${graphPageSize}</button> `
+        + `<button type="button" data-page-step="1"${last >= total ? " disabled" : ""}>Next ${graphPageSize}</button>`
+      : "";
+    document.getElementById("nodes").innerHTML = g.nodes.map(x => `<tr data-node="${esc(drvName(x.drvPath))}" data-state="${esc(x.state)}">`
+      + td("Level", x.level) + td("Derivation", `<span class="mono" title="${esc(x.drvPath)}">${esc(drvName(x.drvPath))}</span>${x.isTarget ? ` <span class="muted">(target)</span>` : ""}`)
       + td("State", badge(x.state)) + td("Inputs", x.dependencies.map(d => esc(drvName(d))).join(", ") || "—", "mono")
       + td("Build", x.buildId ? `<a href="#/build/${esc(x.buildId)}" aria-label="build of ${esc(drvName(x.drvPath))}">${esc(x.buildId.slice(0, 8))}</a>` : "—")
       + td("Worker", esc(x.worker ?? "—")) + td("Reason", x.reason ? `<span class="${x.state === "skipped" ? "muted" : "error"}">${esc(x.reason)}</span>` : "—") + `</tr>`).join("")

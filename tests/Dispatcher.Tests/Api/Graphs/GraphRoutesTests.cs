@@ -65,6 +65,31 @@ public sealed class GraphRoutesTests
         Assert.Equal(1, none.GetProperty("counts").GetProperty("succeeded").GetInt32());
     }
 
+    [Fact]
+    public async Task Detail_OffsetAndLimit_PagesOfTheDependencyOrderWithLevels()
+    {
+        await using var h = await UiHarness.StartAsync();
+        // app ← lib ← base, app ← tool ← base: levels base 0, lib and tool 1, app 2.
+        var graph = await h.CreateGraphAsync("app", new Dictionary<string, string[]>
+        {
+            ["app"] = ["lib", "tool"], ["lib"] = ["base"], ["tool"] = ["base"], ["base"] = [],
+        });
+        using var client = h.Client();
+
+        var whole = await client.GetFromJsonAsync<JsonElement>($"/api/graphs/{graph}");
+        var second = await client.GetFromJsonAsync<JsonElement>($"/api/graphs/{graph}?offset=1&limit=2");
+        var past = await client.GetFromJsonAsync<JsonElement>($"/api/graphs/{graph}?offset=10&limit=2");
+        var bad = await client.GetAsync($"/api/graphs/{graph}?limit=0");
+
+        static string[] Rows(JsonElement g) =>
+            [.. g.GetProperty("nodes").EnumerateArray().Select(n => $"{n.GetProperty("drvPath").GetString()!.Split('-', 2)[1]}@{n.GetProperty("level").GetInt32()}")];
+        Assert.Equal(["base.drv@0", "lib.drv@1", "tool.drv@1", "app.drv@2"], Rows(whole));
+        Assert.Equal(["lib.drv@1", "tool.drv@1"], Rows(second));
+        Assert.Equal(4, second.GetProperty("counts").GetProperty("total").GetInt32());
+        Assert.Empty(Rows(past));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
     [Theory]
     [InlineData("""{"targets":[null]}""")]
     [InlineData("""{"targets":[""]}""")]
