@@ -45,7 +45,7 @@ internal static class EndpointTimings
         ("UI builds", ["/api/builds/search?offset=0&limit=50&sort=time&dir=desc"]),
         ("UI build", ["/api/builds/{build}", "/api/builds/{build}/phases", "/api/builds/{build}/log?after=0", "/api/builds/{build}/derivation"]),
         ("UI graphs", ["/api/graphs?limit=100"]),
-        ("UI graph (largest)", ["/api/graphs/{graph}"]),
+        ("UI graph (largest; first page)", ["/api/graphs/{graph}?offset=0&limit=500"]),
     ];
 
     public static async Task<int> PrintAsync(string api, string label, CancellationToken ct)
