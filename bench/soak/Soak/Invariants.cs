@@ -21,10 +21,13 @@ internal sealed class Invariants(Farm farm, int seed)
     /// <summary>Build users are uids FirstUid.. (src/Worker/Sandbox, default 872415232); a slot's uid never outlives its build.</summary>
     private const long FirstUid = 872415232, UidSpan = 4096;
     private readonly HashSet<string> _seenDuplicates = new(StringComparer.Ordinal);
-    private readonly List<int> _killedGroups = [];
+    // Killed process (its group and session id) → when it was killed. pid_max is 32768 here: within a long run a new
+    // process (a restarted worker, its builders) can get a killed one's number, so only processes that started before
+    // that kill can be what it left behind.
+    private readonly Dictionary<int, long> _killedGroups = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HashSet<string>> _verified = new(StringComparer.Ordinal);
 
-    public void KilledProcess(int pid) => _killedGroups.Add(pid);
+    public void KilledProcess(int pid) => _killedGroups[pid] = Shell.NowTicks();
 
     public async Task<int> BuildCountAsync(CancellationToken ct) =>
         (int)(long)(await ScalarAsync(farm.DatabasePath, "SELECT count(*) FROM builds", ct) ?? 0L);
@@ -164,7 +167,7 @@ internal sealed class Invariants(Farm farm, int seed)
                 // line or environment names this soak's derivations.
                 if (!IsOurs(pid))
                 {
-                    if (_killedGroups.Contains(group) || _killedGroups.Contains(session))
+                    if (LeftOf(group, pid) || LeftOf(session, pid))
                         orphans.Add($"orphan: pid {pid} is left of killed process {group}: {CommandLine(pid)}");
                 }
                 else if (RealUid(pid) is { } uid && uid >= FirstUid && uid < FirstUid + UidSpan)
@@ -181,6 +184,10 @@ internal sealed class Invariants(Farm farm, int seed)
         details.AddRange(orphans);
         return orphans.Count;
     }
+
+    /// <summary>Whether PID, in group or session ID, started before the process of that number was killed.</summary>
+    private bool LeftOf(int id, int pid) =>
+        _killedGroups.TryGetValue(id, out var killedAt) && Shell.StartTicks(pid) is { } started && started <= killedAt;
 
     private bool IsOurs(int pid)
     {

@@ -79,6 +79,24 @@ internal static class Shell
         }
     }
 
+    /// <summary>When PID started, in clock ticks since boot (/proc/PID/stat's starttime); null when it is gone.</summary>
+    public static long? StartTicks(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Now, in the clock ticks of <see cref="StartTicks"/> (USER_HZ, 100 on Linux).</summary>
+    public static long NowTicks() =>
+        (long)(double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 100);
+
     public static IEnumerable<int> AllPids() =>
         Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => n is not null && n.All(char.IsAsciiDigit)).Select(n => int.Parse(n!, System.Globalization.CultureInfo.InvariantCulture));
 
