@@ -9,7 +9,9 @@ namespace BuildFarm.Worker.Cli;
 /// <summary>
 /// Hidden <c>buildfarm-worker debug sandbox-cost</c>: runs trivial builds (static busybox <c>true</c> as the only
 /// input, one output written) through the sandbox and unsandboxed, back to back, and prints milliseconds per build
-/// for each (bench/sandbox/run.sh sets them beside Nix's own sandbox).
+/// for each, wall and CPU (this process and every child it reaped: the launcher, bubblewrap, the builder); where the
+/// machine runs <see cref="SandboxLauncher"/>, also the sandbox started through the shell chain it replaced
+/// (bench/sandbox/run.sh sets them beside Nix's own sandbox).
 /// </summary>
 internal static class DebugSandboxCostCommand
 {
@@ -29,9 +31,16 @@ internal static class DebugSandboxCostCommand
                 File.Copy(SandboxSettings.Default.Busybox, Path.Combine(input, "busybox"));
                 var builds = Directory.CreateDirectory(Path.Combine(root.FullName, "builds")).FullName;
                 var sandboxed = await TimeAsync(new SandboxRunner(), "/nix/store", store, builds, n, cancellationToken);
+                if (SandboxSettings.Default.UsesNativeLauncher)
+                {
+                    var shell = await TimeAsync(new SandboxRunner(SandboxSettings.Default with { NativeLauncher = false }), "/nix/store", store, builds, n, cancellationToken);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"through the shell chain (busybox sh, env, prlimit, setpriv): sandboxed {shell.Wall:0.0} ms/build, CPU {shell.Cpu:0.0} ms/build"));
+                }
+
                 var plain = await TimeAsync(new UnsandboxedRunner(), store, store, builds, n, cancellationToken);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"sandboxed {sandboxed:0.0} ms/build, unsandboxed {plain:0.0} ms/build, sandbox set-up {sandboxed - plain:0.0} ms/build ({n} builds each)"));
+                    $"sandboxed {sandboxed.Wall:0.0} ms/build (CPU {sandboxed.Cpu:0.0}), unsandboxed {plain.Wall:0.0} ms/build (CPU {plain.Cpu:0.0}), sandbox set-up {sandboxed.Wall - plain.Wall:0.0} ms/build ({n} builds each)"));
                 return 0;
             }
             finally
@@ -42,8 +51,9 @@ internal static class DebugSandboxCostCommand
         return command;
     }
 
-    private static async Task<double> TimeAsync(IBuilderRunner runner, string storeDir, string physical, string builds, int n, CancellationToken cancellationToken)
+    private static async Task<(double Wall, double Cpu)> TimeAsync(IBuilderRunner runner, string storeDir, string physical, string builds, int n, CancellationToken cancellationToken)
     {
+        var cpu = CpuMilliseconds();
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < n; i++)
         {
@@ -61,6 +71,14 @@ internal static class DebugSandboxCostCommand
             Directory.Delete(build, recursive: true);
         }
 
-        return clock.Elapsed.TotalMilliseconds / n;
+        return (clock.Elapsed.TotalMilliseconds / n, (CpuMilliseconds() - cpu) / n);
+    }
+
+    /// <summary>User and system time of this process and of its reaped children (<c>/proc/self/stat</c> fields 14–17, in clock ticks of 10 ms).</summary>
+    private static double CpuMilliseconds()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields[11..15].Sum(f => long.Parse(f, CultureInfo.InvariantCulture)) * 10.0;
     }
 }

@@ -19,8 +19,6 @@ internal static class ArgvZeroExec
     /// <summary>The fd the sandbox launcher opens this program on; bubblewrap execs <c>/proc/self/fd/5</c>.</summary>
     public const int SandboxFd = 5;
 
-    private const ulong Base = 0x400000;
-
     /// <summary>Machine code, position-independent; assembled from the instructions beside it (GNU as, Intel syntax).</summary>
     private static readonly byte[] Code =
     [
@@ -83,51 +81,12 @@ internal static class ArgvZeroExec
     public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.OSArchitecture == Architecture.X64;
 
     /// <summary>The whole ELF file: header, one read+execute PT_LOAD segment of the file itself, code, messages.</summary>
-    public static byte[] Elf()
-    {
-        const int headers = 64 + 56;
-        var body = Code.Concat(Messages.SelectMany(Encoding.ASCII.GetBytes)).ToArray();
-        var file = new byte[headers + body.Length];
-        var w = new BinaryWriter(new MemoryStream(file));
-        w.Write([0x7F, (byte)'E', (byte)'L', (byte)'F', 2, 1, 1, 0]); // ELF64, little-endian, version 1, System V
-        w.Write(0UL);
-        w.Write((ushort)2);                  // ET_EXEC
-        w.Write((ushort)0x3E);               // EM_X86_64
-        w.Write(1U);                         // EV_CURRENT
-        w.Write(Base + headers);             // e_entry: the first instruction
-        w.Write(64UL);                       // e_phoff
-        w.Write(0UL);                        // e_shoff: no sections
-        w.Write(0U);                         // e_flags
-        w.Write((ushort)64);                 // e_ehsize
-        w.Write((ushort)56);                 // e_phentsize
-        w.Write((ushort)1);                  // e_phnum
-        w.Write((ushort)64);                 // e_shentsize
-        w.Write((ushort)0);                  // e_shnum
-        w.Write((ushort)0);                  // e_shstrndx
-        w.Write(1U);                         // PT_LOAD
-        w.Write(5U);                         // PF_R | PF_X
-        w.Write(0UL);                        // p_offset
-        w.Write(Base);                       // p_vaddr
-        w.Write(Base);                       // p_paddr
-        w.Write((ulong)file.Length);         // p_filesz
-        w.Write((ulong)file.Length);         // p_memsz
-        w.Write(0x1000UL);                   // p_align
-        w.Write(body);
-        w.Flush();
-        return file;
-    }
+    public static byte[] Elf() => StaticElf.Build([.. Code, .. Messages.SelectMany(Encoding.ASCII.GetBytes)]);
 
     /// <summary>Writes the program to <paramref name="path"/> (new file, read and execute for everyone, write for no one).</summary>
-    public static void Write(string path)
-    {
-        using var file = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew, Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
-                | UnixFileMode.OtherRead | UnixFileMode.OtherExecute,
-        });
-        file.Write(Elf());
-    }
+    public static void Write(string path) =>
+        StaticElf.Write(path, Elf(), UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 
     /// <summary>The command line that runs <paramref name="builder"/> through the program at <paramref name="exec"/>.</summary>
     public static IReadOnlyList<string> Command(string exec, string builder, IEnumerable<string> args) =>

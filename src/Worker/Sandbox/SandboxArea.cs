@@ -38,6 +38,9 @@ internal sealed class SandboxArea : IDisposable
     /// <summary><see cref="Execution.ArgvZeroExec"/>'s program (root's, 0555).</summary>
     public string ArgvZeroFile => Path.Combine(Root, "argv0");
 
+    /// <summary><see cref="SandboxLauncher"/>'s program (root's, 0500, in root's directory: run as root, changed by no one else).</summary>
+    public string LauncherFile => Path.Combine(Root, "launcher");
+
     public static SandboxArea Create(BuilderSpec spec, long uid)
     {
         var area = new SandboxArea(spec.BuildDir + ".sandbox", spec.BuildDir);

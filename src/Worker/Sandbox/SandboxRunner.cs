@@ -26,7 +26,7 @@ namespace BuildFarm.Worker.Sandbox;
 public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider? time = null) : IBuilderRunner
 {
     /// <summary>
-    /// Run as root by static busybox: opens bubblewrap's option file on fd 3, the seccomp program on fd 4 and
+    /// Where the launcher is not used (<see cref="SandboxSettings.UsesNativeLauncher"/>), run as root by static busybox: opens bubblewrap's option file on fd 3, the seccomp program on fd 4 and
     /// <see cref="ArgvZeroExec"/> on fd 5 (all root's, opened before the uid changes; the last one closes them all), appends the builder's command line read NUL-separated from the
     /// command file (bubblewrap takes the command only from its real arguments; <c>read -d ''</c> keeps every byte),
     /// then execs the limits, the uid change and bubblewrap, with the builder's stderr merged into its stdout (one
@@ -104,25 +104,10 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         if (ArgvZeroExec.Supported)
             ArgvZeroExec.Write(area.ArgvZeroFile);
 
-        var uid = user.Uid.ToString(CultureInfo.InvariantCulture);
-        var psi = new ProcessStartInfo(_settings.Busybox) { WorkingDirectory = "/" };
+        var psi = _settings.UsesNativeLauncher ? NativeLaunch(area, user) : ShellLaunch(area, user);
+        psi.WorkingDirectory = "/";
         // The launcher gets an empty environment: nothing of the worker's reaches bubblewrap or the builder.
         psi.Environment.Clear();
-        string[] words =
-        [
-            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile, ArgvZeroExec.Supported ? area.ArgvZeroFile : "",
-            // .NET ignores SIGPIPE and an ignored signal survives exec: builders get every signal at its default, as in Nix.
-            _settings.Env, "--default-signal",
-            _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
-            // One byte over the limit: a file the kernel stops is over the disk limit too, which the last check below
-            // reports whatever the builder did with SIGXFSZ or EFBIG (busybox dd exits 1 with "File too large").
-            .. _settings.MaxDiskBytes > 0 ? [$"--fsize={_settings.MaxDiskBytes + 1}"] : Array.Empty<string>(),
-            "--", _settings.Setpriv, $"--reuid={uid}", $"--regid={uid}", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
-            "--", _settings.Bwrap, "--args", "3",
-        ];
-        foreach (var w in words)
-            psi.ArgumentList.Add(w);
 
         // Bubblewrap's own errors come before anything of the builder's: remember how the log starts.
         var head = new StringBuilder();
@@ -167,6 +152,44 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         }
 
         return result;
+    }
+
+    /// <summary>One static program prepares bubblewrap's process (<see cref="SandboxLauncher"/>).</summary>
+    private ProcessStartInfo NativeLaunch(SandboxArea area, BuildUser user)
+    {
+        SandboxLauncher.Write(area.LauncherFile);
+        var psi = new ProcessStartInfo(area.LauncherFile);
+        // One byte over the limit: a file the kernel stops is over the disk limit too, which the last check in
+        // RunInAreaAsync reports whatever the builder did with SIGXFSZ or EFBIG (busybox dd exits 1 with "File too large").
+        var fsize = _settings.MaxDiskBytes > 0 ? _settings.MaxDiskBytes + 1 : 0;
+        foreach (var w in SandboxLauncher.Arguments(user.Uid, user.Uid, _settings.MaxProcesses, fsize, area.ArgsFile, area.SeccompFile, area.ArgvZeroFile, area.CommandFile))
+            psi.ArgumentList.Add(w);
+        psi.ArgumentList.Add(_settings.Bwrap);
+        psi.ArgumentList.Add("--args");
+        psi.ArgumentList.Add("3");
+        return psi;
+    }
+
+    /// <summary>Busybox sh, env, prlimit and setpriv, one exec after another (architectures without the launcher).</summary>
+    private ProcessStartInfo ShellLaunch(SandboxArea area, BuildUser user)
+    {
+        var uid = user.Uid.ToString(CultureInfo.InvariantCulture);
+        var psi = new ProcessStartInfo(_settings.Busybox);
+        string[] words =
+        [
+            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile, ArgvZeroExec.Supported ? area.ArgvZeroFile : "",
+            // .NET ignores SIGPIPE and an ignored signal survives exec: builders get every signal at its default, as in Nix.
+            _settings.Env, "--default-signal",
+            _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
+            // One byte over the limit, as in NativeLaunch.
+            .. _settings.MaxDiskBytes > 0 ? [$"--fsize={_settings.MaxDiskBytes + 1}"] : Array.Empty<string>(),
+            "--", _settings.Setpriv, $"--reuid={uid}", $"--regid={uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
+            "--", _settings.Bwrap, "--args", "3",
+        ];
+        foreach (var w in words)
+            psi.ArgumentList.Add(w);
+        return psi;
     }
 
     private static byte[] Words(IEnumerable<string> words)

@@ -4,8 +4,10 @@ namespace BuildFarm.Worker.Sandbox;
 
 /// <summary>
 /// What the sandbox needs from the machine and the operator. Host tools: bubblewrap builds the namespaces and the
-/// private root; a static busybox shell opens the argument and seccomp files on descriptors (.NET cannot hand a child
-/// extra descriptors); util-linux <c>prlimit</c> and <c>setpriv</c> set the limits and become the build user.
+/// private root; on x86-64 the worker's own <see cref="SandboxLauncher"/> prepares its process. Elsewhere (or with
+/// <see cref="NativeLauncher"/> off) a static busybox shell opens the argument and seccomp files on descriptors (.NET
+/// cannot hand a child extra descriptors), coreutils <c>env</c> resets the signals and util-linux <c>prlimit</c> and
+/// <c>setpriv</c> set the limits and become the build user. Busybox also builds the start-up probe's derivation.
 /// </summary>
 public sealed record SandboxSettings
 {
@@ -21,6 +23,15 @@ public sealed record SandboxSettings
 
     /// <summary>coreutils env (≥ 8.31, for <c>--default-signal</c>).</summary>
     public string Env { get; init; } = "/usr/bin/env";
+
+    /// <summary>
+    /// Whether the sandbox starts through <see cref="SandboxLauncher"/> where the machine runs it (x86-64); off, through
+    /// busybox sh, env, prlimit and setpriv as on other architectures (the tests run both).
+    /// </summary>
+    public bool NativeLauncher { get; init; } = true;
+
+    /// <summary>Whether builds start through <see cref="SandboxLauncher"/> here.</summary>
+    public bool UsesNativeLauncher => NativeLauncher && SandboxLauncher.Supported;
 
     /// <summary>nftables, for the <see cref="FixedOutputFirewall"/>.</summary>
     public string Nft { get; init; } = "/usr/sbin/nft";
@@ -53,6 +64,8 @@ public sealed record SandboxSettings
     };
 
     public IEnumerable<(string What, string Path)> Tools() =>
-        [("bubblewrap (apt-get install bubblewrap)", Bwrap), ("static busybox (apt-get install busybox-static)", Busybox),
-         ("util-linux setpriv", Setpriv), ("util-linux prlimit", Prlimit), ("coreutils env", Env)];
+        UsesNativeLauncher
+            ? [("bubblewrap (apt-get install bubblewrap)", Bwrap), ("static busybox (apt-get install busybox-static)", Busybox)]
+            : [("bubblewrap (apt-get install bubblewrap)", Bwrap), ("static busybox (apt-get install busybox-static)", Busybox),
+               ("util-linux setpriv", Setpriv), ("util-linux prlimit", Prlimit), ("coreutils env", Env)];
 }

@@ -77,13 +77,15 @@ public sealed class SandboxRunnerIsolationTests
         Assert.Equal(env.Append(new("PWD", "/build")).OrderBy(e => e.Key, StringComparer.Ordinal), seen.OrderBy(e => e.Key, StringComparer.Ordinal));
     }
 
-    [Fact]
-    public async Task RunAsync_StdoutAndStderr_MergedInOrderAndExitCodeKept()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RunAsync_StdoutAndStderr_MergedInOrderAndExitCodeKept(bool nativeLauncher)
     {
         using var dir = new TempDirectory("sbx-exit");
         var log = new LogCollector();
 
-        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox with { NativeLauncher = nativeLauncher }).RunAsync(BuilderTestKit.Shell(
             "echo one; echo two >&2; echo three; exit 7", dir.Path, dir.Path), log.OnLog, CancellationToken.None);
 
         Assert.Equal(BuilderOutcome.Exited, result.Outcome);
@@ -108,15 +110,17 @@ public sealed class SandboxRunnerIsolationTests
         Assert.Equal("", log.Text);
     }
 
-    [Fact]
-    public async Task RunAsync_SignalDispositions_AllDefaultNothingIgnoredOrBlocked()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RunAsync_SignalDispositions_AllDefaultNothingIgnoredOrBlocked(bool nativeLauncher)
     {
         // The worker (.NET) ignores SIGPIPE, and an ignored signal survives exec: `yes | head` would then fail with
         // EPIPE instead of ending quietly, unlike under Nix.
         using var dir = new TempDirectory("sbx-signals");
         var log = new LogCollector();
 
-        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(BuilderTestKit.Shell(
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox with { NativeLauncher = nativeLauncher }).RunAsync(BuilderTestKit.Shell(
             "/bin/busybox grep -E '^Sig(Ign|Blk)' /proc/self/status; /bin/busybox yes | /bin/busybox head -n 1", dir.Path, dir.Path), log.OnLog, CancellationToken.None);
 
         Assert.True(result.Succeeded, $"{result}: {log.Text}");
