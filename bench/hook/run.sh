@@ -4,6 +4,10 @@
 # for reference. Issue 13's bench: aim BuildFarm ≥ 10× Nix's remote builder.
 #   bench/hook/run.sh                              N=100 derivations per side, SLOTS=4 on each side
 #   N=100 SLOTS=4 POLL=5 SKIP_BUILD=1 KEEP=1 PROFILE=1 bench/hook/run.sh   PROFILE=1: where a hook build's time goes
+#   N=1000 GRAPH=100 bench/hook/run.sh      a graph instead of N independent derivations: N/GRAPH layers of GRAPH,
+#                                           node (l, i) needing (l-1, i) and (l-1, i+1 mod GRAPH); every side builds
+#                                           all N, and one more side builds the same graph with `buildfarm build`
+#                                           (the farm's own scheduler, outputs into /nix/store) instead of nix-build
 # Every side builds its own N fresh derivations `busybox sh -c 'echo NONCE-i > $out'` (a static busybox added to
 # /nix/store once, the only input; a nonce per side and run, so no output is valid before). The clock is the
 # nix-build command (evaluation included). POLL is Nix's build-poll-interval for both sides: how long the builder
@@ -14,6 +18,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 N="${N:-100}"
+GRAPH="${GRAPH:-0}"
 SLOTS="${SLOTS:-4}"
 POLL="${POLL:-5}"
 WARM="${WARM:-$SLOTS}"
@@ -56,17 +61,27 @@ for tool in nix-build nix-store sshd busybox curl jq sqlite3; do command -v "$to
 mkdir -p "$WORK/bench-busybox"; cp "$(command -v busybox)" "$WORK/bench-busybox/busybox"
 BUSYBOX="$(nix-store --add "$WORK/bench-busybox")"
 cat > "$WORK/builds.nix" <<'NIX'
-{ n, nonce, busybox }:
-builtins.genList (i: derivation {
-  name = "hookbench-${toString i}"; system = "x86_64-linux";
-  builder = "${builtins.storePath busybox}/busybox"; args = [ "sh" "-c" "echo ${nonce}-${toString i} > $out" ];
-}) n
+{ n, nonce, busybox, width ? 0 }:
+let
+  node = name: text: derivation {
+    inherit name; system = "x86_64-linux";
+    builder = "${builtins.storePath busybox}/busybox"; args = [ "sh" "-c" "echo ${text} > $out" ];
+  };
+  # width > 0: n / width layers of width nodes, each node of a layer needing two of the layer below.
+  layers = builtins.genList (l: builtins.genList (i:
+    node "hookbench-${toString l}-${toString i}" (if l == 0 then "${nonce}-0-${toString i}" else
+      let below = builtins.elemAt layers (l - 1); in
+      "${nonce}-${toString l}-${toString i}-${builtins.elemAt below i}-${builtins.elemAt below (if i + 1 == width then 0 else i + 1)}")
+  ) width) (n / width);
+in
+if width == 0 then builtins.genList (i: node "hookbench-${toString i}" "${nonce}-${toString i}") n
+else builtins.concatLists layers
 NIX
 # nix_build SIDE COUNT OUT [nix-build options...]: builds COUNT fresh derivations (nonce SIDE-pid-random), output paths
 # to OUT, stderr to OUT.err; the exit code is nix-build's.
 nix_build() {
   local side=$1 count=$2 out=$3; shift 3
-  nix-build "$WORK/builds.nix" --no-out-link --arg n "$count" --argstr nonce "$side-$$-$RANDOM$RANDOM" \
+  nix-build "$WORK/builds.nix" --no-out-link --arg n "$count" --arg width "${WIDTH:-$GRAPH}" --argstr nonce "$side-$$-$RANDOM$RANDOM" \
     --argstr busybox "$BUSYBOX" --option substituters '' --option build-poll-interval "$POLL" "$@" > "$out" 2> "$out.err"
 }
 # timed NAME COMMAND...: runs COMMAND, records NAME's wall seconds in $WORK/NAME.wall and the load before and after.
@@ -84,7 +99,10 @@ all_valid() {
   local invalid; invalid=$(xargs nix-store --check-validity --print-invalid < "$1")
   [ -z "$invalid" ] || fail "outputs not valid in /nix/store: $(echo "$invalid" | head -3)"
 }
-echo "== $N derivations per side, $SLOTS slots per side, build-poll-interval $POLL; $(nproc) cores; uptime: $(uptime)" >&2
+if [ "$GRAPH" != 0 ]; then
+  if [ $((N % GRAPH)) != 0 ] || [ "$N" -lt "$GRAPH" ]; then fail "GRAPH=$GRAPH must divide N=$N"; fi
+fi
+echo "== $N derivations per side$([ "$GRAPH" = 0 ] || echo " in a graph of $((N / GRAPH)) layers of $GRAPH"), $SLOTS slots per side, build-poll-interval $POLL; $(nproc) cores; uptime: $(uptime)" >&2
 
 # --- BuildFarm through the hook: ./farm up --nix with one worker of SLOTS slots ------------------------------------
 export FARM_DIR="$WORK/farm"
@@ -94,16 +112,15 @@ FARM_WORKERS="hb x86_64-linux - - $SLOTS 1" "$ROOT/farm" up --nix --no-install -
 API="$(cat "$FARM_DIR/dispatcher.url")"
 HOOK=(--max-jobs 0 --option build-hook "$FARM_DIR/nix-hook" --option builders '')
 # Warm-up, not timed: JIT of dispatcher and worker, the worker's first pull of busybox from the origin.
-nix_build bfwarm "$WARM" "$WORK/bf-warm.out" "${HOOK[@]}" || { tail -n 15 "$WORK/bf-warm.out.err" >&2; fail "farm warm-up"; }
+WIDTH=0 nix_build bfwarm "$WARM" "$WORK/bf-warm.out" "${HOOK[@]}" || { tail -n 15 "$WORK/bf-warm.out.err" >&2; fail "farm warm-up"; }
 T_BF0=$(date +%s%3N)
 farm_cpu > "$WORK/bf.cpu0"
-timed bf /usr/bin/time -o "$WORK/bf.nixcpu" -f '%U %S' bash -c "$(declare -f nix_build); WORK='$WORK' POLL='$POLL' BUSYBOX='$BUSYBOX' nix_build bf '$N' '$WORK/bf.out' ${HOOK[*]@Q}"
+timed bf /usr/bin/time -o "$WORK/bf.nixcpu" -f '%U %S' bash -c "$(declare -f nix_build); WORK='$WORK' POLL='$POLL' BUSYBOX='$BUSYBOX' GRAPH='$GRAPH' nix_build bf '$N' '$WORK/bf.out' ${HOOK[*]@Q}"
 farm_cpu > "$WORK/bf.cpu1"
 all_valid "$WORK/bf.out"
 # The dispatcher's records: every output of this run built by a succeeded farm build, on which worker.
-curl -fsS "$API/api/builds?limit=1000" | jq -r '.[] | select(.state == "succeeded") | .id' |
-  while read -r id; do curl -fsS "$API/api/builds/$id"; echo; done > "$WORK/bf-builds.json"
-jq -r '.worker as $w | .outputs[] | "\(.path) \($w)"' "$WORK/bf-builds.json" | sort > "$WORK/bf-records"
+sqlite3 -separator ' ' "$FARM_DIR/dispatcher.db" \
+  "SELECT o.path, b.worker FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.state = 'succeeded'" | sort > "$WORK/bf-records"
 bf_recorded=$(sort "$WORK/bf.out" | join - "$WORK/bf-records" | wc -l)
 [ "$bf_recorded" = "$N" ] || fail "the dispatcher records $bf_recorded of the $N outputs as built by a succeeded build"
 bf_workers=$(sort "$WORK/bf.out" | join - "$WORK/bf-records" | awk '{print $2}' | sort | uniq -c | awk '{printf "%s%s×%s", s, $2, $1; s=", "}')
@@ -130,8 +147,8 @@ SH
   timed prof nix_build prof "$N" "$WORK/prof.out" --max-jobs 0 --option build-hook "$WORK/hook-timed" --option builders ''
   sqlite3 -separator ' ' "$FARM_DIR/dispatcher.db" "SELECT drv_path, submitted_at, started_at, finished_at FROM builds" > "$WORK/prof-db"
   for t in "$WORK"/hooklog/*.t; do
-    drv=$(grep -ao '/nix/store/[a-z0-9]*-hookbench-[0-9]*\.drv' "${t%.t}.in" | tail -n 1) || true
-    tries=$(grep -ao 'hookbench-[0-9]*\.drv' "${t%.t}.in" | wc -l) || true
+    drv=$(grep -ao '/nix/store/[a-z0-9]*-hookbench-[0-9-]*\.drv' "${t%.t}.in" | tail -n 1) || true
+    tries=$(grep -ao 'hookbench-[0-9-]*\.drv' "${t%.t}.in" | wc -l) || true
     echo "$(cat "$t") ${drv:-none} $tries"
   done | sort -n > "$WORK/prof-hooks"
   awk 'NR == FNR { sub_[$1] = $2; fin[$1] = $4; next }
@@ -153,6 +170,19 @@ SH
     done | sort -n | awk '{ v[NR] = $1 } END { printf "bare hook process (NativeAOT buildfarm-hook nix, stdin closed at once, 5 runs): median %.1f ms\n", v[3] / 10 }'
   } >> "$WORK/prof-summary"
 fi
+# GRAPH: the same graph (fresh nonce) through the farm's own scheduler: `buildfarm build` of the top layer's .drv
+# files, the dispatcher walking the rest from /nix/store, outputs imported into /nix/store.
+if [ "$GRAPH" != 0 ]; then
+  nix-instantiate "$WORK/builds.nix" --arg n "$N" --arg width "$GRAPH" --argstr nonce "cli-$$-$RANDOM$RANDOM" \
+    --argstr busybox "$BUSYBOX" 2>/dev/null > "$WORK/cli.drvs"
+  [ "$(wc -l < "$WORK/cli.drvs")" = "$N" ] || fail "nix-instantiate gave $(wc -l < "$WORK/cli.drvs") derivations, expected $N"
+  farm_cpu > "$WORK/cli.cpu0"
+  timed cli /usr/bin/time -o "$WORK/cli.nixcpu" -f '%U %S' bash -c \
+    "'$BF' --nix build --url '$API' \$(tail -n '$GRAPH' '$WORK/cli.drvs') > '$WORK/cli.out.log' 2> '$WORK/cli.out.err'"
+  farm_cpu > "$WORK/cli.cpu1"
+  xargs nix-store -q --outputs < "$WORK/cli.drvs" > "$WORK/cli.out"
+  all_valid "$WORK/cli.out"
+fi
 "$BF" status > "$WORK/bf-status.txt" 2>&1 || true   # the CLI's view, kept with KEEP=1
 "$ROOT/farm" down > "$WORK/farm-down.log" 2>&1; FARM_STARTED=0
 
@@ -170,7 +200,7 @@ local_wait_port "$SPORT" sshd "${PIDS[-1]}" "$WORK/sshd.log"
 export NIX_SSHOPTS="-p $SPORT -o UserKnownHostsFile=$WORK/sshd/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
 REMOTE=(--max-jobs 0 --builders "ssh://root@127.0.0.1?remote-store=local%3Froot%3D$WORK/nix-remote x86_64-linux $WORK/client $SLOTS")
 # Warm-up, not timed: copies busybox to the remote store once.
-nix_build nixwarm "$WARM" "$WORK/nix-warm.out" "${REMOTE[@]}" || { tail -n 15 "$WORK/nix-warm.out.err" >&2; fail "Nix remote warm-up"; }
+WIDTH=0 nix_build nixwarm "$WARM" "$WORK/nix-warm.out" "${REMOTE[@]}" || { tail -n 15 "$WORK/nix-warm.out.err" >&2; fail "Nix remote warm-up"; }
 timed nix nix_build nix "$N" "$WORK/nix.out" "${REMOTE[@]}"
 all_valid "$WORK/nix.out"
 nix_remote=0
@@ -185,13 +215,15 @@ read -r ph_n ph_queue ph_run ph_total ph_fetch ph_build ph_upload ph_accept < "$
 awk -v n="$N" -v j="$SLOTS" -v bf="$(cat "$WORK/bf.wall")" -v nx="$(cat "$WORK/nix.wall")" -v lo="$(cat "$WORK/local.wall")" \
   -v bfl="$(cat "$WORK/bf.load0") -> $(cat "$WORK/bf.load1")" -v nxl="$(cat "$WORK/nix.load0") -> $(cat "$WORK/nix.load1")" \
   -v lol="$(cat "$WORK/local.load0") -> $(cat "$WORK/local.load1")" -v workers="$bf_workers" \
+  -v cli="$(cat "$WORK/cli.wall" 2>/dev/null)" -v clil="$(cat "$WORK/cli.load0" 2>/dev/null) -> $(cat "$WORK/cli.load1" 2>/dev/null)" \
   -v ph="$ph_n $ph_queue $ph_run $ph_total $ph_fetch $ph_build $ph_upload $ph_accept" 'BEGIN {
   split(ph, p, " ")
   printf "%d fresh derivations per side, %d slots per side, all outputs valid in /nix/store\n", n, j
   printf "%-44s %8s %10s %12s  %s\n", "side", "wall s", "ms/build", "slot-ms/build", "load (1/5/15 min) before -> after"
-  printf "%-44s %8.1f %10.0f %12.0f  %s\n", "BuildFarm hook (farm: " workers ")", bf, bf * 1000 / n, bf * j * 1000 / n, bfl
-  printf "%-44s %8.1f %10.0f %12.0f  %s\n", "Nix remote builder (ssh, local?root=)", nx, nx * 1000 / n, nx * j * 1000 / n, nxl
-  printf "%-44s %8.1f %10.0f %12.0f  %s\n", "local nix-build --max-jobs " j, lo, lo * 1000 / n, lo * j * 1000 / n, lol
+  printf "%-44s %8.1f %10.1f %12.0f  %s\n", "BuildFarm hook (farm: " workers ")", bf, bf * 1000 / n, bf * j * 1000 / n, bfl
+  printf "%-44s %8.1f %10.1f %12.0f  %s\n", "Nix remote builder (ssh, local?root=)", nx, nx * 1000 / n, nx * j * 1000 / n, nxl
+  printf "%-44s %8.1f %10.1f %12.0f  %s\n", "local nix-build --max-jobs " j, lo, lo * 1000 / n, lo * j * 1000 / n, lol
+  if (cli != "") printf "%-44s %8.1f %10.1f %12.0f  %s\n", "buildfarm build (the farm schedules the graph)", cli, cli * 1000 / n, cli * j * 1000 / n, clil
   printf "ratio Nix remote / BuildFarm hook = %.2f (aim >= 10)\n", nx / bf
   printf "BuildFarm per build (dispatcher records, %d builds, mean ms): submit->worker start %.0f, start->finished %.0f (input fetch %.0f, build %.0f, upload %.0f, accept %.0f), submit->finished %.0f\n", p[1], p[2], p[3], p[5], p[6], p[7], p[8], p[4]
 }'
@@ -201,3 +233,9 @@ join "$WORK/bf.cpu0" "$WORK/bf.cpu1" | awk -v n="$N" -v nix="$(cat "$WORK/bf.nix
   { d = ($3 - $2) * 10 / n; total += d; parts = parts sprintf("%s%s %.1f", sep, $1, d); sep = ", " }
   END { split(nix, c, " "); h = (c[1] + c[2]) * 1000 / n
         printf "BuildFarm CPU per build, ms: %s; nix-build with its hooks %.1f; total %.1f\n", parts, h, total + h }'
+if [ -f "$WORK/cli.cpu1" ]; then
+  join "$WORK/cli.cpu0" "$WORK/cli.cpu1" | awk -v n="$N" -v cli="$(cat "$WORK/cli.nixcpu")" '
+    { d = ($3 - $2) * 10 / n; total += d; parts = parts sprintf("%s%s %.1f", sep, $1, d); sep = ", " }
+    END { split(cli, c, " "); h = (c[1] + c[2]) * 1000 / n
+          printf "buildfarm build CPU per derivation, ms: %s; the buildfarm build client %.1f; total %.1f\n", parts, h, total + h }'
+fi

@@ -32,6 +32,10 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
     // the periodic tick of a large graph whose builds are all still running is one query, not a parse of every node.
     private readonly Dictionary<Guid, Dictionary<string, string[]>> _dependencies = [];
     private readonly HashSet<Guid> _settled = [];
+    private int _running;
+
+    /// <summary>Whether the last tick (or a graph created since) found a running graph: a build's end can advance one.</summary>
+    public bool HasRunningGraphs => Volatile.Read(ref _running) > 0;
 
     public async Task<(Guid? Id, string? Error)> CreateAsync(GraphRequest request, CancellationToken cancellationToken)
     {
@@ -55,6 +59,7 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         var records = nodes.Select(n => new GraphNodeRecord(graph.Id, n.DrvPath, n.Dependencies, n.WantedOutputs, n.OutputPaths, n.IsTarget,
             n.Skipped ? GraphNodeState.Skipped : GraphNodeState.Waiting, null, n.Skipped ? "outputs already valid in the origin store" : null));
         await db.RunAsync(s => GraphTable.InsertAsync(s, graph, records), cancellationToken);
+        Interlocked.Increment(ref _running);
         Log.ForContext("GraphId", graph.Id).Information("Graph {GraphId} of {Targets}: {Nodes} derivations, {Skipped} already built",
             graph.Id, graph.Targets, nodes.Count, nodes.Count(n => n.Skipped));
         // Checkpoint: the graph is durable; if we die now (or this tick fails) the periodic tick submits its ready nodes.
@@ -116,7 +121,9 @@ internal sealed class GraphScheduler(LifecycleDatabase db, GraphExpander expande
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            foreach (var g in await db.RunAsync(s => GraphTable.ListAsync(s, GraphState.Running), cancellationToken))
+            var running = await db.RunAsync(s => GraphTable.ListAsync(s, GraphState.Running), cancellationToken);
+            Volatile.Write(ref _running, running.Count);
+            foreach (var g in running)
             {
                 // Refusals fail nodes, which may fail or stop others: advance until a step submits nothing new.
                 for (var round = 0; round < 100 && await AdvanceAsync(g, cancellationToken); round++)

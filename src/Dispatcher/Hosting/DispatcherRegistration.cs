@@ -56,7 +56,7 @@ internal static class DispatcherRegistration
         services.AddSingleton(new DerivationIntake(layout));
         services.AddSingleton(sp => new GraphExpander(sp.GetRequiredService<OriginStore>()));
         services.AddSingleton<GraphScheduler>();
-        services.AddHostedService(sp => new GraphSweeper(sp.GetRequiredService<GraphScheduler>(), sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
+        services.AddHostedService(sp => new GraphSweeper(sp.GetRequiredService<GraphScheduler>(), sp.GetRequiredService<LifecycleDatabase>().Signals, sp.GetRequiredService<TimeProvider>(), options.SweepInterval));
         if (origin is not null)
         {
             services.AddHostedService(sp => new QuarantineSweeper(

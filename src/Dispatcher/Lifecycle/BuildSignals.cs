@@ -11,6 +11,7 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 internal sealed class BuildSignals
 {
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _next = new();
+    private TaskCompletionSource _nextEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes at the next committed change of <paramref name="build"/>.</summary>
     public Task Next(Guid build) =>
@@ -24,6 +25,15 @@ internal sealed class BuildSignals
                 waiters.TrySetResult();
         }
     }
+
+    /// <summary>
+    /// Completes after the next commit that ended any build (the graph sweeper: that build's dependents may be ready).
+    /// Take it before reading, as <see cref="Next"/>.
+    /// </summary>
+    public Task NextEnd() => Volatile.Read(ref _nextEnd).Task;
+
+    public void PulseEnd() =>
+        Interlocked.Exchange(ref _nextEnd, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>Drops the wait a follower that stops following left behind (a build that never changes again would keep it).</summary>
     public void Forget(Guid build)

@@ -72,7 +72,7 @@ internal static class BuildTable
 
     public static Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now)
     {
-        s.Changed(id);
+        s.Ended(id);
         return s.ExecuteAsync(
             """
             UPDATE builds SET state = $state, failure_kind = $kind, failure_reason = $reason, exit_code = $code,

@@ -65,6 +65,8 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
             await tx.CommitAsync(cancellationToken);
             if (session.ChangedBuilds is { } changed)
                 Signals.Pulse(changed);
+            if (session.EndedBuilds)
+                Signals.PulseEnd();
             return result;
         }
         finally
@@ -142,6 +144,15 @@ internal sealed class DbSession(Func<string, SqliteCommand> statement, bool owne
     public HashSet<Guid>? ChangedBuilds { get; private set; }
 
     public void Changed(Guid build) => (ChangedBuilds ??= []).Add(build);
+
+    /// <summary>Whether this transaction ended a build (<see cref="BuildSignals.NextEnd"/> wakes after the commit).</summary>
+    public bool EndedBuilds { get; private set; }
+
+    public void Ended(Guid build)
+    {
+        Changed(build);
+        EndedBuilds = true;
+    }
 
     public async Task<int> ExecuteAsync(string sql, params (string Name, object? Value)[] parameters)
     {

@@ -111,6 +111,31 @@ public sealed class GraphSchedulerTests : IAsyncDisposable
         Assert.Equal("running", (await new GraphViews(h.Db).GetAsync(second!.Value, CancellationToken.None))!.State);
     }
 
+    [Fact]
+    public async Task Sweeper_DependencyEnds_DependentSubmittedWithoutWaitingForThePeriodicTick()
+    {
+        var layout = StoreLayout.Create("/nix/store", _dir.Combine("origin"));
+        var (a, b) = await WriteChainAsync(layout);
+        await using var h = await OpenAsync(layout);
+        await h.Lifecycle.OnStatusAsync(Status(), CancellationToken.None);
+        var (graphId, error) = await h.Scheduler.CreateAsync(Request(b), CancellationToken.None);
+        Assert.True(graphId.HasValue, error);
+        // One tick at start-up, the next in ten minutes: only a build's end can advance the graph within the test.
+        using var sweeper = new GraphSweeper(h.Scheduler, h.Db.Signals, TimeProvider.System, TimeSpan.FromMinutes(10));
+        await sweeper.StartAsync(CancellationToken.None);
+        await Task.Delay(200);
+        Assert.Equal([a.FullPath], _publisher.Published.Select(p => p.DrvPath));
+
+        var built = _publisher.Published.Single();
+        await h.Lifecycle.OnSucceededAsync(new BuildSucceeded(built.BuildId, 1, "w1", [], new PhaseTimings(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero), DateTimeOffset.UtcNow), CancellationToken.None);
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (_publisher.Published.Count < 2 && DateTime.UtcNow < until)
+            await Task.Delay(10);
+        await sweeper.StopAsync(CancellationToken.None);
+
+        Assert.Equal([a.FullPath, b.FullPath], _publisher.Published.Select(p => p.DrvPath));
+    }
+
     private static GraphRequest Request(StorePath target) => new([target.FullPath], false, new SubmitSettings(0, false, TimeSpan.Zero, TimeSpan.Zero));
 
     private static WorkerStatusReported Status() => new("w1", Caps, [], 0, 1L << 30, "test", false, false, null, DateTimeOffset.UtcNow);
