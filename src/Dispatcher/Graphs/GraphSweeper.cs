@@ -9,14 +9,16 @@ namespace BuildFarm.Dispatcher.Graphs;
 /// graph runs (its dependents may be ready now; without this a graph of depth D would wait up to D intervals).
 /// </summary>
 /// <remarks>
-/// A tick reads every node of every running graph, so ticks that follow build ends keep a gap of at least
-/// <see cref="MinGap"/> and four times the last tick's duration: a burst of ends is one tick, and ticking takes at
-/// most about a fifth of the time however large the graphs are. Missing a wake-up loses nothing: the periodic tick
-/// still comes.
+/// A tick reads every node of every running graph, so ticks that follow build ends keep a gap of four times the last
+/// tick's duration, between <see cref="MinGap"/> and <see cref="MaxGap"/>: a burst of ends is one tick, and ticking
+/// takes at most about a fifth of the time unless ticks are slower than <see cref="MaxGap"/> / 4 (a tick's submissions
+/// read derivations from the origin store: a layer of a graph on a loaded machine), where a build's dependents still
+/// start within <see cref="MaxGap"/> of it. Missing a wake-up loses nothing: the periodic tick still comes.
 /// </remarks>
 internal sealed class GraphSweeper(GraphScheduler scheduler, BuildSignals signals, TimeProvider time, TimeSpan interval) : BackgroundService
 {
     internal static readonly TimeSpan MinGap = TimeSpan.FromMilliseconds(10);
+    internal static readonly TimeSpan MaxGap = TimeSpan.FromMilliseconds(100);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -38,7 +40,7 @@ internal sealed class GraphSweeper(GraphScheduler scheduler, BuildSignals signal
                     Log.Error(e, "Graph tick failed; retrying next tick");
                 }
 
-                var gap = Max(MinGap, time.GetElapsedTime(started) * 4);
+                var gap = Clamp(time.GetElapsedTime(started) * 4, MinGap, MaxGap);
                 periodic ??= timer.WaitForNextTickAsync(stoppingToken).AsTask();
                 while (true)
                 {
@@ -66,5 +68,5 @@ internal sealed class GraphSweeper(GraphScheduler scheduler, BuildSignals signal
         }
     }
 
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) => value < min ? min : value > max ? max : value;
 }
