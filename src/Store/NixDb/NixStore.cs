@@ -78,7 +78,8 @@ public sealed class NixStore : IStore
 
     /// <summary>
     /// Makes verified staged content valid in the Nix store: every reference must be in the batch or already valid;
-    /// entries already valid are skipped. The files are canonicalised and flushed, renamed into place, then registered
+    /// entries already valid are skipped. The files are canonicalised and flushed (unless restored from an archive, which
+    /// did both), renamed into place, then registered
     /// in one <c>nix-store --register-validity --hash-given</c> (one SQLite transaction in Nix) and their signatures
     /// recorded. A failure before registration deletes the renamed entries; a failure after it unregisters them.
     /// </summary>
@@ -117,8 +118,14 @@ public sealed class NixStore : IStore
                     throw new StoreException($"path '{entry.Info.Path}' references '{reference}', which is neither valid in the Nix store nor part of this import");
             }
 
-            StoreFiles.Canonicalise(entry.Staged.PhysicalPath);
-            StoreFiles.SyncTree(entry.Staged.PhysicalPath);
+            // Restored from an archive (ArchiveImporter): canonical as restored (FileSystemNarSink writes modes and
+            // times as Nix canonicalises them) and every file already flushed by its FileSyncer. Doing both again
+            // cost three metadata writes and an fsync (a device flush on this ext4) per file.
+            if (!entry.Staged.ContentSynced)
+            {
+                StoreFiles.Canonicalise(entry.Staged.PhysicalPath);
+                StoreFiles.SyncTree(entry.Staged.PhysicalPath);
+            }
         }
 
         if (toAdd.Count == 0)

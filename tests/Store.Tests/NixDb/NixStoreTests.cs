@@ -136,6 +136,34 @@ public sealed class NixStoreTests
     }
 
     [Fact]
+    public async Task ImportAsync_TreeIntoNixStore_EveryEntryCanonicalAsRestoredWithoutASecondPass()
+    {
+        var (nix, _) = await NixTestStore.CreatePrivateAsync();
+        using var __ = nix;
+        using var worker = await nix.CreateLocalAsync();
+        var key = SigningKey.Generate("worker-1");
+        var (dep, top) = await AddPairAsync(worker, "tree");
+        foreach (var path in new[] { dep, top })
+            await worker.Store.AddSignaturesAsync(path, [key.Sign((await worker.Store.GetPathInfoAsync(path, None)).Fingerprint)], None);
+
+        await ArchiveImporter.ImportAsync(nix.Store, await SignedArchiveAsync(worker, top), new ImportOptions(new TrustedKeys([key.PublicKey])), None);
+
+        // What Nix's canonicalisation leaves (the import no longer canonicalises a restored tree a second time).
+        (await nix.NixAsync("nix-store", "--verify-path", dep.FullPath)).EnsureSuccess("nix-store --verify-path");
+        var root = nix.Store.PhysicalPath(dep);
+        var entries = Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Prepend(root)
+            .Where(e => new FileInfo(e).LinkTarget is null).ToList();
+        Assert.Equal(4, entries.Count);
+        foreach (var entry in entries)
+        {
+            var isDir = Directory.Exists(entry);
+            var executable = isDir || entry.EndsWith("run.sh", StringComparison.Ordinal);
+            Assert.True((executable ? (UnixFileMode)0b101_101_101 : (UnixFileMode)0b100_100_100) == File.GetUnixFileMode(entry), entry);
+            Assert.True(CanonicalTime == (isDir ? Directory.GetLastWriteTimeUtc(entry) : File.GetLastWriteTimeUtc(entry)), entry);
+        }
+    }
+
+    [Fact]
     public async Task ImportAsync_TamperedArchive_LeavesTheNixStoreAsItWas()
     {
         var (nix, seed) = await NixTestStore.CreatePrivateAsync();
