@@ -1,6 +1,5 @@
+using BuildFarm.Transfer.OpenSsh;
 using BuildFarm.Transfer.Origins;
-using Renci.SshNet;
-using Renci.SshNet.Common;
 using Serilog;
 
 namespace BuildFarm.Transfer.Connections;
@@ -15,11 +14,11 @@ public sealed class OriginConnectionPool : IAsyncDisposable
 {
     private readonly OriginConnectionSettings _settings;
     private readonly ILogger _logger;
-    private readonly IPrivateKeySource _key;
+    private readonly IConnectionOpener _opener;
     private readonly SemaphoreSlim _capacity;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly Lock _gate = new();
-    private readonly List<SshConnection> _connections = [];
+    private readonly List<PooledConnection> _connections = [];
     private readonly CancellationTokenSource _shutdown = new();
     private int _nextId;
     private long _opened;
@@ -30,14 +29,11 @@ public sealed class OriginConnectionPool : IAsyncDisposable
     {
         _settings = settings.EnsureValid();
         _logger = (logger ?? Log.Logger).ForContext<OriginConnectionPool>();
-        try
+        _opener = settings.Transport switch
         {
-            _key = new PrivateKeyFile(settings.PrivateKeyFile);
-        }
-        catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            throw new InvalidOriginConnectionSettingsException(settings, [$"PrivateKeyFile '{settings.PrivateKeyFile}' cannot be loaded: {e.Message}"]);
-        }
+            OriginTransport.OpenSsh => new OpenSshOpener(settings, _logger),
+            _ => new SshNetOpener(settings, _logger),
+        };
 
         _capacity = new SemaphoreSlim(settings.MaxConnections * settings.ChannelsPerConnection);
     }
@@ -80,7 +76,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
                 if (TryLeaseOnOpenConnection() is { } reused)
                     return reused;
                 var id = Interlocked.Increment(ref _nextId);
-                var connection = await SshConnection.OpenAsync(_settings, _key, id, _logger, linked.Token);
+                var connection = await _opener.OpenAsync(id, linked.Token);
                 Interlocked.Increment(ref _opened);
                 lock (_gate)
                 {
@@ -106,7 +102,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
         }
     }
 
-    internal void Release(SshConnection connection)
+    internal void Release(PooledConnection connection)
     {
         var close = false;
         lock (_gate)
@@ -132,7 +128,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
 
     private ChannelLease? TryLeaseOnOpenConnection()
     {
-        List<SshConnection> dead = [];
+        List<PooledConnection> dead = [];
         ChannelLease? lease = null;
         lock (_gate)
         {
@@ -162,7 +158,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
         return lease;
     }
 
-    private ChannelLease LeaseOn(SshConnection connection)
+    private ChannelLease LeaseOn(PooledConnection connection)
     {
         connection.ActiveChannels++;
         _activeChannels++;
@@ -171,7 +167,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        SshConnection[] all;
+        PooledConnection[] all;
         lock (_gate)
         {
             if (_disposed)
@@ -184,8 +180,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
         await _shutdown.CancelAsync();
         foreach (var c in all)
             c.Dispose();
-        if (_key is IDisposable key)
-            key.Dispose();
+        _opener.Dispose();
         _shutdown.Dispose();
     }
 }

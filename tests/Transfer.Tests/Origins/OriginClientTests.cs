@@ -15,15 +15,17 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
 
     private SshdServer Server => sshd.Server;
 
-    [Fact]
-    public async Task StartAsync_PinnedKey_StreamsLargeFileIncrementally()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_PinnedKey_StreamsLargeFileIncrementally(OriginTransport transport)
     {
         const long size = 128L * 1024 * 1024;
         const long first = 8L * 1024 * 1024;
-        var file = Path.Combine(Server.DataDirectory, "large.bin");
+        var file = Path.Combine(Server.DataDirectory, $"large-{transport}.bin");
         await ProcessRunner.ShellAsync($"head -c {size} /dev/urandom > {file}").ContinueWith(t => t.Result.EnsureSuccess("make file"));
         var expected = await HashFileAsync(file);
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         // The remote side sends the first 8 MiB, then waits for a line on stdin before the rest: those bytes can only
         // be read if the output streams while the command still runs (nothing waits for its end or its whole output).
@@ -61,12 +63,14 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         File.Delete(file);
     }
 
-    [Fact]
-    public async Task StartAsync_WrongPinnedKey_RefusesNamingBothFingerprints()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_WrongPinnedKey_RefusesNamingBothFingerprints(OriginTransport transport)
     {
         var bogus = ConnectionSettings.BogusFingerprint();
         var acceptedBefore = Server.AcceptedConnections;
-        await using var origin = new OriginClient(ConnectionSettings.For(Server, bogus));
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, bogus, transport));
 
         var refused = await Assert.ThrowsAsync<HostKeyMismatchException>(() => origin.RunAsync("echo should-not-run", CancellationToken.None));
 
@@ -78,11 +82,13 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(acceptedBefore, Server.AcceptedConnections);
     }
 
-    [Fact]
-    public async Task StartAsync_ConcurrentCommands_ShareOneConnection()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_ConcurrentCommands_ShareOneConnection(OriginTransport transport)
     {
         const int concurrent = 6;
-        await using var origin = new OriginClient(ConnectionSettings.For(Server) with { ChannelsPerConnection = 8 }, NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport) with { ChannelsPerConnection = 8 }, NoRetry);
         var acceptedBefore = Server.AcceptedConnections;
 
         // All commands are running at once: each waits for a line on stdin before printing.
@@ -111,14 +117,16 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(1, origin.Pool.ConnectionsOpened);
     }
 
-    [Fact]
-    public async Task UploadAsync_FileThroughStdin_RemoteCopyHasSameHash()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task UploadAsync_FileThroughStdin_RemoteCopyHasSameHash(OriginTransport transport)
     {
         using var local = new TempDirectory();
         var source = local.Combine("upload.bin");
         await File.WriteAllBytesAsync(source, RandomNumberGenerator.GetBytes(16 * 1024 * 1024));
-        var remote = Path.Combine(Server.DataDirectory, "uploaded.bin");
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        var remote = Path.Combine(Server.DataDirectory, $"uploaded-{transport}.bin");
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         var stdout = await origin.UploadAsync(
             $"cat > {remote} && sha256sum {remote}",
@@ -133,20 +141,24 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(await HashFileAsync(source), await HashFileAsync(remote));
     }
 
-    [Fact]
-    public async Task UploadAsync_EmptyInput_RemoteSeesEndOfFile()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task UploadAsync_EmptyInput_RemoteSeesEndOfFile(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         var stdout = await origin.UploadAsync("wc -c", (_, _) => Task.CompletedTask, CancellationToken.None);
 
         Assert.Equal("0", stdout.Trim());
     }
 
-    [Fact]
-    public async Task DownloadAsync_CommandFails_ThrowsWithExitCodeAndStderrWithoutRetry()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_CommandFails_ThrowsWithExitCodeAndStderrWithoutRetry(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server));
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport));
 
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(
             () => origin.RunAsync("echo 'no such path' >&2; exit 3", CancellationToken.None));
@@ -156,10 +168,12 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(0, origin.Resilience.Retries);
     }
 
-    [Fact]
-    public async Task DownloadAsync_ReaderFailsOnOutputOfFailedCommand_ReportsExitAndStderr()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_ReaderFailsOnOutputOfFailedCommand_ReportsExitAndStderr(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(() => origin.DownloadAsync<int>(
             "echo 'buildfarm: command not found' >&2; exit 127",
@@ -176,10 +190,12 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.IsType<InvalidDataException>(failed.InnerException);
     }
 
-    [Fact]
-    public async Task DownloadAsync_ReaderFailsOnOutputOfSucceededCommand_KeepsReaderError()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_ReaderFailsOnOutputOfSucceededCommand_KeepsReaderError(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         await Assert.ThrowsAsync<InvalidDataException>(() => origin.DownloadAsync<int>(
             "echo not-an-archive",
@@ -187,10 +203,12 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
             CancellationToken.None));
     }
 
-    [Fact]
-    public async Task StartAsync_CancelledWhileStreaming_ThrowsCancelledAndConnectionStaysUsable()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_CancelledWhileStreaming_ThrowsCancelledAndConnectionStaysUsable(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
         using var cts = new CancellationTokenSource();
         await using var process = await origin.StartAsync("cat /dev/zero", cts.Token);
         var buffer = new byte[65536];
@@ -215,13 +233,15 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     }
 
     [Theory]
-    [InlineData(TransferCompression.RemoteGzip)]
-    [InlineData(TransferCompression.SshZlib)]
-    public async Task DownloadAsync_Compressed_DeliversSameBytes(TransferCompression compression)
+    [InlineData(TransferCompression.RemoteGzip, OriginTransport.SshNet)]
+    [InlineData(TransferCompression.SshZlib, OriginTransport.SshNet)]
+    [InlineData(TransferCompression.RemoteGzip, OriginTransport.OpenSsh)]
+    [InlineData(TransferCompression.SshZlib, OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_Compressed_DeliversSameBytes(TransferCompression compression, OriginTransport transport)
     {
-        var file = Path.Combine(Server.DataDirectory, $"text-{compression}.txt");
+        var file = Path.Combine(Server.DataDirectory, $"text-{compression}-{transport}.txt");
         await File.WriteAllLinesAsync(file, Enumerable.Range(0, 200_000).Select(i => $"line {i} of a compressible file"));
-        await using var origin = new OriginClient(ConnectionSettings.For(Server) with { Compression = compression }, NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport) with { Compression = compression }, NoRetry);
 
         var hash = await origin.DownloadAsync(
             $"cat {file}",
