@@ -10,6 +10,7 @@ public sealed class OriginConnectionSettingsTests
         var settings = new OriginConnectionSettings("", 70000, "", "/nonexistent/key", ["MD5:ab:cd", "SHA256:tooshort"], "")
         {
             MaxConnections = 0,
+            Transport = (OriginTransport)7,
         };
 
         var errors = settings.Validate();
@@ -22,6 +23,7 @@ public sealed class OriginConnectionSettingsTests
         Assert.Contains(errors, e => e.Contains("'SHA256:tooshort' is invalid", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("RemoteCommand is empty", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("MaxConnections 0", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e == "Transport 7 is not one of OpenSsh, SshNet.");
         var thrown = Assert.Throws<InvalidOriginConnectionSettingsException>(() => settings.EnsureValid());
         Assert.Equal(errors, thrown.Errors);
     }
