@@ -106,6 +106,7 @@ internal sealed class OpenSshMaster : PooledConnection
     {
         MarkBroken();
         OpenSshOpener.Kill(_process);
+        _process.WaitForExit(TimeSpan.FromSeconds(2)); // reaped now: no zombie, and its CPU counts as ours (bench/pull)
         _process.Dispose();
         foreach (var path in new[] { Socket, KnownHosts, _log })
         {

@@ -20,8 +20,6 @@ internal sealed class OpenSshOpener : IConnectionOpener
         "chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr",
     };
 
-    private static readonly string[] Tools = ["ssh", "ssh-keyscan"];
-
     private readonly DirectoryInfo _state;
     private long _logs;
 
@@ -29,13 +27,6 @@ internal sealed class OpenSshOpener : IConnectionOpener
     {
         Settings = settings;
         Logger = logger;
-        var missing = Tools.Where(tool => Which(tool) is null).ToList();
-        if (missing.Count > 0)
-        {
-            throw new InvalidOriginConnectionSettingsException(settings, [
-                $"Transport {OriginTransport.OpenSsh} needs {string.Join(" and ", missing)} on PATH (package openssh-client); install it or use Transport {OriginTransport.SshNet}."]);
-        }
-
         // CreateTempSubdirectory makes it 0700 and owned by us: nobody else can swap the known_hosts or reach the sockets.
         _state = Directory.CreateTempSubdirectory("bf-ssh-");
         if (Path.Combine(_state.FullName, "m999.sock").Length > 100)
@@ -158,10 +149,4 @@ internal sealed class OpenSshOpener : IConnectionOpener
             // Already exited.
         }
     }
-
-    private static string? Which(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
-            .Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, tool))
-            .FirstOrDefault(File.Exists);
 }

@@ -99,12 +99,28 @@ public sealed record OriginConnectionSettings(
             errors.Add($"ConnectTimeout {ConnectTimeout} must be positive.");
         if (KeepAliveInterval <= TimeSpan.Zero && KeepAliveInterval != Timeout.InfiniteTimeSpan)
             errors.Add($"KeepAliveInterval {KeepAliveInterval} must be positive (or infinite for none).");
-        if (!Enum.IsDefined(Transport))
-            errors.Add($"Transport {Transport} is not one of {string.Join(", ", Enum.GetNames<OriginTransport>())}.");
+        if (TransportProblem(Transport) is { } transport)
+            errors.Add(transport);
         if (!Enum.IsDefined(Compression))
             errors.Add($"Compression {Compression} is not one of {string.Join(", ", Enum.GetNames<TransferCompression>())}.");
         return errors;
     }
+
+    /// <summary>Why <paramref name="transport"/> cannot be used on this machine (unknown, or OpenSSH's client missing), or null.</summary>
+    public static string? TransportProblem(OriginTransport transport)
+    {
+        if (!Enum.IsDefined(transport))
+            return $"Transport {transport} is not one of {string.Join(", ", Enum.GetNames<OriginTransport>())}.";
+        if (transport != OriginTransport.OpenSsh)
+            return null;
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        var missing = OpenSshTools.Where(tool => !path.Any(dir => File.Exists(Path.Combine(dir, tool)))).ToList();
+        return missing.Count == 0
+            ? null
+            : $"Transport {transport} needs {string.Join(" and ", missing)} on PATH (package openssh-client): install it or use Transport {OriginTransport.SshNet}.";
+    }
+
+    private static readonly string[] OpenSshTools = ["ssh", "ssh-keyscan"];
 
     /// <summary>Throws <see cref="InvalidOriginConnectionSettingsException"/> listing every problem, if there is any.</summary>
     public OriginConnectionSettings EnsureValid()

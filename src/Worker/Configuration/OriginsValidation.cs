@@ -57,6 +57,8 @@ internal static class OriginsValidation
             p.Add($"Origins:UploadStallTimeout = {o.UploadStallTimeout} is invalid: must be between 00:00:01 and 01:00:00 (default 00:01:00)");
         if (o.ConnectTimeout <= TimeSpan.Zero)
             p.Add($"Origins:ConnectTimeout = {o.ConnectTimeout} is invalid: must be positive");
+        if (OriginConnectionSettings.TransportProblem(o.Transport) is { } transport)
+            p.Add($"Origins:{transport}");
         if (!Enum.IsDefined(o.Compression))
             p.Add($"Origins:Compression = {o.Compression} is invalid: use one of {string.Join(", ", Enum.GetNames<TransferCompression>())}");
     }
