@@ -120,6 +120,28 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     [Theory]
     [InlineData(OriginTransport.SshNet)]
     [InlineData(OriginTransport.OpenSsh)]
+    public async Task RunAsync_ShortCommandsOneAfterAnother_ReuseOneConnection(OriginTransport transport)
+    {
+        // A hook build runs several short commands: each is a new channel (OpenSSH: a session on the master), never a
+        // new login. The time per command is printed for bench/pull's README, not asserted.
+        const int commands = 20;
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
+        Assert.Equal("0\n", await origin.RunAsync("echo 0", CancellationToken.None));
+        var acceptedBefore = Server.AcceptedConnections;
+        var cpu = CpuTicks();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        for (var i = 1; i <= commands; i++)
+            Assert.Equal($"{i}\n", await origin.RunAsync($"echo {i}", CancellationToken.None));
+
+        output.WriteLine($"{transport}: {clock.Elapsed.TotalMilliseconds / commands:0.0} ms and {(CpuTicks() - cpu) * 10.0 / commands:0.0} ms CPU (this process and its reaped ssh) per command");
+        Assert.Equal(1, origin.Pool.ConnectionsOpened);
+        Assert.Equal(acceptedBefore, Server.AcceptedConnections);
+    }
+
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
     public async Task UploadAsync_FileThroughStdin_RemoteCopyHasSameHash(OriginTransport transport)
     {
         using var local = new TempDirectory();
@@ -252,6 +274,14 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(
             () => origin.RunAsync("echo partial; exit 5", CancellationToken.None));
         Assert.Equal(5, failed.Exit.ExitCode);
+    }
+
+    /// <summary>utime + stime + cutime + cstime of this process in clock ticks (/proc/self/stat; 100 per second).</summary>
+    private static long CpuTicks()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11]) + long.Parse(fields[12]) + long.Parse(fields[13]) + long.Parse(fields[14]);
     }
 
     private static async Task<string> HashFileAsync(string path)
