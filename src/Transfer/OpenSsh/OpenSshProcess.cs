@@ -14,7 +14,8 @@ namespace BuildFarm.Transfer.OpenSsh;
 /// </summary>
 /// <remarks>
 /// Memory: stdout is a kernel pipe behind the SSH window (OpenSSH: 2 MiB per session), so an origin can run at most
-/// that far ahead of the reader: TCP backpressure, nothing piles up in this process.
+/// that far ahead of the reader: TCP backpressure, nothing piles up in this process. Exit: ssh reports a remote
+/// command killed by a signal as exit code 255 (no signal name), where SSH.NET reports the signal.
 /// </remarks>
 internal sealed class OpenSshProcess : RemoteProcess
 {
