@@ -112,6 +112,25 @@ public sealed class OpenSshTransportTests
         Assert.True(origin.Pool.ConnectionsOpened >= 2, $"expected a new connection after the outage, saw {origin.Pool.ConnectionsOpened}");
     }
 
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task RunAsync_KeyWithForcedCommandAndRestrict_CommandArrivesAsOriginalCommand(OriginTransport transport)
+    {
+        // How origins restrict workers (command="buildfarm origin-serve",restrict): OpenSSH's master logs in without
+        // a session (-N), so only the commands' sessions meet the forced command.
+        using var server = await SshdServer.StartAsync();
+        await server.ForceCommandAsync("printenv SSH_ORIGINAL_COMMAND");
+        await using var origin = new OriginClient(ConnectionSettings.For(server, transport), new TransferResilienceOptions { MaxRetryAttempts = 0 });
+
+        var first = await origin.RunAsync("buildfarm store export --signed '/nix/store/aaaa-a'", CancellationToken.None);
+        var second = await origin.RunAsync("buildfarm --version", CancellationToken.None);
+
+        Assert.Equal("buildfarm store export --signed '/nix/store/aaaa-a'\n", first);
+        Assert.Equal("buildfarm --version\n", second);
+        Assert.Equal(1, origin.Pool.ConnectionsOpened);
+    }
+
     [Fact]
     public void PinnedKnownHosts_ScanWithPinnedAndOtherKeys_KeepsOnlyThePinnedOne()
     {
