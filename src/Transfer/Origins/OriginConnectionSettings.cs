@@ -75,6 +75,8 @@ public sealed record OriginConnectionSettings(
             errors.Add("PrivateKeyFile is empty: give the path of the client's SSH private key.");
         else if (!File.Exists(PrivateKeyFile))
             errors.Add($"PrivateKeyFile '{PrivateKeyFile}' does not exist.");
+        else if (PrivateKeyProblem(Transport, PrivateKeyFile) is { } key)
+            errors.Add(key);
         if (HostKeyFingerprints is null || HostKeyFingerprints.Count == 0)
         {
             errors.Add("HostKeyFingerprints is empty: pin at least one host key as 'SHA256:base64' "
@@ -118,6 +120,22 @@ public sealed record OriginConnectionSettings(
         return missing.Count == 0
             ? null
             : $"Transport {transport} needs {string.Join(" and ", missing)} on PATH (package openssh-client): install it or use Transport {OriginTransport.SshNet}.";
+    }
+
+    /// <summary>
+    /// Why OpenSSH's client would refuse <paramref name="privateKeyFile"/> (group or others may access it: ssh stops
+    /// with "UNPROTECTED PRIVATE KEY FILE"), or null; SSH.NET does not care.
+    /// </summary>
+    public static string? PrivateKeyProblem(OriginTransport transport, string privateKeyFile)
+    {
+        if (transport != OriginTransport.OpenSsh || !File.Exists(privateKeyFile))
+            return null;
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        var mode = File.GetUnixFileMode(privateKeyFile);
+        return (mode & others) == 0
+            ? null
+            : $"PrivateKeyFile '{privateKeyFile}' may be accessed by group or others (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}), which OpenSSH's client refuses: chmod 600 it (Transport {transport}).";
     }
 
     private static readonly string[] OpenSshTools = ["ssh", "ssh-keyscan"];

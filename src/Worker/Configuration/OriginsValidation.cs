@@ -14,6 +14,8 @@ internal static class OriginsValidation
             p.Add("Origins:PrivateKeyFile is empty: give the SSH private key the worker logs in to its origins with (OpenSSH format, no passphrase)");
         else if (!File.Exists(o.PrivateKeyFile))
             p.Add($"Origins:PrivateKeyFile '{o.PrivateKeyFile}' does not exist");
+        else if (OriginConnectionSettings.PrivateKeyProblem(o.Transport, o.PrivateKeyFile) is { } key)
+            p.Add("Origins:" + key);
         if (o.TrustedInputKeysFile.Length == 0)
         {
             p.Add("Origins:TrustedInputKeysFile is empty: give a file with the origin store's public signing key(s), one name:base64 per line");
