@@ -8,7 +8,9 @@ namespace BuildFarm.Transfer.Connections;
 /// Connections to one origin, shared by every build and slot of a worker. A lease is one exec channel: channels are
 /// packed onto open connections first, and a new connection is opened only when all are full, up to
 /// <see cref="OriginConnectionSettings.MaxConnections"/>; past that, callers wait for a free channel. A connection that drops is
-/// dropped from the pool (closed when its last channel is released) and replaced on the next lease.
+/// dropped from the pool (closed when its last channel is released) and replaced on the next lease. A connection is
+/// an SSH.NET client or an OpenSSH ControlMaster (<see cref="OriginConnectionSettings.Transport"/>); a channel, an exec
+/// channel or a multiplexed session.
 /// </summary>
 public sealed class OriginConnectionPool : IAsyncDisposable
 {

@@ -96,7 +96,15 @@ internal sealed class OpenSshProcess : RemoteProcess
     {
         if (Interlocked.Exchange(ref _cancelled, 1) != 0)
             return;
-        _killed.Cancel();
+        try
+        {
+            _killed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed already: nothing is reading.
+        }
+
         OpenSshOpener.Kill(_process);
     }
 
