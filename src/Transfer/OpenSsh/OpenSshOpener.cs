@@ -20,6 +20,8 @@ internal sealed class OpenSshOpener : IConnectionOpener
         "chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr",
     };
 
+    private const string Prefix = "bf-ssh-";
+
     private readonly DirectoryInfo _state;
     private long _logs;
 
@@ -27,8 +29,9 @@ internal sealed class OpenSshOpener : IConnectionOpener
     {
         Settings = settings;
         Logger = logger;
+        RemoveLeftovers();
         // CreateTempSubdirectory makes it 0700 and owned by us: nobody else can swap the known_hosts or reach the sockets.
-        _state = Directory.CreateTempSubdirectory("bf-ssh-");
+        _state = Directory.CreateTempSubdirectory($"{Prefix}{Environment.ProcessId}-");
         if (Path.Combine(_state.FullName, "m999.sock").Length > 100)
         {
             throw new InvalidOriginConnectionSettingsException(settings, [
@@ -135,6 +138,40 @@ internal sealed class OpenSshOpener : IConnectionOpener
         {
             Kill(process);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the state directories of processes that no longer run (a worker killed before it could dispose its
+    /// openers; their masters died with it). Only public keys, logs and dead sockets are in them.
+    /// </summary>
+    private static void RemoveLeftovers()
+    {
+        IEnumerable<string> dirs;
+        try
+        {
+            dirs = Directory.GetDirectories(Path.GetTempPath(), Prefix + "*");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (var dir in dirs)
+        {
+            var name = Path.GetFileName(dir)[Prefix.Length..];
+            var dash = name.IndexOf('-', StringComparison.Ordinal);
+            if (dash <= 0 || !int.TryParse(name[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                || pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}"))
+                continue;
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another user's, or being removed by someone else: not ours to clean.
+            }
         }
     }
 

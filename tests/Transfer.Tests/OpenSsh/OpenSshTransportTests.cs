@@ -132,6 +132,22 @@ public sealed class OpenSshTransportTests
     }
 
     [Fact]
+    public async Task OpenSshOpener_LeftoversOfADeadProcess_RemovedOwnKept()
+    {
+        // A worker killed before disposing leaves its state directory; the next one removes it (pid above pid_max: dead).
+        var dead = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "bf-ssh-2147483-test"));
+        await File.WriteAllTextAsync(Path.Combine(dead.FullName, "known_hosts.1"), "x");
+        using var server = await SshdServer.StartAsync();
+        using var first = new OpenSshOpener(ConnectionSettings.For(server, OriginTransport.OpenSsh), Log.Logger);
+
+        using var second = new OpenSshOpener(ConnectionSettings.For(server, OriginTransport.OpenSsh), Log.Logger);
+
+        Assert.False(Directory.Exists(dead.FullName), "the dead process's directory should be gone");
+        Assert.True(Directory.Exists(first.StateDirectory), "a live process's directory must stay");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(second.StateDirectory));
+    }
+
+    [Fact]
     public void PinnedKnownHosts_ScanWithPinnedAndOtherKeys_KeepsOnlyThePinnedOne()
     {
         var ed25519 = "AAAAC3NzaC1lZDI1NTE5AAAAIDQerFTcocFk3WQ/D4aWyyl/VZBxb8Btpku93G9lnqoD";
