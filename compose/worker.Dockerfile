@@ -9,6 +9,10 @@ RUN mkdir -p /opt/nuget/packages \
 
 # The worker is a plain .NET host (no ASP.NET Core): the base runtime is enough.
 FROM mcr.microsoft.com/dotnet/runtime:10.0
+# openssh-client: ssh and ssh-keyscan for Origins:Transport OpenSsh, the default (docs/worker.md).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-client \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10002 buildfarm-worker \
  && useradd --system --uid 10002 --gid buildfarm-worker --home-dir /var/lib/buildfarm-worker --shell /usr/sbin/nologin buildfarm-worker \
  && install -d -o buildfarm-worker -g buildfarm-worker -m 0750 /var/lib/buildfarm-worker \

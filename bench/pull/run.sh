@@ -7,9 +7,11 @@
 # Prints seconds and MB/s (of NAR bytes) for:
 #   1. ssh cat ARCHIVE > /dev/null                                   (OpenSSH ceiling for these bytes)
 #   2. buildfarm-worker debug ssh-cat ARCHIVE                        (SSH.NET transport, same bytes, no import)
+#      (2o: the same through the worker's OpenSSH transport)
 #   3. ssh origin buildfarm store export --signed PATHS | buildfarm store import --trusted-keys   (pull + import)
 #      (3a: the same pipe without ssh: what the store costs alone)
-#   4. buildfarm-worker debug pull (if this build has it): the worker's own input fetch path
+#   4. buildfarm-worker debug pull --transport SshNet: the worker's own input fetch path over SSH.NET
+#      (4o: the same over the OpenSSH transport, an ssh ControlMaster per connection)
 #   5. nix copy --to 'ssh://root@127.0.0.1?remote-store=local?root=DIR' PATHS                  (Nix, a push)
 # Uses its own temp dir, keys, free port and stores; kills only its own sshd; deletes its paths from /nix/store.
 set -euo pipefail
@@ -89,29 +91,36 @@ echo "machine: $(nproc) cores; $(uptime | sed 's/.*load/load/')"
 # Each row prints the seconds it took. CTR rows: SSH.NET's own default cipher (aes128-ctr + hmac-sha2-256), what
 # the worker proposed before it put AES-GCM first.
 # BENCH_ROWS="r1 r4": only those rows.
-read -r -a ROWS <<< "${BENCH_ROWS:-r1 r2 r2ctr r3a r3 r4 r4ctr r5${BFW_BEFORE:+ r4before}}"
+read -r -a ROWS <<< "${BENCH_ROWS:-r1 r2 r2o r2ctr r3a r3 r4 r4o r4ctr r5${BFW_BEFORE:+ r4before}}"
 declare -A NAME=(
   [r1]="1. ssh cat ARCHIVE > /dev/null (OpenSSH, its default cipher)"
   [r2]="2. buildfarm-worker debug ssh-cat ARCHIVE (SSH.NET, AES-GCM, no import)"
+  [r2o]="2o. same through the OpenSSH transport (--transport OpenSsh)"
   [r2ctr]="2b. same with --cipher aes128-ctr (SSH.NET's default; before)"
   [r3a]="3a. buildfarm store export --signed | store import, no SSH (store cost alone)"
   [r3]="3. ssh ORIGIN buildfarm store export --signed | buildfarm store import"
-  [r4]="4. buildfarm-worker debug pull (worker fetch: SSH.NET AES-GCM + import)"
+  [r4]="4. buildfarm-worker debug pull --transport SshNet (worker fetch: SSH.NET AES-GCM + import)"
+  [r4o]="4o. buildfarm-worker debug pull --transport OpenSsh (ssh ControlMaster + import)"
   [r4ctr]="4b. same with --cipher aes128-ctr (before)"
   [r4before]="4c. row 4 with the worker of BFW_BEFORE"
   [r5]="5. nix copy --to ssh://…?remote-store=local?root=DIR (push, nix-store --serve)")
 HAVE_PULL=0
 "$BFW" debug pull --help >/dev/null 2>&1 && HAVE_PULL=1
-# Client CPU (user + sys of the timed client process, start-up included): rows 1, 2, 4 and 5 record it in $WORK/cpu.
+HAVE_TRANSPORT=0
+"$BFW" debug pull --help 2>/dev/null | grep -q -- --transport && HAVE_TRANSPORT=1
+# Client CPU (user + sys of the timed client process and the children it waited for, start-up included, e.g. the
+# ssh processes of the OpenSSH transport) and its peak RSS: rows 1, 2, 4 and 5 record them in $WORK/cpu.
 # Row 3a has no server side.
-TIMED=(/usr/bin/time -f "%U %S" -o "$WORK/cpu")
+TIMED=(/usr/bin/time -f "%U %S %M" -o "$WORK/cpu")
 # shellcheck disable=SC2086
 r1() { local s e; s=$(now); "${TIMED[@]}" $SSH cat "$WORK/closure.archive" > /dev/null; e=$(now); secs "$s" "$e"; }
 sshcat() {
   "${TIMED[@]}" "$BFW" debug ssh-cat --host 127.0.0.1 --port "$PORT" --user "$USER" --key "$WORK/client" \
     --host-key-fingerprint "$FINGERPRINT" "$@" "$WORK/closure.archive" | self_secs
 }
-r2() { sshcat; }
+# --transport only where this build has it (BFW_BEFORE's worker may not): SSH.NET is what it had.
+r2() { if [ "$HAVE_TRANSPORT" = 1 ]; then sshcat --transport SshNet; else sshcat; fi; }
+r2o() { if [ "$HAVE_TRANSPORT" = 1 ]; then sshcat --transport OpenSsh; else echo "-"; fi; }
 r2ctr() { sshcat --cipher aes128-ctr; }
 r3a() {
   local s e; set_aside "$WORKER"; s=$(now)
@@ -137,10 +146,14 @@ pull() {
     --store-dir /nix/store --root "$WORKER" --trusted-keys "$WORK/origin.pub" "$@" "${PATHS[@]}" | self_secs
   "$BF" --store-dir /nix/store --root "$WORKER" store verify --trusted-keys "$WORK/origin.pub" "${PATHS[@]}" > /dev/null
 }
-r4() { pull; }
+transport() { if [ "$HAVE_TRANSPORT" = 1 ]; then echo "--transport $1"; fi; }
+# shellcheck disable=SC2046
+r4() { pull $(transport SshNet); }
+r4o() { if [ "$HAVE_TRANSPORT" = 1 ]; then pull --transport OpenSsh; else echo "-"; fi; }
 # BFW_BEFORE=DIR (another build's artifacts/bin): row 4 with that build's worker, taking turns with this one.
 r4before() { BFW="$BFW_BEFORE/buildfarm-worker" pull; }
-r4ctr() { pull --cipher aes128-ctr; }
+# shellcheck disable=SC2046
+r4ctr() { pull --cipher aes128-ctr $(transport SshNet); }
 r5() {
   local s e; set_aside "$WORK/nixcopy"; s=$(now)
   NIX_SSHOPTS="$SSHOPTS" "${TIMED[@]}" nix copy --quiet --no-check-sigs --to "ssh://$USER@127.0.0.1?remote-store=local%3Froot%3D$WORK/nixcopy" "${NIX_PATHS[@]}" 2>/dev/null
@@ -155,7 +168,7 @@ RUNS="${RUNS:-1}"
 # nix-store --serve) used, from the sshd's cumulative children times (/proc/PID/stat fields 16 and 17).
 TICKS=$(getconf CLK_TCK)
 sshd_ticks() { awk '{ print $16 + $17 }' "/proc/$SSHD_PID/stat"; }
-declare -A TIMES CPU SERVER
+declare -A TIMES CPU SERVER RSS
 for run in $(seq "$RUNS"); do
   for r in "${ROWS[@]}"; do
     rm -f "$WORK/cpu"
@@ -163,7 +176,10 @@ for run in $(seq "$RUNS"); do
     TIMES[$r]+="$($r) "
     sleep 0.3 # sshd reaps the session
     SERVER[$r]+="$(awk -v a="$before" -v b="$(sshd_ticks)" -v t="$TICKS" 'BEGIN { printf "%.2f", (b - a) / t }') "
-    if [ -s "$WORK/cpu" ]; then CPU[$r]+="$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/cpu") "; fi
+    if [ -s "$WORK/cpu" ]; then
+      CPU[$r]+="$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/cpu") "
+      RSS[$r]+="$(awk '{ printf "%.0f", $3 / 1024 }' "$WORK/cpu") "
+    fi
   done
   echo "run $run of $RUNS done, $(uptime | sed 's/.*load/load/')" >&2
 done
@@ -176,10 +192,10 @@ for r in "${ROWS[@]}"; do
   else
     printf '%-82s %7.2f s %7.1f MB/s   runs: %s%s\n' "${NAME[$r]}" "${MED[$r]}" \
       "$(awk -v b="$NAR_BYTES" -v t="${MED[$r]}" 'BEGIN { print b / t / 1e6 }')" "${TIMES[$r]}" \
-      "${CPU[$r]:+  client CPU s: ${CPU[$r]}}  server CPU s: ${SERVER[$r]}"
+      "${CPU[$r]:+  client CPU s: ${CPU[$r]} peak RSS MB: ${RSS[$r]}}  server CPU s: ${SERVER[$r]}"
   fi
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
 med() { [ -n "${MED[$1]:-}" ] && echo "${MED[$1]}" || echo "-"; }
-echo "throughput ratios (medians): worker pull / ssh cat = $(ratio "$(med r1)" "$(med r4)"), worker pull / nix copy = $(ratio "$(med r5)" "$(med r4)"), SSH.NET stream / ssh cat = $(ratio "$(med r1)" "$(med r2)"), GCM / CTR stream = $(ratio "$(med r2ctr)" "$(med r2)"), GCM / CTR pull = $(ratio "$(med r4ctr)" "$(med r4)")"
+echo "throughput ratios (medians): worker pull / ssh cat = $(ratio "$(med r1)" "$(med r4)"), worker pull / nix copy = $(ratio "$(med r5)" "$(med r4)"), OpenSSH worker pull / ssh cat = $(ratio "$(med r1)" "$(med r4o)"), OpenSSH worker pull / nix copy = $(ratio "$(med r5)" "$(med r4o)"), SSH.NET stream / ssh cat = $(ratio "$(med r1)" "$(med r2)"), GCM / CTR stream = $(ratio "$(med r2ctr)" "$(med r2)"), GCM / CTR pull = $(ratio "$(med r4ctr)" "$(med r4)")"
 echo "after: $(uptime | sed 's/.*load/load/')"

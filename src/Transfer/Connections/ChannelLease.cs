@@ -1,15 +1,13 @@
-using Renci.SshNet;
-
 namespace BuildFarm.Transfer.Connections;
 
 /// <summary>The right to run one exec channel on a pooled connection; dispose to give it back.</summary>
 public sealed class ChannelLease : IDisposable
 {
     private readonly OriginConnectionPool _pool;
-    private readonly SshConnection _connection;
+    private readonly PooledConnection _connection;
     private int _released;
 
-    internal ChannelLease(OriginConnectionPool pool, SshConnection connection)
+    internal ChannelLease(OriginConnectionPool pool, PooledConnection connection)
     {
         _pool = pool;
         _connection = connection;
@@ -18,7 +16,7 @@ public sealed class ChannelLease : IDisposable
     /// <summary>Which pooled connection carries this channel (1, 2, ... in opening order).</summary>
     public int ConnectionId => _connection.Id;
 
-    internal SshClient Client => _connection.Client;
+    internal PooledConnection Connection => _connection;
 
     /// <summary>The connection failed under this channel: it is closed once its last channel is released.</summary>
     public void MarkBroken() => _connection.MarkBroken();

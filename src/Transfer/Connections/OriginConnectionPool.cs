@@ -1,6 +1,5 @@
+using BuildFarm.Transfer.OpenSsh;
 using BuildFarm.Transfer.Origins;
-using Renci.SshNet;
-using Renci.SshNet.Common;
 using Serilog;
 
 namespace BuildFarm.Transfer.Connections;
@@ -9,17 +8,19 @@ namespace BuildFarm.Transfer.Connections;
 /// Connections to one origin, shared by every build and slot of a worker. A lease is one exec channel: channels are
 /// packed onto open connections first, and a new connection is opened only when all are full, up to
 /// <see cref="OriginConnectionSettings.MaxConnections"/>; past that, callers wait for a free channel. A connection that drops is
-/// dropped from the pool (closed when its last channel is released) and replaced on the next lease.
+/// dropped from the pool (closed when its last channel is released) and replaced on the next lease. A connection is
+/// an SSH.NET client or an OpenSSH ControlMaster (<see cref="OriginConnectionSettings.Transport"/>); a channel, an exec
+/// channel or a multiplexed session.
 /// </summary>
 public sealed class OriginConnectionPool : IAsyncDisposable
 {
     private readonly OriginConnectionSettings _settings;
     private readonly ILogger _logger;
-    private readonly IPrivateKeySource _key;
+    private readonly IConnectionOpener _opener;
     private readonly SemaphoreSlim _capacity;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly Lock _gate = new();
-    private readonly List<SshConnection> _connections = [];
+    private readonly List<PooledConnection> _connections = [];
     private readonly CancellationTokenSource _shutdown = new();
     private int _nextId;
     private long _opened;
@@ -30,14 +31,11 @@ public sealed class OriginConnectionPool : IAsyncDisposable
     {
         _settings = settings.EnsureValid();
         _logger = (logger ?? Log.Logger).ForContext<OriginConnectionPool>();
-        try
+        _opener = settings.Transport switch
         {
-            _key = new PrivateKeyFile(settings.PrivateKeyFile);
-        }
-        catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            throw new InvalidOriginConnectionSettingsException(settings, [$"PrivateKeyFile '{settings.PrivateKeyFile}' cannot be loaded: {e.Message}"]);
-        }
+            OriginTransport.OpenSsh => new OpenSshOpener(settings, _logger),
+            _ => new SshNetOpener(settings, _logger),
+        };
 
         _capacity = new SemaphoreSlim(settings.MaxConnections * settings.ChannelsPerConnection);
     }
@@ -80,7 +78,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
                 if (TryLeaseOnOpenConnection() is { } reused)
                     return reused;
                 var id = Interlocked.Increment(ref _nextId);
-                var connection = await SshConnection.OpenAsync(_settings, _key, id, _logger, linked.Token);
+                var connection = await _opener.OpenAsync(id, linked.Token);
                 Interlocked.Increment(ref _opened);
                 lock (_gate)
                 {
@@ -106,7 +104,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
         }
     }
 
-    internal void Release(SshConnection connection)
+    internal void Release(PooledConnection connection)
     {
         var close = false;
         lock (_gate)
@@ -132,7 +130,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
 
     private ChannelLease? TryLeaseOnOpenConnection()
     {
-        List<SshConnection> dead = [];
+        List<PooledConnection> dead = [];
         ChannelLease? lease = null;
         lock (_gate)
         {
@@ -162,7 +160,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
         return lease;
     }
 
-    private ChannelLease LeaseOn(SshConnection connection)
+    private ChannelLease LeaseOn(PooledConnection connection)
     {
         connection.ActiveChannels++;
         _activeChannels++;
@@ -171,7 +169,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        SshConnection[] all;
+        PooledConnection[] all;
         lock (_gate)
         {
             if (_disposed)
@@ -184,8 +182,7 @@ public sealed class OriginConnectionPool : IAsyncDisposable
         await _shutdown.CancelAsync();
         foreach (var c in all)
             c.Dispose();
-        if (_key is IDisposable key)
-            key.Dispose();
+        _opener.Dispose();
         _shutdown.Dispose();
     }
 }

@@ -1,33 +1,61 @@
+using BuildFarm.Transfer.Errors;
+using BuildFarm.Transfer.Exec;
 using BuildFarm.Transfer.Origins;
 using Renci.SshNet;
+using Renci.SshNet.Common;
 using Serilog;
 
 namespace BuildFarm.Transfer.Connections;
 
-/// <summary>One authenticated SSH connection to an origin; carries up to ChannelsPerConnection exec channels.</summary>
-internal sealed class SshConnection : IDisposable
+/// <summary>Loads the client key once and opens SSH.NET connections with it.</summary>
+internal sealed class SshNetOpener : IConnectionOpener
+{
+    private readonly OriginConnectionSettings _settings;
+    private readonly ILogger _logger;
+    private readonly IPrivateKeySource _key;
+
+    public SshNetOpener(OriginConnectionSettings settings, ILogger logger)
+    {
+        _settings = settings;
+        _logger = logger;
+        try
+        {
+            _key = new PrivateKeyFile(settings.PrivateKeyFile);
+        }
+        catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new InvalidOriginConnectionSettingsException(settings, [$"PrivateKeyFile '{settings.PrivateKeyFile}' cannot be loaded: {e.Message}"]);
+        }
+    }
+
+    public async Task<PooledConnection> OpenAsync(int id, CancellationToken cancellationToken) =>
+        await SshConnection.OpenAsync(_settings, _key, id, _logger, cancellationToken);
+
+    public void Dispose()
+    {
+        if (_key is IDisposable key)
+            key.Dispose();
+    }
+}
+
+/// <summary>One authenticated SSH.NET connection to an origin; carries up to ChannelsPerConnection exec channels.</summary>
+internal sealed class SshConnection : PooledConnection
 {
     private readonly SshClient _client;
-    private int _broken;
 
     private SshConnection(int id, SshClient client)
+        : base(id)
     {
-        Id = id;
         _client = client;
         _client.ErrorOccurred += (_, _) => MarkBroken();
     }
 
-    public int Id { get; }
-
     public SshClient Client => _client;
 
-    /// <summary>Channels currently leased on this connection (guarded by the pool's lock).</summary>
-    public int ActiveChannels { get; set; }
+    protected override bool IsAlive => _client.IsConnected;
 
-    /// <summary>Not to be handed out again: the session failed or dropped.</summary>
-    public bool IsUsable => Volatile.Read(ref _broken) == 0 && _client.IsConnected;
-
-    public void MarkBroken() => Interlocked.Exchange(ref _broken, 1);
+    public override Task<RemoteProcess> StartAsync(string origin, ChannelLease lease, string command, CancellationToken lifetime) =>
+        SshNetProcess.StartAsync(origin, lease, _client, command, lifetime);
 
     public static async Task<SshConnection> OpenAsync(
         OriginConnectionSettings settings, IPrivateKeySource key, int id, ILogger logger, CancellationToken cancellationToken)
@@ -91,7 +119,7 @@ internal sealed class SshConnection : IDisposable
             info.Encryptions.Add(name, cipher);
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         MarkBroken();
         try

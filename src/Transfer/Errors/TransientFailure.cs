@@ -12,6 +12,7 @@ public static class TransientFailure
         SshAuthenticationException => false,
         OperationCanceledException => false,
         ChannelLostException => true,
+        OpenSshFailedException openSsh => openSsh.Transient,
         SshConnectionException or SshOperationTimeoutException or ProxyException => true,
         SocketException or TimeoutException => true,
         // Channel open refused, session closing under us, ...: the connection is gone or going; a new one may work.

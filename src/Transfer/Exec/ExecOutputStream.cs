@@ -7,7 +7,7 @@ namespace BuildFarm.Transfer.Exec;
 /// end of stream; at end of stream this looks at how the command ended and throws for a lost connection or a
 /// cancellation, so a truncated stream never passes for a complete one.
 /// </summary>
-internal sealed class ExecOutputStream(RemoteProcess process, Stream inner) : ReadOnlyStream
+internal sealed class ExecOutputStream(SshNetProcess process, Stream inner) : ReadOnlyStream
 {
     private long _peak;
     private long _read;

@@ -38,7 +38,7 @@ public sealed class OriginClient : IAsyncDisposable
     public async Task<RemoteProcess> StartAsync(string command, CancellationToken lifetime)
     {
         var lease = await Pool.AcquireAsync(lifetime);
-        return await RemoteProcess.StartAsync(Settings.Name, lease, command, lifetime);
+        return await lease.Connection.StartAsync(Settings.Name, lease, command, lifetime);
     }
 
     /// <summary>

@@ -16,9 +16,15 @@ internal sealed class DebugOriginOptions
         Description = "SSH cipher(s) to propose first (default: Origins' default, AES-GCM first); e.g. aes128-ctr for SSH.NET's own default",
     };
 
+    private readonly Option<OriginTransport> _transport = new("--transport")
+    {
+        Description = "SSH client: OpenSsh (default) or SshNet",
+        DefaultValueFactory = _ => OriginTransport.OpenSsh,
+    };
+
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _host, _port, _user, _key, _fingerprint, _cipher })
+        foreach (var option in new Option[] { _host, _port, _user, _key, _fingerprint, _cipher, _transport })
             command.Options.Add(option);
     }
 
@@ -26,5 +32,6 @@ internal sealed class DebugOriginOptions
         new(result.GetValue(_host)!, result.GetValue(_port), result.GetValue(_user)!, result.GetValue(_key)!, result.GetValue(_fingerprint)!, remoteCommand)
         {
             PreferredCiphers = result.GetValue(_cipher) is { Length: > 0 } ciphers ? ciphers : OriginConnectionSettings.DefaultCiphers,
+            Transport = result.GetValue(_transport),
         };
 }

@@ -92,7 +92,11 @@ internal sealed class WorkerInit(string configFile, string? destdir, TextWriter 
                 File.SetUnixFileMode(mapped, _files[planned].Mode);
             }
             else if (dryRun && path == options.Origins.PrivateKeyFile && !File.Exists(mapped))
-                File.WriteAllText(mapped = Path.Combine(stage, "origin-login-key"), ""); // the installer makes it after this check
+            {
+                // The installer makes it after this check, 0600 (OpenSSH's client refuses a key others may read).
+                File.WriteAllText(mapped = Path.Combine(stage, "origin-login-key"), "");
+                File.SetUnixFileMode(mapped, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
             shown[mapped] = path;
             return mapped;
         }

@@ -20,6 +20,12 @@ public sealed class OriginsSection
     /// store's signing keys). Required when <see cref="PinnedHostKeys"/> is not empty.</summary>
     public string TrustedInputKeysFile { get; set; } = "";
 
+    /// <summary>
+    /// The SSH client: <c>OpenSsh</c> (default; needs <c>ssh</c> and <c>ssh-keyscan</c> on PATH) or <c>SshNet</c>
+    /// (in-process). Both pin the host key the same way (docs/operations.md).
+    /// </summary>
+    public OriginTransport Transport { get; set; } = OriginTransport.OpenSsh;
+
     /// <summary>Compression of transfers: <c>None</c> (default), <c>SshZlib</c> or <c>RemoteGzip</c> (downloads only).</summary>
     public TransferCompression Compression { get; set; } = TransferCompression.None;
 

@@ -14,6 +14,8 @@ internal static class OriginsValidation
             p.Add("Origins:PrivateKeyFile is empty: give the SSH private key the worker logs in to its origins with (OpenSSH format, no passphrase)");
         else if (!File.Exists(o.PrivateKeyFile))
             p.Add($"Origins:PrivateKeyFile '{o.PrivateKeyFile}' does not exist");
+        else if (OriginConnectionSettings.PrivateKeyProblem(o.Transport, o.PrivateKeyFile) is { } key)
+            p.Add("Origins:" + key);
         if (o.TrustedInputKeysFile.Length == 0)
         {
             p.Add("Origins:TrustedInputKeysFile is empty: give a file with the origin store's public signing key(s), one name:base64 per line");
@@ -57,6 +59,8 @@ internal static class OriginsValidation
             p.Add($"Origins:UploadStallTimeout = {o.UploadStallTimeout} is invalid: must be between 00:00:01 and 01:00:00 (default 00:01:00)");
         if (o.ConnectTimeout <= TimeSpan.Zero)
             p.Add($"Origins:ConnectTimeout = {o.ConnectTimeout} is invalid: must be positive");
+        if (OriginConnectionSettings.TransportProblem(o.Transport) is { } transport)
+            p.Add($"Origins:{transport}");
         if (!Enum.IsDefined(o.Compression))
             p.Add($"Origins:Compression = {o.Compression} is invalid: use one of {string.Join(", ", Enum.GetNames<TransferCompression>())}");
     }

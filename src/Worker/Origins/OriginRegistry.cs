@@ -61,6 +61,7 @@ internal sealed class OriginRegistry(IOptions<WorkerOptions> options, WorkerStor
                 var settings = new OriginConnectionSettings(origin.Host, origin.Port, origin.User, o.PrivateKeyFile, pinned, origin.RemoteCommand)
                 {
                     Compression = o.Compression,
+                    Transport = o.Transport,
                     MaxConnections = o.MaxConnections,
                     ChannelsPerConnection = o.ChannelsPerConnection,
                     ConnectTimeout = o.ConnectTimeout,

@@ -15,15 +15,17 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
 
     private SshdServer Server => sshd.Server;
 
-    [Fact]
-    public async Task StartAsync_PinnedKey_StreamsLargeFileIncrementally()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_PinnedKey_StreamsLargeFileIncrementally(OriginTransport transport)
     {
         const long size = 128L * 1024 * 1024;
         const long first = 8L * 1024 * 1024;
-        var file = Path.Combine(Server.DataDirectory, "large.bin");
+        var file = Path.Combine(Server.DataDirectory, $"large-{transport}.bin");
         await ProcessRunner.ShellAsync($"head -c {size} /dev/urandom > {file}").ContinueWith(t => t.Result.EnsureSuccess("make file"));
         var expected = await HashFileAsync(file);
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         // The remote side sends the first 8 MiB, then waits for a line on stdin before the rest: those bytes can only
         // be read if the output streams while the command still runs (nothing waits for its end or its whole output).
@@ -61,12 +63,14 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         File.Delete(file);
     }
 
-    [Fact]
-    public async Task StartAsync_WrongPinnedKey_RefusesNamingBothFingerprints()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_WrongPinnedKey_RefusesNamingBothFingerprints(OriginTransport transport)
     {
         var bogus = ConnectionSettings.BogusFingerprint();
         var acceptedBefore = Server.AcceptedConnections;
-        await using var origin = new OriginClient(ConnectionSettings.For(Server, bogus));
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, bogus, transport));
 
         var refused = await Assert.ThrowsAsync<HostKeyMismatchException>(() => origin.RunAsync("echo should-not-run", CancellationToken.None));
 
@@ -78,11 +82,13 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(acceptedBefore, Server.AcceptedConnections);
     }
 
-    [Fact]
-    public async Task StartAsync_ConcurrentCommands_ShareOneConnection()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_ConcurrentCommands_ShareOneConnection(OriginTransport transport)
     {
         const int concurrent = 6;
-        await using var origin = new OriginClient(ConnectionSettings.For(Server) with { ChannelsPerConnection = 8 }, NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport) with { ChannelsPerConnection = 8 }, NoRetry);
         var acceptedBefore = Server.AcceptedConnections;
 
         // All commands are running at once: each waits for a line on stdin before printing.
@@ -111,14 +117,38 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(1, origin.Pool.ConnectionsOpened);
     }
 
-    [Fact]
-    public async Task UploadAsync_FileThroughStdin_RemoteCopyHasSameHash()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task RunAsync_ShortCommandsOneAfterAnother_ReuseOneConnection(OriginTransport transport)
+    {
+        // A hook build runs several short commands: each is a new channel (OpenSSH: a session on the master), never a
+        // new login. The time per command is printed for bench/pull's README, not asserted.
+        const int commands = 20;
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
+        Assert.Equal("0\n", await origin.RunAsync("echo 0", CancellationToken.None));
+        var acceptedBefore = Server.AcceptedConnections;
+        var cpu = CpuTicks();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        for (var i = 1; i <= commands; i++)
+            Assert.Equal($"{i}\n", await origin.RunAsync($"echo {i}", CancellationToken.None));
+
+        output.WriteLine($"{transport}: {clock.Elapsed.TotalMilliseconds / commands:0.0} ms and {(CpuTicks() - cpu) * 10.0 / commands:0.0} ms CPU (this process and its reaped ssh) per command");
+        Assert.Equal(1, origin.Pool.ConnectionsOpened);
+        Assert.Equal(acceptedBefore, Server.AcceptedConnections);
+    }
+
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task UploadAsync_FileThroughStdin_RemoteCopyHasSameHash(OriginTransport transport)
     {
         using var local = new TempDirectory();
         var source = local.Combine("upload.bin");
         await File.WriteAllBytesAsync(source, RandomNumberGenerator.GetBytes(16 * 1024 * 1024));
-        var remote = Path.Combine(Server.DataDirectory, "uploaded.bin");
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        var remote = Path.Combine(Server.DataDirectory, $"uploaded-{transport}.bin");
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         var stdout = await origin.UploadAsync(
             $"cat > {remote} && sha256sum {remote}",
@@ -133,20 +163,24 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(await HashFileAsync(source), await HashFileAsync(remote));
     }
 
-    [Fact]
-    public async Task UploadAsync_EmptyInput_RemoteSeesEndOfFile()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task UploadAsync_EmptyInput_RemoteSeesEndOfFile(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         var stdout = await origin.UploadAsync("wc -c", (_, _) => Task.CompletedTask, CancellationToken.None);
 
         Assert.Equal("0", stdout.Trim());
     }
 
-    [Fact]
-    public async Task DownloadAsync_CommandFails_ThrowsWithExitCodeAndStderrWithoutRetry()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_CommandFails_ThrowsWithExitCodeAndStderrWithoutRetry(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server));
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport));
 
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(
             () => origin.RunAsync("echo 'no such path' >&2; exit 3", CancellationToken.None));
@@ -156,10 +190,12 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.Equal(0, origin.Resilience.Retries);
     }
 
-    [Fact]
-    public async Task DownloadAsync_ReaderFailsOnOutputOfFailedCommand_ReportsExitAndStderr()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_ReaderFailsOnOutputOfFailedCommand_ReportsExitAndStderr(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(() => origin.DownloadAsync<int>(
             "echo 'buildfarm: command not found' >&2; exit 127",
@@ -176,10 +212,12 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         Assert.IsType<InvalidDataException>(failed.InnerException);
     }
 
-    [Fact]
-    public async Task DownloadAsync_ReaderFailsOnOutputOfSucceededCommand_KeepsReaderError()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_ReaderFailsOnOutputOfSucceededCommand_KeepsReaderError(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
 
         await Assert.ThrowsAsync<InvalidDataException>(() => origin.DownloadAsync<int>(
             "echo not-an-archive",
@@ -187,10 +225,12 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
             CancellationToken.None));
     }
 
-    [Fact]
-    public async Task StartAsync_CancelledWhileStreaming_ThrowsCancelledAndConnectionStaysUsable()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task StartAsync_CancelledWhileStreaming_ThrowsCancelledAndConnectionStaysUsable(OriginTransport transport)
     {
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), NoRetry);
         using var cts = new CancellationTokenSource();
         await using var process = await origin.StartAsync("cat /dev/zero", cts.Token);
         var buffer = new byte[65536];
@@ -215,13 +255,15 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
     }
 
     [Theory]
-    [InlineData(TransferCompression.RemoteGzip)]
-    [InlineData(TransferCompression.SshZlib)]
-    public async Task DownloadAsync_Compressed_DeliversSameBytes(TransferCompression compression)
+    [InlineData(TransferCompression.RemoteGzip, OriginTransport.SshNet)]
+    [InlineData(TransferCompression.SshZlib, OriginTransport.SshNet)]
+    [InlineData(TransferCompression.RemoteGzip, OriginTransport.OpenSsh)]
+    [InlineData(TransferCompression.SshZlib, OriginTransport.OpenSsh)]
+    public async Task DownloadAsync_Compressed_DeliversSameBytes(TransferCompression compression, OriginTransport transport)
     {
-        var file = Path.Combine(Server.DataDirectory, $"text-{compression}.txt");
+        var file = Path.Combine(Server.DataDirectory, $"text-{compression}-{transport}.txt");
         await File.WriteAllLinesAsync(file, Enumerable.Range(0, 200_000).Select(i => $"line {i} of a compressible file"));
-        await using var origin = new OriginClient(ConnectionSettings.For(Server) with { Compression = compression }, NoRetry);
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport) with { Compression = compression }, NoRetry);
 
         var hash = await origin.DownloadAsync(
             $"cat {file}",
@@ -232,6 +274,14 @@ public sealed class OriginClientTests(SshdFixture sshd, ITestOutputHelper output
         var failed = await Assert.ThrowsAsync<RemoteCommandFailedException>(
             () => origin.RunAsync("echo partial; exit 5", CancellationToken.None));
         Assert.Equal(5, failed.Exit.ExitCode);
+    }
+
+    /// <summary>utime + stime + cutime + cstime of this process in clock ticks (/proc/self/stat; 100 per second).</summary>
+    private static long CpuTicks()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11]) + long.Parse(fields[12]) + long.Parse(fields[13]) + long.Parse(fields[14]);
     }
 
     private static async Task<string> HashFileAsync(string path)

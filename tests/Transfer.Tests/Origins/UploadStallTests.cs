@@ -16,12 +16,14 @@ public sealed class UploadStallTests(SshdFixture sshd) : IClassFixture<SshdFixtu
     private SshdServer Server => sshd.Server;
 
     [Theory]
-    [InlineData(16 * 1024 * 1024)] // a write waits for the SSH window that never opens
-    [InlineData(10)] // every byte fits the window: the wait is for the exit after the last one
-    public async Task UploadAsync_RemoteNeverReads_StalledWithinBoundsConnectionDroppedAndTheNextUploadWorks(int bytes)
+    [InlineData(16 * 1024 * 1024, OriginTransport.SshNet)] // a write waits for the SSH window that never opens
+    [InlineData(10, OriginTransport.SshNet)] // every byte fits the window: the wait is for the exit after the last one
+    [InlineData(16 * 1024 * 1024, OriginTransport.OpenSsh)]
+    [InlineData(10, OriginTransport.OpenSsh)]
+    public async Task UploadAsync_RemoteNeverReads_StalledWithinBoundsConnectionDroppedAndTheNextUploadWorks(int bytes, OriginTransport transport)
     {
         var marker = Random.Shared.Next(100_000, 999_999);
-        await using var origin = new OriginClient(ConnectionSettings.For(Server), new TransferResilienceOptions { MaxRetryAttempts = 2, BaseDelay = TimeSpan.FromMilliseconds(100) });
+        await using var origin = new OriginClient(ConnectionSettings.For(Server, transport), new TransferResilienceOptions { MaxRetryAttempts = 2, BaseDelay = TimeSpan.FromMilliseconds(100) });
         var clock = Stopwatch.StartNew();
 
         var stalled = await Assert.ThrowsAsync<UploadStalledException>(() => origin.UploadAsync(

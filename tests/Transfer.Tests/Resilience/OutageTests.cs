@@ -9,8 +9,10 @@ namespace BuildFarm.Transfer.Tests.Resilience;
 /// <summary>Each test stops its own sshd, so none shares a server.</summary>
 public sealed class OutageTests
 {
-    [Fact]
-    public async Task RunAsync_SshdDownForTenSeconds_RetriesUntilItIsBack()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task RunAsync_SshdDownForTenSeconds_RetriesUntilItIsBack(OriginTransport transport)
     {
         using var server = await SshdServer.StartAsync();
         var log = new CapturingSink();
@@ -21,7 +23,7 @@ public sealed class OutageTests
             MaxDelay = TimeSpan.FromSeconds(3),
             MinimumThroughput = 50,
         };
-        await using var origin = new OriginClient(ConnectionSettings.For(server), options, log.CreateLogger());
+        await using var origin = new OriginClient(ConnectionSettings.For(server, transport), options, log.CreateLogger());
         Assert.Equal("before\n", await origin.RunAsync("echo before", CancellationToken.None));
 
         var outage = server.StopForAsync(TimeSpan.FromSeconds(10));
@@ -38,8 +40,10 @@ public sealed class OutageTests
         Assert.Equal(0, origin.Resilience.CircuitOpenings);
     }
 
-    [Fact]
-    public async Task RunAsync_OriginStaysDown_CircuitOpensAndFailsFast()
+    [Theory]
+    [InlineData(OriginTransport.SshNet)]
+    [InlineData(OriginTransport.OpenSsh)]
+    public async Task RunAsync_OriginStaysDown_CircuitOpensAndFailsFast(OriginTransport transport)
     {
         using var server = await SshdServer.StartAsync();
         var log = new CapturingSink();
@@ -53,7 +57,7 @@ public sealed class OutageTests
             SamplingDuration = TimeSpan.FromSeconds(60),
             BreakDuration = TimeSpan.FromSeconds(60),
         };
-        await using var origin = new OriginClient(ConnectionSettings.For(server), options, log.CreateLogger());
+        await using var origin = new OriginClient(ConnectionSettings.For(server, transport), options, log.CreateLogger());
         server.Stop();
 
         // First call: 3 attempts, all refused; retries exhausted.

@@ -19,11 +19,14 @@ public sealed class SshdFixture : IAsyncLifetime
 
 public static class ConnectionSettings
 {
-    public static OriginConnectionSettings For(SshdServer server, string? fingerprint = null) =>
+    public static OriginConnectionSettings For(SshdServer server, string? fingerprint = null, OriginTransport transport = OriginTransport.SshNet) =>
         new(server.Host, server.Port, server.User, server.ClientKeyPath, [fingerprint ?? server.HostKeyFingerprint])
         {
             ConnectTimeout = TimeSpan.FromSeconds(10),
+            Transport = transport,
         };
+
+    public static OriginConnectionSettings For(SshdServer server, OriginTransport transport) => For(server, null, transport);
 
     /// <summary>A well-formed fingerprint of no real key.</summary>
     public static string BogusFingerprint() =>

@@ -133,7 +133,8 @@ public sealed class InitCommandTests : IDisposable
     private void PutLoginKey()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(In(LoginKey))!);
-        File.WriteAllText(In(LoginKey), "stand-in: the validator only checks it exists\n");
+        File.WriteAllText(In(LoginKey), "stand-in: the validator only checks it exists, private as ssh-keygen writes it\n");
+        File.SetUnixFileMode(In(LoginKey), UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     private async Task<string> HostKeyFileAsync()

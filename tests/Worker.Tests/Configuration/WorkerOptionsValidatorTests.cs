@@ -112,6 +112,7 @@ public sealed class WorkerOptionsValidatorTests
         o.Origins.PrivateKeyFile = "/does/not/exist";
         o.Origins.MaxRetryAttempts = -1;
         o.Origins.UploadStallTimeout = TimeSpan.FromMilliseconds(100);
+        o.Origins.Transport = (BuildFarm.Transfer.Origins.OriginTransport)9;
         var problems = WorkerOptionsValidator.Problems(o);
         Assert.Contains(problems, p => p.Contains("Origins:PinnedHostKeys:0:Host is empty", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("Origins:PinnedHostKeys:0:Port = 70000", StringComparison.Ordinal));
@@ -120,6 +121,23 @@ public sealed class WorkerOptionsValidatorTests
         Assert.Contains(problems, p => p.Contains("Origins:TrustedInputKeysFile is empty", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("Origins:MaxRetryAttempts = -1", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("Origins:UploadStallTimeout = 00:00:00.1000000 is invalid: must be between 00:00:01 and 01:00:00", StringComparison.Ordinal));
+        Assert.Contains("Origins:Transport 9 is not one of OpenSsh, SshNet.", problems);
+    }
+
+    [Fact]
+    public void Problems_OpenSshWithKeyOthersMayRead_SaysChmod600()
+    {
+        using var dir = new TempDirectory("cfg");
+        var key = dir.Combine("origin_ed25519");
+        File.WriteAllText(key, "stand-in");
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var o = Valid();
+        o.Origins.PinnedHostKeys.Add(new PinnedHostKey { Host = "origin", Port = 22, Fingerprint = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" });
+        o.Origins.PrivateKeyFile = key;
+
+        var problem = Assert.Single(WorkerOptionsValidator.Problems(o), p => p.StartsWith("Origins:PrivateKeyFile", StringComparison.Ordinal));
+
+        Assert.Contains("(mode 0640), which OpenSSH's client refuses: chmod 600 it", problem, StringComparison.Ordinal);
     }
 
     [Theory]
