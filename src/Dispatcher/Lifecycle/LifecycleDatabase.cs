@@ -1,14 +1,11 @@
-using System.Diagnostics;
 using BuildFarm.Store.Schema;
 using Microsoft.Data.Sqlite;
-using SQLitePCL;
 
 namespace BuildFarm.Dispatcher.Lifecycle;
 
 /// <summary>
-/// The SQLite database (WAL) behind the lifecycle. Every operation runs under one gate, atomically (a savepoint of a
-/// transaction that concurrent writers share, <see cref="RunAsync{T}"/>): the dispatcher is the single writer, and
-/// serialising the state machine makes each event's transition atomic.
+/// The SQLite database (WAL) behind the lifecycle. Every operation runs in one transaction under one gate: the
+/// dispatcher is the single writer, and serialising the state machine makes each event's transition atomic.
 /// </summary>
 internal sealed class LifecycleDatabase : IAsyncDisposable
 {
@@ -18,13 +15,6 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
     private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
-
-    // Group commit (RunAsync): at most this many works, or works this old, share a transaction.
-    private const int MaxBatch = 64;
-    private static readonly TimeSpan MaxBatchAge = TimeSpan.FromMilliseconds(20);
-    private int _waiting;
-    private Batch? _batch;
-    private long _dbgCommits, _dbgWorks;
 
     private readonly string _readerConnectionString;
 
@@ -63,154 +53,24 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         return new LifecycleDatabase(connection);
     }
 
-    /// <summary>
-    /// Runs <paramref name="work"/> in a transaction and returns once that transaction has committed; its changes are
-    /// rolled back when it throws. Writers that queue up behind each other share one transaction (group commit, below).
-    /// </summary>
-    /// <remarks>
-    /// Group commit: each work runs under the gate in a savepoint of the open batch transaction; the holder of the gate
-    /// commits the batch when no other caller waits for the gate (or the batch holds <see cref="MaxBatch"/> works or is
-    /// older than <see cref="MaxBatchAge"/>), otherwise it leaves the transaction open for the next one. A lone writer
-    /// therefore commits at once, as before; writers that arrive while one runs (submissions, publishes, events) pay
-    /// for one commit together instead of one each. Delivery is unchanged: no caller returns before the commit that
-    /// holds its work, so an event is still acked only after its state is durable, and a message implied by a
-    /// transition is still sent only after it committed. When the commit (or SQLite itself, by rolling the whole
-    /// transaction back) fails, every work of the batch fails with that error and nothing of it is kept.
-    /// </remarks>
+    /// <summary>Runs <paramref name="work"/> in a transaction; commits when it returns, rolls back when it throws.</summary>
     public async Task<T> RunAsync<T>(Func<DbSession, Task<T>> work, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _waiting);
+        await _gate.WaitAsync(cancellationToken);
         try
         {
-            await _gate.WaitAsync(cancellationToken);
-        }
-        catch
-        {
-            Interlocked.Decrement(ref _waiting);
-            // The holder before us may have left its batch open for us: commit it if no one else will.
-            await CommitIfIdleAsync();
-            throw;
-        }
-
-        Interlocked.Decrement(ref _waiting);
-        Task committed;
-        T result;
-        try
-        {
-            if (_batch is null)
-            {
-                _batch = new Batch((SqliteTransaction)await _connection.BeginTransactionAsync(CancellationToken.None), Stopwatch.GetTimestamp());
-            }
-
-            var batch = _batch;
-            var session = new DbSession(Statement, owned: false, batch.Transaction, cancellationToken);
-            await Savepoint("SAVEPOINT bf_work;", batch);
-            try
-            {
-                result = await work(session);
-                await Savepoint("RELEASE bf_work;", batch);
-            }
-            catch (Exception e)
-            {
-                if (raw.sqlite3_get_autocommit(_connection.Handle) != 0)
-                {
-                    // SQLite rolled the whole transaction back (I/O error, disk full...): every earlier work of the
-                    // batch is gone with it, so each of them fails too (their callers retry or redeliver).
-                    FailBatch(e);
-                }
-                else
-                {
-                    await Savepoint("ROLLBACK TO bf_work;", batch);
-                    await Savepoint("RELEASE bf_work;", batch);
-                }
-
-                throw;
-            }
-
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            batch.Waiting.Add(done);
+            await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(cancellationToken);
+            var session = new DbSession(Statement, owned: false, tx, cancellationToken);
+            var result = await work(session);
+            await tx.CommitAsync(cancellationToken);
             if (session.ChangedBuilds is { } changed)
-                (batch.Changed ??= []).UnionWith(changed);
-            committed = done.Task;
-            if (Volatile.Read(ref _waiting) == 0 || batch.Waiting.Count >= MaxBatch || Stopwatch.GetElapsedTime(batch.Started) > MaxBatchAge)
-                await CommitAsync();
+                Signals.Pulse(changed);
+            return result;
         }
         finally
         {
             _gate.Release();
         }
-
-        await committed;
-        return result;
-    }
-
-    // Under _gate only.
-    private async Task Savepoint(string sql, Batch batch)
-    {
-        var cmd = Statement(sql);
-        cmd.Transaction = batch.Transaction;
-        cmd.Parameters.Clear();
-        await cmd.ExecuteNonQueryAsync(CancellationToken.None);
-    }
-
-    // Under _gate only: commits the open batch and completes its callers (with the commit's error if it fails).
-    private async Task CommitAsync()
-    {
-        if (_batch is not { } batch)
-            return;
-        _batch = null;
-        try
-        {
-            await batch.Transaction.CommitAsync(CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            await batch.Transaction.DisposeAsync();
-            foreach (var waiter in batch.Waiting)
-                waiter.TrySetException(e);
-            return;
-        }
-
-        await batch.Transaction.DisposeAsync();
-        _dbgCommits++; _dbgWorks += batch.Waiting.Count;
-        if (_dbgCommits % 2000 == 0) Console.Error.WriteLine($"DBG commits {_dbgCommits} works {_dbgWorks}");
-        if (batch.Changed is { } changed)
-            Signals.Pulse(changed);
-        foreach (var waiter in batch.Waiting)
-            waiter.TrySetResult();
-    }
-
-    // Under _gate only: the transaction is gone; its callers so far learn why.
-    private void FailBatch(Exception e)
-    {
-        if (_batch is not { } batch)
-            return;
-        _batch = null;
-        batch.Transaction.Dispose();
-        foreach (var waiter in batch.Waiting)
-            waiter.TrySetException(e);
-    }
-
-    private async Task CommitIfIdleAsync()
-    {
-        await _gate.WaitAsync(CancellationToken.None);
-        try
-        {
-            if (Volatile.Read(ref _waiting) == 0)
-                await CommitAsync();
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>The open batch: its transaction, when it began, the callers waiting for its commit and the builds it changed.</summary>
-    private sealed record Batch(SqliteTransaction Transaction, long Started)
-    {
-        public List<TaskCompletionSource> Waiting { get; } = [];
-
-        public HashSet<Guid>? Changed { get; set; }
     }
 
     /// <summary>
@@ -261,12 +121,6 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         SqliteConnection.ClearPool(new SqliteConnection(_readerConnectionString));
-        // A batch left open by a work still running when the host stops: commit it if that work ends soon, else its
-        // callers fail (nothing of it is kept; their events are redelivered).
-        if (await _gate.WaitAsync(TimeSpan.FromSeconds(5)))
-            await CommitAsync();
-        else
-            FailBatch(new ObjectDisposedException(nameof(LifecycleDatabase)));
         foreach (var cmd in _statements.Values)
             await cmd.DisposeAsync();
         _statements.Clear();
