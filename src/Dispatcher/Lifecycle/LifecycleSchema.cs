@@ -20,6 +20,8 @@ internal static class LifecycleSchema
         PRAGMA synchronous = NORMAL;
         PRAGMA foreign_keys = ON;
         PRAGMA temp_store = MEMORY;
+        PRAGMA wal_autocheckpoint = 8000;
+        PRAGMA cache_size = -32768;
         """;
 
     /// <summary>
