@@ -6,6 +6,7 @@
 #   PHASES="100:1000" SKIP_BUILD=1 KEEP=1 bench/scale/run.sh
 #   OUT=docs/perf bench/scale/run.sh                results.jsonl, table.md and scale.png land in OUT
 #   PHASES="" GRAPH=100x100 bench/scale/run.sh      a 10,000-derivation graph through two concurrent `buildfarm build`
+#   DISPATCHER_READY_TO_RUN=1 bench/scale/run.sh    the dispatcher on its precompiled code (before 2026-12-05's change)
 # Phases run in order against the same dispatcher, so the database grows from one to the next. Each phase starts
 # its workers, submits its builds (POST /api/builds, PARALLEL at a time) across the 20 capability classes, waits
 # until the dispatcher has recorded them all finished, then measures. Bash only starts and stops the servers;
@@ -81,7 +82,8 @@ API_PORT=$(local_free_port)
 }
 JSON
 mkdir -p "$WORK/origin"
-start dispatcher "$BF" serve --config "$WORK/dispatcher.json"
+# As installed (packaging/buildfarm-dispatcher.service): no ReadyToRun code; DISPATCHER_READY_TO_RUN=1 for the old setting.
+start dispatcher env DOTNET_ReadyToRun="${DISPATCHER_READY_TO_RUN:-0}" "$BF" serve --config "$WORK/dispatcher.json"
 local_wait_port "$API_PORT" "the dispatcher" "$(cat "$WORK/dispatcher.pid")" "$WORK/dispatcher.log"
 # The dispatcher process itself (setsid started it directly: the pid is the process, not a wrapper).
 DISPATCHER_PID=$(cat "$WORK/dispatcher.pid")

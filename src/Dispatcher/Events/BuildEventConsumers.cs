@@ -39,7 +39,7 @@ internal sealed class BuildSucceededConsumer(BuildLifecycle lifecycle, Metrics.E
             return;
         if (await imports.TryDeferAsync(context.Message, context.CancellationToken))
             return;
-        await observer.SucceededAsync(context.Message, ct => lifecycle.OnSucceededAsync(context.Message, ct), context.CancellationToken);
+        await observer.SucceededAsync(context.Message, (record, ct) => lifecycle.OnSucceededAsync(context.Message, ct, record: record), context.CancellationToken);
     }
 }
 

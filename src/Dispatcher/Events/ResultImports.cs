@@ -62,7 +62,7 @@ internal sealed class ResultImports(BuildLifecycle lifecycle, EventObserver obse
             {
                 try
                 {
-                    await observer.SucceededAsync(e, ct => lifecycle.OnSucceededAsync(e, ct, pending: true), stoppingToken);
+                    await observer.SucceededAsync(e, (record, ct) => lifecycle.OnSucceededAsync(e, ct, pending: true, record), stoppingToken);
                     _queued.TryRemove(Key(e), out _);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)

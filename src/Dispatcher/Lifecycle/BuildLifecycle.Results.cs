@@ -34,33 +34,42 @@ internal sealed partial class BuildLifecycle
     /// <param name="e">The worker's success.</param>
     /// <param name="cancellationToken">Cancels the import and the commit (the event or pending row then stays).</param>
     /// <param name="pending">Set by the import lanes: the pending row is deleted in the verdict's transaction.</param>
-    public async Task OnSucceededAsync(BuildSucceeded e, CancellationToken cancellationToken, bool pending = false)
+    /// <param name="record">
+    /// Also written in the verdict's transaction, whatever the verdict (the monitoring's phase timings,
+    /// <see cref="Metrics.EventObserver"/>): one commit per result instead of two.
+    /// </param>
+    public async Task OnSucceededAsync(BuildSucceeded e, CancellationToken cancellationToken, bool pending = false, Func<DbSession, Task>? record = null)
     {
         var log = Log.ForContext("BuildId", e.BuildId).ForContext("Worker", e.WorkerName).ForContext("Attempt", e.Attempt);
-        string? rejected = null;
-        var (current, hasOrigin) = await db.RunAsync(s => CurrentAttemptAsync(s, e), cancellationToken);
-        if (current is not null && (importer is null || !hasOrigin) && workerKeys is not null)
+        string? imported = null;
+        var importedRan = false;
+        if (importer is not null)
         {
-            // No archive to import (no origin): the outputs' own signatures are still checked against the trusted worker
-            // keys, so a result is never recorded on the event's word alone.
-            rejected = OutputSignatures.Problem(e, current.StoreDir, workerKeys.Current());
-        }
-        else if (importer is not null)
-        {
+            var (current, hasOrigin) = await db.RunAsync(s => CurrentAttemptAsync(s, e), cancellationToken);
             if (current is not null && hasOrigin)
             {
                 // Outside the transaction: the import may take long and must not hold the lifecycle's gate. If we die
                 // after the import but before the commit below, the redelivered event imports again: the paths are
                 // valid already and the archive's are the same, so nothing changes.
                 var started = time.GetTimestamp();
-                rejected = await importer.ImportAsync(e, current.DrvPath, current.DrvText, cancellationToken);
+                imported = await importer.ImportAsync(e, current.DrvPath, current.DrvText, cancellationToken);
+                importedRan = true;
                 log.Information("Import of {BuildId} attempt {Attempt} outputs took {ImportSeconds:0.000} s: {Verdict}",
-                    e.BuildId, e.Attempt, time.GetElapsedTime(started).TotalSeconds, rejected ?? "accepted");
+                    e.BuildId, e.Attempt, time.GetElapsedTime(started).TotalSeconds, imported ?? "accepted");
             }
         }
 
         var now = time.GetUtcNow();
+        string? rejected = null;
         var applied = await db.RunAsync(async s =>
+        {
+            var verdict = await VerdictAsync(s);
+            if (record is not null)
+                await record(s);
+            return verdict;
+        }, cancellationToken);
+
+        async Task<bool> VerdictAsync(DbSession s)
         {
             if (pending)
                 await PendingResultTable.DeleteAsync(s, e);
@@ -74,6 +83,10 @@ internal sealed partial class BuildLifecycle
                 return false;
             }
 
+            // No archive imported (no origin): the outputs' own signatures are still checked against the trusted worker
+            // keys, so a result is never recorded on the event's word alone. Checked here, in the verdict's transaction
+            // (CPU only), rather than in a read of its own before it.
+            rejected = importedRan ? imported : workerKeys is null ? null : OutputSignatures.Problem(e, b.StoreDir, workerKeys.Current());
             if (rejected is not null)
             {
                 // A rejected result is final: another worker would not make a forged or corrupt upload trustworthy.
@@ -88,7 +101,8 @@ internal sealed partial class BuildLifecycle
             await BuildTable.FinishAsync(s, b.Id, BuildState.Succeeded, null, null, 0, e.WorkerName, now);
             await WorkerTable.CountAsync(s, e.WorkerName, succeeded: true);
             return true;
-        }, cancellationToken);
+        }
+
         // Checkpoint: the verdict is committed; the quarantine file is no longer needed whatever it was.
         importer?.Discard(e.BuildId, e.Attempt);
         if (!applied)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using BuildFarm.Contracts.Builds;
+using BuildFarm.Contracts.Workers;
 using BuildFarm.Dispatcher.Registry;
 using BuildFarm.Messaging.Routing;
 using Serilog;
@@ -47,18 +48,36 @@ internal sealed partial class BuildLifecycle(
         var waiter = request.Waiter ?? WaiterTable.SubmitPrefix + Guid.NewGuid().ToString("N");
         if (request.ValidOutputs is { } valid)
             return await RecordReusedAsync(record, valid, waiter, cancellationToken);
-        var (refusal, joined) = await db.RunAsync(async s =>
+        // Held from before the row exists: the sweep cannot publish it meanwhile, so the route read in the insert's
+        // transaction below is still the truth when the request goes out (no read of its own, as PublishAsync has).
+        var guarded = _publishing.TryAdd((record.Id, record.Attempt), 0);
+        ContractVersionRoute? route = null;
+        var sending = false;
+        (string? Refusal, Guid? Joined) decided;
+        try
+        {
+            decided = await db.RunAsync(DecideAsync, cancellationToken);
+            sending = route is not null;
+        }
+        finally
+        {
+            if (guarded && !sending)
+                _publishing.TryRemove((record.Id, record.Attempt), out _);
+        }
+
+        async Task<(string?, Guid?)> DecideAsync(DbSession s)
         {
             // Work done once: the same derivation in flight (queued or running) is joined, not built again. One
             // transaction with the insert below, on the one database connection: two requests cannot both miss it.
             if (await BuildTable.FindOpenAsync(s, request.DrvPath, request.StoreDir, request.Trusted, request.WantedOutputs) is { } open)
             {
                 await WaiterTable.AddAsync(s, open.Id, waiter, joined: true);
-                return (null, (Guid?)open.Id);
+                return (null, open.Id);
             }
 
             // The full worker list (for the refusal's words) only when no worker ever seen could run the class.
-            var refused = (await WorkerTable.CapabilitiesAsync(s)).Any(c => CapabilityMatcher.CanRun(c, buildClass))
+            var capabilities = await WorkerTable.CapabilitiesAsync(s);
+            var refused = capabilities.Any(c => CapabilityMatcher.CanRun(c, buildClass))
                 ? null
                 : CapacityCheck.Refusal(await WorkerTable.ListAsync(s), buildClass);
             if (refused is not null && !request.WaitForCapacity)
@@ -67,8 +86,12 @@ internal sealed partial class BuildLifecycle(
             await WaiterTable.AddAsync(s, record.Id, waiter, joined: false);
             if (request.Origin is not null)
                 await BuildInputTable.InsertAsync(s, record.Id, request.Origin, request.InputClosure ?? []);
-            return ((string?)null, (Guid?)null);
-        }, cancellationToken);
+            if (guarded)
+                route = await RouteAsync(s, capabilities, buildClass);
+            return (null, null);
+        }
+
+        var (refusal, joined) = decided;
         if (refusal is not null)
         {
             Log.Warning("Refused {DrvPath}: {Reason}", request.DrvPath, refusal);
@@ -87,7 +110,10 @@ internal sealed partial class BuildLifecycle(
             record.Trusted ? " (trusted: may run unsandboxed)" : "");
         // Checkpoint: the row is durable (queued, unpublished). If we die before the confirm below, the start-up
         // sweep publishes it; if the broker is down, PublishAsync retries, then the periodic sweep does.
-        await PublishAsync(record, cancellationToken);
+        if (route is { } chosen)
+            await SendAsync(record, request.Origin, request.InputClosure ?? [], chosen, cancellationToken);
+        else
+            await PublishAsync(record, cancellationToken);
         return new SubmitResult(record.Id, null, Waiter: waiter);
     }
 
@@ -228,24 +254,54 @@ internal sealed partial class BuildLifecycle(
     {
         if (!_publishing.TryAdd((b.Id, b.Attempt), 0))
             return;
-        var log = Log.ForContext("BuildId", b.Id).ForContext("DrvPath", b.DrvPath).ForContext("Attempt", b.Attempt);
+        // Read again under the guard: the row the caller holds may be stale. The sweep lists the unpublished rows,
+        // then publishes them one by one; a submission's own publish that completed meanwhile (confirmed, marked,
+        // guard released) must not go out twice (the duplicate claim would be cancelled, but a worker ran it).
+        (OriginEndpoint?, IReadOnlyList<InputPath>, ContractVersionRoute)? read;
         try
         {
-            // Read again under the guard: the row the caller holds may be stale. The sweep lists the unpublished rows,
-            // then publishes them one by one; a submission's own publish that completed meanwhile (confirmed, marked,
-            // guard released) must not go out twice (the duplicate claim would be cancelled, but a worker ran it).
-            var read = await db.RunAsync(async s =>
+            read = await db.RunAsync(async s =>
             {
                 if (!await BuildTable.IsUnpublishedAsync(s, b.Id, b.Attempt))
                     return null;
                 var (o, c) = await BuildInputTable.GetAsync(s, b.Id);
-                var route = ContractVersionChoice.WhenEverySetSpeaks(await WorkerTable.CapabilitiesAsync(s), b.Class, settings.WritableContractVersions)
-                    ?? ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), b.Class, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow);
-                return ((OriginEndpoint?, IReadOnlyList<InputPath>, ContractVersionRoute)?)(o, c, route);
+                return ((OriginEndpoint?, IReadOnlyList<InputPath>, ContractVersionRoute)?)(o, c, await RouteAsync(s, await WorkerTable.CapabilitiesAsync(s), b.Class));
             }, cancellationToken);
-            if (read is not { } found)
-                return;
-            var (origin, closure, route) = found;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.ForContext("BuildId", b.Id).ForContext("Attempt", b.Attempt).Warning(e, "Could not publish attempt {Attempt} of {BuildId}; the sweep retries", b.Attempt, b.Id);
+            _publishing.TryRemove((b.Id, b.Attempt), out _);
+            return;
+        }
+        catch
+        {
+            _publishing.TryRemove((b.Id, b.Attempt), out _);
+            throw;
+        }
+
+        if (read is not { } found)
+        {
+            _publishing.TryRemove((b.Id, b.Attempt), out _);
+            return;
+        }
+
+        await SendAsync(b, found.Item1, found.Item2, found.Item3, cancellationToken);
+    }
+
+    /// <summary>The contract version to publish <paramref name="buildClass"/>'s request at, read under the gate.</summary>
+    private async Task<ContractVersionRoute> RouteAsync(DbSession s, IReadOnlyList<WorkerCapabilities> capabilities, BuildClass buildClass) =>
+        ContractVersionChoice.WhenEverySetSpeaks(capabilities, buildClass, settings.WritableContractVersions)
+            ?? ContractVersionChoice.Choose(await WorkerTable.ListAsync(s), buildClass, settings.WritableContractVersions, time.GetUtcNow(), settings.OnlineWindow);
+
+    /// <summary>
+    /// Signs and publishes the attempt, then marks it published; the caller holds its guard in <c>_publishing</c>, released here.
+    /// </summary>
+    private async Task SendAsync(BuildRecord b, OriginEndpoint? origin, IReadOnlyList<InputPath> closure, ContractVersionRoute route, CancellationToken cancellationToken)
+    {
+        var log = Log.ForContext("BuildId", b.Id).ForContext("DrvPath", b.DrvPath).ForContext("Attempt", b.Attempt);
+        try
+        {
             if (route.Problem is not null)
                 log.Warning("Attempt {Attempt} of {BuildId} published at contract version {ContractVersion}, which no capable worker speaks: {Problem}", b.Attempt, b.Id, route.Version, route.Problem);
             var request = new BuildDerivation(

@@ -10,11 +10,18 @@ namespace BuildFarm.Dispatcher.Lifecycle;
 /// </summary>
 internal static class LifecycleSchema
 {
-    /// <summary>Per-connection settings, run at every open, outside any migration.</summary>
+    /// <summary>
+    /// Per-connection settings, run at every open, outside any migration. <c>temp_store = MEMORY</c>: SQLite's
+    /// transient tables and statement journals otherwise went to a file in /var/tmp, created and unlinked about once
+    /// per build (bench/scale, docs/PERFORMANCE.md § Scale).
+    /// </summary>
     public const string Pragmas = """
         PRAGMA journal_mode = WAL;
         PRAGMA synchronous = NORMAL;
         PRAGMA foreign_keys = ON;
+        PRAGMA temp_store = MEMORY;
+        PRAGMA wal_autocheckpoint = 8000;
+        PRAGMA cache_size = -32768;
         """;
 
     /// <summary>

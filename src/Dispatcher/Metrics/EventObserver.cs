@@ -24,19 +24,49 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, Wor
         var accept = time.GetElapsedTime(started);
         try
         {
-            await db.RunAsync(async s =>
-            {
-                await AttemptPhaseTable.RecordAsync(s, new AttemptPhases(
-                    e.BuildId, e.Attempt, e.WorkerName, e.Timings.InputFetch, e.Timings.Build, e.Timings.Upload, accept));
-                // Null from a worker that predates the field: nothing known, so nothing counted (not a zero).
-                if (e.InputBytesFetched is { } fetched)
-                    await AttemptTransferTable.RecordInputBytesAsync(s, e.BuildId, e.Attempt, e.WorkerName, fetched);
-            }, cancellationToken);
+            await db.RunAsync(s => RecordAsync(s, e, accept), cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             Log.Warning(ex, "Could not record the phase timings of {BuildId} attempt {Attempt}", e.BuildId, e.Attempt);
         }
+    }
+
+    /// <summary>
+    /// The same, written in the handler's own transaction: <paramref name="handle"/> runs the recorder it is given in
+    /// its verdict's transaction (<see cref="BuildLifecycle.OnSucceededAsync"/>), so a success costs one commit, not
+    /// two. Still best effort: the recorder runs in a savepoint, and its failure is logged and rolled back alone, never
+    /// the verdict's. Accept time is then measured up to that point of the transaction, not to its commit.
+    /// </summary>
+    public async Task SucceededAsync(BuildSucceeded e, Func<Func<DbSession, Task>, CancellationToken, Task> handle, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        await handle(s => RecordInAsync(s, e, time.GetElapsedTime(started)), cancellationToken);
+    }
+
+    private static async Task RecordInAsync(DbSession s, BuildSucceeded e, TimeSpan accept)
+    {
+        await s.ExecuteAsync("SAVEPOINT phase_timings");
+        try
+        {
+            await RecordAsync(s, e, accept);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.Warning(ex, "Could not record the phase timings of {BuildId} attempt {Attempt}", e.BuildId, e.Attempt);
+            await s.ExecuteAsync("ROLLBACK TO phase_timings");
+        }
+
+        await s.ExecuteAsync("RELEASE phase_timings");
+    }
+
+    private static async Task RecordAsync(DbSession s, BuildSucceeded e, TimeSpan accept)
+    {
+        await AttemptPhaseTable.RecordAsync(s, new AttemptPhases(
+            e.BuildId, e.Attempt, e.WorkerName, e.Timings.InputFetch, e.Timings.Build, e.Timings.Upload, accept));
+        // Null from a worker that predates the field: nothing known, so nothing counted (not a zero).
+        if (e.InputBytesFetched is { } fetched)
+            await AttemptTransferTable.RecordInputBytesAsync(s, e.BuildId, e.Attempt, e.WorkerName, fetched);
     }
 
     public async Task HeartbeatAsync(WorkerStatusReported e, Func<CancellationToken, Task> handle, CancellationToken cancellationToken)

@@ -51,8 +51,8 @@ internal static partial class BuildRoutes
             body.Priority, body.WaitForCapacity, TimeSpan.FromSeconds(body.TimeoutSeconds), TimeSpan.FromSeconds(body.MaxSilentSeconds), body.Trusted), ct);
         if (result.BuildId is not { } id)
             return Results.UnprocessableEntity(new ErrorResponse(result.RefusedBecause!));
-        var view = await views.GetAsync(id, ct);
-        return Results.Accepted($"/api/builds/{id}", new SubmitBuildResponse(id, view!.State, view.WaitingReason));
+        var (state, waiting) = (await views.StateAsync(id, ct))!.Value;
+        return Results.Accepted($"/api/builds/{id}", new SubmitBuildResponse(id, state, waiting));
     }
 
     /// <summary>Paged search for the UI's builds table (<see cref="BuildQuery"/>).</summary>

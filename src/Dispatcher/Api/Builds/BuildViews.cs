@@ -20,6 +20,15 @@ internal sealed class BuildViews(BuildLifecycle lifecycle, TimeProvider time)
         return ToView(b, online, attempts, outputs);
     }, cancellationToken);
 
+    /// <summary>A build's state and waiting reason only (the answer to a submission): no attempts, outputs or timeline read.</summary>
+    public Task<(string State, string? WaitingReason)?> StateAsync(Guid id, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
+    {
+        if (await BuildTable.GetAsync(s, id) is not { } b)
+            return ((string, string?)?)null;
+        var view = ToView(b, b.State == BuildState.Queued ? await OnlineCapabilitiesAsync(s) : [], [], []);
+        return (view.State, view.WaitingReason);
+    }, cancellationToken);
+
     public Task<List<BuildView>> RecentAsync(int limit, CancellationToken cancellationToken) => lifecycle.Database.ReadAsync(async s =>
     {
         var online = await OnlineCapabilitiesAsync(s);
