@@ -24,6 +24,7 @@ internal sealed class OpenSshMaster : PooledConnection
     private readonly OpenSshOpener _opener;
     private readonly Process _process;
     private readonly string _log;
+    private int _disposed;
 
     private OpenSshMaster(int id, OpenSshOpener opener, Process process, string knownHosts, string socket, string log)
         : base(id)
@@ -104,6 +105,9 @@ internal sealed class OpenSshMaster : PooledConnection
 
     public override void Dispose()
     {
+        // Twice when a stalled upload dropped this connection and the pool then closes: the second is a no-op.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         MarkBroken();
         OpenSshOpener.Kill(_process);
         _process.WaitForExit(TimeSpan.FromSeconds(2)); // reaped now: no zombie, and its CPU counts as ours (bench/pull)

@@ -13,6 +13,21 @@ namespace BuildFarm.Transfer.Tests.OpenSsh;
 /// <summary>The host key pin and the failure mapping of both transports against real sshds (each test its own).</summary>
 public sealed class OpenSshTransportTests
 {
+    [Fact]
+    public async Task OpenSshMaster_DisposedTwice_SecondIsANoOpAndTheMasterIsGone()
+    {
+        // A stalled upload drops its connection, and the pool disposes it again when it closes (CI saw the second throw).
+        using var server = await SshdServer.StartAsync();
+        using var opener = new OpenSshOpener(ConnectionSettings.For(server, OriginTransport.OpenSsh), Log.Logger);
+        var master = (OpenSshMaster)await opener.OpenAsync(1, CancellationToken.None);
+
+        master.Dispose();
+        master.Dispose();
+
+        Assert.False(File.Exists(master.Socket));
+        Assert.False(File.Exists(master.KnownHosts));
+    }
+
     [Theory]
     [InlineData(OriginTransport.SshNet)]
     [InlineData(OriginTransport.OpenSsh)]

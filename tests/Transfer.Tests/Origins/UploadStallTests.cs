@@ -39,7 +39,8 @@ public sealed class UploadStallTests(SshdFixture sshd) : IClassFixture<SshdFixtu
         // The connection under it was dropped (closed once its channel is released, in the background).
         await WaitUntilAsync(() => origin.Pool.OpenConnections == 0, "the stalled connection to be closed");
 
-        var stdout = await origin.UploadAsync("wc -c", async (stdin, ct) => await stdin.WriteAsync(new byte[5], ct), CancellationToken.None, StallTimeout);
+        // Guarded too, with room for a new connection and a remote start on a loaded machine (1 s was not: CI).
+        var stdout = await origin.UploadAsync("wc -c", async (stdin, ct) => await stdin.WriteAsync(new byte[5], ct), CancellationToken.None, TimeSpan.FromSeconds(30));
         Assert.Equal("5", stdout.Trim());
         Assert.Equal(2, origin.Pool.ConnectionsOpened);
     }
