@@ -5,7 +5,7 @@
 #   fails the run with a line saying where it stuck)
 #   SKIP_BUILD=1 KEEP=1 bench/soak/run.sh 5      reuse artifacts/bin (./farm build); keep the temp dir (farm logs, stores)
 # Starts `./farm up` in a temp FARM_DIR with 2 workers of 1 slot (private RabbitMQ, origin sshd, dispatcher), then
-# bench/soak/Soak (C#) injects FAULTS faults from a schedule seeded by --seed, checks the invariants after each and
+# bench/soak/Soak (C#) runs rounds until it injected FAULTS faults from a schedule seeded by --seed, checks the invariants after each and
 # prints the table of fault kind x times injected x outcome, then exactly one line
 #   faults N, builds M, lost 0, duplicated 0, partial 0, orphans 0
 # Exit 0 when every count but faults and builds is 0. Runs as root; stops only the processes it started.

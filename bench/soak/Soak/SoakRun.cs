@@ -4,9 +4,11 @@ using System.Globalization;
 namespace BuildFarm.Soak;
 
 /// <summary>
-/// The soak: FAULTS rounds; in each, two `buildfarm build` clients build a fresh pair of graphs while one fault of
-/// the seeded schedule hits the farm; then, with the farm quiet, the invariants are checked. Ends with the table of
-/// fault kinds and the one summary line.
+/// The soak: rounds until FAULTS faults were injected; in each, two `buildfarm build` clients build a fresh pair of
+/// graphs while one fault of the seeded schedule hits the farm; then, with the farm quiet, the invariants are checked.
+/// A fault whose moment never came (no fetch while a disk-full-at-fetch was armed) is "not reached" and does not
+/// count, so a run of 500 injects 500 (stop 25's run of 500 rounds injected 491). Ends with the table of fault kinds
+/// and the one summary line.
 /// </summary>
 internal sealed class SoakRun(SoakOptions o)
 {
@@ -26,7 +28,8 @@ internal sealed class SoakRun(SoakOptions o)
         int lost = 0, duplicated = 0, partial = 0, orphans = 0, injected = 0, reruns = 0;
         Log($"soak: {o.Faults} faults, seed {o.Seed}, lease {o.Lease.TotalSeconds} s, farm {o.FarmDir}");
         var started = Stopwatch.StartNew();
-        for (var round = 1; round <= o.Faults; round++)
+        // Twice as many rounds at most: a schedule whose faults are mostly not reached must still end.
+        for (var round = 1; injected < o.Faults && round <= 2 * o.Faults; round++)
         {
             if (o.Budget is { } budget && started.Elapsed > budget)
             {
@@ -100,7 +103,7 @@ internal sealed class SoakRun(SoakOptions o)
                     : (row.Injected, row.Recovered, row.NotReached + 1, row.Violations + (clean ? 0 : 1));
                 if (injection.Reached)
                     injected++;
-                Log($"round {round}/{o.Faults}: {Faults.Label(kind)}: {injection.What}{undone}; clients ran {string.Join('+', runs.Select(r => r.Runs))} time(s); " +
+                Log($"round {round} (fault {injected}/{o.Faults}): {Faults.Label(kind)}: {injection.What}{undone}; clients ran {string.Join('+', runs.Select(r => r.Runs))} time(s); " +
                     $"{(clean ? "invariants hold" : "VIOLATED")} ({clock.Elapsed.TotalSeconds:0.0} s: {string.Join(", ", spent)})");
                 foreach (var d in findings.Details)
                     Log("  " + d);
@@ -110,7 +113,7 @@ internal sealed class SoakRun(SoakOptions o)
             catch (OperationCanceledException) when (limit.IsCancellationRequested && !ct.IsCancellationRequested)
             {
                 // Counted as one lost graph at least; the farm is left as it is for the post-mortem (KEEP=1).
-                Log($"round {round}/{o.Faults}: {Faults.Label(kind)}: STUCK: the round did not end within {o.RoundLimit.TotalMinutes:0.#} min " +
+                Log($"round {round} (fault {injected + 1}/{o.Faults}): {Faults.Label(kind)}: STUCK: the round did not end within {o.RoundLimit.TotalMinutes:0.#} min " +
                     $"(--round-minutes), while {stage}; stopping the run");
                 var row = _table.GetValueOrDefault(kind);
                 _table[kind] = (row.Injected + 1, row.Recovered, row.NotReached, row.Violations + 1);
