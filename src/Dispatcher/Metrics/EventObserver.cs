@@ -8,7 +8,8 @@ namespace BuildFarm.Dispatcher.Metrics;
 /// <summary>
 /// Keeps what the monitoring needs from events after the lifecycle handled them: phase timings and input bytes of
 /// successful attempts and each worker's heartbeat clock. Best effort: a failure here is logged and never fails the event
-/// (the lifecycle's transaction already committed; redelivery would only rewrite the same row).
+/// (a success's timings are rolled back alone, in a savepoint of its verdict's transaction; a heartbeat's clock is
+/// written after the lifecycle's commit; redelivery would only rewrite the same row).
 /// </summary>
 internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, WorkerStoreReports? stores = null)
 {
@@ -16,27 +17,12 @@ internal sealed class EventObserver(LifecycleDatabase db, TimeProvider time, Wor
     internal static readonly TimeSpan SkewWarning = TimeSpan.FromMinutes(1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _skewed = new(StringComparer.Ordinal);
 
-    /// <summary>Runs the lifecycle's handler (its exceptions propagate: the event is then redelivered), then records.</summary>
-    public async Task SucceededAsync(BuildSucceeded e, Func<CancellationToken, Task> handle, CancellationToken cancellationToken)
-    {
-        var started = time.GetTimestamp();
-        await handle(cancellationToken);
-        var accept = time.GetElapsedTime(started);
-        try
-        {
-            await db.RunAsync(s => RecordAsync(s, e, accept), cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.Warning(ex, "Could not record the phase timings of {BuildId} attempt {Attempt}", e.BuildId, e.Attempt);
-        }
-    }
-
     /// <summary>
-    /// The same, written in the handler's own transaction: <paramref name="handle"/> runs the recorder it is given in
-    /// its verdict's transaction (<see cref="BuildLifecycle.OnSucceededAsync"/>), so a success costs one commit, not
-    /// two. Still best effort: the recorder runs in a savepoint, and its failure is logged and rolled back alone, never
-    /// the verdict's. Accept time is then measured up to that point of the transaction, not to its commit.
+    /// Runs the lifecycle's handler (its exceptions propagate: the event is then redelivered), which runs the recorder
+    /// it is given in its verdict's transaction (<see cref="BuildLifecycle.OnSucceededAsync"/>): the phase timings and
+    /// input bytes, so a success costs one commit, not two. Still best effort: the recorder runs in a savepoint, and its
+    /// failure is logged and rolled back alone, never the verdict's. Accept time is measured up to that point of the
+    /// transaction, not to its commit.
     /// </summary>
     public async Task SucceededAsync(BuildSucceeded e, Func<Func<DbSession, Task>, CancellationToken, Task> handle, CancellationToken cancellationToken)
     {

@@ -43,9 +43,9 @@ public sealed class MetricCountersTests : IDisposable
             var observer = new EventObserver(db, TimeProvider.System);
             var succeeded = new BuildSucceeded(ok, 1, "w1", [new BuiltOutput("out", "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-a", "sha256:x", 8, [], ["w:sig"])],
                 new PhaseTimings(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(0.3)), DateTimeOffset.UtcNow, 1000);
-            await observer.SucceededAsync(succeeded, ct => lifecycle.OnSucceededAsync(succeeded, ct), CancellationToken.None);
+            await observer.SucceededAsync(succeeded, (record, ct) => lifecycle.OnSucceededAsync(succeeded, ct, record: record), CancellationToken.None);
             // Redelivered: nothing counted twice.
-            await observer.SucceededAsync(succeeded, ct => lifecycle.OnSucceededAsync(succeeded, ct), CancellationToken.None);
+            await observer.SucceededAsync(succeeded, (record, ct) => lifecycle.OnSucceededAsync(succeeded, ct, record: record), CancellationToken.None);
             await lifecycle.OnFailedAsync(new BuildFailed(bad, 1, "w1", BuildFailureKind.BuildFailure, 1, "boom", "", DateTimeOffset.UtcNow), CancellationToken.None);
             await lifecycle.CancelAsync(cancelled, "test", CancellationToken.None);
 
@@ -95,7 +95,7 @@ public sealed class MetricCountersTests : IDisposable
             await lifecycle.OnFailedAsync(new BuildFailed(a, 1, "w1", BuildFailureKind.Timeout, null, "slow", "", DateTimeOffset.UtcNow), CancellationToken.None);
             await new EventObserver(db, TimeProvider.System).SucceededAsync(
                 new BuildSucceeded(b, 1, "w1", [], new PhaseTimings(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(7), TimeSpan.Zero), DateTimeOffset.UtcNow, 77),
-                _ => Task.CompletedTask, CancellationToken.None);
+                (record, ct) => db.RunAsync(record, ct), CancellationToken.None);
             kept = await RenderAsync(db, lifecycle);
         }
 

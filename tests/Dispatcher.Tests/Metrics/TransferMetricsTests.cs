@@ -74,7 +74,7 @@ public sealed class TransferMetricsTests : IAsyncLifetime, IDisposable
         var old = new BuildSucceeded(Guid.NewGuid(), 1, "old-worker", [], timings, DateTimeOffset.UtcNow);
 
         foreach (var e in new[] { a, a, b, old })
-            await observer.SucceededAsync(e, _ => Task.CompletedTask, CancellationToken.None);
+            await observer.SucceededAsync(e, (record, ct) => _db.RunAsync(record, ct), CancellationToken.None);
         var text = await RenderAsync();
 
         Assert.Equal(124_456, Sample(text, "buildfarm_input_bytes_fetched_total{worker=\"w1\"}"));

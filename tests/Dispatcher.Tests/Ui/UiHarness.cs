@@ -133,7 +133,7 @@ internal sealed class UiHarness : IAsyncDisposable
         var e = new BuildSucceeded(id, 1, worker,
             [output ?? new BuiltOutput("out", "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-out", "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", 4096, [], ["worker-1:c2ln"])],
             timings, DateTimeOffset.UtcNow);
-        return _app.Services.GetRequiredService<EventObserver>().SucceededAsync(e, ct => Lifecycle.OnSucceededAsync(e, ct), CancellationToken.None);
+        return _app.Services.GetRequiredService<EventObserver>().SucceededAsync(e, (record, ct) => Lifecycle.OnSucceededAsync(e, ct, record: record), CancellationToken.None);
     }
 
     /// <summary>A build of a real (compiled) derivation named <paramref name="name"/>, so a retry can parse it like a fresh submission.</summary>
