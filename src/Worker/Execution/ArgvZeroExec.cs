@@ -80,12 +80,12 @@ internal static class ArgvZeroExec
     /// <summary>Whether this machine runs the program (x86-64 Linux).</summary>
     public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.OSArchitecture == Architecture.X64;
 
-    /// <summary>The whole ELF file: header, one read+execute PT_LOAD segment of the file itself, code, messages.</summary>
-    public static byte[] Elf() => StaticElf.Build([.. Code, .. Messages.SelectMany(Encoding.ASCII.GetBytes)]);
+    /// <summary>The whole ELF file (code, messages), built once: every build writes it.</summary>
+    private static readonly byte[] Program = StaticElf.Build([.. Code, .. Messages.SelectMany(Encoding.ASCII.GetBytes)]);
 
     /// <summary>Writes the program to <paramref name="path"/> (new file, read and execute for everyone, write for no one).</summary>
     public static void Write(string path) =>
-        StaticElf.Write(path, Elf(), UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+        StaticElf.Write(path, Program, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 
     /// <summary>The command line that runs <paramref name="builder"/> through the program at <paramref name="exec"/>.</summary>

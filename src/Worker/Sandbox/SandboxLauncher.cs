@@ -362,10 +362,11 @@ internal static class SandboxLauncher
     /// <summary>Whether this machine runs the program (x86-64 Linux).</summary>
     public static bool Supported => ArgvZeroExec.Supported;
 
-    public static byte[] Elf() => StaticElf.Build([.. Code, .. Data.SelectMany(Encoding.ASCII.GetBytes)]);
+    /// <summary>The whole ELF file (code, data), built once: every sandboxed build writes it.</summary>
+    private static readonly byte[] Program = StaticElf.Build([.. Code, .. Data.SelectMany(Encoding.ASCII.GetBytes)]);
 
     /// <summary>Writes the program to <paramref name="path"/> (new file, root's: read and execute for its owner only).</summary>
-    public static void Write(string path) => StaticElf.Write(path, Elf(), UnixFileMode.UserRead | UnixFileMode.UserExecute);
+    public static void Write(string path) => StaticElf.Write(path, Program, UnixFileMode.UserRead | UnixFileMode.UserExecute);
 
     /// <summary>The launcher's arguments before PROGRAM.</summary>
     public static IReadOnlyList<string> Arguments(long uid, long gid, int maxProcesses, long maxFileSize, string args, string seccomp, string exec, string command) =>

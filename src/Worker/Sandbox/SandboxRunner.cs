@@ -43,7 +43,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         """;
 
     // Not "sh" or "env": a builder may well start with such a message of its own.
-    private static readonly string[] LauncherTools = ["bwrap", "setpriv", "prlimit", "buildfarm-sandbox"];
+    private static readonly string[] LauncherTools = ["bwrap", "setpriv", "prlimit", SandboxLauncher.Name];
 
     private readonly SandboxSettings _settings = settings ?? SandboxSettings.Default;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
@@ -154,15 +154,19 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         return result;
     }
 
+    /// <summary>
+    /// RLIMIT_FSIZE, 0 for none: one byte over the disk limit, so a file the kernel stops is over the disk limit too,
+    /// which the last check in RunInAreaAsync reports whatever the builder did with SIGXFSZ or EFBIG (busybox dd exits
+    /// 1 with "File too large").
+    /// </summary>
+    private long FileSizeLimit => _settings.MaxDiskBytes > 0 ? _settings.MaxDiskBytes + 1 : 0;
+
     /// <summary>One static program prepares bubblewrap's process (<see cref="SandboxLauncher"/>).</summary>
     private ProcessStartInfo NativeLaunch(SandboxArea area, BuildUser user)
     {
         SandboxLauncher.Write(area.LauncherFile);
         var psi = new ProcessStartInfo(area.LauncherFile);
-        // One byte over the limit: a file the kernel stops is over the disk limit too, which the last check in
-        // RunInAreaAsync reports whatever the builder did with SIGXFSZ or EFBIG (busybox dd exits 1 with "File too large").
-        var fsize = _settings.MaxDiskBytes > 0 ? _settings.MaxDiskBytes + 1 : 0;
-        foreach (var w in SandboxLauncher.Arguments(user.Uid, user.Uid, _settings.MaxProcesses, fsize, area.ArgsFile, area.SeccompFile, area.ArgvZeroFile, area.CommandFile))
+        foreach (var w in SandboxLauncher.Arguments(user.Uid, user.Uid, _settings.MaxProcesses, FileSizeLimit, area.ArgsFile, area.SeccompFile, area.ArgvZeroFile, area.CommandFile))
             psi.ArgumentList.Add(w);
         psi.ArgumentList.Add(_settings.Bwrap);
         psi.ArgumentList.Add("--args");
@@ -177,12 +181,11 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         var psi = new ProcessStartInfo(_settings.Busybox);
         string[] words =
         [
-            "sh", "-c", Wrapper, "buildfarm-sandbox", area.ArgsFile, area.SeccompFile, area.CommandFile, ArgvZeroExec.Supported ? area.ArgvZeroFile : "",
+            "sh", "-c", Wrapper, SandboxLauncher.Name, area.ArgsFile, area.SeccompFile, area.CommandFile, ArgvZeroExec.Supported ? area.ArgvZeroFile : "",
             // .NET ignores SIGPIPE and an ignored signal survives exec: builders get every signal at its default, as in Nix.
             _settings.Env, "--default-signal",
             _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
-            // One byte over the limit, as in NativeLaunch.
-            .. _settings.MaxDiskBytes > 0 ? [$"--fsize={_settings.MaxDiskBytes + 1}"] : Array.Empty<string>(),
+            .. FileSizeLimit > 0 ? [$"--fsize={FileSizeLimit}"] : Array.Empty<string>(),
             "--", _settings.Setpriv, $"--reuid={uid}", $"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
             "--", _settings.Bwrap, "--args", "3",

@@ -63,9 +63,14 @@ public sealed record SandboxSettings
         AllowI386 = o.Systems.Contains("i686-linux"),
     };
 
-    public IEnumerable<(string What, string Path)> Tools() =>
-        UsesNativeLauncher
-            ? [("bubblewrap (apt-get install bubblewrap)", Bwrap), ("static busybox (apt-get install busybox-static)", Busybox)]
-            : [("bubblewrap (apt-get install bubblewrap)", Bwrap), ("static busybox (apt-get install busybox-static)", Busybox),
-               ("util-linux setpriv", Setpriv), ("util-linux prlimit", Prlimit), ("coreutils env", Env)];
+    public IEnumerable<(string What, string Path)> Tools()
+    {
+        yield return ("bubblewrap (apt-get install bubblewrap)", Bwrap);
+        yield return ("static busybox (apt-get install busybox-static)", Busybox);
+        if (UsesNativeLauncher)
+            yield break;
+        yield return ("util-linux setpriv", Setpriv);
+        yield return ("util-linux prlimit", Prlimit);
+        yield return ("coreutils env", Env);
+    }
 }
