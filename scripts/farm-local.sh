@@ -165,7 +165,8 @@ farm_start_dispatcher() {
   }
 }
 JSON
-  farm_start dispatcher "$BF" serve --config "$FARM/dispatcher.json"
+  # As installed (packaging/buildfarm-dispatcher.service): the long-running dispatcher without ReadyToRun code.
+  farm_start dispatcher env DOTNET_ReadyToRun=0 "$BF" serve --config "$FARM/dispatcher.json"
   echo "http://127.0.0.1:$port" > "$FARM/dispatcher.url"
   log "starting the dispatcher on http://127.0.0.1:$port"
   farm_wait_port "$port" "the dispatcher" dispatcher

@@ -25,7 +25,7 @@ public sealed class NixDatabase
         {
             DataSource = file,
             Mode = SqliteOpenMode.ReadOnly,
-            Pooling = false,
+            Pooling = true,
             DefaultTimeout = BusyTimeoutSeconds,
         }.ToString();
     }

@@ -41,7 +41,7 @@ internal static class NixSignatureWriter
     {
         DataSource = databaseFile,
         Mode = SqliteOpenMode.ReadWrite,
-        Pooling = false,
+        Pooling = true,
         DefaultTimeout = BusyTimeoutSeconds,
     }.ToString();
 

@@ -80,8 +80,8 @@ internal static class ArgvZeroExec
     /// <summary>Whether this machine runs the program (x86-64 Linux).</summary>
     public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.OSArchitecture == Architecture.X64;
 
-    /// <summary>The whole ELF file (code, messages), built once: every build writes it.</summary>
-    private static readonly byte[] Program = StaticElf.Build([.. Code, .. Messages.SelectMany(Encoding.ASCII.GetBytes)]);
+    /// <summary>The whole ELF file (code, messages), built once: the sandbox shares one copy (SandboxShared), an unsandboxed build writes its own.</summary>
+    internal static readonly byte[] Program = StaticElf.Build([.. Code, .. Messages.SelectMany(Encoding.ASCII.GetBytes)]);
 
     /// <summary>Writes the program to <paramref name="path"/> (new file, read and execute for everyone, write for no one).</summary>
     public static void Write(string path) =>

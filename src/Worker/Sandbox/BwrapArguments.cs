@@ -19,7 +19,7 @@ internal static class BwrapArguments
     public const string Gid = "100";
 
     /// <summary>Bubblewrap's options (read from its <c>--args</c> file) and the command that follows them.</summary>
-    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxArea area, SandboxSettings settings)
+    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxShared shared, SandboxArea area, SandboxSettings settings)
     {
         var a = new List<string>
         {
@@ -44,16 +44,18 @@ internal static class BwrapArguments
 
         if (spec.AllowNetwork)
         {
-            // Fixed-output derivations fetch: the host's name resolution, as Nix gives them.
+            // Fixed-output derivations fetch: the host's name resolution, as Nix gives them, beside Nix's passwd and
+            // group (file by file: /etc itself is the sandbox root's, so the host's files can be mounted into it).
             foreach (var file in new[] { "/etc/resolv.conf", "/etc/services", "/etc/hosts" })
                 a.AddRange(["--ro-bind-try", file, file]);
+            a.AddRange(["--ro-bind", Path.Combine(shared.Etc, "passwd"), "/etc/passwd", "--ro-bind", Path.Combine(shared.Etc, "group"), "/etc/group"]);
         }
         else
         {
-            a.AddRange(["--ro-bind", Path.Combine(area.Etc, "hosts"), "/etc/hosts"]);
+            // One mount for the three files: bubblewrap reads the mount table once per mount.
+            a.AddRange(["--ro-bind", shared.Etc, "/etc"]);
         }
 
-        a.AddRange(["--ro-bind", Path.Combine(area.Etc, "passwd"), "/etc/passwd", "--ro-bind", Path.Combine(area.Etc, "group"), "/etc/group"]);
         // As Nix binds sandbox-paths: writable only where the host's permissions let the build user write (a
         // world-writable directory an operator chose to share), read-only in effect for root's files.
         foreach (var extra in settings.ExtraPaths)

@@ -1,5 +1,4 @@
 using BuildFarm.Store.Local;
-using System.Text;
 using BuildFarm.Worker.Supervision;
 
 namespace BuildFarm.Worker.Sandbox;
@@ -7,15 +6,15 @@ namespace BuildFarm.Worker.Sandbox;
 /// <summary>
 /// The host side of one build's private root, beside its build directory (<c>BUILD.sandbox/</c>, root's, 0711):
 /// <c>store/</c> is the store directory the builder sees (root:build-group 1775 as in Nix, inputs bind-mounted into
-/// it read-only, outputs created in it), <c>tmp/</c> its /tmp, <c>etc/</c> the passwd, group and hosts files Nix
-/// gives builders, and the bubblewrap option, command and seccomp files (root's, 0600; opened before the uid changes).
-/// The build directory itself is handed to the build user. Dispose takes everything back and deletes the area.
+/// it read-only, outputs created in it), <c>tmp/</c> its /tmp, and the bubblewrap option and command files (root's,
+/// 0600; opened before the uid changes). What every build reads the same (the launcher, the seccomp program, /etc) is
+/// shared (<see cref="SandboxShared"/>). The build directory itself is handed to the build user. Dispose takes
+/// everything back and deletes the area.
 /// </summary>
 internal sealed class SandboxArea : IDisposable
 {
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode Traversable = Private | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-    private const UnixFileMode ReadOnly = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
     private readonly string _buildDir;
 
@@ -27,19 +26,9 @@ internal sealed class SandboxArea : IDisposable
 
     public string Tmp => Path.Combine(Root, "tmp");
 
-    public string Etc => Path.Combine(Root, "etc");
-
     public string ArgsFile => Path.Combine(Root, "args");
 
     public string CommandFile => Path.Combine(Root, "command");
-
-    public string SeccompFile => Path.Combine(Root, "seccomp");
-
-    /// <summary><see cref="Execution.ArgvZeroExec"/>'s program (root's, 0555).</summary>
-    public string ArgvZeroFile => Path.Combine(Root, "argv0");
-
-    /// <summary><see cref="SandboxLauncher"/>'s program (root's, 0500, in root's directory: run as root, changed by no one else).</summary>
-    public string LauncherFile => Path.Combine(Root, "launcher");
 
     public static SandboxArea Create(BuilderSpec spec, long uid)
     {
@@ -60,12 +49,6 @@ internal sealed class SandboxArea : IDisposable
         File.SetUnixFileMode(area.Tmp, Private | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
         Ownership.Change(area.Tmp, uid, uid);
-        Directory.CreateDirectory(area.Etc, Traversable);
-        // Exactly what Nix 2.8 writes (sandboxUid 1000, sandboxGid 100, home /build).
-        Write(Path.Combine(area.Etc, "passwd"),
-            "root:x:0:0:Nix build user:/build:/noshell\nnixbld:x:1000:100:Nix build user:/build:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n");
-        Write(Path.Combine(area.Etc, "group"), "root:x:0:\nnixbld:!:100:\nnogroup:x:65534:\n");
-        Write(Path.Combine(area.Etc, "hosts"), "127.0.0.1 localhost\n::1 localhost\n");
         File.SetUnixFileMode(spec.BuildDir, Private);
         Ownership.ChangeTree(spec.BuildDir, uid, uid);
         return area;
@@ -112,11 +95,5 @@ internal sealed class SandboxArea : IDisposable
         Ownership.ChangeTree(Root, Ownership.WorkerUid, Ownership.WorkerGid);
 
         Directory.Delete(Root, recursive: true);
-    }
-
-    private static void Write(string path, string text)
-    {
-        File.WriteAllText(path, text, new UTF8Encoding(false));
-        File.SetUnixFileMode(path, ReadOnly);
     }
 }

@@ -362,8 +362,8 @@ internal static class SandboxLauncher
     /// <summary>Whether this machine runs the program (x86-64 Linux).</summary>
     public static bool Supported => ArgvZeroExec.Supported;
 
-    /// <summary>The whole ELF file (code, data), built once: every sandboxed build writes it.</summary>
-    private static readonly byte[] Program = StaticElf.Build([.. Code, .. Data.SelectMany(Encoding.ASCII.GetBytes)]);
+    /// <summary>The whole ELF file (code, data), built once; a worker's builds share one copy of it (<see cref="SandboxShared"/>).</summary>
+    internal static readonly byte[] Program = StaticElf.Build([.. Code, .. Data.SelectMany(Encoding.ASCII.GetBytes)]);
 
     /// <summary>Writes the program to <paramref name="path"/> (new file, root's: read and execute for its owner only).</summary>
     public static void Write(string path) => StaticElf.Write(path, Program, UnixFileMode.UserRead | UnixFileMode.UserExecute);

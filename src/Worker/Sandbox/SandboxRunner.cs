@@ -58,6 +58,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
             return Failed($"{missing.What} not found at {missing.Path}");
 
         BuildUser user;
+        SandboxShared shared;
         SandboxArea area;
         try
         {
@@ -72,6 +73,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         {
             try
             {
+                shared = SandboxShared.For(spec.BuildDir, _settings);
                 area = SandboxArea.Create(spec, user.Uid);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -80,7 +82,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
             }
 
             using (area)
-                return await RunInAreaAsync(spec, area, user, onLog, cancellationToken);
+                return await RunInAreaAsync(spec, shared, area, user, onLog, cancellationToken);
         }
     }
 
@@ -94,17 +96,13 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         SandboxProbe.RunAsync(settings ?? SandboxSettings.Default, logicalStoreDir, mustReach, cancellationToken);
 
     private async Task<BuilderResult> RunInAreaAsync(
-        BuilderSpec spec, SandboxArea area, BuildUser user, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
+        BuilderSpec spec, SandboxShared shared, SandboxArea area, BuildUser user, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
-        WritePrivate(area.SeccompFile, SeccompProgram.Create(_settings));
-        var (options, command) = BwrapArguments.Create(spec, area, _settings);
+        var (options, command) = BwrapArguments.Create(spec, shared, area, _settings);
         WritePrivate(area.ArgsFile, Words(options));
         WritePrivate(area.CommandFile, Words(command));
-        // Root's, read and execute for all: opened as fd 5 before the uid changes, run by bubblewrap through it.
-        if (ArgvZeroExec.Supported)
-            ArgvZeroExec.Write(area.ArgvZeroFile);
 
-        var psi = _settings.UsesNativeLauncher ? NativeLaunch(area, user) : ShellLaunch(area, user);
+        var psi = _settings.UsesNativeLauncher ? NativeLaunch(shared, area, user) : ShellLaunch(shared, area, user);
         psi.WorkingDirectory = "/";
         // The launcher gets an empty environment: nothing of the worker's reaches bubblewrap or the builder.
         psi.Environment.Clear();
@@ -162,11 +160,10 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     private long FileSizeLimit => _settings.MaxDiskBytes > 0 ? _settings.MaxDiskBytes + 1 : 0;
 
     /// <summary>One static program prepares bubblewrap's process (<see cref="SandboxLauncher"/>).</summary>
-    private ProcessStartInfo NativeLaunch(SandboxArea area, BuildUser user)
+    private ProcessStartInfo NativeLaunch(SandboxShared shared, SandboxArea area, BuildUser user)
     {
-        SandboxLauncher.Write(area.LauncherFile);
-        var psi = new ProcessStartInfo(area.LauncherFile);
-        foreach (var w in SandboxLauncher.Arguments(user.Uid, user.Uid, _settings.MaxProcesses, FileSizeLimit, area.ArgsFile, area.SeccompFile, area.ArgvZeroFile, area.CommandFile))
+        var psi = new ProcessStartInfo(shared.Launcher);
+        foreach (var w in SandboxLauncher.Arguments(user.Uid, user.Uid, _settings.MaxProcesses, FileSizeLimit, area.ArgsFile, shared.Seccomp, shared.ArgvZero, area.CommandFile))
             psi.ArgumentList.Add(w);
         psi.ArgumentList.Add(_settings.Bwrap);
         psi.ArgumentList.Add("--args");
@@ -175,13 +172,13 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     }
 
     /// <summary>Busybox sh, env, prlimit and setpriv, one exec after another (architectures without the launcher).</summary>
-    private ProcessStartInfo ShellLaunch(SandboxArea area, BuildUser user)
+    private ProcessStartInfo ShellLaunch(SandboxShared shared, SandboxArea area, BuildUser user)
     {
         var uid = user.Uid.ToString(CultureInfo.InvariantCulture);
         var psi = new ProcessStartInfo(_settings.Busybox);
         string[] words =
         [
-            "sh", "-c", Wrapper, SandboxLauncher.Name, area.ArgsFile, area.SeccompFile, area.CommandFile, ArgvZeroExec.Supported ? area.ArgvZeroFile : "",
+            "sh", "-c", Wrapper, SandboxLauncher.Name, area.ArgsFile, shared.Seccomp, area.CommandFile, ArgvZeroExec.Supported ? shared.ArgvZero : "",
             // .NET ignores SIGPIPE and an ignored signal survives exec: builders get every signal at its default, as in Nix.
             _settings.Env, "--default-signal",
             _settings.Prlimit, $"--nproc={_settings.MaxProcesses}", "--core=0",
