@@ -41,6 +41,10 @@ internal sealed class ExecutorSelection(
             Sandboxed = true;
             isolation.Set(new WorkerIsolation(BuildIsolation.Sandboxed, probe.Reason));
             _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
+            if (settings.UsesStoreView)
+                _log.Information("Inputs are mounted into each build's store directory by the worker, one mount each");
+            else
+                _log.Information("Inputs are bound into each build by bubblewrap, one bind each (set-up time grows with the square of the closure): private mounts need CAP_SYS_ADMIN and the native launcher");
             if (firewall.Filtered)
                 _log.Information("Fixed-output builds get the host's network, filtered: {FirewallReason}", firewall.Reason);
             else

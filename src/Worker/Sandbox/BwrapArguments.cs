@@ -19,7 +19,11 @@ internal static class BwrapArguments
     public const string Gid = "100";
 
     /// <summary>Bubblewrap's options (read from its <c>--args</c> file) and the command that follows them.</summary>
-    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxShared shared, SandboxArea area, SandboxSettings settings)
+    /// <remarks>
+    /// <paramref name="inputsInStore"/>: the inputs are already mounted in the area's store directory
+    /// (<see cref="StoreView"/>), so its one bind brings them; otherwise each is bound here, one <c>--ro-bind</c> each.
+    /// </remarks>
+    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxShared shared, SandboxArea area, SandboxSettings settings, bool inputsInStore)
     {
         var a = new List<string>
         {
@@ -36,11 +40,8 @@ internal static class BwrapArguments
         // /build and /tmp first: a store directory below them (odd, but valid) is then mounted on top, not hidden.
         a.AddRange(["--bind", spec.BuildDir, BuildDir, "--bind", area.Tmp, "/tmp"]);
         a.AddRange(["--bind", area.Store, spec.LogicalStoreDir]);
-        foreach (var input in (spec.InputPaths ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-        {
-            var name = Path.GetFileName(input);
+        foreach (var name in inputsInStore ? [] : InputNames(spec))
             a.AddRange(["--ro-bind", Path.Combine(spec.PhysicalStoreDir, name), spec.LogicalStoreDir + "/" + name]);
-        }
 
         if (spec.AllowNetwork)
         {
@@ -75,6 +76,10 @@ internal static class BwrapArguments
             ? (a, ["--", $"/proc/self/fd/{ArgvZeroExec.SandboxFd}", .. ArgvZeroExec.Command(spec.Builder, spec.Builder, spec.Args).Skip(1)])
             : (a, ["--", spec.Builder, .. spec.Args]);
     }
+
+    /// <summary>The store names of the build's inputs, each once, in order.</summary>
+    public static IReadOnlyList<string> InputNames(BuilderSpec spec) =>
+        [.. (spec.InputPaths ?? []).Select(Path.GetFileName).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     /// <summary>
     /// Half the machine's memory, as Nix's sandbox-dev-shm-size default, but no more than the disk limit: the disk

@@ -2,6 +2,7 @@ using BuildFarm.Store.Local;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using BuildFarm.Store.Derivations;
 using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Supervision;
@@ -98,11 +99,26 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     private async Task<BuilderResult> RunInAreaAsync(
         BuilderSpec spec, SandboxShared shared, SandboxArea area, BuildUser user, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> onLog, CancellationToken cancellationToken)
     {
-        var (options, command) = BwrapArguments.Create(spec, shared, area, _settings);
+        SafeFileHandle? view = null;
+        if (_settings.UsesStoreView)
+        {
+            try
+            {
+                view = StoreView.Create(spec.PhysicalStoreDir, BwrapArguments.InputNames(spec), area.Store);
+            }
+            catch (IOException e)
+            {
+                return Failed($"cannot put the inputs into the sandbox: {e.Message}");
+            }
+        }
+
+        // Closed once the build is over: with the build's last process, the namespace and its mounts are gone.
+        using var closeView = view;
+        var (options, command) = BwrapArguments.Create(spec, shared, area, _settings, inputsInStore: view is not null);
         WritePrivate(area.ArgsFile, Words(options));
         WritePrivate(area.CommandFile, Words(command));
 
-        var psi = _settings.UsesNativeLauncher ? NativeLaunch(shared, area, user) : ShellLaunch(shared, area, user);
+        var psi = _settings.UsesNativeLauncher ? NativeLaunch(shared, area, user, view) : ShellLaunch(shared, area, user);
         psi.WorkingDirectory = "/";
         // The launcher gets an empty environment: nothing of the worker's reaches bubblewrap or the builder.
         psi.Environment.Clear();
@@ -160,10 +176,11 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
     private long FileSizeLimit => _settings.MaxDiskBytes > 0 ? _settings.MaxDiskBytes + 1 : 0;
 
     /// <summary>One static program prepares bubblewrap's process (<see cref="SandboxLauncher"/>).</summary>
-    private ProcessStartInfo NativeLaunch(SandboxShared shared, SandboxArea area, BuildUser user)
+    private ProcessStartInfo NativeLaunch(SandboxShared shared, SandboxArea area, BuildUser user, SafeFileHandle? view)
     {
         var psi = new ProcessStartInfo(shared.Launcher);
-        foreach (var w in SandboxLauncher.Arguments(user.Uid, user.Uid, _settings.MaxProcesses, FileSizeLimit, area.ArgsFile, shared.Seccomp, shared.ArgvZero, area.CommandFile))
+        foreach (var w in SandboxLauncher.Arguments(user.Uid, user.Uid, _settings.MaxProcesses, FileSizeLimit, area.ArgsFile, shared.Seccomp, shared.ArgvZero, area.CommandFile,
+            view is null ? "" : StoreView.PathOf(view)))
             psi.ArgumentList.Add(w);
         psi.ArgumentList.Add(_settings.Bwrap);
         psi.ArgumentList.Add("--args");

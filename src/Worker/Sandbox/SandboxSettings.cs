@@ -33,6 +33,16 @@ public sealed record SandboxSettings
     /// <summary>Whether builds start through <see cref="SandboxLauncher"/> here.</summary>
     public bool UsesNativeLauncher => NativeLauncher && SandboxLauncher.Supported;
 
+    /// <summary>
+    /// Whether the worker mounts a build's inputs into its store directory itself, in a private mount namespace
+    /// (<see cref="StoreView"/>: one mount each) that the launcher joins, where it may (root, <see cref="SandboxLauncher"/>);
+    /// off, bubblewrap binds each input (its cost grows with the square of the closure).
+    /// </summary>
+    public bool PrivateStoreMounts { get; init; } = true;
+
+    /// <summary>Whether builds get their inputs through <see cref="StoreView"/> here.</summary>
+    public bool UsesStoreView => PrivateStoreMounts && UsesNativeLauncher && StoreView.Supported;
+
     /// <summary>nftables, for the <see cref="FixedOutputFirewall"/>.</summary>
     public string Nft { get; init; } = "/usr/sbin/nft";
 

@@ -41,7 +41,7 @@ public sealed class SandboxLauncherProgramTests : IDisposable
             echo to-stderr >&2
             """;
 
-        var run = await RunAsync([Uid, Gid, "77", "12345", .. Files("args", "seccomp", "exec", "command"), "/bin/busybox", "sh", "-c", Script]);
+        var run = await RunAsync([Uid, Gid, "77", "12345", .. Files("args", "seccomp", "exec", "command"), "", "/bin/busybox", "sh", "-c", Script]);
 
         Assert.Equal(0, run.ExitCode);
         var log = run.Stdout;
@@ -65,7 +65,7 @@ public sealed class SandboxLauncherProgramTests : IDisposable
     [Fact]
     public async Task Run_FsizeZero_LeavesTheFileSizeUnlimited()
     {
-        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "/bin/busybox", "sh", "-c", "grep '^Max file size' /proc/self/limits"]);
+        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "", "/bin/busybox", "sh", "-c", "grep '^Max file size' /proc/self/limits"]);
 
         Assert.Equal(0, run.ExitCode);
         Assert.Matches(@"^Max file size\s+unlimited\s+unlimited\s", run.Stdout);
@@ -76,10 +76,22 @@ public sealed class SandboxLauncherProgramTests : IDisposable
     {
         var marker = _dir.Combine("ran");
 
-        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "missing", "exec", "command"), "/bin/busybox", "touch", marker]);
+        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "missing", "exec", "command"), "", "/bin/busybox", "touch", marker]);
 
         Assert.Equal(125, run.ExitCode);
         Assert.Equal("buildfarm-sandbox: cannot open a file of the sandbox (errno 2)\n", run.Stdout);
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task Run_MountNamespaceNotANamespace_NamesTheStepAndExits125WithoutRunningTheProgram()
+    {
+        var marker = _dir.Combine("ran");
+
+        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "/dev/null", "/bin/busybox", "touch", marker]);
+
+        Assert.Equal(125, run.ExitCode);
+        Assert.Equal("buildfarm-sandbox: cannot join the build's mount namespace (errno 22)\n", run.Stdout);
         Assert.False(File.Exists(marker));
     }
 
@@ -94,7 +106,7 @@ public sealed class SandboxLauncherProgramTests : IDisposable
 
         // An unprivileged caller cannot empty the bounding set (EPERM), the first step that needs root.
         var run = await ProcessRunner.RunAsync("/usr/bin/setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", _launcher, Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "/bin/busybox", "touch", marker]);
+            ["--reuid=65534", "--regid=65534", "--clear-groups", _launcher, Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "", "/bin/busybox", "touch", marker]);
 
         Assert.Equal(125, run.ExitCode);
         Assert.Equal("buildfarm-sandbox: cannot become the build user (errno 1)\n", run.Stdout);
@@ -107,7 +119,7 @@ public sealed class SandboxLauncherProgramTests : IDisposable
     [InlineData("-1")]
     public async Task Run_UidNotANumber_PrintsTheUsageAndExits125(string uid)
     {
-        var run = await RunAsync([uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "/bin/true"]);
+        var run = await RunAsync([uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "", "/bin/true"]);
 
         Assert.Equal(125, run.ExitCode);
         Assert.StartsWith("buildfarm-sandbox: usage: UID GID", run.Stdout, StringComparison.Ordinal);
@@ -116,7 +128,7 @@ public sealed class SandboxLauncherProgramTests : IDisposable
     [Fact]
     public async Task Run_NoProgram_PrintsTheUsageAndExits125()
     {
-        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command")]);
+        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), ""]);
 
         Assert.Equal(125, run.ExitCode);
         Assert.StartsWith("buildfarm-sandbox: usage:", run.Stdout, StringComparison.Ordinal);
@@ -125,7 +137,7 @@ public sealed class SandboxLauncherProgramTests : IDisposable
     [Fact]
     public async Task Run_ProgramMissing_SaysItCannotExecuteBubblewrap()
     {
-        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), _dir.Combine("no-bwrap")]);
+        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "", _dir.Combine("no-bwrap")]);
 
         Assert.Equal(125, run.ExitCode);
         Assert.Equal("buildfarm-sandbox: cannot execute bubblewrap (errno 2)\n", run.Stdout);
@@ -133,7 +145,7 @@ public sealed class SandboxLauncherProgramTests : IDisposable
 
     [Fact]
     public void Arguments_NegativeNumber_Refused() =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => Launcher.Arguments(-1, 1, 1, 0, "a", "s", "e", "c"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Launcher.Arguments(-1, 1, 1, 0, "a", "s", "e", "c", ""));
 
     private string[] Files(params string[] names) => [.. names.Select(n => _dir.Combine(n))];
 

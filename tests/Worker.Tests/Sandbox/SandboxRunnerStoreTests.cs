@@ -108,8 +108,7 @@ public sealed class SandboxRunnerStoreTests
 
         Assert.Equal(BuilderOutcome.SetupFailed, result.Outcome);
         Assert.Null(result.ExitCode);
-        Assert.Contains("bwrap: ", result.Error, StringComparison.Ordinal);
-        Assert.Contains(Path.GetFileName(missing), result.Error, StringComparison.Ordinal);
+        Assert.Contains($"input '{Path.GetFileName(missing)}' is not in the physical store {phys}", result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("ran", log.Text, StringComparison.Ordinal);
     }
 

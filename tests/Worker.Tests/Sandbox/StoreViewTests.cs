@@ -1,0 +1,119 @@
+using BuildFarm.Testing;
+using BuildFarm.Worker.Sandbox;
+using BuildFarm.Worker.Tests.Supervision;
+
+namespace BuildFarm.Worker.Tests.Sandbox;
+
+public sealed class StoreViewTests
+{
+    private const string HostStore = "/nix/store";
+
+    [Fact]
+    public void Supported_WorkerAsRoot_True()
+    {
+        // The tests run as root, as the worker does: every sandboxed test below goes through the store view, never
+        // through bubblewrap's per-input binds without saying so.
+        Assert.True(StoreView.Supported);
+    }
+
+    [Fact]
+    public async Task RunAsync_300Inputs_EachReadOnlyAsInTheStoreAndTheHostMountsUnchanged()
+    {
+        using var dir = new TempDirectory("sbx-view");
+        var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var prefix = $"{Guid.NewGuid():N}"[..24];
+        var names = new List<string>();
+        for (var i = 0; i < 300; i++)
+        {
+            var name = $"{prefix}{i:D8}-in";
+            names.Add(name);
+            if (i % 3 == 0)
+            {
+                await File.WriteAllTextAsync(Path.Combine(phys, name), $"file {i}\n");
+            }
+            else
+            {
+                Directory.CreateDirectory(Path.Combine(phys, name));
+                await File.WriteAllTextAsync(Path.Combine(phys, name, "data"), $"dir {i}\n");
+            }
+        }
+
+        // A symlink in the store stays a symlink (relative, into another input), as in Nix's sandbox.
+        var link = $"{prefix}99999999-link";
+        File.CreateSymbolicLink(Path.Combine(phys, link), $"{names[1]}/data");
+        var other = $"{prefix}77777777-not-an-input";
+        Directory.CreateDirectory(Path.Combine(phys, other));
+        var hostMounts = BuilderTestKit.HostMounts();
+        var log = new LogCollector();
+        var script = string.Join("; ",
+            "ls /nix/store | wc -l",
+            $"cat /nix/store/{names[0]} /nix/store/{names[1]}/data /nix/store/{names[299]}/data",
+            $"readlink /nix/store/{link}; cat /nix/store/{link}",
+            $"ls /nix/store/{other} || echo hidden",
+            $"echo x > /nix/store/{names[0]} || echo file-read-only",
+            $"echo x > /nix/store/{names[1]}/new || echo dir-read-only",
+            $"umount /nix/store/{names[1]} || echo mount-locked",
+            $"rmdir /nix/store/{names[2]} || mv /nix/store/{names[2]} /nix/store/moved || echo mount-point-kept");
+        var spec = BuilderTestKit.Shell(script, build, phys) with { InputPaths = [.. names.Append(link).Select(n => $"{HostStore}/{n}")] };
+
+        var result = await new SandboxRunner(BuilderTestKit.Sandbox).RunAsync(spec, log.OnLog, CancellationToken.None);
+
+        Assert.True(result.Succeeded, $"{result}: {log.Text}");
+        var lines = log.Text.Split('\n');
+        Assert.Equal("301", lines[0].Trim());
+        Assert.Equal(["file 0", "dir 1", "dir 299", $"{names[1]}/data", "dir 1"], lines[1..6]);
+        foreach (var marker in new[] { "hidden", "file-read-only", "dir-read-only", "mount-locked", "mount-point-kept" })
+            Assert.Contains(marker + "\n", log.Text, StringComparison.Ordinal);
+        Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(phys, names[0])));
+        Assert.False(File.Exists(Path.Combine(phys, names[1], "new")));
+        Assert.Equal(hostMounts, BuilderTestKit.HostMounts());
+        Assert.False(Directory.Exists(build + ".sandbox"), "the sandbox's private root was left behind");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RunAsync_EitherWayOfMounting_SameInputsVisibleReadOnly(bool privateStoreMounts)
+    {
+        using var dir = new TempDirectory("sbx-view-either");
+        var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var prefix = $"{Guid.NewGuid():N}"[..24];
+        var file = $"{prefix}00000001-file";
+        var tree = $"{prefix}00000002-tree";
+        await File.WriteAllTextAsync(Path.Combine(phys, file), "file\n");
+        Directory.CreateDirectory(Path.Combine(phys, tree, "sub"));
+        await File.WriteAllTextAsync(Path.Combine(phys, tree, "sub", "data"), "tree\n");
+        var settings = BuilderTestKit.Sandbox with { PrivateStoreMounts = privateStoreMounts };
+        Assert.Equal(privateStoreMounts, settings.UsesStoreView);
+        var log = new LogCollector();
+        var spec = BuilderTestKit.Shell(
+            $"ls /nix/store; cat /nix/store/{file} /nix/store/{tree}/sub/data; echo x > /nix/store/{tree}/sub/data || echo read-only",
+            build, phys) with { InputPaths = [$"{HostStore}/{tree}", $"{HostStore}/{file}"] };
+
+        var result = await new SandboxRunner(settings).RunAsync(spec, log.OnLog, CancellationToken.None);
+
+        Assert.True(result.Succeeded, $"{result}: {log.Text}");
+        Assert.StartsWith($"{file}\n{tree}\nfile\ntree\n", log.Text, StringComparison.Ordinal);
+        Assert.EndsWith("read-only\n", log.Text, StringComparison.Ordinal);
+        Assert.Equal("tree\n", await File.ReadAllTextAsync(Path.Combine(phys, tree, "sub", "data")));
+    }
+
+    [Fact]
+    public void Create_InputsInStore_NoBindPerInput()
+    {
+        using var dir = new TempDirectory("sbx-args");
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var spec = BuilderTestKit.Shell("true", build, dir.Combine("phys")) with { InputPaths = ["/nix/store/aaaa-one", "/nix/store/bbbb-two", "/nix/store/aaaa-one"] };
+        var shared = SandboxShared.For(build, BuilderTestKit.Sandbox);
+        using var area = SandboxArea.Create(spec, Ownership.WorkerUid);
+
+        var (perInput, _) = BwrapArguments.Create(spec, shared, area, BuilderTestKit.Sandbox, inputsInStore: false);
+        var (inStore, _) = BwrapArguments.Create(spec, shared, area, BuilderTestKit.Sandbox, inputsInStore: true);
+
+        Assert.Equal(["/nix/store/aaaa-one", "/nix/store/bbbb-two"], perInput.Where(a => a.StartsWith("/nix/store/", StringComparison.Ordinal)));
+        Assert.DoesNotContain(inStore, a => a.StartsWith("/nix/store/", StringComparison.Ordinal));
+        Assert.Equal(perInput.Count - 6, inStore.Count);
+    }
+}
