@@ -18,8 +18,11 @@ RUN groupadd --system --gid 10002 buildfarm-worker \
  && install -d -o buildfarm-worker -g buildfarm-worker -m 0750 /var/lib/buildfarm-worker \
  && install -d -m 0755 /etc/buildfarm /etc/buildfarm/keys
 COPY --from=build /out/ /opt/buildfarm/bin/
+# DOTNET_ReadyToRun=0 as packaging/buildfarm-worker.service: the long-running worker compiles each method once,
+# fully optimised (~15 % less CPU per build); a one-off command in the container starts a second or two slower.
 ENV PATH=/opt/buildfarm/bin:$PATH \
-    DOTNET_CLI_TELEMETRY_OPTOUT=1
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    DOTNET_ReadyToRun=0
 WORKDIR /var/lib/buildfarm-worker
 VOLUME ["/var/lib/buildfarm-worker"]
 USER buildfarm-worker

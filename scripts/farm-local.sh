@@ -142,7 +142,8 @@ farm_worker_config() { # name systems features mandatory slots speed [key-stem]
 
 farm_start_worker() { # name systems features mandatory slots speed [key-stem]
   farm_worker_config "$@"
-  farm_alive "worker-$1" || farm_start "worker-$1" "$BFW" run --config "$FARM/workers/$1/worker.json"
+  # As installed (packaging/buildfarm-worker.service): without ReadyToRun code.
+  farm_alive "worker-$1" || farm_start "worker-$1" env DOTNET_ReadyToRun=0 "$BFW" run --config "$FARM/workers/$1/worker.json"
 }
 
 farm_start_dispatcher() {
