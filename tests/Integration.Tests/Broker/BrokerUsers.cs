@@ -13,14 +13,15 @@ internal static class BrokerUsers
         await File.WriteAllTextAsync(defs, BrokerDefinitions.Build(secretsDir, "/", users));
         var result = await server.CtlAsync(["import_definitions", defs]);
         Assert.True(result.ExitCode == 0, $"import_definitions: {result.Stderr}{result.Stdout}");
-        // The import is asynchronous: wait until every user authenticates.
+        // The import is asynchronous: wait until every user authenticates. Each check is a rabbitmqctl process (an
+        // Erlang VM started), seconds apiece on a loaded 2-core machine: 30 s was once too short for the first user.
         foreach (var user in users)
         {
             var password = await File.ReadAllTextAsync(PasswordFile(secretsDir, user.Name));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
             while ((await server.CtlAsync(["authenticate_user", user.Name, password.Trim()])).ExitCode != 0)
             {
-                Assert.True(DateTime.UtcNow < deadline, $"user {user.Name} did not appear within 30 s of import_definitions");
+                Assert.True(DateTime.UtcNow < deadline, $"user {user.Name} did not appear within 90 s of import_definitions");
                 await Task.Delay(200);
             }
         }
