@@ -71,27 +71,17 @@ public sealed class SandboxLauncherProgramTests : IDisposable
         Assert.Matches(@"^Max file size\s+unlimited\s+unlimited\s", run.Stdout);
     }
 
-    [Fact]
-    public async Task Run_MissingSeccompFile_NamesTheStepAndExits125WithoutRunningTheProgram()
+    [Theory]
+    [InlineData("missing", "", "cannot open a file of the sandbox (errno 2)")]
+    [InlineData("seccomp", "/dev/null", "cannot join the build's mount namespace (errno 22)")]
+    public async Task Run_SetupStepFails_NamesTheStepAndExits125WithoutRunningTheProgram(string seccomp, string mountNamespace, string step)
     {
         var marker = _dir.Combine("ran");
 
-        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "missing", "exec", "command"), "", "/bin/busybox", "touch", marker]);
+        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", seccomp, "exec", "command"), mountNamespace, "/bin/busybox", "touch", marker]);
 
         Assert.Equal(125, run.ExitCode);
-        Assert.Equal("buildfarm-sandbox: cannot open a file of the sandbox (errno 2)\n", run.Stdout);
-        Assert.False(File.Exists(marker));
-    }
-
-    [Fact]
-    public async Task Run_MountNamespaceNotANamespace_NamesTheStepAndExits125WithoutRunningTheProgram()
-    {
-        var marker = _dir.Combine("ran");
-
-        var run = await RunAsync([Uid, Gid, "77", "0", .. Files("args", "seccomp", "exec", "command"), "/dev/null", "/bin/busybox", "touch", marker]);
-
-        Assert.Equal(125, run.ExitCode);
-        Assert.Equal("buildfarm-sandbox: cannot join the build's mount namespace (errno 22)\n", run.Stdout);
+        Assert.Equal($"buildfarm-sandbox: {step}\n", run.Stdout);
         Assert.False(File.Exists(marker));
     }
 
