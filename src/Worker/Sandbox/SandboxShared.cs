@@ -36,7 +36,8 @@ internal sealed class SandboxShared
 
     private const UnixFileMode Listable = Traversable | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
-    private static readonly ConcurrentDictionary<string, SandboxShared> ByDirectory = new(StringComparer.Ordinal);
+    /// <summary>Per directory and seccomp program: the program is one of <see cref="SeccompProgram"/>'s two arrays, so its reference tells them apart.</summary>
+    private static readonly ConcurrentDictionary<(string Root, byte[] Seccomp), SandboxShared> ByDirectory = new();
 
     private readonly Lock _gate = new();
     private readonly byte[] _seccomp;
@@ -70,9 +71,8 @@ internal sealed class SandboxShared
     /// <exception cref="IOException">They cannot be written.</exception>
     public static SandboxShared For(string buildDir, SandboxSettings settings)
     {
-        var seccomp = SeccompProgram.Create(settings);
-        var root = Path.Combine(Path.GetDirectoryName(buildDir)!, DirectoryName);
-        var shared = ByDirectory.GetOrAdd(root + "\0" + Tag(seccomp), _ => new SandboxShared(root, seccomp));
+        var key = (Path.Combine(Path.GetDirectoryName(buildDir)!, DirectoryName), SeccompProgram.For(settings));
+        var shared = ByDirectory.GetOrAdd(key, k => new SandboxShared(k.Root, k.Seccomp));
         shared.Prepare();
         return shared;
     }
@@ -92,24 +92,22 @@ internal sealed class SandboxShared
                 Directory.CreateDirectory(Root, Traversable);
                 Ownership.Change(Root, Ownership.WorkerUid, Ownership.WorkerGid);
                 File.SetUnixFileMode(Root, Traversable);
-                Place(Seccomp, _seccomp, UnixFileMode.UserRead, rewrite: true);
-                Place(Launcher, SandboxLauncher.Program, UnixFileMode.UserRead | UnixFileMode.UserExecute, rewrite: true);
-                Place(ArgvZero, ArgvZeroExec.Program, Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute, rewrite: true);
-                PlaceEtc(rewrite: true);
+                PlaceAll(rewrite: true);
                 Volatile.Write(ref _prepared, true);
                 return;
             }
 
             Directory.CreateDirectory(Root, Traversable);
-            Place(Seccomp, _seccomp, UnixFileMode.UserRead, rewrite: false);
-            Place(Launcher, SandboxLauncher.Program, UnixFileMode.UserRead | UnixFileMode.UserExecute, rewrite: false);
-            Place(ArgvZero, ArgvZeroExec.Program, Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute, rewrite: false);
-            PlaceEtc(rewrite: false);
+            PlaceAll(rewrite: false);
         }
     }
 
-    private void PlaceEtc(bool rewrite)
+    /// <summary>Every shared file: all of them written when <paramref name="rewrite"/>, else only those missing.</summary>
+    private void PlaceAll(bool rewrite)
     {
+        Place(Seccomp, _seccomp, UnixFileMode.UserRead, rewrite);
+        Place(Launcher, SandboxLauncher.Program, UnixFileMode.UserRead | UnixFileMode.UserExecute, rewrite);
+        Place(ArgvZero, ArgvZeroExec.Program, Readable | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute, rewrite);
         if (rewrite && Directory.Exists(Etc))
             Directory.Delete(Etc, recursive: true);
         Directory.CreateDirectory(Etc, Listable);
