@@ -19,6 +19,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 N="${N:-100}"
 GRAPH="${GRAPH:-0}"
+# REFS=0: a graph node depends on its two inputs without naming them in its output (closures stay small).
+if [ "${REFS:-1}" = 0 ]; then REFS=false; else REFS=true; fi
 SLOTS="${SLOTS:-4}"
 POLL="${POLL:-5}"
 WARM="${WARM:-$SLOTS}"
@@ -61,27 +63,33 @@ for tool in nix-build nix-store sshd busybox curl jq sqlite3; do command -v "$to
 mkdir -p "$WORK/bench-busybox"; cp "$(command -v busybox)" "$WORK/bench-busybox/busybox"
 BUSYBOX="$(nix-store --add "$WORK/bench-busybox")"
 cat > "$WORK/builds.nix" <<'NIX'
-{ n, nonce, busybox, width ? 0 }:
+{ n, nonce, busybox, width ? 0, refs ? true }:
 let
-  node = name: text: derivation {
+  node = name: text: deps: derivation ({
     inherit name; system = "x86_64-linux";
     builder = "${builtins.storePath busybox}/busybox"; args = [ "sh" "-c" "echo ${text} > $out" ];
-  };
-  # width > 0: n / width layers of width nodes, each node of a layer needing two of the layer below.
+  } // deps);
+  # width > 0: n / width layers of width nodes, each node of a layer needing two of the layer below. With refs, a
+  # node's output names its two inputs (its closure grows with the depth); without, it only depends on them.
   layers = builtins.genList (l: builtins.genList (i:
-    node "hookbench-${toString l}-${toString i}" (if l == 0 then "${nonce}-0-${toString i}" else
-      let below = builtins.elemAt layers (l - 1); in
-      "${nonce}-${toString l}-${toString i}-${builtins.elemAt below i}-${builtins.elemAt below (if i + 1 == width then 0 else i + 1)}")
+    let
+      below = builtins.elemAt layers (l - 1);
+      a = builtins.elemAt below i;
+      b = builtins.elemAt below (if i + 1 == width then 0 else i + 1);
+      label = "${nonce}-${toString l}-${toString i}";
+    in node "hookbench-${toString l}-${toString i}"
+      (if l == 0 || !refs then label else "${label}-${a}-${b}")
+      (if l == 0 || refs then { } else { inherit a b; })
   ) width) (n / width);
 in
-if width == 0 then builtins.genList (i: node "hookbench-${toString i}" "${nonce}-${toString i}") n
+if width == 0 then builtins.genList (i: node "hookbench-${toString i}" "${nonce}-${toString i}" { }) n
 else builtins.concatLists layers
 NIX
 # nix_build SIDE COUNT OUT [nix-build options...]: builds COUNT fresh derivations (nonce SIDE-pid-random), output paths
 # to OUT, stderr to OUT.err; the exit code is nix-build's.
 nix_build() {
   local side=$1 count=$2 out=$3; shift 3
-  nix-build "$WORK/builds.nix" --no-out-link --arg n "$count" --arg width "${WIDTH:-$GRAPH}" --argstr nonce "$side-$$-$RANDOM$RANDOM" \
+  nix-build "$WORK/builds.nix" --no-out-link --arg n "$count" --arg width "${WIDTH:-$GRAPH}" --arg refs "$REFS" --argstr nonce "$side-$$-$RANDOM$RANDOM" \
     --argstr busybox "$BUSYBOX" --option substituters '' --option build-poll-interval "$POLL" "$@" > "$out" 2> "$out.err"
 }
 # timed NAME COMMAND...: runs COMMAND, records NAME's wall seconds in $WORK/NAME.wall and the load before and after.
@@ -115,7 +123,7 @@ HOOK=(--max-jobs 0 --option build-hook "$FARM_DIR/nix-hook" --option builders ''
 WIDTH=0 nix_build bfwarm "$WARM" "$WORK/bf-warm.out" "${HOOK[@]}" || { tail -n 15 "$WORK/bf-warm.out.err" >&2; fail "farm warm-up"; }
 T_BF0=$(date +%s%3N)
 farm_cpu > "$WORK/bf.cpu0"
-timed bf /usr/bin/time -o "$WORK/bf.nixcpu" -f '%U %S' bash -c "$(declare -f nix_build); WORK='$WORK' POLL='$POLL' BUSYBOX='$BUSYBOX' GRAPH='$GRAPH' nix_build bf '$N' '$WORK/bf.out' ${HOOK[*]@Q}"
+timed bf /usr/bin/time -o "$WORK/bf.nixcpu" -f '%U %S' bash -c "$(declare -f nix_build); WORK='$WORK' POLL='$POLL' BUSYBOX='$BUSYBOX' GRAPH='$GRAPH' REFS='$REFS' nix_build bf '$N' '$WORK/bf.out' ${HOOK[*]@Q}"
 farm_cpu > "$WORK/bf.cpu1"
 all_valid "$WORK/bf.out"
 # The dispatcher's records: every output of this run built by a succeeded farm build, on which worker.
@@ -173,7 +181,7 @@ fi
 # GRAPH: the same graph (fresh nonce) through the farm's own scheduler: `buildfarm build` of the top layer's .drv
 # files, the dispatcher walking the rest from /nix/store, outputs imported into /nix/store.
 if [ "$GRAPH" != 0 ]; then
-  nix-instantiate "$WORK/builds.nix" --arg n "$N" --arg width "$GRAPH" --argstr nonce "cli-$$-$RANDOM$RANDOM" \
+  nix-instantiate "$WORK/builds.nix" --arg n "$N" --arg width "$GRAPH" --arg refs "$REFS" --argstr nonce "cli-$$-$RANDOM$RANDOM" \
     --argstr busybox "$BUSYBOX" 2>/dev/null > "$WORK/cli.drvs"
   [ "$(wc -l < "$WORK/cli.drvs")" = "$N" ] || fail "nix-instantiate gave $(wc -l < "$WORK/cli.drvs") derivations, expected $N"
   farm_cpu > "$WORK/cli.cpu0"
