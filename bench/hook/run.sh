@@ -121,6 +121,10 @@ API="$(cat "$FARM_DIR/dispatcher.url")"
 HOOK=(--max-jobs 0 --option build-hook "$FARM_DIR/nix-hook" --option builders '')
 # Warm-up, not timed: JIT of dispatcher and worker, the worker's first pull of busybox from the origin.
 WIDTH=0 nix_build bfwarm "$WARM" "$WORK/bf-warm.out" "${HOOK[@]}" || { tail -n 15 "$WORK/bf-warm.out.err" >&2; fail "farm warm-up"; }
+# HOOK_ROW=0 leaves out the timed hook row (the farm stays up for the GRAPH row): a 10,000-node graph needs the
+# machine's time for Nix's remote builder.
+bf_workers=""
+if [ "${HOOK_ROW:-1}" != 0 ]; then
 T_BF0=$(date +%s%3N)
 farm_cpu > "$WORK/bf.cpu0"
 timed bf /usr/bin/time -o "$WORK/bf.nixcpu" -f '%U %S' bash -c "$(declare -f nix_build); WORK='$WORK' POLL='$POLL' BUSYBOX='$BUSYBOX' GRAPH='$GRAPH' REFS='$REFS' nix_build bf '$N' '$WORK/bf.out' ${HOOK[*]@Q}"
@@ -139,6 +143,7 @@ sqlite3 -separator ' ' "$FARM_DIR/dispatcher.db" "
          avg(p.input_fetch_ms), avg(p.build_ms), avg(p.upload_ms), avg(p.accept_ms)
   FROM builds b JOIN attempt_phases p ON p.build_id = b.id
   WHERE b.state = 'succeeded' AND b.submitted_at >= $T_BF0" > "$WORK/bf-phases"
+fi
 # PROFILE=1: N more builds through a wrapper that records each hook process's start, end and input (the daemon's
 # bytes, to find the .drv it accepted), matched with the dispatcher's submitted/finished times; plus the bare
 # decision round trip (curl) and a bare hook process start (stdin closed at once). Not part of the timed runs.
@@ -219,25 +224,28 @@ while read -r out; do [ -e "$WORK/nix-remote$out" ] && nix_remote=$((nix_remote 
 timed local nix_build local "$N" "$WORK/local.out" --max-jobs "$SLOTS" --option builders ''
 all_valid "$WORK/local.out"
 
-read -r ph_n ph_queue ph_run ph_total ph_fetch ph_build ph_upload ph_accept < "$WORK/bf-phases"
-awk -v n="$N" -v j="$SLOTS" -v bf="$(cat "$WORK/bf.wall")" -v nx="$(cat "$WORK/nix.wall")" -v lo="$(cat "$WORK/local.wall")" \
-  -v bfl="$(cat "$WORK/bf.load0") -> $(cat "$WORK/bf.load1")" -v nxl="$(cat "$WORK/nix.load0") -> $(cat "$WORK/nix.load1")" \
+ph_n=0 ph_queue=0 ph_run=0 ph_total=0 ph_fetch=0 ph_build=0 ph_upload=0 ph_accept=0
+[ ! -f "$WORK/bf-phases" ] || read -r ph_n ph_queue ph_run ph_total ph_fetch ph_build ph_upload ph_accept < "$WORK/bf-phases"
+awk -v n="$N" -v j="$SLOTS" -v bf="$(cat "$WORK/bf.wall" 2>/dev/null)" -v nx="$(cat "$WORK/nix.wall")" -v lo="$(cat "$WORK/local.wall")" \
+  -v bfl="$(cat "$WORK/bf.load0" 2>/dev/null) -> $(cat "$WORK/bf.load1" 2>/dev/null)" -v nxl="$(cat "$WORK/nix.load0") -> $(cat "$WORK/nix.load1")" \
   -v lol="$(cat "$WORK/local.load0") -> $(cat "$WORK/local.load1")" -v workers="$bf_workers" \
   -v cli="$(cat "$WORK/cli.wall" 2>/dev/null)" -v clil="$(cat "$WORK/cli.load0" 2>/dev/null) -> $(cat "$WORK/cli.load1" 2>/dev/null)" \
   -v ph="$ph_n $ph_queue $ph_run $ph_total $ph_fetch $ph_build $ph_upload $ph_accept" 'BEGIN {
   split(ph, p, " ")
   printf "%d fresh derivations per side, %d slots per side, all outputs valid in /nix/store\n", n, j
   printf "%-44s %8s %10s %12s  %s\n", "side", "wall s", "ms/build", "slot-ms/build", "load (1/5/15 min) before -> after"
-  printf "%-44s %8.1f %10.1f %12.0f  %s\n", "BuildFarm hook (farm: " workers ")", bf, bf * 1000 / n, bf * j * 1000 / n, bfl
+  if (bf != "") printf "%-44s %8.1f %10.1f %12.0f  %s\n", "BuildFarm hook (farm: " workers ")", bf, bf * 1000 / n, bf * j * 1000 / n, bfl
   printf "%-44s %8.1f %10.1f %12.0f  %s\n", "Nix remote builder (ssh, local?root=)", nx, nx * 1000 / n, nx * j * 1000 / n, nxl
   printf "%-44s %8.1f %10.1f %12.0f  %s\n", "local nix-build --max-jobs " j, lo, lo * 1000 / n, lo * j * 1000 / n, lol
   if (cli != "") printf "%-44s %8.1f %10.1f %12.0f  %s\n", "buildfarm build (the farm schedules the graph)", cli, cli * 1000 / n, cli * j * 1000 / n, clil
+  if (cli != "") printf "ratio Nix remote / buildfarm build = %.2f, buildfarm build / local nix-build = %.2f\n", nx / cli, cli / lo
+  if (bf == "") exit
   printf "ratio Nix remote / BuildFarm hook = %.2f (aim >= 10)\n", nx / bf
   printf "BuildFarm per build (dispatcher records, %d builds, mean ms): submit->worker start %.0f, start->finished %.0f (input fetch %.0f, build %.0f, upload %.0f, accept %.0f), submit->finished %.0f\n", p[1], p[2], p[3], p[5], p[6], p[7], p[8], p[4]
 }'
 [ ! -f "$WORK/prof-summary" ] || cat "$WORK/prof-summary"
 # CPU per farm build: each farm process group's ticks during the timed run, and nix-build with its hook processes.
-join "$WORK/bf.cpu0" "$WORK/bf.cpu1" | awk -v n="$N" -v nix="$(cat "$WORK/bf.nixcpu")" '
+[ ! -f "$WORK/bf.cpu1" ] || join "$WORK/bf.cpu0" "$WORK/bf.cpu1" | awk -v n="$N" -v nix="$(cat "$WORK/bf.nixcpu")" '
   { d = ($3 - $2) * 10 / n; total += d; parts = parts sprintf("%s%s %.1f", sep, $1, d); sep = ", " }
   END { split(nix, c, " "); h = (c[1] + c[2]) * 1000 / n
         printf "BuildFarm CPU per build, ms: %s; nix-build with its hooks %.1f; total %.1f\n", parts, h, total + h }'
