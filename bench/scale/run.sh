@@ -94,7 +94,7 @@ for phase in $PHASES; do
   workers=${phase%%:*}; builds=${phase##*:}
   "$SCALE" run --api "http://127.0.0.1:$API_PORT" --broker-uri "amqp://127.0.0.1:$RABBIT_PORT/" --users "$R/users" \
     --keys "$WORK/keys" --dispatcher-key "$WORK/keys/dispatcher.pub" --dispatcher-pid "$DISPATCHER_PID" --db "$WORK/dispatcher.db" \
-    --workers "$workers" --builds "$builds" --parallel "$PARALLEL" --label "${workers}w-${builds}" \
+    --workers "$workers" --builds "$builds" --parallel "$PARALLEL" --log-chunks "${LOG_CHUNKS:-1}" --label "${workers}w-${builds}" \
     --results "$OUT/results.jsonl" || status=1
 done
 if [ -n "${GRAPH:-}" ]; then

@@ -47,7 +47,7 @@ internal static class Phase
         {
             var name = Keys.WorkerName(i);
             return new LoadWorker(name, Classes.Worker(i, o.Slots), Keys.Read(o.KeysDir, name), dispatcherKeys, Broker(o, name), buses[i % buses.Count],
-                StoreDirectory.Nix, o.BuildTime, counters);
+                StoreDirectory.Nix, o.BuildTime, counters, o.LogChunks);
         }).ToList();
         using (var gate = new SemaphoreSlim(8))
         {

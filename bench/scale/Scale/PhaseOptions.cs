@@ -20,7 +20,8 @@ internal sealed record PhaseOptions(
     TimeSpan BuildTime,
     string Results,
     string Label,
-    TimeSpan Deadline)
+    TimeSpan Deadline,
+    bool LogChunks)
 {
     public static PhaseOptions Parse(string[] args)
     {
@@ -33,6 +34,6 @@ internal sealed record PhaseOptions(
         return new PhaseOptions(S("api").TrimEnd('/'), S("broker-uri"), S("users"), S("keys"), S("dispatcher-key"), I("dispatcher-pid", 0), S("db"),
             workers, I("builds", 1000), I("parallel", 16), Math.Min(I("buses", 10), workers), I("slots", 1),
             TimeSpan.FromSeconds(I("heartbeat-seconds", 5)), TimeSpan.FromMilliseconds(I("build-ms", 0)), S("results"),
-            map.GetValueOrDefault("label", $"{workers}w"), TimeSpan.FromSeconds(I("deadline-seconds", 1800)));
+            map.GetValueOrDefault("label", $"{workers}w"), TimeSpan.FromSeconds(I("deadline-seconds", 1800)), I("log-chunks", 1) != 0);
     }
 }
