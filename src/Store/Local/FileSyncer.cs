@@ -16,45 +16,27 @@ namespace BuildFarm.Store.Local;
 /// The threads wait on the disk, not on the CPU, and start with the files (one per file handed over, up to 8), so a
 /// small import starts one. The queue is bounded: when the disk falls behind, handing over waits, so open files stay
 /// few. Disposing without <see cref="FlushAsync"/> (the restore failed) closes the remaining files without flushing.
-/// The first <see cref="InlineFiles"/> files wait in a list instead: an import that has no more (a build's output, a
-/// small input) flushes them on the caller in <see cref="FlushAsync"/> and starts no thread, which cost the
-/// dispatcher a thread per imported build; the file after them starts the threads and hands them over too.
 /// </remarks>
 internal sealed class FileSyncer : IAsyncDisposable
 {
     private const int MaxPending = 256;
     private const int Threads = 8;
-    internal const int InlineFiles = 4;
 
     private readonly Channel<FileStream> _queue = Channel.CreateBounded<FileStream>(
         new BoundedChannelOptions(MaxPending) { SingleReader = false, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
 
     // Started and awaited by the single writer (the restore), so not shared between threads.
     private readonly List<Task> _workers = [];
-    private readonly List<FileStream> _inline = [];
     private volatile bool _abandoned;
     private Exception? _failure;
 
     /// <summary>Takes ownership of <paramref name="file"/>: it is flushed and closed in the background.</summary>
     public async ValueTask AddAsync(FileStream file, CancellationToken cancellationToken)
     {
-        if (_workers.Count == 0 && _inline.Count < InlineFiles)
-        {
-            _inline.Add(file);
-            return;
-        }
-
         try
         {
             if (_workers.Count < Threads)
                 _workers.Add(Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
-            while (_inline.Count > 0)
-            {
-                // Handed over in order; once queued, a file is the threads' to close (or ours again below).
-                await _queue.Writer.WriteAsync(_inline[0], cancellationToken);
-                _inline.RemoveAt(0);
-            }
-
             await _queue.Writer.WriteAsync(file, cancellationToken);
         }
         catch
@@ -64,16 +46,10 @@ internal sealed class FileSyncer : IAsyncDisposable
         }
     }
 
-    /// <summary>Threads started so far (0 while every file handed over is still in the inline list).</summary>
-    internal int ThreadsStarted => _workers.Count;
-
     /// <summary>Waits until every file handed over is flushed and closed; throws the first flush error.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         _queue.Writer.TryComplete();
-        foreach (var file in _inline)
-            Sync(file);
-        _inline.Clear();
         await Task.WhenAll(_workers).WaitAsync(cancellationToken);
         if (_failure is { } failure)
             throw new IOException($"flushing restored files to disk failed: {failure.Message}", failure);
@@ -83,9 +59,6 @@ internal sealed class FileSyncer : IAsyncDisposable
     {
         _abandoned = true;
         _queue.Writer.TryComplete();
-        foreach (var file in _inline)
-            await file.DisposeAsync();
-        _inline.Clear();
         await Task.WhenAll(_workers);
     }
 
@@ -95,19 +68,15 @@ internal sealed class FileSyncer : IAsyncDisposable
         while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             while (reader.TryRead(out var file))
-                Sync(file);
-        }
-    }
-
-    /// <summary>Flushes and closes <paramref name="file"/>; the first failure is kept for <see cref="FlushAsync"/>.</summary>
-    private void Sync(FileStream file)
-    {
-        using (file)
-        {
-            if (Volatile.Read(ref _failure) is null && !_abandoned && Fsync(file.SafeFileHandle) != 0)
             {
-                var error = new IOException($"fsync failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-                Interlocked.CompareExchange(ref _failure, error, null);
+                using (file)
+                {
+                    if (Volatile.Read(ref _failure) is null && !_abandoned && Fsync(file.SafeFileHandle) != 0)
+                    {
+                        var error = new IOException($"fsync failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+                        Interlocked.CompareExchange(ref _failure, error, null);
+                    }
+                }
             }
         }
     }

@@ -52,61 +52,6 @@ public sealed class FileSyncerTests : IDisposable
     }
 
     [Fact]
-    public async Task FlushAsync_FewFiles_FlushedOnTheCallerWithoutAThread()
-    {
-        var syncer = new FileSyncer();
-        var files = await HandOverAsync(syncer, FileSyncer.InlineFiles);
-
-        Assert.Equal(0, syncer.ThreadsStarted);
-        Assert.All(files, f => Assert.False(f.SafeFileHandle.IsClosed));
-        await syncer.FlushAsync(CancellationToken.None);
-        await syncer.DisposeAsync();
-
-        Assert.Equal(0, syncer.ThreadsStarted);
-        Assert.All(files, f => Assert.True(f.SafeFileHandle.IsClosed));
-    }
-
-    [Fact]
-    public async Task AddAsync_OneFileMoreThanInline_StartsThreadsAndFlushesEveryFile()
-    {
-        var syncer = new FileSyncer();
-        var files = await HandOverAsync(syncer, FileSyncer.InlineFiles + 1);
-
-        Assert.True(syncer.ThreadsStarted > 0);
-        await syncer.FlushAsync(CancellationToken.None);
-        await syncer.DisposeAsync();
-
-        Assert.All(files, f => Assert.True(f.SafeFileHandle.IsClosed));
-        for (var i = 0; i < files.Count; i++)
-            Assert.Equal([(byte)i], File.ReadAllBytes(Path.Combine(Dir, $"n{i}")));
-    }
-
-    [Fact]
-    public async Task DisposeAsync_FewFilesWithoutFlush_ClosesThem()
-    {
-        var syncer = new FileSyncer();
-        var files = await HandOverAsync(syncer, 2);
-
-        await syncer.DisposeAsync();
-
-        Assert.All(files, f => Assert.True(f.SafeFileHandle.IsClosed));
-    }
-
-    private async Task<List<FileStream>> HandOverAsync(FileSyncer syncer, int count)
-    {
-        var files = new List<FileStream>();
-        for (var i = 0; i < count; i++)
-        {
-            var file = new FileStream(Path.Combine(Dir, $"n{i}"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
-            file.Write([(byte)i]);
-            files.Add(file);
-            await syncer.AddAsync(file, CancellationToken.None);
-        }
-
-        return files;
-    }
-
-    [Fact]
     public async Task DisposeAsync_WithoutFlush_ClosesFilesHandedOver()
     {
         var syncer = new FileSyncer();
