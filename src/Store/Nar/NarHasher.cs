@@ -1,21 +1,221 @@
+using System.Buffers;
+using System.Runtime.ExceptionServices;
+using System.Security.Cryptography;
 using BuildFarm.Store.Hashing;
 
 namespace BuildFarm.Store.Nar;
 
 /// <summary>The NAR hash (<c>nix-hash --type sha256</c>) and NAR size of a path, without keeping the NAR.</summary>
+/// <remarks>
+/// The NAR is serialised by <see cref="NarSerializer"/> (synchronous: no task per file or token) in chunks hashed on
+/// the calling thread while they are still in cache. Once a path has produced <see cref="ReadAheadAfter"/> bytes of
+/// NAR and the machine has a second core, hashing moves to a helper thread fed through a small ring of chunks: the
+/// calling thread walks the tree and reads files ahead (system calls, copies out of the page cache) while the helper
+/// hashes, so the wall time approaches the SHA-256 time alone. Small paths never start the thread.
+/// </remarks>
 public static class NarHasher
 {
     /// <summary>
-    /// Chunk hashed at a time. Measured with bench/store-hash (docs/PERFORMANCE.md): hashing each 128 KiB on the
-    /// reading thread, while it is still in cache, costs less CPU than 1 MiB buffers hashed on another thread
-    /// (the copy to the other core and back out of memory cost more than the overlap won on 2 loaded cores).
+    /// Chunk hashed at a time. Measured with bench/store-hash (docs/PERFORMANCE.md): hashing each 128 KiB while it
+    /// is still in cache costs less CPU than 1 MiB buffers.
     /// </summary>
     internal const int ChunkSize = 128 * 1024;
 
-    public static async Task<(NixHash Hash, long Size)> HashPathAsync(string physicalPath, CancellationToken cancellationToken)
+    /// <summary>NAR bytes hashed on the calling thread before a helper thread takes over the hashing.</summary>
+    internal static long ReadAheadAfter { get; set; } = ReadSetting("BUILDFARM_NAR_READAHEAD_AFTER", 4L << 20);
+
+    /// <summary>Chunks in the ring between reader and hasher (the reader fills one while the hasher works on others).</summary>
+    internal static int RingChunks { get; set; } = (int)ReadSetting("BUILDFARM_NAR_RING_CHUNKS", 8);
+
+    /// <summary>The SHA-256 NAR hash and NAR size; runs synchronously on the calling thread (plus the helper, see remarks).</summary>
+    public static (NixHash Hash, long Size) HashPath(string physicalPath, CancellationToken cancellationToken)
     {
-        await using var sink = new HashingStream(Stream.Null);
-        await NarWriter.WriteAsync(physicalPath, sink, ChunkSize, cancellationToken);
-        return (sink.GetHash(), sink.BytesCount);
+        var (digest, size) = HashPath(physicalPath, HashAlgorithmName.SHA256, cancellationToken);
+        return (new NixHash(digest), size);
+    }
+
+    /// <summary>The NAR hash in <paramref name="algorithm"/> (fixed-output derivations also use SHA-1 and SHA-512) and the NAR size.</summary>
+    public static (byte[] Digest, long Size) HashPath(string physicalPath, HashAlgorithmName algorithm, CancellationToken cancellationToken) =>
+        HashPath(physicalPath, algorithm, Environment.ProcessorCount > 1 ? ReadAheadAfter : long.MaxValue, RingChunks, cancellationToken);
+
+    /// <summary>
+    /// <paramref name="readAheadAfter"/>: NAR bytes hashed on the calling thread before the helper thread starts
+    /// (<see cref="long.MaxValue"/>: never); <paramref name="ringChunks"/>: chunks between reader and hasher (at least 2).
+    /// </summary>
+    internal static (byte[] Digest, long Size) HashPath(
+        string physicalPath, HashAlgorithmName algorithm, long readAheadAfter, int ringChunks, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var hash = IncrementalHash.CreateHash(algorithm);
+        using var hasher = new ChunkHasher(hash, readAheadAfter, Math.Max(2, ringChunks));
+        var (chunk, count, size) = NarSerializer.Write(physicalPath, hasher.Rent(), hasher.Take, cancellationToken);
+        hasher.Finish(chunk, count);
+        return (hash.GetHashAndReset(), size);
+    }
+
+    public static Task<(NixHash Hash, long Size)> HashPathAsync(string physicalPath, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Task.FromResult(HashPath(physicalPath, cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<(NixHash, long)>(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<(NixHash, long)>(e);
+        }
+    }
+
+    private static long ReadSetting(string name, long fallback) =>
+        long.TryParse(Environment.GetEnvironmentVariable(name), out var value) && value >= 0 ? value : fallback;
+
+    /// <summary>
+    /// Hashes the chunks the serializer hands off: on the calling thread until <c>readAheadAfter</c> bytes, then on
+    /// a helper thread. Hand-off order is hashing order (one producer, one consumer, FIFO).
+    /// </summary>
+    private sealed class ChunkHasher(IncrementalHash hash, long readAheadAfter, int ringChunks) : IDisposable
+    {
+        private readonly object _gate = new();
+        private readonly Queue<(byte[] Chunk, int Count)> _full = new();
+        private readonly Stack<byte[]> _free = new();
+        private readonly List<byte[]> _rented = [];
+        private long _hashedInline;
+        private Thread? _thread;
+        private bool _done;
+        private bool _abandoned;
+        private bool _hasherWaiting;
+        private bool _readerWaiting;
+        private Exception? _failure;
+
+        public byte[] Rent()
+        {
+            var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+            _rented.Add(chunk);
+            return chunk;
+        }
+
+        public byte[] Take(byte[] chunk, int count)
+        {
+            if (_thread is null)
+            {
+                if (_hashedInline < readAheadAfter)
+                {
+                    hash.AppendData(chunk.AsSpan(0, count));
+                    _hashedInline += count;
+                    return chunk;
+                }
+
+                Start();
+            }
+
+            lock (_gate)
+            {
+                _full.Enqueue((chunk, count));
+                if (_hasherWaiting)
+                    Monitor.Pulse(_gate);
+                while (_free.Count == 0 && _failure is null)
+                {
+                    _readerWaiting = true;
+                    Monitor.Wait(_gate);
+                    _readerWaiting = false;
+                }
+
+                if (_failure is not null)
+                    ExceptionDispatchInfo.Throw(_failure);
+                return _free.Pop();
+            }
+        }
+
+        /// <summary>Hashes the last partial chunk after everything handed off before it, and waits for the helper.</summary>
+        public void Finish(byte[] chunk, int count)
+        {
+            if (_thread is null)
+            {
+                hash.AppendData(chunk.AsSpan(0, count));
+                return;
+            }
+
+            lock (_gate)
+            {
+                _full.Enqueue((chunk, count));
+                _done = true;
+                Monitor.Pulse(_gate);
+            }
+
+            _thread.Join();
+            if (_failure is not null)
+                ExceptionDispatchInfo.Throw(_failure);
+        }
+
+        public void Dispose()
+        {
+            if (_thread is not null)
+            {
+                // A failed walk: stop the helper before its buffers go back to the pool.
+                lock (_gate)
+                {
+                    _abandoned = true;
+                    Monitor.Pulse(_gate);
+                }
+
+                _thread.Join();
+            }
+
+            foreach (var chunk in _rented)
+                ArrayPool<byte>.Shared.Return(chunk);
+            _rented.Clear();
+        }
+
+        private void Start()
+        {
+            for (var i = 1; i < ringChunks; i++)
+                _free.Push(Rent());
+            _thread = new Thread(Run) { IsBackground = true, Name = "nar-hash" };
+            _thread.Start();
+        }
+
+        private void Run()
+        {
+            try
+            {
+                while (true)
+                {
+                    byte[] chunk;
+                    int count;
+                    lock (_gate)
+                    {
+                        while (_full.Count == 0 && !_done && !_abandoned)
+                        {
+                            _hasherWaiting = true;
+                            Monitor.Wait(_gate);
+                            _hasherWaiting = false;
+                        }
+
+                        if (_abandoned || _full.Count == 0)
+                            return;
+                        (chunk, count) = _full.Dequeue();
+                    }
+
+                    hash.AppendData(chunk.AsSpan(0, count));
+                    lock (_gate)
+                    {
+                        _free.Push(chunk);
+                        if (_readerWaiting)
+                            Monitor.Pulse(_gate);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                lock (_gate)
+                {
+                    _failure = e;
+                    Monitor.Pulse(_gate);
+                }
+            }
+        }
     }
 }
