@@ -17,15 +17,23 @@ public static class NarHasher
 {
     /// <summary>
     /// Chunk hashed at a time. Measured with bench/store-hash (docs/PERFORMANCE.md): hashing each 128 KiB while it
-    /// is still in cache costs less CPU than 1 MiB buffers.
+    /// is still in cache costs less CPU than 1 MiB buffers; with the helper thread, 32-64 KiB chunks cost more CPU
+    /// (a wake-up per chunk) and 128 KiB-1 MiB were alike.
     /// </summary>
     internal const int ChunkSize = 128 * 1024;
 
-    /// <summary>NAR bytes hashed on the calling thread before a helper thread takes over the hashing.</summary>
-    internal static long ReadAheadAfter { get; set; } = ReadSetting("BUILDFARM_NAR_READAHEAD_AFTER", 4L << 20);
+    /// <summary>NAR bytes hashed on the calling thread before the helper thread takes over the hashing.</summary>
+    internal const long ReadAheadAfter = 4L << 20;
 
-    /// <summary>Chunks in the ring between reader and hasher (the reader fills one while the hasher works on others).</summary>
-    internal static int RingChunks { get; set; } = (int)ReadSetting("BUILDFARM_NAR_RING_CHUNKS", 8);
+    /// <summary>Chunks in the ring between reader and hasher (1 MiB: the reader fills one while the hasher works on others).</summary>
+    internal const int RingChunks = 8;
+
+    /// <summary>
+    /// <c>BUILDFARM_NAR_READAHEAD=0</c> keeps all hashing on the calling thread (one core's worth of CPU, for
+    /// comparisons or a machine with no core to spare); read once per process.
+    /// </summary>
+    private static readonly bool ReadAheadEnabled =
+        Environment.ProcessorCount > 1 && Environment.GetEnvironmentVariable("BUILDFARM_NAR_READAHEAD") != "0";
 
     /// <summary>The SHA-256 NAR hash and NAR size; runs synchronously on the calling thread (plus the helper, see remarks).</summary>
     public static (NixHash Hash, long Size) HashPath(string physicalPath, CancellationToken cancellationToken)
@@ -36,7 +44,7 @@ public static class NarHasher
 
     /// <summary>The NAR hash in <paramref name="algorithm"/> (fixed-output derivations also use SHA-1 and SHA-512) and the NAR size.</summary>
     public static (byte[] Digest, long Size) HashPath(string physicalPath, HashAlgorithmName algorithm, CancellationToken cancellationToken) =>
-        HashPath(physicalPath, algorithm, Environment.ProcessorCount > 1 ? ReadAheadAfter : long.MaxValue, RingChunks, cancellationToken);
+        HashPath(physicalPath, algorithm, ReadAheadEnabled ? ReadAheadAfter : long.MaxValue, RingChunks, cancellationToken);
 
     /// <summary>
     /// <paramref name="readAheadAfter"/>: NAR bytes hashed on the calling thread before the helper thread starts
@@ -48,8 +56,8 @@ public static class NarHasher
         cancellationToken.ThrowIfCancellationRequested();
         using var hash = IncrementalHash.CreateHash(algorithm);
         using var hasher = new ChunkHasher(hash, readAheadAfter, Math.Max(2, ringChunks));
-        var (chunk, count, size) = NarSerializer.Write(physicalPath, hasher.Rent(), hasher.Take, cancellationToken);
-        hasher.Finish(chunk, count);
+        var size = NarSerializer.Write(physicalPath, hasher.Rent(), hasher.Take, out var last, out var lastCount, cancellationToken);
+        hasher.Finish(last, lastCount);
         return (hash.GetHashAndReset(), size);
     }
 
@@ -69,9 +77,6 @@ public static class NarHasher
         }
     }
 
-    private static long ReadSetting(string name, long fallback) =>
-        long.TryParse(Environment.GetEnvironmentVariable(name), out var value) && value >= 0 ? value : fallback;
-
     /// <summary>
     /// Hashes the chunks the serializer hands off: on the calling thread until <c>readAheadAfter</c> bytes, then on
     /// a helper thread. Hand-off order is hashing order (one producer, one consumer, FIFO).
@@ -79,8 +84,14 @@ public static class NarHasher
     private sealed class ChunkHasher(IncrementalHash hash, long readAheadAfter, int ringChunks) : IDisposable
     {
         private readonly object _gate = new();
-        private readonly Queue<(byte[] Chunk, int Count)> _full = new();
-        private readonly Stack<byte[]> _free = new();
+        // Full chunks in hand-off order (a circular buffer) and free chunks (a stack); arrays rather than
+        // Queue/Stack of a tuple, which would be JIT-compiled at run time (not in the ReadyToRun image).
+        private readonly byte[][] _fullChunks = new byte[ringChunks][];
+        private readonly int[] _fullCounts = new int[ringChunks];
+        private readonly byte[][] _free = new byte[ringChunks][];
+        private int _fullFirst;
+        private int _fullCount;
+        private int _freeCount;
         private readonly List<byte[]> _rented = [];
         private long _hashedInline;
         private Thread? _thread;
@@ -113,10 +124,10 @@ public static class NarHasher
 
             lock (_gate)
             {
-                _full.Enqueue((chunk, count));
+                Enqueue(chunk, count);
                 if (_hasherWaiting)
                     Monitor.Pulse(_gate);
-                while (_free.Count == 0 && _failure is null)
+                while (_freeCount == 0 && _failure is null)
                 {
                     _readerWaiting = true;
                     Monitor.Wait(_gate);
@@ -125,7 +136,7 @@ public static class NarHasher
 
                 if (_failure is not null)
                     ExceptionDispatchInfo.Throw(_failure);
-                return _free.Pop();
+                return _free[--_freeCount];
             }
         }
 
@@ -140,7 +151,7 @@ public static class NarHasher
 
             lock (_gate)
             {
-                _full.Enqueue((chunk, count));
+                Enqueue(chunk, count);
                 _done = true;
                 Monitor.Pulse(_gate);
             }
@@ -169,10 +180,19 @@ public static class NarHasher
             _rented.Clear();
         }
 
+        /// <summary>Under the lock. Never overflows: there are only <c>ringChunks</c> chunks.</summary>
+        private void Enqueue(byte[] chunk, int count)
+        {
+            var at = (_fullFirst + _fullCount) % ringChunks;
+            _fullChunks[at] = chunk;
+            _fullCounts[at] = count;
+            _fullCount++;
+        }
+
         private void Start()
         {
             for (var i = 1; i < ringChunks; i++)
-                _free.Push(Rent());
+                _free[_freeCount++] = Rent();
             _thread = new Thread(Run) { IsBackground = true, Name = "nar-hash" };
             _thread.Start();
         }
@@ -187,22 +207,26 @@ public static class NarHasher
                     int count;
                     lock (_gate)
                     {
-                        while (_full.Count == 0 && !_done && !_abandoned)
+                        while (_fullCount == 0 && !_done && !_abandoned)
                         {
                             _hasherWaiting = true;
                             Monitor.Wait(_gate);
                             _hasherWaiting = false;
                         }
 
-                        if (_abandoned || _full.Count == 0)
+                        if (_abandoned || _fullCount == 0)
                             return;
-                        (chunk, count) = _full.Dequeue();
+                        chunk = _fullChunks[_fullFirst];
+                        count = _fullCounts[_fullFirst];
+                        _fullChunks[_fullFirst] = null!;
+                        _fullFirst = (_fullFirst + 1) % ringChunks;
+                        _fullCount--;
                     }
 
                     hash.AppendData(chunk.AsSpan(0, count));
                     lock (_gate)
                     {
-                        _free.Push(chunk);
+                        _free[_freeCount++] = chunk;
                         if (_readerWaiting)
                             Monitor.Pulse(_gate);
                     }

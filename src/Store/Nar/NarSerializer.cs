@@ -57,15 +57,19 @@ internal sealed class NarSerializer
 
     /// <summary>
     /// Writes the NAR of <paramref name="physicalPath"/> into <paramref name="chunk"/> and the buffers
-    /// <paramref name="handler"/> returns; every full chunk goes to the handler. Returns the last, partly filled
-    /// buffer and its byte count (not handed to the handler) and the NAR's total size.
+    /// <paramref name="handler"/> returns; every full chunk goes to the handler. Returns the NAR's total size; the
+    /// last, partly filled buffer and its byte count (not handed to the handler) come back in <paramref name="last"/>
+    /// and <paramref name="lastCount"/>.
     /// </summary>
-    public static (byte[] Chunk, int Count, long Size) Write(
-        string physicalPath, byte[] chunk, NarChunkHandler handler, CancellationToken cancellationToken)
+    public static long Write(
+        string physicalPath, byte[] chunk, NarChunkHandler handler, out byte[] last, out int lastCount, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var serializer = new NarSerializer(chunk, handler, cancellationToken);
         serializer.WriteRoot(physicalPath);
-        return (serializer._chunk, serializer._count, serializer._handedOff + serializer._count);
+        last = serializer._chunk;
+        lastCount = serializer._count;
+        return serializer._handedOff + serializer._count;
     }
 
     private void WriteRoot(string path)
@@ -212,14 +216,15 @@ internal sealed class NarSerializer
     private void WriteDirectory(int fd, string path)
     {
         _cancellationToken.ThrowIfCancellationRequested();
-        var (names, entries) = List(fd, path);
+        var (names, entries, count) = List(fd, path);
         Put(DirectoryHead);
-        foreach (var entry in entries)
+        for (var i = 0; i < count; i++)
         {
+            var entry = entries[i];
             Put(EntryHead);
-            PutString(names.AsSpan(entry.Start, entry.Length));
+            PutString(names.AsSpan(StartOf(entry), LengthOf(entry)));
             Put(NarTokens.Node);
-            WriteNode(fd, names, entry.Start, entry.Length, entry.Type, path: null, parent: path);
+            WriteNode(fd, names, StartOf(entry), LengthOf(entry), TypeOf(entry), path: null, parent: path);
             Put(NarTokens.Close);
         }
 
@@ -228,13 +233,16 @@ internal sealed class NarSerializer
 
     /// <summary>
     /// The entries of an open directory except "." and "..", sorted by the bytes of their names: each name is kept
-    /// NUL-terminated in one array (to pass to the *at calls as is).
+    /// NUL-terminated in one array (to pass to the *at calls as is), each entry packed in a long (see
+    /// <see cref="Pack"/>). Plain arrays and our own sort rather than a List and Array.Sort of a struct: those
+    /// generic instantiations are not in the ReadyToRun image and were JIT-compiled at every start.
     /// </summary>
-    private (byte[] Names, DirectoryEntry[] Entries) List(int fd, string path)
+    private (byte[] Names, long[] Entries, int Count) List(int fd, string path)
     {
         var names = new byte[1024];
         var used = 0;
-        var entries = new List<DirectoryEntry>();
+        var entries = new long[64];
+        var count = 0;
         while (true)
         {
             var n = GetDents64(fd, ref _dirents[0], _dirents.Length);
@@ -262,17 +270,80 @@ internal sealed class NarSerializer
                 if (!Utf8.IsValid(name))
                     throw new IOException($"file name of '{NarNames.Child(path, Encoding.UTF8.GetString(name))}' is not valid UTF-8; BuildFarm cannot archive it faithfully");
                 if (used + name.Length + 1 > names.Length)
-                    Array.Resize(ref names, Math.Max(names.Length * 2, used + name.Length + 1));
+                    names = Grow(names, used + name.Length + 1);
                 name.CopyTo(names.AsSpan(used));
                 names[used + name.Length] = 0;
-                entries.Add(new(used, name.Length, type));
+                if (count == entries.Length)
+                {
+                    var bigger = new long[count * 2];
+                    Array.Copy(entries, bigger, count);
+                    entries = bigger;
+                }
+
+                entries[count++] = Pack(used, name.Length, type);
                 used += name.Length + 1;
             }
         }
 
-        var sorted = entries.ToArray();
-        Array.Sort(sorted, new ByteOrder(names));
-        return (names, sorted);
+        SortByName(entries, count, names);
+        return (names, entries, count);
+    }
+
+    /// <summary>An entry as start of its name (bits 16+), length (8 bits: names are at most 255 bytes) and d_type.</summary>
+    private static long Pack(int start, int length, byte type) => ((long)start << 16) | ((long)length << 8) | type;
+
+    private static int StartOf(long entry) => (int)(entry >> 16);
+
+    private static int LengthOf(long entry) => (int)((entry >> 8) & 0xFF);
+
+    private static byte TypeOf(long entry) => (byte)entry;
+
+    private static int CompareNames(long x, long y, byte[] names) =>
+        names.AsSpan(StartOf(x), LengthOf(x)).SequenceCompareTo(names.AsSpan(StartOf(y), LengthOf(y)));
+
+    /// <summary>Merge sort by name bytes (names in one directory are distinct, so stability does not matter).</summary>
+    private static void SortByName(long[] entries, int count, byte[] names)
+    {
+        if (count > 1)
+            MergeSort(entries, new long[count], 0, count, names);
+    }
+
+    private static void MergeSort(long[] items, long[] scratch, int low, int high, byte[] names)
+    {
+        if (high - low <= 12)
+        {
+            for (var i = low + 1; i < high; i++)
+            {
+                var item = items[i];
+                var j = i - 1;
+                for (; j >= low && CompareNames(items[j], item, names) > 0; j--)
+                    items[j + 1] = items[j];
+                items[j + 1] = item;
+            }
+
+            return;
+        }
+
+        var middle = low + ((high - low) / 2);
+        MergeSort(items, scratch, low, middle, names);
+        MergeSort(items, scratch, middle, high, names);
+        if (CompareNames(items[middle - 1], items[middle], names) <= 0)
+            return;
+        Array.Copy(items, low, scratch, low, high - low);
+        int left = low, right = middle, to = low;
+        while (left < middle && right < high)
+            items[to++] = CompareNames(scratch[right], scratch[left], names) < 0 ? scratch[right++] : scratch[left++];
+        while (left < middle)
+            items[to++] = scratch[left++];
+        while (right < high)
+            items[to++] = scratch[right++];
+    }
+
+    private static byte[] Grow(byte[] array, int atLeast)
+    {
+        var bigger = new byte[Math.Max(array.Length * 2, atLeast)];
+        Array.Copy(array, bigger, array.Length);
+        return bigger;
     }
 
     private int Mode() => BinaryPrimitives.ReadUInt16LittleEndian(_statx.AsSpan(StatxModeOffset));
@@ -346,13 +417,19 @@ internal sealed class NarSerializer
     private static string Child(string parent, byte[] names, int start, int length) =>
         NarNames.Child(parent, Encoding.UTF8.GetString(names, start, length));
 
-    private static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
-
-    private readonly record struct DirectoryEntry(int Start, int Length, byte Type);
-
-    private sealed class ByteOrder(byte[] names) : IComparer<DirectoryEntry>
+    private static byte[] Concat(params byte[][] parts)
     {
-        public int Compare(DirectoryEntry x, DirectoryEntry y) =>
-            names.AsSpan(x.Start, x.Length).SequenceCompareTo(names.AsSpan(y.Start, y.Length));
+        var length = 0;
+        foreach (var part in parts)
+            length += part.Length;
+        var result = new byte[length];
+        var at = 0;
+        foreach (var part in parts)
+        {
+            part.CopyTo(result, at);
+            at += part.Length;
+        }
+
+        return result;
     }
 }

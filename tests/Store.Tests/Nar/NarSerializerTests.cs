@@ -144,7 +144,7 @@ public sealed class NarSerializerTests
         {
             File.WriteAllBytes(path, new byte[100]);
             return chunk;
-        }, CancellationToken.None));
+        }, out _, out _, CancellationToken.None));
         Assert.Contains("shrank from 10000", error.Message, StringComparison.Ordinal);
     }
 
@@ -159,7 +159,7 @@ public sealed class NarSerializerTests
 
         using var nar = new MemoryStream();
         var grown = false;
-        var (last, count, size) = NarSerializer.Write(path, new byte[4096], (chunk, n) =>
+        var size = NarSerializer.Write(path, new byte[4096], (chunk, n) =>
         {
             nar.Write(chunk, 0, n);
             if (!grown)
@@ -170,7 +170,7 @@ public sealed class NarSerializerTests
             }
 
             return chunk;
-        }, CancellationToken.None);
+        }, out var last, out var count, CancellationToken.None);
         nar.Write(last, 0, count);
 
         Assert.Equal(expected, nar.ToArray());
@@ -192,12 +192,12 @@ public sealed class NarSerializerTests
     private static (byte[] Bytes, long Size) Serialize(string path, int chunkSize)
     {
         using var nar = new MemoryStream();
-        var (last, count, size) = NarSerializer.Write(path, new byte[chunkSize], (chunk, n) =>
+        var size = NarSerializer.Write(path, new byte[chunkSize], (chunk, n) =>
         {
             Assert.Equal(chunk.Length, n);
             nar.Write(chunk, 0, n);
             return chunk;
-        }, CancellationToken.None);
+        }, out var last, out var count, CancellationToken.None);
         nar.Write(last, 0, count);
         return (nar.ToArray(), size);
     }
