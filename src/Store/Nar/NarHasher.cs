@@ -5,6 +5,9 @@ using BuildFarm.Store.Hashing;
 
 namespace BuildFarm.Store.Nar;
 
+/// <summary>Receives NAR bytes in order (valid only during the call).</summary>
+internal delegate void NarSpanObserver(ReadOnlySpan<byte> bytes);
+
 /// <summary>The NAR hash (<c>nix-hash --type sha256</c>) and NAR size of a path, without keeping the NAR.</summary>
 /// <remarks>
 /// The NAR is serialised by <see cref="NarSerializer"/> (synchronous: no task per file or token) in chunks hashed on
@@ -51,11 +54,24 @@ public static class NarHasher
     /// (<see cref="long.MaxValue"/>: never); <paramref name="ringChunks"/>: chunks between reader and hasher (at least 2).
     /// </summary>
     internal static (byte[] Digest, long Size) HashPath(
-        string physicalPath, HashAlgorithmName algorithm, long readAheadAfter, int ringChunks, CancellationToken cancellationToken)
+        string physicalPath, HashAlgorithmName algorithm, long readAheadAfter, int ringChunks, CancellationToken cancellationToken) =>
+        HashPath(physicalPath, algorithm, readAheadAfter, ringChunks, observer: null, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="HashPath(string, HashAlgorithmName, CancellationToken)"/>, and every NAR byte also goes to
+    /// <paramref name="observer"/> (in order, on whichever thread hashes; e.g. the output reference scan).
+    /// </summary>
+    internal static (byte[] Digest, long Size) HashPath(
+        string physicalPath, HashAlgorithmName algorithm, NarSpanObserver observer, CancellationToken cancellationToken) =>
+        HashPath(physicalPath, algorithm, ReadAheadEnabled ? ReadAheadAfter : long.MaxValue, RingChunks, observer, cancellationToken);
+
+    internal static (byte[] Digest, long Size) HashPath(
+        string physicalPath, HashAlgorithmName algorithm, long readAheadAfter, int ringChunks, NarSpanObserver? observer,
+        CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         using var hash = IncrementalHash.CreateHash(algorithm);
-        using var hasher = new ChunkHasher(hash, readAheadAfter, Math.Max(2, ringChunks));
+        using var hasher = new ChunkHasher(hash, observer, readAheadAfter, Math.Max(2, ringChunks));
         var size = NarSerializer.Write(physicalPath, hasher.Rent(), hasher.Take, out var last, out var lastCount, cancellationToken);
         hasher.Finish(last, lastCount);
         return (hash.GetHashAndReset(), size);
@@ -81,7 +97,7 @@ public static class NarHasher
     /// Hashes the chunks the serializer hands off: on the calling thread until <c>readAheadAfter</c> bytes, then on
     /// a helper thread. Hand-off order is hashing order (one producer, one consumer, FIFO).
     /// </summary>
-    private sealed class ChunkHasher(IncrementalHash hash, long readAheadAfter, int ringChunks) : IDisposable
+    private sealed class ChunkHasher(IncrementalHash hash, NarSpanObserver? observer, long readAheadAfter, int ringChunks) : IDisposable
     {
         private readonly object _gate = new();
         // Full chunks in hand-off order (a circular buffer) and free chunks (a stack); arrays rather than
@@ -114,7 +130,7 @@ public static class NarHasher
             {
                 if (_hashedInline < readAheadAfter)
                 {
-                    hash.AppendData(chunk.AsSpan(0, count));
+                    Consume(chunk, count);
                     _hashedInline += count;
                     return chunk;
                 }
@@ -145,7 +161,7 @@ public static class NarHasher
         {
             if (_thread is null)
             {
-                hash.AppendData(chunk.AsSpan(0, count));
+                Consume(chunk, count);
                 return;
             }
 
@@ -178,6 +194,13 @@ public static class NarHasher
             foreach (var chunk in _rented)
                 ArrayPool<byte>.Shared.Return(chunk);
             _rented.Clear();
+        }
+
+        private void Consume(byte[] chunk, int count)
+        {
+            var bytes = chunk.AsSpan(0, count);
+            hash.AppendData(bytes);
+            observer?.Invoke(bytes);
         }
 
         /// <summary>Under the lock. Never overflows: there are only <c>ringChunks</c> chunks.</summary>
@@ -223,7 +246,7 @@ public static class NarHasher
                         _fullCount--;
                     }
 
-                    hash.AppendData(chunk.AsSpan(0, count));
+                    Consume(chunk, count);
                     lock (_gate)
                     {
                         _free[_freeCount++] = chunk;
