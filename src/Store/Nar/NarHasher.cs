@@ -28,8 +28,8 @@ public static class NarHasher
     /// <summary>NAR bytes hashed on the calling thread before the helper thread takes over the hashing.</summary>
     internal const long ReadAheadAfter = 4L << 20;
 
-    /// <summary>Chunks in the ring between reader and hasher (1 MiB: the reader fills one while the hasher works on others).</summary>
-    internal const int RingChunks = 8;
+    /// <summary>Chunks in the ring between reader and hasher (2 MiB: the reader fills one while the hasher works on others).</summary>
+    internal const int RingChunks = 16;
 
     /// <summary>
     /// <c>BUILDFARM_NAR_READAHEAD=0</c> keeps all hashing on the calling thread (one core's worth of CPU, for
@@ -115,6 +115,11 @@ public static class NarHasher
         private bool _abandoned;
         private bool _hasherWaiting;
         private bool _readerWaiting;
+
+        // Hysteresis: a side that had to wait sleeps until half the ring is ready for it, so the two threads wake
+        // each other once per half ring rather than once per chunk (a futex wake and a context switch each; with
+        // one wake-up per 128 KiB the helper hashed slower than the calling thread alone, bench/store-hash).
+        private readonly int _half = Math.Max(1, ringChunks / 2);
         private Exception? _failure;
 
         public byte[] Rent()
@@ -141,13 +146,16 @@ public static class NarHasher
             lock (_gate)
             {
                 Enqueue(chunk, count);
-                if (_hasherWaiting)
+                if (_hasherWaiting && _fullCount >= _half)
                     Monitor.Pulse(_gate);
-                while (_freeCount == 0 && _failure is null)
+                if (_freeCount == 0)
                 {
-                    _readerWaiting = true;
-                    Monitor.Wait(_gate);
-                    _readerWaiting = false;
+                    while (_freeCount < _half && _failure is null)
+                    {
+                        _readerWaiting = true;
+                        Monitor.Wait(_gate);
+                        _readerWaiting = false;
+                    }
                 }
 
                 if (_failure is not null)
@@ -230,11 +238,14 @@ public static class NarHasher
                     int count;
                     lock (_gate)
                     {
-                        while (_fullCount == 0 && !_done && !_abandoned)
+                        if (_fullCount == 0)
                         {
-                            _hasherWaiting = true;
-                            Monitor.Wait(_gate);
-                            _hasherWaiting = false;
+                            while (_fullCount < _half && !_done && !_abandoned)
+                            {
+                                _hasherWaiting = true;
+                                Monitor.Wait(_gate);
+                                _hasherWaiting = false;
+                            }
                         }
 
                         if (_abandoned || _fullCount == 0)
@@ -250,7 +261,7 @@ public static class NarHasher
                     lock (_gate)
                     {
                         _free[_freeCount++] = chunk;
-                        if (_readerWaiting)
+                        if (_readerWaiting && _freeCount >= _half)
                             Monitor.Pulse(_gate);
                     }
                 }
