@@ -14,7 +14,7 @@ internal static class HashCommand
         command.SetAction((result, cancellationToken) => CliErrorHandler.RunAsync(result, "store hash", async () =>
         {
             var physical = CliPaths.ResolveExisting(globals.Layout(result), result.GetRequiredValue(path));
-            var (hash, _) = await NarHasher.HashPathAsync(physical, cancellationToken);
+            var (hash, _) = NarHasher.HashPath(physical, cancellationToken);
             await result.InvocationConfiguration.Output.WriteLineAsync(result.GetValue(base32) ? hash.ToNix32() : hash.ToString());
             return 0;
         }));

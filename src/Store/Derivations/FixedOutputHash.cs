@@ -47,17 +47,12 @@ public sealed record FixedOutputHash
     public static async Task<FixedOutputHash> ComputeAsync(
         string physicalPath, OutputHashAlgorithm algorithm, bool recursive, CancellationToken cancellationToken)
     {
-        await using var sink = new HashingStream(Stream.Null, algorithm: algorithm.HashAlgorithmName());
         if (recursive)
-        {
-            await NarWriter.WriteAsync(physicalPath, sink, cancellationToken);
-        }
-        else
-        {
-            await using var file = new FileStream(physicalPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            await file.CopyToAsync(sink, cancellationToken);
-        }
+            return new FixedOutputHash(algorithm, recursive, NarHasher.HashPath(physicalPath, algorithm.HashAlgorithmName(), cancellationToken).Digest);
 
+        await using var sink = new HashingStream(Stream.Null, algorithm: algorithm.HashAlgorithmName());
+        await using var file = new FileStream(physicalPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        await file.CopyToAsync(sink, cancellationToken);
         return new FixedOutputHash(algorithm, recursive, sink.GetDigest());
     }
 

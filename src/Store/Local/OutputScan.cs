@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Nar;
 using BuildFarm.Store.Paths;
@@ -11,12 +12,26 @@ namespace BuildFarm.Store.Local;
 public static class OutputScan
 {
     /// <summary>Scans the tree at <paramref name="physicalPath"/>; <paramref name="candidates"/> should include the path itself.</summary>
-    public static async Task<(NixHash NarHash, long NarSize, IReadOnlyList<StorePath> References)> ScanAsync(
+    /// <remarks>
+    /// The NAR goes through <see cref="NarHasher"/>'s path (synchronous serialiser, read-ahead on large trees), the
+    /// scanner seeing the same chunks the hash does.
+    /// </remarks>
+    public static Task<(NixHash NarHash, long NarSize, IReadOnlyList<StorePath> References)> ScanAsync(
         string physicalPath, IEnumerable<StorePath> candidates, CancellationToken cancellationToken)
     {
-        var scanner = new ReferenceScanner(candidates);
-        await using var sink = new HashingStream(scanner);
-        await NarWriter.WriteAsync(physicalPath, sink, cancellationToken);
-        return (sink.GetHash(), sink.BytesCount, scanner.Found);
+        try
+        {
+            using var scanner = new ReferenceScanner(candidates);
+            var (digest, size) = NarHasher.HashPath(physicalPath, HashAlgorithmName.SHA256, scanner.Write, cancellationToken);
+            return Task.FromResult<(NixHash, long, IReadOnlyList<StorePath>)>((new NixHash(digest), size, scanner.Found));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<(NixHash, long, IReadOnlyList<StorePath>)>(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<(NixHash, long, IReadOnlyList<StorePath>)>(e);
+        }
     }
 }
