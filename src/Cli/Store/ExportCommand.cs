@@ -35,7 +35,7 @@ internal static class ExportCommand
             var key = await StoreCli.LoadSigningKeyAsync(globals, result, cancellationToken);
             if (key is not null && !result.GetValue(signed))
                 throw new CliError("--signing-key-file signs the signed form only: add --signed (nix-store --export's form carries no signatures)");
-            var options = new ExportOptions(result.GetValue(signed) ? ArchiveFormat.BuildFarmSigned : ArchiveFormat.NixExport, result.GetValue(closure), key);
+            var options = new ExportOptions(result.GetValue(signed) ? ArchiveFormat.BuildFarmSigned : ArchiveFormat.NixExport, result.GetValue(closure), key, SynchronousOutput: true);
             var (stdout, owned) = await StoreCli.OpenBinaryOutputAsync(result, cancellationToken);
             try
             {

@@ -17,7 +17,13 @@ public enum ArchiveFormat
 /// Signed form only: sign every path with this key as it is written (an origin signing what it serves), replacing an
 /// older signature by the same key name; the recorded signatures are sent as well.
 /// </param>
-public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExport, bool Closure = false, Signing.SigningKey? SigningKey = null);
+/// <param name="SynchronousOutput">
+/// The output may be written synchronously on the calling thread (the CLI's stdout): each NAR is then serialised
+/// by <see cref="Nar.NarSerializer"/> (no task per file or token, four system calls per file) instead of
+/// <see cref="Nar.NarWriter"/>. An output that must not block a thread-pool thread (a worker's upload channel) keeps
+/// the asynchronous writer. The bytes are the same.
+/// </param>
+public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExport, bool Closure = false, Signing.SigningKey? SigningKey = null, bool SynchronousOutput = false);
 
 /// <summary>
 /// How to import. With <paramref name="CheckSignatures"/> every path needs a valid signature by one of

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using BuildFarm.Store.Hashing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Nar;
 using BuildFarm.Store.Paths;
@@ -32,11 +34,11 @@ public static class ArchiveWriter
                 await WireWriter.WriteStringsAsync(output, [.. info.References.Select(r => r.FullPath)], cancellationToken);
                 await WireWriter.WriteStringAsync(output, info.Deriver?.FullPath ?? "", cancellationToken);
                 await WireWriter.WriteStringsAsync(output, Signatures(info, options.SigningKey), cancellationToken);
-                await WriteCheckedNarAsync(store, info, output, cancellationToken);
+                await WriteCheckedNarAsync(store, info, output, options.SynchronousOutput, cancellationToken);
             }
             else
             {
-                await WriteCheckedNarAsync(store, info, output, cancellationToken);
+                await WriteCheckedNarAsync(store, info, output, options.SynchronousOutput, cancellationToken);
                 await WireWriter.WriteU64Async(output, ArchiveMagic.ExportMagic, cancellationToken);
                 await WireWriter.WriteStringAsync(output, info.Path.FullPath, cancellationToken);
                 await WireWriter.WriteStringsAsync(output, [.. info.References.Select(r => r.FullPath)], cancellationToken);
@@ -59,14 +61,41 @@ public static class ArchiveWriter
         return [.. info.Signatures.Where(s => !s.StartsWith(key.Name + ":", StringComparison.Ordinal)), own];
     }
 
-    private static async Task WriteCheckedNarAsync(IStore store, ValidPathInfo info, Stream output, CancellationToken cancellationToken)
+    private static async Task WriteCheckedNarAsync(IStore store, ValidPathInfo info, Stream output, bool synchronous, CancellationToken cancellationToken)
     {
-        await using var hashing = new HashingStream(output, leaveOpen: true);
-        await NarWriter.WriteAsync(store.PhysicalPath(info.Path), hashing, cancellationToken);
-        if (hashing.BytesCount != info.NarSize || !hashing.GetHash().Equals(info.NarHash))
+        var physical = store.PhysicalPath(info.Path);
+        NixHash hash;
+        long size;
+        if (synchronous)
+        {
+            (hash, size) = WriteNarSynchronously(physical, output, cancellationToken);
+        }
+        else
+        {
+            await using var hashing = new HashingStream(output, leaveOpen: true);
+            await NarWriter.WriteAsync(physical, hashing, cancellationToken);
+            (hash, size) = (hashing.GetHash(), hashing.BytesCount);
+        }
+
+        if (size != info.NarSize || !hash.Equals(info.NarHash))
         {
             throw new StoreException(
-                $"path '{info.Path}' is corrupt on disk: its NAR is {hashing.GetHash()} ({hashing.BytesCount} bytes) but the store recorded {info.NarHash} ({info.NarSize} bytes); export aborted");
+                $"path '{info.Path}' is corrupt on disk: its NAR is {hash} ({size} bytes) but the store recorded {info.NarHash} ({info.NarSize} bytes); export aborted");
         }
+    }
+
+    /// <summary>Each chunk is hashed, then written, while still in cache; the check comes after the last one.</summary>
+    private static (NixHash Hash, long Size) WriteNarSynchronously(string physicalPath, Stream output, CancellationToken cancellationToken)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var size = NarSerializer.Write(physicalPath, new byte[NarHasher.ChunkSize], (chunk, count) =>
+        {
+            sha.AppendData(chunk, 0, count);
+            output.Write(chunk, 0, count);
+            return chunk;
+        }, out var last, out var lastCount, cancellationToken);
+        sha.AppendData(last, 0, lastCount);
+        output.Write(last, 0, lastCount);
+        return (new NixHash(sha.GetHashAndReset()), size);
     }
 }

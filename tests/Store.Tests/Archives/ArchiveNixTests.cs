@@ -33,8 +33,10 @@ public sealed class ArchiveNixTests
         }
     }
 
-    [Fact]
-    public async Task ExportAsync_SamePathsAsNix_ByteIdenticalToNixStoreExport()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ExportAsync_SamePathsAsNix_ByteIdenticalToNixStoreExport(bool synchronousOutput)
     {
         using var t = await TestStore.CreateAsync();
         var source = t.MakeSampleTree("bytes", Guid.NewGuid().ToString("N"));
@@ -44,7 +46,7 @@ public sealed class ArchiveNixTests
         Assert.Equal(text.FullPath, nixText);
         var ours = new MemoryStream();
 
-        await ArchiveWriter.ExportAsync(t.Store, [text], ours, new ExportOptions(Closure: true), CancellationToken.None);
+        await ArchiveWriter.ExportAsync(t.Store, [text], ours, new ExportOptions(Closure: true, SynchronousOutput: synchronousOutput), CancellationToken.None);
 
         Assert.Equal(await NixOracle.RunBytesAsync("nix-store", "--export", dep.FullPath, text.FullPath), ours.ToArray());
     }
