@@ -102,7 +102,7 @@ declare -A NAME=(
   [r4]="4. buildfarm-worker debug pull --transport SshNet (worker fetch: SSH.NET AES-GCM + import)"
   [r4o]="4o. buildfarm-worker debug pull --transport OpenSsh (ssh ControlMaster + import)"
   [r4ctr]="4b. same with --cipher aes128-ctr (before)"
-  [r4before]="4c. row 4 with the worker of BFW_BEFORE"
+  [r4before]="4c. row 4 with the worker and origin CLI of BFW_BEFORE"
   [r5]="5. nix copy --to ssh://…?remote-store=local?root=DIR (push, nix-store --serve)")
 HAVE_PULL=0
 "$BFW" debug pull --help >/dev/null 2>&1 && HAVE_PULL=1
@@ -150,8 +150,9 @@ transport() { if [ "$HAVE_TRANSPORT" = 1 ]; then echo "--transport $1"; fi; }
 # shellcheck disable=SC2046
 r4() { pull $(transport SshNet); }
 r4o() { if [ "$HAVE_TRANSPORT" = 1 ]; then pull --transport OpenSsh; else echo "-"; fi; }
-# BFW_BEFORE=DIR (another build's artifacts/bin): row 4 with that build's worker, taking turns with this one.
-r4before() { BFW="$BFW_BEFORE/buildfarm-worker" pull; }
+# BFW_BEFORE=DIR (another build's artifacts/bin): row 4 with that build's worker and origin CLI (the origin's
+# `store export`), taking turns with this one.
+r4before() { BFW="$BFW_BEFORE/buildfarm-worker" BF="$BFW_BEFORE/buildfarm" pull; }
 # shellcheck disable=SC2046
 r4ctr() { pull --cipher aes128-ctr $(transport SshNet); }
 r5() {
