@@ -68,7 +68,9 @@ public static class ArchiveWriter
         long size;
         if (synchronous)
         {
-            (hash, size) = WriteNarSynchronously(physical, output, cancellationToken);
+            // NarHasher's own path, every NAR byte handed to the output in order as it is hashed.
+            var (digest, narSize) = NarHasher.HashPath(physical, HashAlgorithmName.SHA256, output.Write, cancellationToken);
+            (hash, size) = (new NixHash(digest), narSize);
         }
         else
         {
@@ -82,20 +84,5 @@ public static class ArchiveWriter
             throw new StoreException(
                 $"path '{info.Path}' is corrupt on disk: its NAR is {hash} ({size} bytes) but the store recorded {info.NarHash} ({info.NarSize} bytes); export aborted");
         }
-    }
-
-    /// <summary>Each chunk is hashed, then written, while still in cache; the check comes after the last one.</summary>
-    private static (NixHash Hash, long Size) WriteNarSynchronously(string physicalPath, Stream output, CancellationToken cancellationToken)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var size = NarSerializer.Write(physicalPath, new byte[NarHasher.ChunkSize], (chunk, count) =>
-        {
-            sha.AppendData(chunk, 0, count);
-            output.Write(chunk, 0, count);
-            return chunk;
-        }, out var last, out var lastCount, cancellationToken);
-        sha.AppendData(last, 0, lastCount);
-        output.Write(last, 0, lastCount);
-        return (new NixHash(sha.GetHashAndReset()), size);
     }
 }

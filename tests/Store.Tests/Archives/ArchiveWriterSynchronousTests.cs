@@ -15,8 +15,9 @@ public sealed class ArchiveWriterSynchronousTests
     {
         using var t = await TestStore.CreateAsync();
         var tree = t.MakeSampleTree("sync", Guid.NewGuid().ToString("N"));
-        // Larger than a chunk, not a multiple of it: the last partial chunk is written too.
-        var large = new byte[(3 * 128 * 1024) + 4567];
+        // Past NarHasher's read-ahead threshold (4 MiB, so the helper thread writes too) and not a multiple of its
+        // 128 KiB chunk: the last partial chunk is written as well.
+        var large = new byte[(5 << 20) + 4567];
         Random.Shared.NextBytes(large);
         await File.WriteAllBytesAsync(Path.Combine(tree, "sub", "large.bin"), large);
         var dep = await t.Store.AddPathAsync(tree, CancellationToken.None);
