@@ -2,6 +2,7 @@ using BuildFarm.Store.Paths;
 using System.CommandLine;
 using BuildFarm.Messaging.Broker;
 using BuildFarm.Worker.Configuration;
+using BuildFarm.Worker.Execution;
 using BuildFarm.Worker.Keys;
 using BuildFarm.Worker.Sandbox;
 using Microsoft.Extensions.Configuration;
@@ -61,6 +62,15 @@ internal static class CheckCommand
         var raw = new ConfigurationBuilder().AddWorkerSources(config.FullName).Build();
         OriginChecks.Files(raw, report);
         await CheckSandboxAsync(options, report, cancellationToken);
+        if (I386Support.Needed(options.Systems))
+        {
+            // A warning: derivations for i686-linux with a 64-bit builder still build on such a kernel.
+            if (await I386Support.ProblemAsync(cancellationToken) is { } i386)
+                report.Warn("systems", $"{I386Support.System} is offered, but {i386}: every 32-bit builder will fail (remove {I386Support.System} from Systems, or use a kernel with IA32 emulation: CONFIG_IA32_EMULATION=y, not booted with ia32_emulation=0)");
+            else
+                report.Ok("systems", $"this kernel runs 32-bit x86 programs ({I386Support.System})");
+        }
+
         var storeDir = options.Store.Root.Length > 0 ? options.Store.Root + options.Store.StoreDir : options.Store.StoreDir;
         report.Check(Writable(storeDir, out var why), "store", storeDir + why, $"create {storeDir} and make it writable by this user, or change Store:StoreDir / Store:Root");
         report.Check(Writable(options.BuildDir, out why), "build dir", options.BuildDir + why, $"make {options.BuildDir} writable by this user, or change BuildDir");

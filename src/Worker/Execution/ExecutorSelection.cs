@@ -18,6 +18,7 @@ namespace BuildFarm.Worker.Execution;
 /// note (so it takes nothing from the queues), and any build that reaches it anyway (after a ResumeWorker) fails as
 /// Infrastructure with the probe's reason, so the dispatcher retries it on another worker. The choice goes to
 /// <see cref="IsolationChoice"/>: the heartbeat reports it and an unsandboxed worker consumes only trusted classes.
+/// A worker offering i686-linux on a kernel that cannot run 32-bit programs says so at start (<see cref="I386Support"/>).
 /// </summary>
 internal sealed class ExecutorSelection(
     IOptions<WorkerOptions> options, WorkerState state, IsolationChoice isolation, TimeProvider time, ILogger logger) : IBuildExecutor, IHostedService
@@ -32,6 +33,12 @@ internal sealed class ExecutorSelection(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
+        // A warning, not a refusal: a derivation for i686-linux may well have a 64-bit builder (this project's demo
+        // farm's "legacy" one has), and those still build here; every 32-bit builder will fail.
+        if (I386Support.Needed(o.Systems) && await I386Support.ProblemAsync(cancellationToken) is { } i386)
+            _log.Warning("Systems lists {System}, but {I386Problem}: every 32-bit builder will fail here (remove {System} from Systems, or run the worker on a kernel with IA32 emulation)",
+                I386Support.System, i386, I386Support.System);
+
         var settings = SandboxSettings.From(o);
         var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, [StoreLayout.Create(o.Store.StoreDir, o.Store.Root).PhysicalStoreDir, o.BuildDir], cancellationToken);
         if (probe.Available)

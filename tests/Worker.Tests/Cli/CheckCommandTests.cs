@@ -99,6 +99,34 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Contains("FAIL origin ssh: 127.0.0.1:", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CheckAsync_OffersI686_SystemsLineMatchesTheKernel()
+    {
+        var kernelRunsI386 = await Execution.I386SupportTests.WitnessRunsAsync(_dir);
+        var config = WriteConfig("amqp://guest:guest@127.0.0.1:1/", systems: ["x86_64-linux", "i686-linux"]);
+
+        var (_, output) = await RunAsync(config);
+
+        if (kernelRunsI386)
+        {
+            Assert.Contains("ok   systems: this kernel runs 32-bit x86 programs (i686-linux)", output, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Contains("warn systems: i686-linux is offered, but this kernel cannot run 32-bit x86 programs: it has no IA32 emulation", output, StringComparison.Ordinal);
+        Assert.Contains("remove i686-linux from Systems", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckAsync_X86_64Only_NoSystemsLine()
+    {
+        var config = WriteConfig("amqp://guest:guest@127.0.0.1:1/");
+
+        var (_, output) = await RunAsync(config);
+
+        Assert.DoesNotContain(" systems:", output, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _dir.Dispose();
 
     private static int CountLines(string text, string prefix) => text.Split('\n').Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
@@ -111,7 +139,7 @@ public sealed class CheckCommandTests : IDisposable
         return (exit, output.ToString());
     }
 
-    private string WriteConfig(string amqpUri, string? storeRoot = null, string? signingKey = null, string storeDir = "/nix/store", bool allowUnsandboxed = true, object? origins = null, string bwrap = "/usr/bin/bwrap")
+    private string WriteConfig(string amqpUri, string? storeRoot = null, string? signingKey = null, string storeDir = "/nix/store", bool allowUnsandboxed = true, object? origins = null, string bwrap = "/usr/bin/bwrap", string[]? systems = null)
     {
         var key = SigningKey.Generate("check-1");
         var secret = _dir.Combine("worker.sec");
@@ -121,7 +149,7 @@ public sealed class CheckCommandTests : IDisposable
         var config = new Dictionary<string, object?>
         {
             ["Name"] = "check-worker",
-            ["Systems"] = new[] { "x86_64-linux" },
+            ["Systems"] = systems ?? ["x86_64-linux"],
             ["Store"] = new { StoreDir = storeDir, Root = storeRoot ?? _dir.Combine("root") },
             ["Keys"] = new { SigningKeyFile = signingKey ?? secret, TrustedDispatcherKeysFile = trusted },
             ["Broker"] = new { Uri = amqpUri },
