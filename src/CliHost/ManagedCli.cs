@@ -6,10 +6,12 @@ namespace BuildFarm.CliHost;
 /// The managed CLI (<c>buildfarm-cli</c>, the .NET apphost of src/Cli) next to this executable, run with
 /// <c>execv</c>: same process id, same argv (argv[0] included: the apphost finds itself through /proc/self/exe),
 /// environment and file descriptors, so for a caller, a systemd unit or a shell's job control it is the same process
-/// as before. Nothing is written to stdout or stderr before the exec. One thing of the NativeAOT runtime would
-/// survive the exec: it ignores SIGPIPE (SIG_IGN is inherited, handlers are not), and the managed CLI's children (ssh,
-/// nix-store) would then start with SIGPIPE ignored; it is put back to the default first. (A caller that had itself
-/// started <c>buildfarm</c> with SIGPIPE ignored is the one case this changes: the runtime hides the original.)
+/// as before. Nothing is written to stdout or stderr before the exec. Most command lines never get here (front-main.c
+/// execs the same file before the runtime starts); those that do are lines naming <c>store</c> and <c>hash</c> that
+/// the front does not serve (a bad flag, <c>--help</c>). One thing of the NativeAOT runtime would survive the exec: it
+/// ignores SIGPIPE (SIG_IGN is inherited, handlers are not), and the managed CLI's children (ssh, nix-store) would
+/// then start with SIGPIPE ignored; it is put back to the default first. (A caller that had itself started
+/// <c>buildfarm</c> with SIGPIPE ignored is the one case this changes: the runtime hides the original.)
 /// </summary>
 internal static class ManagedCli
 {
