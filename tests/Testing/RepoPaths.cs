@@ -8,7 +8,14 @@ public static class RepoPaths
     /// <summary>Published executables (<c>./farm build</c> puts them here).</summary>
     public static string Bin => Path.Combine(Root, "artifacts", "bin");
 
+    /// <summary>
+    /// <c>buildfarm</c> as users run it: the NativeAOT front (src/CliHost) that answers <c>store hash</c> itself and
+    /// execs <see cref="BuildfarmCli"/> for everything else.
+    /// </summary>
     public static string Buildfarm => Path.Combine(Bin, "buildfarm");
+
+    /// <summary>The managed CLI's own apphost (src/Cli), which the front execs.</summary>
+    public static string BuildfarmCli => Path.Combine(Bin, "buildfarm-cli");
 
     public static string BuildfarmWorker => Path.Combine(Bin, "buildfarm-worker");
 

@@ -55,8 +55,8 @@ internal sealed record OriginServeRequest(IReadOnlyList<string> Arguments, bool 
         arguments = null;
         var i = 0;
 
-        // The worker's RemoteCommand starts with the program ('buildfarm', or 'dotnet' 'buildfarm.dll'): ignored, as
-        // the forced command decides what runs.
+        // The worker's RemoteCommand starts with the program ('buildfarm', the managed 'buildfarm-cli' behind it, or
+        // 'dotnet' 'buildfarm.dll'): ignored, as the forced command decides what runs.
         var program = 0;
         while (i < words.Count && !words[i].StartsWith('-') && words[i] != "store" && program < 2)
         {
@@ -123,7 +123,7 @@ internal sealed record OriginServeRequest(IReadOnlyList<string> Arguments, bool 
     private static bool IsProgram(string word)
     {
         var name = Path.GetFileName(word);
-        return name is "buildfarm" or "buildfarm.dll" or "dotnet" or "BuildFarm.Cli" or "BuildFarm.Cli.dll";
+        return name is "buildfarm" or "buildfarm-cli" or "buildfarm.dll" or "dotnet" or "BuildFarm.Cli" or "BuildFarm.Cli.dll";
     }
 
     private static string? CheckExport(List<string> words, OriginServeStore store, out List<string>? arguments)

@@ -49,13 +49,24 @@ internal sealed record OriginConfig(OriginEndpoint Endpoint, TrustedKeysFile Wor
     /// </summary>
     public static string DefaultRemoteCommand(DispatcherOptions options)
     {
-        var process = Environment.ProcessPath ?? "buildfarm";
+        var process = UserFacingExecutable(Environment.ProcessPath ?? "buildfarm");
         var self = Path.GetFileNameWithoutExtension(process) == "dotnet"
             ? ShellCommand.Quote(process) + " " + ShellCommand.Quote((System.Reflection.Assembly.GetEntryAssembly() ?? typeof(OriginConfig).Assembly).Location)
             : ShellCommand.Quote(process);
         string[] store = options.Origin.IsNixStore ? ["--store-dir", options.StoreDir, "--nix"] : ["--store-dir", options.StoreDir, "--root", options.Root];
         return ShellCommand.Join(self, [.. store, "--signing-key-file", options.SigningKeyFile]);
     }
+
+    /// <summary>
+    /// The name users run this executable by: an installation from <c>./farm build</c> runs <c>serve</c> as
+    /// <c>buildfarm-cli</c>, exec'd by the NativeAOT front <c>buildfarm</c> beside it (src/CliHost), and the origin's
+    /// command is named as before, <c>…/buildfarm</c> (which <c>origin-serve</c> accepts as the program).
+    /// </summary>
+    internal static string UserFacingExecutable(string processPath) =>
+        Path.GetFileName(processPath) == "buildfarm-cli" && Path.GetDirectoryName(processPath) is { } dir
+                                                        && File.Exists(Path.Combine(dir, "buildfarm"))
+            ? Path.Combine(dir, "buildfarm")
+            : processPath;
 
     /// <summary>OpenSSH's fingerprint of a public key line (<c>type base64 [comment]</c>), as <c>ssh-keygen -lf</c> prints it.</summary>
     public static string? FingerprintOfPublicKey(string text, out string? error) =>

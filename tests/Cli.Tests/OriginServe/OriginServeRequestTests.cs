@@ -51,6 +51,16 @@ public sealed class OriginServeRequestTests
         Assert.Equal(["--version"], version!.Arguments.Skip(6));
     }
 
+    [Fact]
+    public void TryParse_ManagedCliBehindTheNativeFront_Allowed()
+    {
+        var line = "/opt/buildfarm/bin/buildfarm-cli --store-dir /nix/store --root /srv/origin store export --signed " + Path1;
+
+        Assert.True(OriginServeRequest.TryParse(line, Store, out var request, out var error), error);
+
+        Assert.Equal(["store", "export", "--signed", Path1], request!.Arguments.Skip(6));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("id")]

@@ -86,5 +86,20 @@ public sealed class OriginConfigTests : IDisposable
         return options;
     }
 
+    [Fact]
+    public void UserFacingExecutable_ManagedCliBesideTheNativeFront_NamesTheFront()
+    {
+        File.WriteAllText(_dir.Combine("buildfarm"), "");
+
+        Assert.Equal(_dir.Combine("buildfarm"), OriginConfig.UserFacingExecutable(_dir.Combine("buildfarm-cli")));
+    }
+
+    [Theory]
+    [InlineData("/nonexistent/bin/buildfarm-cli")]
+    [InlineData("/opt/buildfarm/bin/buildfarm")]
+    [InlineData("/usr/bin/dotnet")]
+    public void UserFacingExecutable_NoFrontBeside_Unchanged(string processPath) =>
+        Assert.Equal(processPath, OriginConfig.UserFacingExecutable(processPath));
+
     public void Dispose() => _dir.Dispose();
 }

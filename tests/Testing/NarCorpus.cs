@@ -1,9 +1,12 @@
 using System.Text;
 
-namespace BuildFarm.Store.Tests.Nar;
+namespace BuildFarm.Testing;
 
-/// <summary>Generated file system objects covering every NAR shape; each case builds its object at a given path.</summary>
-internal static class NarCorpus
+/// <summary>
+/// Generated file system objects covering every NAR shape; each case builds its object at a given path (the NAR
+/// tests of the store and the published <c>buildfarm store hash</c>).
+/// </summary>
+public static class NarCorpus
 {
     public static readonly string[] Names =
     [

@@ -1,0 +1,3 @@
+using BuildFarm.CliHost;
+
+return FrontCommand.Run(args);
