@@ -26,6 +26,9 @@ internal sealed class SandboxArea : IDisposable
 
     public string Tmp => Path.Combine(Root, "tmp");
 
+    /// <summary>The overlay's work directory when <see cref="StoreView"/> lays the store directory out (made by it).</summary>
+    public string Work => Path.Combine(Root, "work");
+
     public string ArgsFile => Path.Combine(Root, "args");
 
     public string CommandFile => Path.Combine(Root, "command");
