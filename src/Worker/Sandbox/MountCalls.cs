@@ -11,7 +11,7 @@ namespace BuildFarm.Worker.Sandbox;
 internal static class MountCalls
 {
     public const int CloneNewNs = 0x00020000;
-    public const ulong MsRdOnly = 1, MsNoSuid = 2, MsNoDev = 4, MsRemount = 32, MsBind = 4096, MsRec = 16384, MsPrivate = 1 << 18;
+    public const ulong MsRdOnly = 1, MsNoSuid = 2, MsNoDev = 4, MsNoExec = 8, MsRemount = 32, MsBind = 4096, MsRec = 16384, MsPrivate = 1 << 18;
     public const ulong AttrRdOnly = 1, AttrNoSuid = 2, AttrNoDev = 4;
 
     private const int ReadOnlyCloseOnExec = 0x80000;

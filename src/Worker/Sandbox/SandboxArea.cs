@@ -26,6 +26,12 @@ internal sealed class SandboxArea : IDisposable
 
     public string Tmp => Path.Combine(Root, "tmp");
 
+    /// <summary>
+    /// Where the worker lays out the builder's root in the build's private mount namespace (<see cref="RootPlan"/>);
+    /// an empty directory in the worker's.
+    /// </summary>
+    public string View => Path.Combine(Root, "root");
+
     /// <summary>The overlay's work directory when <see cref="StoreView"/> lays the store directory out (made by it).</summary>
     public string Work => Path.Combine(Root, "work");
 

@@ -104,7 +104,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         {
             try
             {
-                view = StoreView.Create(spec.PhysicalStoreDir, BwrapArguments.InputNames(spec), area.Store, area.Work);
+                view = StoreView.Create(spec.PhysicalStoreDir, BwrapArguments.InputNames(spec), area.Store, area.Work, BwrapArguments.Root(spec, shared, area, _settings), _settings.OverlayStore);
             }
             catch (IOException e)
             {
@@ -114,7 +114,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
 
         // Closed once the build is over: with the build's last process, the namespace and its mounts are gone.
         using var closeView = view;
-        var (options, command) = BwrapArguments.Create(spec, shared, area, _settings, inputsInStore: view is not null);
+        var (options, command) = BwrapArguments.Create(spec, shared, area, _settings, ownRoot: view is not null);
         WritePrivate(area.ArgsFile, Words(options));
         WritePrivate(area.CommandFile, Words(command));
 

@@ -4,17 +4,17 @@ using static BuildFarm.Worker.Sandbox.MountCalls;
 namespace BuildFarm.Worker.Sandbox;
 
 /// <summary>
-/// Puts a build's input closure into the store directory its builder will see, before bubblewrap runs: a thread of
-/// its own leaves the worker's mount namespace for a private copy (nothing propagating back to the host), lays the
-/// closure out there, keeps a descriptor of that namespace and goes back. The launcher joins the namespace by that
-/// descriptor (<see cref="SandboxLauncher"/>'s MOUNTNS), so bubblewrap, and in it the builder, find the closure
-/// already in place.
+/// Lays out a build's root, its input closure in the store directory included, before bubblewrap runs: a thread of
+/// its own leaves the worker's mount namespace for a private copy (nothing propagating back to the host), mounts the
+/// root there (<see cref="RootPlan"/>), keeps a descriptor of that namespace and goes back. The launcher joins the
+/// namespace by that descriptor (<see cref="SandboxLauncher"/>'s MOUNTNS), so bubblewrap binds the finished root once
+/// and the builder finds the closure in place.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Why: bubblewrap 0.8 re-reads the whole mount table after every bind it makes, so one <c>--ro-bind</c> per input
 /// costs time quadratic in the closure (measured here: 4 ms of set-up for one input, 13 ms for 50, 72 ms for 200; a
-/// stdenv closure has hundreds). Here each input costs one mount, and bubblewrap binds the store directory once.
+/// stdenv closure has hundreds). Here each input costs one mount, and bubblewrap binds the root once.
 /// </para>
 /// <para>
 /// The layout, in the private namespace only: the build's store directory on disk (where the builder creates its
@@ -24,13 +24,15 @@ namespace BuildFarm.Worker.Sandbox;
 /// points on disk: on this kind of host (ext4 without a journal, <c>discard</c>) creating and deleting a directory per
 /// input per build cost more than everything else of the set-up together (<c>recently_deleted</c> scans of the inode
 /// table on every create, a synchronous discard on every delete: 35 % and 10 % of a 200-input build's CPU). A
-/// store directory the overlay cannot use as its upper layer (one on an overlay itself, as in a container), or a
-/// kernel without these calls (before 6.x), falls back to mount points on disk, made and remounted one by one.
+/// store directory the overlay cannot use as its upper layer (one on an overlay itself, as in a container), or an
+/// older kernel that refuses one of these calls (a detached tmpfs as a layer; checked on 6.18), falls back to mount
+/// points on disk, made and remounted one by one, from then on.
 /// </para>
 /// <para>
 /// Why a descriptor and not a child started from that thread: a namespace belongs to a thread, and every thread the
 /// runtime starts from it (a process start and its pipes start some) would inherit it and run the worker's later
-/// work there. The thread does system calls only and returns to the worker's namespace before it ends.
+/// work there. The thread makes synchronous file and mount calls only (no process, no pipe, no task) and returns to
+/// the worker's namespace before it ends.
 /// </para>
 /// <para>
 /// Safety: the mounts exist only in the private namespace, which dies once the descriptor is closed and the build's
@@ -82,13 +84,17 @@ internal static class StoreView
     public static string? OverlayFailure => s_overlayFailure;
 
     /// <summary>
-    /// A private mount namespace in which <paramref name="storeDir"/> holds the inputs named
-    /// <paramref name="inputNames"/> from <paramref name="physicalStore"/>; dispose it once the build's processes
-    /// are gone, before its outputs are taken out of <paramref name="storeDir"/>.
+    /// A private mount namespace in which <paramref name="root"/> is laid out, its store directory holding the inputs
+    /// named <paramref name="inputNames"/> from <paramref name="physicalStore"/> and the outputs the builder makes in
+    /// <paramref name="storeDir"/>; dispose it once the build's processes are gone, before its outputs are taken out of
+    /// <paramref name="storeDir"/>.
     /// </summary>
-    /// <remarks><paramref name="workDir"/>: a path beside <paramref name="storeDir"/> (same file system) that the overlay may use.</remarks>
-    /// <exception cref="IOException">An input is missing or could not be mounted.</exception>
-    public static SafeFileHandle Create(string physicalStore, IReadOnlyCollection<string> inputNames, string storeDir, string workDir)
+    /// <remarks>
+    /// <paramref name="workDir"/>: a path beside <paramref name="storeDir"/> (same file system) that the overlay may
+    /// use; <paramref name="overlay"/> false: mount points on disk (<see cref="SandboxSettings.OverlayStore"/>).
+    /// </remarks>
+    /// <exception cref="IOException">An input is missing or could not be mounted, or the root could not be made.</exception>
+    public static SafeFileHandle Create(string physicalStore, IReadOnlyCollection<string> inputNames, string storeDir, string workDir, RootPlan root, bool overlay = true)
     {
         var inputs = new List<(string Name, string Source, Kind Kind, string? Link)>(inputNames.Count);
         foreach (var name in inputNames)
@@ -104,11 +110,14 @@ internal static class StoreView
                 inputs.Add((name, source, (attributes & FileAttributes.Directory) != 0 ? Kind.Directory : Kind.File, null));
         }
 
-        return OnPrivateThread(() =>
+        return OnPrivateThread(() => root.MountAll(at =>
         {
-            if (!(s_overlay && TryOverlay(inputs, storeDir, workDir)))
-                OnDisk(inputs, storeDir);
-        });
+            if (overlay && s_overlay && TryOverlay(inputs, at, storeDir, workDir))
+                return;
+            OnDisk(inputs, storeDir);
+            Mount(storeDir, at, null, MsBind | MsRec, null, "bind the store directory into the sandbox");
+            Mount(null, at, null, MsRemount | MsBind | MsNoSuid | MsNoDev, null, "set the flags of the sandbox's store directory");
+        }));
     }
 
     /// <summary>The path the launcher opens to join <paramref name="view"/>.</summary>
@@ -119,7 +128,8 @@ internal static class StoreView
     /// The overlay (see the remarks above); false, with nothing mounted, if this machine cannot make it. An input
     /// that cannot be bound once the overlay is in place is the input's problem, not the machine's: that throws.
     /// </summary>
-    private static bool TryOverlay(List<(string Name, string Source, Kind Kind, string? Link)> inputs, string storeDir, string workDir)
+    /// <remarks><paramref name="at"/>: where the overlay goes; <paramref name="storeDir"/>: its upper layer.</remarks>
+    private static bool TryOverlay(List<(string Name, string Source, Kind Kind, string? Link)> inputs, string at, string storeDir, string workDir)
     {
         try
         {
@@ -139,7 +149,7 @@ internal static class StoreView
             // which the builder can read in /proc/self/mountinfo.
             using var upper = Open(storeDir);
             using var work = Open(workDir);
-            Mount("overlay", storeDir, "overlay", MsNoSuid | MsNoDev,
+            Mount("overlay", at, "overlay", MsNoSuid | MsNoDev,
                 $"lowerdir={FdPath(lower)},upperdir={FdPath(upper)},workdir={FdPath(work)}", "mount the store directory's overlay");
         }
         catch (IOException e)
@@ -152,13 +162,13 @@ internal static class StoreView
         foreach (var (name, source, kind, _) in inputs)
         {
             if (kind != Kind.Symlink)
-                Mount(source, Path.Combine(storeDir, name), null, MsBind | MsRec, null, $"bind {source}");
+                Mount(source, Path.Combine(at, name), null, MsBind | MsRec, null, $"bind {source}");
         }
 
         // Two calls for the whole closure instead of a remount per input: everything below the store directory
         // read-only, then the store directory itself (the overlay, where outputs are made) writable again.
-        SetAttributes(storeDir, recursive: true, AttrRdOnly | AttrNoSuid | AttrNoDev, 0, "make the inputs read-only");
-        SetAttributes(storeDir, recursive: false, 0, AttrRdOnly, "make the store directory writable");
+        SetAttributes(at, recursive: true, AttrRdOnly | AttrNoSuid | AttrNoDev, 0, "make the inputs read-only");
+        SetAttributes(at, recursive: false, 0, AttrRdOnly, "make the store directory writable");
         return true;
     }
 
