@@ -41,7 +41,7 @@ internal static class DebugSandboxCostCommand
                 var builds = Directory.CreateDirectory(Path.Combine(root.FullName, "builds")).FullName;
                 var sandboxed = await TimeAsync(new SandboxRunner(), "/nix/store", store, builds, n, extra, cancellationToken);
                 if (SandboxSettings.Default.UsesStoreView)
-                    Console.WriteLine(StoreView.MountPointsInMemory ? "inputs' mount points: on a tmpfs under the store directory's overlay" : $"inputs' mount points: on disk ({StoreView.OverlayFailure})");
+                    Console.WriteLine(StoreView.MountPointsInMemory ? $"inputs' mount points: on a tmpfs under the store directory's overlay (closures of {StoreView.OverlayFrom} or more; on disk below)" : $"inputs' mount points: on disk ({StoreView.OverlayFailure})");
                 if (result.GetValue(only))
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -49,6 +49,12 @@ internal static class StoreView
 
     private const UnixFileMode ReadOnly = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
+    /// <summary>
+    /// The smallest closure that gets the overlay: it makes five entries on disk of its own (its work directory, the
+    /// overlay's <c>work</c> and its volatile marker's three), a closure on disk one per input.
+    /// </summary>
+    public const int OverlayFrom = 6;
+
     private static readonly Lazy<bool> LazySupported = new(() =>
     {
         try
@@ -77,7 +83,7 @@ internal static class StoreView
     /// <summary>Whether this process may make private mount namespaces (root with CAP_SYS_ADMIN): tried once.</summary>
     public static bool Supported => LazySupported.Value;
 
-    /// <summary>Whether the views are made with mount points on a tmpfs (false once that failed here: then on disk).</summary>
+    /// <summary>Whether closures of <see cref="OverlayFrom"/> or more get mount points on a tmpfs (false once that failed here: then on disk).</summary>
     public static bool MountPointsInMemory => s_overlay;
 
     /// <summary>Why the mount points are on disk, once a build found out; null until then.</summary>
@@ -112,7 +118,7 @@ internal static class StoreView
 
         return OnPrivateThread(() => root.MountAll(at =>
         {
-            if (overlay && s_overlay && TryOverlay(inputs, at, storeDir, workDir))
+            if (overlay && s_overlay && inputs.Count >= OverlayFrom && TryOverlay(inputs, at, storeDir, workDir))
                 return;
             OnDisk(inputs, storeDir);
             Mount(storeDir, at, null, MsBind | MsRec, null, "bind the store directory into the sandbox");

@@ -76,13 +76,51 @@ public sealed class StoreViewTests
         Assert.False(Directory.Exists(build + ".sandbox"), "the sandbox's private root was left behind");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RunAsync_WhileTheBuildRuns_MountPointsOnDiskOnlyWithoutTheOverlay(bool overlay)
+    {
+        using var dir = new TempDirectory("sbx-view-disk");
+        using var gate = BuilderScratch.Create("sbx-view-gate");
+        var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
+        var build = Directory.CreateDirectory(dir.Combine("builds", "b")).FullName;
+        var prefix = $"{Guid.NewGuid():N}"[..24];
+        string[] inputs = [.. Enumerable.Range(0, StoreView.OverlayFrom).Select(i => $"{prefix}{i:D8}-in")];
+        foreach (var input in inputs)
+            Directory.CreateDirectory(Path.Combine(phys, input));
+        var output = $"{HostStore}/{prefix}99999999-out";
+        var go = Path.Combine(gate.Path, "go");
+        var spec = BuilderTestKit.Shell($"echo x > $out; echo ready; while [ ! -e {go} ]; do sleep 0.05; done; ls /nix/store | wc -l", build, phys) with
+        {
+            InputPaths = [.. inputs.Select(i => $"{HostStore}/{i}")], OutputPaths = [output], Env = new Dictionary<string, string> { ["out"] = output },
+        };
+        var settings = BuilderTestKit.Sandbox with { OverlayStore = overlay, ExtraPaths = [.. BuilderTestKit.Sandbox.ExtraPaths, new ExtraPath(gate.Path, gate.Path)] };
+        var log = new LogCollector();
+
+        var running = new SandboxRunner(settings).RunAsync(spec, log.OnLog, CancellationToken.None);
+        await log.WaitForAsync("ready\n", running);
+        // The store directory on the host while the builder runs: its output and, on disk only, a mount point per input.
+        var onDisk = Directory.EnumerateFileSystemEntries(build + ".sandbox/store").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        await File.WriteAllTextAsync(go, "");
+        var result = await running;
+
+        Assert.True(result.Succeeded, $"{result}: {log.Text}");
+        Assert.EndsWith($"{inputs.Length + 1}\n", log.Text, StringComparison.Ordinal);
+        Assert.Equal(overlay ? [Path.GetFileName(output)] : [.. inputs, Path.GetFileName(output)], onDisk);
+        Assert.Equal("x\n", await File.ReadAllTextAsync(Path.Combine(phys, Path.GetFileName(output))));
+    }
+
     [Fact]
     public async Task RunAsync_RootLaidOutByTheWorkerOrByBubblewrap_SameEntriesModesAndMountFlags()
     {
         using var dir = new TempDirectory("sbx-view-root");
         var phys = Directory.CreateDirectory(dir.Combine("phys")).FullName;
-        var input = $"{Guid.NewGuid():N}"[..32] + "-in";
-        Directory.CreateDirectory(Path.Combine(phys, input));
+        // Enough inputs for the overlay (StoreView.OverlayFrom).
+        var prefix = $"{Guid.NewGuid():N}"[..24];
+        string[] inputs = [.. Enumerable.Range(0, StoreView.OverlayFrom).Select(i => $"{prefix}{i:D8}-in")];
+        foreach (var input in inputs)
+            Directory.CreateDirectory(Path.Combine(phys, input));
         // Mount points and their per-mount flags (not the file system: the worker's store directory is an overlay),
         // the entries of /, /dev and the store, and the modes of what bubblewrap would have made.
         const string Script = """
@@ -102,7 +140,7 @@ public sealed class StoreViewTests
             var output = $"{HostStore}/{"0".PadLeft(32, '0')}-{(workersRoot ? "worker" : "bwrap")}";
             var spec = BuilderTestKit.Shell(Script, build, phys) with
             {
-                InputPaths = [$"{HostStore}/{input}"], OutputPaths = [output], Env = new Dictionary<string, string> { ["out"] = output },
+                InputPaths = [.. inputs.Select(i => $"{HostStore}/{i}")], OutputPaths = [output], Env = new Dictionary<string, string> { ["out"] = output },
             };
             var log = new LogCollector();
             var result = await new SandboxRunner(BuilderTestKit.Sandbox with { PrivateStoreMounts = workersRoot }).RunAsync(spec, log.OnLog, CancellationToken.None);
