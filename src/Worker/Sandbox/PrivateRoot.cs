@@ -36,7 +36,6 @@ internal sealed record RootPlan(string Mountpoint, string Store, IReadOnlyList<R
     /// </summary>
     public void MountAll(Action<string> mountStore)
     {
-        Directory.CreateDirectory(Mountpoint, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Mount("tmpfs", Mountpoint, "tmpfs", MsNoSuid | MsNoDev, "mode=0755", "mount the sandbox's root");
         foreach (var bind in Binds.Where(b => !b.ReadOnly))
             Bind(bind);

@@ -116,14 +116,21 @@ internal static class StoreView
                 inputs.Add((name, source, (attributes & FileAttributes.Directory) != 0 ? Kind.Directory : Kind.File, null));
         }
 
-        return OnPrivateThread(() => root.MountAll(at =>
+        if (overlay && s_overlay && inputs.Count >= OverlayFrom)
         {
-            if (overlay && s_overlay && inputs.Count >= OverlayFrom && TryOverlay(inputs, at, storeDir, workDir))
-                return;
-            OnDisk(inputs, storeDir);
-            Mount(storeDir, at, null, MsBind | MsRec, null, "bind the store directory into the sandbox");
-            Mount(null, at, null, MsRemount | MsBind | MsNoSuid | MsNoDev, null, "set the flags of the sandbox's store directory");
-        }));
+            try
+            {
+                return OnPrivateThread(() => Fill(inputs, storeDir, workDir, root, overlay: true));
+            }
+            catch (OverlayUnavailableException e)
+            {
+                // This machine cannot: that namespace is gone with its mounts; this build, and every later one, on disk.
+                s_overlayFailure = e.Message;
+                s_overlay = false;
+            }
+        }
+
+        return OnPrivateThread(() => Fill(inputs, storeDir, workDir, root, overlay: false));
     }
 
     /// <summary>The path the launcher opens to join <paramref name="view"/>.</summary>
@@ -131,16 +138,65 @@ internal static class StoreView
         $"/proc/{Environment.ProcessId}/fd/{view.DangerousGetHandle()}";
 
     /// <summary>
-    /// The overlay (see the remarks above); false, with nothing mounted, if this machine cannot make it. An input
-    /// that cannot be bound once the overlay is in place is the input's problem, not the machine's: that throws.
+    /// Lays out the root in this thread's private namespace. The root's tmpfs covers the store directory's own path
+    /// (<see cref="SandboxArea.View"/>: no directory on disk of its own), so the store directory on disk is reached by
+    /// a descriptor opened before: the overlay's upper layer, or, without the overlay, the directory bound into the
+    /// root, its mount points made and mounted on through that bind.
     /// </summary>
-    /// <remarks><paramref name="at"/>: where the overlay goes; <paramref name="storeDir"/>: its upper layer.</remarks>
-    private static bool TryOverlay(List<(string Name, string Source, Kind Kind, string? Link)> inputs, string at, string storeDir, string workDir)
+    private static void Fill(List<(string Name, string Source, Kind Kind, string? Link)> inputs, string storeDir, string workDir, RootPlan root, bool overlay)
     {
+        using var lower = overlay ? Lower(inputs) : null;
+        using var store = Open(storeDir);
+        root.MountAll(at =>
+        {
+            if (lower is null)
+            {
+                // Not recursive: the root's own tmpfs is mounted on that directory too. The mount points are made
+                // through the bind, in the directory on disk.
+                Mount(FdPath(store), at, null, MsBind, null, "bind the store directory into the sandbox");
+                Mount(null, at, null, MsRemount | MsBind | MsNoSuid | MsNoDev, null, "set the flags of the sandbox's store directory");
+                OnDisk(inputs, at);
+                return;
+            }
+
+            try
+            {
+                Directory.CreateDirectory(workDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                using var work = Open(workDir);
+                // Every layer by descriptor: no escaping of the option string, and no host path in the overlay's
+                // options, which the builder can read in /proc/self/mountinfo. Volatile: an overlay syncs its upper
+                // layer's whole file system when it goes (the host's root file system here, dirty with everyone's
+                // writes: 30 ms of wall time per build); the outputs are the store's to make durable once claimed, as
+                // they were without it.
+                Mount("overlay", at, "overlay", MsNoSuid | MsNoDev,
+                    $"lowerdir={FdPath(lower)},upperdir={FdPath(store)},workdir={FdPath(work)},volatile", "mount the store directory's overlay");
+            }
+            catch (IOException e)
+            {
+                throw new OverlayUnavailableException(e.Message);
+            }
+
+            // An input that cannot be bound once the overlay is in place is the input's problem, not the machine's.
+            foreach (var (name, source, kind, _) in inputs)
+            {
+                if (kind != Kind.Symlink)
+                    Mount(source, Path.Combine(at, name), null, MsBind | MsRec, null, $"bind {source}");
+            }
+
+            // Two calls for the whole closure instead of a remount per input: everything below the store directory
+            // read-only, then the store directory itself (the overlay, where outputs are made) writable again.
+            SetAttributes(at, recursive: true, AttrRdOnly | AttrNoSuid | AttrNoDev, 0, "make the inputs read-only");
+            SetAttributes(at, recursive: false, 0, AttrRdOnly, "make the store directory writable");
+        });
+    }
+
+    /// <summary>The overlay's lower layer: a detached tmpfs holding a mount point per input and each input symlink.</summary>
+    private static SafeFileHandle Lower(List<(string Name, string Source, Kind Kind, string? Link)> inputs)
+    {
+        SafeFileHandle? lower = null;
         try
         {
-            Directory.CreateDirectory(workDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            using var lower = NewTmpfs("0755");
+            lower = NewTmpfs("0755");
             foreach (var (name, _, kind, link) in inputs)
             {
                 if (kind == Kind.Symlink)
@@ -151,33 +207,13 @@ internal static class StoreView
                     MakeFile(lower, name, ReadOnly);
             }
 
-            // Every layer by descriptor: no escaping of the option string, and no host path in the overlay's options,
-            // which the builder can read in /proc/self/mountinfo. Volatile: an overlay syncs its upper layer's whole
-            // file system when it goes (the host's root file system here, dirty with everyone's writes: 30 ms of wall
-            // time per build); the outputs are the store's to make durable once claimed, as they were without it.
-            using var upper = Open(storeDir);
-            using var work = Open(workDir);
-            Mount("overlay", at, "overlay", MsNoSuid | MsNoDev,
-                $"lowerdir={FdPath(lower)},upperdir={FdPath(upper)},workdir={FdPath(work)},volatile", "mount the store directory's overlay");
+            return lower;
         }
         catch (IOException e)
         {
-            s_overlayFailure = e.Message;
-            s_overlay = false;
-            return false;
+            lower?.Dispose();
+            throw new OverlayUnavailableException(e.Message);
         }
-
-        foreach (var (name, source, kind, _) in inputs)
-        {
-            if (kind != Kind.Symlink)
-                Mount(source, Path.Combine(at, name), null, MsBind | MsRec, null, $"bind {source}");
-        }
-
-        // Two calls for the whole closure instead of a remount per input: everything below the store directory
-        // read-only, then the store directory itself (the overlay, where outputs are made) writable again.
-        SetAttributes(at, recursive: true, AttrRdOnly | AttrNoSuid | AttrNoDev, 0, "make the inputs read-only");
-        SetAttributes(at, recursive: false, 0, AttrRdOnly, "make the store directory writable");
-        return true;
     }
 
     /// <summary>A mount point per input in the store directory on disk, each bound and remounted read-only.</summary>
@@ -202,6 +238,9 @@ internal static class StoreView
     }
 
     private static string FdPath(SafeFileHandle fd) => $"/proc/thread-self/fd/{fd.DangerousGetHandle()}";
+
+    /// <summary>This machine cannot make the overlay (its kernel, or the store directory's file system).</summary>
+    private sealed class OverlayUnavailableException(string message) : IOException(message);
 
     /// <summary>
     /// Runs <paramref name="fill"/> on a new thread inside a fresh private mount namespace and returns a descriptor
