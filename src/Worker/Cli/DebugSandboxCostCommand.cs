@@ -20,7 +20,11 @@ internal static class DebugSandboxCostCommand
     {
         var builds = new Option<int>("--builds") { Description = "Builds per runner", DefaultValueFactory = _ => 50 };
         var inputs = new Option<int>("--inputs") { Description = "Input paths besides busybox (small directories), as a closure has", DefaultValueFactory = _ => 0 };
-        var command = new Command("sandbox-cost", "Time trivial builds in the sandbox and unsandboxed; print ms per build") { builds, inputs };
+        var only = new Option<bool>("--sandboxed-only")
+        {
+            Description = "Time only the worker's own sandbox (no bubblewrap-binds, shell-chain or unsandboxed rows): for strace and perf",
+        };
+        var command = new Command("sandbox-cost", "Time trivial builds in the sandbox and unsandboxed; print ms per build") { builds, inputs, only };
         command.SetAction(async (result, cancellationToken) =>
         {
             var n = Math.Max(1, result.GetValue(builds));
@@ -36,6 +40,15 @@ internal static class DebugSandboxCostCommand
                     File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(store, $"{i:D24}00000000-input")).FullName, "data"), "data\n");
                 var builds = Directory.CreateDirectory(Path.Combine(root.FullName, "builds")).FullName;
                 var sandboxed = await TimeAsync(new SandboxRunner(), "/nix/store", store, builds, n, extra, cancellationToken);
+                if (SandboxSettings.Default.UsesStoreView)
+                    Console.WriteLine(StoreView.MountPointsInMemory ? $"inputs' mount points: on a tmpfs under the store directory's overlay (closures of {StoreView.OverlayFrom} or more; on disk below)" : $"inputs' mount points: on disk ({StoreView.OverlayFailure})");
+                if (result.GetValue(only))
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"sandboxed {sandboxed.Wall:0.0} ms/build (CPU {sandboxed.Cpu:0.0}) ({n} builds, {extra + 1} inputs)"));
+                    return 0;
+                }
+
                 if (SandboxSettings.Default.UsesStoreView)
                 {
                     var binds = await TimeAsync(new SandboxRunner(SandboxSettings.Default with { PrivateStoreMounts = false }), "/nix/store", store, builds, n, extra, cancellationToken);

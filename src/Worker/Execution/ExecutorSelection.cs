@@ -48,8 +48,11 @@ internal sealed class ExecutorSelection(
             Sandboxed = true;
             isolation.Set(new WorkerIsolation(BuildIsolation.Sandboxed, probe.Reason));
             _log.Information("Builds run in the sandbox: {SandboxReason}", probe.Reason);
-            if (settings.UsesStoreView)
-                _log.Information("Inputs are mounted into each build's store directory by the worker, one mount each");
+            // The probe's build has just tried the overlay (on the temporary directory's file system, usually the build directory's).
+            if (settings.UsesStoreView && StoreView.MountPointsInMemory)
+                _log.Information("The worker lays out each build's root and mounts its inputs, one mount each, on mount points in memory (a tmpfs under an overlay of the build's store directory)");
+            else if (settings.UsesStoreView)
+                _log.Warning("The worker lays out each build's root and mounts its inputs, one mount each, on mount points made on disk for each build: {OverlayFailure}", StoreView.OverlayFailure ?? "turned off in the sandbox settings");
             else
                 _log.Information("Inputs are bound into each build by bubblewrap, one bind each (set-up time grows with the square of the closure): private mounts need CAP_SYS_ADMIN and the native launcher");
             if (firewall.Filtered)

@@ -10,6 +10,8 @@ namespace BuildFarm.Worker.Sandbox;
 /// </summary>
 internal static class BwrapArguments
 {
+    private static readonly string[] NetworkEtc = ["/etc/resolv.conf", "/etc/services", "/etc/hosts"];
+
     /// <summary>Nix's sandbox-build-dir.</summary>
     public const string BuildDir = "/build";
 
@@ -20,10 +22,12 @@ internal static class BwrapArguments
 
     /// <summary>Bubblewrap's options (read from its <c>--args</c> file) and the command that follows them.</summary>
     /// <remarks>
-    /// <paramref name="inputsInStore"/>: the inputs are already mounted in the area's store directory
-    /// (<see cref="StoreView"/>), so its one bind brings them; otherwise each is bound here, one <c>--ro-bind</c> each.
+    /// <paramref name="ownRoot"/>: the worker has laid out the root (<see cref="Root"/>, <see cref="StoreView"/>) in
+    /// the namespace bubblewrap starts in, so it binds that once and makes only /proc and the mounts that need the
+    /// build user's view of the host (the operator's extra paths, devices, a fixed-output build's /etc files);
+    /// otherwise it makes the whole root, one <c>--ro-bind</c> per input.
     /// </remarks>
-    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxShared shared, SandboxArea area, SandboxSettings settings, bool inputsInStore)
+    public static (List<string> Options, List<string> Command) Create(BuilderSpec spec, SandboxShared shared, SandboxArea area, SandboxSettings settings, bool ownRoot)
     {
         var a = new List<string>
         {
@@ -37,21 +41,29 @@ internal static class BwrapArguments
         };
         if (!spec.AllowNetwork)
             a.Add("--unshare-net");
-        // /build and /tmp first: a store directory below them (odd, but valid) is then mounted on top, not hidden.
-        a.AddRange(["--bind", spec.BuildDir, BuildDir, "--bind", area.Tmp, "/tmp"]);
-        a.AddRange(["--bind", area.Store, spec.LogicalStoreDir]);
-        foreach (var name in inputsInStore ? [] : InputNames(spec))
-            a.AddRange(["--ro-bind", Path.Combine(spec.PhysicalStoreDir, name), spec.LogicalStoreDir + "/" + name]);
+        if (ownRoot)
+        {
+            // Devices allowed: the root's own mounts are nodev but for /dev's nodes, and bubblewrap adds nosuid to all.
+            a.AddRange(["--dev-bind", area.View, "/"]);
+        }
+        else
+        {
+            // /build and /tmp first: a store directory below them (odd, but valid) is then mounted on top, not hidden.
+            a.AddRange(["--bind", spec.BuildDir, BuildDir, "--bind", area.Tmp, "/tmp"]);
+            a.AddRange(["--bind", area.Store, spec.LogicalStoreDir]);
+            foreach (var name in InputNames(spec))
+                a.AddRange(["--ro-bind", Path.Combine(spec.PhysicalStoreDir, name), spec.LogicalStoreDir + "/" + name]);
+        }
 
         if (spec.AllowNetwork)
         {
             // Fixed-output derivations fetch: the host's name resolution, as Nix gives them, beside Nix's passwd and
             // group (file by file: /etc itself is the sandbox root's, so the host's files can be mounted into it).
-            foreach (var file in new[] { "/etc/resolv.conf", "/etc/services", "/etc/hosts" })
+            foreach (var file in NetworkEtc)
                 a.AddRange(["--ro-bind-try", file, file]);
             a.AddRange(["--ro-bind", Path.Combine(shared.Etc, "passwd"), "/etc/passwd", "--ro-bind", Path.Combine(shared.Etc, "group"), "/etc/group"]);
         }
-        else
+        else if (!ownRoot)
         {
             // One mount for the three files: bubblewrap reads the mount table once per mount.
             a.AddRange(["--ro-bind", shared.Etc, "/etc"]);
@@ -61,11 +73,16 @@ internal static class BwrapArguments
         // world-writable directory an operator chose to share), read-only in effect for root's files.
         foreach (var extra in settings.ExtraPaths)
             a.AddRange(["--bind", extra.Outside, extra.Inside]);
-        a.AddRange(["--dev", "/dev"]);
+        if (!ownRoot)
+            a.AddRange(["--dev", "/dev"]);
         foreach (var device in spec.Devices ?? [])
             a.AddRange(["--dev-bind-try", device, device]);
-        a.AddRange(["--remount-ro", "/dev", "--perms", "1777", "--size", ShmBytes(settings).ToString(System.Globalization.CultureInfo.InvariantCulture), "--tmpfs", "/dev/shm"]);
-        a.AddRange(["--proc", "/proc", "--remount-ro", "/", "--chdir", BuildDir, "--clearenv"]);
+        if (!ownRoot)
+            a.AddRange(["--remount-ro", "/dev", "--perms", "1777", "--size", ShmBytes(settings).ToString(System.Globalization.CultureInfo.InvariantCulture), "--tmpfs", "/dev/shm"]);
+        a.AddRange(["--proc", "/proc"]);
+        if (!ownRoot)
+            a.AddRange(["--remount-ro", "/"]);
+        a.AddRange(["--chdir", BuildDir, "--clearenv"]);
         foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
             a.AddRange(["--setenv", name, value]);
         // The filter is installed last, right before the builder's exec (fd 4, opened by the launcher).
@@ -75,6 +92,32 @@ internal static class BwrapArguments
         return ArgvZeroExec.Supported
             ? (a, ["--", $"/proc/self/fd/{ArgvZeroExec.SandboxFd}", .. ArgvZeroExec.Command(spec.Builder, spec.Builder, spec.Args).Skip(1)])
             : (a, ["--", spec.Builder, .. spec.Args]);
+    }
+
+    /// <summary>
+    /// The root the worker lays out for <see cref="Create"/> with <c>ownRoot</c>: what bubblewrap's own options would
+    /// make (/build, /tmp, the store directory, /etc, /dev, /dev/shm, all but /build, /tmp and the store read-only),
+    /// and an empty mount point for each mount bubblewrap still makes (bubblewrap cannot create one in a root that is
+    /// read-only and not its build user's).
+    /// </summary>
+    public static RootPlan Root(BuilderSpec spec, SandboxShared shared, SandboxArea area, SandboxSettings settings)
+    {
+        List<RootBind> binds = [new(spec.BuildDir, BuildDir, ReadOnly: false), new(area.Tmp, "/tmp", ReadOnly: false)];
+        List<(string Path, bool Directory)> mountPoints = [("/proc", true)];
+        if (spec.AllowNetwork)
+        {
+            mountPoints.AddRange(NetworkEtc.Where(Path.Exists).Select(f => (f, false)));
+            mountPoints.AddRange([("/etc/passwd", false), ("/etc/group", false)]);
+        }
+        else
+        {
+            binds.Add(new(shared.Etc, "/etc", ReadOnly: true));
+        }
+
+        // A source that does not exist gets no mount point: bubblewrap then fails on it (or, for a device, skips it) as before.
+        mountPoints.AddRange(settings.ExtraPaths.Where(e => Path.Exists(e.Outside)).Select(e => (e.Inside, Directory.Exists(e.Outside))));
+        mountPoints.AddRange((spec.Devices ?? []).Where(Path.Exists).Select(d => (d, false)));
+        return new RootPlan(area.View, spec.LogicalStoreDir, binds, mountPoints, ShmBytes(settings));
     }
 
     /// <summary>The store names of the build's inputs, each once, in order.</summary>

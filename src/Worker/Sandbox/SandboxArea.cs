@@ -26,6 +26,16 @@ internal sealed class SandboxArea : IDisposable
 
     public string Tmp => Path.Combine(Root, "tmp");
 
+    /// <summary>
+    /// Where the worker lays out the builder's root in the build's private mount namespace (<see cref="RootPlan"/>):
+    /// the store directory's own path, covered there by the root (which reaches the directory on disk by a
+    /// descriptor), so the root costs no directory on disk of its own; in the worker's namespace, the store directory.
+    /// </summary>
+    public string View => Store;
+
+    /// <summary>The overlay's work directory when <see cref="StoreView"/> lays the store directory out (made by it).</summary>
+    public string Work => Path.Combine(Root, "work");
+
     public string ArgsFile => Path.Combine(Root, "args");
 
     public string CommandFile => Path.Combine(Root, "command");

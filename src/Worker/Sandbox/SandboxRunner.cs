@@ -104,7 +104,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
         {
             try
             {
-                view = StoreView.Create(spec.PhysicalStoreDir, BwrapArguments.InputNames(spec), area.Store);
+                view = StoreView.Create(spec.PhysicalStoreDir, BwrapArguments.InputNames(spec), area.Store, area.Work, BwrapArguments.Root(spec, shared, area, _settings), _settings.OverlayStore);
             }
             catch (IOException e)
             {
@@ -114,7 +114,7 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
 
         // Closed once the build is over: with the build's last process, the namespace and its mounts are gone.
         using var closeView = view;
-        var (options, command) = BwrapArguments.Create(spec, shared, area, _settings, inputsInStore: view is not null);
+        var (options, command) = BwrapArguments.Create(spec, shared, area, _settings, ownRoot: view is not null);
         WritePrivate(area.ArgsFile, Words(options));
         WritePrivate(area.CommandFile, Words(command));
 
@@ -136,6 +136,9 @@ public sealed class SandboxRunner(SandboxSettings? settings = null, TimeProvider
             ? new ResourceWatch(_settings.DiskCheckInterval, () => DiskUse.OverLimit(_settings.MaxDiskBytes, spec.BuildDir, area.Store, area.Tmp))
             : null;
         var result = await BuilderSupervisor.RunAsync(psi, PidNamespaceTree.Instance, StderrRole.BuilderLog, spec, Log, _time, cancellationToken, limits);
+        // Every process of the build is gone: let the namespace go before the outputs leave the store directory,
+        // which is the upper layer of its overlay (a layer changed under a mounted overlay is undefined behaviour).
+        view?.Dispose();
         // "buildfarm-exec: execvp BUILDER: …" (or bubblewrap's "bwrap: execvp BUILDER: …" where ArgvZeroExec is not used)
         // is the builder's own failure to start (not in its closure, not executable): a build
         // failure, as Nix's "executing '…': No such file or directory"; any other bwrap message is the machine's.

@@ -40,6 +40,13 @@ public sealed record SandboxSettings
     /// </summary>
     public bool PrivateStoreMounts { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="PrivateStoreMounts"/>: whether the inputs' mount points are made on a tmpfs under an overlay of
+    /// the build's store directory (<see cref="StoreView"/>; where the machine can); off, on disk in the store
+    /// directory itself, one directory per input and build (the way before, and the fallback; the tests run both).
+    /// </summary>
+    public bool OverlayStore { get; init; } = true;
+
     /// <summary>Whether builds get their inputs through <see cref="StoreView"/> here.</summary>
     public bool UsesStoreView => PrivateStoreMounts && UsesNativeLauncher && StoreView.Supported;
 
