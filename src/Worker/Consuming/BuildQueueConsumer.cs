@@ -30,6 +30,13 @@ internal sealed class BuildQueueConsumer(
     private readonly SemaphoreSlim _reconcile = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<ClassConsumer> _consumers = [];
+
+    /// <summary>
+    /// Whether every class consumer is registered at the broker, none paused for a full slot: only then does the
+    /// broker's consumer priority choose between this worker and a slower idle one (a worker that has just reported a
+    /// result may still be resuming its consumers).
+    /// </summary>
+    internal bool AllConsuming => _consumers.Count > 0 && _consumers.TrueForAll(c => c.Tag is not null);
     private IConnection? _connection;
 
     public async Task StartAsync(CancellationToken cancellationToken)

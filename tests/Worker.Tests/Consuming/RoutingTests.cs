@@ -4,7 +4,9 @@ using BuildFarm.Messaging.Routing;
 using BuildFarm.Store.Local;
 using BuildFarm.Store.Paths;
 using BuildFarm.Store.Signing;
+using BuildFarm.Worker.Consuming;
 using BuildFarm.Worker.Tests.Farm;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BuildFarm.Worker.Tests.Consuming;
 
@@ -79,8 +81,11 @@ public sealed class RoutingTests(FarmFixture farm) : IClassFixture<FarmFixture>
         var trusted = new TrustedKeys([fast.PublicKey]);
         await farm.WaitOnlineAsync("slow");
         await farm.WaitOnlineAsync("fast");
+        var fastConsumers = fast.Host.Services.GetRequiredService<BuildQueueConsumer>();
         for (var i = 0; i < 3; i++)
         {
+            // Idle means consuming again: after its last result the fast worker resumes its paused consumers.
+            await RejectionTests.WaitUntilAsync(() => Task.FromResult(fastConsumers.AllConsuming), $"the fast worker's consumers before speed build {i}");
             var request = await TestDerivations.ShellAsync(farm.StoreDir, "speed-linux", "echo hi > $out");
             await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
             var result = Assert.IsType<BuildSucceeded>(await farm.Events.WaitForResultAsync(request.BuildId, $"speed build {i}"));
