@@ -63,6 +63,10 @@ internal static class MountCalls
             throw new IOException($"cannot {what}: errno {Errno}");
     }
 
+    /// <summary>An empty file to mount a file on, readable by everyone and writable by no one (<see cref="FileMode.CreateNew"/>).</summary>
+    public static void MakeFile(string path) =>
+        new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead }).Dispose();
+
     public static void MakeDirectory(SafeFileHandle parent, string name, UnixFileMode mode)
     {
         if (NativeMkdirat(parent.DangerousGetHandle().ToInt32(), name, (uint)mode) != 0)

@@ -56,7 +56,7 @@ internal sealed record RootPlan(string Mountpoint, string Store, IReadOnlyList<R
 
             Directory.CreateDirectory(Path.GetDirectoryName(outside)!, Open);
             if (!File.Exists(outside))
-                new FileStream(outside, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead }).Dispose();
+                MakeFile(outside);
         }
 
         // As bubblewrap's --remount-ro /dev and --remount-ro /: the mounts themselves, not what is mounted on them.
@@ -100,7 +100,4 @@ internal sealed record RootPlan(string Mountpoint, string Store, IReadOnlyList<R
         Mount("tmpfs", Path.Combine(dev, "shm"), "tmpfs", MsNoSuid | MsNoDev,
             string.Create(System.Globalization.CultureInfo.InvariantCulture, $"mode=1777,size={ShmBytes}"), "mount the sandbox's /dev/shm");
     }
-
-    private static void MakeFile(string path) =>
-        new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead }).Dispose();
 }

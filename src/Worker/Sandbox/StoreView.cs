@@ -231,7 +231,7 @@ internal static class StoreView
             if (kind == Kind.Directory)
                 Directory.CreateDirectory(target, ReadAndSearch);
             else
-                new FileStream(target, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = ReadOnly }).Dispose();
+                MakeFile(target);
             Mount(source, target, null, MsBind | MsRec, null, $"bind {source}");
             Mount(null, target, null, MsRemount | MsBind | MsRdOnly | MsNoSuid | MsNoDev, null, $"make {target} read-only");
         }
