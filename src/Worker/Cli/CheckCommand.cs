@@ -66,7 +66,7 @@ internal static class CheckCommand
         {
             // A warning: derivations for i686-linux with a 64-bit builder still build on such a kernel.
             if (await I386Support.ProblemAsync(cancellationToken) is { } i386)
-                report.Warn("systems", $"{I386Support.System} is offered, but {i386}: every 32-bit builder will fail (remove {I386Support.System} from Systems, or use a kernel with IA32 emulation: CONFIG_IA32_EMULATION=y, not booted with ia32_emulation=0)");
+                report.Warn("systems", $"{I386Support.System} is offered, but {i386}: every 32-bit builder will fail; {I386Support.Fix}");
             else
                 report.Ok("systems", $"this kernel runs 32-bit x86 programs ({I386Support.System})");
         }

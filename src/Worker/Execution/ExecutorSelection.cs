@@ -36,8 +36,7 @@ internal sealed class ExecutorSelection(
         // A warning, not a refusal: a derivation for i686-linux may well have a 64-bit builder (this project's demo
         // farm's "legacy" one has), and those still build here; every 32-bit builder will fail.
         if (I386Support.Needed(o.Systems) && await I386Support.ProblemAsync(cancellationToken) is { } i386)
-            _log.Warning("Systems lists {System}, but {I386Problem}: every 32-bit builder will fail here (remove {System} from Systems, or run the worker on a kernel with IA32 emulation)",
-                I386Support.System, i386, I386Support.System);
+            _log.Warning("Systems lists {System}, but {I386Problem}: every 32-bit builder will fail here; {Fix}", I386Support.System, i386, I386Support.Fix);
 
         var settings = SandboxSettings.From(o);
         var probe = await SandboxRunner.ProbeAsync(settings, o.Store.StoreDir, [StoreLayout.Create(o.Store.StoreDir, o.Store.Root).PhysicalStoreDir, o.BuildDir], cancellationToken);

@@ -21,6 +21,9 @@ internal static class I386Support
 {
     public const string System = "i686-linux";
 
+    /// <summary>What an operator can do about it (the worker's start-up warning and <c>check</c> say it).</summary>
+    public const string Fix = $"remove {System} from Systems, or use a kernel with IA32 emulation (CONFIG_IA32_EMULATION=y, not booted with ia32_emulation=0)";
+
     private static readonly byte[] Code =
     [
         0xB8, 0x14, 0x00, 0x00, 0x00, // mov eax, 20          i386 getpid
