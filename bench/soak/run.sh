@@ -53,9 +53,10 @@ cleanup() {
 trap cleanup EXIT
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  echo "== publishing buildfarm, buildfarm-worker (artifacts/bin) and the soak" >&2
-  dotnet publish "$ROOT/src/Cli/BuildFarm.Cli.csproj" -c Release -o "$ROOT/artifacts/bin" --nologo -v quiet >&2
-  dotnet publish "$ROOT/src/Worker/BuildFarm.Worker.csproj" -c Release -o "$ROOT/artifacts/bin" --nologo -v quiet >&2
+  # ./farm build, not a publish of its own: artifacts/bin's `buildfarm` is the NativeAOT front of `buildfarm-cli`,
+  # which a plain publish of the CLI project would leave stale or replace.
+  echo "== ./farm build (artifacts/bin) and publishing the soak" >&2
+  "$ROOT/farm" build >&2
   dotnet publish "$ROOT/bench/soak/Soak/BuildFarm.Soak.csproj" -c Release -o "$ROOT/artifacts/soak" --nologo -v quiet >&2
 elif [ ! -x "$ROOT/artifacts/soak/buildfarm-soak" ]; then
   dotnet publish "$ROOT/bench/soak/Soak/BuildFarm.Soak.csproj" -c Release -o "$ROOT/artifacts/soak" --nologo -v quiet >&2
