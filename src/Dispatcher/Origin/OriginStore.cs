@@ -116,15 +116,8 @@ internal sealed class OriginStore(StoreLayout layout, TimeProvider time, NixOrig
             }
         }
 
-        var closure = await store.QueryClosureAsync(roots, cancellationToken);
-        var result = new List<InputPath>(closure.Count);
-        foreach (var path in closure)
-        {
-            var info = await store.GetPathInfoAsync(path, cancellationToken);
-            result.Add(new InputPath(path.FullPath, info.NarHash.ToString(), info.NarSize, info.ContentAddress));
-        }
-
-        return (result, null);
+        var closure = await store.QueryClosureInfoAsync(roots, cancellationToken);
+        return ([.. closure.Select(info => new InputPath(info.Path.FullPath, info.NarHash.ToString(), info.NarSize, info.ContentAddress))], null);
     }
 
     public void Dispose() => _openGate.Dispose();

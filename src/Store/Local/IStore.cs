@@ -29,6 +29,12 @@ public interface IStore
     /// <summary>Every path reachable from <paramref name="roots"/> by references, roots included, sorted.</summary>
     Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Like <see cref="QueryClosureAsync"/> with each path's metadata: one walk of the database (a recursive query,
+    /// a few statements), not one <see cref="GetPathInfoAsync"/> per path.
+    /// </summary>
+    Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken);
+
     /// <summary>Orders valid paths so that every path comes after the paths it references (among those given).</summary>
     Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken);
 

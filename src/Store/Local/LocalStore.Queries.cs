@@ -32,22 +32,22 @@ public sealed partial class LocalStore
     }
 
     /// <summary>Every path reachable from <paramref name="roots"/> by references, roots included, sorted.</summary>
-    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
-    {
-        await using var connection = await _db.OpenAsync(cancellationToken);
-        var seen = new HashSet<StorePath>();
-        var pending = new Stack<StorePath>(roots);
-        while (pending.TryPop(out var path))
-        {
-            if (!seen.Add(path))
-                continue;
-            var info = await _db.QueryAsync(connection, null, path, cancellationToken)
-                ?? throw new StoreException($"path '{path}' is not valid in the store at {Layout.PhysicalStoreDir}");
-            foreach (var reference in info.References)
-                pending.Push(reference);
-        }
+    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
+        [.. (await QueryClosureInfoAsync(roots, cancellationToken)).Select(i => i.Path)];
 
-        return [.. seen.Order(StorePath.Ordinal)];
+    /// <summary>Every path reachable from <paramref name="roots"/>, roots included, with its metadata, sorted by path; a root that is not valid is an error.</summary>
+    public async Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
+    {
+        var wanted = roots.Distinct().ToList();
+        if (wanted.Count == 0)
+            return [];
+        await using var connection = await _db.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        var closure = await _db.ClosureAsync(connection, transaction, wanted, cancellationToken);
+        var found = closure.Select(i => i.Path).ToHashSet();
+        if (wanted.FirstOrDefault(r => !found.Contains(r)) is { } missing)
+            throw new StoreException($"path '{missing}' is not valid in the store at {Layout.PhysicalStoreDir}");
+        return closure;
     }
 
     /// <summary>

@@ -57,23 +57,61 @@ public sealed class NixDatabase
         return await QueryAsync(connection, path, cancellationToken);
     }
 
-    /// <summary>Every path reachable from <paramref name="roots"/>, roots included, sorted; a root or reference that is not valid is an error.</summary>
-    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
+    /// <summary>Every path reachable from <paramref name="roots"/>, roots included, sorted; a root that is not valid is an error.</summary>
+    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
+        [.. (await QueryClosureInfoAsync(roots, cancellationToken)).Select(i => i.Path)];
+
+    /// <summary>
+    /// Every path reachable from <paramref name="roots"/>, roots included, with its row and references, sorted by
+    /// path; a root that is not valid is an error. Two statements whatever the closure's size (the closure is a
+    /// recursive query over <c>Refs</c>), in one read transaction, so rows and references come from one snapshot of a
+    /// database nix-daemon keeps writing.
+    /// </summary>
+    public async Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
     {
+        var wanted = roots.Distinct().ToList();
+        if (wanted.Count == 0)
+            return [];
         await using var connection = await OpenAsync(cancellationToken);
-        var seen = new HashSet<StorePath>();
-        var pending = new Stack<StorePath>(roots);
-        while (pending.TryPop(out var path))
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        // The roots as one JSON array parameter (json_each): any number of them, one statement text.
+        var rootsJson = JsonArray(wanted.Select(r => r.FullPath));
+        const string Closure = """
+            WITH RECURSIVE closure(id) AS (
+                SELECT v.id FROM json_each($roots) r JOIN ValidPaths v ON v.path = r.value
+                UNION
+                SELECT f.reference FROM Refs f JOIN closure c ON f.referrer = c.id)
+            """;
+        var rows = new Dictionary<long, ValidPathInfo>();
+        await using (var command = connection.CreateCommand())
         {
-            if (!seen.Add(path))
-                continue;
-            var info = await QueryAsync(connection, path, cancellationToken)
-                ?? throw new StoreException($"path '{path}' is not valid in the Nix store (database {File})");
-            foreach (var reference in info.References)
-                pending.Push(reference);
+            command.Transaction = transaction;
+            command.CommandText = Closure + " SELECT v.id, v.path, v.hash, v.registrationTime, v.deriver, v.narSize, v.sigs, v.ca FROM closure c JOIN ValidPaths v ON v.id = c.id";
+            command.Parameters.AddWithValue("$roots", rootsJson);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var path = Parse(reader.GetString(1), "a path in a closure");
+                rows[reader.GetInt64(0)] = ReadRow(reader, path, first: 2);
+            }
         }
 
-        return [.. seen.Order(StorePath.Ordinal)];
+        var found = rows.Values.Select(i => i.Path).ToHashSet();
+        if (wanted.FirstOrDefault(r => !found.Contains(r)) is { } missing)
+            throw new StoreException($"path '{missing}' is not valid in the Nix store (database {File})");
+
+        var references = rows.Keys.ToDictionary(id => id, _ => new List<StorePath>());
+        await using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = Closure + " SELECT f.referrer, v.path FROM closure c JOIN Refs f ON f.referrer = c.id JOIN ValidPaths v ON v.id = f.reference";
+            command.Parameters.AddWithValue("$roots", rootsJson);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                references[reader.GetInt64(0)].Add(Parse(reader.GetString(1), $"a reference of {rows[reader.GetInt64(0)].Path}"));
+        }
+
+        return [.. rows.Select(r => r.Value with { References = [.. references[r.Key].Distinct().Order(StorePath.Ordinal)] }).OrderBy(i => i.Path, StorePath.Ordinal)];
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -105,24 +143,7 @@ public sealed class NixDatabase
             if (!await reader.ReadAsync(cancellationToken))
                 return null;
             id = reader.GetInt64(0);
-            var hashText = reader.GetString(1);
-            // Nix stores "sha256:<hex>"; NixHash reads hex, nix32 and base64 bodies alike.
-            if (!NixHash.TryParse(hashText, out var narHash))
-                throw new StoreException($"Nix's database {File} gives '{path}' a hash this store cannot read: '{hashText}' (only sha256 is supported)");
-            var deriver = reader.IsDBNull(3) ? null : reader.GetString(3);
-            var narSize = reader.IsDBNull(4) ? 0 : reader.GetInt64(4);
-            var sigs = reader.IsDBNull(5) ? "" : reader.GetString(5);
-            info = new ValidPathInfo(
-                path,
-                narHash,
-                narSize,
-                [],
-                string.IsNullOrEmpty(deriver) ? null : Parse(deriver, $"the deriver of {path}"),
-                [.. sigs.Split(' ', StringSplitOptions.RemoveEmptyEntries)],
-                DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(2)))
-            {
-                ContentAddress = reader.IsDBNull(6) || reader.GetString(6).Length == 0 ? null : reader.GetString(6),
-            };
+            info = ReadRow(reader, path, first: 1);
         }
 
         await using (var command = connection.CreateCommand())
@@ -135,6 +156,42 @@ public sealed class NixDatabase
                 references.Add(Parse(reader.GetString(0), $"a reference of {path}"));
             return info with { References = [.. references.Distinct().Order(StorePath.Ordinal)] };
         }
+    }
+
+    private static string JsonArray(IEnumerable<string> items)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var item in items)
+                json.WriteStringValue(item);
+            json.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>The path's row without its references: the columns hash, registrationTime, deriver, narSize, sigs, ca from <paramref name="first"/> on.</summary>
+    private ValidPathInfo ReadRow(SqliteDataReader reader, StorePath path, int first)
+    {
+        var hashText = reader.GetString(first);
+        // Nix stores "sha256:<hex>"; NixHash reads hex, nix32 and base64 bodies alike.
+        if (!NixHash.TryParse(hashText, out var narHash))
+            throw new StoreException($"Nix's database {File} gives '{path}' a hash this store cannot read: '{hashText}' (only sha256 is supported)");
+        var deriver = reader.IsDBNull(first + 2) ? null : reader.GetString(first + 2);
+        var sigs = reader.IsDBNull(first + 4) ? "" : reader.GetString(first + 4);
+        return new ValidPathInfo(
+            path,
+            narHash,
+            reader.IsDBNull(first + 3) ? 0 : reader.GetInt64(first + 3),
+            [],
+            string.IsNullOrEmpty(deriver) ? null : Parse(deriver, $"the deriver of {path}"),
+            [.. sigs.Split(' ', StringSplitOptions.RemoveEmptyEntries)],
+            DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(first + 1)))
+        {
+            ContentAddress = reader.IsDBNull(first + 5) || reader.GetString(first + 5).Length == 0 ? null : reader.GetString(first + 5),
+        };
     }
 
     private StorePath Parse(string text, string what) =>

@@ -70,6 +70,9 @@ public sealed class NixStore : IStore
     public Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
         _db.QueryClosureAsync(roots, cancellationToken);
 
+    public Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
+        _db.QueryClosureInfoAsync(roots, cancellationToken);
+
     public Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken) =>
         StoreGraph.SortTopologicallyAsync(paths, async (p, ct) => (await GetPathInfoAsync(p, ct)).References, cancellationToken);
 
