@@ -133,33 +133,18 @@ internal sealed class StoreDatabase(string file, StoreDirectory storeDir)
     /// <summary>
     /// Every valid path reachable from <paramref name="roots"/> with its row, references and signatures, sorted by path;
     /// the roots that are not valid are left out (the caller names them). Three statements whatever the closure's size
-    /// (a recursive query over <c>Refs</c>); give a transaction for one snapshot.
+    /// (<see cref="ClosureSql"/>); give a transaction for one snapshot.
     /// </summary>
     public async Task<IReadOnlyList<ValidPathInfo>> ClosureAsync(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyCollection<StorePath> roots, CancellationToken cancellationToken)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            json.WriteStartArray();
-            foreach (var root in roots)
-                json.WriteStringValue(root.FullPath);
-            json.WriteEndArray();
-        }
-
-        var rootsJson = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-        const string Closure = """
-            WITH RECURSIVE closure(id) AS (
-                SELECT v.id FROM json_each($roots) r JOIN ValidPaths v ON v.path = r.value
-                UNION
-                SELECT f.reference FROM Refs f JOIN closure c ON f.referrer = c.id)
-            """;
+        var rootsJson = ClosureSql.RootsJson(roots);
         var rows = new Dictionary<long, (StorePath Path, NixHash NarHash, long NarSize, StorePath? Deriver, DateTimeOffset Registered)>();
         var references = new Dictionary<long, List<StorePath>>();
         var sigs = new Dictionary<long, List<string>>();
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = Closure + " SELECT v.id, v.path, v.narHash, v.narSize, v.deriver, v.registrationTime FROM closure c JOIN ValidPaths v ON v.id = c.id";
+            command.CommandText = ClosureSql.LocalRows;
             command.Parameters.AddWithValue("$roots", rootsJson);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -174,14 +159,14 @@ internal sealed class StoreDatabase(string file, StoreDirectory storeDir)
 
         foreach (var (sql, add) in new (string, Action<SqliteDataReader>)[]
         {
-            (" SELECT f.referrer, v.path FROM closure c JOIN Refs f ON f.referrer = c.id JOIN ValidPaths v ON v.id = f.reference",
+            (ClosureSql.References,
                 r => references[r.GetInt64(0)].Add(StorePath.Parse(StoreDir, r.GetString(1)))),
-            (" SELECT s.pathId, s.sig FROM closure c JOIN Sigs s ON s.pathId = c.id", r => sigs[r.GetInt64(0)].Add(r.GetString(1))),
+            (ClosureSql.LocalSignatures, r => sigs[r.GetInt64(0)].Add(r.GetString(1))),
         })
         {
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = Closure + sql;
+            command.CommandText = sql;
             command.Parameters.AddWithValue("$roots", rootsJson);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))

@@ -63,9 +63,8 @@ public sealed class NixDatabase
 
     /// <summary>
     /// Every path reachable from <paramref name="roots"/>, roots included, with its row and references, sorted by
-    /// path; a root that is not valid is an error. Two statements whatever the closure's size (the closure is a
-    /// recursive query over <c>Refs</c>), in one read transaction, so rows and references come from one snapshot of a
-    /// database nix-daemon keeps writing.
+    /// path; a root that is not valid is an error. Two statements whatever the closure's size (<see cref="ClosureSql"/>),
+    /// in one read transaction, so rows and references come from one snapshot of a database nix-daemon keeps writing.
     /// </summary>
     public async Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
     {
@@ -74,19 +73,12 @@ public sealed class NixDatabase
             return [];
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: true);
-        // The roots as one JSON array parameter (json_each): any number of them, one statement text.
-        var rootsJson = JsonArray(wanted.Select(r => r.FullPath));
-        const string Closure = """
-            WITH RECURSIVE closure(id) AS (
-                SELECT v.id FROM json_each($roots) r JOIN ValidPaths v ON v.path = r.value
-                UNION
-                SELECT f.reference FROM Refs f JOIN closure c ON f.referrer = c.id)
-            """;
+        var rootsJson = ClosureSql.RootsJson(wanted);
         var rows = new Dictionary<long, ValidPathInfo>();
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = Closure + " SELECT v.id, v.path, v.hash, v.registrationTime, v.deriver, v.narSize, v.sigs, v.ca FROM closure c JOIN ValidPaths v ON v.id = c.id";
+            command.CommandText = ClosureSql.NixRows;
             command.Parameters.AddWithValue("$roots", rootsJson);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -104,7 +96,7 @@ public sealed class NixDatabase
         await using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = Closure + " SELECT f.referrer, v.path FROM closure c JOIN Refs f ON f.referrer = c.id JOIN ValidPaths v ON v.id = f.reference";
+            command.CommandText = ClosureSql.References;
             command.Parameters.AddWithValue("$roots", rootsJson);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -156,20 +148,6 @@ public sealed class NixDatabase
                 references.Add(Parse(reader.GetString(0), $"a reference of {path}"));
             return info with { References = [.. references.Distinct().Order(StorePath.Ordinal)] };
         }
-    }
-
-    private static string JsonArray(IEnumerable<string> items)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            json.WriteStartArray();
-            foreach (var item in items)
-                json.WriteStringValue(item);
-            json.WriteEndArray();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>The path's row without its references: the columns hash, registrationTime, deriver, narSize, sigs, ca from <paramref name="first"/> on.</summary>

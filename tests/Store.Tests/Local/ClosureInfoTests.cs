@@ -64,6 +64,43 @@ public sealed class ClosureInfoTests
         Assert.Contains(missing.FullPath, e.Message);
     }
 
+    // The bundled SQLite's planner chose full scans of ValidPaths and Refs for these statements once (CROSS JOIN now
+    // fixes the order); a plan that scans anything but the roots (r) and the closure (c) fails here, whatever the
+    // store's size.
+    [Fact]
+    public async Task ClosureSql_PlansOnBothSchemas_ScanOnlyRootsAndClosure()
+    {
+        var (nix, _) = await NixTestStore.CreatePrivateAsync();
+        using var __ = nix;
+        using var local = await nix.CreateLocalAsync();
+        var statements = new[]
+        {
+            (BuildFarm.Store.NixDb.NixDatabase.DefaultFile(nix.Store.Layout), ClosureSql.NixRows),
+            (BuildFarm.Store.NixDb.NixDatabase.DefaultFile(nix.Store.Layout), ClosureSql.References),
+            (local.Store.DatabasePath, ClosureSql.LocalRows),
+            (local.Store.DatabasePath, ClosureSql.References),
+            (local.Store.DatabasePath, ClosureSql.LocalSignatures),
+        };
+
+        foreach (var (file, sql) in statements)
+        {
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Mode=ReadOnly");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+            command.Parameters.AddWithValue("$roots", "[]");
+            var plan = new List<string>();
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                    plan.Add(reader.GetString(3));
+            }
+
+            Assert.All(plan.Where(step => step.StartsWith("SCAN ", StringComparison.Ordinal)), step =>
+                Assert.True(step.StartsWith("SCAN r ", StringComparison.Ordinal) || step == "SCAN c", $"{step} in the plan of {sql}:\n{string.Join('\n', plan)}"));
+        }
+    }
+
     private static void AssertSame(ValidPathInfo expected, ValidPathInfo actual)
     {
         Assert.Equal(expected.Path, actual.Path);

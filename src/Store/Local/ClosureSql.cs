@@ -1,0 +1,50 @@
+using BuildFarm.Store.Paths;
+
+namespace BuildFarm.Store.Local;
+
+/// <summary>
+/// The statements that read a closure in one walk of a store database, for both schemas that have <c>ValidPaths(id,
+/// path)</c> and <c>Refs(referrer, reference)</c>: Nix's own and BuildFarm's. The roots are one JSON array parameter
+/// (<c>$roots</c>, read with <c>json_each</c>): any number of them, one statement text.
+/// </summary>
+/// <remarks>
+/// CROSS JOIN fixes SQLite's join order: the closure drives and every other table is searched by its index. With plain
+/// joins the bundled SQLite (3.49) plans a scan of the whole of <c>ValidPaths</c> or <c>Refs</c> probing the closure:
+/// ~40 and ~90 ms on a 95,000-path Nix store instead of under 1 ms. ClosureInfoTests checks the plans.
+/// </remarks>
+internal static class ClosureSql
+{
+    private const string Closure = """
+        WITH RECURSIVE closure(id) AS (
+            SELECT v.id FROM json_each($roots) r CROSS JOIN ValidPaths v ON v.path = r.value
+            UNION
+            SELECT f.reference FROM closure c CROSS JOIN Refs f ON f.referrer = c.id)
+        """;
+
+    /// <summary>Nix's rows: id, path, then hash, registrationTime, deriver, narSize, sigs, ca.</summary>
+    public const string NixRows = Closure + " SELECT v.id, v.path, v.hash, v.registrationTime, v.deriver, v.narSize, v.sigs, v.ca FROM closure c CROSS JOIN ValidPaths v ON v.id = c.id";
+
+    /// <summary>BuildFarm's rows: id, path, narHash, narSize, deriver, registrationTime.</summary>
+    public const string LocalRows = Closure + " SELECT v.id, v.path, v.narHash, v.narSize, v.deriver, v.registrationTime FROM closure c CROSS JOIN ValidPaths v ON v.id = c.id";
+
+    /// <summary>Every reference of the closure's paths: referrer id, reference path.</summary>
+    public const string References = Closure + " SELECT f.referrer, v.path FROM closure c CROSS JOIN Refs f ON f.referrer = c.id CROSS JOIN ValidPaths v ON v.id = f.reference";
+
+    /// <summary>BuildFarm's signatures of the closure's paths: path id, signature.</summary>
+    public const string LocalSignatures = Closure + " SELECT s.pathId, s.sig FROM closure c CROSS JOIN Sigs s ON s.pathId = c.id";
+
+    /// <summary>The <c>$roots</c> parameter: the roots' full paths as a JSON array.</summary>
+    public static string RootsJson(IEnumerable<StorePath> roots)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var root in roots)
+                json.WriteStringValue(root.FullPath);
+            json.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}
