@@ -70,7 +70,10 @@ internal static class BuildTable
         "UPDATE builds SET state = 'queued', attempt = $a, published = 0, published_at = NULL, worker = NULL, lease_expires_at = NULL, started_at = NULL, isolation = NULL WHERE id = $id",
         ("$id", id.ToString()), ("$a", nextAttempt));
 
-    /// <param name="worker">The worker that reported the end, recorded as the build's worker; null keeps the recorded one.</param>
+    /// <summary>
+    /// Ends the build in <paramref name="state"/>; a non-null <paramref name="worker"/> (the one that reported the end)
+    /// is recorded as its worker, null keeps the recorded one.
+    /// </summary>
     public static async Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now)
     {
         s.Ended(id);
