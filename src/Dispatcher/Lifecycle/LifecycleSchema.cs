@@ -80,7 +80,7 @@ internal static class LifecycleSchema
         DROP INDEX IF EXISTS builds_open_drv;
         DROP INDEX IF EXISTS builds_finished_stats;
         DROP INDEX IF EXISTS builds_worker;
-        CREATE INDEX builds_finished_class ON builds(finished_at, system, features) WHERE finished_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS builds_finished_class ON builds(finished_at, system, features) WHERE finished_at IS NOT NULL;
         CREATE INDEX builds_worker ON builds(worker, submitted_at) WHERE worker IS NOT NULL;
         """;
 
