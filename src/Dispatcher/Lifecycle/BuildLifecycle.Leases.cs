@@ -144,7 +144,8 @@ internal sealed partial class BuildLifecycle
             await WorkerTable.MarkOfflineAsync(s, e.WorkerName, e.Reason);
             var now = time.GetUtcNow();
             var list = new List<BuildRecord>();
-            foreach (var b in await BuildTable.ListAsync(s, $"state = 'running' AND worker = $w AND {PendingResultTable.NotPending}", ("$w", e.WorkerName)))
+            // `+worker`: the running builds (a few per worker) through the state's index, not every build the worker ever ran.
+            foreach (var b in await BuildTable.ListAsync(s, $"state = 'running' AND +worker = $w AND {PendingResultTable.NotPending}", ("$w", e.WorkerName)))
             {
                 await AttemptTable.FinishAsync(s, b.Id, b.Attempt, e.WorkerName, now, "lost", $"worker {e.WorkerName} went offline: {e.Reason}", null);
                 if (await RetryOrFailAsync(s, b, now) is { } next)

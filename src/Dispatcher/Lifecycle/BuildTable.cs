@@ -70,15 +70,23 @@ internal static class BuildTable
         "UPDATE builds SET state = 'queued', attempt = $a, published = 0, published_at = NULL, worker = NULL, lease_expires_at = NULL, started_at = NULL, isolation = NULL WHERE id = $id",
         ("$id", id.ToString()), ("$a", nextAttempt));
 
-    public static Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now)
+    /// <summary>
+    /// Ends the build in <paramref name="state"/>; a non-null <paramref name="worker"/> (the one that reported the end)
+    /// is recorded as its worker, null keeps the recorded one.
+    /// </summary>
+    public static async Task FinishAsync(DbSession s, Guid id, string state, string? kind, string? reason, int? exitCode, string? worker, DateTimeOffset now)
     {
         s.Ended(id);
-        return s.ExecuteAsync(
+        // Apart, and only when it differs: a column in an UPDATE's SET rewrites the index entries over it even when its
+        // value stays, and the worker reporting a result is nearly always the one already recorded (builds_worker).
+        if (worker is not null)
+            await s.ExecuteAsync("UPDATE builds SET worker = $w WHERE id = $id AND worker IS NOT $w", ("$id", id.ToString()), ("$w", worker));
+        await s.ExecuteAsync(
             """
             UPDATE builds SET state = $state, failure_kind = $kind, failure_reason = $reason, exit_code = $code,
-                worker = COALESCE($w, worker), lease_expires_at = NULL, finished_at = $now WHERE id = $id
+                lease_expires_at = NULL, finished_at = $now WHERE id = $id
             """,
-            ("$id", id.ToString()), ("$state", state), ("$kind", kind), ("$reason", reason), ("$code", exitCode), ("$w", worker), ("$now", Ms(now)));
+            ("$id", id.ToString()), ("$state", state), ("$kind", kind), ("$reason", reason), ("$code", exitCode), ("$now", Ms(now)));
     }
 
     /// <summary>

@@ -57,7 +57,32 @@ internal static class LifecycleSchema
             SchemaMigrations.ExecuteAsync(connection, transaction, ListIndexesVersion, cancellationToken)),
         new(11, "graph nodes numbered by change, so a follower reads only what changed since its last read", (connection, transaction, cancellationToken) =>
             SchemaMigrations.ExecuteAsync(connection, transaction, NodeChangesVersion, cancellationToken)),
+        new(12, "fewer index pages written per build: four indexes of builds dropped or narrowed to the rows their reads need", (connection, transaction, cancellationToken) =>
+            SchemaMigrations.ExecuteAsync(connection, transaction, FewerIndexPagesVersion, cancellationToken)),
     ];
+
+    /// <summary>
+    /// Every insert and state change of a build writes a page of each index it touches (docs/PERFORMANCE.md § "Fewer
+    /// index pages per build"). Dropped, because another index already serves their reads: <c>builds_state</c>
+    /// (the lease sweep, a lost worker's builds: the few running rows, through <c>builds_state_submitted</c>; it was
+    /// also rewritten at every lease renewal) and <c>builds_open_drv</c> (a submission's search for the same derivation
+    /// in flight: <c>builds_drv_path</c>, a derivation has few builds; it cost two pages on random keys per build).
+    /// Narrowed to the rows their reads need: <c>builds_finished_stats</c>, whose start and state columns served the
+    /// charts before version 9 (they read minute counts now), becomes <c>builds_finished_class</c> (finish time and
+    /// class, finished builds only: the charts' first partial minute, retention, the store roots), so a submission and
+    /// a claim no longer write it; <c>builds_worker</c> holds claimed builds only (every read of it names a worker), so
+    /// a submission no longer writes it. <c>builds_worker</c> is created last: of two indexes SQLite rates equal (no
+    /// <c>ANALYZE</c>), the one created last wins, and a worker's rows are fewer than those of any state but running
+    /// (which the queries of running builds name explicitly, <c>+worker</c>).
+    /// </summary>
+    private const string FewerIndexPagesVersion = """
+        DROP INDEX IF EXISTS builds_state;
+        DROP INDEX IF EXISTS builds_open_drv;
+        DROP INDEX IF EXISTS builds_finished_stats;
+        DROP INDEX IF EXISTS builds_worker;
+        CREATE INDEX IF NOT EXISTS builds_finished_class ON builds(finished_at, system, features) WHERE finished_at IS NOT NULL;
+        CREATE INDEX builds_worker ON builds(worker, submitted_at) WHERE worker IS NOT NULL;
+        """;
 
     /// <summary>
     /// <c>graph_nodes.changed</c>: 0 as inserted, then one more than the graph's highest at every change of the node

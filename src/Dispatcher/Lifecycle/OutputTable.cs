@@ -24,11 +24,14 @@ internal static class OutputTable
     public static Task<List<OutputRecord>> ListAsync(DbSession s, Guid build) =>
         s.QueryAsync($"SELECT {Columns} FROM outputs o WHERE o.build_id = $b ORDER BY o.name", Read, ("$b", build.ToString()));
 
-    /// <summary>An output of the worker's most recently finished successful build (null before its first).</summary>
+    /// <summary>
+    /// An output of the worker's most recently finished successful build (null before its first): the worker's builds
+    /// (builds_worker), not every succeeded build (<c>+</c> keeps SQLite off the state's index).
+    /// </summary>
     public static async Task<OutputRecord?> LatestOfWorkerAsync(DbSession s, string worker) => (await s.QueryAsync(
         $"""
         SELECT {Columns} FROM outputs o JOIN builds b ON b.id = o.build_id
-        WHERE b.worker = $w AND b.state = 'succeeded' ORDER BY b.finished_at DESC LIMIT 1
+        WHERE b.worker = $w AND +b.state = 'succeeded' ORDER BY b.finished_at DESC LIMIT 1
         """,
         Read, ("$w", worker))).SingleOrDefault();
 

@@ -24,8 +24,10 @@ internal sealed record OpenBuildCounts(
         var queued = (await BuildStatistics.OpenPerClassAsync(s)).Where(r => r.State == BuildState.Queued)
             .GroupBy(r => BuildRecord.ClassOf(r.System, r.Features, r.Trusted)).ToDictionary(g => g.Key, g => g.Sum(r => r.Count));
         var running = (await BuildStatistics.RunningByWorkerAsync(s)).ToDictionary(r => r.Worker, r => r.Count, StringComparer.Ordinal);
+        // The partial index is these rows (normally none); left to itself SQLite prefers builds_state_submitted, which
+        // reads every queued row older than $before to test `published`: ~20 ms per decision with 15,000 queued.
         var (count, oldest) = (await s.QueryAsync(
-            "SELECT COUNT(*), MIN(submitted_at) FROM builds WHERE state = 'queued' AND published = 0 AND submitted_at < $before",
+            "SELECT COUNT(*), MIN(submitted_at) FROM builds INDEXED BY builds_unconfirmed WHERE state = 'queued' AND published = 0 AND submitted_at < $before",
             r => (r.GetInt64(0), BuildTable.FromMs(r, 1)), ("$before", BuildTable.Ms(unconfirmedBefore)))).Single();
         return new(queued, running, count, oldest);
     }

@@ -96,6 +96,78 @@ public sealed class LifecycleSchemaTests
         Assert.Equal(["from_the_future"], (await SchemaAsync(file)).Select(t => t.Name));
     }
 
+    [Fact]
+    public async Task OpenAsync_DatabaseAtVersion11WithBuilds_GainsTheFreshIndexesOfBuildsAndKeepsItsRows()
+    {
+        using var dir = new TempDirectory("schema");
+        var old = dir.Combine("v11.db");
+        await using (var connection = Connect(old))
+        {
+            await connection.OpenAsync();
+            await SchemaMigrations.MigrateAsync(connection, [.. LifecycleSchema.Migrations.Take(11)], "v11", CancellationToken.None);
+            await SchemaMigrations.ExecuteAsync(connection, null, $"""
+                INSERT INTO builds (id, drv_path, drv_text, store_dir, system, features, wanted_outputs, state, attempt, submitted_at)
+                VALUES ('{BuildId}', '/nix/store/00000000000000000000000000000000-old.drv', 'Derive()', '/nix/store', 'x86_64-linux', '', 'out', 'queued', 1, 1700000000000);
+                INSERT INTO builds (id, drv_path, drv_text, store_dir, system, features, wanted_outputs, state, attempt, worker, submitted_at, started_at, finished_at)
+                VALUES ('{Guid.NewGuid()}', '/nix/store/11111111111111111111111111111111-done.drv', 'Derive()', '/nix/store', 'x86_64-linux', '', 'out', 'succeeded', 1, 'w1', 1700000000000, 1700000001000, 1700000002000);
+                """, CancellationToken.None);
+        }
+
+        Assert.Contains("builds_state", (await SchemaAsync(old)).Select(t => t.Name));
+
+        await using (var db = await LifecycleDatabase.OpenAsync(old, CancellationToken.None))
+        {
+            Assert.Equal(BuildState.Queued, (await db.RunAsync(s => BuildTable.GetAsync(s, BuildId), CancellationToken.None))!.State);
+            var done = await db.ReadAsync(s => BuildSearch.SearchAsync(s, new BuildQuery(null, null, "w1", null, 0, 10)), CancellationToken.None);
+            Assert.Equal(1, done.Total);
+        }
+
+        await (await LifecycleDatabase.OpenAsync(dir.Combine("fresh.db"), CancellationToken.None)).DisposeAsync();
+        Assert.Equal(LifecycleSchema.Migrations.Count, await VersionAsync(old));
+        Assert.Equal(await SchemaAsync(dir.Combine("fresh.db")), await SchemaAsync(old));
+        var indexes = (await SchemaAsync(old)).Where(t => t.Sql.StartsWith("CREATE INDEX", StringComparison.Ordinal) && t.Sql.Contains(" ON builds(", StringComparison.Ordinal))
+            .Select(t => t.Name).Order(StringComparer.Ordinal);
+        Assert.Equal(
+            ["builds_drv_path", "builds_finished_class", "builds_name", "builds_reused", "builds_state_open", "builds_state_submitted", "builds_submitted_class", "builds_unconfirmed", "builds_worker"],
+            indexes);
+    }
+
+    /// <summary>
+    /// The reads of <c>builds</c> whose plan SQLite picks among indexes it rates alike (the dispatcher runs no
+    /// <c>ANALYZE</c>): each must stay on the index that reads the fewest rows at 100,000 builds (docs/PERFORMANCE.md
+    /// § "Fewer index pages per build"). The SQL is that of the named methods.
+    /// </summary>
+    [Theory]
+    [InlineData("SELECT * FROM builds WHERE drv_path = $drv AND state IN ('queued', 'running') AND store_dir = $sd AND trusted = $t ORDER BY submitted_at", "builds_drv_path")] // BuildTable.FindOpenAsync
+    [InlineData("SELECT * FROM builds WHERE state = 'running' AND lease_expires_at < $now AND id NOT IN (SELECT build_id FROM pending_results) ORDER BY priority DESC, submitted_at", "builds_state_submitted")] // SweepLeasesAsync
+    [InlineData("SELECT * FROM builds WHERE state = 'running' AND +worker = $w AND id NOT IN (SELECT build_id FROM pending_results) ORDER BY priority DESC, submitted_at", "builds_state_submitted")] // OnWentOfflineAsync
+    [InlineData("SELECT o.path FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.worker = $w AND +b.state = 'succeeded' ORDER BY b.finished_at DESC LIMIT 1", "builds_worker")] // OutputTable.LatestOfWorkerAsync
+    [InlineData("SELECT COUNT(*) FROM builds WHERE 1 = 1 AND state = $state AND worker = $worker", "builds_worker")] // BuildSearch, a worker's builds of one state
+    [InlineData("SELECT COUNT(*), MIN(submitted_at) FROM builds INDEXED BY builds_unconfirmed WHERE state = 'queued' AND published = 0 AND submitted_at < $before", "COVERING INDEX builds_unconfirmed")] // OpenBuildCounts
+    [InlineData("SELECT system, features, COUNT(*) FROM builds WHERE finished_at >= $from AND finished_at < $until GROUP BY system, features", "COVERING INDEX builds_finished_class")] // BuildStatistics
+    [InlineData("SELECT system, features, trusted, state, COUNT(*) FROM builds WHERE state IN ('queued', 'running') GROUP BY system, features, trusted, state", "COVERING INDEX builds_state_open")] // BuildStatistics
+    [InlineData("SELECT o.path FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.finished_at >= $from AND +b.state = 'succeeded'", "builds_finished_class")] // OutputTable.PathsSucceededSinceAsync
+    public async Task OpenAsync_ReadsOfBuilds_UseTheirIndex(string sql, string index)
+    {
+        using var dir = new TempDirectory("schema");
+        var file = dir.Combine("dispatcher.db");
+        await (await LifecycleDatabase.OpenAsync(file, CancellationToken.None)).DisposeAsync();
+        await using var connection = Connect(file);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        foreach (var name in new[] { "$drv", "$sd", "$t", "$now", "$w", "$state", "$worker", "$before", "$from", "$until" })
+            command.Parameters.AddWithValue(name, 0);
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+                plan.Add(reader.GetString(3));
+        }
+
+        Assert.Contains(plan, step => step.Contains($"USING {index} (", StringComparison.Ordinal) || step.Contains($"USING INDEX {index} (", StringComparison.Ordinal));
+    }
+
     private static string UnversionedSql() =>
         File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "Dispatcher.Tests", "Lifecycle", "Schemas", "unversioned.sql"));
 
