@@ -22,7 +22,7 @@ internal sealed class FileSyncer : IAsyncDisposable
     private const int MaxPending = 256;
     private const int Threads = 8;
 
-    private readonly Channel<FileStream> _queue = Channel.CreateBounded<FileStream>(
+    private readonly Channel<SafeFileHandle> _queue = Channel.CreateBounded<SafeFileHandle>(
         new BoundedChannelOptions(MaxPending) { SingleReader = false, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
 
     // Started and awaited by the single writer (the restore), so not shared between threads.
@@ -31,7 +31,7 @@ internal sealed class FileSyncer : IAsyncDisposable
     private Exception? _failure;
 
     /// <summary>Takes ownership of <paramref name="file"/>: it is flushed and closed in the background.</summary>
-    public async ValueTask AddAsync(FileStream file, CancellationToken cancellationToken)
+    public async ValueTask AddAsync(SafeFileHandle file, CancellationToken cancellationToken)
     {
         try
         {
@@ -71,7 +71,7 @@ internal sealed class FileSyncer : IAsyncDisposable
             {
                 using (file)
                 {
-                    if (Volatile.Read(ref _failure) is null && !_abandoned && Fsync(file.SafeFileHandle) != 0)
+                    if (Volatile.Read(ref _failure) is null && !_abandoned && Fsync(file) != 0)
                     {
                         var error = new IOException($"fsync failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
                         Interlocked.CompareExchange(ref _failure, error, null);

@@ -16,6 +16,8 @@ internal sealed class FileSystemNarSink(string targetPath, FileSyncer? syncer = 
     /// <summary>The store's canonical mtime: one second after the epoch.</summary>
     public static readonly DateTime CanonicalTime = DateTime.UnixEpoch.AddSeconds(1);
 
+    private const long CanonicalSeconds = 1;
+
     private const UnixFileMode Building = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     public void CreateDirectory(string relativePath) => Directory.CreateDirectory(Physical(relativePath), Building);
@@ -31,53 +33,41 @@ internal sealed class FileSystemNarSink(string targetPath, FileSyncer? syncer = 
     // A symlink's own mtime cannot be set through .NET without following it; its mode does not exist on Linux.
     public void CreateSymlink(string relativePath, string target) => File.CreateSymbolicLink(Physical(relativePath), target);
 
-    public INarFile CreateFile(string relativePath, bool executable, long length)
-    {
-        var stream = new FileStream(Physical(relativePath), new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            // Not None: a FileSyncer may still hold this handle (to fsync it) while the import reads the file back (a
-            // flat fixed output's hash), and .NET's FileShare.None is an exclusive flock that would refuse that read.
-            Share = FileShare.Read,
-            BufferSize = 0,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        return new NarFile(stream, executable ? ReadExecute : ReadOnly, syncer);
-    }
+    public INarFile CreateFile(string relativePath, bool executable, long length) =>
+        new NarFile(RestoreCalls.Create(Physical(relativePath), executable ? ReadExecute : ReadOnly), syncer);
 
     private string Physical(string archivePath) => archivePath == "/" ? targetPath : targetPath + archivePath;
 
-    private sealed class NarFile(FileStream stream, UnixFileMode mode, FileSyncer? syncer) : INarFile
+    // No lock on the file (FileStream would take a shared flock): a FileSyncer may still hold this handle (to fsync
+    // it) while the import reads the file back (a flat fixed output's hash).
+    private sealed class NarFile(SafeFileHandle handle, FileSyncer? syncer) : INarFile
     {
-        private readonly SafeFileHandle _handle = stream.SafeFileHandle;
         private long _offset;
         private bool _handedOver;
 
         public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
             // Synchronous positional write: it lands in the page cache, a thread-pool hop would only add latency.
-            RandomAccess.Write(_handle, data.Span, _offset);
+            RestoreCalls.Write(handle, data.Span, _offset);
             _offset += data.Length;
             return ValueTask.CompletedTask;
         }
 
         public async ValueTask CompleteAsync(CancellationToken cancellationToken)
         {
-            File.SetUnixFileMode(_handle, mode);
-            File.SetLastWriteTimeUtc(_handle, CanonicalTime);
-            File.SetLastAccessTimeUtc(_handle, CanonicalTime);
+            // The mode was set when the file was created; the times last, after every write.
+            RestoreCalls.SetTimes(handle, CanonicalSeconds);
             if (syncer is not null)
             {
                 _handedOver = true;
-                await syncer.AddAsync(stream, cancellationToken);
+                await syncer.AddAsync(handle, cancellationToken);
             }
         }
 
         public void Dispose()
         {
             if (!_handedOver)
-                stream.Dispose();
+                handle.Dispose();
         }
     }
 }

@@ -23,7 +23,7 @@ public sealed class FileSyncerTests : IDisposable
             var file = new FileStream(Path.Combine(Dir, $"f{i}"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
             file.Write([(byte)(i % 256)]);
             files.Add(file);
-            await syncer.AddAsync(file, CancellationToken.None);
+            await syncer.AddAsync(file.SafeFileHandle, CancellationToken.None);
         }
 
         await syncer.FlushAsync(CancellationToken.None);
@@ -41,8 +41,8 @@ public sealed class FileSyncerTests : IDisposable
         var onPipe = new FileStream(new SafeFileHandle(pipe.SafePipeHandle.DangerousGetHandle(), ownsHandle: false), FileAccess.Write, 1);
         var regular = new FileStream(Path.Combine(Dir, "after"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
         var syncer = new FileSyncer();
-        await syncer.AddAsync(onPipe, CancellationToken.None);
-        await syncer.AddAsync(regular, CancellationToken.None);
+        await syncer.AddAsync(onPipe.SafeFileHandle, CancellationToken.None);
+        await syncer.AddAsync(regular.SafeFileHandle, CancellationToken.None);
 
         var error = await Assert.ThrowsAsync<IOException>(() => syncer.FlushAsync(CancellationToken.None));
         await syncer.DisposeAsync();
@@ -56,7 +56,7 @@ public sealed class FileSyncerTests : IDisposable
     {
         var syncer = new FileSyncer();
         var file = new FileStream(Path.Combine(Dir, "abandoned"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
-        await syncer.AddAsync(file, CancellationToken.None);
+        await syncer.AddAsync(file.SafeFileHandle, CancellationToken.None);
 
         await syncer.DisposeAsync();
 
