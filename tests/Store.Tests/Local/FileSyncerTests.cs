@@ -62,4 +62,43 @@ public sealed class FileSyncerTests : IDisposable
 
         Assert.True(file.SafeFileHandle.IsClosed);
     }
+
+    [Fact]
+    public async Task FlushAsync_LargeFileInChunksWithAnUnalignedEnd_WrittenWithItsTimes()
+    {
+        var path = Path.Combine(Dir, "large");
+        var expected = new byte[(2 * FileSyncer.ChunkSize) + 4097];
+        new Random(1).NextBytes(expected);
+        var syncer = new FileSyncer();
+        var file = syncer.OpenLarge(File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write), timesSeconds: 1);
+        for (var offset = 0; offset < expected.Length; offset += FileSyncer.ChunkSize)
+        {
+            var chunk = await syncer.RentAsync(CancellationToken.None);
+            var length = Math.Min(FileSyncer.ChunkSize, expected.Length - offset);
+            expected.AsSpan(offset, length).CopyTo(chunk.Memory.Span);
+            await syncer.WriteAsync(file, chunk, length, CancellationToken.None);
+        }
+
+        await syncer.CompleteAsync(file, CancellationToken.None);
+        await syncer.FlushAsync(CancellationToken.None);
+        await syncer.DisposeAsync();
+
+        Assert.True(file.Handle.IsClosed);
+        Assert.Equal(DateTime.UnixEpoch.AddSeconds(1), File.GetLastWriteTimeUtc(path));
+        Assert.Equal(expected, await File.ReadAllBytesAsync(path));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_LargeFileAbandonedWithChunksHandedOver_Closed()
+    {
+        var syncer = new FileSyncer();
+        var file = syncer.OpenLarge(File.OpenHandle(Path.Combine(Dir, "abandoned-large"), FileMode.CreateNew, FileAccess.Write), timesSeconds: 1);
+        var chunk = await syncer.RentAsync(CancellationToken.None);
+        await syncer.WriteAsync(file, chunk, FileSyncer.ChunkSize, CancellationToken.None);
+
+        syncer.Abandon(file);
+        await syncer.DisposeAsync();
+
+        Assert.True(file.Handle.IsClosed);
+    }
 }
