@@ -24,7 +24,9 @@ public static class ArchiveImporter
             throw new ArchiveException("cannot check signatures without trusted keys: pass trusted keys, or disable signature checks");
         var reader = new WireReader(new StallGuardStream(input, options.StallTimeout, options.Time ?? TimeProvider.System));
         var staged = new List<StagedEntry>();
-        var syncer = new FileSyncer();
+        // A fixed output's content is read back before the commit, so with OutputsOf every file is written by the
+        // restore itself; otherwise large files are written on the syncer's threads while the next bytes arrive.
+        var syncer = new FileSyncer(largeFilesInBackground: options.OutputsOf is null);
         try
         {
             var first = await reader.ReadU64Async("the first word of the archive", cancellationToken);

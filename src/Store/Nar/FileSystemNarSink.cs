@@ -16,6 +16,8 @@ internal sealed class FileSystemNarSink(string targetPath, FileSyncer? syncer = 
     /// <summary>The store's canonical mtime: one second after the epoch.</summary>
     public static readonly DateTime CanonicalTime = DateTime.UnixEpoch.AddSeconds(1);
 
+    private const long CanonicalSeconds = 1;
+
     private const UnixFileMode Building = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     public void CreateDirectory(string relativePath) => Directory.CreateDirectory(Physical(relativePath), Building);
@@ -33,51 +35,91 @@ internal sealed class FileSystemNarSink(string targetPath, FileSyncer? syncer = 
 
     public INarFile CreateFile(string relativePath, bool executable, long length)
     {
-        var stream = new FileStream(Physical(relativePath), new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            // Not None: a FileSyncer may still hold this handle (to fsync it) while the import reads the file back (a
-            // flat fixed output's hash), and .NET's FileShare.None is an exclusive flock that would refuse that read.
-            Share = FileShare.Read,
-            BufferSize = 0,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        return new NarFile(stream, executable ? ReadExecute : ReadOnly, syncer);
+        var handle = RestoreCalls.Create(Physical(relativePath), executable ? ReadExecute : ReadOnly);
+        return syncer is { LargeFilesInBackground: true } && length >= FileSyncer.LargeFileMinLength
+            ? new LargeNarFile(syncer, syncer.OpenLarge(handle, CanonicalSeconds))
+            : new NarFile(handle, length, syncer);
     }
 
     private string Physical(string archivePath) => archivePath == "/" ? targetPath : targetPath + archivePath;
 
-    private sealed class NarFile(FileStream stream, UnixFileMode mode, FileSyncer? syncer) : INarFile
+    // No lock on the file (FileStream would take a shared flock): a FileSyncer may still hold this handle (to fsync
+    // it) while the import reads the file back (a flat fixed output's hash).
+    private sealed class NarFile : PooledNarFile
     {
-        private readonly SafeFileHandle _handle = stream.SafeFileHandle;
+        private readonly SafeFileHandle _handle;
+        private readonly FileSyncer? _syncer;
         private long _offset;
         private bool _handedOver;
 
-        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        public NarFile(SafeFileHandle handle, long length, FileSyncer? syncer)
+            : base(length)
         {
-            // Synchronous positional write: it lands in the page cache, a thread-pool hop would only add latency.
-            RandomAccess.Write(_handle, data.Span, _offset);
+            _handle = handle;
+            _syncer = syncer;
+        }
+
+        // Synchronous positional writes: they land in the page cache, a thread-pool hop would only add latency.
+        protected override void Write(ReadOnlySpan<byte> data)
+        {
+            RestoreCalls.Write(_handle, data, _offset);
             _offset += data.Length;
-            return ValueTask.CompletedTask;
+        }
+
+        public override async ValueTask CompleteAsync(CancellationToken cancellationToken)
+        {
+            // The mode was set when the file was created; the times last, after every write.
+            RestoreCalls.SetTimes(_handle, CanonicalSeconds);
+            if (_syncer is not null)
+            {
+                _handedOver = true;
+                await _syncer.AddAsync(_handle, cancellationToken);
+            }
+        }
+
+        public override void Dispose()
+        {
+            if (!_handedOver)
+                _handle.Dispose();
+            base.Dispose();
+        }
+    }
+
+    /// <summary>A large file: its chunks are read into the syncer's buffers and written by its threads.</summary>
+    private sealed class LargeNarFile(FileSyncer syncer, FileSyncer.LargeFile file) : INarFile
+    {
+        private FileSyncer.Chunk? _chunk;
+        private bool _completed;
+
+        public async ValueTask<Memory<byte>> GetBufferAsync(int length, CancellationToken cancellationToken)
+        {
+            _chunk ??= await syncer.RentAsync(cancellationToken);
+            return _chunk.Memory[..length];
+        }
+
+        public async ValueTask WriteAsync(Memory<byte> data, CancellationToken cancellationToken)
+        {
+            var chunk = _chunk ?? throw new InvalidOperationException("no buffer to write from");
+            _chunk = null;
+            await syncer.WriteAsync(file, chunk, data.Length, cancellationToken);
         }
 
         public async ValueTask CompleteAsync(CancellationToken cancellationToken)
         {
-            File.SetUnixFileMode(_handle, mode);
-            File.SetLastWriteTimeUtc(_handle, CanonicalTime);
-            File.SetLastAccessTimeUtc(_handle, CanonicalTime);
-            if (syncer is not null)
-            {
-                _handedOver = true;
-                await syncer.AddAsync(stream, cancellationToken);
-            }
+            _completed = true;
+            await syncer.CompleteAsync(file, cancellationToken);
         }
 
         public void Dispose()
         {
-            if (!_handedOver)
-                stream.Dispose();
+            if (_chunk is { } chunk)
+            {
+                _chunk = null;
+                syncer.Return(chunk);
+            }
+
+            if (!_completed)
+                syncer.Abandon(file);
         }
     }
 }

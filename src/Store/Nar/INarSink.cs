@@ -18,14 +18,21 @@ internal interface INarSink
 
 internal interface INarFile : IDisposable
 {
-    ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+    /// <summary>
+    /// Where to read the next <paramref name="length"/> bytes of contents (at most <see cref="Local.FileSyncer.ChunkSize"/>)
+    /// before handing them to <see cref="WriteAsync"/>; may wait while earlier contents are still being written.
+    /// </summary>
+    ValueTask<Memory<byte>> GetBufferAsync(int length, CancellationToken cancellationToken);
+
+    /// <summary>The next contents, in the buffer <see cref="GetBufferAsync"/> returned last (which the file takes back).</summary>
+    ValueTask WriteAsync(Memory<byte> data, CancellationToken cancellationToken);
 
     /// <summary>All contents written: the file gets its final mode and time (and may be handed on to be flushed).</summary>
     ValueTask CompleteAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Consumes without writing: validation only.</summary>
-internal sealed class NullNarSink : INarSink, INarFile
+internal sealed class NullNarSink : INarSink
 {
     public static readonly NullNarSink Instance = new();
 
@@ -41,13 +48,41 @@ internal sealed class NullNarSink : INarSink, INarFile
     {
     }
 
-    public INarFile CreateFile(string relativePath, bool executable, long length) => this;
+    public INarFile CreateFile(string relativePath, bool executable, long length) => new PooledNarFile(length);
+}
 
-    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+/// <summary>
+/// Contents read into one pooled buffer and given to <see cref="Write"/> chunk by chunk (here: dropped); the buffer
+/// goes back to the pool when the file is disposed.
+/// </summary>
+internal class PooledNarFile(long length) : INarFile
+{
+    private byte[]? _buffer;
 
-    public ValueTask CompleteAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
-
-    public void Dispose()
+    public ValueTask<Memory<byte>> GetBufferAsync(int count, CancellationToken cancellationToken)
     {
+        _buffer ??= System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(Local.FileSyncer.ChunkSize, Math.Max(length, 8)));
+        return ValueTask.FromResult(_buffer.AsMemory(0, count));
+    }
+
+    public ValueTask WriteAsync(Memory<byte> data, CancellationToken cancellationToken)
+    {
+        Write(data.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    protected virtual void Write(ReadOnlySpan<byte> data)
+    {
+    }
+
+    public virtual ValueTask CompleteAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public virtual void Dispose()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }

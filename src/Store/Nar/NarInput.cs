@@ -57,6 +57,15 @@ internal sealed class NarInput(Stream input)
             throw Error($"truncated: the input ended while reading {what} ({buffer.Length - n} more bytes expected)");
     }
 
+    /// <summary>Reads and checks the zero padding of <paramref name="length"/> (0–7) bytes after file contents.</summary>
+    public async ValueTask ReadPaddingAsync(int length, string what, CancellationToken cancellationToken)
+    {
+        var start = Offset;
+        var memory = _small.AsMemory(0, length);
+        await ReadExactAsync(memory, what, cancellationToken);
+        CheckPadding(memory.Span, start);
+    }
+
     public void CheckPadding(ReadOnlySpan<byte> padding, long tokenStart)
     {
         if (padding.ContainsAnyExcept((byte)0))

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 
 namespace BuildFarm.Store.Nar;
@@ -10,7 +9,7 @@ namespace BuildFarm.Store.Nar;
 /// </summary>
 internal sealed class NarParser(Stream input, INarSink sink)
 {
-    private const int ContentChunk = 1 << 20;
+    private const int ContentChunk = Local.FileSyncer.ChunkSize;
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly NarInput _in = new(input);
@@ -119,28 +118,16 @@ internal sealed class NarParser(Stream input, INarSink sink)
             throw _in.Error($"file length {length} is too large", lengthStart);
         using (var file = sink.CreateFile(path, executable, (long)length))
         {
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(ContentChunk, Math.Max((long)length, 8)));
-            try
+            var remaining = (long)length;
+            while (remaining > 0)
             {
-                var remaining = (long)length;
-                while (remaining > 0)
-                {
-                    var chunk = buffer.AsMemory(0, (int)Math.Min(remaining, buffer.Length));
-                    await _in.ReadExactAsync(chunk, $"the contents of the file ({length} bytes)", cancellationToken);
-                    await file.WriteAsync(chunk, cancellationToken);
-                    remaining -= chunk.Length;
-                }
-
-                var padding = buffer.AsMemory(0, NarTokens.Padding((long)length));
-                var paddingStart = _in.Offset;
-                await _in.ReadExactAsync(padding, "the padding after the file contents", cancellationToken);
-                _in.CheckPadding(padding.Span, paddingStart);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
+                var chunk = await file.GetBufferAsync((int)Math.Min(remaining, ContentChunk), cancellationToken);
+                await _in.ReadExactAsync(chunk, $"the contents of the file ({length} bytes)", cancellationToken);
+                await file.WriteAsync(chunk, cancellationToken);
+                remaining -= chunk.Length;
             }
 
+            await _in.ReadPaddingAsync(NarTokens.Padding((long)length), "the padding after the file contents", cancellationToken);
             await file.CompleteAsync(cancellationToken);
         }
     }

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace BuildFarm.Store.Streams;
 
 /// <summary>
@@ -13,11 +16,15 @@ namespace BuildFarm.Store.Streams;
 /// worker's input pull read every NAR token through SSH.NET's pipe and a thread-pool hop before this). Callers read
 /// the stream to its end or abandon it, so bytes read ahead are never owed to anyone else.
 /// An abandoned read may still complete later into this stream's own buffer, never into the caller's (which may be
-/// pooled and reused by then); after it, every read fails.
+/// pooled and reused by then), except into arrays registered with <see cref="AllowDirectReads"/>, which large reads
+/// fill directly (in a profiled pull, 8 % of the worker's samples were that copy, <c>memmove</c>); after it, every
+/// read fails.
 /// </remarks>
 public sealed class StallGuardStream(Stream inner, TimeSpan? stallTimeout, TimeProvider time) : ReadOnlyStream
 {
     private const int BufferSize = 1 << 16;
+
+    private static readonly ConditionalWeakTable<byte[], object> DirectTargets = [];
 
     private byte[]? _own = new byte[BufferSize];
     private int _start;
@@ -32,6 +39,14 @@ public sealed class StallGuardStream(Stream inner, TimeSpan? stallTimeout, TimeP
         cancellationToken.ThrowIfCancellationRequested();
         if (buffer.Length == 0)
             return 0;
+        if (_start == _end && buffer.Length >= BufferSize && MemoryMarshal.TryGetArray<byte>(buffer, out var target) && DirectTargets.TryGetValue(target.Array!, out _))
+        {
+            // A large read into a buffer that may be filled directly: no copy through our own buffer.
+            var read = await FillAsync(buffer, cancellationToken);
+            BytesRead += read;
+            return read;
+        }
+
         if (_start == _end)
         {
             _start = _end = 0;
@@ -47,9 +62,16 @@ public sealed class StallGuardStream(Stream inner, TimeSpan? stallTimeout, TimeP
         return n;
     }
 
-    private async ValueTask<int> FillAsync(byte[] own, CancellationToken cancellationToken)
+    /// <summary>
+    /// Lets large reads fill <paramref name="array"/> directly instead of copying from this stream's own buffer. Only
+    /// for arrays that nobody else gets after an import fails (a stalled or cancelled read may still complete into
+    /// them later, see the remarks): the restore's chunks (<c>FileSyncer</c>), never a pooled array.
+    /// </summary>
+    public static void AllowDirectReads(byte[] array) => DirectTargets.AddOrUpdate(array, DirectTargets);
+
+    private async ValueTask<int> FillAsync(Memory<byte> target, CancellationToken cancellationToken)
     {
-        var pending = inner.ReadAsync(own, cancellationToken);
+        var pending = inner.ReadAsync(target, cancellationToken);
         if (pending.IsCompletedSuccessfully)
             return pending.Result; // data was already there: no timer, no allocation
         var read = pending.AsTask();
