@@ -18,13 +18,25 @@ public static class ArchiveWriter
     public static async Task<IReadOnlyList<StorePath>> ExportAsync(
         IStore store, IEnumerable<StorePath> paths, Stream output, ExportOptions options, CancellationToken cancellationToken)
     {
-        var selected = options.Closure ? await store.QueryClosureAsync(paths, cancellationToken) : [.. paths.Distinct()];
-        var ordered = await store.SortTopologicallyAsync(selected, cancellationToken);
+        // Every path's metadata read once, up front (a closure in one walk of the database), then ordered in memory.
+        var infos = new Dictionary<StorePath, ValidPathInfo>();
+        if (options.Closure)
+        {
+            foreach (var info in await store.QueryClosureInfoAsync(paths, cancellationToken))
+                infos[info.Path] = info;
+        }
+        else
+        {
+            foreach (var path in paths.Distinct())
+                infos[path] = await store.GetPathInfoAsync(path, cancellationToken);
+        }
+
+        var ordered = await StoreGraph.SortTopologicallyAsync(infos.Keys, (p, _) => Task.FromResult(infos[p].References), cancellationToken);
         if (options.Format == ArchiveFormat.BuildFarmSigned)
             await WireWriter.WriteStringAsync(output, ArchiveMagic.SignedHeader, cancellationToken);
         foreach (var path in ordered)
         {
-            var info = await store.GetPathInfoAsync(path, cancellationToken);
+            var info = infos[path];
             await WireWriter.WriteU64Async(output, 1, cancellationToken);
             if (options.Format == ArchiveFormat.BuildFarmSigned)
             {
