@@ -21,7 +21,9 @@ for tool in perf bwrap unshare setpriv; do
   command -v "$tool" > /dev/null || { echo "floor.sh: needs $tool" >&2; exit 1; }
 done
 BB="$(command -v busybox || true)"
-[ -n "$BB" ] && file -L "$BB" | grep -q 'statically linked' || { echo "floor.sh: needs a static busybox (apt install busybox-static)" >&2; exit 1; }
+if [ -z "$BB" ] || ! file -L "$BB" | grep -q 'statically linked'; then
+  echo "floor.sh: needs a static busybox (apt install busybox-static)" >&2; exit 1
+fi
 WORK="$(mktemp -d /tmp/bf-bench-floor-XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/store" && cp "$BB" "$WORK/store/busybox" && chmod 755 "$WORK" "$WORK/store"
