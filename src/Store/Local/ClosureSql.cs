@@ -1,4 +1,5 @@
 using BuildFarm.Store.Paths;
+using Microsoft.Data.Sqlite;
 
 namespace BuildFarm.Store.Local;
 
@@ -32,6 +33,25 @@ internal static class ClosureSql
 
     /// <summary>BuildFarm's signatures of the closure's paths: path id, signature.</summary>
     public const string LocalSignatures = Closure + " SELECT s.pathId, s.sig FROM closure c CROSS JOIN Sigs s ON s.pathId = c.id";
+
+    /// <summary>Runs one of the statements above for <paramref name="roots"/> (from <see cref="RootsJson"/>), calling <paramref name="row"/> per row.</summary>
+    public static async Task EachAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, string roots, Action<SqliteDataReader> row, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$roots", roots);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            row(reader);
+    }
+
+    /// <summary>The first of <paramref name="wanted"/> that is not among <paramref name="found"/>'s paths, if any.</summary>
+    public static StorePath? MissingRoot(IEnumerable<StorePath> wanted, IEnumerable<ValidPathInfo> found)
+    {
+        var paths = found.Select(i => i.Path).ToHashSet();
+        return wanted.FirstOrDefault(r => !paths.Contains(r));
+    }
 
     /// <summary>The <c>$roots</c> parameter: the roots' full paths as a JSON array.</summary>
     public static string RootsJson(IEnumerable<StorePath> roots)

@@ -44,8 +44,7 @@ public sealed partial class LocalStore
         await using var connection = await _db.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: true);
         var closure = await _db.ClosureAsync(connection, transaction, wanted, cancellationToken);
-        var found = closure.Select(i => i.Path).ToHashSet();
-        if (wanted.FirstOrDefault(r => !found.Contains(r)) is { } missing)
+        if (ClosureSql.MissingRoot(wanted, closure) is { } missing)
             throw new StoreException($"path '{missing}' is not valid in the store at {Layout.PhysicalStoreDir}");
         return closure;
     }

@@ -141,37 +141,18 @@ internal sealed class StoreDatabase(string file, StoreDirectory storeDir)
         var rows = new Dictionary<long, (StorePath Path, NixHash NarHash, long NarSize, StorePath? Deriver, DateTimeOffset Registered)>();
         var references = new Dictionary<long, List<StorePath>>();
         var sigs = new Dictionary<long, List<string>>();
-        await using (var command = connection.CreateCommand())
+        await ClosureSql.EachAsync(connection, transaction, ClosureSql.LocalRows, rootsJson, r =>
         {
-            command.Transaction = transaction;
-            command.CommandText = ClosureSql.LocalRows;
-            command.Parameters.AddWithValue("$roots", rootsJson);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var id = reader.GetInt64(0);
-                rows[id] = (StorePath.Parse(StoreDir, reader.GetString(1)), NixHash.Parse(reader.GetString(2)), reader.GetInt64(3),
-                    reader.IsDBNull(4) ? null : StorePath.Parse(StoreDir, reader.GetString(4)), DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(5)));
-                references[id] = [];
-                sigs[id] = [];
-            }
-        }
-
-        foreach (var (sql, add) in new (string, Action<SqliteDataReader>)[]
-        {
-            (ClosureSql.References,
-                r => references[r.GetInt64(0)].Add(StorePath.Parse(StoreDir, r.GetString(1)))),
-            (ClosureSql.LocalSignatures, r => sigs[r.GetInt64(0)].Add(r.GetString(1))),
-        })
-        {
-            await using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            command.Parameters.AddWithValue("$roots", rootsJson);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-                add(reader);
-        }
+            var id = r.GetInt64(0);
+            rows[id] = (StorePath.Parse(StoreDir, r.GetString(1)), NixHash.Parse(r.GetString(2)), r.GetInt64(3),
+                r.IsDBNull(4) ? null : StorePath.Parse(StoreDir, r.GetString(4)), DateTimeOffset.FromUnixTimeSeconds(r.GetInt64(5)));
+            references[id] = [];
+            sigs[id] = [];
+        }, cancellationToken);
+        await ClosureSql.EachAsync(connection, transaction, ClosureSql.References, rootsJson,
+            r => references[r.GetInt64(0)].Add(StorePath.Parse(StoreDir, r.GetString(1))), cancellationToken);
+        await ClosureSql.EachAsync(connection, transaction, ClosureSql.LocalSignatures, rootsJson,
+            r => sigs[r.GetInt64(0)].Add(r.GetString(1)), cancellationToken);
 
         return [.. rows.Select(r => new ValidPathInfo(
                 r.Value.Path,

@@ -75,34 +75,14 @@ public sealed class NixDatabase
         await using var transaction = connection.BeginTransaction(deferred: true);
         var rootsJson = ClosureSql.RootsJson(wanted);
         var rows = new Dictionary<long, ValidPathInfo>();
-        await using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-            command.CommandText = ClosureSql.NixRows;
-            command.Parameters.AddWithValue("$roots", rootsJson);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var path = Parse(reader.GetString(1), "a path in a closure");
-                rows[reader.GetInt64(0)] = ReadRow(reader, path, first: 2);
-            }
-        }
-
-        var found = rows.Values.Select(i => i.Path).ToHashSet();
-        if (wanted.FirstOrDefault(r => !found.Contains(r)) is { } missing)
+        await ClosureSql.EachAsync(connection, transaction, ClosureSql.NixRows, rootsJson,
+            r => rows[r.GetInt64(0)] = ReadRow(r, Parse(r.GetString(1), "a path in a closure"), first: 2), cancellationToken);
+        if (ClosureSql.MissingRoot(wanted, rows.Values) is { } missing)
             throw new StoreException($"path '{missing}' is not valid in the Nix store (database {File})");
 
         var references = rows.Keys.ToDictionary(id => id, _ => new List<StorePath>());
-        await using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-            command.CommandText = ClosureSql.References;
-            command.Parameters.AddWithValue("$roots", rootsJson);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-                references[reader.GetInt64(0)].Add(Parse(reader.GetString(1), $"a reference of {rows[reader.GetInt64(0)].Path}"));
-        }
-
+        await ClosureSql.EachAsync(connection, transaction, ClosureSql.References, rootsJson,
+            r => references[r.GetInt64(0)].Add(Parse(r.GetString(1), $"a reference of {rows[r.GetInt64(0)].Path}")), cancellationToken);
         return [.. rows.Select(r => r.Value with { References = [.. references[r.Key].Distinct().Order(StorePath.Ordinal)] }).OrderBy(i => i.Path, StorePath.Ordinal)];
     }
 
