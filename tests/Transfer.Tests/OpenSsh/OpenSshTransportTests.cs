@@ -91,8 +91,11 @@ public sealed class OpenSshTransportTests
         Task? outage = null;
         var failures = new List<Exception>();
 
+        // The origin pauses for a second after the first MiB, which is when the reader stops sshd: the outage always
+        // cuts the transfer. A plain `cat` let SSH.NET (whose window is unbounded) receive all 32 MiB before a loaded
+        // reader had consumed one, and the download then finished without any failure to retry.
         var hash = await origin.DownloadAsync(
-            $"cat {file}",
+            $"sh -c 'head -c 1048576 {file}; sleep 1; tail -c +1048577 {file}'",
             async (stdout, ct) =>
             {
                 attempts++;
@@ -122,6 +125,7 @@ public sealed class OpenSshTransportTests
         await outage!;
 
         Assert.Equal(Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(file))), hash);
+        Assert.NotEmpty(failures);
         Assert.True(TransientFailure.IsTransient(failures[0]), $"the first failure should be transient: {failures[0]}");
         Assert.True(origin.Resilience.Retries >= 1);
         Assert.True(origin.Pool.ConnectionsOpened >= 2, $"expected a new connection after the outage, saw {origin.Pool.ConnectionsOpened}");
