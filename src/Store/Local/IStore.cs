@@ -35,9 +35,6 @@ public interface IStore
     /// </summary>
     Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken);
 
-    /// <summary>Orders valid paths so that every path comes after the paths it references (among those given).</summary>
-    Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken);
-
     /// <summary>A fresh temporary entry in the physical store directory to restore content into.</summary>
     StagedPath CreateStagedPath();
 

@@ -48,11 +48,4 @@ public sealed partial class LocalStore
             throw new StoreException($"path '{missing}' is not valid in the store at {Layout.PhysicalStoreDir}");
         return closure;
     }
-
-    /// <summary>
-    /// Orders valid paths so that every path comes after the paths it references (among those given); ties are
-    /// broken by path so the order is deterministic.
-    /// </summary>
-    public Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken) =>
-        StoreGraph.SortTopologicallyAsync(paths, QueryReferencesAsync, cancellationToken);
 }

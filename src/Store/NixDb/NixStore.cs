@@ -73,9 +73,6 @@ public sealed class NixStore : IStore
     public Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
         _db.QueryClosureInfoAsync(roots, cancellationToken);
 
-    public Task<IReadOnlyList<StorePath>> SortTopologicallyAsync(IEnumerable<StorePath> paths, CancellationToken cancellationToken) =>
-        StoreGraph.SortTopologicallyAsync(paths, async (p, ct) => (await GetPathInfoAsync(p, ct)).References, cancellationToken);
-
     /// <summary>A <c>.tmp-…</c> entry in the store directory: not a store path name, so Nix's garbage collector deletes it if we die.</summary>
     public StagedPath CreateStagedPath() => StagedPath.Create(Layout.PhysicalStoreDir, _stagingLocks);
 
