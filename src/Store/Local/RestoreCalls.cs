@@ -63,19 +63,8 @@ internal static class RestoreCalls
     /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/>.</summary>
     public static void Write(SafeFileHandle file, ReadOnlySpan<byte> data, long offset)
     {
-        while (!data.IsEmpty)
-        {
-            var n = PWrite(file, ref MemoryMarshal.GetReference(data), data.Length, offset);
-            if (n < 0)
-            {
-                if (Marshal.GetLastPInvokeError() == EIntr)
-                    continue;
-                throw Error("cannot write a restored file");
-            }
-
-            data = data[(int)n..];
-            offset += n;
-        }
+        if (TryWrite(file, data, offset) is var errno and not 0)
+            throw new IOException($"cannot write a restored file: {ErrorText(errno)}");
     }
 
     /// <summary>

@@ -108,8 +108,8 @@ internal static class StoreFiles
         }
 
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-        if (Fsync(handle) != 0)
-            throw new IOException($"fsync of '{path}' failed: errno {Marshal.GetLastPInvokeError()}");
+        if (RestoreCalls.Fsync(handle) is var errno and not 0)
+            throw new IOException($"fsync of '{path}' failed: errno {errno}");
     }
 
     private static void MakeWritable(string dir)
@@ -212,10 +212,6 @@ internal static class StoreFiles
     [DllImport("libc", EntryPoint = "read", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern nint ReadNative(SafeFileHandle fd, ref byte buffer, nint count);
-
-    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int Fsync(SafeFileHandle fd);
 
     [DllImport("libc", EntryPoint = "rename", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
