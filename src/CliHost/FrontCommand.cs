@@ -6,12 +6,12 @@ namespace BuildFarm.CliHost;
 /// <summary>
 /// Decides whether a command line is one this native front answers itself; every other one (including every malformed
 /// one, <c>--help</c> and response files it did not resolve to a command it serves) goes to the managed CLI unchanged,
-/// which parses it again and gives its own answer. Lines that cannot be <c>store hash</c> at all never get here:
+/// which parses it again and gives its own answer. Lines that cannot be <c>store hash</c> or <c>store export</c> at all never get here:
 /// front-main.c hands them over before the NativeAOT runtime starts.
 /// </summary>
 /// <remarks>
 /// The front parses with a <see cref="RootCommand"/> that holds the managed CLI's global options and its
-/// <c>store hash</c> command (the same source files, the same System.CommandLine), and runs the command only when the
+/// <c>store hash</c> and <c>store export</c> commands (the same source files, the same System.CommandLine), and runs a command only when the
 /// parse resolved to that command's own action with no error. So a command line the front runs is one the managed CLI
 /// would have run with the same code, and the answer (stdout, stderr, exit code) is the same by construction.
 /// </remarks>
@@ -23,9 +23,10 @@ internal static class FrontCommand
         var root = new RootCommand("BuildFarm: a distributed build farm for Nix and Guix derivations.");
         globals.AddTo(root);
         var hash = Cli.Store.HashCommand.Create(globals);
-        root.Subcommands.Add(new Command("store", "Store commands") { hash });
+        var export = Cli.Store.ExportCommand.Create(globals);
+        root.Subcommands.Add(new Command("store", "Store commands") { hash, export });
         var result = root.Parse(args);
-        if (result.Errors.Count > 0 || !ReferenceEquals(result.Action, hash.Action))
+        if (result.Errors.Count > 0 || !(ReferenceEquals(result.Action, hash.Action) || ReferenceEquals(result.Action, export.Action)))
             return ManagedCli.Exec(args);
         return result.InvokeAsync().GetAwaiter().GetResult();
     }
