@@ -11,8 +11,9 @@
 
 int __managed__Main(int argc, char **argv);
 
-/* False only when the line cannot be `store hash` or `store export`: "store" and one of the two are not both
- * arguments and no response file (@FILE) could supply them (no such command has an alias). */
+/* False only when the line cannot be `store hash`, `store export` or `origin-serve`: "store" and one of the first
+ * two are not both arguments, "origin-serve" is not one, and no response file (@FILE) could supply them (no such
+ * command has an alias). */
 static int may_be_served(int argc, char **argv)
 {
     int store = 0, served = 0;
@@ -21,6 +22,8 @@ static int may_be_served(int argc, char **argv)
             return 1;
         store |= strcmp(argv[i], "store") == 0;
         served |= strcmp(argv[i], "hash") == 0 || strcmp(argv[i], "export") == 0;
+        if (strcmp(argv[i], "origin-serve") == 0)
+            return 1;
     }
     return store && served;
 }

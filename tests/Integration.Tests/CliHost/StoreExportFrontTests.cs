@@ -4,13 +4,14 @@ using BuildFarm.Testing;
 namespace BuildFarm.Integration.Tests.CliHost;
 
 /// <summary>
-/// <c>store export</c> answered by the published NativeAOT front (<c>artifacts/bin/buildfarm</c>; <c>./farm build</c>
+/// <c>store export</c> and <c>origin-serve</c>'s export requests answered by the published NativeAOT front (<c>artifacts/bin/buildfarm</c>; <c>./farm build</c>
 /// first), as an origin runs it once per input pull: the archive, stderr and exit code byte for byte the managed CLI's
 /// (<c>buildfarm-cli</c>) for the same command lines, errors and hand-overs included.
 /// </summary>
 public sealed class StoreExportFrontTests : IDisposable
 {
     private readonly TempDirectory _dir = new("front-export");
+    private (string Top, string Dep) _paths;
 
     public void Dispose() => _dir.Dispose();
 
@@ -39,6 +40,43 @@ public sealed class StoreExportFrontTests : IDisposable
         var managed = await RunAsync(RepoPaths.BuildfarmCli, args);
 
         Assert.True(managed.ExitCode is 0 or 1 or 3, $"{what}: the managed CLI exited {managed.ExitCode}: {managed.Stderr}");
+        Assert.Equal(
+            (managed.ExitCode, Convert.ToBase64String(managed.StdoutBytes), managed.Stderr),
+            (front.ExitCode, Convert.ToBase64String(front.StdoutBytes), front.Stderr));
+    }
+
+    /// <summary>
+    /// <c>origin-serve</c> (an origin's forced command) with the worker's request in <c>SSH_ORIGINAL_COMMAND</c>: the
+    /// front runs export requests itself and hands the rest to the managed CLI; either way the answer is the CLI's.
+    /// </summary>
+    public static TheoryData<string, string> OriginServeRequests => new()
+    {
+        { "export", "buildfarm --store-dir /nix/store --root {root} store export --signed {top} {dep}" },
+        { "export, RemoteGzip", "exec 3>&1; status=$( { { ( buildfarm --store-dir /nix/store --root {root} store export --signed {dep} ); echo $? >&4; } | gzip -1 -c >&3; } 4>&1 ); exit \"$status\"" },
+        { "export of a path the origin lacks", "buildfarm store export --signed /nix/store/00000000000000000000000000000000-gone" },
+        { "export with a shell metacharacter: refused", "buildfarm store export --signed {dep}; id" },
+        { "export of another store: refused", "buildfarm --root /elsewhere store export --signed {dep}" },
+        { "export without --signed: refused", "buildfarm store export {dep}" },
+        { "version", "buildfarm --version" },
+        { "no command", "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OriginServeRequests))]
+    public async Task OriginServe_FrontAndManagedCli_AnswerIdentically(string what, string request)
+    {
+        var args = await ArgumentsAsync(["origin-serve"]);
+        var root = args[Array.IndexOf(args, "--root") + 1];
+        var (top, dep) = (_paths.Top, _paths.Dep);
+        var environment = new Dictionary<string, string>
+        {
+            ["SSH_ORIGINAL_COMMAND"] = request.Replace("{root}", root, StringComparison.Ordinal).Replace("{top}", top, StringComparison.Ordinal).Replace("{dep}", dep, StringComparison.Ordinal),
+        };
+
+        var front = await RunAsync(RepoPaths.Buildfarm, args, environment);
+        var managed = await RunAsync(RepoPaths.BuildfarmCli, args, environment);
+
+        Assert.True(managed.ExitCode is 0 or 3 or 126, $"{what}: the managed CLI exited {managed.ExitCode}: {managed.Stderr}");
         Assert.Equal(
             (managed.ExitCode, Convert.ToBase64String(managed.StdoutBytes), managed.Stderr),
             (front.ExitCode, Convert.ToBase64String(front.StdoutBytes), front.Stderr));
@@ -80,11 +118,12 @@ public sealed class StoreExportFrontTests : IDisposable
         var text = _dir.Combine("top.txt");
         await File.WriteAllTextAsync(text, dep);
         var top = (await RunAsync(RepoPaths.BuildfarmCli, [.. store, "store", "add", text])).EnsureSuccess("store add").Stdout.Trim();
+        _paths = (top, dep);
         var key = _dir.Combine("origin.sec");
         await SecretKeyFiles.WriteAsync(key, SigningKey.Generate("front-origin-1") + "\n");
         return [.. store, .. template.Select(a => a.Replace("{top}", top, StringComparison.Ordinal).Replace("{dep}", dep, StringComparison.Ordinal).Replace("{key}", key, StringComparison.Ordinal))];
     }
 
-    private static Task<ProcessResult> RunAsync(string program, string[] args) =>
-        ProcessRunner.RunAsync(program, args, timeout: TimeSpan.FromMinutes(2));
+    private static Task<ProcessResult> RunAsync(string program, string[] args, Dictionary<string, string>? environment = null) =>
+        ProcessRunner.RunAsync(program, args, environment: environment, timeout: TimeSpan.FromMinutes(2));
 }
