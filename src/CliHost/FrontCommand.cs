@@ -6,7 +6,8 @@ namespace BuildFarm.CliHost;
 /// <summary>
 /// Decides whether a command line is one this native front answers itself; every other one (including every malformed
 /// one, <c>--help</c> and response files it did not resolve to a command it serves) goes to the managed CLI unchanged,
-/// which parses it again and gives its own answer. Lines that cannot be <c>store hash</c> or <c>store export</c> at all never get here:
+/// which parses it again and gives its own answer, as does an <c>origin-serve</c> whose request is not an export. Lines
+/// that cannot be <c>store hash</c>, <c>store export</c> or <c>origin-serve</c> at all never get here:
 /// front-main.c hands them over before the NativeAOT runtime starts.
 /// </summary>
 /// <remarks>

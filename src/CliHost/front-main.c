@@ -1,7 +1,7 @@
 /*
  * The native entry of `buildfarm` (CustomNativeMain in BuildFarm.CliHost.csproj): it runs before the NativeAOT
  * runtime starts, which costs ~11 ms of CPU on a loaded 2-core VM (docs/PERFORMANCE.md § NAR hashing), so a command
- * line that cannot be `store hash` or `store export` is handed to the managed CLI at the cost of an exec alone. Every other line goes
+ * line that cannot be `store hash`, `store export` or `origin-serve` is handed to the managed CLI at the cost of an exec alone. Every other line goes
  * to the C# Main (FrontCommand.cs), which decides with the CLI's own parser and hands over what it does not serve.
  * Nothing here decides what a command means: this is a filter that only ever lets through too much.
  */
