@@ -15,7 +15,7 @@ internal static class BuildFarmCli
         root.Subcommands.Add(KeysCommands.Create(globals));
         root.Subcommands.Add(Broker.BrokerCommands.Create());
         root.Subcommands.Add(ServeCommands.Create(globals));
-        root.Subcommands.Add(OriginServe.OriginServeCommand.Create(globals));
+        root.Subcommands.Add(OriginServe.OriginServeCommand.Create(globals, static arguments => Build().Parse(arguments)));
         root.Subcommands.Add(SubmitCommands.Create(globals));
         root.Subcommands.Add(BuildCommands.Create());
         root.Subcommands.Add(Operator.StatusCommand.Create());

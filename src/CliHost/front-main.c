@@ -1,7 +1,7 @@
 /*
  * The native entry of `buildfarm` (CustomNativeMain in BuildFarm.CliHost.csproj): it runs before the NativeAOT
  * runtime starts, which costs ~11 ms of CPU on a loaded 2-core VM (docs/PERFORMANCE.md § NAR hashing), so a command
- * line that cannot be `store hash` is handed to the managed CLI at the cost of an exec alone. Every other line goes
+ * line that cannot be `store hash`, `store export` or `origin-serve` is handed to the managed CLI at the cost of an exec alone. Every other line goes
  * to the C# Main (FrontCommand.cs), which decides with the CLI's own parser and hands over what it does not serve.
  * Nothing here decides what a command means: this is a filter that only ever lets through too much.
  */
@@ -11,18 +11,21 @@
 
 int __managed__Main(int argc, char **argv);
 
-/* False only when the line cannot be `store hash`: not both words are arguments and no response file (@FILE) could
- * supply them (neither command has an alias). */
+/* False only when the line cannot be `store hash`, `store export` or `origin-serve`: "store" and one of the first
+ * two are not both arguments, "origin-serve" is not one, and no response file (@FILE) could supply them (no such
+ * command has an alias). */
 static int may_be_served(int argc, char **argv)
 {
-    int store = 0, hash = 0;
+    int store = 0, served = 0;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '@')
             return 1;
         store |= strcmp(argv[i], "store") == 0;
-        hash |= strcmp(argv[i], "hash") == 0;
+        served |= strcmp(argv[i], "hash") == 0 || strcmp(argv[i], "export") == 0;
+        if (strcmp(argv[i], "origin-serve") == 0)
+            return 1;
     }
-    return store && hash;
+    return store && served;
 }
 
 int main(int argc, char **argv)

@@ -14,7 +14,12 @@ internal static class OriginServeCommand
 {
     public const int RefusedExitCode = 126;
 
-    public static Command Create(CliGlobals globals)
+    /// <param name="globals">The global options (the store this key serves).</param>
+    /// <param name="parse">
+    /// Parses a request's arguments with the commands this process runs: the managed CLI's whole command set, or in
+    /// the NativeAOT front its own (which takes only export requests, <see cref="OriginServeRequest.IsExport"/>).
+    /// </param>
+    public static Command Create(CliGlobals globals, Func<string[], ParseResult> parse)
     {
         var command = new Command(
             "origin-serve",
@@ -30,7 +35,7 @@ internal static class OriginServeCommand
                 return RefusedExitCode;
             }
 
-            var parsed = BuildFarmCli.Build().Parse([.. request!.Arguments]);
+            var parsed = parse([.. request!.Arguments]);
             if (!request.GzipStdout)
                 return await parsed.InvokeAsync(result.InvocationConfiguration, cancellationToken);
 

@@ -25,6 +25,9 @@ internal sealed record OriginServeStore(StoreLayout Layout, bool IsNix, string? 
 /// </summary>
 internal sealed record OriginServeRequest(IReadOnlyList<string> Arguments, bool GzipStdout)
 {
+    /// <summary>An input pull's <c>store export --signed PATH…</c> (the one request the NativeAOT front serves itself).</summary>
+    public bool IsExport { get; private init; }
+
     // ShellCommand.GzipStdout's wrapper around the real command, matched literally.
     private const string GzipPrefix = "exec 3>&1; status=$( { { ( ";
     private const string GzipSuffix = " ); echo $? >&4; } | gzip -1 -c >&3; } 4>&1 ); exit \"$status\"";
@@ -46,7 +49,7 @@ internal sealed record OriginServeRequest(IReadOnlyList<string> Arguments, bool 
         error = Check(words, store, out var arguments);
         if (error is not null)
             return false;
-        request = new OriginServeRequest([.. store.Flags(), .. arguments!], gzip);
+        request = new OriginServeRequest([.. store.Flags(), .. arguments!], gzip) { IsExport = arguments is ["store", "export", ..] };
         return true;
     }
 

@@ -23,7 +23,20 @@ public enum ArchiveFormat
 /// <see cref="Nar.NarWriter"/>. An output that must not block a thread-pool thread (a worker's upload channel) keeps
 /// the asynchronous writer. The bytes are the same.
 /// </param>
-public sealed record ExportOptions(ArchiveFormat Format = ArchiveFormat.NixExport, bool Closure = false, Signing.SigningKey? SigningKey = null, bool SynchronousOutput = false);
+/// <param name="VerifyContents">
+/// Hash every NAR as it is written and abort the export on a path whose files no longer match the hash the store
+/// recorded (the default). Off (with <paramref name="SynchronousOutput"/> only; the asynchronous writer always hashes),
+/// only the NAR's size is compared, after it is written: for the signed form, whose every reader must hash each NAR
+/// against the hash and size written before it and refuse the path on a mismatch (<see cref="ArchiveImporter"/>
+/// does, all or nothing), so the origin's SHA-256 would be a second check of the same bytes. Never off for the Nix
+/// form: <c>nix-store --import</c> records whatever hash the NAR it reads has.
+/// </param>
+public sealed record ExportOptions(
+    ArchiveFormat Format = ArchiveFormat.NixExport,
+    bool Closure = false,
+    Signing.SigningKey? SigningKey = null,
+    bool SynchronousOutput = false,
+    bool VerifyContents = true);
 
 /// <summary>
 /// How to import. With <paramref name="CheckSignatures"/> every path needs a valid signature by one of

@@ -126,7 +126,7 @@ public static class ArchiveImporter
         {
             var (hash, size) = await reader.RestoreNarAsync(staged.PhysicalPath, $"{what} ({path})", syncer, cancellationToken, maxSize: narSize);
             if (size != narSize || !hash.Equals(narHash))
-                throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes)");
+                throw new ArchiveException($"path '{path}': NAR hash mismatch: the archive's NAR is {hash} ({size} bytes) but the signed metadata says {narHash} ({narSize} bytes): the sender's copy is corrupt or was altered on the way; nothing imported");
             await CheckOutputContentAsync(info, staged.PhysicalPath, options, cancellationToken);
             return new StagedEntry(staged, info with { ContentAddress = options.OutputsOf?.ContentAddress(path) });
         }

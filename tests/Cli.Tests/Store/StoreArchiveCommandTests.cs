@@ -59,6 +59,33 @@ public sealed class StoreArchiveCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task ExportSigned_FileCorruptInTheStore_ImportRefusesNamingThePathUnlessVerifyAbortsTheExport()
+    {
+        Directory.CreateDirectory(_temp.Combine("rotten"));
+        await File.WriteAllTextAsync(_temp.Combine("rotten", "f"), "original content " + Guid.NewGuid());
+        var path = (await RunAsync(Root1, null, "store", "add", _temp.Combine("rotten"))).Stdout.Trim();
+        var physical = Root1 + path + "/f";
+        File.SetUnixFileMode(Root1 + path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(physical, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var bytes = await File.ReadAllBytesAsync(physical);
+        bytes[0] ^= 0x20;
+        await File.WriteAllBytesAsync(physical, bytes);
+
+        // The signed form leaves the hash to the importer: the whole archive arrives, and the import refuses it.
+        var export = await RunAsync(Root1, null, "store", "export", "--signed", path);
+        var import = await RunAsync(Root2, export.StdoutBytes, "store", "import", "--no-check-sigs");
+        var verified = await RunAsync(Root1, null, "store", "export", "--signed", "--verify", path);
+
+        Assert.True(export.ExitCode == 0, export.Stderr);
+        Assert.Equal(1, import.ExitCode);
+        Assert.StartsWith($"buildfarm store import: path '{path}': NAR hash mismatch", import.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", import.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.Exists(Root2 + "/nix/store") ? Directory.EnumerateFileSystemEntries(Root2 + "/nix/store") : []);
+        Assert.Equal(1, verified.ExitCode);
+        Assert.Contains($"path '{path}' is corrupt on disk", verified.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Import_NixExportWithoutNoCheckSigs_OneLineErrorNoStackTrace()
     {
         var file = _temp.Combine("plain.txt");

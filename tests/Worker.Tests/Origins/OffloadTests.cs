@@ -116,6 +116,33 @@ public sealed class OffloadTests(FarmFixture farm) : IClassFixture<FarmFixture>
     }
 
     [Fact]
+    public async Task Offload_InputFileCorruptInTheOriginStore_RefusedNamingThePathAndWorkerStoreUnchanged()
+    {
+        await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
+        await using var worker = await StartWorkerAsync("offload-rot", "offloadrot-linux", world.WorkerSettings());
+        // The origin's file rots after the path was recorded and signed (same size, one bit flipped): its database,
+        // signature and the request all still give the old hash. The export does not hash (the worker's import does).
+        var file = world.Origin.PhysicalPath(world.Source);
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var bytes = await File.ReadAllBytesAsync(file);
+        bytes[0] ^= 0x20;
+        await File.WriteAllBytesAsync(file, bytes);
+
+        var request = await world.RequestAsync("offloadrot-linux", "rot");
+        await farm.Publisher.PublishAsync(request, farm.DispatcherKey);
+        var failed = Assert.IsType<BuildFailed>(await farm.Events.WaitForResultAsync(request.BuildId, "the build with an input corrupt at the origin", ResultTimeout));
+
+        Assert.Equal(BuildFailureKind.Infrastructure, failed.Kind);
+        Assert.Contains($"path '{world.Source.FullPath}': NAR hash mismatch", failed.Reason, StringComparison.Ordinal);
+        Assert.Contains("the sender's copy is corrupt or was altered on the way; nothing imported", failed.Reason, StringComparison.Ordinal);
+        var workerStore = await LocalStore.OpenAsync(world.WorkerLayout);
+        Assert.False(await workerStore.IsValidAsync(world.Busybox, CancellationToken.None));
+        Assert.False(await workerStore.IsValidAsync(world.Source, CancellationToken.None));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(world.WorkerLayout.PhysicalStoreDir));
+        Assert.DoesNotContain(world.Calls(), c => c.Contains("quarantine-", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Offload_InputsSignedByAnUntrustedKey_RejectedAtOnceWithTheReason()
     {
         await using var world = await OriginWorld.CreateAsync(farm.StoreDir);
