@@ -34,7 +34,7 @@ namespace BuildFarm.Worker.Sandbox;
 /// work there. The thread makes synchronous file and mount calls only (no process, no pipe, no task) and returns to
 /// the worker's namespace before it ends. The runtime itself also starts threads lazily from whichever thread needs
 /// them: the background GC's (a collection the thread's allocations trigger after that thread idled out) and tiered
-/// compilation's (off in the worker's configuration), so <see cref="Supported"/> turns background collections off
+/// compilation's (off in the worker's configuration), so background collections are turned off before the first private thread
 /// (<see cref="RuntimeThreads"/>). Any thread started from the private thread shares its file system context, so the
 /// kernel then refuses the way back (EINVAL) and the worker stops at once, naming that thread: never a thread left
 /// running the worker's work in a build's namespace.
@@ -62,8 +62,6 @@ internal static class StoreView
 
     private static readonly Lazy<bool> LazySupported = new(() =>
     {
-        // Before the first private thread: from then on no background GC thread can start inside one.
-        RuntimeThreads.NoBackgroundGc();
         try
         {
             using var probe = OnPrivateThread(() => { });
@@ -264,6 +262,8 @@ internal static class StoreView
     /// </summary>
     private static SafeFileHandle OnPrivateThread(Action fill)
     {
+        // Before any private thread exists: no background GC thread can then start inside one.
+        RuntimeThreads.NoBackgroundGc();
         SafeFileHandle? view = null;
         Exception? failure = null;
         var thread = new Thread(
