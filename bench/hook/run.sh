@@ -23,7 +23,9 @@ GRAPH="${GRAPH:-0}"
 if [ "${REFS:-1}" = 0 ]; then REFS=false; else REFS=true; fi
 SLOTS="${SLOTS:-4}"
 POLL="${POLL:-5}"
-WARM="${WARM:-$SLOTS}"
+# The timed rows are a warm farm (a long-running service); its first WARM builds after start (the JIT of dispatcher
+# and worker) are a row of their own, as are Nix's remote builder's first WARM.
+WARM="${WARM:-$N}"
 WORK="$(mktemp -d /tmp/bf-bench-hook-XXXXXX)"
 # The workers sandbox their builds: build users must be able to traverse to their stores (mktemp makes 0700).
 chmod 0755 "$WORK"
@@ -97,8 +99,10 @@ FARM_WORKERS="hb x86_64-linux - - $SLOTS 1" "$ROOT/farm" up --nix --no-install -
   { tail -n 20 "$WORK/farm-up.log" >&2; fail "./farm up --nix"; }
 API="$(cat "$FARM_DIR/dispatcher.url")"
 HOOK=(--max-jobs 0 --option build-hook "$FARM_DIR/nix-hook" --option builders '')
-# Warm-up, not timed: JIT of dispatcher and worker, the worker's first pull of busybox from the origin.
-WIDTH=0 nix_build bfwarm "$WARM" "$WORK/bf-warm.out" "${HOOK[@]}" || { tail -n 15 "$WORK/bf-warm.out.err" >&2; fail "farm warm-up"; }
+# Warm-up, timed as its own row: JIT of dispatcher and worker, the worker's first pull of busybox from the origin.
+farm_cpu > "$WORK/bfwarm.cpu0"
+WIDTH=0 timed bfwarm nix_build bfwarm "$WARM" "$WORK/bfwarm.out" "${HOOK[@]}"
+farm_cpu > "$WORK/bfwarm.cpu1"
 # HOOK_ROW=0 leaves out the timed hook row (the farm stays up for the GRAPH row): a 10,000-node graph needs the
 # machine's time for Nix's remote builder.
 bf_workers=""
@@ -190,8 +194,8 @@ start sshd /usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config"
 local_wait_port "$SPORT" sshd "${PIDS[-1]}" "$WORK/sshd.log"
 export NIX_SSHOPTS="-p $SPORT -o UserKnownHostsFile=$WORK/sshd/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
 REMOTE=(--max-jobs 0 --builders "ssh://root@127.0.0.1?remote-store=local%3Froot%3D$WORK/nix-remote x86_64-linux $WORK/client $SLOTS")
-# Warm-up, not timed: copies busybox to the remote store once.
-WIDTH=0 nix_build nixwarm "$WARM" "$WORK/nix-warm.out" "${REMOTE[@]}" || { tail -n 15 "$WORK/nix-warm.out.err" >&2; fail "Nix remote warm-up"; }
+# Warm-up, timed as its own row: copies busybox to the remote store once.
+WIDTH=0 timed nixwarm nix_build nixwarm "$WARM" "$WORK/nixwarm.out" "${REMOTE[@]}"
 timed nix nix_build nix "$N" "$WORK/nix.out" "${REMOTE[@]}"
 all_valid "$WORK/nix.out"
 nix_remote=0
@@ -208,6 +212,8 @@ awk -v n="$N" -v j="$SLOTS" -v bf="$(cat "$WORK/bf.wall" 2>/dev/null)" -v nx="$(
   -v bfl="$(cat "$WORK/bf.load0" 2>/dev/null) -> $(cat "$WORK/bf.load1" 2>/dev/null)" -v nxl="$(cat "$WORK/nix.load0") -> $(cat "$WORK/nix.load1")" \
   -v lol="$(cat "$WORK/local.load0") -> $(cat "$WORK/local.load1")" -v workers="$bf_workers" \
   -v cli="$(cat "$WORK/cli.wall" 2>/dev/null)" -v clil="$(cat "$WORK/cli.load0" 2>/dev/null) -> $(cat "$WORK/cli.load1" 2>/dev/null)" \
+  -v warm="$WARM" -v bfw="$(cat "$WORK/bfwarm.wall")" -v nxw="$(cat "$WORK/nixwarm.wall")" \
+  -v bfwl="$(cat "$WORK/bfwarm.load0") -> $(cat "$WORK/bfwarm.load1")" -v nxwl="$(cat "$WORK/nixwarm.load0") -> $(cat "$WORK/nixwarm.load1")" \
   -v ph="$ph_n $ph_queue $ph_run $ph_total $ph_fetch $ph_build $ph_upload $ph_accept" 'BEGIN {
   split(ph, p, " ")
   printf "%d fresh derivations per side, %d slots per side, all outputs valid in /nix/store\n", n, j
@@ -216,9 +222,11 @@ awk -v n="$N" -v j="$SLOTS" -v bf="$(cat "$WORK/bf.wall" 2>/dev/null)" -v nx="$(
   printf "%-44s %8.1f %10.1f %12.0f  %s\n", "Nix remote builder (ssh, local?root=)", nx, nx * 1000 / n, nx * j * 1000 / n, nxl
   printf "%-44s %8.1f %10.1f %12.0f  %s\n", "local nix-build --max-jobs " j, lo, lo * 1000 / n, lo * j * 1000 / n, lol
   if (cli != "") printf "%-44s %8.1f %10.1f %12.0f  %s\n", "buildfarm build (the farm schedules the graph)", cli, cli * 1000 / n, cli * j * 1000 / n, clil
+  if (warm > 0) printf "%-44s %8.1f %10.1f %12.0f  %s\n", "first " warm " after start: BuildFarm hook", bfw, bfw * 1000 / warm, bfw * j * 1000 / warm, bfwl
+  if (warm > 0) printf "%-44s %8.1f %10.1f %12.0f  %s\n", "first " warm " after start: Nix remote builder", nxw, nxw * 1000 / warm, nxw * j * 1000 / warm, nxwl
   if (cli != "") printf "ratio Nix remote / buildfarm build = %.2f, buildfarm build / local nix-build = %.2f\n", nx / cli, cli / lo
   if (bf == "") exit
-  printf "ratio Nix remote / BuildFarm hook = %.2f (aim >= 10)\n", nx / bf
+  printf "ratio Nix remote / BuildFarm hook = %.2f (aim >= 10); first %d after start: %.2f\n", nx / bf, warm, (warm > 0 ? nxw / bfw : 0)
   printf "BuildFarm per build (dispatcher records, %d builds, mean ms): submit->worker start %.0f, start->finished %.0f (input fetch %.0f, build %.0f, upload %.0f, accept %.0f), submit->finished %.0f\n", p[1], p[2], p[3], p[5], p[6], p[7], p[8], p[4]
 }'
 [ ! -f "$WORK/prof-summary" ] || cat "$WORK/prof-summary"
@@ -227,6 +235,9 @@ awk -v n="$N" -v j="$SLOTS" -v bf="$(cat "$WORK/bf.wall" 2>/dev/null)" -v nx="$(
   { d = ($3 - $2) * 10 / n; total += d; parts = parts sprintf("%s%s %.1f", sep, $1, d); sep = ", " }
   END { split(nix, c, " "); h = (c[1] + c[2]) * 1000 / n
         printf "BuildFarm CPU per build, ms: %s; nix-build with its hooks %.1f; total %.1f\n", parts, h, total + h }'
+join "$WORK/bfwarm.cpu0" "$WORK/bfwarm.cpu1" | awk -v n="$WARM" '
+  n > 0 { d = ($3 - $2) * 10 / n; total += d; parts = parts sprintf("%s%s %.1f", sep, $1, d); sep = ", " }
+  END { if (n > 0) printf "BuildFarm CPU per build of the first %d after start, ms: %s; total %.1f\n", n, parts, total }'
 if [ -f "$WORK/cli.cpu1" ]; then
   join "$WORK/cli.cpu0" "$WORK/cli.cpu1" | awk -v n="$N" -v cli="$(cat "$WORK/cli.nixcpu")" '
     { d = ($3 - $2) * 10 / n; total += d; parts = parts sprintf("%s%s %.1f", sep, $1, d); sep = ", " }

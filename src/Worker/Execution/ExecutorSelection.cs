@@ -53,7 +53,12 @@ internal sealed class ExecutorSelection(
             else if (settings.UsesStoreView)
                 _log.Warning("The worker lays out each build's root and mounts its inputs, one mount each, on mount points made on disk for each build: {OverlayFailure}", StoreView.OverlayFailure ?? "turned off in the sandbox settings");
             else
-                _log.Information("Inputs are bound into each build by bubblewrap, one bind each (set-up time grows with the square of the closure): private mounts need CAP_SYS_ADMIN and the native launcher");
+                _log.Information("Inputs are bound into each build by bubblewrap, one bind each (set-up time grows with the square of the closure): {NoStoreView}",
+                    !settings.PrivateStoreMounts ? "private mounts are turned off in the sandbox settings"
+                        : !settings.UsesNativeLauncher ? "private mounts need the native launcher"
+                        : StoreView.Unsupported ?? "private mounts need CAP_SYS_ADMIN");
+            if (settings.UsesStoreView && RuntimeThreads.TieredCompilationOn())
+                _log.Warning("Tiered compilation is on (DOTNET_TieredCompilation): its compiler thread can start inside a build's private mount namespace, which stops the worker; the worker is configured without it");
             if (firewall.Filtered)
                 _log.Information("Fixed-output builds get the host's network, filtered: {FirewallReason}", firewall.Reason);
             else

@@ -32,7 +32,12 @@ namespace BuildFarm.Worker.Sandbox;
 /// Why a descriptor and not a child started from that thread: a namespace belongs to a thread, and every thread the
 /// runtime starts from it (a process start and its pipes start some) would inherit it and run the worker's later
 /// work there. The thread makes synchronous file and mount calls only (no process, no pipe, no task) and returns to
-/// the worker's namespace before it ends.
+/// the worker's namespace before it ends. The runtime itself also starts threads lazily from whichever thread needs
+/// them: the background GC's (a collection the thread's allocations trigger after that thread idled out) and tiered
+/// compilation's (off in the worker's configuration), so background collections are turned off before the first private thread
+/// (<see cref="RuntimeThreads"/>). Any thread started from the private thread shares its file system context, so the
+/// kernel then refuses the way back (EINVAL) and the worker stops at once, naming that thread: never a thread left
+/// running the worker's work in a build's namespace.
 /// </para>
 /// <para>
 /// Safety: the mounts exist only in the private namespace, which dies once the descriptor is closed and the build's
@@ -62,11 +67,14 @@ internal static class StoreView
             using var probe = OnPrivateThread(() => { });
             return true;
         }
-        catch (IOException)
+        catch (IOException e)
         {
+            s_unsupported = e.Message;
             return false;
         }
     });
+
+    private static string? s_unsupported;
 
     // Cleared by the first build whose overlay could not be made: the machine's kernel or file system will not
     // change while the worker runs, and each failed try costs a tmpfs.
@@ -80,8 +88,14 @@ internal static class StoreView
         Symlink,
     }
 
-    /// <summary>Whether this process may make private mount namespaces (root with CAP_SYS_ADMIN): tried once.</summary>
+    /// <summary>
+    /// Whether this process may make private mount namespaces (root with CAP_SYS_ADMIN, no runtime thread that could
+    /// start inside one: <see cref="RuntimeThreads"/>): tried once.
+    /// </summary>
     public static bool Supported => LazySupported.Value;
+
+    /// <summary>Why <see cref="Supported"/> is false; null while it is true or not yet tried.</summary>
+    public static string? Unsupported => Supported ? null : s_unsupported;
 
     /// <summary>Whether closures of <see cref="OverlayFrom"/> or more get mount points on a tmpfs (false once that failed here: then on disk).</summary>
     public static bool MountPointsInMemory => s_overlay;
@@ -248,6 +262,8 @@ internal static class StoreView
     /// </summary>
     private static SafeFileHandle OnPrivateThread(Action fill)
     {
+        // Before any private thread exists: no background GC thread can then start inside one.
+        RuntimeThreads.NoBackgroundGc();
         SafeFileHandle? view = null;
         Exception? failure = null;
         var thread = new Thread(
@@ -274,7 +290,7 @@ internal static class StoreView
                 {
                     // Back home, or the process dies: a thread left in the private namespace could run later work there.
                     if (moved && Setns(home!.DangerousGetHandle().ToInt32(), CloneNewNs) != 0)
-                        Environment.FailFast($"cannot return a thread to the worker's mount namespace: errno {Errno}");
+                        Environment.FailFast($"cannot return a thread to the worker's mount namespace: errno {Errno} ({RuntimeThreads.SharingNamespace()})");
                     home?.Dispose();
                 }
             },
