@@ -1,4 +1,5 @@
 using System.CommandLine;
+using BuildFarm.Store.Local;
 
 namespace BuildFarm.Cli.Store;
 

@@ -26,12 +26,10 @@ public interface IStore
     /// <summary>Like <see cref="QueryPathInfoAsync"/> but a path that is not valid is an error.</summary>
     Task<ValidPathInfo> GetPathInfoAsync(StorePath path, CancellationToken cancellationToken);
 
-    /// <summary>Every path reachable from <paramref name="roots"/> by references, roots included, sorted.</summary>
-    Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken);
-
     /// <summary>
-    /// Like <see cref="QueryClosureAsync"/> with each path's metadata: one walk of the database (a recursive query,
-    /// a few statements), not one <see cref="GetPathInfoAsync"/> per path.
+    /// Every path reachable from <paramref name="roots"/> by references, roots included, with its metadata, sorted by
+    /// path; a root that is not valid is an error. One walk of the database (a recursive query, a few statements), not
+    /// one <see cref="GetPathInfoAsync"/> per path; the paths alone: <see cref="StoreClosure.QueryClosureAsync"/>.
     /// </summary>
     Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken);
 

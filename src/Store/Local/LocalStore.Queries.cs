@@ -31,10 +31,6 @@ public sealed partial class LocalStore
         return await _db.ReferrersAsync(connection, null, path, cancellationToken);
     }
 
-    /// <summary>Every path reachable from <paramref name="roots"/> by references, roots included, sorted.</summary>
-    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
-        [.. (await QueryClosureInfoAsync(roots, cancellationToken)).Select(i => i.Path)];
-
     /// <summary>Every path reachable from <paramref name="roots"/>, roots included, with its metadata, sorted by path; a root that is not valid is an error.</summary>
     public async Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken)
     {

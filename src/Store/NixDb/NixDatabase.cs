@@ -57,10 +57,6 @@ public sealed class NixDatabase
         return await QueryAsync(connection, path, cancellationToken);
     }
 
-    /// <summary>Every path reachable from <paramref name="roots"/>, roots included, sorted; a root that is not valid is an error.</summary>
-    public async Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
-        [.. (await QueryClosureInfoAsync(roots, cancellationToken)).Select(i => i.Path)];
-
     /// <summary>
     /// Every path reachable from <paramref name="roots"/>, roots included, with its row and references, sorted by
     /// path; a root that is not valid is an error. Two statements whatever the closure's size (<see cref="ClosureSql"/>),

@@ -67,9 +67,6 @@ public sealed class NixStore : IStore
     public async Task<ValidPathInfo> GetPathInfoAsync(StorePath path, CancellationToken cancellationToken) =>
         await _db.QueryPathInfoAsync(path, cancellationToken) ?? throw new StoreException($"path '{path}' is not valid in the Nix store (database {_db.File})");
 
-    public Task<IReadOnlyList<StorePath>> QueryClosureAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
-        _db.QueryClosureAsync(roots, cancellationToken);
-
     public Task<IReadOnlyList<ValidPathInfo>> QueryClosureInfoAsync(IEnumerable<StorePath> roots, CancellationToken cancellationToken) =>
         _db.QueryClosureInfoAsync(roots, cancellationToken);
 
