@@ -55,9 +55,9 @@ internal static class GraphTable
             r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)),
         ("$g", graph.ToString()));
 
-    /// <summary>Each node's input derivations: fixed when the graph is created, so read once per graph.</summary>
+    /// <summary>Each node's input derivations, in graph order: fixed when the graph is created, so read once per graph.</summary>
     public static async Task<Dictionary<string, string[]>> DependenciesAsync(DbSession s, Guid graph) =>
-        (await s.QueryAsync("SELECT drv_path, deps FROM graph_nodes WHERE graph_id = $g", r => (r.GetString(0), r.GetString(1)), ("$g", graph.ToString())))
+        (await s.QueryAsync("SELECT drv_path, deps FROM graph_nodes WHERE graph_id = $g ORDER BY position", r => (r.GetString(0), r.GetString(1)), ("$g", graph.ToString())))
         .ToDictionary(r => r.Item1, r => JsonSerializer.Deserialize<string[]>(r.Item2, MessagingJson.Options)!, StringComparer.Ordinal);
 
     /// <summary>A running graph's node as store roots: its derivation and its output paths (space separated).</summary>
