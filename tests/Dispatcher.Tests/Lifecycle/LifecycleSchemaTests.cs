@@ -169,6 +169,32 @@ public sealed class LifecycleSchemaTests
         Assert.Contains(plan, step => step.Contains($"USING {index} (", StringComparison.Ordinal) || step.Contains($"USING INDEX {index} (", StringComparison.Ordinal));
     }
 
+    /// <summary>The retention sweep's reads follow the finish-time index and stop at the batch's end: no sort of every finished build.</summary>
+    [Theory]
+    [InlineData(RetentionTable.ExpiredByAgeSql)]
+    [InlineData(RetentionTable.OldestFinishedSql)]
+    public async Task OpenAsync_RetentionReads_WalkTheFinishTimeIndexWithoutSorting(string sql)
+    {
+        using var dir = new TempDirectory("schema");
+        var file = dir.Combine("dispatcher.db");
+        await (await LifecycleDatabase.OpenAsync(file, CancellationToken.None)).DisposeAsync();
+        await using var connection = Connect(file);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        command.Parameters.AddWithValue("$before", 0);
+        command.Parameters.AddWithValue("$n", 10);
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+                plan.Add(reader.GetString(3));
+        }
+
+        Assert.Contains(plan, step => step.StartsWith("SEARCH builds USING INDEX builds_finished_class (finished_at", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+    }
+
     private static string UnversionedSql() =>
         File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "Dispatcher.Tests", "Lifecycle", "Schemas", "unversioned.sql"));
 
