@@ -34,7 +34,9 @@ internal static class EndpointTimings
         ("GET /api/stats/classes", ["/api/stats/classes?minutes=15"]),
         ("GET /api/graphs?limit=100", ["/api/graphs?limit=100"]),
         ("GET /api/graphs/{id} (largest)", ["/api/graphs/{graph}"]),
-        ("GET /api/store/roots", ["/api/store/roots"]),
+        ("GET /api/store/roots (all at once)", ["/api/store/roots"]),
+        ("GET /api/store/roots (page of 2000)", ["/api/store/roots?limit=2000"]),
+        ("GET /api/store/roots (gc's walk)", ["WALK /api/store/roots?limit=2000"]),
         ("POST /api/hook/decide", ["POST /api/hook/decide"]),
         ("UI overview", [
             "/api/builds/search?state=queued&limit=1", "/api/builds/search?state=running&limit=1", "/api/builds/search?state=succeeded&limit=1",
@@ -73,6 +75,12 @@ internal static class EndpointTimings
                 var t = Stopwatch.StartNew();
                 await Task.WhenAll(urls.Select(async u =>
                 {
+                    if (u.StartsWith("WALK ", StringComparison.Ordinal))
+                    {
+                        await WalkAsync(http, u[5..], ct);
+                        return;
+                    }
+
                     using var resp = u.StartsWith("POST ", StringComparison.Ordinal)
                         ? await http.PostAsJsonAsync(u[5..], HookQuestion, ct)
                         : await http.GetAsync(u.Replace("{graph}", graph, StringComparison.Ordinal).Replace("{build}", build, StringComparison.Ordinal), ct);
@@ -86,5 +94,18 @@ internal static class EndpointTimings
         }
 
         return result;
+    }
+
+    /// <summary>Every page of a cursor-paged list (GET /api/store/roots as `buildfarm store gc` reads it), one after another.</summary>
+    private static async Task WalkAsync(HttpClient http, string first, CancellationToken ct)
+    {
+        var url = first;
+        while (true)
+        {
+            var page = await http.GetFromJsonAsync<JsonElement>(url, ct);
+            if (!page.TryGetProperty("more", out var more) || !more.GetBoolean())
+                return;
+            url = $"{first}&after={Uri.EscapeDataString(page.GetProperty("cursor").GetString()!)}";
+        }
     }
 }

@@ -16,8 +16,11 @@ namespace BuildFarm.Cli.Store;
 /// </summary>
 internal static class GcCommand
 {
-    /// <summary>The live roots are asked again after this many deletions, so a build submitted meanwhile keeps its inputs.</summary>
+    /// <summary>The roots that appeared since are asked after this many deletions, so a build submitted meanwhile keeps its inputs.</summary>
     private const int RootsRefresh = 100;
+
+    /// <summary>Paths per page of roots: each page is one short read for the dispatcher (docs/api.md).</summary>
+    internal const int RootsPage = 2000;
 
     public static Command Create(CliGlobals globals)
     {
@@ -46,22 +49,21 @@ internal static class GcCommand
 
             var explicitRoots = ExplicitRoots(result.GetValue(rootsDir), result.GetValue(rootsFile), store.Layout);
             var usage = await store.ListUsageAsync(ct);
-            var roots = await AskAsync(api, age, ct);
+            var roots = await StoreRootsWalk.StartAsync(api, (long)age.TotalSeconds, RootsPage, ct);
             var dead = Dead(store, usage, roots.Live.Concat(roots.Recent).Concat(explicitRoots));
             long bytes = 0;
             var deleted = 0;
             foreach (var (path, size) in dead)
             {
-                if (!result.GetValue(dryRun) && deleted > 0 && deleted % RootsRefresh == 0)
-                {
-                    roots = await AskAsync(api, age, ct);
-                    var live = new HashSet<string>(roots.Live, StringComparer.Ordinal);
-                    if (live.Contains(path.FullPath))
-                        throw new CliError($"stopped after {deleted} deletions: {path} became live (a build was submitted meanwhile); run it again");
-                }
-
                 if (!result.GetValue(dryRun))
                 {
+                    // The roots that appeared since the walk began (a build or graph submitted meanwhile, a build that
+                    // succeeded with outputs already valid here): each path is checked against all of them, not only
+                    // against those of the last refresh.
+                    if (deleted > 0 && deleted % RootsRefresh == 0)
+                        await roots.RefreshAsync(ct);
+                    if (roots.Appeared.Contains(path.FullPath))
+                        throw new CliError($"stopped after {deleted} deletions: {path} became live (a build was submitted meanwhile); run it again");
                     try
                     {
                         await store.DeleteAsync(path, ct);
@@ -129,18 +131,6 @@ internal static class GcCommand
         }
 
         return order;
-    }
-
-    private static async Task<StoreRootsView> AskAsync(DispatcherClient api, TimeSpan age, CancellationToken ct)
-    {
-        try
-        {
-            return await api.GetAsync<StoreRootsView>(string.Create(CultureInfo.InvariantCulture, $"api/store/roots?recentSeconds={(long)age.TotalSeconds}"), ct);
-        }
-        catch (CliError e)
-        {
-            throw new CliError($"refused: the dispatcher did not say what its queued and running builds need, so nothing is deleted: {e.Message}");
-        }
     }
 
     /// <summary>The store paths named by the roots directory's symlinks and the roots file (a path inside a store path counts as that path).</summary>

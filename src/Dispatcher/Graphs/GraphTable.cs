@@ -55,20 +55,35 @@ internal static class GraphTable
             r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4)),
         ("$g", graph.ToString()));
 
-    /// <summary>Each node's input derivations: fixed when the graph is created, so read once per graph.</summary>
+    /// <summary>Each node's input derivations, in graph order: fixed when the graph is created, so read once per graph.</summary>
     public static async Task<Dictionary<string, string[]>> DependenciesAsync(DbSession s, Guid graph) =>
-        (await s.QueryAsync("SELECT drv_path, deps FROM graph_nodes WHERE graph_id = $g", r => (r.GetString(0), r.GetString(1)), ("$g", graph.ToString())))
+        (await s.QueryAsync("SELECT drv_path, deps FROM graph_nodes WHERE graph_id = $g ORDER BY position", r => (r.GetString(0), r.GetString(1)), ("$g", graph.ToString())))
         .ToDictionary(r => r.Item1, r => JsonSerializer.Deserialize<string[]>(r.Item2, MessagingJson.Options)!, StringComparer.Ordinal);
 
-    /// <summary>Every derivation and output path of the graphs still running: their later builds will need them.</summary>
-    /// <remarks>The output paths are taken out of their JSON object by SQLite (<c>json_each</c>), not parsed here node by node.</remarks>
-    public static Task<List<string>> LivePathsAsync(DbSession s) => s.QueryAsync(
-        """
-        SELECT n.drv_path FROM graphs g JOIN graph_nodes n ON n.graph_id = g.id WHERE g.state = 'running'
-        UNION ALL
-        SELECT o.value FROM graphs g JOIN graph_nodes n ON n.graph_id = g.id, json_each(n.output_paths) o WHERE g.state = 'running'
-        """,
-        r => r.GetString(0));
+    /// <summary>A running graph's node as store roots: its derivation and its output paths (space separated).</summary>
+    public sealed record LiveNodePaths(long GraphRow, string DrvPath, string? Outputs);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> nodes of running graphs after node <paramref name="afterNode"/> of graph row
+    /// <paramref name="graphRow"/> (null: after every node of that graph), by graph row then derivation: a graph's
+    /// nodes are fixed when it is created, and a new graph gets a higher row (see <c>StoreRoots</c>). The output paths
+    /// come out of their JSON object in SQLite (<c>json_each</c>), not parsed here node by node.
+    /// </summary>
+    public static async Task<List<LiveNodePaths>> LiveNodesAfterAsync(DbSession s, long graphRow, string? afterNode, int limit)
+    {
+        const string Select = "SELECT g.rowid, n.drv_path, (SELECT group_concat(o.value, ' ') FROM json_each(n.output_paths) o) FROM graphs g JOIN graph_nodes n ON n.graph_id = g.id";
+        static LiveNodePaths Read(SqliteDataReader r) => new(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2));
+        // Two reads, so each is a range of the primary key (graph, derivation) rather than a scan of the first graph.
+        var rest = afterNode is null ? [] : await s.QueryAsync(
+            $"{Select} WHERE g.rowid = $g AND g.state = 'running' AND n.drv_path > $d ORDER BY n.drv_path LIMIT $n",
+            Read, ("$g", graphRow), ("$d", afterNode), ("$n", limit));
+        if (rest.Count >= limit)
+            return rest;
+        rest.AddRange(await s.QueryAsync(
+            $"{Select} WHERE g.state = 'running' AND g.rowid > $g ORDER BY g.rowid, n.drv_path LIMIT $n",
+            Read, ("$g", graphRow), ("$n", limit - rest.Count)));
+        return rest;
+    }
 
     /// <summary>Also numbers the change (<c>changed</c>: one more than the graph's highest), for followers reading changes only.</summary>
     public static Task SetNodeAsync(DbSession s, Guid graph, string drvPath, string state, Guid? buildId, string? reason) => s.ExecuteAsync(

@@ -28,20 +28,25 @@ internal static class BuildInputTable
     public static async Task<bool> HasOriginAsync(DbSession s, Guid build) =>
         await s.ScalarAsync("SELECT 1 FROM build_inputs WHERE build_id = $b", ("$b", build.ToString())) is not null;
 
-    /// <summary>What queued and running builds need in the origin store: each one's derivation and input closure.</summary>
-    public static async Task<List<string>> LivePathsAsync(DbSession s)
-    {
-        var rows = await s.QueryAsync(
-            "SELECT b.drv_path, i.closure FROM builds b LEFT JOIN build_inputs i ON i.build_id = b.id WHERE b.state IN ('queued', 'running')",
-            r => (r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1)));
-        var paths = new List<string>();
-        foreach (var (drv, closure) in rows)
-        {
-            paths.Add(drv);
-            if (closure is not null)
-                paths.AddRange(JsonSerializer.Deserialize<InputPath[]>(closure, MessagingJson.Options)!.Select(i => i.Path));
-        }
+    /// <summary>A queued or running build's store roots: its derivation and its input closure's paths (space separated).</summary>
+    public sealed record OpenBuildPaths(long Row, string DrvPath, string? Closure);
 
-        return paths;
-    }
+    /// <summary>
+    /// Up to <paramref name="limit"/> queued and running builds after row <paramref name="afterRow"/>, by row (a build
+    /// keeps its row for life, and a new one gets a higher row: see <c>StoreRoots</c>), each with what it needs in the
+    /// origin store. The closure's paths come out of their JSON in SQLite.
+    /// </summary>
+    /// <remarks>
+    /// The rows are chosen first on the open builds' index alone (a covering read and a bounded sort of row numbers),
+    /// and only the chosen builds are read: sorting the joined rows would read every open build for one page.
+    /// </remarks>
+    public static async Task<List<OpenBuildPaths>> OpenPathsAfterAsync(DbSession s, long afterRow, int limit) =>
+        [.. (await s.QueryAsync(
+            """
+            SELECT k.r, b.drv_path, (SELECT group_concat(j.value ->> 'path', ' ') FROM json_each(i.closure) j)
+            FROM (SELECT rowid AS r FROM builds INDEXED BY builds_state_open WHERE state IN ('queued', 'running') AND rowid > $after ORDER BY rowid LIMIT $n) k
+            JOIN builds b ON b.rowid = k.r LEFT JOIN build_inputs i ON i.build_id = b.id
+            """,
+            r => new OpenBuildPaths(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2)),
+            ("$after", afterRow), ("$n", limit))).OrderBy(b => b.Row)];
 }

@@ -35,11 +35,21 @@ internal static class OutputTable
         """,
         Read, ("$w", worker))).SingleOrDefault();
 
-    /// <summary>Output paths of the builds that succeeded at or after <paramref name="from"/> (Unix ms).</summary>
-    public static Task<List<string>> PathsSucceededSinceAsync(DbSession s, long from) => s.QueryAsync(
-                // The finish-time index, not the state's (every succeeded build): `+` keeps SQLite off the latter.
-        "SELECT o.path FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.finished_at >= $from AND +b.state = 'succeeded'",
-        r => r.GetString(0), ("$from", from));
+    /// <summary>A succeeded build's output paths (space separated), with its finish time and row: its place in <see cref="SucceededAfterAsync"/>.</summary>
+    public sealed record SucceededPaths(long FinishedAt, long Row, string? Paths);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> builds that succeeded after (<paramref name="finishedAt"/>, <paramref name="afterRow"/>)
+    /// in the order (finish time in Unix ms, row), each with its output paths; a finished build never changes its finish time.
+    /// </summary>
+    public static Task<List<SucceededPaths>> SucceededAfterAsync(DbSession s, long finishedAt, long afterRow, int limit) => s.QueryAsync(
+        // The finish-time index, not the state's (every succeeded build): `+` keeps SQLite off the latter.
+        """
+        SELECT b.finished_at, b.rowid, (SELECT group_concat(o.path, ' ') FROM outputs o WHERE o.build_id = b.id) FROM builds b
+        WHERE b.finished_at >= $f AND (b.finished_at > $f OR b.rowid > $r) AND +b.state = 'succeeded' ORDER BY b.finished_at, b.rowid LIMIT $n
+        """,
+        r => new SucceededPaths(r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetString(2)),
+        ("$f", finishedAt), ("$r", afterRow), ("$n", limit));
 
     private static OutputRecord Read(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
         JsonSerializer.Deserialize<string[]>(r.GetString(4), MessagingJson.Options)!, JsonSerializer.Deserialize<string[]>(r.GetString(5), MessagingJson.Options)!);

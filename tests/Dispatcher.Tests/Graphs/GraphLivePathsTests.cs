@@ -8,7 +8,7 @@ namespace BuildFarm.Dispatcher.Tests.Graphs;
 public sealed class GraphLivePathsTests
 {
     [Fact]
-    public async Task LivePathsAsync_RunningAndFinishedGraphs_DerivationsAndOutputsOfTheRunningOnly()
+    public async Task LiveNodesAfterAsync_RunningAndFinishedGraphs_DerivationsAndOutputsOfTheRunningOnly()
     {
         using var dir = new TempDirectory("live-paths");
         await using var db = await LifecycleDatabase.OpenAsync(dir.Combine("d.db"), CancellationToken.None);
@@ -25,7 +25,8 @@ public sealed class GraphLivePathsTests
             await GraphTable.FinishAsync(s, done, GraphState.Succeeded, DateTimeOffset.UtcNow);
         }, CancellationToken.None);
 
-        var live = await db.ReadAsync(GraphTable.LivePathsAsync, CancellationToken.None);
+        var nodes = await db.ReadAsync(s => GraphTable.LiveNodesAfterAsync(s, 0, null, int.MaxValue), CancellationToken.None);
+        var live = nodes.SelectMany(n => (n.Outputs ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Prepend(n.DrvPath));
 
         Assert.Equal(["/nix/store/a", "/nix/store/a-dev", "/nix/store/a.drv", "/nix/store/b", "/nix/store/b.drv"], live.Order(StringComparer.Ordinal));
     }

@@ -146,7 +146,8 @@ public sealed class LifecycleSchemaTests
     [InlineData("SELECT COUNT(*), MIN(submitted_at) FROM builds INDEXED BY builds_unconfirmed WHERE state = 'queued' AND published = 0 AND submitted_at < $before", "COVERING INDEX builds_unconfirmed")] // OpenBuildCounts
     [InlineData("SELECT system, features, COUNT(*) FROM builds WHERE finished_at >= $from AND finished_at < $until GROUP BY system, features", "COVERING INDEX builds_finished_class")] // BuildStatistics
     [InlineData("SELECT system, features, trusted, state, COUNT(*) FROM builds WHERE state IN ('queued', 'running') GROUP BY system, features, trusted, state", "COVERING INDEX builds_state_open")] // BuildStatistics
-    [InlineData("SELECT o.path FROM outputs o JOIN builds b ON b.id = o.build_id WHERE b.finished_at >= $from AND +b.state = 'succeeded'", "builds_finished_class")] // OutputTable.PathsSucceededSinceAsync
+    [InlineData("SELECT b.finished_at, b.rowid FROM builds b WHERE b.finished_at >= $from AND (b.finished_at > $from OR b.rowid > $before) AND +b.state = 'succeeded' ORDER BY b.finished_at, b.rowid LIMIT $until", "builds_finished_class")] // OutputTable.SucceededAfterAsync
+    [InlineData("SELECT rowid AS r FROM builds INDEXED BY builds_state_open WHERE state IN ('queued', 'running') AND rowid > $before ORDER BY rowid LIMIT $until", "COVERING INDEX builds_state_open")] // BuildInputTable.OpenPathsAfterAsync
     public async Task OpenAsync_ReadsOfBuilds_UseTheirIndex(string sql, string index)
     {
         using var dir = new TempDirectory("schema");
@@ -166,6 +167,32 @@ public sealed class LifecycleSchemaTests
         }
 
         Assert.Contains(plan, step => step.Contains($"USING {index} (", StringComparison.Ordinal) || step.Contains($"USING INDEX {index} (", StringComparison.Ordinal));
+    }
+
+    /// <summary>The retention sweep's reads follow the finish-time index and stop at the batch's end: no sort of every finished build.</summary>
+    [Theory]
+    [InlineData(RetentionTable.ExpiredByAgeSql)]
+    [InlineData(RetentionTable.OldestFinishedSql)]
+    public async Task OpenAsync_RetentionReads_WalkTheFinishTimeIndexWithoutSorting(string sql)
+    {
+        using var dir = new TempDirectory("schema");
+        var file = dir.Combine("dispatcher.db");
+        await (await LifecycleDatabase.OpenAsync(file, CancellationToken.None)).DisposeAsync();
+        await using var connection = Connect(file);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        command.Parameters.AddWithValue("$before", 0);
+        command.Parameters.AddWithValue("$n", 10);
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+                plan.Add(reader.GetString(3));
+        }
+
+        Assert.Contains(plan, step => step.StartsWith("SEARCH builds USING INDEX builds_finished_class (finished_at", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
     }
 
     private static string UnversionedSql() =>

@@ -1,5 +1,6 @@
 using BuildFarm.Contracts.Builds;
 using BuildFarm.Dispatcher.Api;
+using BuildFarm.Dispatcher.Graphs;
 using BuildFarm.Dispatcher.Lifecycle;
 using BuildFarm.Testing;
 using Microsoft.Data.Sqlite;
@@ -60,6 +61,34 @@ public sealed class RetentionSweeperTests
         Assert.NotNull(await h.GetAsync(ids[2]));
         Assert.NotNull(await h.GetAsync(ids[3]));
         Assert.Equal(0, (await Sweeper(h, maxAge: TimeSpan.Zero, keep: 2).RunOnceAsync(CancellationToken.None)).Builds);
+    }
+
+    /// <summary>SQLite gives the next row max + 1: deleting the newest would hand its number out again, under a store-roots cursor that saw it.</summary>
+    [Fact]
+    public async Task RunOnce_NewestBuildAndGraphExpired_BothKeptSoTheirRowsAreNotHandedOutAgain()
+    {
+        await using var h = await LifecycleHarness.CreateAsync();
+        await h.HeartbeatAsync("w1", X86);
+        var older = await FinishAsync(h, 'a');
+        var newest = await FinishAsync(h, 'b');
+        var graphs = new[] { Guid.NewGuid(), Guid.NewGuid() };
+        await h.Db.RunAsync(async s =>
+        {
+            foreach (var g in graphs)
+            {
+                await GraphTable.InsertAsync(s, new GraphRecord(g, [], false, 0, TimeSpan.Zero, TimeSpan.Zero, false, GraphState.Running, h.Time.GetUtcNow(), null), []);
+                await GraphTable.FinishAsync(s, g, GraphState.Succeeded, h.Time.GetUtcNow());
+            }
+        }, CancellationToken.None);
+        h.Time.Advance(TimeSpan.FromDays(10));
+
+        var result = await Sweeper(h, maxAge: TimeSpan.FromDays(5), keep: 0).RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal(1, result.Builds);
+        Assert.Null(await h.GetAsync(older));
+        Assert.NotNull(await h.GetAsync(newest));
+        Assert.Equal(1L, await CountAsync(h, $"SELECT COUNT(*) FROM graphs WHERE id = '{graphs[1]}'"));
+        Assert.Equal(0L, await CountAsync(h, $"SELECT COUNT(*) FROM graphs WHERE id = '{graphs[0]}'"));
     }
 
     [Fact]

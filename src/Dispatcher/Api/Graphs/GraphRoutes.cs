@@ -18,12 +18,12 @@ internal static class GraphRoutes
         {
             if (offset < 0 || limit < 1)
                 return Results.BadRequest(new ErrorResponse("offset must be 0 or more and limit 1 or more"));
-            return await views.GetAsync(id, since, ct, offset ?? 0, limit) is { } view ? Results.Ok(view) : NotFound(id);
+            return await views.ReadAsync(id, since, ct, offset ?? 0, limit) is { } rows ? rows : NotFound(id);
         });
         api.MapPost("/{id:guid}/cancel", async (Guid id, GraphScheduler scheduler, GraphViews views, CancellationToken ct) =>
         {
             await scheduler.CancelAsync(id, "graph cancelled through the API", ct);
-            return await views.GetAsync(id, null, ct) is { } view ? Results.Ok(view) : NotFound(id);
+            return await views.ReadAsync(id, null, ct) is { } rows ? rows : NotFound(id);
         });
         return app;
     }

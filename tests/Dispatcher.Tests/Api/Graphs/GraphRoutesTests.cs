@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using BuildFarm.Dispatcher.Api;
 using BuildFarm.Dispatcher.Tests.Ui;
 
 namespace BuildFarm.Dispatcher.Tests.Api.Graphs;
@@ -88,6 +89,33 @@ public sealed class GraphRoutesTests
         Assert.Equal(4, second.GetProperty("counts").GetProperty("total").GetInt32());
         Assert.Empty(Rows(past));
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
+    /// <summary>The detail is written straight from the rows (stored JSON copied): it must be the JSON the records serialise to.</summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("?offset=1&limit=2")]
+    [InlineData("?offset=3")]
+    [InlineData("?since=0")]
+    public async Task Detail_WrittenFromTheRows_SameJsonAsTheSerialisedView(string query)
+    {
+        await using var h = await UiHarness.StartAsync();
+        await h.HeartbeatAsync("w1", UiHarness.Caps("x86_64-linux"));
+        var graph = await h.CreateGraphAsync("app", new Dictionary<string, string[]> { ["app"] = ["lib", "tool"], ["lib"] = ["base"], ["tool"] = ["base"], ["base"] = [] });
+        var first = (await h.GraphNodeBuildAsync(graph, "base"))!.Value;
+        await h.StartBuildAsync(first, "w1");
+        await h.FailAsync(first, "w1");
+        await h.TickGraphsAsync();
+        using var client = h.Client();
+
+        using var response = await client.GetAsync(new Uri($"/api/graphs/{graph}{query}", UriKind.Relative));
+        var written = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var view = await response.Content.ReadFromJsonAsync<GraphView>();
+        Assert.Equal(JsonSerializer.Serialize(view, JsonSerializerOptions.Web), written);
+        Assert.Contains("\"failed\"", written, StringComparison.Ordinal);
+        Assert.Contains("\"worker\":null", written, StringComparison.Ordinal);
     }
 
     [Theory]
