@@ -150,21 +150,7 @@ public sealed class LifecycleSchemaTests
     [InlineData("SELECT rowid AS r FROM builds INDEXED BY builds_state_open WHERE state IN ('queued', 'running') AND rowid > $before ORDER BY rowid LIMIT $until", "COVERING INDEX builds_state_open")] // BuildInputTable.OpenPathsAfterAsync
     public async Task OpenAsync_ReadsOfBuilds_UseTheirIndex(string sql, string index)
     {
-        using var dir = new TempDirectory("schema");
-        var file = dir.Combine("dispatcher.db");
-        await (await LifecycleDatabase.OpenAsync(file, CancellationToken.None)).DisposeAsync();
-        await using var connection = Connect(file);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
-        foreach (var name in new[] { "$drv", "$sd", "$t", "$now", "$w", "$state", "$worker", "$before", "$from", "$until" })
-            command.Parameters.AddWithValue(name, 0);
-        var plan = new List<string>();
-        await using (var reader = await command.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-                plan.Add(reader.GetString(3));
-        }
+        var plan = await FreshPlanAsync(sql, "$drv", "$sd", "$t", "$now", "$w", "$state", "$worker", "$before", "$from", "$until");
 
         Assert.Contains(plan, step => step.Contains($"USING {index} (", StringComparison.Ordinal) || step.Contains($"USING INDEX {index} (", StringComparison.Ordinal));
     }
@@ -175,6 +161,15 @@ public sealed class LifecycleSchemaTests
     [InlineData(RetentionTable.OldestFinishedSql)]
     public async Task OpenAsync_RetentionReads_WalkTheFinishTimeIndexWithoutSorting(string sql)
     {
+        var plan = await FreshPlanAsync(sql, "$before", "$n");
+
+        Assert.Contains(plan, step => step.StartsWith("SEARCH builds USING INDEX builds_finished_class (finished_at", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+    }
+
+    /// <summary>SQLite's plan for <paramref name="sql"/> on a fresh database (each parameter bound to 0): one line per step.</summary>
+    private static async Task<List<string>> FreshPlanAsync(string sql, params string[] parameters)
+    {
         using var dir = new TempDirectory("schema");
         var file = dir.Combine("dispatcher.db");
         await (await LifecycleDatabase.OpenAsync(file, CancellationToken.None)).DisposeAsync();
@@ -182,17 +177,13 @@ public sealed class LifecycleSchemaTests
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "EXPLAIN QUERY PLAN " + sql;
-        command.Parameters.AddWithValue("$before", 0);
-        command.Parameters.AddWithValue("$n", 10);
+        foreach (var name in parameters)
+            command.Parameters.AddWithValue(name, 0);
         var plan = new List<string>();
-        await using (var reader = await command.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-                plan.Add(reader.GetString(3));
-        }
-
-        Assert.Contains(plan, step => step.StartsWith("SEARCH builds USING INDEX builds_finished_class (finished_at", StringComparison.Ordinal));
-        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            plan.Add(reader.GetString(3));
+        return plan;
     }
 
     private static string UnversionedSql() =>
