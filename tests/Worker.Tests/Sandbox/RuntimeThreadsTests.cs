@@ -39,7 +39,11 @@ public sealed class RuntimeThreadsTests
                 refusedErrno = MountCalls.Errno;
                 release.Set();
                 child.Join();
-                back = MountCalls.Setns(home.DangerousGetHandle().ToInt32(), MountCalls.CloneNewNs);
+                // Join returns when the managed thread is done; the kernel lets go of the shared context when the
+                // task itself has exited, a moment later.
+                var deadline = Environment.TickCount64 + 10_000;
+                while ((back = MountCalls.Setns(home.DangerousGetHandle().ToInt32(), MountCalls.CloneNewNs)) != 0 && Environment.TickCount64 < deadline)
+                    Thread.Sleep(5);
             }
             catch (Exception e)
             {
