@@ -19,9 +19,11 @@ internal static class BrokerUsers
         {
             var password = await File.ReadAllTextAsync(PasswordFile(secretsDir, user.Name));
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-            while ((await server.CtlAsync(["authenticate_user", user.Name, password.Trim()])).ExitCode != 0)
+            ProcessResult check;
+            while ((check = await server.CtlAsync(["authenticate_user", user.Name, password.Trim()])).ExitCode != 0)
             {
-                Assert.True(DateTime.UtcNow < deadline, $"user {user.Name} did not appear within 90 s of import_definitions");
+                Assert.True(DateTime.UtcNow < deadline,
+                    $"user {user.Name} did not appear within 90 s of import_definitions; the last check exited {check.ExitCode}: {check.Stderr}{check.Stdout}");
                 await Task.Delay(200);
             }
         }
