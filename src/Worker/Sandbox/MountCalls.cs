@@ -19,6 +19,7 @@ internal static class MountCalls
     private const uint FsopenCloseOnExec = 1, FsmountCloseOnExec = 1, FsconfigSetString = 1, FsconfigCmdCreate = 6;
     private const uint AtRecursive = 0x8000;
     private const uint RegularFile = 0x8000;
+    private const int AtFdCwd = -100;
 
     public static int Errno => Marshal.GetLastPInvokeError();
 
@@ -63,9 +64,18 @@ internal static class MountCalls
             throw new IOException($"cannot {what}: errno {Errno}");
     }
 
-    /// <summary>An empty file to mount a file on, readable by everyone and writable by no one (<see cref="FileMode.CreateNew"/>).</summary>
-    public static void MakeFile(string path) =>
-        new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead }).Dispose();
+    /// <summary>
+    /// An empty file to mount a file on, readable by everyone and writable by no one (an error if it exists). Made
+    /// with <c>mknod</c>, never opened: a file open for writing counts as a writer on its mount, and a process another
+    /// thread forks at that moment holds a copy of the descriptor until its exec, so the sandbox root's read-only
+    /// remount right after could fail with EBUSY (seen once in CI under load: "cannot make the sandbox's root
+    /// read-only: errno 16").
+    /// </summary>
+    public static void MakeFile(string path)
+    {
+        if (NativeMknodat(AtFdCwd, path, RegularFile | (uint)(UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead), 0) != 0)
+            throw new IOException($"cannot make the mount point {path}: errno {Errno}");
+    }
 
     public static void MakeDirectory(SafeFileHandle parent, string name, UnixFileMode mode)
     {
