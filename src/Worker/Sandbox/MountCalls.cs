@@ -71,11 +71,8 @@ internal static class MountCalls
     /// remount right after could fail with EBUSY (seen once in CI under load: "cannot make the sandbox's root
     /// read-only: errno 16").
     /// </summary>
-    public static void MakeFile(string path)
-    {
-        if (NativeMknodat(AtFdCwd, path, RegularFile | (uint)(UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead), 0) != 0)
-            throw new IOException($"cannot make the mount point {path}: errno {Errno}");
-    }
+    public static void MakeFile(string path) =>
+        MakeFile(AtFdCwd, path, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
 
     public static void MakeDirectory(SafeFileHandle parent, string name, UnixFileMode mode)
     {
@@ -83,9 +80,12 @@ internal static class MountCalls
             throw new IOException($"cannot make the mount point {name}: errno {Errno}");
     }
 
-    public static void MakeFile(SafeFileHandle parent, string name, UnixFileMode mode)
+    public static void MakeFile(SafeFileHandle parent, string name, UnixFileMode mode) =>
+        MakeFile(parent.DangerousGetHandle().ToInt32(), name, mode);
+
+    private static void MakeFile(int dirFd, string name, UnixFileMode mode)
     {
-        if (NativeMknodat(parent.DangerousGetHandle().ToInt32(), name, RegularFile | (uint)mode, 0) != 0)
+        if (NativeMknodat(dirFd, name, RegularFile | (uint)mode, 0) != 0)
             throw new IOException($"cannot make the mount point {name}: errno {Errno}");
     }
 

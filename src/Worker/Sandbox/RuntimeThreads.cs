@@ -33,7 +33,7 @@ internal static class RuntimeThreads
         var env = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") ?? Environment.GetEnvironmentVariable("COMPlus_TieredCompilation");
         if (env is not null)
             return env.Trim() != "0";
-        return AppContext.GetData("System.Runtime.TieredCompilation") is not ({ } value and (false or "false" or "False"));
+        return AppContext.GetData("System.Runtime.TieredCompilation") is not (false or "false" or "False");
     }
 
     /// <summary>The names of this process's threads outside the caller that share the caller's mount namespace.</summary>

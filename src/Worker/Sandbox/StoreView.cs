@@ -34,8 +34,8 @@ namespace BuildFarm.Worker.Sandbox;
 /// work there. The thread makes synchronous file and mount calls only (no process, no pipe, no task) and returns to
 /// the worker's namespace before it ends. The runtime itself also starts threads lazily from whichever thread needs
 /// them: the background GC's (a collection the thread's allocations trigger after that thread idled out) and tiered
-/// compilation's (off in the worker's configuration), so background collections are turned off before the first private thread
-/// (<see cref="RuntimeThreads"/>). Any thread started from the private thread shares its file system context, so the
+/// compilation's (off in the worker's configuration), so background collections are turned off before the first
+/// private thread (<see cref="RuntimeThreads"/>). Any thread started from the private thread shares its file system context, so the
 /// kernel then refuses the way back (EINVAL) and the worker stops at once, naming that thread: never a thread left
 /// running the worker's work in a build's namespace.
 /// </para>
